@@ -1,0 +1,263 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type Database, open, type RootDatabase } from "lmdb";
+import type { Random } from "../core/random.js";
+import { type Backend, OverlayStore, type WriteBatch } from "./overlay.js";
+import { StorageError, type StoredValue, type ValueType } from "./types.js";
+
+/**
+ * LMDB's key size limit is 1978 bytes; Redis keys may be far longer. Keys up to this length
+ * are stored as they are; longer ones under their first bytes followed by a SHA-256 of the
+ * whole key (which keeps byte order by prefix), with the whole key kept in the value.
+ */
+const directKeyBytesMax = 1900;
+// One byte longer than any direct key, so the two kinds are told apart by length.
+const hashedPrefixBytes = directKeyBytesMax + 1 - 32;
+
+/** Value header: type (1), flags (1), expireAtMs as float64 (8). */
+const headerBytes = 10;
+const flagLongKey = 1;
+
+const typeCodes: Record<ValueType, number> = { string: 1 };
+const typeNames: ValueType[] = [];
+for (const [name, code] of Object.entries(typeCodes)) typeNames[code] = name as ValueType;
+
+const EMPTY = Buffer.alloc(0);
+
+export interface LmdbOptions {
+  /** Folder holding data.mdb and lock.mdb; created if missing. */
+  path: string;
+}
+
+/** The durable key space on LMDB. Every commit is synced before its promise resolves. */
+export class LmdbBackend implements Backend {
+  private readonly root: RootDatabase;
+  private readonly keys: Database<Buffer, Buffer>;
+  /** Expiry index: float64 BE expireAtMs ++ stored key → empty. */
+  private readonly expires: Database<Buffer, Buffer>;
+  private entryCount: number;
+  private readonly path: string;
+
+  constructor(options: LmdbOptions) {
+    this.path = options.path;
+    try {
+      mkdirSync(options.path, { recursive: true });
+      this.root = open({
+        path: options.path,
+        maxDbs: 8,
+        // Commit promises resolve only after the data is synced: an acknowledged write is
+        // durable. Overlapping sync would resolve at commit and sync later.
+        overlappingSync: false,
+        noSync: false,
+      });
+      this.keys = this.root.openDB<Buffer, Buffer>("keys", {
+        encoding: "binary",
+        keyEncoding: "binary",
+      });
+      this.expires = this.root.openDB<Buffer, Buffer>("expires", {
+        encoding: "binary",
+        keyEncoding: "binary",
+      });
+      this.entryCount = (this.keys.getStats() as { entryCount: number }).entryCount;
+    } catch (cause) {
+      const err = cause as { code?: string; message?: string };
+      throw new StorageError(
+        /EACCES|EPERM|EROFS|ENOTDIR|EEXIST/.test(String(err.code ?? err.message))
+          ? "EACCES"
+          : "OTHER",
+        `cannot open the data folder ${options.path}: ${err.message ?? String(cause)}`,
+        { cause },
+      );
+    }
+  }
+
+  get(key: Buffer): StoredValue | undefined {
+    const raw = this.keys.getBinaryFast(storedKey(key));
+    return raw === undefined ? undefined : decodeValue(raw);
+  }
+
+  *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
+    const range = this.keys.getKeys(start === undefined ? {} : { start: storedKey(start) });
+    for (const k of range) yield this.originalKey(k as Buffer);
+  }
+
+  private originalKey(stored: Buffer): Buffer {
+    if (stored.length <= directKeyBytesMax) return unescapeKey(stored);
+    const raw = this.keys.getBinaryFast(stored);
+    if (raw === undefined) return unescapeKey(stored);
+    const len = raw.readUInt32BE(headerBytes);
+    return Buffer.from(raw.subarray(headerBytes + 4, headerBytes + 4 + len));
+  }
+
+  expiredKeys(nowMs: number, limit: number): Buffer[] {
+    const out: Buffer[] = [];
+    if (limit <= 0) return out;
+    for (const k of this.expires.getKeys({})) {
+      const entry = k as Buffer;
+      if (entry.readDoubleBE(0) > nowMs) break;
+      out.push(this.originalKey(entry.subarray(8)));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  count(): number {
+    return this.entryCount;
+  }
+
+  randomKey(random: Random): Buffer | undefined {
+    let first: Buffer | undefined;
+    let last: Buffer | undefined;
+    for (const k of this.keys.getKeys({ limit: 1 })) first = k as Buffer;
+    for (const k of this.keys.getKeys({ limit: 1, reverse: true })) last = k as Buffer;
+    if (first === undefined || last === undefined) return undefined;
+    // LMDB has no rank lookup: seek to a random point between the first and last keys.
+    const probe = randomBetween(first, last, random);
+    for (const k of this.keys.getKeys({ start: probe, limit: 1 })) {
+      return this.originalKey(k as Buffer);
+    }
+    return this.originalKey(first);
+  }
+
+  async commit(batch: WriteBatch): Promise<void> {
+    let last: Promise<unknown> | undefined;
+    let delta = 0;
+    if (batch.cleared) {
+      last = this.keys.clearAsync();
+      last = this.expires.clearAsync();
+      delta = -this.entryCount;
+    }
+    for (const w of batch.entries.values()) {
+      const sk = storedKey(w.key);
+      const old = batch.cleared ? undefined : this.keys.getBinaryFast(sk);
+      if (old !== undefined) {
+        const oldExpire = old.readDoubleBE(2);
+        if (oldExpire !== 0) last = this.expires.remove(indexKey(oldExpire, sk));
+      }
+      if (w.value === null) {
+        if (old !== undefined) {
+          last = this.keys.remove(sk);
+          delta--;
+        }
+        continue;
+      }
+      if (old === undefined) delta++;
+      last = this.keys.put(sk, encodeValue(w.key, sk, w.value));
+      if (w.value.expireAtMs !== 0) {
+        last = this.expires.put(indexKey(w.value.expireAtMs, sk), EMPTY);
+      }
+    }
+    if (last === undefined) return;
+    try {
+      // All operations queued in one event turn go into one transaction; its promise
+      // resolves once that transaction is committed and synced.
+      await last;
+      this.entryCount += delta;
+    } catch (cause) {
+      const commitError = (cause as { commitError?: Promise<unknown> }).commitError;
+      let detail: unknown = cause;
+      if (commitError !== undefined) detail = await commitError.catch((e: unknown) => e);
+      this.entryCount = (this.keys.getStats() as { entryCount: number }).entryCount;
+      throw describeFailure(detail, this.path);
+    }
+  }
+
+  usedBytes(): number {
+    try {
+      const st = statSync(join(this.path, "data.mdb"));
+      return Math.min(st.size, st.blocks * 512);
+    } catch {
+      return 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
+
+/** The key space of one node on LMDB, with group commit in front. */
+export class LmdbStore extends OverlayStore {
+  constructor(options: LmdbOptions) {
+    super(new LmdbBackend(options));
+  }
+}
+
+const ZERO = Buffer.from([0]);
+
+/**
+ * LMDB refuses empty keys. The empty key is stored as one zero byte and keys that begin with
+ * a zero byte get one more in front: a mapping that is one-to-one and keeps byte order.
+ */
+function storedKey(key: Buffer): Buffer {
+  const escaped =
+    key.length === 0 ? ZERO : key[0] === 0 ? Buffer.concat([ZERO, key]) : key;
+  if (escaped.length <= directKeyBytesMax) return escaped;
+  const digest = createHash("sha256").update(key).digest();
+  return Buffer.concat([escaped.subarray(0, hashedPrefixBytes), digest]);
+}
+
+function unescapeKey(stored: Buffer): Buffer {
+  if (stored[0] !== 0) return Buffer.from(stored);
+  return Buffer.from(stored.subarray(1));
+}
+
+function indexKey(expireAtMs: number, sk: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(8 + sk.length);
+  out.writeDoubleBE(expireAtMs, 0);
+  sk.copy(out, 8);
+  return out;
+}
+
+function encodeValue(key: Buffer, sk: Buffer, value: StoredValue): Buffer {
+  const long = sk.length > directKeyBytesMax;
+  const keyPart = long ? 4 + key.length : 0;
+  const out = Buffer.allocUnsafe(headerBytes + keyPart + value.data.length);
+  out[0] = typeCodes[value.type];
+  out[1] = long ? flagLongKey : 0;
+  out.writeDoubleBE(value.expireAtMs, 2);
+  let at = headerBytes;
+  if (long) {
+    out.writeUInt32BE(key.length, at);
+    key.copy(out, at + 4);
+    at += keyPart;
+  }
+  value.data.copy(out, at);
+  return out;
+}
+
+function decodeValue(raw: Buffer): StoredValue {
+  const type = typeNames[raw[0] as number];
+  if (type === undefined) throw new StorageError("OTHER", `unknown value type ${raw[0]}`);
+  let at = headerBytes;
+  if (((raw[1] as number) & flagLongKey) !== 0) at += 4 + raw.readUInt32BE(headerBytes);
+  // getBinaryFast reuses its buffer: copy what we hand out.
+  return { type, expireAtMs: raw.readDoubleBE(2), data: Buffer.from(raw.subarray(at)) };
+}
+
+function randomBetween(low: Buffer, high: Buffer, random: Random): Buffer {
+  const out: number[] = [];
+  let i = 0;
+  while (i < low.length && i < high.length && low[i] === high[i]) out.push(low[i++] as number);
+  const lo = i < low.length ? (low[i] as number) : 0;
+  const hi = i < high.length ? (high[i] as number) : 255;
+  out.push(lo + random.int(hi - lo + 1));
+  for (let j = 0; j < 7; j++) out.push(random.int(256));
+  return Buffer.from(out);
+}
+
+function describeFailure(detail: unknown, path: string): StorageError {
+  const err = detail as { code?: unknown; message?: unknown } | null;
+  const message = String(err?.message ?? detail);
+  // LMDB reports a failed page write on a full file system as EIO (5) or ENOSPC (28).
+  const code =
+    err?.code === 28 || /ENOSPC|No space/i.test(message)
+      ? "ENOSPC"
+      : err?.code === 5 || /Input\/output/i.test(message)
+        ? "EIO"
+        : /EACCES|EPERM|EROFS/i.test(message)
+          ? "EACCES"
+          : "OTHER";
+  return new StorageError(code, `write to ${path} failed: ${message}`, { cause: detail });
+}

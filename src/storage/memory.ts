@@ -1,0 +1,137 @@
+import type { Random } from "../core/random.js";
+import { type Backend, OverlayStore, type WriteBatch } from "./overlay.js";
+import { StorageError, type StoredValue } from "./types.js";
+
+interface Entry {
+  readonly key: Buffer;
+  readonly value: StoredValue;
+}
+
+/**
+ * The in-memory twin of the LMDB backend, for the simulator and for tests. Same semantics:
+ * atomic batches, a sorted key order, an expiry index. Faults can be injected: a commit can
+ * be made to fail as a full disk would.
+ */
+export class MemoryBackend implements Backend {
+  private readonly entries = new Map<string, Entry>();
+  /** Latin-1 keys in byte order. */
+  private sorted: string[] = [];
+  /** Expiry index: [expireAtMs, latin1 key], sorted by time then key. */
+  private expiries: [number, string][] = [];
+  private bytes = 0;
+  private failures: StorageError[] = [];
+  private closed = false;
+
+  /** The next `count` commits fail with `error` and change nothing. */
+  failNextCommits(count: number, error = new StorageError("ENOSPC", "No space left on device")) {
+    for (let i = 0; i < count; i++) this.failures.push(error);
+  }
+
+  get(key: Buffer): StoredValue | undefined {
+    return this.entries.get(key.toString("latin1"))?.value;
+  }
+
+  *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
+    let i = start === undefined ? 0 : lowerBound(this.sorted, start.toString("latin1"));
+    // Re-find the position after each yield: the array may have changed in between.
+    while (i < this.sorted.length) {
+      const k = this.sorted[i] as string;
+      yield Buffer.from(k, "latin1");
+      i = lowerBound(this.sorted, k);
+      if (this.sorted[i] === k) i++;
+    }
+  }
+
+  expiredKeys(nowMs: number, limit: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const [at, k] of this.expiries) {
+      if (at > nowMs || out.length >= limit) break;
+      out.push(Buffer.from(k, "latin1"));
+    }
+    return out;
+  }
+
+  count(): number {
+    return this.entries.size;
+  }
+
+  randomKey(random: Random): Buffer | undefined {
+    if (this.sorted.length === 0) return undefined;
+    return Buffer.from(this.sorted[random.int(this.sorted.length)] as string, "latin1");
+  }
+
+  async commit(batch: WriteBatch): Promise<void> {
+    await Promise.resolve();
+    if (this.closed) throw new StorageError("CLOSED", "store is closed");
+    const failure = this.failures.shift();
+    if (failure !== undefined) throw failure;
+    if (batch.cleared) {
+      this.entries.clear();
+      this.sorted = [];
+      this.expiries = [];
+      this.bytes = 0;
+    }
+    for (const [k, w] of batch.entries) {
+      this.remove(k);
+      if (w.value !== null) this.insert(k, { key: w.key, value: w.value });
+    }
+  }
+
+  private insert(k: string, entry: Entry): void {
+    this.entries.set(k, entry);
+    this.sorted.splice(lowerBound(this.sorted, k), 0, k);
+    const at = entry.value.expireAtMs;
+    if (at !== 0) this.expiries.splice(expiryBound(this.expiries, at, k), 0, [at, k]);
+    this.bytes += entry.key.length + entry.value.data.length;
+  }
+
+  private remove(k: string): void {
+    const old = this.entries.get(k);
+    if (old === undefined) return;
+    this.entries.delete(k);
+    this.sorted.splice(lowerBound(this.sorted, k), 1);
+    const at = old.value.expireAtMs;
+    if (at !== 0) this.expiries.splice(expiryBound(this.expiries, at, k), 1);
+    this.bytes -= old.key.length + old.value.data.length;
+  }
+
+  usedBytes(): number {
+    return this.bytes;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** A key store wholly in memory: the simulator's twin of `LmdbStore`. */
+export class MemoryStore extends OverlayStore {
+  readonly memory: MemoryBackend;
+  constructor(backend = new MemoryBackend()) {
+    super(backend);
+    this.memory = backend;
+  }
+}
+
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as string) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function expiryBound(index: readonly [number, string][], at: number, key: string): number {
+  let lo = 0;
+  let hi = index.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const [mAt, mKey] = index[mid] as [number, string];
+    if (mAt < at || (mAt === at && mKey < key)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,73 @@
+import type { Random } from "../core/random.js";
+
+/** The data types a key can hold. Only strings exist so far; lists, hashes, sets come later. */
+export type ValueType = "string";
+
+/** What the store keeps under one key. */
+export interface StoredValue {
+  readonly type: ValueType;
+  /** Type-specific encoding; for strings, the raw bytes. */
+  readonly data: Buffer;
+  /** Absolute expiry in ms since the Unix epoch; 0 means no expiry. */
+  readonly expireAtMs: number;
+}
+
+/**
+ * The key space as the command layer sees it: synchronous reads and writes of the current
+ * state (writes are visible at once), plus durability as a separate, asynchronous step.
+ *
+ * Every mutation advances `writeSeq`. `flush()` makes everything written so far durable
+ * and advances `durableSeq` to the `writeSeq` it started at; many writes share one flush
+ * (group commit). A caller that must not acknowledge a write before it is durable tags the
+ * reply with `writeSeq` and releases it once `durableSeq` has reached the tag.
+ *
+ * If a flush fails (disk full, I/O error), every write not yet durable is rolled back —
+ * the visible state returns to the durable state — `durableSeq` is set to `writeSeq`, and
+ * the promise rejects with a `StorageError`. Replies tagged above the old `durableSeq` must
+ * then be answered with an error: what they saw or did is gone.
+ *
+ * Buffers passed in may be views into a network buffer that is reused afterwards: a store
+ * copies whatever it keeps. Buffers handed out are owned by the caller.
+ *
+ * Expiry is not enforced here: `get` returns a value whatever its `expireAtMs`; the command
+ * layer hides expired keys and deletes them through `expiredKeys`.
+ */
+export interface KeyStore {
+  get(key: Buffer): StoredValue | undefined;
+  set(key: Buffer, value: StoredValue): void;
+  /** Returns whether the key existed. */
+  delete(key: Buffer): boolean;
+  /** Removes every key. */
+  clear(): void;
+  /** Number of keys, counting those expired but not yet removed (as Redis's DBSIZE does). */
+  size(): number;
+  /**
+   * Keys in byte order, starting at the first key >= `start` (all keys when undefined).
+   * The iterator must not be held across a mutation.
+   */
+  keysFrom(start: Buffer | undefined): IterableIterator<Buffer>;
+  /** Up to `limit` keys whose expiry is at or before `nowMs`, oldest expiry first. */
+  expiredKeys(nowMs: number, limit: number): Buffer[];
+  /** A key chosen with `random`, or undefined when the store is empty. */
+  randomKey(random: Random): Buffer | undefined;
+
+  readonly writeSeq: number;
+  readonly durableSeq: number;
+  /** Makes all writes so far durable. At most one flush runs at a time. */
+  flush(): Promise<void>;
+  /** Bytes used on disk (or in memory for the twin), for INFO. */
+  usedBytes(): number;
+  close(): Promise<void>;
+}
+
+/** An operating error of the storage layer: reported to clients, never a crash. */
+export class StorageError extends Error {
+  override name = "StorageError";
+  constructor(
+    readonly code: "ENOSPC" | "EIO" | "EACCES" | "MAP_FULL" | "CLOSED" | "OTHER",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

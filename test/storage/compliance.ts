@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SeededRandom } from "../../src/core/random.js";
+import type { KeyStore, StoredValue } from "../../src/storage/types.js";
+
+/** A store under test and how to get it back after a clean shutdown, when it persists. */
+export interface StoreFixture {
+  store: KeyStore;
+  /** Closes the store and opens it again on the same data, or undefined for the memory twin. */
+  reopen?: () => Promise<KeyStore>;
+  cleanup: () => Promise<void>;
+}
+
+const str = (s: string, expireAtMs = 0): StoredValue => ({
+  type: "string",
+  data: Buffer.from(s),
+  expireAtMs,
+});
+const b = (s: string) => Buffer.from(s, "latin1");
+const keysOf = (store: KeyStore, start?: string) =>
+  [...store.keysFrom(start === undefined ? undefined : b(start))].map((k) => k.toString("latin1"));
+
+/** One suite for every `KeyStore`: the LMDB store and its in-memory twin must agree. */
+export function storeCompliance(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`KeyStore compliance: ${name}`, () => {
+    const withStore = (fn: (f: StoreFixture) => Promise<void>) => async () => {
+      const f = await make();
+      try {
+        await fn(f);
+      } finally {
+        await f.cleanup();
+      }
+    };
+
+    it(
+      "writes are visible at once and durable after flush",
+      withStore(async ({ store }) => {
+        assert.equal(store.get(b("a")), undefined);
+        store.set(b("a"), str("1"));
+        assert.equal(store.get(b("a"))?.data.toString(), "1");
+        assert.ok(store.writeSeq > store.durableSeq);
+        await store.flush();
+        assert.equal(store.durableSeq, store.writeSeq);
+        assert.equal(store.get(b("a"))?.data.toString(), "1");
+        assert.equal(store.delete(b("a")), true);
+        assert.equal(store.delete(b("a")), false);
+        assert.equal(store.get(b("a")), undefined);
+        await store.flush();
+        assert.equal(store.get(b("a")), undefined);
+        assert.equal(store.size(), 0);
+      }),
+    );
+
+    it(
+      "copies the buffers it keeps",
+      withStore(async ({ store }) => {
+        const key = Buffer.from("key");
+        const data = Buffer.from("value");
+        store.set(key, { type: "string", data, expireAtMs: 0 });
+        key.fill(0);
+        data.fill(0);
+        assert.equal(store.get(b("key"))?.data.toString(), "value");
+        await store.flush();
+        assert.equal(store.get(b("key"))?.data.toString(), "value");
+      }),
+    );
+
+    it(
+      "keeps binary, empty, zero-prefixed and very long keys apart and in byte order",
+      withStore(async ({ store }) => {
+        const long1 = `${"x".repeat(3000)}1`;
+        const long2 = `${"x".repeat(3000)}2`;
+        const names = ["", "\x00", "\x00a", "\x00\x00", "a", "a\x00", "ab", "\xff", long1, long2];
+        for (const [i, n] of names.entries()) store.set(b(n), str(String(i)));
+        for (const [i, n] of names.entries()) assert.equal(store.get(b(n))?.data.toString(), String(i));
+        const expected = [...names].sort();
+        assert.deepEqual(keysOf(store), expected);
+        await store.flush();
+        for (const [i, n] of names.entries()) assert.equal(store.get(b(n))?.data.toString(), String(i));
+        assert.deepEqual(keysOf(store), expected);
+        assert.deepEqual(keysOf(store, "a"), expected.filter((k) => k >= "a"));
+        assert.equal(store.size(), names.length);
+      }),
+    );
+
+    it(
+      "merges unflushed writes into ordered iteration",
+      withStore(async ({ store }) => {
+        for (const k of ["b", "d", "f"]) store.set(b(k), str(k));
+        await store.flush();
+        store.set(b("a"), str("a"));
+        store.set(b("e"), str("e"));
+        store.delete(b("d"));
+        store.set(b("f"), str("F"));
+        assert.deepEqual(keysOf(store), ["a", "b", "e", "f"]);
+        assert.deepEqual(keysOf(store, "c"), ["e", "f"]);
+        assert.equal(store.size(), 4);
+        await store.flush();
+        assert.deepEqual(keysOf(store), ["a", "b", "e", "f"]);
+        assert.equal(store.get(b("f"))?.data.toString(), "F");
+      }),
+    );
+
+    it(
+      "clear hides everything before it, keeps what comes after",
+      withStore(async ({ store }) => {
+        for (const k of ["a", "b", "c"]) store.set(b(k), str(k, 5));
+        await store.flush();
+        store.set(b("d"), str("d"));
+        store.clear();
+        assert.equal(store.size(), 0);
+        store.set(b("e"), str("e"));
+        assert.deepEqual(keysOf(store), ["e"]);
+        assert.equal(store.get(b("a")), undefined);
+        assert.deepEqual(store.expiredKeys(100, 10), []);
+        await store.flush();
+        assert.deepEqual(keysOf(store), ["e"]);
+        assert.equal(store.size(), 1);
+        assert.deepEqual(store.expiredKeys(100, 10), []);
+      }),
+    );
+
+    it(
+      "indexes expiry times, follows overwrites, and bounds the answer",
+      withStore(async ({ store }) => {
+        store.set(b("k1"), str("v", 100));
+        store.set(b("k2"), str("v", 50));
+        store.set(b("k3"), str("v", 200));
+        store.set(b("k4"), str("v"));
+        const names = (ks: Buffer[]) => ks.map((k) => k.toString());
+        assert.deepEqual(names(store.expiredKeys(150, 10)), ["k2", "k1"]);
+        await store.flush();
+        assert.deepEqual(names(store.expiredKeys(150, 10)), ["k2", "k1"]);
+        assert.deepEqual(names(store.expiredKeys(150, 1)), ["k2"]);
+        store.set(b("k2"), str("v", 0));
+        store.set(b("k3"), str("v", 10));
+        assert.deepEqual(names(store.expiredKeys(150, 10)), ["k3", "k1"]);
+        await store.flush();
+        assert.deepEqual(names(store.expiredKeys(150, 10)), ["k3", "k1"]);
+        store.delete(b("k1"));
+        await store.flush();
+        assert.deepEqual(names(store.expiredKeys(1000, 10)), ["k3"]);
+      }),
+    );
+
+    it(
+      "draws random keys among those that exist",
+      withStore(async ({ store }) => {
+        const random = new SeededRandom(7);
+        assert.equal(store.randomKey(random), undefined);
+        for (const k of ["foo", "bar", "baz", "qux"]) store.set(b(k), str(k));
+        await store.flush();
+        store.delete(b("qux"));
+        const seen = new Set<string>();
+        for (let i = 0; i < 300; i++) seen.add(String(store.randomKey(random)));
+        assert.ok(!seen.has("qux"), "a deleted key was drawn");
+        assert.ok(seen.size >= 2, `only ${[...seen]} drawn`);
+        for (const k of seen) assert.ok(["foo", "bar", "baz"].includes(k));
+      }),
+    );
+
+    it(
+      "groups concurrent flushes and keeps writes made during a flush",
+      withStore(async ({ store }) => {
+        store.set(b("a"), str("1"));
+        const first = store.flush();
+        store.set(b("b"), str("2"));
+        assert.equal(store.get(b("a"))?.data.toString(), "1");
+        const second = store.flush();
+        await Promise.all([first, second]);
+        assert.equal(store.durableSeq, store.writeSeq);
+        assert.deepEqual(keysOf(store), ["a", "b"]);
+      }),
+    );
+
+    it(
+      "survives a close and reopen",
+      withStore(async (f) => {
+        if (f.reopen === undefined) return;
+        for (let i = 0; i < 100; i++) f.store.set(b(`key:${i}`), str(`v${i}`, i === 7 ? 99 : 0));
+        f.store.delete(b("key:3"));
+        await f.store.flush();
+        const again = await f.reopen();
+        assert.equal(again.size(), 99);
+        assert.equal(again.get(b("key:42"))?.data.toString(), "v42");
+        assert.equal(again.get(b("key:3")), undefined);
+        assert.equal(again.get(b("key:7"))?.expireAtMs, 99);
+        assert.deepEqual(
+          again.expiredKeys(100, 10).map((k) => k.toString()),
+          ["key:7"],
+        );
+      }),
+    );
+  });
+}

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { MemoryBackend, MemoryStore } from "../../src/storage/memory.js";
+import { StorageError } from "../../src/storage/types.js";
+import { storeCompliance } from "./compliance.js";
+
+storeCompliance("memory", async () => ({ store: new MemoryStore(), cleanup: async () => {} }));
+
+it("memory twin: a failed flush rolls back every write that was not durable", async () => {
+  const backend = new MemoryBackend();
+  const store = new MemoryStore(backend);
+  const v = (s: string) => ({ type: "string" as const, data: Buffer.from(s), expireAtMs: 0 });
+  store.set(Buffer.from("kept"), v("1"));
+  await store.flush();
+  const durable = store.durableSeq;
+  backend.failNextCommits(1);
+  store.set(Buffer.from("lost"), v("2"));
+  store.set(Buffer.from("kept"), v("changed"));
+  const failing = store.flush();
+  store.set(Buffer.from("after"), v("3"));
+  await assert.rejects(failing, (e: unknown) => e instanceof StorageError && e.code === "ENOSPC");
+  assert.ok(store.durableSeq > durable);
+  assert.equal(store.durableSeq, store.writeSeq);
+  assert.equal(store.get(Buffer.from("lost")), undefined);
+  assert.equal(store.get(Buffer.from("after")), undefined);
+  assert.equal(store.get(Buffer.from("kept"))?.data.toString(), "1");
+  assert.equal(store.size(), 1);
+  store.set(Buffer.from("later"), v("4"));
+  await store.flush();
+  assert.equal(store.size(), 2);
+});
