@@ -106,6 +106,10 @@ export class LmdbBackend implements Backend {
     return this.entryCount;
   }
 
+  expiringCount(): number {
+    return (this.expires.getStats() as { entryCount: number }).entryCount;
+  }
+
   randomKey(random: Random): Buffer | undefined {
     let first: Buffer | undefined;
     let last: Buffer | undefined;

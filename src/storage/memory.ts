@@ -55,6 +55,10 @@ export class MemoryBackend implements Backend {
     return this.entries.size;
   }
 
+  expiringCount(): number {
+    return this.expiries.length;
+  }
+
   randomKey(random: Random): Buffer | undefined {
     if (this.sorted.length === 0) return undefined;
     return Buffer.from(this.sorted[random.int(this.sorted.length)] as string, "latin1");

@@ -25,6 +25,8 @@ export interface Backend {
   /** Up to `limit` keys whose durable expiry is at or before `nowMs`, oldest first. */
   expiredKeys(nowMs: number, limit: number): Buffer[];
   count(): number;
+  /** Number of keys with an expiry. */
+  expiringCount(): number;
   randomKey(random: Random): Buffer | undefined;
   /** Applies the batch atomically and resolves once it is durable. */
   commit(batch: WriteBatch): Promise<void>;
@@ -51,12 +53,14 @@ export class OverlayStore implements KeyStore {
   private committing: Layer | null = null;
   private inflight: Promise<void> | null = null;
   private keyCount: number;
+  private expiringKeys: number;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
   writeSeq = 0;
   durableSeq = 0;
 
   constructor(private readonly backend: Backend) {
     this.keyCount = backend.count();
+    this.expiringKeys = backend.expiringCount();
   }
 
   private overlayEmpty(): boolean {
@@ -79,7 +83,10 @@ export class OverlayStore implements KeyStore {
   }
 
   set(key: Buffer, value: StoredValue): void {
-    if (this.get(key) === undefined) this.keyCount++;
+    const old = this.get(key);
+    if (old === undefined) this.keyCount++;
+    else if (old.expireAtMs !== 0) this.expiringKeys--;
+    if (value.expireAtMs !== 0) this.expiringKeys++;
     const owned = Buffer.from(key);
     const data = Buffer.from(value.data);
     this.pending.entries.set(owned.toString("latin1"), {
@@ -90,8 +97,10 @@ export class OverlayStore implements KeyStore {
   }
 
   delete(key: Buffer): boolean {
-    if (this.get(key) === undefined) return false;
+    const old = this.get(key);
+    if (old === undefined) return false;
     this.keyCount--;
+    if (old.expireAtMs !== 0) this.expiringKeys--;
     const owned = Buffer.from(key);
     this.pending.entries.set(owned.toString("latin1"), { key: owned, value: null });
     this.writeSeq++;
@@ -102,11 +111,16 @@ export class OverlayStore implements KeyStore {
     this.pending = new Layer();
     this.pending.cleared = true;
     this.keyCount = 0;
+    this.expiringKeys = 0;
     this.writeSeq++;
   }
 
   size(): number {
     return this.keyCount;
+  }
+
+  expiringCount(): number {
+    return this.expiringKeys;
   }
 
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
@@ -223,6 +237,7 @@ export class OverlayStore implements KeyStore {
         this.committing = null;
         this.pending = new Layer();
         this.keyCount = this.backend.count();
+        this.expiringKeys = this.backend.expiringCount();
         this.durableSeq = this.writeSeq;
         this.lastRollback = { fromSeq, toSeq: this.writeSeq, error };
         throw error;

@@ -41,6 +41,8 @@ export interface KeyStore {
   clear(): void;
   /** Number of keys, counting those expired but not yet removed (as Redis's DBSIZE does). */
   size(): number;
+  /** Number of keys with an expiry set (for INFO keyspace's `expires=`). */
+  expiringCount(): number;
   /**
    * Keys in byte order, starting at the first key >= `start` (all keys when undefined).
    * The iterator must not be held across a mutation.

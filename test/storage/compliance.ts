@@ -129,7 +129,9 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
         store.set(b("k4"), str("v"));
         const names = (ks: Buffer[]) => ks.map((k) => k.toString());
         assert.deepEqual(names(store.expiredKeys(150, 10)), ["k2", "k1"]);
+        assert.equal(store.expiringCount(), 3);
         await store.flush();
+        assert.equal(store.expiringCount(), 3);
         assert.deepEqual(names(store.expiredKeys(150, 10)), ["k2", "k1"]);
         assert.deepEqual(names(store.expiredKeys(150, 1)), ["k2"]);
         store.set(b("k2"), str("v", 0));
@@ -138,7 +140,9 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
         await store.flush();
         assert.deepEqual(names(store.expiredKeys(150, 10)), ["k3", "k1"]);
         store.delete(b("k1"));
+        assert.equal(store.expiringCount(), 1);
         await store.flush();
+        assert.equal(store.expiringCount(), 1);
         assert.deepEqual(names(store.expiredKeys(1000, 10)), ["k3"]);
       }),
     );

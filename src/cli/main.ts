@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from "commander";
+import { HOMEOSTAT_VERSION } from "../server/info.js";
+import { startNode } from "../server/start.js";
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError("must be a port number between 0 and 65535");
+  }
+  return n;
+}
+
+const program = new Command()
+  .name("homeostat")
+  .description(
+    "Homeostat: a self-managing distributed key-value service that speaks the Redis protocol.\n" +
+      "Every Redis client and tool works with it; redis-cli -p 6380 talks to a local node.",
+  )
+  .version(HOMEOSTAT_VERSION)
+  .showHelpAfterError();
+
+program
+  .command("start")
+  .description(
+    "Start a node: it serves the Redis protocol on --host:--port and keeps its data under --data.\n" +
+      "Writes are acknowledged only once they are on disk (fsync, shared by concurrent writes).",
+  )
+  .option("-h, --host <address>", "address to listen on", "127.0.0.1")
+  .option("-p, --port <port>", "Redis port for clients", portNumber, 6380)
+  .option(
+    "--bus-port <port>",
+    "port for node-to-node traffic (reserved; default: Redis port + 10000, as Redis Cluster's bus)",
+    portNumber,
+  )
+  .option("-d, --data <dir>", "data folder (default: ./data/<port>)")
+  .option("--requirepass <password>", "password clients must give with AUTH")
+  .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
+  .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  homeostat start\n  homeostat start --port 7000 --data /var/lib/homeostat\n  redis-cli -p 6380 set greeting hello",
+  )
+  .action(async (opts: StartOptions) => {
+    const code = await startNode({
+      host: opts.host,
+      port: opts.port,
+      busPort: opts.busPort,
+      data: opts.data ?? `data/${opts.port}`,
+      requirepass: opts.requirepass ?? "",
+      logLevel: opts.logLevel,
+      pretty: opts.logFormat === undefined ? undefined : opts.logFormat === "pretty",
+    });
+    if (code !== 0) process.exitCode = code;
+  });
+
+interface StartOptions {
+  host: string;
+  port: number;
+  busPort?: number;
+  data?: string;
+  requirepass?: string;
+  logLevel: string;
+  logFormat?: string;
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`homeostat: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+import type { Socket } from "node:net";
+import type { Reply } from "../resp/types.js";
+
+/** A reply held back until the writes it depends on are durable. */
+export interface HeldReply {
+  /** The store's writeSeq when the command ran; sent once durableSeq reaches it. */
+  readonly tag: number;
+  reply: Reply;
+}
+
+/** One client connection's state. */
+export class Client {
+  name = "";
+  libName = "";
+  libVersion = "";
+  protocol: 2 | 3 = 2;
+  authenticated: boolean;
+  lastInteractionMs: number;
+  lastCommand = "NULL";
+  /** Replies waiting for durability, in command order. */
+  readonly held: HeldReply[] = [];
+  /** Set by QUIT or a protocol error: close once the held replies are out. */
+  closing = false;
+  /** Reading is paused while the socket's output is backed up. */
+  paused = false;
+  readonly addr: string;
+  readonly laddr: string;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly createdAtMs: number,
+    passwordRequired: boolean,
+  ) {
+    this.authenticated = !passwordRequired;
+    this.lastInteractionMs = createdAtMs;
+    this.addr = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.laddr = `${socket.localAddress}:${socket.localPort}`;
+  }
+
+  /** One line of CLIENT LIST / CLIENT INFO, in Redis's format. */
+  describe(nowMs: number, queryBufferBytes: number): string {
+    const age = Math.floor((nowMs - this.createdAtMs) / 1000);
+    const idle = Math.floor((nowMs - this.lastInteractionMs) / 1000);
+    const omem = this.socket.writableLength;
+    return [
+      `id=${this.id}`,
+      `addr=${this.addr}`,
+      `laddr=${this.laddr}`,
+      "fd=-1",
+      `name=${this.name}`,
+      `age=${age}`,
+      `idle=${idle}`,
+      "flags=N",
+      "db=0",
+      "sub=0",
+      "psub=0",
+      "ssub=0",
+      "multi=-1",
+      `qbuf=${queryBufferBytes}`,
+      "qbuf-free=0",
+      "argv-mem=0",
+      "multi-mem=0",
+      "rbs=0",
+      "rbp=0",
+      "obl=0",
+      `oll=${this.held.length}`,
+      `omem=${omem}`,
+      `tot-mem=${queryBufferBytes + omem}`,
+      `events=r${omem > 0 ? "w" : ""}`,
+      `cmd=${this.lastCommand}`,
+      "user=default",
+      "redir=-1",
+      `resp=${this.protocol}`,
+      `lib-name=${this.libName}`,
+      `lib-ver=${this.libVersion}`,
+    ].join(" ");
+  }
+}

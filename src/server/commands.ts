@@ -1,0 +1,421 @@
+import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { globMatch } from "../kv/glob.js";
+import * as R from "../resp/reply.js";
+import type { Args, Reply } from "../resp/types.js";
+import type { Client } from "./client.js";
+import { infoText } from "./info.js";
+import type { HomeostatNode } from "./node.js";
+import { SETTINGS } from "./settings.js";
+
+/** Connection and server commands: they need the node and the client, not just the data. */
+export type ServerHandler = (node: HomeostatNode, client: Client, args: Args) => Reply;
+
+/** The Redis version whose commands and replies this node follows. */
+export const REDIS_COMPAT_VERSION = "7.0.15";
+
+const subcommandError = (args: Args): Reply =>
+  R.error(
+    `ERR unknown subcommand '${args.str(1).slice(0, 128)}'. Try ${args.str(0).toUpperCase()} HELP.`,
+  );
+
+const subArityError = (args: Args): Reply =>
+  R.error(`ERR wrong number of arguments for '${args.lower(0)}|${args.lower(1)}' command`);
+
+/** Checks a subcommand's arity against its spec; undefined when it is fine. */
+function checkSub(args: Args): Reply | undefined {
+  const spec = COMMAND_SPECS.get(args.lower(0))?.subcommands?.find(
+    (s) => s.name === `${args.lower(0)}|${args.lower(1)}`,
+  );
+  if (spec === undefined) return subcommandError(args);
+  const arity = spec.arity;
+  if (arity > 0 ? args.length !== arity : args.length < -arity) return subArityError(args);
+  return undefined;
+}
+
+function ping(_node: HomeostatNode, _client: Client, args: Args): Reply {
+  if (args.length > 2) return R.error("ERR wrong number of arguments for 'ping' command");
+  return args.length === 2 ? R.bulk(Buffer.from(args.buf(1))) : R.PONG;
+}
+
+function echo(_node: HomeostatNode, _client: Client, args: Args): Reply {
+  return R.bulk(Buffer.from(args.buf(1)));
+}
+
+function checkPassword(node: HomeostatNode, user: string, password: string): Reply | undefined {
+  if (node.settings.requirepass === "") {
+    return R.error(
+      "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+    );
+  }
+  if (user !== "default" || password !== node.settings.requirepass) {
+    return R.error("WRONGPASS invalid username-password pair or user is disabled.");
+  }
+  return undefined;
+}
+
+function auth(node: HomeostatNode, client: Client, args: Args): Reply {
+  if (args.length > 3) return R.error("ERR syntax error");
+  const user = args.length === 3 ? args.str(1) : "default";
+  const failure = checkPassword(node, user, args.str(args.length - 1));
+  if (failure !== undefined) return failure;
+  client.authenticated = true;
+  return R.OK;
+}
+
+function hello(node: HomeostatNode, client: Client, args: Args): Reply {
+  let protocol = client.protocol;
+  let i = 1;
+  if (args.length >= 2) {
+    const text = args.str(1);
+    const v = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (Number.isNaN(v)) return R.error("ERR Protocol version is not an integer or out of range");
+    if (v !== 2 && v !== 3) return R.error("NOPROTO unsupported protocol version");
+    protocol = v;
+    i = 2;
+  }
+  let name: string | undefined;
+  for (; i < args.length; i++) {
+    if (args.is(i, "auth") && i + 2 < args.length) {
+      const failure = checkPassword(node, args.str(i + 1), args.str(i + 2));
+      if (failure !== undefined) return failure;
+      client.authenticated = true;
+      i += 2;
+    } else if (args.is(i, "setname") && i + 1 < args.length) {
+      name = args.str(i + 1);
+      if (!validClientName(name)) return R.error(badNameMessage);
+      i += 1;
+    } else {
+      return R.error(`ERR Syntax error in HELLO option '${args.str(i)}'`);
+    }
+  }
+  if (!client.authenticated) {
+    return R.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+  }
+  if (name !== undefined) client.name = name;
+  client.protocol = protocol;
+  return R.map([
+    [R.bulk("server"), R.bulk("redis")],
+    [R.bulk("version"), R.bulk(REDIS_COMPAT_VERSION)],
+    [R.bulk("proto"), R.integer(protocol)],
+    [R.bulk("id"), R.integer(client.id)],
+    [R.bulk("mode"), R.bulk("standalone")],
+    [R.bulk("role"), R.bulk("master")],
+    [R.bulk("modules"), R.EMPTY_ARRAY],
+  ]);
+}
+
+function select(_node: HomeostatNode, _client: Client, args: Args): Reply {
+  const text = args.str(1);
+  if (!/^-?\d+$/.test(text)) return R.error("ERR value is not an integer or out of range");
+  return Number(text) === 0 ? R.OK : R.error("ERR DB index is out of range");
+}
+
+function quit(_node: HomeostatNode, client: Client): Reply {
+  client.closing = true;
+  return R.OK;
+}
+
+function reset(node: HomeostatNode, client: Client): Reply {
+  client.protocol = 2;
+  client.name = "";
+  client.authenticated = node.settings.requirepass === "";
+  return R.simple("RESET");
+}
+
+const badNameMessage =
+  "ERR Client names cannot contain spaces, newlines or special characters.";
+
+function validClientName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+function client(node: HomeostatNode, c: Client, args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return helpReply("CLIENT", clientHelp);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  const now = node.clock.nowMs();
+  switch (sub) {
+    case "id":
+      return R.integer(c.id);
+    case "getname":
+      return c.name === "" ? R.NULL : R.bulk(c.name);
+    case "setname": {
+      const name = args.str(2);
+      if (!validClientName(name)) return R.error(badNameMessage);
+      c.name = name;
+      return R.OK;
+    }
+    case "setinfo": {
+      const value = args.str(3);
+      if (!validClientName(value)) {
+        return R.error(`ERR ${args.str(2)} cannot contain spaces, newlines or special characters.`);
+      }
+      if (args.is(2, "lib-name")) c.libName = value;
+      else if (args.is(2, "lib-ver")) c.libVersion = value;
+      else return R.error(`ERR Unrecognized option '${args.str(2)}'`);
+      return R.OK;
+    }
+    case "info":
+      return R.verbatim(`${c.describe(now, node.queryBufferBytes(c))}\n`);
+    case "list":
+      return clientList(node, args, now);
+    default:
+      return subcommandError(args);
+  }
+}
+
+function clientList(node: HomeostatNode, args: Args, now: number): Reply {
+  let ids: Set<number> | undefined;
+  for (let i = 2; i < args.length; i++) {
+    if (args.is(i, "type") && i + 1 < args.length) {
+      const t = args.lower(++i);
+      if (!["normal", "master", "replica", "pubsub"].includes(t)) {
+        return R.error(`ERR Unknown client type '${args.str(i)}'`);
+      }
+      if (t !== "normal") return R.verbatim("");
+    } else if (args.is(i, "id") && i + 1 < args.length) {
+      ids = new Set();
+      for (i++; i < args.length; i++) {
+        const n = Number(args.str(i));
+        if (!Number.isInteger(n) || n <= 0) return R.error("ERR Invalid client ID");
+        ids.add(n);
+      }
+    } else {
+      return R.error("ERR syntax error");
+    }
+  }
+  let text = "";
+  for (const c of node.clients.values()) {
+    if (ids !== undefined && !ids.has(c.id)) continue;
+    text += `${c.describe(now, node.queryBufferBytes(c))}\n`;
+  }
+  return R.verbatim(text);
+}
+
+const clientHelp = [
+  "ID",
+  "    Return the ID of the current connection.",
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "SETINFO <LIB-NAME|LIB-VER> <value>",
+  "    Set client library name or version.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
+  "    Return information about client connections.",
+];
+
+function helpReply(command: string, lines: string[]): Reply {
+  const all = [
+    `${command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
+    ...lines,
+    "HELP",
+    "    Print this help.",
+  ];
+  return R.array(all.map((l) => R.simple(l)));
+}
+
+function commandInfo(spec: CommandSpec): Reply {
+  return R.array([
+    R.bulk(spec.name),
+    R.integer(spec.arity),
+    R.set(spec.flags.map((f) => R.simple(f))),
+    R.integer(spec.firstKey),
+    R.integer(spec.lastKey),
+    R.integer(spec.step),
+    R.set([]),
+    R.set([]),
+    R.array([]),
+    R.array((spec.subcommands ?? []).map(commandInfo)),
+  ]);
+}
+
+function argumentDocs(spec: CommandSpec): Reply {
+  return R.array(
+    (spec.arguments ?? []).map((a) => {
+      const fields: [Reply, Reply][] = [
+        [R.bulk("name"), R.bulk(a.name)],
+        [R.bulk("type"), R.bulk(a.type)],
+      ];
+      if (a.token !== undefined) fields.push([R.bulk("token"), R.bulk(a.token)]);
+      const flags: Reply[] = [];
+      if (a.optional === true) flags.push(R.simple("optional"));
+      if (a.multiple === true) flags.push(R.simple("multiple"));
+      if (flags.length > 0) fields.push([R.bulk("flags"), R.set(flags)]);
+      return R.map(fields);
+    }),
+  );
+}
+
+function commandDocs(spec: CommandSpec): Reply {
+  const fields: [Reply, Reply][] = [
+    [R.bulk("summary"), R.bulk(spec.summary)],
+    [R.bulk("since"), R.bulk(spec.since)],
+    [R.bulk("group"), R.bulk(spec.group)],
+    [R.bulk("complexity"), R.bulk(spec.complexity)],
+  ];
+  if ((spec.arguments ?? []).length > 0) fields.push([R.bulk("arguments"), argumentDocs(spec)]);
+  if ((spec.subcommands ?? []).length > 0) {
+    fields.push([
+      R.bulk("subcommands"),
+      R.map((spec.subcommands ?? []).map((s) => [R.bulk(s.name), commandDocs(s)] as const)),
+    ]);
+  }
+  return R.map(fields);
+}
+
+function command(node: HomeostatNode, _c: Client, args: Args): Reply {
+  const specs = [...COMMAND_SPECS.values()].filter((s) => node.specOf(s.name) !== undefined);
+  if (args.length === 1) return R.array(specs.map(commandInfo));
+  const sub = args.lower(1);
+  if (sub === "help") return helpReply("COMMAND", commandHelp);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  switch (sub) {
+    case "count":
+      return R.integer(specs.length);
+    case "list":
+      if (args.length > 2) {
+        if (args.length === 5 && args.is(2, "filterby") && args.is(3, "pattern")) {
+          const pattern = args.buf(4);
+          return R.array(
+            specs.filter((s) => globMatch(pattern, Buffer.from(s.name))).map((s) => R.bulk(s.name)),
+          );
+        }
+        return R.error("ERR syntax error");
+      }
+      return R.array(specs.map((s) => R.bulk(s.name)));
+    case "info": {
+      if (args.length === 2) return R.array(specs.map(commandInfo));
+      const out: Reply[] = [];
+      for (let i = 2; i < args.length; i++) {
+        const spec = node.specOf(args.lower(i));
+        out.push(spec === undefined ? R.NULL_ARRAY : commandInfo(spec));
+      }
+      return R.array(out);
+    }
+    case "docs": {
+      const chosen: CommandSpec[] = [];
+      if (args.length === 2) chosen.push(...specs);
+      for (let i = 2; i < args.length; i++) {
+        const spec = node.specOf(args.lower(i));
+        if (spec !== undefined) chosen.push(spec);
+      }
+      return R.map(chosen.map((s) => [R.bulk(s.name), commandDocs(s)] as const));
+    }
+    default:
+      return subcommandError(args);
+  }
+}
+
+const commandHelp = [
+  "(no subcommand)",
+  "    Return details about all commands.",
+  "COUNT",
+  "    Return the total number of commands in this server.",
+  "LIST [FILTERBY PATTERN <pattern>]",
+  "    Return a list of all commands in this server.",
+  "INFO [<command-name> ...]",
+  "    Return details about multiple commands.",
+  "DOCS [<command-name> ...]",
+  "    Return documentation details about multiple commands.",
+];
+
+function info(node: HomeostatNode, _c: Client, args: Args): Reply {
+  const sections: string[] = [];
+  for (let i = 1; i < args.length; i++) sections.push(args.lower(i));
+  return R.verbatim(infoText(node, sections));
+}
+
+function config(node: HomeostatNode, _c: Client, args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return helpReply("CONFIG", configHelp);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  if (sub === "get") {
+    const found = new Map<string, string>();
+    for (let i = 2; i < args.length; i++) {
+      const pattern = Buffer.from(args.lower(i));
+      for (const [name, spec] of SETTINGS) {
+        if (globMatch(pattern, Buffer.from(name))) found.set(name, spec.get(node.settings));
+      }
+    }
+    return R.map([...found].map(([k, v]) => [R.bulk(k), R.bulk(v)] as const));
+  }
+  if (sub === "set") {
+    if (args.length % 2 !== 0) return R.error("ERR wrong number of arguments for 'config|set' command");
+    const changes: [string, string][] = [];
+    for (let i = 2; i < args.length; i += 2) {
+      const name = args.lower(i);
+      const spec = SETTINGS.get(name);
+      if (spec === undefined) {
+        return R.error(`ERR Unknown option or number of arguments for CONFIG SET - '${args.str(i)}'`);
+      }
+      if (spec.set === undefined) {
+        return R.error(`ERR CONFIG SET failed (possibly related to argument '${args.str(i)}') - can't set immutable config`);
+      }
+      changes.push([name, args.str(i + 1)]);
+    }
+    // Validate every change on a copy first, so a bad one applies none.
+    const trial = { ...node.settings };
+    for (const [name, value] of changes) {
+      const problem = SETTINGS.get(name)?.set?.(trial, value);
+      if (problem !== undefined) {
+        return R.error(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${problem}`);
+      }
+    }
+    for (const [name, value] of changes) SETTINGS.get(name)?.set?.(node.settings, value);
+    node.log.info({ changes: Object.fromEntries(changes.map(([k, v]) => [k, k === "requirepass" ? "(hidden)" : v])) }, "configuration changed");
+    return R.OK;
+  }
+  return subcommandError(args);
+}
+
+const configHelp = [
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+  "SET <directive> <value>",
+  "    Set the configuration <directive> to <value>.",
+];
+
+function time(node: HomeostatNode): Reply {
+  const us = BigInt(Math.floor(node.clock.nowMs() * 1000));
+  return R.array([R.bulk(String(us / 1_000_000n)), R.bulk(String(us % 1_000_000n))]);
+}
+
+function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return helpReply("FUNCTION", ["FLUSH [ASYNC|SYNC]", "    Delete all functions (there are none)."]);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  if (sub === "flush") {
+    if (args.length === 3 && !args.is(2, "async") && !args.is(2, "sync")) {
+      return R.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    return R.OK;
+  }
+  return subcommandError(args);
+}
+
+export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
+  ["ping", ping],
+  ["echo", echo],
+  ["auth", auth],
+  ["hello", hello],
+  ["select", select],
+  ["quit", quit],
+  ["reset", reset],
+  ["client", client],
+  ["command", command],
+  ["info", info],
+  ["config", config],
+  ["time", time],
+  ["function", func],
+]);

@@ -1,0 +1,132 @@
+import { arch, platform, release } from "node:os";
+import type { HomeostatNode } from "./node.js";
+import { REDIS_COMPAT_VERSION } from "./commands.js";
+
+export const HOMEOSTAT_VERSION = "0.1.0";
+
+type Section = [name: string, fields: [string, string | number][]];
+
+function human(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v}B` : `${v.toFixed(2)}${units[u]}`;
+}
+
+function sections(node: HomeostatNode): Section[] {
+  const now = node.clock.nowMs();
+  const uptimeS = Math.floor((now - node.startedAtMs) / 1000);
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const stats = node.stats;
+  const flushError = stats.lastFlushError;
+  const keys = node.store.size();
+  return [
+    [
+      "server",
+      [
+        ["redis_version", REDIS_COMPAT_VERSION],
+        ["homeostat_version", HOMEOSTAT_VERSION],
+        ["redis_mode", "standalone"],
+        ["os", `${platform()} ${release()} ${arch()}`],
+        ["arch_bits", 64],
+        ["process_id", process.pid],
+        ["run_id", node.runId],
+        ["tcp_port", node.settings.port],
+        ["bus_port", node.settings.busPort],
+        ["server_time_usec", Math.floor(now * 1000)],
+        ["uptime_in_seconds", uptimeS],
+        ["uptime_in_days", Math.floor(uptimeS / 86400)],
+        ["hz", node.settings.hz],
+        ["executable", process.argv[1] ?? ""],
+        ["node_version", process.version],
+      ],
+    ],
+    [
+      "clients",
+      [
+        ["connected_clients", node.clients.size],
+        ["maxclients", node.settings.maxclients],
+        ["blocked_clients", 0],
+        ["clients_waiting_for_durability", node.waitingClients()],
+      ],
+    ],
+    [
+      "memory",
+      [
+        ["used_memory", mem.heapUsed + mem.external],
+        ["used_memory_human", human(mem.heapUsed + mem.external)],
+        ["used_memory_rss", mem.rss],
+        ["used_memory_rss_human", human(mem.rss)],
+        ["used_memory_dataset_disk", node.store.usedBytes()],
+        ["used_memory_dataset_disk_human", human(node.store.usedBytes())],
+        ["maxmemory", 0],
+        ["maxmemory_policy", "noeviction"],
+      ],
+    ],
+    [
+      "persistence",
+      [
+        ["loading", 0],
+        ["async_loading", 0],
+        ["rdb_bgsave_in_progress", 0],
+        ["rdb_changes_since_last_save", node.store.writeSeq - node.store.durableSeq],
+        ["aof_enabled", 1],
+        ["aof_rewrite_in_progress", 0],
+        ["aof_last_write_status", flushError === null ? "ok" : "err"],
+        ["storage_engine", "lmdb"],
+        ["storage_fsync", "always"],
+        ["storage_group_commits", stats.flushes],
+        ["storage_last_commit_ms", stats.lastFlushMs.toFixed(3)],
+        ["storage_commit_failures", stats.flushFailures],
+        ["storage_last_error", flushError === null ? "" : `${flushError.code}`],
+      ],
+    ],
+    [
+      "stats",
+      [
+        ["total_connections_received", stats.connectionsReceived],
+        ["total_commands_processed", stats.commandsProcessed],
+        ["total_net_input_bytes", stats.netInputBytes],
+        ["total_net_output_bytes", stats.netOutputBytes],
+        ["rejected_connections", stats.connectionsRejected],
+        ["expired_keys", stats.expiredKeys],
+        ["evicted_keys", 0],
+      ],
+    ],
+    [
+      "replication",
+      [
+        ["role", "master"],
+        ["connected_slaves", 0],
+      ],
+    ],
+    [
+      "cpu",
+      [
+        ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
+        ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
+      ],
+    ],
+    ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : []],
+  ];
+}
+
+/** INFO's text: "# Section" headers, "field:value" lines, CRLF, as Redis writes it. */
+export function infoText(node: HomeostatNode, wanted: string[]): string {
+  const all = sections(node);
+  const names = new Set(wanted.length === 0 ? ["default"] : wanted);
+  const everything = names.has("all") || names.has("everything") || names.has("default");
+  const out: string[] = [];
+  for (const [name, fields] of all) {
+    if (!everything && !names.has(name)) continue;
+    if (out.length > 0) out.push("");
+    out.push(`# ${name[0]?.toUpperCase()}${name.slice(1)}`);
+    for (const [k, v] of fields) out.push(`${k}:${v}`);
+  }
+  return out.length === 0 ? "" : `${out.join("\r\n")}\r\n`;
+}

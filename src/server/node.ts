@@ -1,0 +1,382 @@
+import { createServer, type Server, type Socket } from "node:net";
+import type { Clock } from "../core/clock.js";
+import type { Random } from "../core/random.js";
+import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { activeExpireCycle } from "../kv/expire.js";
+import { KV_HANDLERS } from "../kv/handlers.js";
+import type { CommandHandler, ExecContext } from "../kv/types.js";
+import { ReplyWriter } from "../resp/encoder.js";
+import { ProtocolError, RequestParser } from "../resp/parser.js";
+import * as R from "../resp/reply.js";
+import type { Args, Reply } from "../resp/types.js";
+import type { KeyStore, StorageError } from "../storage/types.js";
+import { Client } from "./client.js";
+import type { Logger } from "./log.js";
+import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
+import type { Settings } from "./settings.js";
+
+/** Counters reported by INFO stats. */
+export class Stats {
+  connectionsReceived = 0;
+  connectionsRejected = 0;
+  commandsProcessed = 0;
+  expiredKeys = 0;
+  netInputBytes = 0;
+  netOutputBytes = 0;
+  flushes = 0;
+  flushFailures = 0;
+  lastFlushError: StorageError | null = null;
+  lastFlushErrorAtMs = 0;
+  /** Durations of the last flushes, for INFO (ms). */
+  lastFlushMs = 0;
+}
+
+type Entry =
+  | { readonly spec: CommandSpec; readonly kind: "kv"; readonly handler: CommandHandler }
+  | { readonly spec: CommandSpec; readonly kind: "server"; readonly handler: ServerHandler };
+
+/** Commands a client may send before it has authenticated. */
+const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
+
+/** Longest command name or argument echoed back in an unknown-command error (as Redis). */
+const echoBytesMax = 128;
+
+export interface NodeDeps {
+  settings: Settings;
+  store: KeyStore;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+}
+
+/**
+ * One Homeostat node: accepts Redis connections, runs commands against the key space and
+ * acknowledges writes only once they are durable. Writes from all clients made in one turn
+ * of the event loop share one sync (group commit).
+ */
+export class HomeostatNode {
+  readonly settings: Settings;
+  readonly store: KeyStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly stats = new Stats();
+  readonly startedAtMs: number;
+  /** Random id of this process's run, as Redis's run_id (40 hex digits). */
+  readonly runId: string;
+  readonly clients = new Map<number, Client>();
+  private readonly parsers = new Map<number, RequestParser>();
+  private readonly commands = new Map<string, Entry>();
+  private readonly ctx: ExecContext;
+  private readonly writer = new ReplyWriter();
+  private server: Server | null = null;
+  private nextClientId = 1;
+  /** The client whose input is being parsed. */
+  private current: Client | null = null;
+  /** Clients with replies held for durability. */
+  private readonly waiting = new Set<Client>();
+  private flushing = false;
+  private flushScheduled = false;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private housekeepingTimer: NodeJS.Timeout | null = null;
+  private readonly onCommandBound = (args: Args): void => this.onCommand(args);
+  private stopping = false;
+
+  constructor(deps: NodeDeps) {
+    this.settings = deps.settings;
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.startedAtMs = deps.clock.nowMs();
+    this.runId = Array.from({ length: 40 }, () => deps.random.int(16).toString(16)).join("");
+    this.ctx = {
+      store: deps.store,
+      nowMs: this.startedAtMs,
+      random: deps.random,
+      maxBulkBytes: deps.settings.protoMaxBulkLen,
+    };
+    for (const [name, spec] of COMMAND_SPECS) {
+      const kv = KV_HANDLERS.get(name);
+      const srv = SERVER_HANDLERS.get(name);
+      if (kv !== undefined) this.commands.set(name, { spec, kind: "kv", handler: kv });
+      else if (srv !== undefined) this.commands.set(name, { spec, kind: "server", handler: srv });
+    }
+  }
+
+  /** Starts listening; resolves with the bound port, rejects on e.g. EADDRINUSE. */
+  listen(): Promise<number> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.settings.port, this.settings.bind, () => {
+        server.off("error", reject);
+        server.on("error", (err) => this.log.error({ err }, "listener error"));
+        const address = server.address();
+        const port = typeof address === "object" && address !== null ? address.port : 0;
+        this.settings.port = port;
+        this.startTimers();
+        resolve(port);
+      });
+    });
+  }
+
+  private startTimers(): void {
+    this.expiryTimer = setInterval(() => this.expireCycle(), Math.round(1000 / this.settings.hz));
+    this.housekeepingTimer = setInterval(() => this.housekeeping(), 1000);
+  }
+
+  /** Runs active expiry: bounded keys per round, rounds bounded to 25% of the period. */
+  private expireCycle(): void {
+    const periodMs = 1000 / this.settings.hz;
+    const startMs = performance.now();
+    const budget = this.settings.activeExpireKeysPerCycle;
+    let deleted = 0;
+    for (;;) {
+      const n = activeExpireCycle(this.store, this.clock.nowMs(), budget);
+      deleted += n;
+      if (n < budget || performance.now() - startMs > periodMs / 4) break;
+    }
+    if (deleted > 0) {
+      this.stats.expiredKeys += deleted;
+      this.requestFlush();
+    }
+  }
+
+  private housekeeping(): void {
+    const timeoutS = this.settings.timeout;
+    if (timeoutS <= 0) return;
+    const now = this.clock.nowMs();
+    for (const c of this.clients.values()) {
+      if (c.held.length === 0 && now - c.lastInteractionMs > timeoutS * 1000) {
+        this.log.debug({ client: c.id }, "closing idle client");
+        c.socket.destroy();
+      }
+    }
+  }
+
+  private accept(socket: Socket): void {
+    this.stats.connectionsReceived++;
+    if (this.stopping || this.clients.size >= this.settings.maxclients) {
+      this.stats.connectionsRejected++;
+      socket.end("-ERR max number of clients reached\r\n");
+      return;
+    }
+    const client = new Client(
+      this.nextClientId++,
+      socket,
+      this.clock.nowMs(),
+      this.settings.requirepass !== "",
+    );
+    const parser = new RequestParser({
+      maxBulkBytes: this.settings.protoMaxBulkLen,
+      maxBufferBytes: this.settings.clientQueryBufferLimit,
+    });
+    this.clients.set(client.id, client);
+    this.parsers.set(client.id, parser);
+    socket.on("data", (chunk: Buffer) => this.onData(client, parser, chunk));
+    socket.on("drain", () => {
+      if (client.paused) {
+        client.paused = false;
+        socket.resume();
+      }
+    });
+    socket.on("error", (err) => this.log.debug({ client: client.id, err }, "client socket error"));
+    socket.on("close", () => this.forget(client));
+  }
+
+  private forget(client: Client): void {
+    this.clients.delete(client.id);
+    this.parsers.delete(client.id);
+    this.waiting.delete(client);
+    client.held.length = 0;
+  }
+
+  private onData(client: Client, parser: RequestParser, chunk: Buffer): void {
+    if (client.closing) return;
+    this.stats.netInputBytes += chunk.length;
+    const now = this.clock.nowMs();
+    client.lastInteractionMs = now;
+    this.ctx.nowMs = now;
+    this.current = client;
+    let failure: ProtocolError | undefined;
+    try {
+      failure = parser.feed(chunk, this.onCommandBound);
+    } finally {
+      this.current = null;
+    }
+    if (failure !== undefined) {
+      this.log.debug({ client: client.id, addr: client.addr, reason: failure.message }, "protocol error");
+      this.emit(client, R.error(`ERR ${failure.message}`));
+      client.closing = true;
+    }
+    this.sendOutput(client);
+    if (this.store.writeSeq > this.store.durableSeq) this.requestFlush();
+    if (client.closing && client.held.length === 0) client.socket.end();
+  }
+
+  private onCommand(args: Args): void {
+    const client = this.current as Client;
+    if (client.closing) return;
+    const reply = this.execute(client, args);
+    this.emit(client, reply);
+  }
+
+  /** Queues a reply behind the held ones, or encodes it now if nothing needs waiting for. */
+  private emit(client: Client, reply: Reply): void {
+    const store = this.store;
+    if (client.held.length === 0 && store.writeSeq === store.durableSeq) {
+      this.writer.write(reply, client.protocol);
+      return;
+    }
+    client.held.push({ tag: store.writeSeq, reply });
+    this.waiting.add(client);
+  }
+
+  private sendOutput(client: Client): void {
+    if (this.writer.length === 0) return;
+    const out = this.writer.take();
+    this.stats.netOutputBytes += out.length;
+    if (!client.socket.write(out) && !client.paused && !client.closing) {
+      // The client is not reading its replies: stop reading its requests until it does,
+      // so a pipelining client cannot make the node buffer without bound.
+      client.paused = true;
+      client.socket.pause();
+    }
+  }
+
+  execute(client: Client, args: Args): Reply {
+    const name = args.lower(0);
+    const entry = this.commands.get(name);
+    if (entry === undefined) return R.error(unknownCommand(args));
+    const arity = entry.spec.arity;
+    if (arity > 0 ? args.length !== arity : args.length < -arity) {
+      return R.error(`ERR wrong number of arguments for '${name}' command`);
+    }
+    if (!client.authenticated && !allowedBeforeAuth.has(name)) {
+      return R.error("NOAUTH Authentication required.");
+    }
+    this.stats.commandsProcessed++;
+    client.lastCommand = name;
+    try {
+      if (entry.kind === "kv") return entry.handler(this.ctx, args);
+      return entry.handler(this, client, args);
+    } catch (err) {
+      // A bug, not bad input: keep serving the others and say so.
+      this.log.error({ err, command: name }, "command failed unexpectedly");
+      return R.error(`ERR internal error while running '${name}'`);
+    }
+  }
+
+  waitingClients(): number {
+    return this.waiting.size;
+  }
+
+  specOf(name: string): CommandSpec | undefined {
+    return this.commands.get(name)?.spec;
+  }
+
+  queryBufferBytes(client: Client): number {
+    return this.parsers.get(client.id)?.bufferedBytes() ?? 0;
+  }
+
+  /** Starts a group commit after this turn's input has been processed. */
+  requestFlush(): void {
+    if (this.flushing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.runFlush();
+    });
+  }
+
+  private runFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    const startMs = performance.now();
+    this.store.flush().then(
+      () => {
+        this.stats.flushes++;
+        this.stats.lastFlushMs = performance.now() - startMs;
+        if (this.stats.lastFlushError !== null) {
+          this.log.info("writes are durable again");
+          this.stats.lastFlushError = null;
+        }
+        this.releaseHeld(null);
+        this.afterFlush();
+      },
+      (err: StorageError) => {
+        this.stats.flushFailures++;
+        const first = this.stats.lastFlushError === null;
+        this.stats.lastFlushError = err;
+        this.stats.lastFlushErrorAtMs = this.clock.nowMs();
+        if (first || this.stats.flushFailures % 100 === 0) {
+          this.log.error(
+            { code: err.code, reason: err.message, failures: this.stats.flushFailures },
+            "writes could not be made durable; they were rolled back and their clients told",
+          );
+        }
+        this.releaseHeld(err);
+        this.afterFlush();
+      },
+    );
+  }
+
+  private afterFlush(): void {
+    this.flushing = false;
+    if (this.store.writeSeq > this.store.durableSeq) this.requestFlush();
+  }
+
+  /** Sends the held replies that are now durable, or the error that replaced them. */
+  private releaseHeld(failure: StorageError | null): void {
+    const durable = this.store.durableSeq;
+    for (const client of this.waiting) {
+      const held = client.held;
+      let i = 0;
+      while (i < held.length && (held[i] as { tag: number }).tag <= durable) {
+        const h = held[i] as { reply: Reply };
+        this.writer.write(failure === null ? h.reply : misconf(failure), client.protocol);
+        i++;
+      }
+      held.splice(0, i);
+      if (held.length === 0) this.waiting.delete(client);
+      this.sendOutput(client);
+      if (client.closing && held.length === 0) client.socket.end();
+    }
+  }
+
+  /** Stops accepting, makes what was written durable, closes clients and the store. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    if (this.housekeepingTimer !== null) clearInterval(this.housekeepingTimer);
+    const server = this.server;
+    const closed = new Promise<void>((resolve) => {
+      if (server === null) resolve();
+      else server.close(() => resolve());
+    });
+    while (this.flushing || this.store.writeSeq > this.store.durableSeq) {
+      if (!this.flushing) this.runFlush();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const c of this.clients.values()) c.socket.destroy();
+    await closed;
+    await this.store.close();
+  }
+}
+
+function misconf(err: StorageError): Reply {
+  return R.error(
+    `MISCONF Errors writing to disk (${err.code}): the command was not applied. ` +
+      "Writes resume by themselves once the disk accepts them again.",
+  );
+}
+
+function unknownCommand(args: Args): string {
+  const name = args.str(0).slice(0, echoBytesMax);
+  let text = `ERR unknown command '${name}', with args beginning with: `;
+  for (let i = 1; i < args.length && text.length < 1024; i++) {
+    text += `'${args.str(i).slice(0, echoBytesMax)}' `;
+  }
+  return text;
+}

@@ -1,0 +1,121 @@
+/**
+ * The settings a running node exposes through CONFIG GET / CONFIG SET, with their
+ * defaults and why. Names follow Redis's where the meaning is the same, so tools that
+ * read them (redis-cli, redis-benchmark, client libraries) find what they expect.
+ */
+export interface Settings {
+  /** Redis port clients connect to. */
+  port: number;
+  /** Node-to-node port; Redis port + 10000 by default, as Redis Cluster's bus. */
+  busPort: number;
+  bind: string;
+  dir: string;
+  /** Largest bulk string a client may send (Redis's proto-max-bulk-len: 512 MiB). */
+  protoMaxBulkLen: number;
+  /** Largest unparsed input kept per client (Redis's client-query-buffer-limit: 1 GiB). */
+  clientQueryBufferLimit: number;
+  /** Connections beyond this are refused with an error (Redis's default: 10000). */
+  maxclients: number;
+  /** Seconds of idleness after which a client is closed; 0 = never (Redis's default). */
+  timeout: number;
+  /** Password for the default user; empty = no password. */
+  requirepass: string;
+  /**
+   * Active expiry cycles per second (Redis's hz, default 10): every 1000/hz ms, up to
+   * `activeExpireKeysPerCycle` expired keys are deleted, repeated while a full budget was
+   * found and the cycle has run for less than a quarter of its period (as Redis's
+   * ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC bounds its CPU share to 25%).
+   */
+  hz: number;
+  activeExpireKeysPerCycle: number;
+}
+
+export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
+  const port = overrides.port ?? 6380;
+  return {
+    port,
+    busPort: port + 10000,
+    bind: "127.0.0.1",
+    dir: "data",
+    protoMaxBulkLen: 512 * 1024 * 1024,
+    clientQueryBufferLimit: 1024 * 1024 * 1024,
+    maxclients: 10000,
+    timeout: 0,
+    requirepass: "",
+    hz: 10,
+    activeExpireKeysPerCycle: 200,
+    ...overrides,
+  };
+}
+
+interface SettingSpec {
+  get(s: Settings): string;
+  /** Returns an error message, or undefined when the value was applied. */
+  set?(s: Settings, value: string): string | undefined;
+}
+
+function intSetting(
+  key: "protoMaxBulkLen" | "clientQueryBufferLimit" | "maxclients" | "timeout" | "hz",
+  min: number,
+  max: number,
+): SettingSpec {
+  return {
+    get: (s) => String(s[key]),
+    set: (s, value) => {
+      const n = parseMemory(value);
+      if (n === undefined || n < min || n > max) return `argument must be between ${min} and ${max} inclusive`;
+      s[key] = n;
+      return undefined;
+    },
+  };
+}
+
+/** Accepts plain integers and Redis's memory units (1k, 1kb, 1m, 1mb, 1g, 1gb). */
+function parseMemory(value: string): number | undefined {
+  const m = /^(-?\d+)(k|kb|m|mb|g|gb)?$/i.exec(value);
+  if (m === null) return undefined;
+  const units: Record<string, number> = {
+    k: 1000,
+    kb: 1024,
+    m: 1000 ** 2,
+    mb: 1024 ** 2,
+    g: 1000 ** 3,
+    gb: 1024 ** 3,
+  };
+  const n = Number(m[1]) * (m[2] === undefined ? 1 : (units[m[2].toLowerCase()] as number));
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+const fixed = (value: string): SettingSpec => ({ get: () => value });
+
+/** The settings table, by CONFIG name. Read-only entries report what this node does. */
+export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, SettingSpec>([
+  ["port", { get: (s) => String(s.port) }],
+  ["cluster-port", { get: (s) => String(s.busPort) }],
+  ["bind", { get: (s) => s.bind }],
+  ["dir", { get: (s) => s.dir }],
+  ["proto-max-bulk-len", intSetting("protoMaxBulkLen", 1024 * 1024, 2 ** 53 - 1)],
+  ["client-query-buffer-limit", intSetting("clientQueryBufferLimit", 1024 * 1024, 2 ** 53 - 1)],
+  ["maxclients", intSetting("maxclients", 1, 1_000_000)],
+  ["timeout", intSetting("timeout", 0, 2 ** 31 - 1)],
+  ["hz", intSetting("hz", 1, 500)],
+  [
+    "requirepass",
+    {
+      get: (s) => s.requirepass,
+      set: (s, v) => {
+        s.requirepass = v;
+        return undefined;
+      },
+    },
+  ],
+  // Every write is synced before it is acknowledged: the equivalent of an append-only file
+  // with fsync always. These are reported so tools see the durability they get.
+  ["appendonly", fixed("yes")],
+  ["appendfsync", fixed("always")],
+  ["save", fixed("")],
+  ["databases", fixed("1")],
+  ["maxmemory", fixed("0")],
+  ["maxmemory-policy", fixed("noeviction")],
+  ["cluster-enabled", fixed("no")],
+]);

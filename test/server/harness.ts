@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The built CLI entry point (dist/src/cli/main.js), next to this compiled test. */
+export const CLI = resolve(here, "../../src/cli/main.js");
+
+export interface RunningNode {
+  port: number;
+  dir: string;
+  proc: ChildProcess;
+  /** Every log line the node printed so far. */
+  logs: string[];
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+export function tempDir(prefix = "homeostat-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts a node as a separate process on a free port (the node binds port 0 and reports the
+ * port it got in its "ready" log line), with its data in `dir`.
+ */
+export async function startNode(dir: string, extra: string[] = []): Promise<RunningNode> {
+  const proc = spawn(
+    process.execPath,
+    [CLI, "start", "--port", "0", "--data", dir, "--log-format", "json", ...extra],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let pending = "";
+    const timer = setTimeout(() => reject(new Error(`node did not start:\n${logs.join("\n")}`)), 15000);
+    const onLine = (line: string) => {
+      logs.push(line);
+      try {
+        const rec = JSON.parse(line) as { msg?: string; port?: number };
+        if (rec.msg?.startsWith("ready") && typeof rec.port === "number") {
+          clearTimeout(timer);
+          resolvePort(rec.port);
+        }
+      } catch {
+        // not JSON: keep it in the log
+      }
+    };
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const l of lines) if (l.length > 0) onLine(l);
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => logs.push(chunk.toString()));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before it was ready:\n${logs.join("\n")}`));
+    });
+  });
+  return {
+    port,
+    dir,
+    proc,
+    logs,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      return exited;
+    },
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
