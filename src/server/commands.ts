@@ -1,4 +1,4 @@
-import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { type ArgSpec, COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
 import { globMatch } from "../kv/glob.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -89,7 +89,9 @@ function hello(node: HomeostatNode, client: Client, args: Args): Reply {
     }
   }
   if (!client.authenticated) {
-    return R.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    return R.error(
+      "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+    );
   }
   if (name !== undefined) client.name = name;
   client.protocol = protocol;
@@ -122,8 +124,7 @@ function reset(node: HomeostatNode, client: Client): Reply {
   return R.simple("RESET");
 }
 
-const badNameMessage =
-  "ERR Client names cannot contain spaces, newlines or special characters.";
+const badNameMessage = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 function validClientName(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
@@ -222,6 +223,7 @@ function helpReply(command: string, lines: string[]): Reply {
   return R.array(all.map((l) => R.simple(l)));
 }
 
+/** COMMAND INFO's entry for one command, field for field as Redis 7.0 gives it. */
 function commandInfo(spec: CommandSpec): Reply {
   return R.array([
     R.bulk(spec.name),
@@ -230,30 +232,66 @@ function commandInfo(spec: CommandSpec): Reply {
     R.integer(spec.firstKey),
     R.integer(spec.lastKey),
     R.integer(spec.step),
-    R.set([]),
-    R.set([]),
-    R.array([]),
+    R.set(spec.aclCategories.map((c) => R.simple(c))),
+    R.set(spec.tips.map((t) => R.bulk(t))),
+    R.array(spec.keySpecs.map(keySpecInfo)),
     R.array((spec.subcommands ?? []).map(commandInfo)),
   ]);
 }
 
-function argumentDocs(spec: CommandSpec): Reply {
+function keySpecInfo(ks: CommandSpec["keySpecs"][number]): Reply {
+  return R.map([
+    [R.bulk("flags"), R.set(ks.flags.map((f) => R.simple(f)))],
+    [
+      R.bulk("begin_search"),
+      R.map([
+        [R.bulk("type"), R.bulk(ks.beginSearch.type)],
+        [R.bulk("spec"), R.map([[R.bulk("index"), R.integer(ks.beginSearch.index)]])],
+      ]),
+    ],
+    [
+      R.bulk("find_keys"),
+      R.map([
+        [R.bulk("type"), R.bulk(ks.findKeys.type)],
+        [
+          R.bulk("spec"),
+          R.map([
+            [R.bulk("lastkey"), R.integer(ks.findKeys.lastKey)],
+            [R.bulk("keystep"), R.integer(ks.findKeys.keyStep)],
+            [R.bulk("limit"), R.integer(ks.findKeys.limit)],
+          ]),
+        ],
+      ]),
+    ],
+  ]);
+}
+
+function argumentDocs(args: readonly ArgSpec[]): Reply {
   return R.array(
-    (spec.arguments ?? []).map((a) => {
+    args.map((a) => {
       const fields: [Reply, Reply][] = [
         [R.bulk("name"), R.bulk(a.name)],
         [R.bulk("type"), R.bulk(a.type)],
       ];
+      if (a.keySpecIndex !== undefined) {
+        fields.push([R.bulk("key_spec_index"), R.integer(a.keySpecIndex)]);
+      }
       if (a.token !== undefined) fields.push([R.bulk("token"), R.bulk(a.token)]);
+      if (a.since !== undefined) fields.push([R.bulk("since"), R.bulk(a.since)]);
       const flags: Reply[] = [];
       if (a.optional === true) flags.push(R.simple("optional"));
       if (a.multiple === true) flags.push(R.simple("multiple"));
+      if (a.multipleToken === true) flags.push(R.simple("multiple_token"));
       if (flags.length > 0) fields.push([R.bulk("flags"), R.set(flags)]);
+      if (a.arguments !== undefined && a.arguments.length > 0) {
+        fields.push([R.bulk("arguments"), argumentDocs(a.arguments)]);
+      }
       return R.map(fields);
     }),
   );
 }
 
+/** COMMAND DOCS's entry for one command (redis-cli builds its hints from these). */
 function commandDocs(spec: CommandSpec): Reply {
   const fields: [Reply, Reply][] = [
     [R.bulk("summary"), R.bulk(spec.summary)],
@@ -261,7 +299,14 @@ function commandDocs(spec: CommandSpec): Reply {
     [R.bulk("group"), R.bulk(spec.group)],
     [R.bulk("complexity"), R.bulk(spec.complexity)],
   ];
-  if ((spec.arguments ?? []).length > 0) fields.push([R.bulk("arguments"), argumentDocs(spec)]);
+  if (spec.docFlags !== undefined && spec.docFlags.length > 0) {
+    fields.push([R.bulk("doc_flags"), R.set(spec.docFlags.map((f) => R.simple(f)))]);
+  }
+  if (spec.deprecatedSince !== undefined) {
+    fields.push([R.bulk("deprecated_since"), R.bulk(spec.deprecatedSince)]);
+  }
+  if (spec.replacedBy !== undefined) fields.push([R.bulk("replaced_by"), R.bulk(spec.replacedBy)]);
+  if (spec.arguments.length > 0) fields.push([R.bulk("arguments"), argumentDocs(spec.arguments)]);
   if ((spec.subcommands ?? []).length > 0) {
     fields.push([
       R.bulk("subcommands"),
@@ -342,24 +387,29 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
   if (sub === "get") {
     const found = new Map<string, string>();
     for (let i = 2; i < args.length; i++) {
-      const pattern = Buffer.from(args.lower(i));
+      const pattern = args.buf(i);
       for (const [name, spec] of SETTINGS) {
-        if (globMatch(pattern, Buffer.from(name))) found.set(name, spec.get(node.settings));
+        if (globMatch(pattern, Buffer.from(name), true)) found.set(name, spec.get(node.settings));
       }
     }
     return R.map([...found].map(([k, v]) => [R.bulk(k), R.bulk(v)] as const));
   }
   if (sub === "set") {
-    if (args.length % 2 !== 0) return R.error("ERR wrong number of arguments for 'config|set' command");
+    if (args.length % 2 !== 0)
+      return R.error("ERR wrong number of arguments for 'config|set' command");
     const changes: [string, string][] = [];
     for (let i = 2; i < args.length; i += 2) {
       const name = args.lower(i);
       const spec = SETTINGS.get(name);
       if (spec === undefined) {
-        return R.error(`ERR Unknown option or number of arguments for CONFIG SET - '${args.str(i)}'`);
+        return R.error(
+          `ERR Unknown option or number of arguments for CONFIG SET - '${args.str(i)}'`,
+        );
       }
       if (spec.set === undefined) {
-        return R.error(`ERR CONFIG SET failed (possibly related to argument '${args.str(i)}') - can't set immutable config`);
+        return R.error(
+          `ERR CONFIG SET failed (possibly related to argument '${args.str(i)}') - can't set immutable config`,
+        );
       }
       changes.push([name, args.str(i + 1)]);
     }
@@ -368,11 +418,20 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
     for (const [name, value] of changes) {
       const problem = SETTINGS.get(name)?.set?.(trial, value);
       if (problem !== undefined) {
-        return R.error(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${problem}`);
+        return R.error(
+          `ERR CONFIG SET failed (possibly related to argument '${name}') - ${problem}`,
+        );
       }
     }
     for (const [name, value] of changes) SETTINGS.get(name)?.set?.(node.settings, value);
-    node.log.info({ changes: Object.fromEntries(changes.map(([k, v]) => [k, k === "requirepass" ? "(hidden)" : v])) }, "configuration changed");
+    node.log.info(
+      {
+        changes: Object.fromEntries(
+          changes.map(([k, v]) => [k, k === "requirepass" ? "(hidden)" : v]),
+        ),
+      },
+      "configuration changed",
+    );
     return R.OK;
   }
   return subcommandError(args);
@@ -392,7 +451,11 @@ function time(node: HomeostatNode): Reply {
 
 function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
   const sub = args.lower(1);
-  if (sub === "help") return helpReply("FUNCTION", ["FLUSH [ASYNC|SYNC]", "    Delete all functions (there are none)."]);
+  if (sub === "help")
+    return helpReply("FUNCTION", [
+      "FLUSH [ASYNC|SYNC]",
+      "    Delete all functions (there are none).",
+    ]);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   if (sub === "flush") {

@@ -1,6 +1,6 @@
 import { arch, platform, release } from "node:os";
-import type { HomeostatNode } from "./node.js";
 import { REDIS_COMPAT_VERSION } from "./commands.js";
+import type { HomeostatNode } from "./node.js";
 
 export const HOMEOSTAT_VERSION = "0.1.0";
 
@@ -112,7 +112,10 @@ function sections(node: HomeostatNode): Section[] {
         ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
       ],
     ],
-    ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : []],
+    [
+      "keyspace",
+      keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : [],
+    ],
   ];
 }
 

@@ -6,13 +6,13 @@ import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
 import { ReplyWriter } from "../resp/encoder.js";
-import { ProtocolError, RequestParser } from "../resp/parser.js";
+import { type ProtocolError, RequestParser } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
 import { Client } from "./client.js";
-import type { Logger } from "./log.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
+import type { Logger } from "./log.js";
 import type { Settings } from "./settings.js";
 
 /** Counters reported by INFO stats. */
@@ -171,6 +171,7 @@ export class HomeostatNode {
       maxBulkBytes: this.settings.protoMaxBulkLen,
       maxBufferBytes: this.settings.clientQueryBufferLimit,
     });
+    parser.setAuthRequired(!client.authenticated);
     this.clients.set(client.id, client);
     this.parsers.set(client.id, parser);
     socket.on("data", (chunk: Buffer) => this.onData(client, parser, chunk));
@@ -205,8 +206,12 @@ export class HomeostatNode {
       this.current = null;
     }
     if (failure !== undefined) {
-      this.log.debug({ client: client.id, addr: client.addr, reason: failure.message }, "protocol error");
-      this.emit(client, R.error(`ERR ${failure.message}`));
+      this.log.debug(
+        { client: client.id, addr: client.addr, reason: failure.message },
+        "protocol error",
+      );
+      // Past the query buffer limit Redis closes without a word; otherwise it explains.
+      if (failure.replies) this.emit(client, R.error(`ERR ${failure.message}`));
       client.closing = true;
     }
     this.sendOutput(client);
@@ -217,8 +222,13 @@ export class HomeostatNode {
   private onCommand(args: Args): void {
     const client = this.current as Client;
     if (client.closing) return;
+    const authenticated = client.authenticated;
     const reply = this.execute(client, args);
     this.emit(client, reply);
+    if (authenticated !== client.authenticated) {
+      // Before AUTH, Redis bounds commands more tightly; AUTH, HELLO or RESET changed that.
+      this.parsers.get(client.id)?.setAuthRequired(!client.authenticated);
+    }
   }
 
   /** Queues a reply behind the held ones, or encodes it now if nothing needs waiting for. */

@@ -63,7 +63,8 @@ function intSetting(
     get: (s) => String(s[key]),
     set: (s, value) => {
       const n = parseMemory(value);
-      if (n === undefined || n < min || n > max) return `argument must be between ${min} and ${max} inclusive`;
+      if (n === undefined || n < min || n > max)
+        return `argument must be between ${min} and ${max} inclusive`;
       s[key] = n;
       return undefined;
     },

@@ -25,7 +25,10 @@ export async function startNode(options: StartOptions): Promise<number> {
   const log = createLogger(options.logLevel, options.pretty);
   const busPort = options.busPort ?? (options.port === 0 ? 0 : options.port + 10000);
   if (options.busPort === undefined && options.port !== 0 && busPort > 65535) {
-    log.fatal({ port: options.port }, "the bus port (Redis port + 10000) would exceed 65535: choose one with --bus-port");
+    log.fatal(
+      { port: options.port },
+      "the bus port (Redis port + 10000) would exceed 65535: choose one with --bus-port",
+    );
     return 2;
   }
   const dir = resolve(options.data);
@@ -63,12 +66,22 @@ export async function startNode(options: StartOptions): Promise<number> {
   try {
     const port = await node.listen();
     log.info(
-      { host: options.host, port, busPort: settings.busPort, dir, keys: store.size(), pid: process.pid },
+      {
+        host: options.host,
+        port,
+        busPort: settings.busPort,
+        dir,
+        keys: store.size(),
+        pid: process.pid,
+      },
       `ready to accept connections: redis-cli -h ${options.host} -p ${port}`,
     );
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    log.fatal({ host: options.host, port: options.port, code: e.code }, `cannot listen: ${e.message}`);
+    log.fatal(
+      { host: options.host, port: options.port, code: e.code },
+      `cannot listen: ${e.message}`,
+    );
     await store.close();
     return 1;
   }

@@ -195,8 +195,7 @@ const ZERO = Buffer.from([0]);
  * a zero byte get one more in front: a mapping that is one-to-one and keeps byte order.
  */
 function storedKey(key: Buffer): Buffer {
-  const escaped =
-    key.length === 0 ? ZERO : key[0] === 0 ? Buffer.concat([ZERO, key]) : key;
+  const escaped = key.length === 0 ? ZERO : key[0] === 0 ? Buffer.concat([ZERO, key]) : key;
   if (escaped.length <= directKeyBytesMax) return escaped;
   const digest = createHash("sha256").update(key).digest();
   return Buffer.concat([escaped.subarray(0, hashedPrefixBytes), digest]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import Redis from "ioredis";
+import { Redis } from "ioredis";
 import { removeDir, startNode, tempDir } from "./harness.js";
 
 const writers = 16;
@@ -12,9 +12,18 @@ it("keeps every acknowledged write across a SIGKILL", async () => {
     const node = await startNode(dir);
     const clients = Array.from(
       { length: writers },
-      () => new Redis({ port: node.port, host: "127.0.0.1", maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null }),
+      () =>
+        new Redis({
+          port: node.port,
+          host: "127.0.0.1",
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: false,
+          retryStrategy: () => null,
+        }),
     );
-    await Promise.all(clients.map((c) => c.ping()));
+    for (const c of clients) c.on("error", () => {}); // expected: the node is killed under them
+    await Promise.all(clients.map((c) => c.connect()));
     const acked: string[][] = clients.map(() => []);
     const counters: number[] = clients.map(() => 0);
     const deadline = Date.now() + writeForMs;
@@ -50,7 +59,10 @@ it("keeps every acknowledged write across a SIGKILL", async () => {
           assert.equal(v, `v${i}`, `acknowledged write ${keys[i]} was lost`);
         }
         const counter = Number(await check.get(`counter:${w}`));
-        assert.ok(counter >= (counters[w] ?? 0), `counter ${w}: ${counter} < acknowledged ${counters[w]}`);
+        assert.ok(
+          counter >= (counters[w] ?? 0),
+          `counter ${w}: ${counter} < acknowledged ${counters[w]}`,
+        );
       }
     } finally {
       check.disconnect();

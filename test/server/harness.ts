@@ -42,7 +42,10 @@ export async function startNode(dir: string, extra: string[] = []): Promise<Runn
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
   const port = await new Promise<number>((resolvePort, reject) => {
     let pending = "";
-    const timer = setTimeout(() => reject(new Error(`node did not start:\n${logs.join("\n")}`)), 15000);
+    const timer = setTimeout(
+      () => reject(new Error(`node did not start:\n${logs.join("\n")}`)),
+      15000,
+    );
     const onLine = (line: string) => {
       logs.push(line);
       try {

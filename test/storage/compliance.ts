@@ -72,13 +72,18 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
         const long2 = `${"x".repeat(3000)}2`;
         const names = ["", "\x00", "\x00a", "\x00\x00", "a", "a\x00", "ab", "\xff", long1, long2];
         for (const [i, n] of names.entries()) store.set(b(n), str(String(i)));
-        for (const [i, n] of names.entries()) assert.equal(store.get(b(n))?.data.toString(), String(i));
+        for (const [i, n] of names.entries())
+          assert.equal(store.get(b(n))?.data.toString(), String(i));
         const expected = [...names].sort();
         assert.deepEqual(keysOf(store), expected);
         await store.flush();
-        for (const [i, n] of names.entries()) assert.equal(store.get(b(n))?.data.toString(), String(i));
+        for (const [i, n] of names.entries())
+          assert.equal(store.get(b(n))?.data.toString(), String(i));
         assert.deepEqual(keysOf(store), expected);
-        assert.deepEqual(keysOf(store, "a"), expected.filter((k) => k >= "a"));
+        assert.deepEqual(
+          keysOf(store, "a"),
+          expected.filter((k) => k >= "a"),
+        );
         assert.equal(store.size(), names.length);
       }),
     );

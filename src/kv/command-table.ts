@@ -1,0 +1,1203 @@
+import type { Args, Reply } from "../resp/types.js";
+import { unknownCommand, unknownSubcommand, wrongArity } from "./errors.js";
+
+/**
+ * Metadata for every command a node accepts, as Redis 7.0 declares it (src/commands/*.json):
+ * arity, flags, key positions, ACL categories, tips and the argument tree. COMMAND, COMMAND
+ * INFO and COMMAND DOCS are built from it, the dispatcher checks arity with it, and cluster
+ * routing finds keys with it. Arity, flags and key specs must match Redis exactly: redis-cli
+ * and cluster clients (ioredis, redis-py, Jedis) read them to route and to decide what is a
+ * read. Summaries and complexities are written for Homeostat.
+ */
+
+export type CommandGroup = "string" | "generic" | "connection" | "server" | "scripting";
+
+/** Flags COMMAND INFO shows, in the order Redis 7.0 lists them. */
+const VISIBLE_FLAGS = [
+  "write",
+  "readonly",
+  "denyoom",
+  "module",
+  "admin",
+  "pubsub",
+  "noscript",
+  "blocking",
+  "loading",
+  "stale",
+  "skip_monitor",
+  "skip_slowlog",
+  "asking",
+  "fast",
+  "no_auth",
+  "no_mandatory_keys",
+  "no_async_loading",
+  "no_multi",
+  "movablekeys",
+  "allow_busy",
+] as const;
+/** Flags Redis declares but hides from COMMAND INFO. */
+const HIDDEN_FLAGS = [
+  "may_replicate",
+  "sentinel",
+  "only_sentinel",
+  "protected",
+  "touches_arbitrary_keys",
+] as const;
+
+export type CommandFlag = (typeof VISIBLE_FLAGS)[number];
+export type HiddenCommandFlag = (typeof HIDDEN_FLAGS)[number];
+
+/** ACL categories in the order COMMAND INFO lists them. */
+const ACL_CATEGORIES = [
+  "keyspace",
+  "read",
+  "write",
+  "set",
+  "sortedset",
+  "list",
+  "hash",
+  "string",
+  "bitmap",
+  "hyperloglog",
+  "geo",
+  "stream",
+  "pubsub",
+  "admin",
+  "fast",
+  "slow",
+  "blocking",
+  "dangerous",
+  "connection",
+  "transaction",
+  "scripting",
+] as const;
+export type AclCategory = (typeof ACL_CATEGORIES)[number];
+
+/** Key-spec flags, in the order COMMAND INFO lists them. */
+const KEY_SPEC_FLAGS = [
+  "RO",
+  "RW",
+  "OW",
+  "RM",
+  "access",
+  "update",
+  "insert",
+  "delete",
+  "not_key",
+  "incomplete",
+  "variable_flags",
+] as const;
+export type KeySpecFlag = (typeof KEY_SPEC_FLAGS)[number];
+
+/**
+ * Where a command's keys are (Redis 7 key specs). Every command here uses the simplest
+ * form: keys start at a fixed argument index and run to `lastKey` (relative to the first
+ * key when >= 0; -1 is the last argument, -2 the one before...) every `keyStep` arguments.
+ */
+export interface KeySpec {
+  readonly flags: readonly KeySpecFlag[];
+  readonly beginSearch: { readonly type: "index"; readonly index: number };
+  readonly findKeys: {
+    readonly type: "range";
+    readonly lastKey: number;
+    readonly keyStep: number;
+    readonly limit: number;
+  };
+}
+
+export type ArgType =
+  | "string"
+  | "integer"
+  | "double"
+  | "key"
+  | "pattern"
+  | "unix-time"
+  | "pure-token"
+  | "oneof"
+  | "block";
+
+/** One node of a command's argument tree, as COMMAND DOCS reports it. */
+export interface ArgSpec {
+  readonly name: string;
+  readonly type: ArgType;
+  readonly keySpecIndex?: number;
+  readonly token?: string;
+  readonly since?: string;
+  readonly optional?: boolean;
+  readonly multiple?: boolean;
+  readonly multipleToken?: boolean;
+  readonly arguments?: readonly ArgSpec[];
+}
+
+export interface CommandSpec {
+  /** Lower case; a subcommand's is "container|sub", as COMMAND INFO names it. */
+  readonly name: string;
+  /** For a subcommand, the container's name ("client"). */
+  readonly container?: string;
+  /** Argument count including the name(s); negative: at least -arity. */
+  readonly arity: number;
+  readonly flags: readonly CommandFlag[];
+  readonly hiddenFlags: readonly HiddenCommandFlag[];
+  /** Legacy key positions (COMMAND INFO's first, last, step), derived from `keySpecs`. */
+  readonly firstKey: number;
+  readonly lastKey: number;
+  readonly step: number;
+  /** Declared and implied categories, e.g. ["@write", "@string", "@fast"]. */
+  readonly aclCategories: readonly string[];
+  /** Lower case, e.g. "request_policy:multi_shard", "nondeterministic_output". */
+  readonly tips: readonly string[];
+  readonly keySpecs: readonly KeySpec[];
+  readonly group: CommandGroup;
+  readonly since: string;
+  readonly summary: string;
+  readonly complexity: string;
+  readonly docFlags?: readonly ("deprecated" | "syscmd")[];
+  readonly deprecatedSince?: string;
+  readonly replacedBy?: string;
+  readonly arguments: readonly ArgSpec[];
+  readonly subcommands?: readonly CommandSpec[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Builders: the table below states each command as Redis's JSON does, in fewer lines.
+
+interface ArgOpts {
+  readonly token?: string;
+  readonly since?: string;
+  readonly optional?: boolean;
+  readonly multiple?: boolean;
+  readonly multipleToken?: boolean;
+}
+
+function arg(name: string, type: ArgType, opts: ArgOpts = {}, children?: ArgSpec[]): ArgSpec {
+  const a: {
+    -readonly [K in keyof ArgSpec]: ArgSpec[K];
+  } = { name, type };
+  if (opts.token !== undefined) a.token = opts.token;
+  if (opts.since !== undefined) a.since = opts.since;
+  if (opts.optional) a.optional = true;
+  if (opts.multiple) a.multiple = true;
+  if (opts.multipleToken) a.multipleToken = true;
+  if (children !== undefined) a.arguments = children;
+  return a;
+}
+
+function key(name: string, keySpecIndex: number, opts: ArgOpts = {}): ArgSpec {
+  return { ...arg(name, "key", opts), keySpecIndex };
+}
+const str = (name: string, opts?: ArgOpts) => arg(name, "string", opts);
+const int = (name: string, opts?: ArgOpts) => arg(name, "integer", opts);
+const unixTime = (name: string, opts?: ArgOpts) => arg(name, "unix-time", opts);
+const pattern = (name: string, opts?: ArgOpts) => arg(name, "pattern", opts);
+const token = (name: string, tok: string, opts?: ArgOpts) =>
+  arg(name, "pure-token", { ...opts, token: tok });
+const oneof = (name: string, opts: ArgOpts, children: ArgSpec[]) =>
+  arg(name, "oneof", opts, children);
+const block = (name: string, opts: ArgOpts, children: ArgSpec[]) =>
+  arg(name, "block", opts, children);
+
+/** A range key spec: "RW access update" flags, first key index, last key, step. */
+function keys(flags: string, index: number, lastKey = 0, keyStep = 1): KeySpec {
+  const words = flags.split(" ");
+  for (const w of words) {
+    if (!(KEY_SPEC_FLAGS as readonly string[]).includes(w)) {
+      throw new Error(`command table: unknown key spec flag ${w}`);
+    }
+  }
+  return {
+    flags: KEY_SPEC_FLAGS.filter((f) => words.includes(f)),
+    beginSearch: { type: "index", index },
+    findKeys: { type: "range", lastKey, keyStep, limit: 0 },
+  };
+}
+
+interface Decl {
+  readonly arity: number;
+  /** Redis's command_flags, space separated, any case. */
+  readonly flags?: string;
+  /** Redis's acl_categories, space separated, any case. */
+  readonly acl?: string;
+  readonly group: CommandGroup;
+  readonly since: string;
+  readonly summary: string;
+  readonly complexity: string;
+  readonly tips?: string;
+  readonly keySpecs?: KeySpec[];
+  readonly args?: ArgSpec[];
+  readonly deprecatedSince?: string;
+  readonly replacedBy?: string;
+  readonly subcommands?: Record<string, Decl>;
+}
+
+function build(name: string, d: Decl, container?: string): CommandSpec {
+  const declared = (d.flags ?? "")
+    .toLowerCase()
+    .split(" ")
+    .filter((f) => f !== "");
+  for (const f of declared) {
+    const known =
+      (VISIBLE_FLAGS as readonly string[]).includes(f) ||
+      (HIDDEN_FLAGS as readonly string[]).includes(f);
+    if (!known) throw new Error(`command table: unknown flag ${f} on ${name}`);
+  }
+  const flags = VISIBLE_FLAGS.filter((f) => declared.includes(f));
+  const hiddenFlags = HIDDEN_FLAGS.filter((f) => declared.includes(f));
+  const keySpecs = d.keySpecs ?? [];
+  const [firstKey, lastKey, step] = legacyRange(keySpecs);
+  const fullName = container === undefined ? name : `${container}|${name}`;
+  const spec: {
+    -readonly [K in keyof CommandSpec]: CommandSpec[K];
+  } = {
+    name: fullName,
+    arity: d.arity,
+    flags,
+    hiddenFlags,
+    firstKey,
+    lastKey,
+    step,
+    aclCategories: aclCategories(d.acl ?? "", declared),
+    tips: (d.tips ?? "")
+      .toLowerCase()
+      .split(" ")
+      .filter((t) => t !== ""),
+    keySpecs,
+    group: d.group,
+    since: d.since,
+    summary: d.summary,
+    complexity: d.complexity,
+    arguments: d.args ?? [],
+  };
+  if (container !== undefined) spec.container = container;
+  if (d.deprecatedSince !== undefined) {
+    spec.docFlags = ["deprecated"];
+    spec.deprecatedSince = d.deprecatedSince;
+  }
+  if (d.replacedBy !== undefined) spec.replacedBy = d.replacedBy;
+  if (d.subcommands !== undefined) {
+    spec.subcommands = Object.entries(d.subcommands).map(([sub, sd]) => build(sub, sd, name));
+  }
+  return spec;
+}
+
+/** Redis's implied categories: write, read, admin+dangerous, pubsub, fast or else slow. */
+function aclCategories(declared: string, flags: readonly string[]): string[] {
+  const cats = new Set(
+    declared
+      .toLowerCase()
+      .split(" ")
+      .filter((c) => c !== ""),
+  );
+  for (const c of cats) {
+    if (!(ACL_CATEGORIES as readonly string[]).includes(c)) {
+      throw new Error(`command table: unknown ACL category ${c}`);
+    }
+  }
+  if (flags.includes("write")) cats.add("write");
+  if (flags.includes("readonly") && !cats.has("scripting")) cats.add("read");
+  if (flags.includes("admin")) {
+    cats.add("admin");
+    cats.add("dangerous");
+  }
+  if (flags.includes("pubsub")) cats.add("pubsub");
+  if (flags.includes("fast")) cats.add("fast");
+  if (flags.includes("blocking")) cats.add("blocking");
+  if (!cats.has("fast")) cats.add("slow");
+  return ACL_CATEGORIES.filter((c) => cats.has(c)).map((c) => `@${c}`);
+}
+
+/**
+ * COMMAND INFO's (first, last, step), computed as Redis does from the key specs: one spec
+ * is used as is; several consecutive step-1 ranges are glued together.
+ */
+function legacyRange(specs: readonly KeySpec[]): [number, number, number] {
+  const toLegacy = (s: KeySpec): [number, number, number] => {
+    const first = s.beginSearch.index;
+    const last = s.findKeys.lastKey >= 0 ? first + s.findKeys.lastKey : s.findKeys.lastKey;
+    return [first, last, s.findKeys.keyStep];
+  };
+  if (specs.length === 0) return [0, 0, 0];
+  if (specs.length === 1) return toLegacy(specs[0] as KeySpec);
+  let first = Number.MAX_SAFE_INTEGER;
+  let last = 0;
+  for (const s of specs) {
+    const [f, l, step] = toLegacy(s);
+    if (step !== 1 || (last !== 0 && last !== f - 1)) {
+      throw new Error("command table: key specs that cannot be glued need movablekeys");
+    }
+    first = Math.min(first, f);
+    last = l < 0 || last < 0 ? Math.min(last, l) : Math.max(last, l);
+  }
+  return [first, last, 1];
+}
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+const expireCondition = oneof("condition", { optional: true, since: "7.0.0" }, [
+  token("nx", "NX"),
+  token("xx", "XX"),
+  token("gt", "GT"),
+  token("lt", "LT"),
+]);
+
+const flushMode = (withSince: boolean) =>
+  oneof("async", { optional: true }, [
+    token("async", "ASYNC", withSince ? { since: "4.0.0" } : {}),
+    token("sync", "SYNC", withSince ? { since: "6.2.0" } : {}),
+  ]);
+
+const O1 = "O(1)";
+
+const DECLS: Record<string, Decl> = {
+  // --- strings -------------------------------------------------------------------------
+  get: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Returns the string value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  set: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Sets the string value of a key, optionally with an expiry or a condition.",
+    complexity: O1,
+    keySpecs: [keys("RW access update variable_flags", 1)],
+    args: [
+      key("key", 0),
+      str("value"),
+      oneof("condition", { optional: true, since: "2.6.12" }, [
+        token("nx", "NX"),
+        token("xx", "XX"),
+      ]),
+      token("get", "GET", { optional: true, since: "6.2.0" }),
+      oneof("expiration", { optional: true }, [
+        int("seconds", { token: "EX", since: "2.6.12" }),
+        int("milliseconds", { token: "PX", since: "2.6.12" }),
+        unixTime("unix-time-seconds", { token: "EXAT", since: "6.2.0" }),
+        unixTime("unix-time-milliseconds", { token: "PXAT", since: "6.2.0" }),
+        token("keepttl", "KEEPTTL", { since: "6.0.0" }),
+      ]),
+    ],
+  },
+  setnx: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Sets the string value of a key only when the key does not exist.",
+    complexity: O1,
+    keySpecs: [keys("OW insert", 1)],
+    args: [key("key", 0), str("value")],
+  },
+  setex: {
+    arity: 4,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "2.0.0",
+    summary: "Sets the string value and the expiry in seconds of a key.",
+    complexity: O1,
+    keySpecs: [keys("OW update", 1)],
+    args: [key("key", 0), int("seconds"), str("value")],
+  },
+  psetex: {
+    arity: 4,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "2.6.0",
+    summary: "Sets the string value and the expiry in milliseconds of a key.",
+    complexity: O1,
+    keySpecs: [keys("OW update", 1)],
+    args: [key("key", 0), int("milliseconds"), str("value")],
+  },
+  getset: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Sets the string value of a key and returns the previous value.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), str("value")],
+    deprecatedSince: "6.2.0",
+    replacedBy: "`SET` with the `!GET` argument",
+  },
+  getdel: {
+    arity: 2,
+    flags: "WRITE FAST",
+    acl: "STRING",
+    group: "string",
+    since: "6.2.0",
+    summary: "Returns the string value of a key and deletes the key.",
+    complexity: O1,
+    keySpecs: [keys("RW access delete", 1)],
+    args: [key("key", 0)],
+  },
+  getex: {
+    arity: -2,
+    flags: "WRITE FAST",
+    acl: "STRING",
+    group: "string",
+    since: "6.2.0",
+    summary: "Returns the string value of a key and optionally sets or removes its expiry.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [
+      key("key", 0),
+      oneof("expiration", { optional: true }, [
+        int("seconds", { token: "EX" }),
+        int("milliseconds", { token: "PX" }),
+        unixTime("unix-time-seconds", { token: "EXAT" }),
+        unixTime("unix-time-milliseconds", { token: "PXAT" }),
+        token("persist", "PERSIST"),
+      ]),
+    ],
+  },
+  mget: {
+    arity: -2,
+    flags: "READONLY FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Returns the string values of one or more keys.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD",
+    keySpecs: [keys("RO access", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  mset: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.1",
+    summary: "Sets the string values of one or more keys.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:ALL_SUCCEEDED",
+    keySpecs: [keys("OW update", 1, -1, 2)],
+    args: [block("key_value", { multiple: true }, [key("key", 0), str("value")])],
+  },
+  msetnx: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.1",
+    summary: "Sets the string values of one or more keys only when none of them exist.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:AGG_MIN",
+    keySpecs: [keys("OW insert", 1, -1, 2)],
+    args: [block("key_value", { multiple: true }, [key("key", 0), str("value")])],
+  },
+  append: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "2.0.0",
+    summary: "Appends a string to the value of a key, creating the key if needed.",
+    complexity: "O(1) amortized, plus the copy of the appended bytes.",
+    keySpecs: [keys("RW insert", 1)],
+    args: [key("key", 0), str("value")],
+  },
+  strlen: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "STRING",
+    group: "string",
+    since: "2.2.0",
+    summary: "Returns the length of a string value.",
+    complexity: O1,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0)],
+  },
+  getrange: {
+    arity: 4,
+    flags: "READONLY",
+    acl: "STRING",
+    group: "string",
+    since: "2.4.0",
+    summary: "Returns a substring of a string value.",
+    complexity: "O(N) for N returned bytes.",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), int("start"), int("end")],
+  },
+  setrange: {
+    arity: 4,
+    flags: "WRITE DENYOOM",
+    acl: "STRING",
+    group: "string",
+    since: "2.2.0",
+    summary: "Overwrites part of a string value from an offset, zero-padding as needed.",
+    complexity: "O(M) for M written bytes, plus any zero padding.",
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), int("offset"), str("value")],
+  },
+  incr: {
+    arity: 2,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Adds one to the integer value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0)],
+  },
+  decr: {
+    arity: 2,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Subtracts one from the integer value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0)],
+  },
+  incrby: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Adds an integer to the integer value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), int("increment")],
+  },
+  decrby: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "1.0.0",
+    summary: "Subtracts an integer from the integer value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), int("decrement")],
+  },
+  incrbyfloat: {
+    arity: 3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STRING",
+    group: "string",
+    since: "2.6.0",
+    summary: "Adds a floating point number to the numeric value of a key.",
+    complexity: O1,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), arg("increment", "double")],
+  },
+
+  // --- generic keyspace ----------------------------------------------------------------
+  del: {
+    arity: -2,
+    flags: "WRITE",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Deletes one or more keys.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:AGG_SUM",
+    keySpecs: [keys("RM delete", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  unlink: {
+    arity: -2,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "4.0.0",
+    summary: "Deletes one or more keys (same as DEL here).",
+    complexity: "O(1) per key.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:AGG_SUM",
+    keySpecs: [keys("RM delete", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  exists: {
+    arity: -2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Counts how many of the given keys exist.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:AGG_SUM",
+    keySpecs: [keys("RO", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  type: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Returns the type of the value stored at a key.",
+    complexity: O1,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0)],
+  },
+  rename: {
+    arity: 3,
+    flags: "WRITE",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Renames a key, overwriting the destination.",
+    complexity: O1,
+    keySpecs: [keys("RW access delete", 1), keys("OW update", 2)],
+    args: [key("key", 0), key("newkey", 1)],
+  },
+  renamenx: {
+    arity: 3,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Renames a key only when the destination does not exist.",
+    complexity: O1,
+    keySpecs: [keys("RW access delete", 1), keys("OW insert", 2)],
+    args: [key("key", 0), key("newkey", 1)],
+  },
+  copy: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "6.2.0",
+    summary: "Copies the value of a key to another key.",
+    complexity: "O(1) for strings.",
+    keySpecs: [keys("RO access", 1), keys("OW update", 2)],
+    args: [
+      key("source", 0),
+      key("destination", 1),
+      int("destination-db", { token: "DB", optional: true }),
+      token("replace", "REPLACE", { optional: true }),
+    ],
+  },
+  keys: {
+    arity: 2,
+    flags: "READONLY",
+    acl: "KEYSPACE DANGEROUS",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Returns every key matching a glob pattern.",
+    complexity: "O(N) for N keys in the database.",
+    tips: "REQUEST_POLICY:ALL_SHARDS NONDETERMINISTIC_OUTPUT_ORDER",
+    args: [pattern("pattern")],
+  },
+  scan: {
+    arity: -2,
+    flags: "READONLY TOUCHES_ARBITRARY_KEYS",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "2.8.0",
+    summary: "Iterates over the key names in the database.",
+    complexity: "O(1) per call, O(N) for a complete iteration over N keys.",
+    tips: "NONDETERMINISTIC_OUTPUT REQUEST_POLICY:SPECIAL",
+    args: [
+      int("cursor"),
+      pattern("pattern", { token: "MATCH", optional: true }),
+      int("count", { token: "COUNT", optional: true }),
+      str("type", { token: "TYPE", optional: true, since: "6.0.0" }),
+    ],
+  },
+  randomkey: {
+    arity: 1,
+    flags: "READONLY TOUCHES_ARBITRARY_KEYS",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Returns a key chosen at random.",
+    complexity: O1,
+    tips: "REQUEST_POLICY:ALL_SHARDS NONDETERMINISTIC_OUTPUT",
+  },
+  dbsize: {
+    arity: 1,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "server",
+    since: "1.0.0",
+    summary: "Returns the number of keys in the database.",
+    complexity: O1,
+    tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:AGG_SUM",
+  },
+  flushdb: {
+    arity: -1,
+    flags: "WRITE",
+    acl: "KEYSPACE DANGEROUS",
+    group: "server",
+    since: "1.0.0",
+    summary: "Removes every key from the database.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:ALL_SUCCEEDED",
+    args: [flushMode(true)],
+  },
+  flushall: {
+    arity: -1,
+    flags: "WRITE",
+    acl: "KEYSPACE DANGEROUS",
+    group: "server",
+    since: "1.0.0",
+    summary: "Removes every key from every database.",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:ALL_SUCCEEDED",
+    args: [flushMode(true)],
+  },
+  expire: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Sets a key's time to live in seconds.",
+    complexity: O1,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), int("seconds"), expireCondition],
+  },
+  pexpire: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "2.6.0",
+    summary: "Sets a key's time to live in milliseconds.",
+    complexity: O1,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), int("milliseconds"), expireCondition],
+  },
+  expireat: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.2.0",
+    summary: "Sets a key's expiry as a Unix time in seconds.",
+    complexity: O1,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), unixTime("unix-time-seconds"), expireCondition],
+  },
+  pexpireat: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "2.6.0",
+    summary: "Sets a key's expiry as a Unix time in milliseconds.",
+    complexity: O1,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), unixTime("unix-time-milliseconds"), expireCondition],
+  },
+  expiretime: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "7.0.0",
+    summary: "Returns a key's expiry as a Unix time in seconds.",
+    complexity: O1,
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  pexpiretime: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "7.0.0",
+    summary: "Returns a key's expiry as a Unix time in milliseconds.",
+    complexity: O1,
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  ttl: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Returns a key's remaining time to live in seconds.",
+    complexity: O1,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  pttl: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "2.6.0",
+    summary: "Returns a key's remaining time to live in milliseconds.",
+    complexity: O1,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  persist: {
+    arity: 2,
+    flags: "WRITE FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "2.2.0",
+    summary: "Removes a key's expiry.",
+    complexity: O1,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0)],
+  },
+
+  // --- connection (handlers live in the server layer) --------------------------------------
+  ping: {
+    arity: -1,
+    flags: "FAST SENTINEL",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "1.0.0",
+    summary: "Returns PONG, or the given message.",
+    complexity: O1,
+    tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:ALL_SUCCEEDED",
+    args: [str("message", { optional: true })],
+  },
+  echo: {
+    arity: 2,
+    flags: "LOADING STALE FAST",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "1.0.0",
+    summary: "Returns the given string.",
+    complexity: O1,
+    args: [str("message")],
+  },
+  hello: {
+    arity: -1,
+    flags: "NOSCRIPT LOADING STALE FAST NO_AUTH SENTINEL ALLOW_BUSY",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "6.0.0",
+    summary: "Chooses the protocol version, optionally authenticates, and describes the server.",
+    complexity: O1,
+    args: [
+      block("arguments", { optional: true }, [
+        int("protover"),
+        block("username_password", { token: "AUTH", optional: true }, [
+          str("username"),
+          str("password"),
+        ]),
+        str("clientname", { token: "SETNAME", optional: true }),
+      ]),
+    ],
+  },
+  auth: {
+    arity: -2,
+    flags: "NOSCRIPT LOADING STALE FAST NO_AUTH SENTINEL ALLOW_BUSY",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "1.0.0",
+    summary: "Authenticates the connection.",
+    complexity: "O(N) for N passwords of the user.",
+    args: [str("username", { optional: true, since: "6.0.0" }), str("password")],
+  },
+  select: {
+    arity: 2,
+    flags: "LOADING STALE FAST",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "1.0.0",
+    summary: "Selects the database of the connection (only 0 exists).",
+    complexity: O1,
+    args: [int("index")],
+  },
+  quit: {
+    arity: -1,
+    flags: "ALLOW_BUSY NOSCRIPT LOADING STALE FAST NO_AUTH",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "1.0.0",
+    summary: "Closes the connection.",
+    complexity: O1,
+  },
+  reset: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE FAST NO_AUTH ALLOW_BUSY",
+    acl: "CONNECTION",
+    group: "connection",
+    since: "6.2.0",
+    summary: "Resets the connection to its initial state.",
+    complexity: O1,
+  },
+  client: {
+    arity: -2,
+    flags: "SENTINEL",
+    group: "connection",
+    since: "2.4.0",
+    summary: "A container for client connection commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      id: {
+        arity: 2,
+        flags: "NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "5.0.0",
+        summary: "Returns the id of the connection.",
+        complexity: O1,
+      },
+      setname: {
+        arity: 3,
+        flags: "NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "2.6.9",
+        summary: "Names the connection.",
+        complexity: O1,
+        args: [str("connection-name")],
+      },
+      getname: {
+        arity: 2,
+        flags: "NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "2.6.9",
+        summary: "Returns the name of the connection.",
+        complexity: O1,
+      },
+      info: {
+        arity: 2,
+        flags: "NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "6.2.0",
+        summary: "Describes the connection.",
+        complexity: O1,
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      list: {
+        arity: -2,
+        flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "2.4.0",
+        summary: "Describes the open connections.",
+        complexity: "O(N) for N connections.",
+        tips: "NONDETERMINISTIC_OUTPUT",
+        args: [
+          oneof("normal_master_replica_pubsub", { token: "TYPE", optional: true, since: "5.0.0" }, [
+            token("normal", "normal"),
+            token("master", "master"),
+            token("replica", "replica"),
+            token("pubsub", "pubsub"),
+          ]),
+          block("id", { token: "ID", optional: true, since: "6.2.0" }, [
+            int("client-id", { multiple: true }),
+          ]),
+        ],
+      },
+    },
+  },
+
+  // --- server (handlers live in the server layer) ------------------------------------------
+  command: {
+    arity: -1,
+    flags: "LOADING STALE SENTINEL",
+    acl: "CONNECTION",
+    group: "server",
+    since: "2.8.13",
+    summary: "Describes every command.",
+    complexity: "O(N) for N commands.",
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    subcommands: {
+      count: {
+        arity: 2,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "2.8.13",
+        summary: "Returns the number of commands.",
+        complexity: O1,
+      },
+      info: {
+        arity: -2,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "2.8.13",
+        summary: "Describes the given commands, or all of them.",
+        complexity: "O(N) for N commands.",
+        tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+        args: [str("command-name", { optional: true, multiple: true })],
+      },
+      docs: {
+        arity: -2,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "7.0.0",
+        summary: "Documents the given commands, or all of them.",
+        complexity: "O(N) for N commands.",
+        tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+        args: [str("command-name", { optional: true, multiple: true })],
+      },
+      list: {
+        arity: -2,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "7.0.0",
+        summary: "Lists command names, optionally filtered.",
+        complexity: "O(N) for N commands.",
+        tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+        args: [
+          oneof("filterby", { token: "FILTERBY", optional: true }, [
+            str("module-name", { token: "MODULE" }),
+            str("category", { token: "ACLCAT" }),
+            pattern("pattern", { token: "PATTERN" }),
+          ]),
+        ],
+      },
+    },
+  },
+  info: {
+    arity: -1,
+    flags: "LOADING STALE SENTINEL",
+    acl: "DANGEROUS",
+    group: "server",
+    since: "1.0.0",
+    summary: "Returns information and statistics about the node.",
+    complexity: O1,
+    tips: "NONDETERMINISTIC_OUTPUT REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:SPECIAL",
+    args: [str("section", { optional: true, multiple: true })],
+  },
+  config: {
+    arity: -2,
+    group: "server",
+    since: "2.0.0",
+    summary: "A container for configuration commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      get: {
+        arity: -3,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        group: "server",
+        since: "2.0.0",
+        summary: "Returns the values of configuration parameters.",
+        complexity: "O(N) for N parameters.",
+        args: [block("parameter", { multiple: true }, [str("parameter")])],
+      },
+      set: {
+        arity: -4,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        group: "server",
+        since: "2.0.0",
+        summary: "Sets configuration parameters.",
+        complexity: "O(N) for N parameters.",
+        tips: "REQUEST_POLICY:ALL_NODES RESPONSE_POLICY:ALL_SUCCEEDED",
+        args: [block("parameter_value", { multiple: true }, [str("parameter"), str("value")])],
+      },
+    },
+  },
+  time: {
+    arity: 1,
+    flags: "LOADING STALE FAST",
+    group: "server",
+    since: "2.6.0",
+    summary: "Returns the node's time.",
+    complexity: O1,
+    tips: "NONDETERMINISTIC_OUTPUT",
+  },
+  function: {
+    arity: -2,
+    group: "scripting",
+    since: "7.0.0",
+    summary: "A container for function commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      flush: {
+        arity: -2,
+        flags: "NOSCRIPT WRITE",
+        acl: "SCRIPTING",
+        group: "scripting",
+        since: "7.0.0",
+        summary: "Deletes every function (there are none: accepted for client compatibility).",
+        complexity: "O(N) for N functions.",
+        tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:ALL_SUCCEEDED",
+        args: [flushMode(false)],
+      },
+    },
+  },
+};
+
+/** Every command the node accepts, keyed by lower-case name. */
+export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map(
+  Object.entries(DECLS).map(([name, d]) => [name, build(name, d)]),
+);
+
+/**
+ * The spec a command instance runs under: its subcommand's for a container given one,
+ * else the command's own. Undefined when the name, or the subcommand, is unknown.
+ */
+export function findCommandSpec(args: Args): CommandSpec | undefined {
+  const spec = COMMAND_SPECS.get(args.lower(0));
+  if (spec === undefined || spec.subcommands === undefined || args.length === 1) return spec;
+  const sub = `${spec.name}|${args.lower(1)}`;
+  return spec.subcommands.find((s) => s.name === sub);
+}
+
+export type Resolution =
+  | { readonly spec: CommandSpec; readonly error?: undefined }
+  | { readonly spec?: undefined; readonly error: Reply };
+
+/**
+ * Resolves a command instance as Redis's processCommand does before running it: unknown
+ * command, unknown subcommand, then arity. Gives the spec, or the error reply to send.
+ */
+export function resolveCommand(args: Args): Resolution {
+  const spec = findCommandSpec(args);
+  if (spec === undefined) {
+    const container = COMMAND_SPECS.get(args.lower(0)) !== undefined;
+    return { error: container ? unknownSubcommand(args) : unknownCommand(args) };
+  }
+  if (!arityAccepts(spec.arity, args.length)) return { error: wrongArity(spec.name) };
+  return { spec };
+}
+
+/** Whether `argc` arguments (the name included) satisfy `arity`. */
+export function arityAccepts(arity: number, argc: number): boolean {
+  return arity >= 0 ? argc === arity : argc >= -arity;
+}
+
+/**
+ * The argument indexes holding keys in an instance of `spec` with `argc` arguments,
+ * ascending (for cluster routing). Follows the key specs as Redis's getKeysFromCommand
+ * does; indexes past the end are dropped.
+ */
+export function keyIndexes(spec: CommandSpec, argc: number): number[] {
+  const out: number[] = [];
+  for (const ks of spec.keySpecs) {
+    const first = ks.beginSearch.index;
+    if (first >= argc) continue;
+    const { lastKey, keyStep, limit } = ks.findKeys;
+    let last: number;
+    if (lastKey >= 0) last = first + lastKey;
+    else if (limit > 1 && lastKey === -1) last = first + Math.floor((argc - first) / limit) - 1;
+    else last = argc + lastKey;
+    for (let i = first; i <= last && i < argc; i += keyStep) out.push(i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Key argument indexes of a command instance; undefined for an unknown command. */
+export function commandKeyIndexes(args: Args): number[] | undefined {
+  const spec = findCommandSpec(args);
+  return spec === undefined ? undefined : keyIndexes(spec, args.length);
+}

@@ -1,0 +1,160 @@
+import { error } from "../resp/reply.js";
+import type { Args, Reply } from "../resp/types.js";
+
+/**
+ * The registry of client-facing error messages (STYLE.md, 6). Each entry is the exact text
+ * Redis 7.0 sends, prefix included; `%s` marks a parameter, filled in by `errorReply`.
+ * docs/errors.md documents every entry, and test/kv/errors.test.ts keeps the two in step.
+ * Clients match on these texts (redis-py, ioredis and the Redis test suite all do), so a
+ * message is never reworded here.
+ */
+export interface ErrorEntry {
+  /** The full message with its code; `%s` marks each parameter. */
+  readonly message: string;
+  /** What the client did to get it, in one line. */
+  readonly meaning: string;
+}
+
+export const ERRORS = {
+  WRONG_TYPE: {
+    message: "WRONGTYPE Operation against a key holding the wrong kind of value",
+    meaning: "The key exists but holds a type the command does not operate on.",
+  },
+  SYNTAX: {
+    message: "ERR syntax error",
+    meaning: "An option is unknown, repeated in a conflicting way, or missing its value.",
+  },
+  NOT_INTEGER: {
+    message: "ERR value is not an integer or out of range",
+    meaning:
+      "An argument or stored value that must be a 64-bit signed integer is not one (no sign '+', spaces or leading zeros allowed).",
+  },
+  INT_RANGE: {
+    message: "ERR value is out of range, value must between %s and %s",
+    meaning: "An integer argument is valid but outside the range the option accepts.",
+  },
+  NOT_FLOAT: {
+    message: "ERR value is not a valid float",
+    meaning: "An argument or stored value that must be a number (as strtold reads it) is not one.",
+  },
+  OVERFLOW: {
+    message: "ERR increment or decrement would overflow",
+    meaning: "INCR/DECR/INCRBY/DECRBY would take the value outside the 64-bit signed range.",
+  },
+  DECREMENT_OVERFLOW: {
+    message: "ERR decrement would overflow",
+    meaning: "DECRBY was given -9223372036854775808, whose negation does not fit in 64 bits.",
+  },
+  NAN_OR_INFINITY: {
+    message: "ERR increment would produce NaN or Infinity",
+    meaning: "INCRBYFLOAT would store an infinite or undefined number.",
+  },
+  INVALID_EXPIRE: {
+    message: "ERR invalid expire time in '%s' command",
+    meaning:
+      "An expiry is zero or negative where a positive one is required, or overflows when converted to absolute milliseconds.",
+  },
+  STRING_TOO_LONG: {
+    message: "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+    meaning: "SETRANGE or APPEND would build a string longer than proto-max-bulk-len.",
+  },
+  OFFSET_OUT_OF_RANGE: {
+    message: "ERR offset is out of range",
+    meaning: "SETRANGE was given a negative offset.",
+  },
+  NO_SUCH_KEY: {
+    message: "ERR no such key",
+    meaning: "RENAME or RENAMENX was asked to rename a key that does not exist.",
+  },
+  SAME_OBJECT: {
+    message: "ERR source and destination objects are the same",
+    meaning: "COPY was given the same key as source and destination.",
+  },
+  DB_INDEX_OUT_OF_RANGE: {
+    message: "ERR DB index is out of range",
+    meaning: "A database other than 0 was named: Homeostat has a single database.",
+  },
+  INVALID_CURSOR: {
+    message: "ERR invalid cursor",
+    meaning: "SCAN was given a cursor that is not a number this server could have returned.",
+  },
+  EXPIRE_UNSUPPORTED_OPTION: {
+    message: "ERR Unsupported option %s",
+    meaning: "EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT was given an option other than NX, XX, GT, LT.",
+  },
+  EXPIRE_NX_CONFLICT: {
+    message: "ERR NX and XX, GT or LT options at the same time are not compatible",
+    meaning: "An expire command was given NX together with XX, GT or LT.",
+  },
+  EXPIRE_GT_LT_CONFLICT: {
+    message: "ERR GT and LT options at the same time are not compatible",
+    meaning: "An expire command was given both GT and LT.",
+  },
+  WRONG_ARITY: {
+    message: "ERR wrong number of arguments for '%s' command",
+    meaning:
+      "The command was sent with an argument count its arity does not allow (MSET/MSETNX: an unpaired key).",
+  },
+  UNKNOWN_COMMAND: {
+    message: "ERR unknown command '%s', with args beginning with: %s",
+    meaning: "No command has that name; the first arguments are echoed, quoted, to help debugging.",
+  },
+  UNKNOWN_SUBCOMMAND: {
+    message: "ERR unknown subcommand '%s'. Try %s HELP.",
+    meaning: "A container command (CLIENT, COMMAND, CONFIG, FUNCTION) has no such subcommand.",
+  },
+} as const satisfies Record<string, ErrorEntry>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+/** Longest parameter echoed back, as Redis's '%.128s' does: errors stay small. */
+const PARAM_BYTES_MAX = 128;
+
+/**
+ * The error reply for `name`, with each `%s` replaced by the next parameter. CR and LF
+ * become spaces: a client-supplied parameter must not break the protocol line.
+ */
+export function errorReply(name: ErrorName, ...params: string[]): Reply {
+  const template: string = ERRORS[name].message;
+  let i = 0;
+  const text = template.replace(/%s/g, () => params[i++] ?? "");
+  return error(text.replace(/[\r\n]/g, " "));
+}
+
+// The parameterless errors, allocated once: handlers return them on hot paths.
+export const WRONG_TYPE = errorReply("WRONG_TYPE");
+export const SYNTAX = errorReply("SYNTAX");
+export const NOT_INTEGER = errorReply("NOT_INTEGER");
+export const NOT_FLOAT = errorReply("NOT_FLOAT");
+export const OVERFLOW = errorReply("OVERFLOW");
+
+/** "ERR wrong number of arguments for 'get' command"; `fullName` as "config|get". */
+export function wrongArity(fullName: string): Reply {
+  return errorReply("WRONG_ARITY", fullName.toLowerCase());
+}
+
+/** "ERR invalid expire time in 'set' command". */
+export function invalidExpire(command: string): Reply {
+  return errorReply("INVALID_EXPIRE", command.toLowerCase());
+}
+
+/**
+ * "ERR unknown command 'foo', with args beginning with: 'a' 'b' ": each argument quoted
+ * and followed by a space, stopping once 128 characters of arguments are listed.
+ */
+export function unknownCommand(args: Args): Reply {
+  let listed = "";
+  for (let i = 1; i < args.length && listed.length < PARAM_BYTES_MAX; i++) {
+    listed += `'${args.str(i).slice(0, PARAM_BYTES_MAX - listed.length)}' `;
+  }
+  return errorReply("UNKNOWN_COMMAND", args.str(0).slice(0, PARAM_BYTES_MAX), listed);
+}
+
+/** "ERR unknown subcommand 'foo'. Try CLIENT HELP." */
+export function unknownSubcommand(args: Args): Reply {
+  return errorReply(
+    "UNKNOWN_SUBCOMMAND",
+    args.str(1).slice(0, PARAM_BYTES_MAX),
+    args.str(0).toUpperCase(),
+  );
+}

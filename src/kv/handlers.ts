@@ -1,0 +1,16 @@
+import { EXPIRE_HANDLERS } from "./expire.js";
+import { KEYSPACE_HANDLERS } from "./keyspace.js";
+import { SCAN_HANDLERS } from "./scan.js";
+import { STRING_HANDLERS } from "./strings.js";
+import type { CommandHandler } from "./types.js";
+
+/**
+ * Every command implemented in this folder, keyed by lower-case name. Each has a spec in
+ * COMMAND_SPECS; the connection and server commands there are handled by the server layer.
+ */
+export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
+  ...STRING_HANDLERS,
+  ...KEYSPACE_HANDLERS,
+  ...SCAN_HANDLERS,
+  ...EXPIRE_HANDLERS,
+]);

@@ -1,0 +1,104 @@
+import { integer, OK, simple } from "../resp/reply.js";
+import type { Args, Reply } from "../resp/types.js";
+import { lookup, typeName } from "./db.js";
+import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { parseI64 } from "./numbers.js";
+import type { CommandHandler, ExecContext } from "./types.js";
+
+/** Type-agnostic commands on keys: delete, test, rename, copy, count, flush. */
+
+const ZERO = integer(0);
+const ONE = integer(1);
+const INT_MIN = -0x8000_0000n;
+const INT_MAX = 0x7fff_ffffn;
+
+/**
+ * DEL and UNLINK (the same here: values are freed by the store, not by this thread).
+ * An expired key is removed too but not counted, as Redis's expireIfNeeded-then-delete.
+ */
+function del(ctx: ExecContext, args: Args): Reply {
+  let deleted = 0;
+  for (let i = 1; i < args.length; i++) {
+    const key = args.buf(i);
+    const live = lookup(ctx, key) !== undefined;
+    if (ctx.store.delete(key) && live) deleted++;
+  }
+  return integer(deleted);
+}
+
+/** Counts each argument, so a key named twice counts twice. */
+const exists: CommandHandler = (ctx, args) => {
+  let count = 0;
+  for (let i = 1; i < args.length; i++) if (lookup(ctx, args.buf(i)) !== undefined) count++;
+  return integer(count);
+};
+
+const type: CommandHandler = (ctx, args) => simple(typeName(lookup(ctx, args.buf(1))?.type));
+
+/** renameGenericCommand: the value moves with its expiry; the destination is replaced. */
+function rename(ctx: ExecContext, args: Args, nx: boolean): Reply {
+  const from = args.buf(1);
+  const to = args.buf(2);
+  const value = lookup(ctx, from);
+  if (value === undefined) return errorReply("NO_SUCH_KEY");
+  if (from.equals(to)) return nx ? ZERO : OK;
+  if (nx && lookup(ctx, to) !== undefined) return ZERO;
+  ctx.store.set(to, value);
+  ctx.store.delete(from);
+  return nx ? ONE : OK;
+}
+
+/**
+ * COPY source destination [DB index] [REPLACE]. Homeostat has one database, so any DB
+ * other than 0 is out of range, as SELECT says; the value is copied with its expiry.
+ */
+const copy: CommandHandler = (ctx, args) => {
+  let replace = false;
+  for (let j = 3; j < args.length; j++) {
+    if (args.is(j, "replace")) {
+      replace = true;
+    } else if (args.is(j, "db") && j + 1 < args.length) {
+      const db = parseI64(args.buf(++j));
+      if (db === undefined) return NOT_INTEGER;
+      if (db < INT_MIN || db > INT_MAX) {
+        return errorReply("INT_RANGE", INT_MIN.toString(), INT_MAX.toString());
+      }
+      if (db !== 0n) return errorReply("DB_INDEX_OUT_OF_RANGE");
+    } else {
+      return SYNTAX;
+    }
+  }
+  const from = args.buf(1);
+  const to = args.buf(2);
+  if (from.equals(to)) return errorReply("SAME_OBJECT");
+  const value = lookup(ctx, from);
+  if (value === undefined) return ZERO;
+  if (!replace && lookup(ctx, to) !== undefined) return ZERO;
+  ctx.store.set(to, value);
+  return ONE;
+};
+
+/** DBSIZE counts keys whose expiry has passed but which are not yet removed, as Redis. */
+const dbsize: CommandHandler = (ctx) => integer(ctx.store.size());
+
+/** FLUSHDB/FLUSHALL [ASYNC|SYNC]: both modes empty the store at once. */
+const flush: CommandHandler = (ctx, args) => {
+  const modeOk =
+    args.length === 1 || (args.length === 2 && (args.is(1, "sync") || args.is(1, "async")));
+  if (!modeOk) return SYNTAX;
+  ctx.store.clear();
+  return OK;
+};
+
+export const KEYSPACE_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
+  ["del", del],
+  ["unlink", del],
+  ["exists", exists],
+  ["type", type],
+  ["rename", (ctx: ExecContext, args: Args) => rename(ctx, args, false)],
+  ["renamenx", (ctx: ExecContext, args: Args) => rename(ctx, args, true)],
+  ["copy", copy],
+  ["dbsize", dbsize],
+  ["flushdb", flush],
+  ["flushall", flush],
+]);

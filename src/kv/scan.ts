@@ -1,0 +1,184 @@
+import { array, bulk, NULL } from "../resp/reply.js";
+import type { Reply } from "../resp/types.js";
+import { isExpired, typeName } from "./db.js";
+import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { GlobPattern } from "./glob.js";
+import { parseI64 } from "./numbers.js";
+import type { CommandHandler } from "./types.js";
+
+/**
+ * KEYS, SCAN and RANDOMKEY: the commands that walk the key space rather than name keys.
+ *
+ * SCAN cursors. The store keeps keys in byte order, and a cursor must be a plain unsigned
+ * number (redis-cli reads it with strtoull) that carries all the state. A cursor is
+ * 1 + the big-endian value of the first CURSOR_PREFIX_BYTES bytes (zero-padded) of the
+ * next key to visit; 0 starts and ends an iteration. Resuming seeks to those bytes with
+ * trailing zero bytes stripped, which sorts at or before the key itself.
+ *
+ * No key is lost: a call stops after COUNT keys only where the next key's prefix differs
+ * from the last visited key's, so every key between the resume point and the next key was
+ * already visited by this call. Keys present throughout an iteration are therefore all
+ * returned; keys added or removed meanwhile may or may not be, as SCAN promises.
+ * The price: a call continues past COUNT through a run of keys sharing their first
+ * CURSOR_PREFIX_BYTES bytes, so such a run is returned in one reply, however long.
+ */
+const CURSOR_PREFIX_BYTES = 7;
+const CURSOR_MAX = 1n << BigInt(8 * CURSOR_PREFIX_BYTES);
+const SCAN_COUNT_DEFAULT = 10n;
+
+/** 1 + the big-endian value of the key's first CURSOR_PREFIX_BYTES bytes, zero-padded. */
+export function encodeCursor(key: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = 0; i < CURSOR_PREFIX_BYTES; i++) v = (v << 8n) | BigInt(key[i] ?? 0);
+  return v + 1n;
+}
+
+/** Where a non-zero cursor resumes: its prefix bytes, trailing zero bytes stripped. */
+export function cursorSeekKey(cursor: bigint): Buffer {
+  const bytes = Buffer.alloc(CURSOR_PREFIX_BYTES);
+  let v = cursor - 1n;
+  for (let i = CURSOR_PREFIX_BYTES - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  let end = CURSOR_PREFIX_BYTES;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return bytes.subarray(0, end);
+}
+
+function samePrefix(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < CURSOR_PREFIX_BYTES; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
+  }
+  return true;
+}
+
+/**
+ * The cursor as strtoul reads it (optional sign, decimal digits, empty meaning 0, no
+ * leading space), or undefined when it is malformed or not one this server hands out.
+ */
+export function parseCursor(text: Uint8Array): bigint | undefined {
+  let i = 0;
+  let negative = false;
+  if (text[0] === 0x2b || text[0] === 0x2d) {
+    negative = text[0] === 0x2d;
+    i = 1;
+    if (text.length === 1) return undefined;
+  }
+  let v = 0n;
+  let digits = "";
+  for (; i < text.length; i++) {
+    const c = text[i] as number;
+    if (c < 0x30 || c > 0x39) return undefined;
+    if (digits.length === 0 && c === 0x30) continue;
+    digits += String.fromCharCode(c);
+    // Anything this long is beyond every cursor we hand out; stop before BigInt grows.
+    if (digits.length > 20) return undefined;
+  }
+  if (digits.length > 0) v = BigInt(digits);
+  if (negative && v !== 0n) return undefined;
+  return v <= CURSOR_MAX ? v : undefined;
+}
+
+const scan: CommandHandler = (ctx, args) => {
+  const cursor = parseCursor(args.buf(1));
+  if (cursor === undefined) return errorReply("INVALID_CURSOR");
+  let count = SCAN_COUNT_DEFAULT;
+  let pattern: GlobPattern | undefined;
+  let wantedType: string | undefined;
+  for (let i = 2; i < args.length; i += 2) {
+    const hasValue = i + 1 < args.length;
+    if (args.is(i, "count") && hasValue) {
+      const n = parseI64(args.buf(i + 1));
+      if (n === undefined) return NOT_INTEGER;
+      if (n < 1n) return SYNTAX;
+      count = n;
+    } else if (args.is(i, "match") && hasValue) {
+      const p = args.buf(i + 1);
+      pattern = p.length === 1 && p[0] === 0x2a ? undefined : new GlobPattern(p);
+    } else if (args.is(i, "type") && hasValue) {
+      wantedType = args.lower(i + 1);
+    } else {
+      return SYNTAX;
+    }
+  }
+
+  const found: Reply[] = [];
+  let visited = 0n;
+  let last: Buffer | undefined;
+  let next: Buffer | undefined;
+  for (const key of ctx.store.keysFrom(cursor === 0n ? undefined : cursorSeekKey(cursor))) {
+    if (visited >= count && last !== undefined && !samePrefix(key, last)) {
+      next = key;
+      break;
+    }
+    visited++;
+    last = key;
+    if (pattern !== undefined && !pattern.matches(key)) continue;
+    const value = ctx.store.get(key);
+    if (value === undefined || isExpired(value, ctx.nowMs)) continue;
+    if (wantedType !== undefined && typeName(value.type) !== wantedType) continue;
+    found.push(bulk(key));
+  }
+  const nextCursor = next === undefined ? "0" : encodeCursor(next).toString();
+  return array([bulk(nextCursor), array(found)]);
+};
+
+const keys: CommandHandler = (ctx, args) => {
+  const raw = args.buf(1);
+  const all = raw.length === 1 && raw[0] === 0x2a;
+  const pattern = all ? undefined : new GlobPattern(raw);
+  // Every match starts with the pattern's literal prefix: seek there, stop past it.
+  const prefix = pattern?.literalPrefix() ?? Buffer.alloc(0);
+  const found: Reply[] = [];
+  for (const key of ctx.store.keysFrom(prefix.length > 0 ? prefix : undefined)) {
+    if (
+      prefix.length > 0 &&
+      (key.length < prefix.length || prefix.compare(key, 0, prefix.length) !== 0)
+    ) {
+      break;
+    }
+    if (pattern !== undefined && !pattern.matches(key)) continue;
+    const value = ctx.store.get(key);
+    if (value === undefined || isExpired(value, ctx.nowMs)) continue;
+    found.push(bulk(key));
+  }
+  return array(found);
+};
+
+/** Random draws before falling back to a walk: enough when few keys are expired. */
+const RANDOMKEY_DRAWS_MAX = 16;
+/** Keys the fallback walk looks at before answering null: bounds the work per call. */
+const RANDOMKEY_WALK_MAX = 1024;
+
+/**
+ * A random live key. Redis samples until it finds a live key and, on a replica, may give
+ * up and return an expired one; reads never delete here, so a key space full of expired
+ * keys is met with a bounded walk from the last draw instead, and null if even that finds
+ * nothing (the active expiry cycle will have removed them by the next try).
+ */
+const randomkey: CommandHandler = (ctx) => {
+  let start: Buffer | undefined;
+  for (let i = 0; i < RANDOMKEY_DRAWS_MAX; i++) {
+    const key = ctx.store.randomKey(ctx.random);
+    if (key === undefined) return NULL;
+    const value = ctx.store.get(key);
+    if (value !== undefined && !isExpired(value, ctx.nowMs)) return bulk(key);
+    start = key;
+  }
+  let walked = 0;
+  for (const from of [start, undefined]) {
+    for (const key of ctx.store.keysFrom(from)) {
+      if (walked++ >= RANDOMKEY_WALK_MAX) return NULL;
+      const value = ctx.store.get(key);
+      if (value !== undefined && !isExpired(value, ctx.nowMs)) return bulk(key);
+    }
+  }
+  return NULL;
+};
+
+export const SCAN_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
+  ["scan", scan],
+  ["keys", keys],
+  ["randomkey", randomkey],
+]);

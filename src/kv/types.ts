@@ -1,0 +1,23 @@
+import type { Random } from "../core/random.js";
+import type { Args, Reply } from "../resp/types.js";
+import type { KeyStore } from "../storage/types.js";
+
+/**
+ * Everything a command handler may touch. Handlers are pure functions of this context and
+ * their arguments: the time comes in with the command (raft applies the same command with
+ * the same `nowMs` on every replica), so no handler ever reads a clock.
+ */
+export interface ExecContext {
+  store: KeyStore;
+  /** The command's time, in ms since the Unix epoch: what TTLs are measured against. */
+  nowMs: number;
+  random: Random;
+  /** proto-max-bulk-len: the largest string SETRANGE and APPEND may build. */
+  maxBulkBytes: number;
+}
+
+/**
+ * Executes one command whose argument count already satisfies its arity (the dispatcher
+ * checks it against `COMMAND_SPECS`). `args.buf(i)` views die when the handler returns.
+ */
+export type CommandHandler = (ctx: ExecContext, args: Args) => Reply;

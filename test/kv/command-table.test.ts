@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  COMMAND_SPECS,
+  type CommandSpec,
+  commandKeyIndexes,
+  findCommandSpec,
+  keyIndexes,
+  resolveCommand,
+} from "../../src/kv/command-table.js";
+import { KV_HANDLERS } from "../../src/kv/handlers.js";
+import { TestArgs } from "./helpers.js";
+
+const spec = (name: string): CommandSpec => {
+  const s = COMMAND_SPECS.get(name);
+  assert.ok(s !== undefined, name);
+  return s;
+};
+
+/** Commands whose handlers live in the server layer. */
+const SERVER_SIDE = [
+  "ping",
+  "echo",
+  "hello",
+  "auth",
+  "select",
+  "quit",
+  "reset",
+  "client",
+  "command",
+  "info",
+  "config",
+  "time",
+  "function",
+];
+
+describe("command table", () => {
+  it("has a spec for every handler, and a handler for every spec not served elsewhere", () => {
+    for (const name of KV_HANDLERS.keys()) assert.ok(COMMAND_SPECS.has(name), name);
+    for (const name of COMMAND_SPECS.keys()) {
+      assert.ok(KV_HANDLERS.has(name) !== SERVER_SIDE.includes(name), name);
+    }
+  });
+
+  it("names are lower case; subcommands are container|sub", () => {
+    for (const [name, s] of COMMAND_SPECS) {
+      assert.equal(name, s.name);
+      assert.equal(name, name.toLowerCase());
+      for (const sub of s.subcommands ?? []) {
+        assert.ok(sub.name.startsWith(`${name}|`), sub.name);
+        assert.equal(sub.container, name);
+      }
+    }
+    const client = spec("client").subcommands?.map((s) => s.name);
+    assert.deepEqual(client, [
+      "client|id",
+      "client|setname",
+      "client|getname",
+      "client|info",
+      "client|list",
+    ]);
+    assert.deepEqual(
+      spec("command").subcommands?.map((s) => s.name),
+      ["command|count", "command|info", "command|docs", "command|list"],
+    );
+    assert.deepEqual(
+      spec("config").subcommands?.map((s) => s.name),
+      ["config|get", "config|set"],
+    );
+    assert.deepEqual(
+      spec("function").subcommands?.map((s) => s.name),
+      ["function|flush"],
+    );
+  });
+
+  it("matches Redis 7.0 for a sample of commands", () => {
+    const info = (s: CommandSpec) => [s.arity, s.flags, s.firstKey, s.lastKey, s.step];
+    assert.deepEqual(info(spec("get")), [2, ["readonly", "fast"], 1, 1, 1]);
+    assert.deepEqual(info(spec("set")), [-3, ["write", "denyoom"], 1, 1, 1]);
+    assert.deepEqual(info(spec("mset")), [-3, ["write", "denyoom"], 1, -1, 2]);
+    assert.deepEqual(info(spec("mget")), [-2, ["readonly", "fast"], 1, -1, 1]);
+    assert.deepEqual(info(spec("rename")), [3, ["write"], 1, 2, 1]);
+    assert.deepEqual(info(spec("copy")), [-3, ["write", "denyoom"], 1, 2, 1]);
+    assert.deepEqual(info(spec("keys")), [2, ["readonly"], 0, 0, 0]);
+    assert.deepEqual(info(spec("scan")), [-2, ["readonly"], 0, 0, 0]);
+    assert.deepEqual(spec("scan").hiddenFlags, ["touches_arbitrary_keys"]);
+    assert.deepEqual(info(spec("ping")), [-1, ["fast"], 0, 0, 0]);
+    assert.deepEqual(info(spec("hello")), [
+      -1,
+      ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"],
+      0,
+      0,
+      0,
+    ]);
+    assert.deepEqual(spec("get").aclCategories, ["@read", "@string", "@fast"]);
+    assert.deepEqual(spec("keys").aclCategories, ["@keyspace", "@read", "@slow", "@dangerous"]);
+    assert.deepEqual(spec("del").tips, ["request_policy:multi_shard", "response_policy:agg_sum"]);
+    assert.deepEqual(spec("getset").docFlags, ["deprecated"]);
+    const configGet = findCommandSpec(new TestArgs(["CONFIG", "GET", "x"]));
+    assert.equal(configGet?.arity, -3);
+    assert.deepEqual(configGet?.aclCategories, ["@admin", "@slow", "@dangerous"]);
+  });
+
+  it("describes arguments for COMMAND DOCS", () => {
+    const set = spec("set").arguments;
+    assert.deepEqual(
+      set.map((a) => [a.name, a.type]),
+      [
+        ["key", "key"],
+        ["value", "string"],
+        ["condition", "oneof"],
+        ["get", "pure-token"],
+        ["expiration", "oneof"],
+      ],
+    );
+    assert.equal(set[0]?.keySpecIndex, 0);
+    assert.deepEqual(
+      set[4]?.arguments?.map((a) => a.token),
+      ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"],
+    );
+    const mset = spec("mset").arguments[0];
+    assert.equal(mset?.type, "block");
+    assert.equal(mset?.multiple, true);
+  });
+});
+
+describe("key positions", () => {
+  const idx = (...parts: string[]) => commandKeyIndexes(new TestArgs(parts));
+
+  it("follow the key specs", () => {
+    assert.deepEqual(idx("GET", "k"), [1]);
+    assert.deepEqual(idx("SET", "k", "v", "EX", "10"), [1]);
+    assert.deepEqual(idx("MGET", "a", "b", "c"), [1, 2, 3]);
+    assert.deepEqual(idx("MSET", "a", "1", "b", "2"), [1, 3]);
+    assert.deepEqual(idx("DEL", "a"), [1]);
+    assert.deepEqual(idx("RENAME", "a", "b"), [1, 2]);
+    assert.deepEqual(idx("COPY", "a", "b", "REPLACE"), [1, 2]);
+    assert.deepEqual(idx("KEYS", "*"), []);
+    assert.deepEqual(idx("PING"), []);
+    assert.deepEqual(idx("CONFIG", "GET", "x"), []);
+    assert.equal(idx("NOPE", "x"), undefined);
+  });
+
+  it("never point past the arguments", () => {
+    assert.deepEqual(keyIndexes(spec("get"), 1), []);
+    assert.deepEqual(keyIndexes(spec("mset"), 4), [1, 3]);
+  });
+});
+
+describe("resolveCommand", () => {
+  const resolve = (...parts: string[]) => {
+    const res = resolveCommand(new TestArgs(parts));
+    return res.error ?? res.spec.name;
+  };
+
+  it("finds commands case-insensitively, subcommands included", () => {
+    assert.equal(resolve("GeT", "k"), "get");
+    assert.equal(resolve("client", "SETNAME", "n"), "client|setname");
+    assert.equal(resolve("COMMAND"), "command");
+  });
+
+  it("answers Redis's errors for unknown commands, subcommands and bad arity", () => {
+    assert.deepEqual(resolve("foo", "a", "b"), {
+      kind: "error",
+      value: "ERR unknown command 'foo', with args beginning with: 'a' 'b' ",
+    });
+    assert.deepEqual(resolve("foo"), {
+      kind: "error",
+      value: "ERR unknown command 'foo', with args beginning with: ",
+    });
+    assert.deepEqual(resolve("client", "kill", "x"), {
+      kind: "error",
+      value: "ERR unknown subcommand 'kill'. Try CLIENT HELP.",
+    });
+    assert.deepEqual(resolve("get"), {
+      kind: "error",
+      value: "ERR wrong number of arguments for 'get' command",
+    });
+    assert.deepEqual(resolve("config", "get"), {
+      kind: "error",
+      value: "ERR wrong number of arguments for 'config|get' command",
+    });
+    assert.deepEqual(resolve("client"), {
+      kind: "error",
+      value: "ERR wrong number of arguments for 'client' command",
+    });
+  });
+
+  it("keeps echoed arguments short and on one line", () => {
+    const long = "x".repeat(300);
+    const reply = resolve("bad\r\ncmd", long, "y");
+    assert.ok(typeof reply !== "string" && reply.kind === "error");
+    const text = reply.value;
+    assert.ok(!/[\r\n]/.test(text));
+    assert.ok(text.length < 300, String(text.length));
+  });
+});
