@@ -38,6 +38,14 @@ type Entry =
 /** Commands a client may send before it has authenticated. */
 const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
 
+/**
+ * Longest a group commit waits to gather more writes once the first one is in. A sync
+ * here takes 0.1-0.3 ms; waiting up to a fifth of a millisecond for clients that are
+ * already answering roughly halves the number of syncs under load and costs an idle node
+ * nothing (it never waits when no more writes are coming).
+ */
+const gatherMsMax = 0.2;
+
 /** Longest command name or argument echoed back in an unknown-command error (as Redis). */
 const echoBytesMax = 128;
 
@@ -293,10 +301,23 @@ export class HomeostatNode {
   requestFlush(): void {
     if (this.flushing || this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const startMs = performance.now();
+    let seenSeq = this.store.writeSeq;
+    // Gather: keep taking input for as long as each turn of the event loop brings more
+    // writes, up to gatherMsMax. Clients released by the last commit answer within tens
+    // of microseconds; waiting for them makes one sync serve them all instead of
+    // splitting them into several small batches that each wait for a sync.
+    const spin = () => {
+      const seq = this.store.writeSeq;
+      if (seq !== seenSeq && performance.now() - startMs < gatherMsMax) {
+        seenSeq = seq;
+        setImmediate(spin);
+        return;
+      }
       this.flushScheduled = false;
       this.runFlush();
-    });
+    };
+    setImmediate(spin);
   }
 
   private runFlush(): void {
