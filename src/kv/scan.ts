@@ -1,5 +1,6 @@
 import { array, bulk, NULL } from "../resp/reply.js";
 import type { Reply } from "../resp/types.js";
+import { KEY_HASH_MAX } from "../storage/key-hash.js";
 import { isExpired, typeName } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import { GlobPattern } from "./glob.js";
@@ -9,49 +10,18 @@ import type { CommandHandler } from "./types.js";
 /**
  * KEYS, SCAN and RANDOMKEY: the commands that walk the key space rather than name keys.
  *
- * SCAN cursors. The store keeps keys in byte order, and a cursor must be a plain unsigned
- * number (redis-cli reads it with strtoull) that carries all the state. A cursor is
- * 1 + the big-endian value of the first CURSOR_PREFIX_BYTES bytes (zero-padded) of the
- * next key to visit; 0 starts and ends an iteration. Resuming seeks to those bytes with
- * trailing zero bytes stripped, which sorts at or before the key itself.
+ * SCAN cursors. A cursor must be a plain unsigned number (redis-cli reads it with strtoull)
+ * that carries all the state. SCAN walks keys in the order of their 48-bit hash
+ * (`KeyStore.keysByHash`, see storage/key-hash.ts); a cursor is 1 + the hash to resume at,
+ * and 0 starts and ends an iteration.
  *
- * No key is lost: a call stops after COUNT keys only where the next key's prefix differs
- * from the last visited key's, so every key between the resume point and the next key was
- * already visited by this call. Keys present throughout an iteration are therefore all
- * returned; keys added or removed meanwhile may or may not be, as SCAN promises.
- * The price: a call continues past COUNT through a run of keys sharing their first
- * CURSOR_PREFIX_BYTES bytes, so such a run is returned in one reply, however long.
+ * No key is lost: a call stops after COUNT keys only between two different hashes, so every
+ * key before the resume point was visited. Keys present throughout an iteration are all
+ * returned; keys added or removed meanwhile may or may not be, as SCAN promises. A call
+ * returns more than COUNT keys only when hashes collide, which at 48 bits is rare.
  */
-const CURSOR_PREFIX_BYTES = 7;
-const CURSOR_MAX = 1n << BigInt(8 * CURSOR_PREFIX_BYTES);
+const CURSOR_MAX = BigInt(KEY_HASH_MAX) + 1n;
 const SCAN_COUNT_DEFAULT = 10n;
-
-/** 1 + the big-endian value of the key's first CURSOR_PREFIX_BYTES bytes, zero-padded. */
-export function encodeCursor(key: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = 0; i < CURSOR_PREFIX_BYTES; i++) v = (v << 8n) | BigInt(key[i] ?? 0);
-  return v + 1n;
-}
-
-/** Where a non-zero cursor resumes: its prefix bytes, trailing zero bytes stripped. */
-export function cursorSeekKey(cursor: bigint): Buffer {
-  const bytes = Buffer.alloc(CURSOR_PREFIX_BYTES);
-  let v = cursor - 1n;
-  for (let i = CURSOR_PREFIX_BYTES - 1; i >= 0; i--) {
-    bytes[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  let end = CURSOR_PREFIX_BYTES;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  return bytes.subarray(0, end);
-}
-
-function samePrefix(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < CURSOR_PREFIX_BYTES; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
-  }
-  return true;
-}
 
 /**
  * The cursor as strtoul reads it (optional sign, decimal digits, empty meaning 0, no
@@ -105,22 +75,22 @@ const scan: CommandHandler = (ctx, args) => {
 
   const found: Reply[] = [];
   let visited = 0n;
-  let last: Buffer | undefined;
-  let next: Buffer | undefined;
-  for (const key of ctx.store.keysFrom(cursor === 0n ? undefined : cursorSeekKey(cursor))) {
-    if (visited >= count && last !== undefined && !samePrefix(key, last)) {
-      next = key;
+  let lastHash = -1;
+  let nextHash = -1;
+  for (const { hash, key } of ctx.store.keysByHash(cursor === 0n ? 0 : Number(cursor - 1n))) {
+    if (visited >= count && hash !== lastHash) {
+      nextHash = hash;
       break;
     }
     visited++;
-    last = key;
+    lastHash = hash;
     if (pattern !== undefined && !pattern.matches(key)) continue;
     const value = ctx.store.get(key);
     if (value === undefined || isExpired(value, ctx.nowMs)) continue;
     if (wantedType !== undefined && typeName(value.type) !== wantedType) continue;
     found.push(bulk(key));
   }
-  const nextCursor = next === undefined ? "0" : encodeCursor(next).toString();
+  const nextCursor = nextHash < 0 ? "0" : String(nextHash + 1);
   return array([bulk(nextCursor), array(found)]);
 };
 

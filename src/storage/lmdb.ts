@@ -3,8 +3,9 @@ import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
 import type { Random } from "../core/random.js";
+import { keyHash, writeKeyHash } from "./key-hash.js";
 import { type Backend, OverlayStore, type WriteBatch } from "./overlay.js";
-import { StorageError, type StoredValue, type ValueType } from "./types.js";
+import { type HashedKey, StorageError, type StoredValue, type ValueType } from "./types.js";
 
 /**
  * LMDB's key size limit is 1978 bytes; Redis keys may be far longer. Keys up to this length
@@ -34,6 +35,8 @@ export interface LmdbOptions {
 export class LmdbBackend implements Backend {
   private readonly root: RootDatabase;
   private readonly keys: Database<Buffer, Buffer>;
+  /** SCAN order: 6-byte BE keyHash(key) ++ stored key → empty. */
+  private readonly hashes: Database<Buffer, Buffer>;
   /** Expiry index: float64 BE expireAtMs ++ stored key → empty. */
   private readonly expires: Database<Buffer, Buffer>;
   private entryCount: number;
@@ -59,7 +62,12 @@ export class LmdbBackend implements Backend {
         encoding: "binary",
         keyEncoding: "binary",
       });
+      this.hashes = this.root.openDB<Buffer, Buffer>("hashes", {
+        encoding: "binary",
+        keyEncoding: "binary",
+      });
       this.entryCount = (this.keys.getStats() as { entryCount: number }).entryCount;
+      this.rebuildHashIndexIfNeeded();
     } catch (cause) {
       const err = cause as { code?: string; message?: string };
       throw new StorageError(
@@ -70,6 +78,19 @@ export class LmdbBackend implements Backend {
         { cause },
       );
     }
+  }
+
+  /** A folder written before the SCAN index existed (or damaged by hand) gets it rebuilt. */
+  private rebuildHashIndexIfNeeded(): void {
+    const indexed = (this.hashes.getStats() as { entryCount: number }).entryCount;
+    if (indexed === this.entryCount) return;
+    this.hashes.transactionSync(() => {
+      this.hashes.clearSync();
+      for (const k of this.keys.getKeys({})) {
+        const sk = k as Buffer;
+        this.hashes.putSync(hashKey(this.originalKey(sk), sk), EMPTY);
+      }
+    });
   }
 
   get(key: Buffer): StoredValue | undefined {
@@ -88,6 +109,15 @@ export class LmdbBackend implements Backend {
     if (raw === undefined) return unescapeKey(stored);
     const len = raw.readUInt32BE(headerBytes);
     return Buffer.from(raw.subarray(headerBytes + 4, headerBytes + 4 + len));
+  }
+
+  *keysByHash(fromHash: number): IterableIterator<HashedKey> {
+    const start = Buffer.alloc(6);
+    writeKeyHash(fromHash, start, 0);
+    for (const k of this.hashes.getKeys({ start })) {
+      const entry = k as Buffer;
+      yield { hash: entry.readUIntBE(0, 6), key: this.originalKey(entry.subarray(6)) };
+    }
   }
 
   expiredKeys(nowMs: number, limit: number): Buffer[] {
@@ -130,6 +160,7 @@ export class LmdbBackend implements Backend {
     if (batch.cleared) {
       last = this.keys.clearAsync();
       last = this.expires.clearAsync();
+      last = this.hashes.clearAsync();
       delta = -this.entryCount;
     }
     for (const w of batch.entries.values()) {
@@ -142,11 +173,15 @@ export class LmdbBackend implements Backend {
       if (w.value === null) {
         if (old !== undefined) {
           last = this.keys.remove(sk);
+          last = this.hashes.remove(hashKey(w.key, sk));
           delta--;
         }
         continue;
       }
-      if (old === undefined) delta++;
+      if (old === undefined) {
+        delta++;
+        last = this.hashes.put(hashKey(w.key, sk), EMPTY);
+      }
       last = this.keys.put(sk, encodeValue(w.key, sk, w.value));
       if (w.value.expireAtMs !== 0) {
         last = this.expires.put(indexKey(w.value.expireAtMs, sk), EMPTY);
@@ -204,6 +239,13 @@ function storedKey(key: Buffer): Buffer {
 function unescapeKey(stored: Buffer): Buffer {
   if (stored[0] !== 0) return Buffer.from(stored);
   return Buffer.from(stored.subarray(1));
+}
+
+function hashKey(key: Buffer, sk: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(6 + sk.length);
+  writeKeyHash(keyHash(key), out, 0);
+  sk.copy(out, 6);
+  return out;
 }
 
 function indexKey(expireAtMs: number, sk: Buffer): Buffer {

@@ -1,6 +1,7 @@
 import type { Random } from "../core/random.js";
+import { keyHash } from "./key-hash.js";
 import { type Backend, OverlayStore, type WriteBatch } from "./overlay.js";
-import { StorageError, type StoredValue } from "./types.js";
+import { type HashedKey, StorageError, type StoredValue } from "./types.js";
 
 interface Entry {
   readonly key: Buffer;
@@ -16,6 +17,8 @@ export class MemoryBackend implements Backend {
   private readonly entries = new Map<string, Entry>();
   /** Latin-1 keys in byte order. */
   private sorted: string[] = [];
+  /** SCAN order: 12 hex digits of the key's hash ++ its Latin-1 string, sorted. */
+  private byHash: string[] = [];
   /** Expiry index: [expireAtMs, latin1 key], sorted by time then key. */
   private expiries: [number, string][] = [];
   private bytes = 0;
@@ -39,6 +42,19 @@ export class MemoryBackend implements Backend {
       yield Buffer.from(k, "latin1");
       i = lowerBound(this.sorted, k);
       if (this.sorted[i] === k) i++;
+    }
+  }
+
+  *keysByHash(fromHash: number): IterableIterator<HashedKey> {
+    let i = lowerBound(this.byHash, hashHex(fromHash));
+    while (i < this.byHash.length) {
+      const entry = this.byHash[i] as string;
+      yield {
+        hash: Number.parseInt(entry.slice(0, 12), 16),
+        key: Buffer.from(entry.slice(12), "latin1"),
+      };
+      i = lowerBound(this.byHash, entry);
+      if (this.byHash[i] === entry) i++;
     }
   }
 
@@ -72,6 +88,7 @@ export class MemoryBackend implements Backend {
     if (batch.cleared) {
       this.entries.clear();
       this.sorted = [];
+      this.byHash = [];
       this.expiries = [];
       this.bytes = 0;
     }
@@ -84,6 +101,8 @@ export class MemoryBackend implements Backend {
   private insert(k: string, entry: Entry): void {
     this.entries.set(k, entry);
     this.sorted.splice(lowerBound(this.sorted, k), 0, k);
+    const h = hashHex(keyHash(entry.key)) + k;
+    this.byHash.splice(lowerBound(this.byHash, h), 0, h);
     const at = entry.value.expireAtMs;
     if (at !== 0) this.expiries.splice(expiryBound(this.expiries, at, k), 0, [at, k]);
     this.bytes += entry.key.length + entry.value.data.length;
@@ -94,6 +113,8 @@ export class MemoryBackend implements Backend {
     if (old === undefined) return;
     this.entries.delete(k);
     this.sorted.splice(lowerBound(this.sorted, k), 1);
+    const h = hashHex(keyHash(old.key)) + k;
+    this.byHash.splice(lowerBound(this.byHash, h), 1);
     const at = old.value.expireAtMs;
     if (at !== 0) this.expiries.splice(expiryBound(this.expiries, at, k), 1);
     this.bytes -= old.key.length + old.value.data.length;
@@ -115,6 +136,10 @@ export class MemoryStore extends OverlayStore {
     super(backend);
     this.memory = backend;
   }
+}
+
+function hashHex(hash: number): string {
+  return hash.toString(16).padStart(12, "0");
 }
 
 function lowerBound(sorted: readonly string[], key: string): number {

@@ -1,5 +1,6 @@
 import type { Random } from "../core/random.js";
-import { type KeyStore, StorageError, type StoredValue } from "./types.js";
+import { keyHash } from "./key-hash.js";
+import { type HashedKey, type KeyStore, StorageError, type StoredValue } from "./types.js";
 
 /** One write not yet durable: a new value, or `null` for a deletion. */
 export interface PendingWrite {
@@ -22,6 +23,7 @@ export interface WriteBatch {
 export interface Backend {
   get(key: Buffer): StoredValue | undefined;
   keysFrom(start: Buffer | undefined): IterableIterator<Buffer>;
+  keysByHash(fromHash: number): IterableIterator<HashedKey>;
   /** Up to `limit` keys whose durable expiry is at or before `nowMs`, oldest first. */
   expiredKeys(nowMs: number, limit: number): Buffer[];
   count(): number;
@@ -164,6 +166,45 @@ export class OverlayStore implements KeyStore {
     }
   }
 
+  *keysByHash(fromHash: number): IterableIterator<HashedKey> {
+    if (this.overlayEmpty()) {
+      yield* this.backend.keysByHash(fromHash);
+      return;
+    }
+    const overlay = new Map<string, HashedKey>();
+    for (const layer of [this.committing, this.pending]) {
+      if (layer === null) continue;
+      for (const [k, w] of layer.entries) {
+        const hash = keyHash(w.key);
+        if (hash >= fromHash) overlay.set(k, { hash, key: w.key });
+      }
+    }
+    const sorted = [...overlay.values()].sort(compareHashed);
+    const backendHidden = this.pending.cleared || this.committing?.cleared === true;
+    const durable = backendHidden ? [][Symbol.iterator]() : this.backend.keysByHash(fromHash);
+    let i = 0;
+    let next = durable.next();
+    while (i < sorted.length || !next.done) {
+      let candidate: HashedKey;
+      if (next.done) {
+        candidate = sorted[i++] as HashedKey;
+      } else if (i >= sorted.length) {
+        candidate = next.value;
+        next = durable.next();
+      } else {
+        const order = compareHashed(sorted[i] as HashedKey, next.value);
+        if (order <= 0) {
+          candidate = sorted[i++] as HashedKey;
+          if (order === 0) next = durable.next();
+        } else {
+          candidate = next.value;
+          next = durable.next();
+        }
+      }
+      if (this.get(candidate.key) !== undefined) yield candidate;
+    }
+  }
+
   expiredKeys(nowMs: number, limit: number): Buffer[] {
     if (this.overlayEmpty()) return this.backend.expiredKeys(nowMs, limit);
     const found = new Map<string, { key: Buffer; at: number }>();
@@ -259,6 +300,11 @@ export class OverlayStore implements KeyStore {
     if (this.writeSeq > this.durableSeq) await this.flush().catch(() => undefined);
     await this.backend.close();
   }
+}
+
+/** SCAN order: by hash, then by key bytes. */
+export function compareHashed(a: HashedKey, b: HashedKey): number {
+  return a.hash - b.hash || Buffer.compare(a.key, b.key);
 }
 
 /** Maps what a backend threw to a `StorageError` with a stable code. */

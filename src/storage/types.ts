@@ -48,6 +48,11 @@ export interface KeyStore {
    * The iterator must not be held across a mutation.
    */
   keysFrom(start: Buffer | undefined): IterableIterator<Buffer>;
+  /**
+   * Keys in the order of (keyHash(key), key), starting at the first whose hash is >= `fromHash`:
+   * the order SCAN walks in (see key-hash.ts). The iterator must not be held across a mutation.
+   */
+  keysByHash(fromHash: number): IterableIterator<HashedKey>;
   /** Up to `limit` keys whose expiry is at or before `nowMs`, oldest expiry first. */
   expiredKeys(nowMs: number, limit: number): Buffer[];
   /** A key chosen with `random`, or undefined when the store is empty. */
@@ -60,6 +65,12 @@ export interface KeyStore {
   /** Bytes used on disk (or in memory for the twin), for INFO. */
   usedBytes(): number;
   close(): Promise<void>;
+}
+
+/** A key with its SCAN-order hash. */
+export interface HashedKey {
+  readonly hash: number;
+  readonly key: Buffer;
 }
 
 /** An operating error of the storage layer: reported to clients, never a crash. */

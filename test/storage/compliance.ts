@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SeededRandom } from "../../src/core/random.js";
+import { keyHash } from "../../src/storage/key-hash.js";
 import type { KeyStore, StoredValue } from "../../src/storage/types.js";
 
 /** A store under test and how to get it back after a clean shutdown, when it persists. */
@@ -103,6 +104,39 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
         await store.flush();
         assert.deepEqual(keysOf(store), ["a", "b", "e", "f"]);
         assert.equal(store.get(b("f"))?.data.toString(), "F");
+      }),
+    );
+
+    it(
+      "walks keys in hash order for SCAN, merging unflushed writes",
+      withStore(async ({ store }) => {
+        const names = Array.from({ length: 50 }, (_, i) => `scan:${i}`);
+        for (const n of names.slice(0, 30)) store.set(b(n), str(n));
+        await store.flush();
+        for (const n of names.slice(30)) store.set(b(n), str(n));
+        store.delete(b("scan:3"));
+        const expected = names
+          .filter((n) => n !== "scan:3")
+          .map((n) => ({ hash: keyHash(b(n)), key: n }))
+          .sort((x, y) => x.hash - y.hash || (x.key < y.key ? -1 : 1));
+        const walk = (from: number) =>
+          [...store.keysByHash(from)].map((h) => ({ hash: h.hash, key: h.key.toString("latin1") }));
+        assert.deepEqual(walk(0), expected);
+        const middle = (expected[20] as { hash: number }).hash;
+        assert.deepEqual(walk(middle), expected.slice(20));
+        await store.flush();
+        assert.deepEqual(walk(0), expected);
+        store.clear();
+        store.set(b("only"), str("x"));
+        assert.deepEqual(
+          walk(0).map((h) => h.key),
+          ["only"],
+        );
+        await store.flush();
+        assert.deepEqual(
+          walk(0).map((h) => h.key),
+          ["only"],
+        );
       }),
     );
 
