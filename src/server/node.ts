@@ -82,7 +82,8 @@ export class HomeostatNode {
   private current: Client | null = null;
   /** Clients with replies held for durability. */
   private readonly waiting = new Set<Client>();
-  private flushing = false;
+  /** Group commits under way (the store bounds how many batches are in flight). */
+  private flushesInFlight = 0;
   private flushScheduled = false;
   private expiryTimer: NodeJS.Timeout | null = null;
   private housekeepingTimer: NodeJS.Timeout | null = null;
@@ -218,8 +219,9 @@ export class HomeostatNode {
         { client: client.id, addr: client.addr, reason: failure.message },
         "protocol error",
       );
-      // Past the query buffer limit Redis closes without a word; otherwise it explains.
-      if (failure.replies) this.emit(client, R.error(`ERR ${failure.message}`));
+      // Redis closes a client past its query buffer limit without a word; we say why in
+      // every case, so the client's log explains the disconnect.
+      this.emit(client, R.error(`ERR ${failure.message}`));
       client.closing = true;
     }
     this.sendOutput(client);
@@ -299,7 +301,7 @@ export class HomeostatNode {
 
   /** Starts a group commit after this turn's input has been processed. */
   requestFlush(): void {
-    if (this.flushing || this.flushScheduled) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     const startMs = performance.now();
     let seenSeq = this.store.writeSeq;
@@ -321,8 +323,7 @@ export class HomeostatNode {
   }
 
   private runFlush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
+    this.flushesInFlight++;
     const startMs = performance.now();
     this.store.flush().then(
       () => {
@@ -353,8 +354,10 @@ export class HomeostatNode {
   }
 
   private afterFlush(): void {
-    this.flushing = false;
-    if (this.store.writeSeq > this.store.durableSeq) this.requestFlush();
+    this.flushesInFlight--;
+    if (this.flushesInFlight === 0 && this.store.writeSeq > this.store.durableSeq) {
+      this.requestFlush();
+    }
   }
 
   /** Sends the held replies that are now durable, or the error that replaced them. */
@@ -386,8 +389,8 @@ export class HomeostatNode {
       if (server === null) resolve();
       else server.close(() => resolve());
     });
-    while (this.flushing || this.store.writeSeq > this.store.durableSeq) {
-      if (!this.flushing) this.runFlush();
+    while (this.flushesInFlight > 0 || this.store.writeSeq > this.store.durableSeq) {
+      if (this.flushesInFlight === 0) this.runFlush();
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.clients.values()) c.socket.destroy();

@@ -1,6 +1,12 @@
 import type { Random } from "../core/random.js";
 import { keyHash } from "./key-hash.js";
-import { type Backend, OverlayStore, type WriteBatch } from "./overlay.js";
+import {
+  type Backend,
+  type BatchChain,
+  notApplied,
+  OverlayStore,
+  type WriteBatch,
+} from "./overlay.js";
 import { type HashedKey, StorageError, type StoredValue } from "./types.js";
 
 interface Entry {
@@ -23,6 +29,7 @@ export class MemoryBackend implements Backend {
   private expiries: [number, string][] = [];
   private bytes = 0;
   private failures: StorageError[] = [];
+  private lastBatch = 0;
   private closed = false;
 
   /** The next `count` commits fail with `error` and change nothing. */
@@ -80,11 +87,17 @@ export class MemoryBackend implements Backend {
     return Buffer.from(this.sorted[random.int(this.sorted.length)] as string, "latin1");
   }
 
-  async commit(batch: WriteBatch): Promise<void> {
+  lastBatchId(): number {
+    return this.lastBatch;
+  }
+
+  async commit(batch: WriteBatch, chain: BatchChain): Promise<void> {
     await Promise.resolve();
     if (this.closed) throw new StorageError("CLOSED", "store is closed");
+    if (chain.after !== this.lastBatch) throw notApplied(chain);
     const failure = this.failures.shift();
     if (failure !== undefined) throw failure;
+    this.lastBatch = chain.id;
     if (batch.cleared) {
       this.entries.clear();
       this.sorted = [];

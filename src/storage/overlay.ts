@@ -30,16 +30,42 @@ export interface Backend {
   /** Number of keys with an expiry. */
   expiringCount(): number;
   randomKey(random: Random): Buffer | undefined;
-  /** Applies the batch atomically and resolves once it is durable. */
-  commit(batch: WriteBatch): Promise<void>;
+  /**
+   * Applies the batch atomically and resolves once it is durable — but only if the last
+   * batch applied is `chain.after`; otherwise applies nothing and rejects. Batches are
+   * applied and settled in the order `commit` is called. The chain is what makes it safe
+   * to have several batches in flight: when one fails, every batch queued behind it (which
+   * may depend on it) fails too instead of landing without it.
+   */
+  commit(batch: WriteBatch, chain: BatchChain): Promise<void>;
+  /** Id of the last batch applied (0 for a new store). */
+  lastBatchId(): number;
   usedBytes(): number;
   close(): Promise<void>;
+}
+
+/** A batch's place in the chain of commits. */
+export interface BatchChain {
+  readonly id: number;
+  /** The batch that must be the last one applied for this one to apply. */
+  readonly after: number;
 }
 
 class Layer implements WriteBatch {
   cleared = false;
   readonly entries = new Map<string, PendingWrite>();
+  /** writeSeq after this layer's last write; set when the layer is sealed for commit. */
+  upto = 0;
+  epoch = 0;
+  done: Promise<void> | null = null;
 }
+
+/**
+ * Batches committing at once. One sync takes 0.1-0.3 ms here; with one batch at a time,
+ * clients that answer while it runs wait for it and then for their own. Letting their
+ * batch start at once (LMDB merges queued transactions) roughly halves their wait.
+ */
+const commitsInFlightMax = 4;
 
 /** How many random draws `randomKey` makes before giving up on finding a live key. */
 const randomKeyTriesMax = 16;
@@ -47,13 +73,17 @@ const randomKeyTriesMax = 16;
 /**
  * A `KeyStore` made of a durable `Backend` and, in front of it, the writes made since the
  * last flush. Writes are visible at once; `flush()` commits them in one batch (group commit).
- * While a batch is being committed, new writes go to a fresh layer, so at most two layers
- * sit in front of the backend.
+ * While batches are being committed, new writes go to a fresh layer; up to
+ * `commitsInFlightMax` sealed layers sit between it and the backend.
  */
 export class OverlayStore implements KeyStore {
   private pending = new Layer();
-  private committing: Layer | null = null;
-  private inflight: Promise<void> | null = null;
+  /** Sealed layers being committed, oldest first. */
+  private committing: Layer[] = [];
+  /** Bumped by a rollback: settlements of older batches are then stale. */
+  private epoch = 0;
+  private lastQueuedBatch: number;
+  private lastDurableBatch: number;
   private keyCount: number;
   private expiringKeys: number;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
@@ -63,10 +93,21 @@ export class OverlayStore implements KeyStore {
   constructor(private readonly backend: Backend) {
     this.keyCount = backend.count();
     this.expiringKeys = backend.expiringCount();
+    this.lastQueuedBatch = backend.lastBatchId();
+    this.lastDurableBatch = this.lastQueuedBatch;
   }
 
   private overlayEmpty(): boolean {
-    return this.committing === null && this.pending.entries.size === 0 && !this.pending.cleared;
+    return this.committing.length === 0 && this.pending.entries.size === 0 && !this.pending.cleared;
+  }
+
+  /** All layers in front of the backend, oldest first. */
+  private layers(): Layer[] {
+    return [...this.committing, this.pending];
+  }
+
+  private backendHidden(): boolean {
+    return this.pending.cleared || this.committing.some((l) => l.cleared);
   }
 
   get(key: Buffer): StoredValue | undefined {
@@ -75,8 +116,8 @@ export class OverlayStore implements KeyStore {
     const p = this.pending.entries.get(k);
     if (p !== undefined) return p.value ?? undefined;
     if (this.pending.cleared) return undefined;
-    const c = this.committing;
-    if (c !== null) {
+    for (let i = this.committing.length - 1; i >= 0; i--) {
+      const c = this.committing[i] as Layer;
       const cw = c.entries.get(k);
       if (cw !== undefined) return cw.value ?? undefined;
       if (c.cleared) return undefined;
@@ -132,14 +173,13 @@ export class OverlayStore implements KeyStore {
     }
     const startStr = start?.toString("latin1");
     const overlayKeys = new Set<string>();
-    for (const layer of [this.committing, this.pending]) {
-      if (layer === null) continue;
+    for (const layer of this.layers()) {
       for (const k of layer.entries.keys()) {
         if (startStr === undefined || k >= startStr) overlayKeys.add(k);
       }
     }
     const sorted = [...overlayKeys].sort();
-    const backendHidden = this.pending.cleared || this.committing?.cleared === true;
+    const backendHidden = this.backendHidden();
     const durable = backendHidden ? [][Symbol.iterator]() : this.backend.keysFrom(start);
     let i = 0;
     let next = durable.next();
@@ -172,15 +212,14 @@ export class OverlayStore implements KeyStore {
       return;
     }
     const overlay = new Map<string, HashedKey>();
-    for (const layer of [this.committing, this.pending]) {
-      if (layer === null) continue;
+    for (const layer of this.layers()) {
       for (const [k, w] of layer.entries) {
         const hash = keyHash(w.key);
         if (hash >= fromHash) overlay.set(k, { hash, key: w.key });
       }
     }
     const sorted = [...overlay.values()].sort(compareHashed);
-    const backendHidden = this.pending.cleared || this.committing?.cleared === true;
+    const backendHidden = this.backendHidden();
     const durable = backendHidden ? [][Symbol.iterator]() : this.backend.keysByHash(fromHash);
     let i = 0;
     let next = durable.next();
@@ -214,10 +253,9 @@ export class OverlayStore implements KeyStore {
         found.set(key.toString("latin1"), { key, at: v.expireAtMs });
       }
     };
-    const backendHidden = this.pending.cleared || this.committing?.cleared === true;
+    const backendHidden = this.backendHidden();
     if (!backendHidden) for (const key of this.backend.expiredKeys(nowMs, limit)) consider(key);
-    for (const layer of [this.committing, this.pending]) {
-      if (layer === null) continue;
+    for (const layer of this.layers()) {
       for (const w of layer.entries.values()) if (w.value !== null) consider(w.key);
     }
     return [...found.values()]
@@ -230,8 +268,7 @@ export class OverlayStore implements KeyStore {
     if (this.keyCount === 0) return undefined;
     const overlayLive: Buffer[] = [];
     if (!this.overlayEmpty()) {
-      for (const layer of [this.committing, this.pending]) {
-        if (layer === null) continue;
+      for (const layer of this.layers()) {
         for (const w of layer.entries.values()) if (w.value !== null) overlayLive.push(w.key);
       }
     }
@@ -249,47 +286,70 @@ export class OverlayStore implements KeyStore {
   }
 
   /**
-   * Commits every write made so far. If a flush is already running, waits for it and then
-   * commits what came after. Rejects with a `StorageError` if any of the writes made before
-   * the call were rolled back.
+   * Commits every write made so far. Resolves once they are durable; rejects with a
+   * `StorageError` if any of them were rolled back.
    */
   async flush(): Promise<void> {
     const target = this.writeSeq;
-    while (this.inflight !== null) {
-      await this.inflight.catch(() => undefined);
+    if (this.durableSeq >= target) return;
+    const hasPending = this.pending.entries.size > 0 || this.pending.cleared;
+    let layer: Layer | undefined;
+    if (!hasPending) {
+      // Everything up to target is already in flight: wait for the batch that holds it.
+      layer = this.committing.find((l) => l.upto >= target);
+    } else {
+      while (this.committing.length >= commitsInFlightMax) {
+        await (this.committing[0] as Layer).done?.catch(() => undefined);
+      }
+      if (this.pending.entries.size > 0 || this.pending.cleared) layer = this.seal();
+      else layer = this.committing.find((l) => l.upto >= target);
     }
+    if (layer !== undefined) await layer.done;
     const rb = this.lastRollback;
     if (rb !== null && rb.fromSeq < target && target <= rb.toSeq) throw rb.error;
-    if (this.durableSeq >= target) return;
+  }
+
+  /** Seals the pending layer and sends it to the backend, chained behind the last one. */
+  private seal(): Layer {
     const layer = this.pending;
-    const upto = this.writeSeq;
-    const fromSeq = this.durableSeq;
+    layer.upto = this.writeSeq;
+    layer.epoch = this.epoch;
     this.pending = new Layer();
-    this.committing = layer;
-    const run = this.backend.commit(layer).then(
+    this.committing.push(layer);
+    const chain = { id: this.lastQueuedBatch + 1, after: this.lastQueuedBatch };
+    this.lastQueuedBatch = chain.id;
+    layer.done = this.backend.commit(layer, chain).then(
       () => {
-        this.committing = null;
-        this.durableSeq = upto;
+        if (layer.epoch !== this.epoch) return;
+        this.committing.shift();
+        this.durableSeq = layer.upto;
+        this.lastDurableBatch = chain.id;
       },
       (cause: unknown) => {
-        // Everything not durable is dropped: the writes of this batch, and those made on
-        // top of them since, which may depend on them.
-        const error = toStorageError(cause);
-        this.committing = null;
-        this.pending = new Layer();
-        this.keyCount = this.backend.count();
-        this.expiringKeys = this.backend.expiringCount();
-        this.durableSeq = this.writeSeq;
-        this.lastRollback = { fromSeq, toSeq: this.writeSeq, error };
-        throw error;
+        if (layer.epoch !== this.epoch) {
+          // Rolled back already, with the error of the first batch that failed.
+          throw (this.lastRollback as { error: StorageError }).error;
+        }
+        this.rollback(toStorageError(cause));
+        throw (this.lastRollback as { error: StorageError }).error;
       },
     );
-    this.inflight = run;
-    try {
-      await run;
-    } finally {
-      this.inflight = null;
-    }
+    return layer;
+  }
+
+  /**
+   * Drops everything not durable: the failed batch, the batches behind it (which the chain
+   * makes fail too) and the writes made on top of them since, which may depend on them.
+   */
+  private rollback(error: StorageError): void {
+    this.lastRollback = { fromSeq: this.durableSeq, toSeq: this.writeSeq, error };
+    this.epoch++;
+    this.committing = [];
+    this.pending = new Layer();
+    this.keyCount = this.backend.count();
+    this.expiringKeys = this.backend.expiringCount();
+    this.durableSeq = this.writeSeq;
+    this.lastQueuedBatch = this.lastDurableBatch;
   }
 
   usedBytes(): number {
@@ -298,8 +358,14 @@ export class OverlayStore implements KeyStore {
 
   async close(): Promise<void> {
     if (this.writeSeq > this.durableSeq) await this.flush().catch(() => undefined);
+    for (const layer of this.committing) await layer.done?.catch(() => undefined);
     await this.backend.close();
   }
+}
+
+/** Why a backend refused a batch: one before it in the chain failed. */
+export function notApplied(chain: BatchChain): StorageError {
+  return new StorageError("OTHER", `batch ${chain.id} not applied: batch ${chain.after} failed`);
 }
 
 /** SCAN order: by hash, then by key bytes. */

@@ -29,3 +29,25 @@ it("memory twin: a failed flush rolls back every write that was not durable", as
   await store.flush();
   assert.equal(store.size(), 2);
 });
+
+it("memory twin: a batch queued behind a failed one does not land without it", async () => {
+  const backend = new MemoryBackend();
+  const store = new MemoryStore(backend);
+  const v = (s: string) => ({ type: "string" as const, data: Buffer.from(s), expireAtMs: 0 });
+  backend.failNextCommits(1);
+  store.set(Buffer.from("a"), v("1"));
+  const first = store.flush();
+  // Computed from the value the failing batch wrote: must not survive without it.
+  store.set(Buffer.from("b"), Buffer.from(`${store.get(Buffer.from("a"))?.data}+1`) && v("2"));
+  const second = store.flush();
+  await assert.rejects(first, StorageError);
+  await assert.rejects(second, StorageError);
+  assert.equal(store.size(), 0);
+  assert.equal(backend.count(), 0);
+  store.set(Buffer.from("c"), v("3"));
+  await store.flush();
+  assert.deepEqual(
+    [...store.keysFrom(undefined)].map((k) => k.toString()),
+    ["c"],
+  );
+});
