@@ -10,7 +10,7 @@ import { unknownCommand, unknownSubcommand, wrongArity } from "./errors.js";
  * read. Summaries and complexities are written for Homeostat.
  */
 
-export type CommandGroup = "string" | "generic" | "connection" | "server" | "scripting";
+export type CommandGroup = "string" | "bitmap" | "generic" | "connection" | "server" | "scripting";
 
 /** Flags COMMAND INFO shows, in the order Redis 7.0 lists them. */
 const VISIBLE_FLAGS = [
@@ -346,6 +346,12 @@ const flushMode = (withSince: boolean) =>
     token("sync", "SYNC", withSince ? { since: "6.2.0" } : {}),
   ]);
 
+/** BITCOUNT's and BITPOS's range unit (7.0). */
+const indexUnit = oneof("index_unit", { optional: true, since: "7.0.0" }, [
+  token("byte", "BYTE"),
+  token("bit", "BIT"),
+]);
+
 const O1 = "O(1)";
 
 const DECLS: Record<string, Decl> = {
@@ -598,6 +604,80 @@ const DECLS: Record<string, Decl> = {
     complexity: O1,
     keySpecs: [keys("RW access update", 1)],
     args: [key("key", 0), arg("increment", "double")],
+  },
+  lcs: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "STRING",
+    group: "string",
+    since: "7.0.0",
+    summary: "Finds the longest common subsequence of two strings.",
+    complexity: "O(N*M) for strings of N and M bytes.",
+    keySpecs: [keys("RO access", 1, 1)],
+    args: [
+      key("key1", 0),
+      key("key2", 0),
+      token("len", "LEN", { optional: true }),
+      token("idx", "IDX", { optional: true }),
+      int("len", { token: "MINMATCHLEN", optional: true }),
+      token("withmatchlen", "WITHMATCHLEN", { optional: true }),
+    ],
+  },
+
+  // --- bitmaps -------------------------------------------------------------------------
+  setbit: {
+    arity: 4,
+    flags: "WRITE DENYOOM",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "2.2.0",
+    summary: "Sets or clears one bit of a string, zero-extending it as needed.",
+    complexity: "O(1), plus the copy of the string.",
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), int("offset"), int("value")],
+  },
+  getbit: {
+    arity: 3,
+    flags: "READONLY FAST",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "2.2.0",
+    summary: "Returns one bit of a string (0 past its end).",
+    complexity: O1,
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), int("offset")],
+  },
+  bitcount: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "2.6.0",
+    summary: "Counts the set bits of a string, or of a byte or bit range of it.",
+    complexity: "O(N) for N bytes counted.",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      block("index", { optional: true }, [int("start"), int("end"), indexUnit]),
+    ],
+  },
+  bitpos: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "2.8.7",
+    summary: "Finds the first set or clear bit of a string, or of a byte or bit range of it.",
+    complexity: "O(N) for N bytes searched.",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      int("bit"),
+      block("index", { optional: true }, [
+        int("start"),
+        block("end_index", { optional: true }, [int("end"), indexUnit]),
+      ]),
+    ],
   },
 
   // --- generic keyspace ----------------------------------------------------------------

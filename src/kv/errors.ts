@@ -62,6 +62,32 @@ export const ERRORS = {
     message: "ERR offset is out of range",
     meaning: "SETRANGE was given a negative offset.",
   },
+  BIT_OFFSET: {
+    message: "ERR bit offset is not an integer or out of range",
+    meaning:
+      "SETBIT/GETBIT was given an offset that is not an integer, is negative, or lies in a byte at or past proto-max-bulk-len.",
+  },
+  BIT_VALUE: {
+    message: "ERR bit is not an integer or out of range",
+    meaning: "SETBIT was given a value other than 0 or 1.",
+  },
+  BIT_ARGUMENT: {
+    message: "ERR The bit argument must be 1 or 0.",
+    meaning: "BITPOS was given an integer other than 0 or 1 as the bit to look for.",
+  },
+  LCS_NOT_STRINGS: {
+    message: "ERR The specified keys must contain string values",
+    meaning: "LCS was given a key holding another type (LCS answers this, not WRONGTYPE).",
+  },
+  LCS_LEN_AND_IDX: {
+    message: "ERR If you want both the length and indexes, please just use IDX.",
+    meaning: "LCS was given both LEN and IDX.",
+  },
+  LCS_TOO_LARGE: {
+    message: "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+    meaning:
+      "LCS of strings of lengths m and n needs (m+1)×(n+1) 4-byte table cells in Redis; that exceeds proto-max-bulk-len.",
+  },
   NO_SUCH_KEY: {
     message: "ERR no such key",
     meaning: "RENAME or RENAMENX was asked to rename a key that does not exist.",

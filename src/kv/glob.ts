@@ -17,6 +17,11 @@
  * because every non-star token consumes exactly one byte, and it bounds the work to
  * O(pattern tokens × subject bytes) with constant stack, whatever the input.
  *
+ * Redis also bounds its recursion (CVE-2024-31228, in 7.0.15 as shipped by Debian and in
+ * 7.2.6+): a search nested more than `STAR_DEPTH_MAX` stars deep gives up, and the pattern
+ * then matches nothing. Which subjects that refuses is part of the reply (KEYS shows it),
+ * so this matcher refuses exactly the same ones; see `abortAt`.
+ *
  * One deliberate difference: bytes compare as unsigned (0x00..0xff) in ranges, where Redis
  * on x86 compares them as signed chars, so `[a-\xff]` means what it says.
  */
@@ -39,6 +44,13 @@ interface Token {
 const STAR: Token = { kind: "star", byte: 0, set: undefined, exact: undefined, negated: false };
 const ANY: Token = { kind: "any", byte: 0, set: undefined, exact: undefined, negated: false };
 
+/**
+ * How many stars deep Redis's recursive matcher may search (util.c, stringmatchlen): the
+ * search below the 1001st star of a pattern is refused. Counted in star runs, as `**`
+ * is one star.
+ */
+const STAR_DEPTH_MAX = 1000;
+
 const CH_STAR = 0x2a;
 const CH_QUESTION = 0x3f;
 const CH_OPEN = 0x5b;
@@ -56,6 +68,21 @@ export class GlobPattern {
   private readonly tokens: readonly Token[];
   /** Empty pattern: matches only the empty subject. */
   private readonly empty: boolean;
+  /**
+   * The token index of the star past Redis's depth limit, when it is not the last token;
+   * -1 when there is none. Reaching it with subject bytes left means Redis gives up.
+   *
+   * Why reaching that token is the exact condition: Redis's search commits at each star.
+   * Once the run of one-byte tokens after a star matches at its leftmost place and the
+   * next star is reached with bytes left, that star's loop decides the whole answer (a
+   * failure there sets its "skip longer matches" flag, which ends every outer loop too).
+   * So Redis reaches star number STAR_DEPTH_MAX + 1 exactly when each run before it
+   * matches at its leftmost place with bytes to spare — which is when this scan passes
+   * that star's token. A last star matches any rest before Redis recurses, so it is
+   * exempt; any other is where every deeper attempt is refused, and the flag turns those
+   * refusals into "no match".
+   */
+  private readonly abortAt: number;
 
   constructor(
     pattern: Uint8Array,
@@ -63,6 +90,7 @@ export class GlobPattern {
   ) {
     this.tokens = compile(pattern, nocase);
     this.empty = pattern.length === 0;
+    this.abortAt = starPastDepthLimit(this.tokens);
   }
 
   /**
@@ -92,6 +120,7 @@ export class GlobPattern {
     while (s < subject.length) {
       const t = p < n ? tokens[p] : undefined;
       if (t !== undefined && t.kind === "star") {
+        if (p === this.abortAt) return false;
         starP = p++;
         starS = s;
         continue;
@@ -156,6 +185,15 @@ function compile(pattern: Uint8Array, nocase: boolean): Token[] {
     }
   }
   return tokens;
+}
+
+/** See `GlobPattern.abortAt`. */
+function starPastDepthLimit(tokens: readonly Token[]): number {
+  let stars = 0;
+  for (let i = 0; i < tokens.length - 1; i++) {
+    if (tokens[i] === STAR && ++stars > STAR_DEPTH_MAX) return i;
+  }
+  return -1;
 }
 
 function literal(byte: number, nocase: boolean): Token {

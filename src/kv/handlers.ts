@@ -1,5 +1,7 @@
+import { BITMAP_HANDLERS } from "./bitmaps.js";
 import { EXPIRE_HANDLERS } from "./expire.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
+import { LCS_HANDLERS } from "./lcs.js";
 import { SCAN_HANDLERS } from "./scan.js";
 import { STRING_HANDLERS } from "./strings.js";
 import type { CommandHandler } from "./types.js";
@@ -10,6 +12,8 @@ import type { CommandHandler } from "./types.js";
  */
 export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...STRING_HANDLERS,
+  ...LCS_HANDLERS,
+  ...BITMAP_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,

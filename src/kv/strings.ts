@@ -105,7 +105,7 @@ function absoluteExpiry(
 // GET, SET and their variants
 
 /** The live string at `key`; WRONGTYPE for another type; undefined when absent. */
-function lookupString(ctx: ExecContext, key: Buffer): StoredValue | Reply | undefined {
+export function lookupString(ctx: ExecContext, key: Buffer): StoredValue | Reply | undefined {
   const value = lookup(ctx, key);
   if (value !== undefined && value.type !== "string") return WRONG_TYPE;
   return value;

@@ -12,7 +12,10 @@ export interface ExecContext {
   /** The command's time, in ms since the Unix epoch: what TTLs are measured against. */
   nowMs: number;
   random: Random;
-  /** proto-max-bulk-len: the largest string SETRANGE and APPEND may build. */
+  /**
+   * proto-max-bulk-len: the largest string SETRANGE, APPEND and SETBIT may build, and the
+   * bound on LCS's working table.
+   */
   maxBulkBytes: number;
 }
 

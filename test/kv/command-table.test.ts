@@ -92,6 +92,17 @@ describe("command table", () => {
       0,
       0,
     ]);
+    assert.deepEqual(info(spec("setbit")), [4, ["write", "denyoom"], 1, 1, 1]);
+    assert.deepEqual(info(spec("getbit")), [3, ["readonly", "fast"], 1, 1, 1]);
+    assert.deepEqual(info(spec("bitcount")), [-2, ["readonly"], 1, 1, 1]);
+    assert.deepEqual(info(spec("bitpos")), [-3, ["readonly"], 1, 1, 1]);
+    assert.deepEqual(info(spec("lcs")), [-3, ["readonly"], 1, 2, 1]);
+    assert.deepEqual(spec("setbit").aclCategories, ["@write", "@bitmap", "@slow"]);
+    assert.deepEqual(spec("getbit").aclCategories, ["@read", "@bitmap", "@fast"]);
+    assert.deepEqual(spec("lcs").aclCategories, ["@read", "@string", "@slow"]);
+    assert.deepEqual(spec("setbit").keySpecs[0]?.flags, ["RW", "access", "update"]);
+    assert.equal(spec("bitpos").group, "bitmap");
+    assert.equal(spec("lcs").group, "string");
     assert.deepEqual(spec("get").aclCategories, ["@read", "@string", "@fast"]);
     assert.deepEqual(spec("keys").aclCategories, ["@keyspace", "@read", "@slow", "@dangerous"]);
     assert.deepEqual(spec("del").tips, ["request_policy:multi_shard", "response_policy:agg_sum"]);
@@ -118,6 +129,25 @@ describe("command table", () => {
       set[4]?.arguments?.map((a) => a.token),
       ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"],
     );
+    const bitpos = spec("bitpos").arguments[2];
+    assert.deepEqual(
+      bitpos?.arguments?.[1]?.arguments?.map((a) => [a.name, a.type, a.since]),
+      [
+        ["end", "integer", undefined],
+        ["index_unit", "oneof", "7.0.0"],
+      ],
+    );
+    assert.deepEqual(
+      spec("lcs").arguments.map((a) => [a.name, a.token]),
+      [
+        ["key1", undefined],
+        ["key2", undefined],
+        ["len", "LEN"],
+        ["idx", "IDX"],
+        ["len", "MINMATCHLEN"],
+        ["withmatchlen", "WITHMATCHLEN"],
+      ],
+    );
     const mset = spec("mset").arguments[0];
     assert.equal(mset?.type, "block");
     assert.equal(mset?.multiple, true);
@@ -135,6 +165,8 @@ describe("key positions", () => {
     assert.deepEqual(idx("DEL", "a"), [1]);
     assert.deepEqual(idx("RENAME", "a", "b"), [1, 2]);
     assert.deepEqual(idx("COPY", "a", "b", "REPLACE"), [1, 2]);
+    assert.deepEqual(idx("LCS", "a", "b", "IDX"), [1, 2]);
+    assert.deepEqual(idx("SETBIT", "k", "7", "1"), [1]);
     assert.deepEqual(idx("KEYS", "*"), []);
     assert.deepEqual(idx("PING"), []);
     assert.deepEqual(idx("CONFIG", "GET", "x"), []);

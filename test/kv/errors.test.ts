@@ -27,7 +27,8 @@ function documented(): Map<string, [string, string]> {
   const section = end < 0 ? rest : rest.slice(0, end);
   const rows = new Map<string, [string, string]>();
   for (const line of section.split("\n")) {
-    const m = /^\| `([A-Z_]+)` \| `(.+)` \| (.+) \|$/.exec(line);
+    // Cells may be padded: the docs are formatted as aligned tables.
+    const m = /^\|\s*`([A-Z_]+)`\s*\|\s*`(.+?)`\s*\|\s*(.+?)\s*\|$/.exec(line);
     if (m === null) continue;
     assert.ok(!rows.has(m[1] as string), `${m[1]} documented twice`);
     rows.set(m[1] as string, [m[2] as string, m[3] as string]);

@@ -57,6 +57,38 @@ function oracle(p: Uint8Array, s: Uint8Array, nocase = false): boolean {
   return rec(0, 0);
 }
 
+/**
+ * Redis's search as its rules describe it, depth limit included, for the alphabet
+ * `a b ? *`: recurse at each run of stars unless it ends the pattern, try the rest at
+ * each later position, and once the rest fails from every position, give up everywhere
+ * (a later start for an earlier star could only do worse). A search more than 1000
+ * stars deep is refused.
+ */
+function depthLimitedOracle(p: string, s: string): boolean {
+  let giveUp = false;
+  const search = (pi: number, si: number, depth: number): boolean => {
+    if (depth > 1000) return false;
+    while (pi < p.length && si < s.length) {
+      if (p[pi] === "*") {
+        while (p[pi + 1] === "*") pi++;
+        if (pi === p.length - 1) return true;
+        for (let k = si; k < s.length; k++) {
+          if (search(pi + 1, k, depth + 1)) return true;
+          if (giveUp) return false;
+        }
+        giveUp = true;
+        return false;
+      }
+      if (p[pi] !== "?" && p[pi] !== s[si]) return false;
+      pi++;
+      si++;
+      if (si === s.length) while (p[pi] === "*") pi++;
+    }
+    return pi === p.length && si === s.length;
+  };
+  return search(0, 0, 0);
+}
+
 describe("glob", () => {
   it("stars and question marks", () => {
     assert.ok(match("*", "anything"));
@@ -132,6 +164,52 @@ describe("glob", () => {
     assert.ok(!globMatch(pattern, subject));
     assert.ok(globMatch(b(`${"*a".repeat(40)}*`), b("a".repeat(5000))));
     assert.ok(performance.now() - started < 1000);
+  });
+
+  it("gives up past 1000 nested stars, as Redis does (CVE-2024-31228)", () => {
+    const started = performance.now();
+    // Redis's own regression test: KEYS with this pattern finds nothing.
+    assert.ok(!match("*?".repeat(50000), "a".repeat(50000)));
+    assert.ok(performance.now() - started < 1000);
+    // 1000 stars are searched; the 1001st is refused unless it ends the pattern.
+    assert.ok(match("*?".repeat(1000), "a".repeat(5000)));
+    assert.ok(match(`${"*?".repeat(1000)}*`, "a".repeat(5000)));
+    assert.ok(match(`${"*?".repeat(1000)}***`, "a".repeat(5000)));
+    assert.ok(!match(`${"*?".repeat(1000)}*?`, "a".repeat(5000)));
+    assert.ok(!match(`${"*?".repeat(1000)}*a`, "a".repeat(1001)));
+    // A run of stars counts once.
+    assert.ok(match("**?".repeat(1000), "a".repeat(1000)));
+    assert.ok(!match(`${"**?".repeat(1000)}**?`, "a".repeat(1001)));
+    // Stars only count once reached with bytes left: the subject ends first here.
+    assert.ok(match(`${"?*".repeat(1001)}`, "a".repeat(1001)));
+    assert.ok(!match(`${"?*".repeat(1001)}a`, "a".repeat(1001)));
+    // Escaped stars are literals, not stars.
+    assert.ok(match(`${"\\*".repeat(1500)}*x`, `${"*".repeat(1500)}x`));
+    // The limit holds without case, and for compiled patterns too.
+    const p = new GlobPattern(b(`${"*?".repeat(1001)}`), true);
+    assert.ok(!p.matches(b("A".repeat(2000))));
+    assert.ok(!p.matches(b("A".repeat(1001))));
+  });
+
+  it("property: agrees with Redis's depth-limited search around the limit", () => {
+    const segment = fc.constantFrom("*a", "*?", "**?", "*a?", "*??", "?");
+    const tail = fc.array(fc.constantFrom("*", "a", "?", "b"), { maxLength: 4 });
+    const pattern = fc
+      .tuple(fc.array(segment, { minLength: 990, maxLength: 1012 }), tail)
+      .map(([segs, t]) => segs.join("") + t.join(""));
+    const subject = fc
+      .tuple(fc.integer({ min: 900, max: 2600 }), fc.array(fc.nat(2600), { maxLength: 3 }))
+      .map(([n, bs]) => {
+        const chars = Array.from({ length: n }, () => "a");
+        for (const i of bs) if (i < n) chars[i] = "b";
+        return chars.join("");
+      });
+    fc.assert(
+      fc.property(pattern, subject, (p, s) => {
+        assert.equal(match(p, s), depthLimitedOracle(p, s));
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it("property: agrees with the naive oracle", () => {

@@ -435,6 +435,47 @@ describe("APPEND, STRLEN, GETRANGE, SETRANGE", () => {
   });
 });
 
+describe("proto-max-bulk-len: the largest string a command may build", () => {
+  const BAD_OFFSET = err("ERR bit offset is not an integer or out of range");
+
+  it("SETRANGE, APPEND and SETBIT may reach the limit exactly, and no further", () => {
+    const db = newDb({ maxBulkBytes: 16 });
+    assert.deepEqual(r(db, "setrange", "a", "15", "x"), 16);
+    assert.deepEqual(r(db, "setrange", "a", "16", "x"), TOO_LONG);
+    assert.deepEqual(r(db, "setrange", "a", "15", "xy"), TOO_LONG);
+    r(db, "set", "b", "x".repeat(15));
+    assert.deepEqual(r(db, "append", "b", "y"), 16);
+    assert.deepEqual(r(db, "append", "b", "z"), TOO_LONG);
+    // SETBIT says it with its offset error, as Redis does: the offset is what is refused.
+    assert.deepEqual(r(db, "setbit", "c", String(16 * 8 - 1), "1"), 0);
+    assert.deepEqual(r(db, "setbit", "c", String(16 * 8), "1"), BAD_OFFSET);
+    for (const key of ["a", "b", "c"]) assert.deepEqual(r(db, "strlen", key), 16, key);
+  });
+
+  it("refused writes leave the key as it was, and create nothing", () => {
+    const db = newDb({ maxBulkBytes: 16 });
+    r(db, "set", "k", "abc", "px", "5000");
+    assert.deepEqual(r(db, "setrange", "k", "16", "x"), TOO_LONG);
+    assert.deepEqual(r(db, "append", "k", "x".repeat(14)), TOO_LONG);
+    assert.deepEqual(r(db, "setbit", "k", "128", "1"), BAD_OFFSET);
+    assert.deepEqual(r(db, "get", "k"), "abc");
+    assert.deepEqual(r(db, "pttl", "k"), 5000);
+    assert.deepEqual(r(db, "setrange", "n", "9223372036854775807", "x"), TOO_LONG);
+    assert.deepEqual(r(db, "setbit", "n", "9223372036854775807", "1"), BAD_OFFSET);
+    assert.deepEqual(r(db, "exists", "n"), 0);
+  });
+
+  it("setting nothing is never refused; reads have no limit to check", () => {
+    const db = newDb({ maxBulkBytes: 16 });
+    assert.deepEqual(r(db, "setrange", "k", "9223372036854775807", ""), 0);
+    assert.deepEqual(r(db, "exists", "k"), 0);
+    // APPEND to a missing key stores the argument as it is: the protocol bounds it.
+    assert.deepEqual(r(db, "append", "k", "x".repeat(20)), 20);
+    assert.deepEqual(r(db, "getrange", "k", "0", "4294967297"), "x".repeat(20));
+    assert.deepEqual(r(db, "getbit", "k", "127"), 0);
+  });
+});
+
 describe("INCR, DECR, INCRBY, DECRBY", () => {
   it("count from zero and keep the expiry", () => {
     const db = newDb();
