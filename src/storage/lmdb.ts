@@ -111,6 +111,10 @@ export class LmdbBackend implements Backend {
     return raw === undefined ? undefined : decodeValue(raw);
   }
 
+  peekExpiry(key: Buffer): number | undefined {
+    return this.keys.getBinaryFast(storedKey(key))?.readDoubleBE(2);
+  }
+
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
     const range = this.keys.getKeys(start === undefined ? {} : { start: storedKey(start) });
     for (const k of range) yield this.originalKey(k as Buffer);

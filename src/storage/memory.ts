@@ -41,6 +41,10 @@ export class MemoryBackend implements Backend {
     return this.entries.get(key.toString("latin1"))?.value;
   }
 
+  peekExpiry(key: Buffer): number | undefined {
+    return this.entries.get(key.toString("latin1"))?.value.expireAtMs;
+  }
+
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
     let i = start === undefined ? 0 : lowerBound(this.sorted, start.toString("latin1"));
     // Re-find the position after each yield: the array may have changed in between.

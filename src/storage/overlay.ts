@@ -22,6 +22,8 @@ export interface WriteBatch {
  */
 export interface Backend {
   get(key: Buffer): StoredValue | undefined;
+  /** The key's expireAtMs (0 = none), or undefined when absent; copies nothing. */
+  peekExpiry(key: Buffer): number | undefined;
   keysFrom(start: Buffer | undefined): IterableIterator<Buffer>;
   keysByHash(fromHash: number): IterableIterator<HashedKey>;
   /** Up to `limit` keys whose durable expiry is at or before `nowMs`, oldest first. */
@@ -125,10 +127,26 @@ export class OverlayStore implements KeyStore {
     return this.backend.get(key);
   }
 
+  /** Like `get(key)?.expireAtMs`, without copying the value out of the backend. */
+  private peekExpiry(key: Buffer): number | undefined {
+    if (this.overlayEmpty()) return this.backend.peekExpiry(key);
+    const k = key.toString("latin1");
+    const p = this.pending.entries.get(k);
+    if (p !== undefined) return p.value?.expireAtMs;
+    if (this.pending.cleared) return undefined;
+    for (let i = this.committing.length - 1; i >= 0; i--) {
+      const c = this.committing[i] as Layer;
+      const cw = c.entries.get(k);
+      if (cw !== undefined) return cw.value?.expireAtMs;
+      if (c.cleared) return undefined;
+    }
+    return this.backend.peekExpiry(key);
+  }
+
   set(key: Buffer, value: StoredValue): void {
-    const old = this.get(key);
-    if (old === undefined) this.keyCount++;
-    else if (old.expireAtMs !== 0) this.expiringKeys--;
+    const oldExpiry = this.peekExpiry(key);
+    if (oldExpiry === undefined) this.keyCount++;
+    else if (oldExpiry !== 0) this.expiringKeys--;
     if (value.expireAtMs !== 0) this.expiringKeys++;
     const owned = Buffer.from(key);
     const data = Buffer.from(value.data);
@@ -140,10 +158,10 @@ export class OverlayStore implements KeyStore {
   }
 
   delete(key: Buffer): boolean {
-    const old = this.get(key);
-    if (old === undefined) return false;
+    const oldExpiry = this.peekExpiry(key);
+    if (oldExpiry === undefined) return false;
     this.keyCount--;
-    if (old.expireAtMs !== 0) this.expiringKeys--;
+    if (oldExpiry !== 0) this.expiringKeys--;
     const owned = Buffer.from(key);
     this.pending.entries.set(owned.toString("latin1"), { key: owned, value: null });
     this.writeSeq++;
