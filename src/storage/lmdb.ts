@@ -36,7 +36,17 @@ const LAST_BATCH = Buffer.from("last-batch");
 export interface LmdbOptions {
   /** Folder holding data.mdb and lock.mdb; created if missing. */
   path: string;
+  /**
+   * Bytes of decoded values kept in a write-through cache in front of LMDB (keys + values
+   * + a per-entry overhead). A read from LMDB costs a native call, a decode and a copy —
+   * about a third of a pipelined GET's CPU here; a cache hit is one Map lookup.
+   * Default 64 MiB; 0 turns it off.
+   */
+  cacheBytesMax?: number;
 }
+
+/** Rough bytes a cache entry costs beyond its key and data (Map slot, objects, strings). */
+const cacheEntryOverheadBytes = 96;
 
 /** The durable key space on LMDB. Every commit is synced before its promise resolves. */
 export class LmdbBackend implements Backend {
@@ -50,9 +60,14 @@ export class LmdbBackend implements Backend {
   private readonly expires: Database<Buffer, Buffer>;
   private entryCount: number;
   private readonly path: string;
+  /** Write-through cache of decoded values, oldest first (Map keeps insertion order). */
+  private readonly cache = new Map<string, StoredValue>();
+  private cacheBytes = 0;
+  private readonly cacheBytesMax: number;
 
   constructor(options: LmdbOptions) {
     this.path = options.path;
+    this.cacheBytesMax = options.cacheBytesMax ?? 64 * 1024 * 1024;
     try {
       mkdirSync(options.path, { recursive: true });
       this.root = open({
@@ -107,11 +122,45 @@ export class LmdbBackend implements Backend {
   }
 
   get(key: Buffer): StoredValue | undefined {
+    if (this.cacheBytesMax === 0) return this.read(key);
+    const k = key.toString("latin1");
+    const hit = this.cache.get(k);
+    if (hit !== undefined) return hit;
+    const value = this.read(key);
+    if (value !== undefined) this.remember(k, value);
+    return value;
+  }
+
+  private read(key: Buffer): StoredValue | undefined {
     const raw = this.keys.getBinaryFast(storedKey(key));
     return raw === undefined ? undefined : decodeValue(raw);
   }
 
+  private remember(k: string, value: StoredValue): void {
+    const size = k.length + value.data.length + cacheEntryOverheadBytes;
+    if (size > this.cacheBytesMax / 16) return; // a few huge values must not flush the rest
+    this.forget(k);
+    this.cache.set(k, value);
+    this.cacheBytes += size;
+    while (this.cacheBytes > this.cacheBytesMax) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done) break;
+      this.forget(oldest.value);
+    }
+  }
+
+  private forget(k: string): void {
+    const old = this.cache.get(k);
+    if (old === undefined) return;
+    this.cache.delete(k);
+    this.cacheBytes -= k.length + old.data.length + cacheEntryOverheadBytes;
+  }
+
   peekExpiry(key: Buffer): number | undefined {
+    if (this.cacheBytesMax > 0) {
+      const hit = this.cache.get(key.toString("latin1"));
+      if (hit !== undefined) return hit.expireAtMs;
+    }
     return this.keys.getBinaryFast(storedKey(key))?.readDoubleBE(2);
   }
 
@@ -203,6 +252,17 @@ export class LmdbBackend implements Backend {
       throw describeFailure(cause, this.path);
     }
     this.entryCount += delta;
+    // Only now is the batch in LMDB: bring the cache up to date with it.
+    if (batch.cleared) {
+      this.cache.clear();
+      this.cacheBytes = 0;
+    }
+    if (this.cacheBytesMax > 0) {
+      for (const [k, w] of batch.entries) {
+        if (w.value === null) this.forget(k);
+        else this.remember(k, w.value);
+      }
+    }
   }
 
   /** Writes one key inside the current transaction; returns the change in key count. */
@@ -301,8 +361,11 @@ function decodeValue(raw: Buffer): StoredValue {
   if (type === undefined) throw new StorageError("OTHER", `unknown value type ${raw[0]}`);
   let at = headerBytes;
   if (((raw[1] as number) & flagLongKey) !== 0) at += 4 + raw.readUInt32BE(headerBytes);
-  // getBinaryFast reuses its buffer: copy what we hand out.
-  return { type, expireAtMs: raw.readDoubleBE(2), data: Buffer.from(raw.subarray(at)) };
+  // getBinaryFast reuses its buffer: copy what we hand out (one allocation, from the
+  // pool for small values).
+  const data = Buffer.allocUnsafe(raw.length - at);
+  raw.copy(data, 0, at);
+  return { type, expireAtMs: raw.readDoubleBE(2), data };
 }
 
 function randomBetween(low: Buffer, high: Buffer, random: Random): Buffer {
