@@ -190,37 +190,15 @@ export class OverlayStore implements KeyStore {
       return;
     }
     const startStr = start?.toString("latin1");
-    const overlayKeys = new Set<string>();
+    const overlay = new Map<string, Buffer>();
     for (const layer of this.layers()) {
-      for (const k of layer.entries.keys()) {
-        if (startStr === undefined || k >= startStr) overlayKeys.add(k);
+      for (const [k, w] of layer.entries) {
+        if (startStr === undefined || k >= startStr) overlay.set(k, w.key);
       }
     }
-    const sorted = [...overlayKeys].sort();
-    const backendHidden = this.backendHidden();
-    const durable = backendHidden ? [][Symbol.iterator]() : this.backend.keysFrom(start);
-    let i = 0;
-    let next = durable.next();
-    while (i < sorted.length || !next.done) {
-      let candidate: Buffer;
-      if (next.done) {
-        candidate = Buffer.from(sorted[i++] as string, "latin1");
-      } else if (i >= sorted.length) {
-        candidate = next.value;
-        next = durable.next();
-      } else {
-        const overlayKey = Buffer.from(sorted[i] as string, "latin1");
-        const order = Buffer.compare(overlayKey, next.value);
-        if (order <= 0) {
-          i++;
-          if (order === 0) next = durable.next();
-          candidate = overlayKey;
-        } else {
-          candidate = next.value;
-          next = durable.next();
-        }
-      }
-      if (this.get(candidate) !== undefined) yield candidate;
+    const durable = this.backendHidden() ? undefined : this.backend.keysFrom(start);
+    for (const key of mergeOrdered([...overlay.values()], durable, Buffer.compare)) {
+      if (this.get(key) !== undefined) yield key;
     }
   }
 
@@ -236,29 +214,9 @@ export class OverlayStore implements KeyStore {
         if (hash >= fromHash) overlay.set(k, { hash, key: w.key });
       }
     }
-    const sorted = [...overlay.values()].sort(compareHashed);
-    const backendHidden = this.backendHidden();
-    const durable = backendHidden ? [][Symbol.iterator]() : this.backend.keysByHash(fromHash);
-    let i = 0;
-    let next = durable.next();
-    while (i < sorted.length || !next.done) {
-      let candidate: HashedKey;
-      if (next.done) {
-        candidate = sorted[i++] as HashedKey;
-      } else if (i >= sorted.length) {
-        candidate = next.value;
-        next = durable.next();
-      } else {
-        const order = compareHashed(sorted[i] as HashedKey, next.value);
-        if (order <= 0) {
-          candidate = sorted[i++] as HashedKey;
-          if (order === 0) next = durable.next();
-        } else {
-          candidate = next.value;
-          next = durable.next();
-        }
-      }
-      if (this.get(candidate.key) !== undefined) yield candidate;
+    const durable = this.backendHidden() ? undefined : this.backend.keysByHash(fromHash);
+    for (const entry of mergeOrdered([...overlay.values()], durable, compareHashed)) {
+      if (this.get(entry.key) !== undefined) yield entry;
     }
   }
 
@@ -378,6 +336,34 @@ export class OverlayStore implements KeyStore {
     if (this.writeSeq > this.durableSeq) await this.flush().catch(() => undefined);
     for (const layer of this.committing) await layer.done?.catch(() => undefined);
     await this.backend.close();
+  }
+}
+
+/**
+ * The union of `overlay` (unsorted, sorted here) and `durable` (already in order), in
+ * order, each item once: an item in both comes from the overlay.
+ */
+function* mergeOrdered<T>(
+  overlay: T[],
+  durable: Iterator<T> | undefined,
+  compare: (a: T, b: T) => number,
+): Generator<T> {
+  overlay.sort(compare);
+  let i = 0;
+  let next = durable?.next() ?? { done: true, value: undefined };
+  while (i < overlay.length || next.done !== true) {
+    if (next.done === true) {
+      yield overlay[i++] as T;
+      continue;
+    }
+    const order = i < overlay.length ? compare(overlay[i] as T, next.value) : 1;
+    if (order <= 0) {
+      yield overlay[i++] as T;
+      if (order === 0) next = (durable as Iterator<T>).next();
+    } else {
+      yield next.value;
+      next = (durable as Iterator<T>).next();
+    }
   }
 }
 

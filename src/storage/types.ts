@@ -28,7 +28,7 @@ export interface StoredValue {
  *
  * Buffers passed in may be views into a network buffer that is reused afterwards: a store
  * copies whatever it keeps. Values handed out are shared and read-only: a caller that
- * wants to change one builds a new buffer and `set`s it. Keys handed out are the caller's.
+ * wants to change one builds a new buffer and `set`s it. Keys handed out are read-only too.
  *
  * Expiry is not enforced here: `get` returns a value whatever its `expireAtMs`; the command
  * layer hides expired keys and deletes them through `expiredKeys`.
