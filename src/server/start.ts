@@ -69,7 +69,6 @@ export async function startNode(options: StartOptions): Promise<number> {
         busPort: settings.busPort,
         dir,
         keys: store.size(),
-        pid: process.pid,
       },
       `ready to accept connections: redis-cli -h ${options.host} -p ${port}`,
     );

@@ -52,10 +52,10 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
     // The node is alive, reads work, and it says what is wrong.
     assert.equal(await client.get("before"), "safe");
     assert.match(await client.info("persistence"), /aof_last_write_status:err/);
-    assert.ok(
-      node.logs.some((l) => l.includes("could not be made durable")),
-      "no log line for the failure",
-    );
+    // The log line travels through a pipe: give it a moment to arrive.
+    const logged = () => node.logs.some((l) => l.includes("could not be made durable"));
+    for (let i = 0; i < 50 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(logged(), "no log line for the failure");
 
     unlinkSync(filler);
     assert.equal(await client.set("after", "space is back"), "OK");
