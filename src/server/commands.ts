@@ -1,4 +1,10 @@
-import { type ArgSpec, COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import {
+  type ArgSpec,
+  arityAccepts,
+  COMMAND_SPECS,
+  type CommandSpec,
+} from "../kv/command-table.js";
+import { unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -13,13 +19,9 @@ export type ServerHandler = (node: HomeostatNode, client: Client, args: Args) =>
 /** The Redis version whose commands and replies this node follows. */
 export const REDIS_COMPAT_VERSION = "7.0.15";
 
-const subcommandError = (args: Args): Reply =>
-  R.error(
-    `ERR unknown subcommand '${args.str(1).slice(0, 128)}'. Try ${args.str(0).toUpperCase()} HELP.`,
-  );
+const subcommandError = unknownSubcommand;
 
-const subArityError = (args: Args): Reply =>
-  R.error(`ERR wrong number of arguments for '${args.lower(0)}|${args.lower(1)}' command`);
+const subArityError = (args: Args): Reply => wrongArity(`${args.lower(0)}|${args.lower(1)}`);
 
 /** Checks a subcommand's arity against its spec; undefined when it is fine. */
 function checkSub(args: Args): Reply | undefined {
@@ -27,13 +29,12 @@ function checkSub(args: Args): Reply | undefined {
     (s) => s.name === `${args.lower(0)}|${args.lower(1)}`,
   );
   if (spec === undefined) return subcommandError(args);
-  const arity = spec.arity;
-  if (arity > 0 ? args.length !== arity : args.length < -arity) return subArityError(args);
+  if (!arityAccepts(spec.arity, args.length)) return subArityError(args);
   return undefined;
 }
 
 function ping(_node: HomeostatNode, _client: Client, args: Args): Reply {
-  if (args.length > 2) return R.error("ERR wrong number of arguments for 'ping' command");
+  if (args.length > 2) return wrongArity("ping");
   return args.length === 2 ? R.bulk(Buffer.from(args.buf(1))) : R.PONG;
 }
 
@@ -395,8 +396,7 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
     return R.map([...found].map(([k, v]) => [R.bulk(k), R.bulk(v)] as const));
   }
   if (sub === "set") {
-    if (args.length % 2 !== 0)
-      return R.error("ERR wrong number of arguments for 'config|set' command");
+    if (args.length % 2 !== 0) return wrongArity("config|set");
     const changes: [string, string][] = [];
     for (let i = 2; i < args.length; i += 2) {
       const name = args.lower(i);

@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
-import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { arityAccepts, COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { unknownCommand, wrongArity } from "../kv/errors.js";
 import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
@@ -45,9 +46,6 @@ const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
  * nothing (it never waits when no more writes are coming).
  */
 const gatherMsMax = 0.2;
-
-/** Longest command name or argument echoed back in an unknown-command error (as Redis). */
-const echoBytesMax = 128;
 
 export interface NodeDeps {
   settings: Settings;
@@ -267,11 +265,8 @@ export class HomeostatNode {
   execute(client: Client, args: Args): Reply {
     const name = args.lower(0);
     const entry = this.commands.get(name);
-    if (entry === undefined) return R.error(unknownCommand(args));
-    const arity = entry.spec.arity;
-    if (arity > 0 ? args.length !== arity : args.length < -arity) {
-      return R.error(`ERR wrong number of arguments for '${name}' command`);
-    }
+    if (entry === undefined) return unknownCommand(args);
+    if (!arityAccepts(entry.spec.arity, args.length)) return wrongArity(name);
     if (!client.authenticated && !allowedBeforeAuth.has(name)) {
       return R.error("NOAUTH Authentication required.");
     }
@@ -404,13 +399,4 @@ function misconf(err: StorageError): Reply {
     `MISCONF Errors writing to disk (${err.code}): the command was not applied. ` +
       "Writes resume by themselves once the disk accepts them again.",
   );
-}
-
-function unknownCommand(args: Args): string {
-  const name = args.str(0).slice(0, echoBytesMax);
-  let text = `ERR unknown command '${name}', with args beginning with: `;
-  for (let i = 1; i < args.length && text.length < 1024; i++) {
-    text += `'${args.str(i).slice(0, echoBytesMax)}' `;
-  }
-  return text;
 }
