@@ -36,6 +36,15 @@ type Entry =
   | { readonly spec: CommandSpec; readonly kind: "kv"; readonly handler: CommandHandler }
   | { readonly spec: CommandSpec; readonly kind: "server"; readonly handler: ServerHandler };
 
+/** Replies are written to the socket whenever this much has been encoded. */
+const outputChunkBytes = 64 * 1024;
+/**
+ * Unsent output per client past which the node stops running that client's commands
+ * until the socket drains (Redis has no such bound for normal clients by default; we keep
+ * memory bounded instead). 1 MiB keeps a fast reader's pipe full.
+ */
+const outputPauseBytes = 1024 * 1024;
+
 /** Commands a client may send before it has authenticated. */
 const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
 
@@ -85,7 +94,7 @@ export class HomeostatNode {
   private flushScheduled = false;
   private expiryTimer: NodeJS.Timeout | null = null;
   private housekeepingTimer: NodeJS.Timeout | null = null;
-  private readonly onCommandBound = (args: Args): void => this.onCommand(args);
+  private readonly onCommandBound = (args: Args): boolean => this.onCommand(args);
   private stopping = false;
 
   constructor(deps: NodeDeps) {
@@ -182,12 +191,7 @@ export class HomeostatNode {
     this.clients.set(client.id, client);
     this.parsers.set(client.id, parser);
     socket.on("data", (chunk: Buffer) => this.onData(client, parser, chunk));
-    socket.on("drain", () => {
-      if (client.paused) {
-        client.paused = false;
-        socket.resume();
-      }
-    });
+    socket.on("drain", () => this.onDrain(client, parser));
     socket.on("error", (err) => this.log.debug({ client: client.id, err }, "client socket error"));
     socket.on("close", () => this.forget(client));
   }
@@ -202,13 +206,30 @@ export class HomeostatNode {
   private onData(client: Client, parser: RequestParser, chunk: Buffer): void {
     if (client.closing) return;
     this.stats.netInputBytes += chunk.length;
+    this.runParser(client, () => parser.feed(chunk, this.onCommandBound));
+  }
+
+  /** The socket took what it had buffered: parse what was held, then read again. */
+  private onDrain(client: Client, parser: RequestParser): void {
+    if (!client.paused) return;
+    client.paused = false;
+    if (parser.isPaused() && !client.closing) {
+      this.runParser(client, () => parser.resume(this.onCommandBound));
+      if (client.paused) return; // its replies filled the socket again
+    }
+    client.socket.resume();
+  }
+
+  /** Runs commands from `parse` for `client`, then sends their replies in one write. */
+  private runParser(client: Client, parse: () => ProtocolError | undefined): void {
     const now = this.clock.nowMs();
     client.lastInteractionMs = now;
     this.ctx.nowMs = now;
+    this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen; // CONFIG SET may have changed it
     this.current = client;
     let failure: ProtocolError | undefined;
     try {
-      failure = parser.feed(chunk, this.onCommandBound);
+      failure = parse();
     } finally {
       this.current = null;
     }
@@ -227,9 +248,10 @@ export class HomeostatNode {
     if (client.closing && client.held.length === 0) client.socket.end();
   }
 
-  private onCommand(args: Args): void {
+  /** Returns false to pause the parser while the client's replies pile up unread. */
+  private onCommand(args: Args): boolean {
     const client = this.current as Client;
-    if (client.closing) return;
+    if (client.closing) return true;
     const authenticated = client.authenticated;
     const reply = this.execute(client, args);
     this.emit(client, reply);
@@ -237,6 +259,21 @@ export class HomeostatNode {
       // Before AUTH, Redis bounds commands more tightly; AUTH, HELLO or RESET changed that.
       this.parsers.get(client.id)?.setAuthRequired(!client.authenticated);
     }
+    if (this.writer.length >= outputChunkBytes) this.sendOutput(client);
+    if (client.socket.writableLength >= outputPauseBytes) {
+      // The rest of this input waits, bounded by the query buffer limit, until the client
+      // has read its replies: a pipelining client that never reads cannot make the node
+      // buffer replies without bound.
+      this.pauseReading(client);
+      return false;
+    }
+    return true;
+  }
+
+  private pauseReading(client: Client): void {
+    if (client.paused || client.closing) return;
+    client.paused = true;
+    client.socket.pause();
   }
 
   /** Queues a reply behind the held ones, or encodes it now if nothing needs waiting for. */
@@ -254,12 +291,8 @@ export class HomeostatNode {
     if (this.writer.length === 0) return;
     const out = this.writer.take();
     this.stats.netOutputBytes += out.length;
-    if (!client.socket.write(out) && !client.paused && !client.closing) {
-      // The client is not reading its replies: stop reading its requests until it does,
-      // so a pipelining client cannot make the node buffer without bound.
-      client.paused = true;
-      client.socket.pause();
-    }
+    // Past the socket's high-water mark, stop reading until it drains.
+    if (!client.socket.write(out)) this.pauseReading(client);
   }
 
   execute(client: Client, args: Args): Reply {
