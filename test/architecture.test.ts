@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ["core"],
   kv: ["core", "resp", "storage"],
   server: ["core", "resp", "storage", "kv"],
-  cli: ["core", "server"],
+  cli: ["core", "resp", "server"],
 };
 
 function sources(dir: string): string[] {

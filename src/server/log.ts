@@ -12,7 +12,12 @@ export function createLogger(level: string, pretty = process.stdout.isTTY === tr
       level,
       transport: {
         target: "pino-pretty",
-        options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" },
+        options: {
+          colorize: true,
+          singleLine: true,
+          translateTime: "SYS:HH:MM:ss.l",
+          ignore: "pid,hostname",
+        },
       },
     });
   }

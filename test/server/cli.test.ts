@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { it } from "node:test";
-import { CLI, removeDir, tempDir } from "./harness.js";
+import { CLI, removeDir, startNode, tempDir } from "./harness.js";
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 15000 });
@@ -50,4 +50,24 @@ it("says so when the port is taken", async () => {
     blocker.close();
     removeDir(dir);
   }
+});
+
+it("homeostat info reaches a node through its Redis port, and says when it cannot", async () => {
+  const dir = tempDir();
+  const node = await startNode(dir);
+  try {
+    const r = spawnSync(process.execPath, [CLI, "info", "-p", String(node.port), "persistence"], {
+      encoding: "utf8",
+      timeout: 15000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^# Persistence\n/);
+    assert.match(r.stdout, /aof_last_write_status:ok/);
+  } finally {
+    await node.stop();
+    removeDir(dir);
+  }
+  const down = run("info", "-p", "1");
+  assert.equal(down.status, 1);
+  assert.match(down.stderr, /cannot reach a node at 127\.0\.0\.1:1: ECONNREFUSED/);
 });
