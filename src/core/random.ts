@@ -56,6 +56,14 @@ export class SeededRandom implements Random {
     }
     return Math.floor(this.next() * bound);
   }
+
+  /**
+   * An independent stream seeded from this one: the simulator gives each node its own, so
+   * adding a node or a draw in one node does not shift every other node's choices.
+   */
+  fork(): SeededRandom {
+    return new SeededRandom(this.nextU32());
+  }
 }
 
 function rotl(x: number, k: number): number {

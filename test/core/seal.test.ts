@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import dgram from "node:dgram";
+import net from "node:net";
+import { describe, it } from "node:test";
+import { encodeFrameHeader, FrameReader } from "../../src/core/framing.js";
+import { deriveClusterKey, Sealer, SealKind } from "../../src/core/seal.js";
+import { parseAddress, UdpTransport } from "../../src/core/udp-transport.js";
+import { testKey } from "./keys.js";
+
+const sealer = new Sealer(testKey);
+const plain = Buffer.from("ping n1 incarnation 7");
+
+describe("Sealer", () => {
+  it("opens what it sealed, only as the same kind", () => {
+    const sealed = sealer.seal(SealKind.datagram, [plain.subarray(0, 4), plain.subarray(4)]);
+    assert.deepEqual(sealer.open(SealKind.datagram, sealed), plain);
+    assert.equal(sealer.open(SealKind.frame, sealed), null);
+  });
+
+  it("rejects every flipped bit, every truncation and another key", () => {
+    const sealed = sealer.seal(SealKind.datagram, [plain]);
+    for (let i = 0; i < sealed.length; i++) {
+      for (const bit of [0x01, 0x80]) {
+        const bad = Buffer.from(sealed);
+        bad[i] ^= bit;
+        assert.equal(sealer.open(SealKind.datagram, bad), null, `byte ${i}`);
+      }
+    }
+    for (let n = 0; n < sealed.length; n++) {
+      assert.equal(sealer.open(SealKind.datagram, sealed.subarray(0, n)), null);
+    }
+    const other = new Sealer(deriveClusterKey("another secret"));
+    assert.equal(other.open(SealKind.datagram, sealed), null);
+  });
+
+  it("never repeats a nonce in practice: two seals of one message differ", () => {
+    const a = sealer.seal(SealKind.datagram, [plain]);
+    const b = sealer.seal(SealKind.datagram, [plain]);
+    assert.notDeepEqual(a, b);
+  });
+});
+
+describe("FrameReader", () => {
+  it("yields the same frames however the stream is split", () => {
+    const frames = [Buffer.from("a"), Buffer.alloc(0), Buffer.from("hello world")];
+    const stream = Buffer.concat(frames.flatMap((f) => [encodeFrameHeader(f.length), f]));
+    for (let cut = 0; cut <= stream.length; cut++) {
+      for (let cut2 = cut; cut2 <= stream.length; cut2 += 3) {
+        const reader = new FrameReader(100);
+        const got = [stream.subarray(0, cut), stream.subarray(cut, cut2), stream.subarray(cut2)]
+          .flatMap((chunk) => reader.push(chunk) as Buffer[])
+          .map((b) => b.toString());
+        assert.deepEqual(got, ["a", "", "hello world"], `cuts ${cut} ${cut2}`);
+      }
+    }
+  });
+
+  it("refuses a length over the bound, and everything after it", () => {
+    const reader = new FrameReader(10);
+    assert.equal(reader.push(encodeFrameHeader(11)), "oversized");
+    assert.equal(reader.push(Buffer.from([0, 0, 0, 1, 5])), "oversized");
+  });
+});
+
+describe("UdpTransport under attack", () => {
+  it("drops and counts forged, tampered, short and oversized datagrams, then works on", async () => {
+    const victim = await UdpTransport.open({ host: "127.0.0.1", port: 0, key: testKey });
+    const friend = await UdpTransport.open({ host: "127.0.0.1", port: 0, key: testKey });
+    const got: string[] = [];
+    victim.onMessage((from, data) => got.push(`${from}:${Buffer.from(data).toString()}`));
+    const { port } = parseAddress(victim.localAddress) as { port: number };
+    const raw = dgram.createSocket("udp4");
+    const forged = new Sealer(deriveClusterKey("attacker")).seal(SealKind.datagram, [plain]);
+    const genuine = sealer.seal(SealKind.datagram, [Buffer.from([2]), Buffer.from("n1hi")]);
+    const tampered = Buffer.from(genuine);
+    tampered[20] ^= 1;
+    const noSender = sealer.seal(SealKind.datagram, [Buffer.from([200]), Buffer.from("x")]);
+    const attacks = [forged, tampered, genuine.subarray(0, 10), Buffer.alloc(0), noSender];
+    attacks.push(Buffer.alloc(2_000, 7), Buffer.from("garbage"));
+    for (const packet of attacks) {
+      await new Promise<void>((resolve) => raw.send(packet, port, "127.0.0.1", () => resolve()));
+    }
+    friend.send(victim.localAddress, Buffer.from("still alive"));
+    const deadline = Date.now() + 2_000;
+    while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(got, [`${friend.localAddress}:still alive`]);
+    assert.equal(victim.counters.droppedInvalid, attacks.length);
+    raw.close();
+    await Promise.all([victim.close(), friend.close()]);
+  });
+
+  it("closes a stream that sends garbage or a huge length, and counts it", async () => {
+    const victim = await UdpTransport.open({ host: "127.0.0.1", port: 0, key: testKey });
+    const { port } = parseAddress(victim.localAddress) as { port: number };
+    for (const payload of [
+      Buffer.concat([encodeFrameHeader(40), Buffer.alloc(40, 1)]),
+      encodeFrameHeader(0xffff_ffff),
+    ]) {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.write(payload);
+      await new Promise((resolve) => socket.on("close", resolve));
+    }
+    assert.equal(victim.counters.droppedInvalid, 2);
+    await victim.close();
+  });
+});
