@@ -7,13 +7,15 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 
 /** Folders whose code must be deterministic: no I/O, no clock, no ambient randomness. */
-const PURE = ["resp", "kv"];
+const PURE = ["resp", "kv", "membership"];
 
 /** Which folders each layer may import from (DESIGN.md's table). */
 const ALLOWED: Record<string, string[]> = {
   core: [],
   resp: ["core"],
   storage: ["core"],
+  membership: ["core"],
+  sim: ["core", "membership"],
   kv: ["core", "resp", "storage"],
   server: ["core", "resp", "storage", "kv"],
   cli: ["core", "resp", "server"],

@@ -1,0 +1,380 @@
+/**
+ * The wire format: a small hand-written binary codec, so every field has a named bound
+ * and a garbled or hostile datagram is rejected by checks we can read, not by a general
+ * decoder's defaults. Authentication and encryption wrap these bytes in the transport.
+ *
+ * frame   = magic:u8 version:u8 count:u8 message{count}
+ * message = type:u8 fields   (integers big-endian; str8/str16 = length:u8|u16 + UTF-8)
+ *
+ * A datagram carries one probe message (ping, ping-req, ack, nack) and piggybacked
+ * broadcasts (alive, suspect, dead) up to datagramBytesMax; a stream frame carries one
+ * push-pull. Any malformed part rejects the whole frame.
+ */
+import type { MemberState, NodeMeta } from "./types.js";
+
+export const frameMagic = 0xb5;
+export const frameVersion = 1;
+export const frameHeaderBytes = 3;
+/** Messages in one frame: the count is one byte. */
+export const frameMessagesMax = 255;
+
+/** Member ids: a UUID or a host name fits with room to spare. */
+export const idBytesMax = 128;
+/** Transport addresses: "host:port", a DNS name or an IPv6 literal with zone fits. */
+export const addressBytesMax = 256;
+export const zoneBytesMax = 64;
+export const metaAddressesMax = 4;
+export const capacityEntriesMax = 8;
+export const capacityKeyBytesMax = 32;
+/** Encoded metadata, as memberlist's MetaMaxSize: small enough to gossip in a datagram. */
+export const metaBytesMax = 512;
+
+const u32Max = 0xffff_ffff;
+
+/** state:u8 id address meta incarnation:u32 — one push-pull entry at its largest. */
+export const memberRecordBytesMax = 1 + (2 + idBytesMax) + (2 + addressBytesMax) + metaBytesMax + 4;
+/** An alive message at its largest; suspect and dead are smaller. */
+export const broadcastBytesMax = 1 + 4 + (2 + idBytesMax) + (2 + addressBytesMax) + metaBytesMax;
+/** A ping-req at its largest (the largest probe message). */
+export const probeMessageBytesMax = 1 + 4 + (2 + idBytesMax) + (2 + addressBytesMax) + 1;
+/** A datagram must hold a probe message and the largest broadcast. */
+export const datagramBytesMin = frameHeaderBytes + probeMessageBytesMax + broadcastBytesMax;
+
+const Type = {
+  ping: 1,
+  pingReq: 2,
+  ack: 3,
+  nack: 4,
+  alive: 5,
+  suspect: 6,
+  dead: 7,
+  pushPull: 8,
+} as const;
+
+const stateCodes: MemberState[] = ["alive", "suspect", "dead", "left"];
+
+export interface PushPullEntry {
+  id: string;
+  address: string;
+  meta: NodeMeta;
+  incarnation: number;
+  state: MemberState;
+}
+
+export type Message =
+  /** A probe; targetId lets a reused address tell it is not the one probed. */
+  | { type: "ping"; seq: number; targetId: string }
+  /** "Please probe target for me" (SWIM's ping-req), nack wanted as Lifeguard says. */
+  | { type: "ping-req"; seq: number; targetId: string; targetAddress: string; wantNack: boolean }
+  | { type: "ack"; seq: number }
+  /** From an indirect prober: "I could not reach the target either, but I am here". */
+  | { type: "nack"; seq: number }
+  | { type: "alive"; incarnation: number; id: string; address: string; meta: NodeMeta }
+  | { type: "suspect"; incarnation: number; id: string; from: string }
+  /** from === id: the member left gracefully. */
+  | { type: "dead"; incarnation: number; id: string; from: string }
+  | { type: "push-pull"; join: boolean; reply: boolean; entries: PushPullEntry[] };
+
+export type Broadcast = Extract<Message, { type: "alive" | "suspect" | "dead" }>;
+
+class DecodeError extends Error {}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+class Writer {
+  private bytes = new Uint8Array(64);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+  u8(v: number): void {
+    this.reserve(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+  }
+  u16(v: number): void {
+    this.reserve(2);
+    this.view.setUint16(this.length, v);
+    this.length += 2;
+  }
+  u32(v: number): void {
+    checkU32(v);
+    this.reserve(4);
+    this.view.setUint32(this.length, v);
+    this.length += 4;
+  }
+  f64(v: number): void {
+    this.reserve(8);
+    this.view.setFloat64(this.length, v);
+    this.length += 8;
+  }
+  raw(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.bytes.set(b, this.length);
+    this.length += b.length;
+  }
+  str(s: string, max: number, lengthBytes: 1 | 2): void {
+    const b = textEncoder.encode(s);
+    if (b.length > max) throw new RangeError(`string of ${b.length} bytes exceeds ${max}`);
+    if (lengthBytes === 1) this.u8(b.length);
+    else this.u16(b.length);
+    this.raw(b);
+  }
+  done(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+class Reader {
+  private offset = 0;
+  private readonly view: DataView;
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number): void {
+    if (this.offset + n > this.bytes.length) throw new DecodeError("truncated");
+  }
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+  u8(): number {
+    this.need(1);
+    return this.view.getUint8(this.offset++);
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.offset);
+    this.offset += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.offset);
+    this.offset += 8;
+    if (!Number.isFinite(v)) throw new DecodeError("non-finite number");
+    return v;
+  }
+  str(max: number, lengthBytes: 1 | 2): string {
+    const n = lengthBytes === 1 ? this.u8() : this.u16();
+    if (n > max) throw new DecodeError("string too long");
+    this.need(n);
+    const s = textDecoder.decode(this.bytes.subarray(this.offset, this.offset + n));
+    this.offset += n;
+    return s;
+  }
+}
+
+function checkU32(v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > u32Max) throw new RangeError(`not a u32: ${v}`);
+}
+
+function writeMeta(w: Writer, meta: NodeMeta): void {
+  const start = w.length;
+  w.str(meta.zone, zoneBytesMax, 1);
+  if (meta.addresses.length > metaAddressesMax) throw new RangeError("too many meta addresses");
+  w.u8(meta.addresses.length);
+  for (const a of meta.addresses) w.str(a, addressBytesMax, 2);
+  const entries = Object.entries(meta.capacity);
+  if (entries.length > capacityEntriesMax) throw new RangeError("too many capacity hints");
+  w.u8(entries.length);
+  for (const [key, value] of entries) {
+    if (!Number.isFinite(value)) throw new RangeError(`capacity ${key} is not finite`);
+    w.str(key, capacityKeyBytesMax, 1);
+    w.f64(value);
+  }
+  w.u32(meta.version);
+  if (w.length - start > metaBytesMax) throw new RangeError("metadata exceeds metaBytesMax");
+}
+
+function readMeta(r: Reader): NodeMeta {
+  const before = r.remaining;
+  const zone = r.str(zoneBytesMax, 1);
+  const addressCount = r.u8();
+  if (addressCount > metaAddressesMax) throw new DecodeError("too many meta addresses");
+  const addresses: string[] = [];
+  for (let i = 0; i < addressCount; i++) addresses.push(r.str(addressBytesMax, 2));
+  const capacityCount = r.u8();
+  if (capacityCount > capacityEntriesMax) throw new DecodeError("too many capacity hints");
+  // A null-prototype object: a key such as "__proto__" from the wire stays a plain key.
+  const capacity: Record<string, number> = Object.create(null);
+  for (let i = 0; i < capacityCount; i++) {
+    const key = r.str(capacityKeyBytesMax, 1);
+    capacity[key] = r.f64();
+  }
+  const version = r.u32();
+  if (before - r.remaining > metaBytesMax) throw new DecodeError("metadata too large");
+  return { zone, addresses, capacity, version };
+}
+
+/**
+ * Why `meta` cannot be advertised, or null if it can. For callers handing metadata in
+ * (the constructor, updateMeta): an operating error to report, not to assert.
+ */
+export function metaProblem(meta: NodeMeta): string | null {
+  try {
+    writeMeta(new Writer(), meta);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer();
+  switch (m.type) {
+    case "ping":
+      w.u8(Type.ping);
+      w.u32(m.seq);
+      w.str(m.targetId, idBytesMax, 2);
+      break;
+    case "ping-req":
+      w.u8(Type.pingReq);
+      w.u32(m.seq);
+      w.str(m.targetId, idBytesMax, 2);
+      w.str(m.targetAddress, addressBytesMax, 2);
+      w.u8(m.wantNack ? 1 : 0);
+      break;
+    case "ack":
+    case "nack":
+      w.u8(m.type === "ack" ? Type.ack : Type.nack);
+      w.u32(m.seq);
+      break;
+    case "alive":
+      w.u8(Type.alive);
+      w.u32(m.incarnation);
+      w.str(m.id, idBytesMax, 2);
+      w.str(m.address, addressBytesMax, 2);
+      writeMeta(w, m.meta);
+      break;
+    case "suspect":
+    case "dead":
+      w.u8(m.type === "suspect" ? Type.suspect : Type.dead);
+      w.u32(m.incarnation);
+      w.str(m.id, idBytesMax, 2);
+      w.str(m.from, idBytesMax, 2);
+      break;
+    case "push-pull":
+      w.u8(Type.pushPull);
+      w.u8((m.join ? 1 : 0) | (m.reply ? 2 : 0));
+      w.u32(m.entries.length);
+      for (const e of m.entries) {
+        w.u8(stateCodes.indexOf(e.state));
+        w.str(e.id, idBytesMax, 2);
+        w.str(e.address, addressBytesMax, 2);
+        writeMeta(w, e.meta);
+        w.u32(e.incarnation);
+      }
+      break;
+  }
+  return w.done();
+}
+
+/** A frame from already-encoded messages (broadcasts are encoded once, sent many times). */
+export function encodeFrame(parts: Uint8Array[]): Uint8Array {
+  if (parts.length > frameMessagesMax) throw new RangeError("too many messages in a frame");
+  let size = frameHeaderBytes;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  out[0] = frameMagic;
+  out[1] = frameVersion;
+  out[2] = parts.length;
+  let at = frameHeaderBytes;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function readMessage(r: Reader, entriesMax: number): Message {
+  const type = r.u8();
+  switch (type) {
+    case Type.ping:
+      return { type: "ping", seq: r.u32(), targetId: r.str(idBytesMax, 2) };
+    case Type.pingReq:
+      return {
+        type: "ping-req",
+        seq: r.u32(),
+        targetId: r.str(idBytesMax, 2),
+        targetAddress: r.str(addressBytesMax, 2),
+        wantNack: r.u8() !== 0,
+      };
+    case Type.ack:
+      return { type: "ack", seq: r.u32() };
+    case Type.nack:
+      return { type: "nack", seq: r.u32() };
+    case Type.alive:
+      return {
+        type: "alive",
+        incarnation: r.u32(),
+        id: r.str(idBytesMax, 2),
+        address: r.str(addressBytesMax, 2),
+        meta: readMeta(r),
+      };
+    case Type.suspect:
+    case Type.dead:
+      return {
+        type: type === Type.suspect ? "suspect" : "dead",
+        incarnation: r.u32(),
+        id: r.str(idBytesMax, 2),
+        from: r.str(idBytesMax, 2),
+      };
+    case Type.pushPull:
+      return readPushPull(r, entriesMax);
+    default:
+      throw new DecodeError(`unknown message type ${type}`);
+  }
+}
+
+function readPushPull(r: Reader, entriesMax: number): Message {
+  const flags = r.u8();
+  if (flags > 3) throw new DecodeError("bad push-pull flags");
+  const count = r.u32();
+  if (count > entriesMax) throw new DecodeError("too many push-pull entries");
+  const entries: PushPullEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const state = stateCodes[r.u8()];
+    if (state === undefined) throw new DecodeError("bad member state");
+    const id = r.str(idBytesMax, 2);
+    const address = r.str(addressBytesMax, 2);
+    const meta = readMeta(r);
+    entries.push({ id, address, meta, incarnation: r.u32(), state });
+  }
+  return { type: "push-pull", join: (flags & 1) !== 0, reply: (flags & 2) !== 0, entries };
+}
+
+/** Decoded messages, or why the frame was rejected. Never throws. */
+export function decodeFrame(
+  data: Uint8Array,
+  entriesMax: number,
+): { ok: true; messages: Message[] } | { ok: false; reason: string } {
+  try {
+    const r = new Reader(data);
+    if (r.u8() !== frameMagic) throw new DecodeError("bad magic");
+    if (r.u8() !== frameVersion) throw new DecodeError("unknown version");
+    const count = r.u8();
+    if (count === 0) throw new DecodeError("empty frame");
+    const messages: Message[] = [];
+    for (let i = 0; i < count; i++) messages.push(readMessage(r, entriesMax));
+    if (r.remaining !== 0) throw new DecodeError("trailing bytes");
+    return { ok: true, messages };
+  } catch (e) {
+    // DecodeError, or TypeError from the fatal UTF-8 decoder: both mean garbled input.
+    return { ok: false, reason: (e as Error).message };
+  }
+}

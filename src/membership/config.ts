@@ -1,0 +1,281 @@
+import { assert } from "../core/assert.js";
+import { datagramBytesMin, memberRecordBytesMax } from "./codec.js";
+
+/**
+ * Tunables of the SWIM + Lifeguard protocol. The defaults below are memberlist's LAN
+ * preset (hashicorp/memberlist config.go), which has years of production behind it; each
+ * carries its reason. Values that must grow with the cluster are not stored here but
+ * derived from them and from the live member count N by the functions further down, so
+ * one config serves 3 members and 10,000.
+ */
+export interface MembershipConfig {
+  /**
+   * Time between probes (SWIM's protocol period T). Failure-detection time and probe
+   * traffic are both proportional to it: 1 s detects a crash in seconds while costing each
+   * member one ping a second regardless of N.
+   */
+  probeIntervalMs: number;
+  /**
+   * How long to wait for a direct ack before asking others to probe. Must exceed the
+   * network's round trip at p99.9 by a wide margin, and be below probeIntervalMs so the
+   * indirect probes have time to come back within the period: 500 ms is half of it.
+   */
+  probeTimeoutMs: number;
+  /**
+   * Members asked to probe indirectly (SWIM's k). Each one is an independent path around
+   * a lossy link; 3 makes a false suspicion caused by a single bad link need four losses.
+   */
+  indirectChecks: number;
+  /**
+   * Suspicion lasts suspicionMult · max(1, log10 N) · probeIntervalMs at least. Each
+   * member probes every period, so log10 N scaling gives more periods for a refutation to
+   * travel back through a larger cluster. 4 periods leave room for the suspected member
+   * to be probed (and told, by the buddy system) a few times.
+   */
+  suspicionMult: number;
+  /**
+   * Lifeguard: suspicion starts at suspicionMaxTimeoutMult times the minimum above and
+   * shrinks toward it as independent confirmations arrive (see suspicionTimeoutMs). 6
+   * gives a lone suspecter, which may be the sick one, six times longer to be corrected.
+   */
+  suspicionMaxTimeoutMult: number;
+  /**
+   * An update is retransmitted retransmitMult · ceil(log10(N + 1)) times (λ·log N in
+   * SWIM). Epidemic spread needs O(log N) transmissions per member for every member to
+   * hear it with high probability; 4 keeps the chance of a member missing it tiny.
+   */
+  retransmitMult: number;
+  /**
+   * Gossip period. Besides riding on probes, pending updates are pushed to gossipNodes
+   * random members this often: 200 ms makes dissemination several times faster than the
+   * probe period alone while each datagram stays small.
+   */
+  gossipIntervalMs: number;
+  /** Fanout of each gossip round: 3, so an update reaches N members in about log4 N rounds. */
+  gossipNodes: number;
+  /**
+   * Keep gossiping to a member this long after it was declared dead, so a member wrongly
+   * declared dead hears of it and refutes: 30 s is many suspicion periods.
+   */
+  gossipToTheDeadMs: number;
+  /**
+   * Full-state sync with one random member. It repairs whatever gossip missed (after a
+   * partition, or a retransmit limit exhausted while a member was unreachable). It costs
+   * O(N) bytes, so it is rare: 30 s, stretched for N > 32 by pushPullIntervalMs().
+   */
+  pushPullIntervalMs: number;
+  /**
+   * Lifeguard local health: the multiplier on our own probe interval and timeout ranges
+   * over 1..awarenessMax. 8 lets a badly overloaded member slow its judgements by 8×.
+   */
+  awarenessMax: number;
+  /**
+   * A member relaying an indirect probe sends a nack after this fraction of probeTimeoutMs
+   * without an ack, so the requester can tell "target silent" from "my own links lossy"
+   * (Lifeguard): 0.8 leaves the nack time to arrive before the requester's deadline.
+   */
+  nackTimeoutFraction: number;
+  /**
+   * A join is retried while no other member is known: every joinRetryMs (2 probe periods,
+   * so a slow seed has answered) up to joinAttemptsMax times (a minute in all by default).
+   */
+  joinRetryMs: number;
+  joinAttemptsMax: number;
+  /**
+   * Dead and left members are remembered this long, so a stale "alive" with an old
+   * incarnation cannot resurrect them: 3 push-pull intervals let every member hear.
+   */
+  tombstoneMs: number;
+  /**
+   * Lifeguard on (health awareness, nacks, dynamic suspicion, buddy system) or off (plain
+   * SWIM: fixed suspicion of suspicionTimeoutMin, no health scaling). Off exists only so
+   * the simulator can measure what Lifeguard buys; production keeps it on.
+   */
+  lifeguard: boolean;
+  /** A datagram never exceeds this: 1400 bytes fits an Ethernet MTU with IP/UDP headers. */
+  datagramBytesMax: number;
+  /** A push-pull state transfer never exceeds this. Must fit membersMax full records. */
+  streamBytesMax: number;
+  /** Members tracked (tombstones included); beyond it new members are dropped and counted. */
+  membersMax: number;
+  /** Pending broadcasts; the most-transmitted are dropped first when it is full. */
+  broadcastsMax: number;
+  /** Indirect probes relayed for others at once; more requests are dropped and counted. */
+  relaysMax: number;
+}
+
+/** memberlist's DefaultLANConfig, reasons above. */
+export const lanConfig: Readonly<MembershipConfig> = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  pushPullIntervalMs: 30_000,
+  awarenessMax: 8,
+  nackTimeoutFraction: 0.8,
+  lifeguard: true,
+  joinRetryMs: 2000,
+  joinAttemptsMax: 30,
+  tombstoneMs: 90_000,
+  datagramBytesMax: 1400,
+  streamBytesMax: 16 * 1024 * 1024,
+  membersMax: 16_384,
+  broadcastsMax: 16_384,
+  relaysMax: 1024,
+});
+
+/**
+ * For loopback and tests on one machine: round trips are microseconds, so periods can be
+ * 5× shorter and one indirect path suffices (memberlist's DefaultLocalConfig, same idea).
+ */
+export const localConfig: Readonly<MembershipConfig> = Object.freeze({
+  ...lanConfig,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 100,
+  indirectChecks: 1,
+  suspicionMult: 3,
+  retransmitMult: 2,
+  gossipIntervalMs: 100,
+  gossipToTheDeadMs: 15_000,
+  pushPullIntervalMs: 15_000,
+  joinRetryMs: 400,
+  tombstoneMs: 45_000,
+});
+
+/** Throws on a config that cannot work: a programmer error, not an operating one. */
+export function validateConfig(c: MembershipConfig): void {
+  type NumericKey = {
+    [K in keyof MembershipConfig]: MembershipConfig[K] extends number ? K : never;
+  }[keyof MembershipConfig];
+  const positive: NumericKey[] = [
+    "probeIntervalMs",
+    "probeTimeoutMs",
+    "suspicionMult",
+    "suspicionMaxTimeoutMult",
+    "retransmitMult",
+    "gossipIntervalMs",
+    "pushPullIntervalMs",
+    "awarenessMax",
+    "joinRetryMs",
+    "datagramBytesMax",
+    "streamBytesMax",
+    "membersMax",
+    "broadcastsMax",
+    "relaysMax",
+  ];
+  for (const key of positive) {
+    assert(Number.isFinite(c[key]) && c[key] > 0, `membership config: ${key} must be > 0`);
+  }
+  assert(c.probeTimeoutMs < c.probeIntervalMs, "membership config: probeTimeoutMs < interval");
+  assert(c.suspicionMaxTimeoutMult >= 1, "membership config: suspicionMaxTimeoutMult >= 1");
+  assert(c.indirectChecks >= 0 && c.gossipNodes >= 0, "membership config: fanouts >= 0");
+  assert(
+    c.nackTimeoutFraction > 0 && c.nackTimeoutFraction < 1,
+    "membership config: nackTimeoutFraction in (0, 1)",
+  );
+  assert(
+    c.datagramBytesMax >= datagramBytesMin,
+    `membership config: datagramBytesMax must hold a probe and a broadcast (${datagramBytesMin})`,
+  );
+  assert(c.datagramBytesMax <= 65_507, "membership config: datagramBytesMax fits in UDP");
+  assert(
+    c.membersMax * memberRecordBytesMax + 64 <= c.streamBytesMax,
+    "membership config: streamBytesMax must hold membersMax member records",
+  );
+}
+
+/** Retransmissions per broadcast: retransmitMult · ceil(log10(N + 1)) — λ·log N. */
+export function retransmitLimit(c: MembershipConfig, n: number): number {
+  return c.retransmitMult * Math.ceil(Math.log10(Math.max(1, n) + 1));
+}
+
+/** Shortest suspicion: suspicionMult · max(1, log10 N) · probeIntervalMs. */
+export function suspicionTimeoutMinMs(c: MembershipConfig, n: number): number {
+  const nodeScale = Math.max(1, Math.log10(Math.max(1, n)));
+  return Math.floor(c.suspicionMult * nodeScale * c.probeIntervalMs);
+}
+
+/** Longest suspicion (no confirmations): suspicionMaxTimeoutMult · the shortest. */
+export function suspicionTimeoutMaxMs(c: MembershipConfig, n: number): number {
+  return c.suspicionMaxTimeoutMult * suspicionTimeoutMinMs(c, n);
+}
+
+/**
+ * Independent confirmations that shrink suspicion to its minimum: suspicionMult − 2
+ * (memberlist's choice), or none when the cluster is too small to supply that many
+ * suspecters besides the first and the suspected member itself.
+ */
+export function suspicionConfirmationsExpected(c: MembershipConfig, n: number): number {
+  const k = c.suspicionMult - 2;
+  return n - 2 < k ? 0 : Math.max(0, k);
+}
+
+/**
+ * Lifeguard's dynamic suspicion timeout after `confirmations` independent confirmations
+ * out of `expected`: max − (max − min) · log(c + 1) / log(k + 1), never below min. The log
+ * makes the first confirmations count most: each is strong evidence the first suspecter
+ * was not just the sick one.
+ */
+export function suspicionTimeoutMs(
+  minMs: number,
+  maxMs: number,
+  expected: number,
+  confirmations: number,
+): number {
+  if (expected < 1) return minMs;
+  const frac = Math.log(confirmations + 1) / Math.log(expected + 1);
+  return Math.max(minMs, Math.floor(maxMs - frac * (maxMs - minMs)));
+}
+
+/**
+ * Push-pull period: pushPullIntervalMs up to 32 members, then one more multiple per
+ * doubling (memberlist's pushPullScale), so the cluster-wide state-transfer bandwidth,
+ * N² bytes per period, grows by N²/log N rather than N².
+ */
+export function pushPullIntervalMs(c: MembershipConfig, n: number): number {
+  const threshold = 32;
+  if (n <= threshold) return c.pushPullIntervalMs;
+  const multiplier = Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1;
+  return c.pushPullIntervalMs * multiplier;
+}
+
+/**
+ * Gossip rounds for an update to reach all N members with high probability: push
+ * epidemics with fanout f finish in log_{f+1} N + ln N / f + O(1) rounds (Pittel; Karp
+ * et al.). The + 2 is the O(1) term, checked against the tests' runs.
+ */
+export function disseminationRounds(c: MembershipConfig, n: number): number {
+  const f = Math.max(1, c.gossipNodes);
+  const size = Math.max(2, n);
+  return Math.ceil(Math.log(size) / Math.log(f + 1) + Math.log(size) / f) + 2;
+}
+
+/**
+ * Upper bound (p99) on the time from a crash until every live member has declared the
+ * crashed one dead, with healthy probers (health multiplier 1):
+ *
+ *   bound(N) = (ceil(ln 100) + 1) · T  +  suspicionTimeoutMax(N)  +  R(N) · G
+ *
+ * - First probe of the crashed member: each of the N − 1 others probes it once per
+ *   round-robin round of N − 1 periods at an independent random slot, so a period passes
+ *   without anyone probing it with probability (1 − 1/(N−1))^(N−1) ≤ 1/e; ceil(ln 100)
+ *   periods pass without any probe with probability ≤ 1%. The probe that starts then
+ *   fails at the end of its own period: + 1 · T. That member now suspects.
+ * - The suspicion reaches every member by gossip within R(N) rounds of G
+ *   (disseminationRounds); each member's own suspicion timer then fires at most
+ *   suspicionTimeoutMax(N) later (less once confirmations arrive). A member that hears
+ *   "dead" from an earlier decider only decides sooner.
+ */
+export function detectionBoundMs(c: MembershipConfig, n: number): number {
+  const firstProbePeriods = Math.ceil(Math.log(100)) + 1;
+  return (
+    firstProbePeriods * c.probeIntervalMs +
+    suspicionTimeoutMaxMs(c, n) +
+    disseminationRounds(c, n) * c.gossipIntervalMs
+  );
+}
