@@ -17,8 +17,8 @@ const ALLOWED: Record<string, string[]> = {
   membership: ["core"],
   sim: ["core", "membership"],
   kv: ["core", "resp", "storage"],
-  server: ["core", "resp", "storage", "kv"],
-  cli: ["core", "resp", "server"],
+  server: ["core", "resp", "storage", "kv", "membership"],
+  cli: ["core", "resp", "server", "sim"],
 };
 
 function sources(dir: string): string[] {

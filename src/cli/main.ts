@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { HOMEOSTAT_VERSION } from "../server/info.js";
 import { startNode } from "../server/start.js";
 import { call, formatReply, UnreachableError } from "./client.js";
+import { registerMembers } from "./members.js";
+import { registerSimCommand } from "./sim.js";
 
 function portNumber(value: string): number {
   const n = Number(value);
@@ -31,8 +33,15 @@ program
   .option("-p, --port <port>", "Redis port for clients", portNumber, 6380)
   .option(
     "--bus-port <port>",
-    "port for node-to-node traffic (reserved; default: Redis port + 10000, as Redis Cluster's bus)",
+    "port for node-to-node traffic, UDP and TCP (default: Redis port + 10000, as Redis Cluster's bus; 0 with --port 0)",
     portNumber,
+  )
+  .option("--join <host:port>", "join the cluster of the member with this Redis address")
+  .option("--zone <zone>", "failure domain advertised to the cluster, e.g. eu-west-1a", "")
+  .option(
+    "--cluster-secret <secret>",
+    "secret every node of the cluster shares; seals node-to-node traffic " +
+      "(default: $HOMEOSTAT_CLUSTER_SECRET, else a public one for local clusters)",
   )
   .option("-d, --data <dir>", "data folder (default: ./data/<port>)")
   .option("--requirepass <password>", "password clients must give with AUTH")
@@ -51,6 +60,9 @@ program
       requirepass: opts.requirepass ?? "",
       logLevel: opts.logLevel,
       pretty: opts.logFormat === undefined ? undefined : opts.logFormat === "pretty",
+      join: opts.join,
+      zone: opts.zone,
+      clusterSecret: opts.clusterSecret ?? process.env.HOMEOSTAT_CLUSTER_SECRET,
     });
     if (code !== 0) process.exitCode = code;
   });
@@ -80,6 +92,9 @@ withTarget(program.command("info"))
     }
   });
 
+registerMembers(withTarget(program.command("members")));
+registerSimCommand(program);
+
 interface StartOptions {
   host: string;
   port: number;
@@ -88,6 +103,9 @@ interface StartOptions {
   requirepass?: string;
   logLevel: string;
   logFormat?: string;
+  join?: string;
+  zone: string;
+  clusterSecret?: string;
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1195,6 +1195,25 @@ const DECLS: Record<string, Decl> = {
     complexity: O1,
     tips: "NONDETERMINISTIC_OUTPUT",
   },
+  homeostat: {
+    arity: -2,
+    group: "server",
+    since: "0.1.0",
+    summary: "A container for Homeostat's own cluster commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      members: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "Lists the cluster's members: id, bus and client address, state, incarnation, zone.",
+        complexity: "O(N) for N members.",
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+    },
+  },
   function: {
     arity: -2,
     group: "scripting",

@@ -467,6 +467,35 @@ function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
   return subcommandError(args);
 }
 
+/** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */
+function homeostat(node: HomeostatNode, _c: Client, args: Args): Reply {
+  if (args.lower(1) === "help") {
+    return helpReply("HOMEOSTAT", [
+      "MEMBERS",
+      "    List the cluster's members: id, address (bus), client (Redis address), state,",
+      "    incarnation, zone.",
+    ]);
+  }
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  const driver = node.membership;
+  if (driver === null) return R.EMPTY_ARRAY;
+  const rows = driver.members().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return R.array(
+    rows.map((m) =>
+      R.map([
+        [R.bulk("id"), R.bulk(m.id)],
+        [R.bulk("address"), R.bulk(m.address)],
+        [R.bulk("client"), R.bulk(m.meta.addresses[0] ?? "")],
+        [R.bulk("state"), R.bulk(m.state)],
+        [R.bulk("incarnation"), R.integer(m.incarnation)],
+        [R.bulk("zone"), R.bulk(m.meta.zone)],
+        [R.bulk("self"), R.integer(m.id === driver.id ? 1 : 0)],
+      ]),
+    ),
+  );
+}
+
 export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
   ["ping", ping],
   ["echo", echo],
@@ -481,4 +510,5 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["config", config],
   ["time", time],
   ["function", func],
+  ["homeostat", homeostat],
 ]);

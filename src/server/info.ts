@@ -112,10 +112,48 @@ function sections(node: HomeostatNode): Section[] {
         ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
       ],
     ],
+    ["membership", membershipFields(node)],
     [
       "keyspace",
       keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : [],
     ],
+  ];
+}
+
+function membershipFields(node: HomeostatNode): [string, string | number][] {
+  const driver = node.membership;
+  if (driver === null) return [["membership_enabled", 0]];
+  const count = { alive: 0, suspect: 0, dead: 0, left: 0 };
+  for (const m of driver.members()) count[m.state]++;
+  const m = driver.membership;
+  const t = driver.transport.counters;
+  return [
+    ["membership_enabled", 1],
+    ["node_id", driver.id],
+    ["bus_address", driver.transport.localAddress],
+    ["members_alive", count.alive],
+    ["members_suspect", count.suspect],
+    ["members_dead", count.dead],
+    ["members_left", count.left],
+    ["incarnation", m.incarnation],
+    ["health_score", m.health],
+    ["probe_interval_ms", driver.config.probeIntervalMs],
+    ["probes", m.stats.probes],
+    ["probes_failed", m.stats.probesFailed],
+    ["indirect_probes", m.stats.indirectProbes],
+    ["refutations", m.stats.refutations],
+    ["push_pulls", m.stats.pushPulls],
+    ["datagrams_sent", t.datagramsSent],
+    ["datagrams_received", t.datagramsReceived],
+    ["streams_sent", t.reliableSent],
+    ["streams_received", t.reliableReceived],
+    ["bus_bytes_sent", t.bytesSent],
+    ["bus_bytes_received", t.bytesReceived],
+    ["dropped_unauthenticated", t.droppedInvalid],
+    ["dropped_queue_full", t.droppedQueueFull],
+    ["bus_send_failures", t.sendFailures],
+    ["dropped_garbled", m.stats.droppedGarbled],
+    ["dropped_oversized", m.stats.droppedOversized],
   ];
 }
 

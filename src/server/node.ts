@@ -14,6 +14,7 @@ import type { KeyStore, StorageError } from "../storage/types.js";
 import { Client } from "./client.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
+import type { MembershipDriver } from "./membership-driver.js";
 import type { Settings } from "./settings.js";
 
 /** Counters reported by INFO stats. */
@@ -96,6 +97,8 @@ export class HomeostatNode {
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly onCommandBound = (args: Args): boolean => this.onCommand(args);
   private stopping = false;
+  /** Cluster membership; null until start.ts opened it (and in tests without a bus). */
+  membership: MembershipDriver | null = null;
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;
@@ -422,6 +425,7 @@ export class HomeostatNode {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.clients.values()) c.socket.destroy();
+    await this.membership?.close();
     await closed;
     await this.store.close();
   }

@@ -1,9 +1,11 @@
 import { resolve } from "node:path";
-import { SystemClock } from "../core/clock.js";
+import { RealTimers, SystemClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { LmdbStore } from "../storage/lmdb.js";
 import { StorageError } from "../storage/types.js";
+import { HOMEOSTAT_VERSION } from "./info.js";
 import { createLogger } from "./log.js";
+import { MembershipDriver } from "./membership-driver.js";
 import { HomeostatNode } from "./node.js";
 import { defaultSettings } from "./settings.js";
 
@@ -15,6 +17,12 @@ export interface StartOptions {
   requirepass: string;
   logLevel: string;
   pretty?: boolean;
+  /** Any member's Redis address, HOST:PORT, to join its cluster through. */
+  join?: string;
+  /** Failure domain advertised to the cluster; "" when unknown. */
+  zone?: string;
+  /** Cluster secret (the key sealing bus traffic); undefined: the local default. */
+  clusterSecret?: string;
 }
 
 /**
@@ -62,6 +70,30 @@ export async function startNode(options: StartOptions): Promise<number> {
   });
   try {
     const port = await node.listen();
+    try {
+      node.membership = await MembershipDriver.open({
+        host: options.host,
+        busPort: settings.busPort,
+        redisPort: port,
+        dir,
+        zone: options.zone ?? "",
+        secret: options.clusterSecret,
+        version: versionNumber(HOMEOSTAT_VERSION),
+        log,
+        clock: new SystemClock(),
+        timers: new RealTimers(),
+        random: new SeededRandom((seed ^ 0x5bd1e995) >>> 0),
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      log.fatal(
+        { host: options.host, busPort: settings.busPort, code: e.code },
+        `cannot open the bus port: ${e.message}`,
+      );
+      await node.stop();
+      return 1;
+    }
+    settings.busPort = Number(/:(\d+)$/.exec(node.membership.transport.localAddress)?.[1]);
     log.info(
       {
         host: options.host,
@@ -81,6 +113,7 @@ export async function startNode(options: StartOptions): Promise<number> {
     await store.close();
     return 1;
   }
+  if (options.join !== undefined) void node.membership.joinThrough(options.join);
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -101,4 +134,10 @@ export async function startNode(options: StartOptions): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+}
+
+/** "1.2.3" as 10203: metadata carries numbers; later layers compare versions with it. */
+function versionNumber(version: string): number {
+  const [major = 0, minor = 0, patch = 0] = version.split(".").map((p) => Number.parseInt(p, 10));
+  return major * 10000 + minor * 100 + patch;
 }

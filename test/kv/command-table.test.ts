@@ -32,6 +32,7 @@ const SERVER_SIDE = [
   "config",
   "time",
   "function",
+  "homeostat",
 ];
 
 describe("command table", () => {
