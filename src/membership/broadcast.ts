@@ -1,5 +1,8 @@
 import { assert } from "../core/assert.js";
 
+/** Items a take looks at before it settles for what it has (see take). */
+const takeLooksMax = 64;
+
 interface Queued {
   key: string;
   bytes: Uint8Array;
@@ -41,9 +44,13 @@ export class BroadcastQueue {
   take(budgetBytes: number, transmitLimit: number, countMax: number): Uint8Array[] {
     const taken: Queued[] = [];
     let budget = budgetBytes;
-    for (const tier of this.tiers) {
+    let looked = 0;
+    walk: for (const tier of this.tiers) {
       for (const item of tier.values()) {
-        if (taken.length >= countMax || budget < smallestBroadcastBytes) break;
+        if (taken.length >= countMax || budget < smallestBroadcastBytes) break walk;
+        // Items too big for what is left are skipped, but only so many: with a large
+        // queue, scanning all of them for every datagram made taking cost O(queue).
+        if (++looked > takeLooksMax) break walk;
         if (item.bytes.length <= budget) {
           taken.push(item);
           budget -= item.bytes.length;

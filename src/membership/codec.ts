@@ -123,6 +123,15 @@ class Writer {
     this.length += b.length;
   }
   str(s: string, max: number, lengthBytes: 1 | 2): void {
+    if (s.length <= max && isAscii(s)) {
+      // The common case (ids, addresses, zones): one byte per character, no encoder call.
+      if (lengthBytes === 1) this.u8(s.length);
+      else this.u16(s.length);
+      this.reserve(s.length);
+      for (let i = 0; i < s.length; i++) this.bytes[this.length + i] = s.charCodeAt(i);
+      this.length += s.length;
+      return;
+    }
     const b = textEncoder.encode(s);
     if (b.length > max) throw new RangeError(`string of ${b.length} bytes exceeds ${max}`);
     if (lengthBytes === 1) this.u8(b.length);
@@ -173,9 +182,41 @@ class Reader {
     const n = lengthBytes === 1 ? this.u8() : this.u16();
     if (n > max) throw new DecodeError("string too long");
     this.need(n);
-    const s = textDecoder.decode(this.bytes.subarray(this.offset, this.offset + n));
+    const s = decodeString(this.bytes, this.offset, n);
     this.offset += n;
     return s;
+  }
+
+  /** Skips what readMeta would read, checking only lengths: where the metadata ends. */
+  metaEnd(): number {
+    const start = this.offset;
+    const skip = (lengthBytes: 1 | 2): void => {
+      const n = lengthBytes === 1 ? this.u8() : this.u16();
+      this.need(n);
+      this.offset += n;
+    };
+    skip(1);
+    const addresses = this.u8();
+    for (let i = 0; i < addresses && i <= metaAddressesMax; i++) skip(2);
+    const capacities = this.u8();
+    for (let i = 0; i < capacities && i <= capacityEntriesMax; i++) {
+      skip(1);
+      this.need(8);
+      this.offset += 8;
+    }
+    this.need(4);
+    const end = this.offset + 4;
+    this.offset = start;
+    return end;
+  }
+
+  /** The bytes from the current position to `end`, as a Latin-1 string (a cache key). */
+  latin1(end: number): string {
+    return latin1Of(this.bytes, this.offset, end);
+  }
+
+  skipTo(end: number): void {
+    this.offset = end;
   }
 }
 
@@ -201,7 +242,31 @@ function writeMeta(w: Writer, meta: NodeMeta): void {
   if (w.length - start > metaBytesMax) throw new RangeError("metadata exceeds metaBytesMax");
 }
 
+/**
+ * Decoded metadata by its encoded bytes. Every member gossips the same few metadata
+ * records over and over (each alive message and push-pull entry carries one), so decoding
+ * them once and sharing the frozen result saves most of the decoding and, in the
+ * simulator, most of the memory (N members each holding N records). Bounded: cleared
+ * when full. Pure: the result is the same whether or not it came from here.
+ */
+const metaCache = new Map<string, NodeMeta>();
+const metaCacheEntriesMax = 16_384;
+
 function readMeta(r: Reader): NodeMeta {
+  const end = r.metaEnd();
+  const key = r.latin1(end);
+  const cached = metaCache.get(key);
+  if (cached !== undefined) {
+    r.skipTo(end);
+    return cached;
+  }
+  const meta = Object.freeze(decodeMeta(r));
+  if (metaCache.size >= metaCacheEntriesMax) metaCache.clear();
+  metaCache.set(key, meta);
+  return meta;
+}
+
+function decodeMeta(r: Reader): NodeMeta {
   const before = r.remaining;
   const zone = r.str(zoneBytesMax, 1);
   const addressCount = r.u8();
@@ -218,7 +283,44 @@ function readMeta(r: Reader): NodeMeta {
   }
   const version = r.u32();
   if (before - r.remaining > metaBytesMax) throw new DecodeError("metadata too large");
-  return { zone, addresses, capacity, version };
+  return {
+    zone,
+    addresses: Object.freeze(addresses) as string[],
+    capacity: Object.freeze(capacity),
+    version,
+  };
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Strings this short and plain ASCII skip the (comparatively slow) TextDecoder. */
+const asciiFastPathBytesMax = 256;
+
+function decodeString(bytes: Uint8Array, offset: number, n: number): string {
+  if (n <= asciiFastPathBytesMax) {
+    let ascii = true;
+    for (let i = offset; i < offset + n; i++) {
+      if ((bytes[i] as number) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return latin1Of(bytes, offset, offset + n);
+  }
+  return textDecoder.decode(bytes.subarray(offset, offset + n));
+}
+
+function latin1Of(bytes: Uint8Array, start: number, end: number): string {
+  // Buffer is a global (no import, no I/O); its native Latin-1 decoding is many times
+  // faster than building the string in JavaScript.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
+    "latin1",
+    start,
+    end,
+  );
 }
 
 /**
