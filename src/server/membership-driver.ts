@@ -216,7 +216,7 @@ export class MembershipDriver {
    * cluster-port), then joins through host:busPort. Retries with backoff while the seed
    * does not answer; resolves false (logged) if it never does: the node runs alone.
    */
-  async joinThrough(seed: string): Promise<boolean> {
+  async joinThrough(seed: string, password = ""): Promise<boolean> {
     const target = parseAddress(seed);
     if (target === null) {
       this.log.error({ seed }, "--join needs HOST:PORT (a member's Redis port)");
@@ -226,7 +226,10 @@ export class MembershipDriver {
     let lastError = "";
     for (let attempt = 1; attempt <= seedAttemptsMax && !this.closed; attempt++) {
       try {
-        const reply = await ask(target.host, target.port, ["CONFIG", "GET", "cluster-port"], 2000);
+        // Nodes of one cluster share their password: a seed that wants AUTH gets ours.
+        const commands = [["CONFIG", "GET", "cluster-port"]];
+        if (password !== "") commands.unshift(["AUTH", password]);
+        const reply = await ask(target.host, target.port, commands, 2000);
         const busPort = busPortOf(reply);
         if (busPort === null) throw new Error(`unexpected reply to CONFIG GET cluster-port`);
         const bus = formatAddress(target.host, busPort);
@@ -319,8 +322,13 @@ export class MembershipDriver {
 }
 
 /** One command to a node's Redis port (as cli/client.ts's call, which server/ cannot use). */
-function ask(host: string, port: number, args: string[], timeoutMs: number): Promise<Reply> {
+/**
+ * Sends `commands` in one pipeline and resolves with the last reply; an error reply to any
+ * of them rejects with its text.
+ */
+function ask(host: string, port: number, commands: string[][], timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
+    let answered = 0;
     const socket = connect(port, host);
     const parser = new ReplyParser({}, { bulkAs: "string" });
     const finish = (err: Error | null, reply?: Reply) => {
@@ -330,9 +338,14 @@ function ask(host: string, port: number, args: string[], timeoutMs: number): Pro
       else resolve(reply as Reply);
     };
     const timer = setTimeout(() => finish(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    socket.on("connect", () => socket.write(encodeCommand(args)));
+    socket.on("connect", () => {
+      for (const args of commands) socket.write(encodeCommand(args));
+    });
     socket.on("data", (chunk: Buffer) => {
-      const failure = parser.feed(chunk, (reply) => finish(null, reply));
+      const failure = parser.feed(chunk, (reply) => {
+        if (reply.kind === "error") finish(new Error(reply.value));
+        else if (++answered === commands.length) finish(null, reply);
+      });
       if (failure !== undefined) finish(new Error(failure.message));
     });
     socket.on("error", (err: NodeJS.ErrnoException) => finish(new Error(err.code ?? err.message)));

@@ -113,7 +113,9 @@ export async function startNode(options: StartOptions): Promise<number> {
     await store.close();
     return 1;
   }
-  if (options.join !== undefined) void node.membership.joinThrough(options.join);
+  if (options.join !== undefined) {
+    void node.membership.joinThrough(options.join, options.requirepass);
+  }
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string) => {
