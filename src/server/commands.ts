@@ -1,8 +1,8 @@
 import {
   type ArgSpec,
-  arityAccepts,
   COMMAND_SPECS,
   type CommandSpec,
+  resolveCommand,
 } from "../kv/command-table.js";
 import { unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
@@ -19,18 +19,9 @@ export type ServerHandler = (node: HomeostatNode, client: Client, args: Args) =>
 /** The Redis version whose commands and replies this node follows. */
 export const REDIS_COMPAT_VERSION = "7.0.15";
 
-const subcommandError = unknownSubcommand;
-
-const subArityError = (args: Args): Reply => wrongArity(`${args.lower(0)}|${args.lower(1)}`);
-
-/** Checks a subcommand's arity against its spec; undefined when it is fine. */
+/** Unknown subcommand or wrong arity, as Redis says them; undefined when it is fine. */
 function checkSub(args: Args): Reply | undefined {
-  const spec = COMMAND_SPECS.get(args.lower(0))?.subcommands?.find(
-    (s) => s.name === `${args.lower(0)}|${args.lower(1)}`,
-  );
-  if (spec === undefined) return subcommandError(args);
-  if (!arityAccepts(spec.arity, args.length)) return subArityError(args);
-  return undefined;
+  return resolveCommand(args).error;
 }
 
 function ping(_node: HomeostatNode, _client: Client, args: Args): Reply {
@@ -167,7 +158,7 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
     case "list":
       return clientList(node, args, now);
     default:
-      return subcommandError(args);
+      return unknownSubcommand(args);
   }
 }
 
@@ -357,7 +348,7 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
       return R.map(chosen.map((s) => [R.bulk(s.name), commandDocs(s)] as const));
     }
     default:
-      return subcommandError(args);
+      return unknownSubcommand(args);
   }
 }
 
@@ -434,7 +425,7 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
     );
     return R.OK;
   }
-  return subcommandError(args);
+  return unknownSubcommand(args);
 }
 
 const configHelp = [
@@ -464,7 +455,7 @@ function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
     }
     return R.OK;
   }
-  return subcommandError(args);
+  return unknownSubcommand(args);
 }
 
 /** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */

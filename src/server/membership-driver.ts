@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { availableParallelism, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Clock, TimerHandle, Timers } from "../core/clock.js";
@@ -17,10 +16,9 @@ import {
   Membership,
   type MembershipConfig,
 } from "../membership/index.js";
-import { encodeCommand } from "../resp/encoder.js";
-import { ReplyParser } from "../resp/reply-parser.js";
 import type { Reply } from "../resp/types.js";
 import type { Logger } from "./log.js";
+import { callAll } from "./resp-client.js";
 
 /**
  * The secret a cluster uses when none is configured, so `npm start` and a local cluster
@@ -229,7 +227,10 @@ export class MembershipDriver {
         // Nodes of one cluster share their password: a seed that wants AUTH gets ours.
         const commands = [["CONFIG", "GET", "cluster-port"]];
         if (password !== "") commands.unshift(["AUTH", password]);
-        const reply = await ask(target.host, target.port, commands, 2000);
+        const replies = await callAll(target, commands, 2000);
+        const failed = replies.find((r) => r.kind === "error");
+        if (failed !== undefined) throw new Error(String(failed.value));
+        const reply = replies[replies.length - 1] as Reply;
         const busPort = busPortOf(reply);
         if (busPort === null) throw new Error(`unexpected reply to CONFIG GET cluster-port`);
         const bus = formatAddress(target.host, busPort);
@@ -322,37 +323,6 @@ export class MembershipDriver {
 }
 
 /** One command to a node's Redis port (as cli/client.ts's call, which server/ cannot use). */
-/**
- * Sends `commands` in one pipeline and resolves with the last reply; an error reply to any
- * of them rejects with its text.
- */
-function ask(host: string, port: number, commands: string[][], timeoutMs: number): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    let answered = 0;
-    const socket = connect(port, host);
-    const parser = new ReplyParser({}, { bulkAs: "string" });
-    const finish = (err: Error | null, reply?: Reply) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err !== null) reject(err);
-      else resolve(reply as Reply);
-    };
-    const timer = setTimeout(() => finish(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-    socket.on("connect", () => {
-      for (const args of commands) socket.write(encodeCommand(args));
-    });
-    socket.on("data", (chunk: Buffer) => {
-      const failure = parser.feed(chunk, (reply) => {
-        if (reply.kind === "error") finish(new Error(reply.value));
-        else if (++answered === commands.length) finish(null, reply);
-      });
-      if (failure !== undefined) finish(new Error(failure.message));
-    });
-    socket.on("error", (err: NodeJS.ErrnoException) => finish(new Error(err.code ?? err.message)));
-    socket.on("close", () => finish(new Error("connection closed without an answer")));
-  });
-}
-
 function busPortOf(reply: Reply): number | null {
   const r = reply as { kind: string; value: unknown };
   let value: unknown;

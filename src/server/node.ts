@@ -28,7 +28,6 @@ export class Stats {
   flushes = 0;
   flushFailures = 0;
   lastFlushError: StorageError | null = null;
-  lastFlushErrorAtMs = 0;
   /** Durations of the last flushes, for INFO (ms). */
   lastFlushMs = 0;
 }
@@ -371,7 +370,6 @@ export class HomeostatNode {
         this.stats.flushFailures++;
         const first = this.stats.lastFlushError === null;
         this.stats.lastFlushError = err;
-        this.stats.lastFlushErrorAtMs = this.clock.nowMs();
         if (first || this.stats.flushFailures % 100 === 0) {
           this.log.error(
             { code: err.code, reason: err.message, failures: this.stats.flushFailures },

@@ -9,6 +9,7 @@ import {
   type BatchChain,
   notApplied,
   OverlayStore,
+  toStorageError,
   type WriteBatch,
 } from "./overlay.js";
 import { type HashedKey, StorageError, type StoredValue, type ValueType } from "./types.js";
@@ -97,14 +98,7 @@ export class LmdbBackend implements Backend {
       this.entryCount = (this.keys.getStats() as { entryCount: number }).entryCount;
       this.rebuildHashIndexIfNeeded();
     } catch (cause) {
-      const err = cause as { code?: string; message?: string };
-      throw new StorageError(
-        /EACCES|EPERM|EROFS|ENOTDIR|EEXIST/.test(String(err.code ?? err.message))
-          ? "EACCES"
-          : "OTHER",
-        `cannot open the data folder ${options.path}: ${err.message ?? String(cause)}`,
-        { cause },
-      );
+      throw toStorageError(cause, `cannot open the data folder ${options.path}`);
     }
   }
 
@@ -248,8 +242,7 @@ export class LmdbBackend implements Backend {
       });
     } catch (cause) {
       this.entryCount = (this.keys.getStats() as { entryCount: number }).entryCount;
-      if (cause instanceof StorageError) throw cause;
-      throw describeFailure(cause, this.path);
+      throw toStorageError(cause, `write to ${this.path} failed`);
     }
     this.entryCount += delta;
     // Only now is the batch in LMDB: bring the cache up to date with it.
@@ -377,19 +370,4 @@ function randomBetween(low: Buffer, high: Buffer, random: Random): Buffer {
   out.push(lo + random.int(hi - lo + 1));
   for (let j = 0; j < 7; j++) out.push(random.int(256));
   return Buffer.from(out);
-}
-
-function describeFailure(detail: unknown, path: string): StorageError {
-  const err = detail as { code?: unknown; message?: unknown } | null;
-  const message = String(err?.message ?? detail);
-  // LMDB reports a failed page write on a full file system as EIO (5) or ENOSPC (28).
-  const code =
-    err?.code === 28 || /ENOSPC|No space/i.test(message)
-      ? "ENOSPC"
-      : err?.code === 5 || /Input\/output/i.test(message)
-        ? "EIO"
-        : /EACCES|EPERM|EROFS/i.test(message)
-          ? "EACCES"
-          : "OTHER";
-  return new StorageError(code, `write to ${path} failed: ${message}`, { cause: detail });
 }

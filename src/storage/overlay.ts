@@ -377,19 +377,27 @@ export function compareHashed(a: HashedKey, b: HashedKey): number {
   return a.hash - b.hash || Buffer.compare(a.key, b.key);
 }
 
-/** Maps what a backend threw to a `StorageError` with a stable code. */
-export function toStorageError(cause: unknown): StorageError {
+/**
+ * Maps what a backend threw to a `StorageError` with a stable code; `context` (e.g. "write
+ * to /data failed") prefixes the message. LMDB reports errno as a number: a failed page
+ * write on a full file system is EIO (5) or ENOSPC (28).
+ */
+export function toStorageError(cause: unknown, context?: string): StorageError {
   if (cause instanceof StorageError) return cause;
   const err = cause as { code?: unknown; message?: unknown } | null;
-  const text = `${err?.code ?? ""} ${err?.message ?? String(cause)}`;
-  const code = /ENOSPC|No space left/i.test(text)
-    ? "ENOSPC"
-    : /EACCES|EPERM|EROFS|permission|read-only/i.test(text)
-      ? "EACCES"
-      : /MAP_FULL|MDB_MAP_FULL/i.test(text)
-        ? "MAP_FULL"
-        : /EIO|Input\/output/i.test(text)
-          ? "EIO"
-          : "OTHER";
-  return new StorageError(code, String(err?.message ?? cause), { cause });
+  const message = String(err?.message ?? cause);
+  const text = `${err?.code ?? ""} ${message}`;
+  const code =
+    err?.code === 28 || /ENOSPC|No space left/i.test(text)
+      ? "ENOSPC"
+      : err?.code === 5 || /EIO|Input\/output/i.test(text)
+        ? "EIO"
+        : /EACCES|EPERM|EROFS|ENOTDIR|EEXIST|permission|read-only/i.test(text)
+          ? "EACCES"
+          : /MAP_FULL|MDB_MAP_FULL/i.test(text)
+            ? "MAP_FULL"
+            : "OTHER";
+  return new StorageError(code, context === undefined ? message : `${context}: ${message}`, {
+    cause,
+  });
 }
