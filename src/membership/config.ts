@@ -1,4 +1,5 @@
 import { assert } from "../core/assert.js";
+import { datagramBytesMax as transportDatagramBytesMax } from "../core/transport.js";
 import { datagramBytesMin, memberRecordBytesMax } from "./codec.js";
 
 /**
@@ -92,7 +93,12 @@ export interface MembershipConfig {
    * the simulator can measure what Lifeguard buys; production keeps it on.
    */
   lifeguard: boolean;
-  /** A datagram never exceeds this: 1400 bytes fits an Ethernet MTU with IP/UDP headers. */
+  /**
+   * A datagram never exceeds this. It must fit the transport's payload bound (1350,
+   * core/transport.ts); 1320 leaves the 30 bytes of the transport's seal spare, so the
+   * sealed datagram with its sender header and IP/UDP headers stays within one Ethernet
+   * MTU (1500).
+   */
   datagramBytesMax: number;
   /** A push-pull state transfer never exceeds this. Must fit membersMax full records. */
   streamBytesMax: number;
@@ -122,7 +128,7 @@ export const lanConfig: Readonly<MembershipConfig> = Object.freeze({
   joinRetryMs: 2000,
   joinAttemptsMax: 30,
   tombstoneMs: 90_000,
-  datagramBytesMax: 1400,
+  datagramBytesMax: 1320,
   streamBytesMax: 16 * 1024 * 1024,
   membersMax: 16_384,
   broadcastsMax: 16_384,
@@ -182,7 +188,10 @@ export function validateConfig(c: MembershipConfig): void {
     c.datagramBytesMax >= datagramBytesMin,
     `membership config: datagramBytesMax must hold a probe and a broadcast (${datagramBytesMin})`,
   );
-  assert(c.datagramBytesMax <= 65_507, "membership config: datagramBytesMax fits in UDP");
+  assert(
+    c.datagramBytesMax <= transportDatagramBytesMax,
+    `membership config: datagramBytesMax must fit the transport's ${transportDatagramBytesMax}`,
+  );
   assert(
     c.membersMax * memberRecordBytesMax + 64 <= c.streamBytesMax,
     "membership config: streamBytesMax must hold membersMax member records",

@@ -6,7 +6,6 @@ import type { Clock, TimerHandle, Timers } from "../core/clock.js";
 import { timerDelayMsMax } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import { deriveClusterKey } from "../core/seal.js";
-import { datagramBytesMax as transportDatagramBytesMax } from "../core/transport.js";
 import { formatAddress, parseAddress, UdpTransport } from "../core/udp-transport.js";
 import {
   lanConfig,
@@ -62,10 +61,6 @@ export function realConfig(loopback: boolean): MembershipConfig {
     suspicionMult: mult,
     suspicionMaxTimeoutMult: Math.max(1, Math.floor(presetMax / mult)),
     retransmitMult: Math.max(base.retransmitMult, lanConfig.retransmitMult),
-    // The transport carries at most datagramBytesMax of payload (it adds its seal and the
-    // sender's address on top, to stay within an Ethernet MTU): a frame the protocol
-    // builds must fit, or the transport refuses it.
-    datagramBytesMax: Math.min(base.datagramBytesMax, transportDatagramBytesMax),
   };
 }
 

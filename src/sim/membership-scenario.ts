@@ -1,8 +1,6 @@
 import { assert } from "../core/assert.js";
 import type { TimerHandle } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
-import { sealOverheadBytes } from "../core/seal.js";
-import { datagramBytesMax } from "../core/transport.js";
 import {
   detectionBoundMs,
   disseminationRounds,
@@ -237,11 +235,7 @@ class ScenarioRun {
     this.network = new SimNetwork(this.scheduler, root.fork());
     this.random = root.fork();
     const preset = o.preset === "local" ? localConfig : lanConfig;
-    // A membership datagram is sealed (seal.ts) before the transport sends it, so the
-    // frame must leave room for the seal within the transport's limit. The presets'
-    // 1400 exceeds it (1350 − 30): the simulator found that; it clamps, as a driver must.
-    const frameMax = Math.min(preset.datagramBytesMax, datagramBytesMax - sealOverheadBytes);
-    this.config = { ...preset, lifeguard: o.lifeguard, datagramBytesMax: frameMax };
+    this.config = { ...preset, lifeguard: o.lifeguard };
   }
 
   // ---- driving members ---------------------------------------------------------------
