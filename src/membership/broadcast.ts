@@ -2,11 +2,60 @@ import { assert } from "../core/assert.js";
 
 /** Items a take looks at before it settles for what it has (see take). */
 const takeLooksMax = 64;
+/** A tier's array is compacted once it holds more vacated slots than this and than items. */
+const vacatedSlotsMax = 32;
 
 interface Queued {
   key: string;
   bytes: Uint8Array;
   transmits: number;
+  /** False once replaced or dropped; its slot in a tier is then vacated lazily. */
+  queued: boolean;
+}
+
+/**
+ * Items with the same transmit count, oldest first. An array with a head index rather than
+ * a Map: a Map used as a queue keeps the deleted entries at its front until it rehashes,
+ * and iterating from the front skips them all, so each take paid for the queue's churn
+ * (it was the simulator's top function at 1,000 members). Slots are vacated in place
+ * (null, or an item no longer queued at this count) and compacted in bulk.
+ */
+class Tier {
+  slots: (Queued | null)[] = [];
+  head = 0;
+  vacated = 0;
+
+  push(item: Queued): void {
+    this.slots.push(item);
+  }
+
+  holds(item: Queued | null, transmits: number): item is Queued {
+    return item?.queued === true && item.transmits === transmits;
+  }
+
+  vacate(index: number): void {
+    this.slots[index] = null;
+    this.vacated += 1;
+  }
+
+  /** Drops vacated slots at the front, and compacts when they dominate. */
+  tidy(transmits: number): void {
+    while (this.head < this.slots.length && !this.holds(this.slots[this.head] ?? null, transmits)) {
+      this.head += 1;
+    }
+    if (this.head === this.slots.length) {
+      this.slots = [];
+      this.head = 0;
+      this.vacated = 0;
+      return;
+    }
+    const waste = this.head + this.vacated;
+    if (waste > vacatedSlotsMax && waste > this.slots.length - waste) {
+      this.slots = this.slots.slice(this.head).filter((s) => this.holds(s, transmits));
+      this.head = 0;
+      this.vacated = 0;
+    }
+  }
 }
 
 /**
@@ -18,7 +67,7 @@ interface Queued {
  */
 export class BroadcastQueue {
   private readonly byKey = new Map<string, Queued>();
-  private readonly tiers: Map<string, Queued>[] = [];
+  private readonly tiers: Tier[] = [];
   dropped = 0;
 
   constructor(private readonly itemsMax: number) {
@@ -32,9 +81,9 @@ export class BroadcastQueue {
   enqueue(key: string, bytes: Uint8Array): void {
     this.remove(key);
     if (this.byKey.size >= this.itemsMax) this.dropMostTransmitted();
-    const item: Queued = { key, bytes, transmits: 0 };
+    const item: Queued = { key, bytes, transmits: 0, queued: true };
     this.byKey.set(key, item);
-    this.tier(0).set(key, item);
+    this.tier(0).push(item);
   }
 
   /**
@@ -45,8 +94,11 @@ export class BroadcastQueue {
     const taken: Queued[] = [];
     let budget = budgetBytes;
     let looked = 0;
-    walk: for (const tier of this.tiers) {
-      for (const item of tier.values()) {
+    walk: for (let t = 0; t < this.tiers.length; t++) {
+      const tier = this.tiers[t] as Tier;
+      for (let i = tier.head; i < tier.slots.length; i++) {
+        const item = tier.slots[i] ?? null;
+        if (!tier.holds(item, t)) continue;
         if (taken.length >= countMax || budget < smallestBroadcastBytes) break walk;
         // Items too big for what is left are skipped, but only so many: with a large
         // queue, scanning all of them for every datagram made taking cost O(queue).
@@ -54,41 +106,53 @@ export class BroadcastQueue {
         if (item.bytes.length <= budget) {
           taken.push(item);
           budget -= item.bytes.length;
+          tier.vacate(i);
         }
       }
     }
     // Tiers move after the walk, so an item is never taken twice in one datagram.
+    const out: Uint8Array[] = [];
     for (const item of taken) {
-      this.tiers[item.transmits]?.delete(item.key);
+      out.push(item.bytes);
+      const from = item.transmits;
       item.transmits += 1;
-      if (item.transmits >= transmitLimit) this.byKey.delete(item.key);
-      else this.tier(item.transmits).set(item.key, item);
+      if (item.transmits >= transmitLimit) {
+        item.queued = false;
+        this.byKey.delete(item.key);
+      } else {
+        this.tier(item.transmits).push(item);
+      }
+      this.tiers[from]?.tidy(from);
     }
-    return taken.map((item) => item.bytes);
+    return out;
   }
 
   private remove(key: string): void {
     const old = this.byKey.get(key);
     if (old === undefined) return;
     this.byKey.delete(key);
-    this.tiers[old.transmits]?.delete(key);
+    old.queued = false;
+    const tier = this.tiers[old.transmits] as Tier;
+    tier.vacated += 1;
+    tier.tidy(old.transmits);
   }
 
   private dropMostTransmitted(): void {
     for (let t = this.tiers.length - 1; t >= 0; t--) {
-      const tier = this.tiers[t] as Map<string, Queued>;
-      const first = tier.keys().next();
-      if (!first.done) {
-        this.remove(first.value);
+      const tier = this.tiers[t] as Tier;
+      tier.tidy(t);
+      const first = tier.slots[tier.head] ?? null;
+      if (tier.holds(first, t)) {
+        this.remove(first.key);
         this.dropped += 1;
         return;
       }
     }
   }
 
-  private tier(transmits: number): Map<string, Queued> {
-    while (this.tiers.length <= transmits) this.tiers.push(new Map());
-    return this.tiers[transmits] as Map<string, Queued>;
+  private tier(transmits: number): Tier {
+    while (this.tiers.length <= transmits) this.tiers.push(new Tier());
+    return this.tiers[transmits] as Tier;
   }
 }
 

@@ -53,6 +53,16 @@ const Type = {
 
 const stateCodes: MemberState[] = ["alive", "suspect", "dead", "left"];
 
+/**
+ * The part of the member table a periodic push-pull covers: the members whose idHash h
+ * has (h − start) mod 2³² < span. A join's push-pull has no window (the whole table).
+ */
+export interface PushPullWindow {
+  start: number;
+  /** 1 ≤ span < 2³²; the whole ring is "no window". */
+  span: number;
+}
+
 export interface PushPullEntry {
   id: string;
   address: string;
@@ -73,7 +83,13 @@ export type Message =
   | { type: "suspect"; incarnation: number; id: string; from: string }
   /** from === id: the member left gracefully. */
   | { type: "dead"; incarnation: number; id: string; from: string }
-  | { type: "push-pull"; join: boolean; reply: boolean; entries: PushPullEntry[] };
+  | {
+      type: "push-pull";
+      join: boolean;
+      reply: boolean;
+      window: PushPullWindow | null;
+      entries: PushPullEntry[];
+    };
 
 export type Broadcast = Extract<Message, { type: "alive" | "suspect" | "dead" }>;
 
@@ -146,6 +162,8 @@ class Writer {
 class Reader {
   private offset = 0;
   private readonly view: DataView;
+  /** A Buffer view of the bytes, made on first use, for native Latin-1 decoding. */
+  private buffer: Buffer | null = null;
   constructor(private readonly bytes: Uint8Array) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -187,6 +205,17 @@ class Reader {
     return s;
   }
 
+  get position(): number {
+    return this.offset;
+  }
+
+  /** Skips a string, checking only its length against the bytes left. */
+  skipStr(lengthBytes: 1 | 2): void {
+    const n = lengthBytes === 1 ? this.u8() : this.u16();
+    this.need(n);
+    this.offset += n;
+  }
+
   /** Skips what readMeta would read, checking only lengths: where the metadata ends. */
   metaEnd(): number {
     const start = this.offset;
@@ -212,7 +241,20 @@ class Reader {
 
   /** The bytes from the current position to `end`, as a Latin-1 string (a cache key). */
   latin1(end: number): string {
-    return latin1Of(this.bytes, this.offset, end);
+    return this.latin1From(this.offset, end);
+  }
+
+  latin1From(start: number, end: number): string {
+    this.buffer ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.buffer.toString("latin1", start, end);
+  }
+
+  get source(): Uint8Array {
+    return this.bytes;
+  }
+
+  slice(start: number, end: number): Uint8Array {
+    return this.bytes.slice(start, end);
   }
 
   skipTo(end: number): void {
@@ -372,7 +414,12 @@ export function encodeMessage(m: Message): Uint8Array {
       break;
     case "push-pull":
       w.u8(Type.pushPull);
-      w.u8((m.join ? 1 : 0) | (m.reply ? 2 : 0));
+      w.u8((m.join ? 1 : 0) | (m.reply ? 2 : 0) | (m.window !== null ? 4 : 0));
+      if (m.window !== null) {
+        if (m.window.span < 1) throw new RangeError("push-pull window span must be >= 1");
+        w.u32(m.window.start);
+        w.u32(m.window.span);
+      }
       w.u32(m.entries.length);
       for (const e of m.entries) {
         w.u8(stateCodes.indexOf(e.state));
@@ -421,21 +468,9 @@ function readMessage(r: Reader, entriesMax: number): Message {
     case Type.nack:
       return { type: "nack", seq: r.u32() };
     case Type.alive:
-      return {
-        type: "alive",
-        incarnation: r.u32(),
-        id: r.str(idBytesMax, 2),
-        address: r.str(addressBytesMax, 2),
-        meta: readMeta(r),
-      };
     case Type.suspect:
     case Type.dead:
-      return {
-        type: type === Type.suspect ? "suspect" : "dead",
-        incarnation: r.u32(),
-        id: r.str(idBytesMax, 2),
-        from: r.str(idBytesMax, 2),
-      };
+      return readBroadcast(r, type);
     case Type.pushPull:
       return readPushPull(r, entriesMax);
     default:
@@ -445,19 +480,123 @@ function readMessage(r: Reader, entriesMax: number): Message {
 
 function readPushPull(r: Reader, entriesMax: number): Message {
   const flags = r.u8();
-  if (flags > 3) throw new DecodeError("bad push-pull flags");
+  if (flags > 7) throw new DecodeError("bad push-pull flags");
+  let window: PushPullWindow | null = null;
+  if ((flags & 4) !== 0) {
+    window = { start: r.u32(), span: r.u32() };
+    if (window.span < 1) throw new DecodeError("empty push-pull window");
+  }
   const count = r.u32();
   if (count > entriesMax) throw new DecodeError("too many push-pull entries");
   const entries: PushPullEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    const state = stateCodes[r.u8()];
-    if (state === undefined) throw new DecodeError("bad member state");
-    const id = r.str(idBytesMax, 2);
-    const address = r.str(addressBytesMax, 2);
-    const meta = readMeta(r);
-    entries.push({ id, address, meta, incarnation: r.u32(), state });
+  for (let i = 0; i < count; i++) entries.push(readEntry(r));
+  return {
+    type: "push-pull",
+    join: (flags & 1) !== 0,
+    reply: (flags & 2) !== 0,
+    window,
+    entries,
+  };
+}
+
+/**
+ * Decoded values by the bytes they were decoded from. The same alive, suspect or dead
+ * message reaches every member λ·log N times, and the same member record comes in every
+ * push-pull, so most decodes are repeats: a hit costs a hash and a compare of the bytes
+ * instead of decoding strings and metadata, and allocates nothing. The values are frozen
+ * and shared, which in the simulator also shares the id and address strings of N members'
+ * N records. A slot per 32-bit hash of the bytes (a collision replaces), bounded and
+ * cleared when full. Pure: a value is the same whether or not it came from here.
+ */
+class DecodedCache<T> {
+  private readonly slots = new Map<number, { bytes: Uint8Array; value: T }>();
+  private static readonly slotsMax = 65_536;
+
+  get(bytes: Uint8Array, start: number, end: number, hash: number): T | undefined {
+    const slot = this.slots.get(hash);
+    if (slot === undefined || slot.bytes.length !== end - start) return undefined;
+    const b = slot.bytes;
+    for (let i = 0; i < b.length; i++) if (b[i] !== bytes[start + i]) return undefined;
+    return slot.value;
   }
-  return { type: "push-pull", join: (flags & 1) !== 0, reply: (flags & 2) !== 0, entries };
+
+  set(bytes: Uint8Array, hash: number, value: T): void {
+    if (this.slots.size >= DecodedCache.slotsMax) this.slots.clear();
+    this.slots.set(hash, { bytes, value });
+  }
+}
+
+/** FNV-1a over bytes[start, end). */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+const broadcastCache = new DecodedCache<Broadcast>();
+const entryCache = new DecodedCache<PushPullEntry>();
+/** The bytes each decoded broadcast came in, so relaying it needs no re-encoding. */
+const broadcastBytes = new WeakMap<Broadcast, Uint8Array>();
+
+/** A broadcast's encoding: the bytes it arrived in, or a fresh encoding. */
+export function encodeBroadcast(b: Broadcast): Uint8Array {
+  return broadcastBytes.get(b) ?? encodeMessage(b);
+}
+
+function readBroadcast(r: Reader, type: number): Broadcast {
+  const start = r.position - 1;
+  // Find the end by lengths alone, to look the bytes up before decoding anything.
+  r.u32();
+  r.skipStr(2);
+  r.skipStr(2);
+  const end = type === Type.alive ? r.metaEnd() : r.position;
+  const hash = hashBytes(r.source, start, end);
+  const cached = broadcastCache.get(r.source, start, end, hash);
+  if (cached !== undefined) {
+    r.skipTo(end);
+    return cached;
+  }
+  r.skipTo(start + 1);
+  const incarnation = r.u32();
+  const id = r.str(idBytesMax, 2);
+  const m: Broadcast =
+    type === Type.alive
+      ? { type: "alive", incarnation, id, address: r.str(addressBytesMax, 2), meta: readMeta(r) }
+      : {
+          type: type === Type.suspect ? "suspect" : "dead",
+          incarnation,
+          id,
+          from: r.str(idBytesMax, 2),
+        };
+  if (r.position !== end) throw new DecodeError("broadcast length mismatch");
+  Object.freeze(m);
+  const bytes = r.slice(start, end);
+  broadcastCache.set(bytes, hash, m);
+  broadcastBytes.set(m, bytes);
+  return m;
+}
+
+function readEntry(r: Reader): PushPullEntry {
+  const start = r.position;
+  r.u8();
+  r.skipStr(2);
+  r.skipStr(2);
+  r.skipTo(r.metaEnd());
+  r.u32();
+  const end = r.position;
+  const hash = hashBytes(r.source, start, end);
+  const cached = entryCache.get(r.source, start, end, hash);
+  if (cached !== undefined) return cached;
+  r.skipTo(start);
+  const state = stateCodes[r.u8()];
+  if (state === undefined) throw new DecodeError("bad member state");
+  const id = r.str(idBytesMax, 2);
+  const address = r.str(addressBytesMax, 2);
+  const meta = readMeta(r);
+  const entry: PushPullEntry = Object.freeze({ id, address, meta, incarnation: r.u32(), state });
+  if (r.position !== end) throw new DecodeError("entry length mismatch");
+  entryCache.set(r.slice(start, end), hash, entry);
+  return entry;
 }
 
 /** Decoded messages, or why the frame was rejected. Never throws. */

@@ -41,9 +41,10 @@ export interface MembershipConfig {
    */
   suspicionMaxTimeoutMult: number;
   /**
-   * An update is retransmitted retransmitMult · ceil(log10(N + 1)) times (λ·log N in
-   * SWIM). Epidemic spread needs O(log N) transmissions per member for every member to
-   * hear it with high probability; 4 keeps the chance of a member missing it tiny.
+   * An update is retransmitted retransmitMult · max(2, ceil(log10(N + 1))) times by every
+   * member that hears it (λ·log N in SWIM; see retransmitLimit). Epidemic spread needs
+   * O(log N) transmissions per member for every member to hear it with high probability;
+   * 4 keeps the chance of a member missing it tiny.
    */
   retransmitMult: number;
   /**
@@ -60,11 +61,22 @@ export interface MembershipConfig {
    */
   gossipToTheDeadMs: number;
   /**
-   * Full-state sync with one random member. It repairs whatever gossip missed (after a
-   * partition, or a retransmit limit exhausted while a member was unreachable). It costs
-   * O(N) bytes, so it is rare: 30 s, stretched for N > 32 by pushPullIntervalMs().
+   * State sync with one random member (anti-entropy). It repairs whatever gossip missed
+   * (after a partition, or a retransmit limit exhausted while a member was unreachable).
+   * 30 s, memberlist's period, fixed: its size is bounded by pushPullWindowEntries
+   * instead of its period being stretched with N.
    */
   pushPullIntervalMs: number;
+  /**
+   * A periodic push-pull covers a window of the member table expected to hold this many
+   * records (both ways), sliding on by one window each period; with N ≤ 2 · this the
+   * window is the whole table. So its bytes per member per second, ≈ 2 · 64 · ~60 B /
+   * 30 s ≈ 260 B/s, stay flat in N (full-state sync costs N·~60 B per period and grew
+   * with N even with memberlist's stretched period), while every record is still compared
+   * with a random member's once per N / 64 periods (8 min at N = 1,000). 64 records, ~4 KB,
+   * also keep a push-pull well inside one TCP window. A join still sends the whole table.
+   */
+  pushPullWindowEntries: number;
   /**
    * Lifeguard local health: the multiplier on our own probe interval and timeout ranges
    * over 1..awarenessMax. 8 lets a badly overloaded member slow its judgements by 8×.
@@ -122,6 +134,7 @@ export const lanConfig: Readonly<MembershipConfig> = Object.freeze({
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
   pushPullIntervalMs: 30_000,
+  pushPullWindowEntries: 64,
   awarenessMax: 8,
   nackTimeoutFraction: 0.8,
   lifeguard: true,
@@ -166,6 +179,7 @@ export function validateConfig(c: MembershipConfig): void {
     "retransmitMult",
     "gossipIntervalMs",
     "pushPullIntervalMs",
+    "pushPullWindowEntries",
     "awarenessMax",
     "joinRetryMs",
     "datagramBytesMax",
@@ -198,9 +212,16 @@ export function validateConfig(c: MembershipConfig): void {
   );
 }
 
-/** Retransmissions per broadcast: retransmitMult · ceil(log10(N + 1)) — λ·log N. */
+/**
+ * Retransmissions per broadcast: retransmitMult · max(2, ceil(log10(N + 1))) — λ·log N.
+ * Every member that hears an update sends it this many times to random members, so a
+ * given member misses it with probability ≈ e^−limit. Below 10 members the log rounds to
+ * 1, and e^−4 ≈ 2% was seen in the simulator as updates seconds late at N = 10 with
+ * crashes (sends to recently dead members are wasted too); the floor of 2 keeps it at
+ * e^−8 ≈ 0.03% for a handful more datagrams per update.
+ */
 export function retransmitLimit(c: MembershipConfig, n: number): number {
-  return c.retransmitMult * Math.ceil(Math.log10(Math.max(1, n) + 1));
+  return c.retransmitMult * Math.max(2, Math.ceil(Math.log10(Math.max(1, n) + 1)));
 }
 
 /** Shortest suspicion: suspicionMult · max(1, log10 N) · probeIntervalMs. */
@@ -242,16 +263,18 @@ export function suspicionTimeoutMs(
 }
 
 /**
- * Push-pull period: pushPullIntervalMs up to 32 members, then one more multiple per
- * doubling (memberlist's pushPullScale), so the cluster-wide state-transfer bandwidth,
- * N² bytes per period, grows by N²/log N rather than N².
+ * The share of the id-hash ring (out of 2³²) a periodic push-pull covers with N live
+ * members: pushPullWindowEntries / N of it, or null (the whole table) while N ≤ twice the
+ * window. Window sizes are a hint, not a contract: a window holds about that many records
+ * (member ids hash uniformly), and the peer replies with its own records in the same window.
  */
-export function pushPullIntervalMs(c: MembershipConfig, n: number): number {
-  const threshold = 32;
-  if (n <= threshold) return c.pushPullIntervalMs;
-  const multiplier = Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1;
-  return c.pushPullIntervalMs * multiplier;
+export function pushPullWindowSpan(c: MembershipConfig, n: number): number | null {
+  if (n <= 2 * c.pushPullWindowEntries) return null;
+  return Math.max(1, Math.floor((ringSize * c.pushPullWindowEntries) / n));
 }
+
+/** Member ids hash onto a 32-bit ring (membership.ts: idHash). */
+export const ringSize = 2 ** 32;
 
 /**
  * Gossip rounds for an update to reach all N members with high probability: push

@@ -2,5 +2,5 @@ export { BroadcastQueue } from "./broadcast.js";
 export * from "./codec.js";
 export * from "./config.js";
 export { Awareness, Suspicion } from "./health.js";
-export { Membership, seedsMax } from "./membership.js";
+export { idHash, Membership, seedsMax } from "./membership.js";
 export * from "./types.js";

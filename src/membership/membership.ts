@@ -4,6 +4,7 @@ import { BroadcastQueue } from "./broadcast.js";
 import {
   type Broadcast,
   decodeFrame,
+  encodeBroadcast,
   encodeFrame,
   encodeMessage,
   frameHeaderBytes,
@@ -11,11 +12,13 @@ import {
   type Message,
   metaProblem,
   type PushPullEntry,
+  type PushPullWindow,
 } from "./codec.js";
 import {
   type MembershipConfig,
-  pushPullIntervalMs,
+  pushPullWindowSpan,
   retransmitLimit,
+  ringSize,
   suspicionConfirmationsExpected,
   suspicionTimeoutMaxMs,
   suspicionTimeoutMinMs,
@@ -39,6 +42,8 @@ export const seedsMax = 64;
 
 interface MemberRecord extends Member {
   suspicion: Suspicion | null;
+  /** idHash(id): where the member sits on the ring push-pull windows slide over. */
+  hash: number;
 }
 
 /** Our probe of one member in the current period. */
@@ -118,6 +123,8 @@ export class Membership {
   private nextProbeAtMs = 0;
   private nextGossipAtMs = 0;
   private nextPushPullAtMs = 0;
+  /** Where the next periodic push-pull window starts on the id-hash ring. */
+  private pushPullCursor = 0;
   private joining: { seeds: string[]; attempts: number; nextAtMs: number } | null = null;
   private outbox: Outgoing[] = [];
   private events: MemberEvent[] = [];
@@ -137,6 +144,7 @@ export class Membership {
       incarnation: 0,
       stateChangeMs: 0,
       suspicion: null,
+      hash: idHash(self.id),
     };
     // The encoder checks id and address bounds: fail here, not at the first send.
     encodeMessage(this.aliveOf(this.self));
@@ -245,7 +253,7 @@ export class Membership {
     const unique = [...new Set(seeds)].filter((a) => a !== this.self.address).slice(0, seedsMax);
     if (unique.length === 0 || this.leaving) return;
     this.joining = { seeds: unique, attempts: 1, nextAtMs: nowMs + this.config.joinRetryMs };
-    for (const seed of unique) this.sendPushPull(seed, true, false);
+    for (const seed of unique) this.sendPushPull(seed, true, false, null);
   }
 
   /**
@@ -350,6 +358,7 @@ export class Membership {
     this.nextProbeAtMs = nowMs + this.random.int(this.config.probeIntervalMs);
     this.nextGossipAtMs = nowMs + this.random.int(this.config.gossipIntervalMs);
     this.nextPushPullAtMs = nowMs + this.random.int(this.config.pushPullIntervalMs);
+    this.pushPullCursor = this.random.int(ringSize);
   }
 
   private tickJoin(nowMs: number): void {
@@ -361,7 +370,7 @@ export class Membership {
     }
     j.attempts += 1;
     j.nextAtMs = nowMs + this.config.joinRetryMs;
-    for (const seed of j.seeds) this.sendPushPull(seed, true, false);
+    for (const seed of j.seeds) this.sendPushPull(seed, true, false, null);
   }
 
   private tickProbe(nowMs: number): void {
@@ -507,9 +516,13 @@ export class Membership {
 
   private tickPushPull(nowMs: number): void {
     if (this.leaving || nowMs < this.nextPushPullAtMs) return;
-    this.nextPushPullAtMs = nowMs + pushPullIntervalMs(this.config, this.liveCount);
+    this.nextPushPullAtMs = nowMs + this.config.pushPullIntervalMs;
     const [peer] = this.randomMembers(1, (m) => m.state === "alive");
-    if (peer !== undefined) this.sendPushPull(peer.address, false, false);
+    if (peer === undefined) return;
+    const span = pushPullWindowSpan(this.config, this.liveCount);
+    const window = span === null ? null : { start: this.pushPullCursor, span };
+    if (span !== null) this.pushPullCursor = (this.pushPullCursor + span) % ringSize;
+    this.sendPushPull(peer.address, false, false, window);
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -603,6 +616,7 @@ export class Membership {
         incarnation: m.incarnation,
         stateChangeMs: nowMs,
         suspicion: null,
+        hash: idHash(m.id),
       };
       this.table.set(m.id, rec);
       this.liveCount += 1;
@@ -696,7 +710,7 @@ export class Membership {
           break;
       }
     }
-    if (!m.reply && !this.leaving) this.sendPushPull(from, false, true);
+    if (!m.reply && !this.leaving) this.sendPushPull(from, false, true, m.window);
     if (this.joining !== null && this.table.size > 1) this.joining = null;
   }
 
@@ -734,9 +748,18 @@ export class Membership {
     this.outbox.push({ to, data, reliable });
   }
 
-  private sendPushPull(to: string, join: boolean, reply: boolean): void {
+  /** Our records in `window` (all of them when null) to `to`, over a stream. */
+  private sendPushPull(
+    to: string,
+    join: boolean,
+    reply: boolean,
+    window: PushPullWindow | null,
+  ): void {
     const entries: PushPullEntry[] = [];
     for (const m of this.table.values()) {
+      if (window !== null && (m.hash - window.start + ringSize) % ringSize >= window.span) {
+        continue;
+      }
       entries.push({
         id: m.id,
         address: m.address,
@@ -745,13 +768,13 @@ export class Membership {
         state: m.state,
       });
     }
-    const body = encodeMessage({ type: "push-pull", join, reply, entries });
+    const body = encodeMessage({ type: "push-pull", join, reply, window, entries });
     this.emitFrame(to, [body], true);
   }
 
   private enqueue(b: Broadcast): void {
     const before = this.broadcasts.dropped;
-    this.broadcasts.enqueue(b.id, encodeMessage(b));
+    this.broadcasts.enqueue(b.id, encodeBroadcast(b));
     this.stats.droppedBroadcastsFull += this.broadcasts.dropped - before;
   }
 
@@ -832,6 +855,26 @@ type Alive = Extract<Message, { type: "alive" }>;
 
 function aliveOf(m: { id: string; address: string; meta: NodeMeta; incarnation: number }): Alive {
   return { type: "alive", incarnation: m.incarnation, id: m.id, address: m.address, meta: m.meta };
+}
+
+/**
+ * FNV-1a, 32 bits, over the id's UTF-16 code units, then murmur3's finaliser: spreads ids
+ * evenly over the ring that push-pull windows slide over. FNV-1a alone leaves the high
+ * bits of short ids that differ in their last characters ("n1", "n2", ...) clustered.
+ * Not a defence against chosen ids; it only balances load.
+ */
+export function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function isBroadcast(m: Message): m is Broadcast {

@@ -10,13 +10,14 @@ import {
   decodeFrame,
   encodeFrame,
   encodeMessage,
+  idHash,
   lanConfig,
   localConfig,
   Membership,
   type MembershipConfig,
   type Message,
   metaBytesMax,
-  pushPullIntervalMs,
+  pushPullWindowSpan,
   retransmitLimit,
   Suspicion,
   suspicionConfirmationsExpected,
@@ -47,24 +48,24 @@ function teach(m: Membership, ids: string[], nowMs: number): void {
     state: "alive" as const,
   }));
   const frame = encodeFrame([
-    encodeMessage({ type: "push-pull", join: false, reply: true, entries }),
+    encodeMessage({ type: "push-pull", join: false, reply: true, window: null, entries }),
   ]);
   m.receive(ids[0] as string, frame, nowMs);
 }
 
 describe("membership formulas", () => {
   it("scale with N as documented", () => {
-    assert.equal(retransmitLimit(lanConfig, 1), 4);
-    assert.equal(retransmitLimit(lanConfig, 9), 4);
+    assert.equal(retransmitLimit(lanConfig, 1), 8, "floor of 2 · retransmitMult");
+    assert.equal(retransmitLimit(lanConfig, 9), 8);
     assert.equal(retransmitLimit(lanConfig, 100), 12);
     assert.equal(suspicionTimeoutMinMs(lanConfig, 5), 4000);
     assert.equal(suspicionTimeoutMinMs(lanConfig, 100), 8000);
     assert.equal(suspicionTimeoutMaxMs(lanConfig, 100), 48_000);
     assert.equal(suspicionConfirmationsExpected(lanConfig, 3), 0);
     assert.equal(suspicionConfirmationsExpected(lanConfig, 100), 2);
-    assert.equal(pushPullIntervalMs(lanConfig, 32), 30_000);
-    assert.equal(pushPullIntervalMs(lanConfig, 64), 60_000);
-    assert.equal(pushPullIntervalMs(lanConfig, 1000), 30_000 * 6);
+    assert.equal(pushPullWindowSpan(lanConfig, 128), null, "whole table while N <= 2 windows");
+    assert.equal(pushPullWindowSpan(lanConfig, 129), Math.floor((2 ** 32 * 64) / 129));
+    assert.equal(pushPullWindowSpan(lanConfig, 10_000), Math.floor((2 ** 32 * 64) / 10_000));
   });
 
   it("Lifeguard suspicion shrinks from max to min with the log of confirmations", () => {
@@ -121,7 +122,15 @@ describe("membership codec", () => {
       type: "push-pull",
       join: true,
       reply: false,
+      window: null,
       entries: [{ id: "n1", address: "n1", meta: metaFor(1), incarnation: 9, state: "suspect" }],
+    },
+    {
+      type: "push-pull",
+      join: false,
+      reply: true,
+      window: { start: 0xffff_fff0, span: 0x20 },
+      entries: [{ id: "n2", address: "n2", meta: metaFor(2), incarnation: 1, state: "left" }],
     },
   ];
 
@@ -318,3 +327,65 @@ function frameOf(m: Message): Uint8Array {
 function samplesBig(): Message {
   return { type: "alive", incarnation: 1, id: "q".repeat(100), address: "q", meta: metaFor(1) };
 }
+
+describe("push-pull windows", () => {
+  const ids = [...Array(400)].map((_, i) => `n${i}`);
+  const inWindow = (id: string, w: { start: number; span: number }): boolean =>
+    (idHash(id) - w.start + 2 ** 32) % 2 ** 32 < w.span;
+  const streams = (m: Membership): Extract<Message, { type: "push-pull" }>[] =>
+    m
+      .drain()
+      .messages.filter((o) => o.reliable)
+      .flatMap((o) => decode(o.data))
+      .filter((x): x is Extract<Message, { type: "push-pull" }> => x.type === "push-pull");
+
+  it("answers a windowed push-pull with exactly its records in that window", () => {
+    const m = node("a");
+    teach(m, ids, 0);
+    m.drain();
+    const window = { start: 0xf000_0000, span: 0x2000_0000 }; // wraps past 2^32
+    const ask: Message = { type: "push-pull", join: false, reply: false, window, entries: [] };
+    m.receive("n1", encodeFrame([encodeMessage(ask)]), 10);
+    const [reply] = streams(m);
+    assert.ok(reply?.reply === true);
+    assert.deepEqual(reply.window, window);
+    const expected = ["a", ...ids].filter((id) => inWindow(id, window)).sort();
+    assert.ok(expected.length > 20, "the window holds a fair share of 401 members");
+    assert.deepEqual(reply.entries.map((e) => e.id).sort(), expected);
+  });
+
+  it("slides its periodic windows around the ring, whole-table below two windows", () => {
+    const small = node("a");
+    teach(small, ids.slice(0, 100), 0);
+    small.drain();
+    const big = node("b");
+    teach(big, ids, 0);
+    big.drain();
+    const windows: { start: number; span: number }[] = [];
+    let covered = 0;
+    for (let t = 0; covered < 2 ** 32; t += 1000) {
+      small.tick(t);
+      for (const s of streams(small)) assert.equal(s.window, null, "N = 101: whole table");
+      big.tick(t);
+      for (const s of streams(big)) {
+        assert.ok(s.window !== null);
+        // Unanswered probes make members suspect and dead as time goes: N is the live count.
+        assert.equal(s.window.span, pushPullWindowSpan(lanConfig, big.liveMembers));
+        const last = windows.at(-1);
+        if (last !== undefined) {
+          assert.equal(s.window.start, (last.start + last.span) % 2 ** 32, "contiguous");
+        }
+        windows.push(s.window);
+        covered += s.window.span;
+        const w = s.window;
+        const expected = big
+          .members()
+          .filter((x) => inWindow(x.id, w))
+          .map((x) => x.id);
+        assert.deepEqual(s.entries.map((e) => e.id).sort(), expected.sort());
+      }
+    }
+    // About N / 64 windows cover the ring, one per push-pull period.
+    assert.ok(windows.length >= Math.ceil(401 / 64) && windows.length <= 2 * Math.ceil(401 / 64));
+  });
+});
