@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { HOMEOSTAT_VERSION } from "../server/info.js";
+import { advertiseHostProblem, parseSeeds } from "../server/membership-driver.js";
 import { startNode } from "../server/start.js";
 import { call, formatReply, UnreachableError } from "./client.js";
 import { registerMembers } from "./members.js";
@@ -12,6 +13,21 @@ function portNumber(value: string): number {
     throw new InvalidArgumentError("must be a port number between 0 and 65535");
   }
   return n;
+}
+
+/** `--join`, repeatable, each a comma-separated list: every seed, in order. */
+function seedList(value: string, previous: string[] | undefined): string[] {
+  try {
+    return parseSeeds(...(previous ?? []), value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function advertiseHost(value: string): string {
+  const problem = advertiseHostProblem(value);
+  if (problem !== null) throw new InvalidArgumentError(problem);
+  return value;
 }
 
 const program = new Command()
@@ -36,7 +52,18 @@ program
     "port for node-to-node traffic, UDP and TCP (default: Redis port + 10000, as Redis Cluster's bus; 0 with --port 0)",
     portNumber,
   )
-  .option("--join <host:port>", "join the cluster of the member with this Redis address")
+  .option(
+    "--join <host:port>",
+    "join the cluster of the members with these Redis addresses (comma-separated, or repeat " +
+      "the option); the node joins through every one that answers",
+    seedList,
+  )
+  .option(
+    "--advertise-host <host>",
+    "host other members and clients reach this node at (default: --host, or this machine's " +
+      "first non-internal IPv4 address when --host is a wildcard such as 0.0.0.0)",
+    advertiseHost,
+  )
   .option("--zone <zone>", "failure domain advertised to the cluster, e.g. eu-west-1a", "")
   .option(
     "--cluster-secret <secret>",
@@ -49,7 +76,10 @@ program
   .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
   .addHelpText(
     "after",
-    "\nExamples:\n  homeostat start\n  homeostat start --port 7000 --data /var/lib/homeostat\n  redis-cli -p 6380 set greeting hello",
+    "\nExamples:\n  homeostat start\n  homeostat start --port 7000 --data /var/lib/homeostat\n" +
+      "  homeostat start --port 6381 --join 127.0.0.1:6380,127.0.0.1:6382\n" +
+      "  redis-cli -p 6380 set greeting hello\n" +
+      "\nSIGTERM or SIGINT stops the node gracefully: it tells the cluster it left.",
   )
   .action(async (opts: StartOptions) => {
     const code = await startNode({
@@ -61,6 +91,7 @@ program
       logLevel: opts.logLevel,
       pretty: opts.logFormat === undefined ? undefined : opts.logFormat === "pretty",
       join: opts.join,
+      advertiseHost: opts.advertiseHost,
       zone: opts.zone,
       clusterSecret: opts.clusterSecret ?? process.env.HOMEOSTAT_CLUSTER_SECRET,
     });
@@ -103,7 +134,8 @@ interface StartOptions {
   requirepass?: string;
   logLevel: string;
   logFormat?: string;
-  join?: string;
+  join?: string[];
+  advertiseHost?: string;
   zone: string;
   clusterSecret?: string;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { availableParallelism, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Clock, TimerHandle, Timers } from "../core/clock.js";
@@ -14,6 +15,7 @@ import {
   type MemberEvent,
   Membership,
   type MembershipConfig,
+  seedsMax,
 } from "../membership/index.js";
 import type { Reply } from "../resp/types.js";
 import type { Logger } from "./log.js";
@@ -68,13 +70,68 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "";
+}
+
 /** A wildcard bind (0.0.0.0, ::) is not an address peers can use: advertise a real one. */
 function advertiseHostFor(host: string): string {
-  if (host !== "0.0.0.0" && host !== "::" && host !== "") return host;
+  if (!isWildcard(host)) return host;
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (!a.internal && a.family === "IPv4") return a.address;
   }
   return "127.0.0.1";
+}
+
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
+const hostLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+/** Longest DNS name (RFC 1035), which also keeps a bus address within the codec's 256 bytes. */
+const hostBytesMax = 253;
+
+/**
+ * Why `host` is not an IP address or host name, or null if it is one. Operating input
+ * (a command-line option), so it is reported, not asserted.
+ */
+export function hostProblem(host: string): string | null {
+  if (isIP(host) !== 0) return null;
+  if (host.length === 0) return "the host is empty";
+  const labels = host.split(".");
+  const named =
+    host.length <= hostBytesMax &&
+    labels.every((l) => hostLabel.test(l)) &&
+    !/^\d+$/.test(labels[labels.length - 1] as string); // 1.2.3 or 999.1.1.1: no such IP
+  return named ? null : `${JSON.stringify(host)} is not an IP address or host name`;
+}
+
+/** Why `host` cannot be advertised to the other members, or null if it can. */
+export function advertiseHostProblem(host: string): string | null {
+  if (host !== "" && isWildcard(host)) {
+    return `${host} is a wildcard, not an address peers can reach`;
+  }
+  return hostProblem(host);
+}
+
+/** Seeds one node may be given: as many as `Membership.join` contacts. */
+export const joinSeedsMax = seedsMax;
+
+/**
+ * `--join` values (the option may be repeated): members' Redis addresses, HOST:PORT
+ * ([V6]:PORT), comma separated. Throws a RangeError that names the bad entry.
+ */
+export function parseSeeds(...texts: string[]): string[] {
+  const seeds = texts.flatMap((text) => text.split(",").map((s) => s.trim()));
+  if (seeds.length > joinSeedsMax) {
+    throw new RangeError(`${seeds.length} seeds: at most ${joinSeedsMax}`);
+  }
+  for (const seed of seeds) {
+    const target = parseAddress(seed);
+    const problem =
+      target === null
+        ? `${JSON.stringify(seed)} is not HOST:PORT (a member's Redis port, 1-65535)`
+        : hostProblem(target.host);
+    if (problem !== null) throw new RangeError(problem);
+  }
+  return seeds;
 }
 
 /** A stable id for this node: made once, kept in the data folder, so a restart keeps it. */
@@ -92,7 +149,13 @@ export function loadNodeId(dir: string): string {
 }
 
 export interface MembershipDriverOptions {
+  /** The address the bus binds. */
   host: string;
+  /**
+   * The host other members and clients use to reach this node: in its bus address and
+   * its advertised client address. Default: `advertiseHostFor(host)`.
+   */
+  advertiseHost?: string;
   busPort: number;
   /** This node's Redis address, host:port, advertised so others find its client port. */
   redisPort: number;
@@ -111,6 +174,8 @@ export interface MembershipDriverOptions {
 export const seedAttemptsMax = 6;
 export const seedRetryMsFirst = 250;
 export const seedRetryMsMax = 4000;
+/** A seed that does not answer within this is tried again next round (or given up). */
+const seedCallTimeoutMs = 2000;
 
 /**
  * The impure shell around the pure `Membership`: a sealed UDP/TCP transport on the bus
@@ -149,7 +214,14 @@ export class MembershipDriver {
       secret = defaultClusterSecret;
     }
     const key = deriveClusterKey(secret);
-    const advertise = advertiseHostFor(o.host);
+    const advertise = o.advertiseHost ?? advertiseHostFor(o.host);
+    if (isLoopback(o.host) && !isLoopback(advertise)) {
+      o.log.warn(
+        { host: o.host, advertiseHost: advertise },
+        "the bus listens on a loopback address but advertises another: other machines " +
+          "will not reach this node (listen with --host 0.0.0.0 or the advertised address)",
+      );
+    }
     const transport = await UdpTransport.open({
       host: o.host,
       port: o.busPort,
@@ -205,44 +277,65 @@ export class MembershipDriver {
   }
 
   /**
-   * Joins through a member's Redis address: asks it for its bus port (CONFIG GET
-   * cluster-port), then joins through host:busPort. Retries with backoff while the seed
-   * does not answer; resolves false (logged) if it never does: the node runs alone.
+   * Joins through members' Redis addresses: asks each seed for its bus port (CONFIG GET
+   * cluster-port) and node id (INFO membership), then joins through the bus address of
+   * every seed that answered. Seeds are asked together, each round; a round in which
+   * none answers is retried with backoff. A seed that turns out to be this node (a seed
+   * list shared by every node names it too) is dropped. Resolves false (logged) if no
+   * other seed ever answers: the node runs alone until another joins it.
    */
-  async joinThrough(seed: string, password = ""): Promise<boolean> {
-    const target = parseAddress(seed);
-    if (target === null) {
-      this.log.error({ seed }, "--join needs HOST:PORT (a member's Redis port)");
-      return false;
+  async joinThrough(seeds: readonly string[], password = ""): Promise<boolean> {
+    const targets = new Map<string, { host: string; port: number }>();
+    for (const seed of seeds) {
+      const target = parseAddress(seed);
+      if (target === null) {
+        this.log.error({ seed }, "--join needs HOST:PORT (a member's Redis port)");
+      } else {
+        targets.set(seed, target);
+      }
     }
+    const reasons = new Map<string, string>();
+    let selfSeen = false;
     let waitMs = seedRetryMsFirst;
-    let lastError = "";
-    for (let attempt = 1; attempt <= seedAttemptsMax && !this.closed; attempt++) {
-      try {
-        // Nodes of one cluster share their password: a seed that wants AUTH gets ours.
-        const commands = [["CONFIG", "GET", "cluster-port"]];
-        if (password !== "") commands.unshift(["AUTH", password]);
-        const replies = await callAll(target, commands, 2000);
-        const failed = replies.find((r) => r.kind === "error");
-        if (failed !== undefined) throw new Error(String(failed.value));
-        const reply = replies[replies.length - 1] as Reply;
-        const busPort = busPortOf(reply);
-        if (busPort === null) throw new Error(`unexpected reply to CONFIG GET cluster-port`);
-        const bus = formatAddress(target.host, busPort);
-        this.log.info({ seed, bus }, "joining the cluster");
-        this.membership.join([bus], this.now());
+    for (let attempt = 1; attempt <= seedAttemptsMax && targets.size > 0; attempt++) {
+      if (attempt > 1) {
+        this.log.debug({ attempt, reasons: Object.fromEntries(reasons) }, "no seed answering yet");
+        // Unref'd: a node stopped while it waits for its seeds exits without waiting more.
+        await new Promise((r) => setTimeout(r, waitMs).unref());
+        waitMs = Math.min(seedRetryMsMax, waitMs * 2);
+      }
+      if (this.closed) return false;
+      const answers = await askSeeds(targets, password, reasons);
+      if (this.closed) return false;
+      const buses: string[] = [];
+      for (const [seed, a] of answers) {
+        targets.delete(seed);
+        if (a.id !== this.id) buses.push(a.bus);
+        else {
+          selfSeen = true;
+          this.log.info({ seed }, "a seed is this node: skipped");
+        }
+      }
+      if (buses.length > 0) {
+        for (const seed of targets.keys()) {
+          this.log.warn(
+            { seed, reason: reasons.get(seed) },
+            "seed not answering; joining through the others",
+          );
+        }
+        this.log.info({ seeds, buses }, "joining the cluster");
+        this.membership.join(buses, this.now());
         this.flush();
         return true;
-      } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err);
-        this.log.debug({ seed, attempt, reason: lastError }, "seed not answering yet");
       }
-      await new Promise((r) => setTimeout(r, waitMs));
-      waitMs = Math.min(seedRetryMsMax, waitMs * 2);
+    }
+    if (targets.size === 0 && selfSeen) {
+      this.log.info("every seed is this node: it starts the cluster; others join it");
+      return false;
     }
     this.log.error(
-      { seed, attempts: seedAttemptsMax, reason: lastError },
-      "could not reach the seed to join; running alone until another node joins this one",
+      { seeds, attempts: seedAttemptsMax, reasons: Object.fromEntries(reasons) },
+      "could not reach any seed to join; running alone until another node joins this one",
     );
     return false;
   }
@@ -317,7 +410,54 @@ export class MembershipDriver {
   }
 }
 
-/** One command to a node's Redis port (as cli/client.ts's call, which server/ cannot use). */
+/**
+ * Asks every seed at once; returns the answers by seed and records why each other one
+ * failed in `reasons` (a seed that answers loses its old reason).
+ */
+async function askSeeds(
+  targets: ReadonlyMap<string, { host: string; port: number }>,
+  password: string,
+  reasons: Map<string, string>,
+): Promise<Map<string, { id: string; bus: string }>> {
+  const answers = new Map<string, { id: string; bus: string }>();
+  await Promise.all(
+    [...targets].map(async ([seed, target]) => {
+      try {
+        answers.set(seed, await seedBus(target, password));
+        reasons.delete(seed);
+      } catch (err) {
+        reasons.set(seed, err instanceof Error ? err.message : String(err));
+      }
+    }),
+  );
+  return answers;
+}
+
+/**
+ * A seed's bus address (the host we reached it on, its cluster-port) and node id, asked
+ * through its Redis port. Nodes of one cluster share their password: a seed that wants
+ * AUTH gets ours. Throws while the seed does not answer or has no bus open yet.
+ */
+async function seedBus(
+  target: { host: string; port: number },
+  password: string,
+): Promise<{ id: string; bus: string }> {
+  const commands = [
+    ["CONFIG", "GET", "cluster-port"],
+    ["INFO", "membership"],
+  ];
+  if (password !== "") commands.unshift(["AUTH", password]);
+  const replies = await callAll(target, commands, seedCallTimeoutMs);
+  const failed = replies.find((r) => r.kind === "error");
+  if (failed !== undefined) throw new Error(String(failed.value));
+  const [config, info] = replies.slice(-2) as [Reply, Reply];
+  const busPort = busPortOf(config);
+  const id = /^node_id:(\S+)/m.exec(String((info as { value: unknown }).value))?.[1];
+  if (busPort === null || id === undefined) throw new Error("the seed's bus is not open yet");
+  return { id, bus: formatAddress(target.host, busPort) };
+}
+
+/** CONFIG GET cluster-port's value, RESP2 (flat array) or RESP3 (map); null if none. */
 function busPortOf(reply: Reply): number | null {
   const r = reply as { kind: string; value: unknown };
   let value: unknown;

@@ -5,7 +5,7 @@ import { LmdbStore } from "../storage/lmdb.js";
 import { StorageError } from "../storage/types.js";
 import { HOMEOSTAT_VERSION } from "./info.js";
 import { createLogger } from "./log.js";
-import { MembershipDriver } from "./membership-driver.js";
+import { advertiseHostProblem, MembershipDriver } from "./membership-driver.js";
 import { HomeostatNode } from "./node.js";
 import { defaultSettings } from "./settings.js";
 
@@ -17,8 +17,10 @@ export interface StartOptions {
   requirepass: string;
   logLevel: string;
   pretty?: boolean;
-  /** Any member's Redis address, HOST:PORT, to join its cluster through. */
-  join?: string;
+  /** Members' Redis addresses, HOST:PORT, to join their cluster through (those that answer). */
+  join?: readonly string[];
+  /** The host other members and clients reach this node at; default: from `host`. */
+  advertiseHost?: string;
   /** Failure domain advertised to the cluster; "" when unknown. */
   zone?: string;
   /** Cluster secret (the key sealing bus traffic); undefined: the local default. */
@@ -37,6 +39,12 @@ export async function startNode(options: StartOptions): Promise<number> {
       { port: options.port },
       "the bus port (Redis port + 10000) would exceed 65535: choose one with --bus-port",
     );
+    return 2;
+  }
+  const advertiseProblem =
+    options.advertiseHost === undefined ? null : advertiseHostProblem(options.advertiseHost);
+  if (advertiseProblem !== null) {
+    log.fatal({ advertiseHost: options.advertiseHost }, `bad advertise host: ${advertiseProblem}`);
     return 2;
   }
   const dir = resolve(options.data);
@@ -73,6 +81,7 @@ export async function startNode(options: StartOptions): Promise<number> {
     try {
       node.membership = await MembershipDriver.open({
         host: options.host,
+        advertiseHost: options.advertiseHost,
         busPort: settings.busPort,
         redisPort: port,
         dir,
@@ -113,7 +122,7 @@ export async function startNode(options: StartOptions): Promise<number> {
     await store.close();
     return 1;
   }
-  if (options.join !== undefined) {
+  if (options.join !== undefined && options.join.length > 0) {
     void node.membership.joinThrough(options.join, options.requirepass);
   }
   return new Promise<number>((resolveExit) => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,4 +85,31 @@ export async function startNode(dir: string, extra: string[] = []): Promise<Runn
       await exited;
     },
   };
+}
+
+/**
+ * A loopback TCP port nothing listens on (bound, then released): a seed that refuses
+ * connections. Another process could take it meanwhile; on loopback that is unlikely.
+ */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Polls `check` every 100 ms until it holds; resolves with the time it took. */
+export async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - start;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

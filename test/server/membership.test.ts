@@ -6,7 +6,7 @@ import { call } from "../../src/cli/client.js";
 import { fetchMembers, type MemberRow } from "../../src/cli/members.js";
 import { detectionBoundMs } from "../../src/membership/config.js";
 import { realConfig } from "../../src/server/membership-driver.js";
-import { type RunningNode, removeDir, startNode, tempDir } from "./harness.js";
+import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
  * Five real node processes on loopback: they find each other through --join, detect a
@@ -25,19 +25,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function members(node: RunningNode): Promise<MemberRow[]> {
   return fetchMembers({ host: "127.0.0.1", port: node.port });
-}
-
-async function waitFor(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<boolean>,
-): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting: ${what}`);
-    await sleep(100);
-  }
 }
 
 /** The state `node` holds for member `id`, or undefined. */
