@@ -112,9 +112,12 @@ export class BroadcastQueue {
     }
     // Tiers move after the walk, so an item is never taken twice in one datagram.
     const out: Uint8Array[] = [];
+    let lowest = this.tiers.length;
+    let highest = -1;
     for (const item of taken) {
       out.push(item.bytes);
-      const from = item.transmits;
+      lowest = Math.min(lowest, item.transmits);
+      highest = Math.max(highest, item.transmits);
       item.transmits += 1;
       if (item.transmits >= transmitLimit) {
         item.queued = false;
@@ -122,8 +125,8 @@ export class BroadcastQueue {
       } else {
         this.tier(item.transmits).push(item);
       }
-      this.tiers[from]?.tidy(from);
     }
+    for (let t = lowest; t <= highest; t++) (this.tiers[t] as Tier).tidy(t);
     return out;
   }
 

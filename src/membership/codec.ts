@@ -157,16 +157,17 @@ class Writer {
   done(): Uint8Array {
     return this.bytes.slice(0, this.length);
   }
+  reset(): void {
+    this.length = 0;
+  }
 }
 
 class Reader {
   private offset = 0;
-  private readonly view: DataView;
-  /** A Buffer view of the bytes, made on first use, for native Latin-1 decoding. */
+  /** Views of the bytes made on first use: for floats, and native Latin-1 decoding. */
+  private view: DataView | null = null;
   private buffer: Buffer | null = null;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+  constructor(private readonly bytes: Uint8Array) {}
   private need(n: number): void {
     if (this.offset + n > this.bytes.length) throw new DecodeError("truncated");
   }
@@ -175,22 +176,28 @@ class Reader {
   }
   u8(): number {
     this.need(1);
-    return this.view.getUint8(this.offset++);
+    return this.bytes[this.offset++] as number;
   }
   u16(): number {
     this.need(2);
-    const v = this.view.getUint16(this.offset);
+    const b = this.bytes;
+    const o = this.offset;
     this.offset += 2;
-    return v;
+    return ((b[o] as number) << 8) | (b[o + 1] as number);
   }
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.offset);
+    const b = this.bytes;
+    const o = this.offset;
     this.offset += 4;
-    return v;
+    return (
+      (b[o] as number) * 0x100_0000 +
+      (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number))
+    );
   }
   f64(): number {
     this.need(8);
+    this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
     const v = this.view.getFloat64(this.offset);
     this.offset += 8;
     if (!Number.isFinite(v)) throw new DecodeError("non-finite number");
@@ -266,7 +273,41 @@ function checkU32(v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > u32Max) throw new RangeError(`not a u32: ${v}`);
 }
 
+/**
+ * Encoded metadata by the metadata object: decoded metadata is shared (readMeta's cache)
+ * and a member's own changes only with updateMeta, so push-pull entries and alive messages
+ * reuse one encoding. Weak, so it holds nothing alive.
+ */
+const metaBytes = new WeakMap<NodeMeta, Uint8Array>();
+
 function writeMeta(w: Writer, meta: NodeMeta): void {
+  let bytes = metaBytes.get(meta);
+  if (bytes === undefined) {
+    const own = new Writer();
+    encodeMeta(own, meta);
+    bytes = own.done();
+    // Only frozen metadata can be cached by identity: a caller may change its own object.
+    if (isDeeplyFrozen(meta)) metaBytes.set(meta, bytes);
+  }
+  w.raw(bytes);
+}
+
+function isDeeplyFrozen(meta: NodeMeta): boolean {
+  return Object.isFrozen(meta) && Object.isFrozen(meta.addresses) && Object.isFrozen(meta.capacity);
+}
+
+/** A frozen copy of `meta` (arrays and maps too), safe to share and to cache by identity. */
+export function frozenMeta(meta: NodeMeta): NodeMeta {
+  if (isDeeplyFrozen(meta)) return meta;
+  return Object.freeze({
+    zone: meta.zone,
+    addresses: Object.freeze([...meta.addresses]) as string[],
+    capacity: Object.freeze({ ...meta.capacity }),
+    version: meta.version,
+  });
+}
+
+function encodeMeta(w: Writer, meta: NodeMeta): void {
   const start = w.length;
   w.str(meta.zone, zoneBytesMax, 1);
   if (meta.addresses.length > metaAddressesMax) throw new RangeError("too many meta addresses");
@@ -371,15 +412,22 @@ function latin1Of(bytes: Uint8Array, start: number, end: number): string {
  */
 export function metaProblem(meta: NodeMeta): string | null {
   try {
-    writeMeta(new Writer(), meta);
+    encodeMeta(new Writer(), meta);
     return null;
   } catch (e) {
     return (e as Error).message;
   }
 }
 
+/**
+ * One Writer reused by every encodeMessage (single-threaded, never re-entered): a fresh
+ * one per message allocated a buffer and a view each time, for messages of ~20-60 bytes.
+ */
+const scratch = new Writer();
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
+  const w = scratch;
+  w.reset();
   switch (m.type) {
     case "ping":
       w.u8(Type.ping);

@@ -69,8 +69,8 @@ export interface MembershipConfig {
   pushPullIntervalMs: number;
   /**
    * A periodic push-pull covers a window of the member table expected to hold this many
-   * records (both ways), sliding on by one window each period; with N ≤ 2 · this the
-   * window is the whole table. So its bytes per member per second, ≈ 2 · 64 · ~60 B /
+   * records (both ways), sliding on by one window each period; with N ≤ this the window
+   * is the whole table. So its bytes per member per second, ≈ 2 · 64 · ~60 B /
    * 30 s ≈ 260 B/s, stay flat in N (full-state sync costs N·~60 B per period and grew
    * with N even with memberlist's stretched period), while every record is still compared
    * with a random member's once per N / 64 periods (8 min at N = 1,000). 64 records, ~4 KB,
@@ -264,12 +264,12 @@ export function suspicionTimeoutMs(
 
 /**
  * The share of the id-hash ring (out of 2³²) a periodic push-pull covers with N live
- * members: pushPullWindowEntries / N of it, or null (the whole table) while N ≤ twice the
- * window. Window sizes are a hint, not a contract: a window holds about that many records
+ * members: pushPullWindowEntries / N of it, or null (the whole table) while N ≤
+ * pushPullWindowEntries. Window sizes are a hint, not a contract: a window holds about that many records
  * (member ids hash uniformly), and the peer replies with its own records in the same window.
  */
 export function pushPullWindowSpan(c: MembershipConfig, n: number): number | null {
-  if (n <= 2 * c.pushPullWindowEntries) return null;
+  if (n <= c.pushPullWindowEntries) return null;
   return Math.max(1, Math.floor((ringSize * c.pushPullWindowEntries) / n));
 }
 

@@ -9,6 +9,7 @@ import {
   encodeMessage,
   frameHeaderBytes,
   frameMessagesMax,
+  frozenMeta,
   type Message,
   metaProblem,
   type PushPullEntry,
@@ -139,7 +140,7 @@ export class Membership {
     this.self = {
       id: self.id,
       address: self.address,
-      meta: self.meta,
+      meta: frozenMeta(self.meta),
       state: "alive",
       incarnation: 0,
       stateChangeMs: 0,
@@ -279,7 +280,7 @@ export class Membership {
   updateMeta(meta: NodeMeta, nowMs: number): void {
     this.advanceTime(nowMs);
     const version = Math.max(meta.version, this.self.meta.version + 1);
-    const next = { ...meta, version };
+    const next = frozenMeta({ ...meta, version });
     const problem = metaProblem(next);
     if (problem !== null) throw new RangeError(`membership: bad metadata: ${problem}`);
     if (this.leaving) return;
