@@ -68,6 +68,13 @@ class Tier {
 export class BroadcastQueue {
   private readonly byKey = new Map<string, Queued>();
   private readonly tiers: Tier[] = [];
+  /**
+   * No queued item is smaller than this (a lower bound: it is reset only when the queue
+   * empties). A take stops once what is left of the datagram is below it, instead of
+   * looking at takeLooksMax items that cannot fit: that scan at the end of every full
+   * datagram was most of a take's cost while a cluster formed.
+   */
+  private smallestBytes = Number.POSITIVE_INFINITY;
   dropped = 0;
 
   constructor(private readonly itemsMax: number) {
@@ -82,6 +89,7 @@ export class BroadcastQueue {
     this.remove(key);
     if (this.byKey.size >= this.itemsMax) this.dropMostTransmitted();
     const item: Queued = { key, bytes, transmits: 0, queued: true };
+    this.smallestBytes = Math.min(this.smallestBytes, bytes.length);
     this.byKey.set(key, item);
     this.tier(0).push(item);
   }
@@ -91,15 +99,20 @@ export class BroadcastQueue {
    * counts a transmission and leaves the queue once it reaches `transmitLimit`.
    */
   take(budgetBytes: number, transmitLimit: number, countMax: number): Uint8Array[] {
+    if (this.byKey.size === 0) {
+      this.smallestBytes = Number.POSITIVE_INFINITY;
+      return [];
+    }
     const taken: Queued[] = [];
     let budget = budgetBytes;
+    const fitsMin = Math.max(smallestBroadcastBytes, this.smallestBytes);
     let looked = 0;
     walk: for (let t = 0; t < this.tiers.length; t++) {
       const tier = this.tiers[t] as Tier;
       for (let i = tier.head; i < tier.slots.length; i++) {
         const item = tier.slots[i] ?? null;
         if (!tier.holds(item, t)) continue;
-        if (taken.length >= countMax || budget < smallestBroadcastBytes) break walk;
+        if (taken.length >= countMax || budget < fitsMin) break walk;
         // Items too big for what is left are skipped, but only so many: with a large
         // queue, scanning all of them for every datagram made taking cost O(queue).
         if (++looked > takeLooksMax) break walk;

@@ -207,7 +207,7 @@ class Reader {
     const n = lengthBytes === 1 ? this.u8() : this.u16();
     if (n > max) throw new DecodeError("string too long");
     this.need(n);
-    const s = decodeString(this.bytes, this.offset, n);
+    const s = this.decodeString(this.offset, n);
     this.offset += n;
     return s;
   }
@@ -251,7 +251,25 @@ class Reader {
     return this.latin1From(this.offset, end);
   }
 
+  /** UTF-8 at [offset, offset + n); plain ASCII up to a bound takes the Latin-1 fast path. */
+  private decodeString(offset: number, n: number): string {
+    const bytes = this.bytes;
+    if (n <= asciiFastPathBytesMax) {
+      let ascii = true;
+      for (let i = offset; i < offset + n; i++) {
+        if ((bytes[i] as number) > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return this.latin1From(offset, offset + n);
+    }
+    return textDecoder.decode(bytes.subarray(offset, offset + n));
+  }
+
   latin1From(start: number, end: number): string {
+    // Buffer is a global (no import, no I/O); its native Latin-1 decoding is many times
+    // faster than building the string in JavaScript.
     this.buffer ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
     return this.buffer.toString("latin1", start, end);
   }
@@ -381,30 +399,6 @@ function isAscii(s: string): boolean {
 
 /** Strings this short and plain ASCII skip the (comparatively slow) TextDecoder. */
 const asciiFastPathBytesMax = 256;
-
-function decodeString(bytes: Uint8Array, offset: number, n: number): string {
-  if (n <= asciiFastPathBytesMax) {
-    let ascii = true;
-    for (let i = offset; i < offset + n; i++) {
-      if ((bytes[i] as number) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return latin1Of(bytes, offset, offset + n);
-  }
-  return textDecoder.decode(bytes.subarray(offset, offset + n));
-}
-
-function latin1Of(bytes: Uint8Array, start: number, end: number): string {
-  // Buffer is a global (no import, no I/O); its native Latin-1 decoding is many times
-  // faster than building the string in JavaScript.
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
-    "latin1",
-    start,
-    end,
-  );
-}
 
 /**
  * Why `meta` cannot be advertised, or null if it can. For callers handing metadata in

@@ -310,6 +310,11 @@ export class Membership {
     return m === undefined ? undefined : { ...m };
   }
 
+  /** member(id)?.state without the copy: the simulator asks it N² times per check. */
+  stateOf(id: string): MemberState | undefined {
+    return this.table.get(id)?.state;
+  }
+
   /** Members alive or suspect, us included. */
   get liveMembers(): number {
     return this.liveCount;

@@ -589,7 +589,7 @@ class ScenarioRun {
     for (const subject of this.members) {
       if (subject.up) {
         const deadViews = live.filter((x) => {
-          const state = x.m.member(subject.id)?.state;
+          const state = x.m.stateOf(subject.id);
           return state === undefined || state === "dead" || state === "left";
         }).length;
         if (deadViews >= majority) {
@@ -600,7 +600,7 @@ class ScenarioRun {
         }
       } else {
         const stale = live.filter((x) => {
-          const state = x.m.member(subject.id)?.state;
+          const state = x.m.stateOf(subject.id);
           return state === "alive" || state === "suspect";
         });
         if (stale.length > 0) {
