@@ -7,14 +7,15 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 
 /** Folders whose code must be deterministic: no I/O, no clock, no ambient randomness. */
-const PURE = ["resp", "kv", "membership"];
+const PURE = ["resp", "kv", "membership", "raft"];
 
 /** Which folders each layer may import from (DESIGN.md's table). */
 const ALLOWED: Record<string, string[]> = {
   core: [],
   resp: ["core"],
-  storage: ["core"],
+  storage: ["core", "raft"],
   membership: ["core"],
+  raft: ["core"],
   sim: ["core", "membership"],
   kv: ["core", "resp", "storage"],
   server: ["core", "resp", "storage", "kv", "membership"],

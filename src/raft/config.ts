@@ -1,0 +1,145 @@
+import { assert } from "../core/assert.js";
+import { reliableBytesMax } from "../core/transport.js";
+import { entryOverheadBytes, type NodeId } from "./types.js";
+
+/**
+ * Tunables of one raft group. Time is counted in ticks: the host calls tick() on every
+ * group from one loop every tick interval (for example 100 ms), so these numbers scale
+ * with that interval and a group needs no timers of its own.
+ */
+export interface RaftConfig {
+  /** This replica's id: a positive integer below 2^32. */
+  id: NodeId;
+  /**
+   * T. A follower that hears nothing from a leader for a random time in [T, 2T) campaigns;
+   * a leader steps down (check-quorum) after T without hearing from a quorum. It must be
+   * many heartbeats long so that a few lost heartbeats do not start an election:
+   * T = 10 · heartbeatTicks tolerates nine lost in a row (etcd's recommendation). With a
+   * 100 ms tick, failover starts within 1–2 s.
+   */
+  electionTicks: number;
+  /**
+   * The leader's heartbeat period. 1 tick: the tick interval is chosen to be a few round
+   * trips (say 100 ms for a LAN), so a heartbeat per tick is the fastest useful rate.
+   */
+  heartbeatTicks: number;
+  /**
+   * Bytes of entries in one append (at least one entry always goes, however large). It
+   * bounds the message: payload + per-entry overhead + headers must fit the transport's
+   * frame (reliableBytesMax, 8 MiB), and it should be large enough to amortise a round
+   * trip: 1 MiB = reliableBytesMax / 8 leaves room for the largest single entry.
+   */
+  maxMsgBytes: number;
+  /**
+   * Appends in flight to one follower in the replicate state (the pipeline depth). The
+   * pipeline must cover a round trip at full rate: inflight ≥ bandwidth · RTT / message
+   * size. With small (a few KiB) batched appends on a 10 Gbit/s LAN at 0.5 ms RTT that is
+   * ~150; 256 (etcd's server default) leaves headroom.
+   */
+  maxInflightMsgs: number;
+  /**
+   * Bytes in flight to one follower, the other half of flow control, so 256 large
+   * appends cannot pin 256 MiB: bandwidth · RTT at 10 Gbit/s and 5 ms (a busy LAN, or a
+   * nearby zone) is ~6 MiB; 8 MiB = 8 · maxMsgBytes.
+   */
+  maxInflightBytes: number;
+  /**
+   * Bytes of proposals a leader holds uncommitted before it refuses more ("overloaded"),
+   * so a slow quorum turns into back-pressure instead of an unbounded log in memory:
+   * 2 · maxInflightBytes keeps the pipelines full with one batch waiting.
+   */
+  maxUncommittedBytes: number;
+  /** Bytes of committed entries handed to the host in one Ready: one append's worth. */
+  maxApplyBytes: number;
+  /**
+   * Bytes of snapshot image in one chunk: one append's worth, so a snapshot transfer has
+   * the same frame bound as replication and interleaves with heartbeats.
+   */
+  snapshotChunkBytes: number;
+  /** Largest snapshot image accepted from a leader: what a replica must be able to buffer. */
+  snapshotBytesMax: number;
+  /**
+   * Pre-vote (raft thesis §9.6): a candidate first asks whether it could win, without
+   * bumping terms, so a node returning from a partition does not depose a healthy leader.
+   */
+  preVote: boolean;
+  /**
+   * Check-quorum (thesis §6.2): a leader that has not heard from a quorum within an
+   * election timeout steps down, and a follower that has heard from a leader within one
+   * rejects (pre-)votes — the leader's lease, which keeps a flapping node from disrupting.
+   */
+  checkQuorum: boolean;
+  /**
+   * Lease reads (thesis §6.4.1): the leader answers reads without a round trip while its
+   * lease lasts. Safe only if clocks (tick rates) drift at most by this fraction between
+   * replicas; 0 disables lease reads (reads use read-index, one heartbeat round).
+   * Requires checkQuorum. See leaseTicks() for the lease length.
+   */
+  clockDriftBound: number;
+}
+
+/** Appends in one message, whatever their size: the codec's count field is bounded by it. */
+export const entriesPerMessageMax = 65_536;
+/** Members of one group (voters + learners): a replication group is 3–7; 64 is generous. */
+export const membersMax = 64;
+/** Read-index requests a leader keeps pending (each waits for one heartbeat round). */
+export const pendingReadsMax = 4_096;
+
+/** LAN preset; ticks assumed ~100 ms. */
+export function lanConfig(id: NodeId): RaftConfig {
+  const maxMsgBytes = 1024 * 1024;
+  const maxInflightBytes = 8 * maxMsgBytes;
+  return {
+    id,
+    electionTicks: 10,
+    heartbeatTicks: 1,
+    maxMsgBytes,
+    maxInflightMsgs: 256,
+    maxInflightBytes,
+    maxUncommittedBytes: 2 * maxInflightBytes,
+    maxApplyBytes: maxMsgBytes,
+    snapshotChunkBytes: maxMsgBytes,
+    snapshotBytesMax: 1024 * 1024 * 1024,
+    preVote: true,
+    checkQuorum: true,
+    clockDriftBound: 0,
+  };
+}
+
+/**
+ * The lease a leader may serve reads under, in its own ticks, counted from the tick in
+ * which it sent the last heartbeat round a quorum answered. A follower that got that
+ * heartbeat refuses votes until electionTicks of its own ticks have passed, and its
+ * first tick may come right after the heartbeat: it holds out at least electionTicks − 1
+ * tick intervals, which on a clock fast by the drift bound d is (electionTicks − 1) /
+ * (1 + d) of the leader's. The leader, k ticks after the send, is less than k + 1 of its
+ * intervals past it. So reads are safe while k < floor((electionTicks − 1) / (1 + d)).
+ * 0 (no lease reads) when d is 0.
+ */
+export function leaseTicks(config: RaftConfig): number {
+  if (config.clockDriftBound <= 0) return 0;
+  return Math.max(0, Math.floor((config.electionTicks - 1) / (1 + config.clockDriftBound)));
+}
+
+export function validateConfig(c: RaftConfig): void {
+  const positive = (v: number, name: string): void =>
+    assert(Number.isSafeInteger(v) && v > 0, `raft config: ${name} must be a positive integer`);
+  assert(Number.isInteger(c.id) && c.id > 0 && c.id <= 0xffff_ffff, "raft config: bad id");
+  positive(c.electionTicks, "electionTicks");
+  positive(c.heartbeatTicks, "heartbeatTicks");
+  assert(c.electionTicks > c.heartbeatTicks, "raft config: electionTicks ≤ heartbeatTicks");
+  positive(c.maxMsgBytes, "maxMsgBytes");
+  assert(
+    c.maxMsgBytes + entryOverheadBytes * 2 <= reliableBytesMax / 2,
+    "raft config: maxMsgBytes too large for a transport frame",
+  );
+  positive(c.maxInflightMsgs, "maxInflightMsgs");
+  positive(c.maxInflightBytes, "maxInflightBytes");
+  positive(c.maxUncommittedBytes, "maxUncommittedBytes");
+  positive(c.maxApplyBytes, "maxApplyBytes");
+  positive(c.snapshotChunkBytes, "snapshotChunkBytes");
+  assert(c.snapshotChunkBytes <= c.maxMsgBytes, "raft config: snapshotChunkBytes > maxMsgBytes");
+  positive(c.snapshotBytesMax, "snapshotBytesMax");
+  assert(c.clockDriftBound >= 0 && c.clockDriftBound < 1, "raft config: clockDriftBound in [0, 1)");
+  assert(c.clockDriftBound === 0 || c.checkQuorum, "raft config: lease reads need checkQuorum");
+}
