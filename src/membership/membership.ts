@@ -870,10 +870,9 @@ function aliveOf(m: { id: string; address: string; meta: NodeMeta; incarnation: 
  * Not a defence against chosen ids; it only balances load.
  */
 export function idHash(id: string): number {
-  let h = 0x811c9dc5;
+  let h = 0x811c9dc5 | 0; // | 0: a small integer for V8 (see codec.ts, hashBytes)
   for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    h = Math.imul((h ^ id.charCodeAt(i)) | 0, 0x01000193) | 0;
   }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
