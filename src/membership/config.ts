@@ -41,12 +41,19 @@ export interface MembershipConfig {
    */
   suspicionMaxTimeoutMult: number;
   /**
-   * An update is retransmitted retransmitMult · max(2, ceil(log10(N + 1))) times by every
-   * member that hears it (λ·log N in SWIM; see retransmitLimit). Epidemic spread needs
-   * O(log N) transmissions per member for every member to hear it with high probability;
-   * 4 keeps the chance of a member missing it tiny.
+   * An update is retransmitted retransmitMult · ceil(log10(N + 1)) times by every member
+   * that hears it (λ·log N in SWIM, memberlist's formula), or more when the miss bound
+   * below asks for more (see retransmitLimit). Epidemic spread needs O(log N)
+   * transmissions per member for every member to hear it with high probability.
    */
   retransmitMult: number;
+  /**
+   * The chance that some member misses an update by gossip (and waits for push-pull) is
+   * kept below this: each member hears an update about Poisson(limit) times, so N members
+   * all hear it with probability ≈ 1 − N·e^−limit, and limit ≥ ln(N / this) bounds the
+   * miss. 0.001: a missed update is rare, but costs up to a push-pull cycle.
+   */
+  disseminationMissMax: number;
   /**
    * Gossip period. Besides riding on probes, pending updates are pushed to gossipNodes
    * random members this often: 200 ms makes dissemination several times faster than the
@@ -130,6 +137,7 @@ export const lanConfig: Readonly<MembershipConfig> = Object.freeze({
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
   retransmitMult: 4,
+  disseminationMissMax: 0.001,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
@@ -199,6 +207,10 @@ export function validateConfig(c: MembershipConfig): void {
     "membership config: nackTimeoutFraction in (0, 1)",
   );
   assert(
+    c.disseminationMissMax > 0 && c.disseminationMissMax < 1,
+    "membership config: disseminationMissMax in (0, 1)",
+  );
+  assert(
     c.datagramBytesMax >= datagramBytesMin,
     `membership config: datagramBytesMax must hold a probe and a broadcast (${datagramBytesMin})`,
   );
@@ -213,15 +225,19 @@ export function validateConfig(c: MembershipConfig): void {
 }
 
 /**
- * Retransmissions per broadcast: retransmitMult · max(2, ceil(log10(N + 1))) — λ·log N.
- * Every member that hears an update sends it this many times to random members, so a
- * given member misses it with probability ≈ e^−limit. Below 10 members the log rounds to
- * 1, and e^−4 ≈ 2% was seen in the simulator as updates seconds late at N = 10 with
- * crashes (sends to recently dead members are wasted too); the floor of 2 keeps it at
- * e^−8 ≈ 0.03% for a handful more datagrams per update.
+ * Retransmissions per broadcast: the larger of memberlist's retransmitMult ·
+ * ceil(log10(N + 1)) (λ·log N) and ceil(ln(N / disseminationMissMax)). Every member that
+ * hears an update sends it this many times to random members, so a given member misses
+ * it with probability ≈ e^−limit and some member with ≈ N·e^−limit. memberlist's step
+ * function dips just below each power of ten: 8 at N = 97, where 3% of updates missed a
+ * member in the simulator (late by up to a push-pull cycle, 30 s), and 4 below N = 10;
+ * the ln term keeps the miss below disseminationMissMax everywhere (12 at N = 97, 10 at
+ * N = 10) and costs a few datagrams per update.
  */
 export function retransmitLimit(c: MembershipConfig, n: number): number {
-  return c.retransmitMult * Math.max(2, Math.ceil(Math.log10(Math.max(1, n) + 1)));
+  const size = Math.max(1, n);
+  const lambdaLogN = c.retransmitMult * Math.ceil(Math.log10(size + 1));
+  return Math.max(lambdaLogN, Math.ceil(Math.log(size / c.disseminationMissMax)));
 }
 
 /** Shortest suspicion: suspicionMult · max(1, log10 N) · probeIntervalMs. */

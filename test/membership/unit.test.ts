@@ -55,9 +55,11 @@ function teach(m: Membership, ids: string[], nowMs: number): void {
 
 describe("membership formulas", () => {
   it("scale with N as documented", () => {
-    assert.equal(retransmitLimit(lanConfig, 1), 8, "floor of 2 · retransmitMult");
-    assert.equal(retransmitLimit(lanConfig, 9), 8);
+    assert.equal(retransmitLimit(lanConfig, 1), 7, "ln(1 / 0.001)");
+    assert.equal(retransmitLimit(lanConfig, 9), 10, "ln(9 / 0.001), above 4 · 1");
+    assert.equal(retransmitLimit(lanConfig, 97), 12, "ln(97 / 0.001), above 4 · 2");
     assert.equal(retransmitLimit(lanConfig, 100), 12);
+    assert.equal(retransmitLimit(lanConfig, 1000), 16, "4 · 4, above ln(10^6)");
     assert.equal(suspicionTimeoutMinMs(lanConfig, 5), 4000);
     assert.equal(suspicionTimeoutMinMs(lanConfig, 100), 8000);
     assert.equal(suspicionTimeoutMaxMs(lanConfig, 100), 48_000);
