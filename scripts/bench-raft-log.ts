@@ -1,0 +1,138 @@
+// Group commit across raft groups: how many Readies and entries one LMDB environment
+// persists per second when each Ready is its own synced transaction, against when the
+// Readies of many groups share one (src/storage/raft-log.ts, docs/storage.md "Raft log").
+//
+//   npm run build && node dist/scripts/bench-raft-log.js [--rounds R] [--seconds S]
+//                                                         [--groups G] [--bytes B] [--no-sync]
+//
+// Every Ready carries one entry of B bytes and a hard state (commit moves on). Data goes in
+// a temporary folder under os.tmpdir(), removed at the end: run it on the disk you care about.
+
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Entry } from "../src/raft/types.js";
+import { type GroupWrite, type LmdbLogStorage, LmdbRaftLogs } from "../src/storage/raft-log.js";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "1" },
+    groups: { type: "string", default: "100" },
+    bytes: { type: "string", default: "128" },
+    // The CPU ceiling: commits without syncing (never how a node runs).
+    "no-sync": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const groupCount = Number(values.groups);
+const entryBytes = Number(values.bytes);
+
+interface Rates {
+  commitsPerS: number;
+  readiesPerS: number;
+  entriesPerS: number;
+}
+
+const payload = new Uint8Array(entryBytes).fill(7);
+
+function nextReady(log: LmdbLogStorage, perReady: number): GroupWrite {
+  const entries: Entry[] = [];
+  for (let k = 1; k <= perReady; k++) {
+    entries.push({ term: 1, index: log.lastIndex() + k, type: "normal", data: payload });
+  }
+  const last = log.lastIndex() + perReady;
+  return { log, write: { entries, hardState: { term: 1, vote: 1, commit: last } } };
+}
+
+/** Runs `round` until `seconds` have passed; returns per-second rates from the stats. */
+function measure(logs: LmdbRaftLogs, round: () => void): Rates {
+  const before = logs.stats();
+  const start = process.hrtime.bigint();
+  let elapsedS = 0;
+  while (elapsedS < seconds) {
+    round();
+    elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  }
+  const after = logs.stats();
+  return {
+    commitsPerS: (after.commits - before.commits) / elapsedS,
+    readiesPerS: (after.groupWrites - before.groupWrites) / elapsedS,
+    entriesPerS: (after.entries - before.entries) / elapsedS,
+  };
+}
+
+/** The disk's own rate: rewrite one 4 KiB page and fdatasync it, as often as it allows. */
+function rawSyncs(dir: string): Rates {
+  const fd = openSync(join(dir, "probe"), "w");
+  const page = Buffer.alloc(4096, 1);
+  let n = 0;
+  const start = process.hrtime.bigint();
+  let elapsedS = 0;
+  while (elapsedS < seconds) {
+    writeSync(fd, page, 0, page.length, 0);
+    fdatasyncSync(fd);
+    n++;
+    elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  }
+  closeSync(fd);
+  return { commitsPerS: n / elapsedS, readiesPerS: Number.NaN, entriesPerS: Number.NaN };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "homeostat-raft-bench-"));
+try {
+  const logs = new LmdbRaftLogs({ path: dir, unsafeNoSync: values["no-sync"] });
+  const conf = { voters: [1, 2, 3], learners: [] };
+  const groups = Array.from({ length: groupCount }, (_, g) => logs.openGroup(g + 1, conf));
+  const one = groups[0] as LmdbLogStorage;
+  // Cases alternate within each round, so a disk whose speed drifts (a shared volume)
+  // affects them alike; the median of the rounds is reported.
+  const cases: [string, () => Rates][] = [
+    ["raw fdatasync of one 4 KiB page (the disk)", () => rawSyncs(dir)],
+    [
+      "1 group, one transaction per Ready",
+      () => measure(logs, () => one.persist(nextReady(one, 1).write)),
+    ],
+    [
+      `1 group, ${groupCount} entries per Ready`,
+      () => measure(logs, () => one.persist(nextReady(one, groupCount).write)),
+    ],
+    [
+      `${groupCount} groups, one transaction per Ready`,
+      () =>
+        measure(logs, () => {
+          for (const log of groups) log.persist(nextReady(log, 1).write);
+        }),
+    ],
+    [
+      `${groupCount} groups, one transaction per round of ${groupCount} Readies`,
+      () => measure(logs, () => logs.persist(groups.map((log) => nextReady(log, 1)))),
+    ],
+  ];
+  const samples = cases.map((): Rates[] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, [, run]] of cases.entries()) samples[k]?.push(run());
+  }
+  await logs.close();
+  const sync = values["no-sync"] ? ", NOT SYNCED" : "";
+  console.log(`entry ${entryBytes} B, ${rounds} rounds of ${seconds} s per case, medians${sync}`);
+  console.log("| case | commits (fsyncs)/s | Readies/s | entries/s |");
+  console.log("|---|---:|---:|---:|");
+  const f = (n: number) => (Number.isNaN(n) ? "–" : Math.round(n).toLocaleString("en-US"));
+  for (const [k, [name]] of cases.entries()) {
+    const s = samples[k] as Rates[];
+    const m = (pick: (r: Rates) => number) => f(median(s.map(pick)));
+    console.log(
+      `| ${name} | ${m((r) => r.commitsPerS)} | ${m((r) => r.readiesPerS)} | ${m((r) => r.entriesPerS)} |`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
