@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +28,19 @@ export function tempDir(prefix = "homeostat-test-"): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * After the enclosing suite: kills every node in `nodes` and removes every folder in
+ * `dirs` (both may grow as the suite runs). HOMEOSTAT_TEST_LOGS=FILE keeps the nodes' logs.
+ */
+export function cleanUpAfter(nodes: RunningNode[], dirs: string[]): void {
+  after(async () => {
+    for (const node of nodes) await node.kill().catch(() => {});
+    const dump = process.env.HOMEOSTAT_TEST_LOGS;
+    if (dump !== undefined) writeFileSync(dump, nodes.map((x) => x.logs.join("\n")).join("\n"));
+    for (const dir of dirs) removeDir(dir);
+  });
 }
 
 /**

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { call } from "../../src/cli/client.js";
 import { fetchMembers } from "../../src/cli/members.js";
 import {
   CLI,
+  cleanUpAfter,
   type RunningNode,
-  removeDir,
   startNode,
   tempDir,
   unusedPort,
@@ -31,10 +31,7 @@ describe("joining through several seeds", { timeout: 30_000, concurrency: true }
     nodes.push(node);
     return node;
   };
-  after(async () => {
-    for (const node of nodes) await node.kill().catch(() => {});
-    for (const dir of dirs) removeDir(dir);
-  });
+  cleanUpAfter(nodes, dirs);
 
   it("joins through the seeds that answer, past a down one and itself; --advertise-host", async () => {
     const t0 = performance.now();

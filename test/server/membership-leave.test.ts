@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { call } from "../../src/cli/client.js";
 import { fetchMembers, type MemberRow } from "../../src/cli/members.js";
-import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
+import { cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
  * Graceful leave between real processes: a member stopped with SIGTERM tells the others
@@ -44,12 +43,7 @@ function events(nodes: RunningNode[], id: string, event: string): string[] {
 describe("graceful leave between real processes", { timeout: 30_000 }, () => {
   const dirs: string[] = [];
   const nodes: RunningNode[] = [];
-  after(async () => {
-    for (const node of nodes) await node.kill().catch(() => {});
-    const dump = process.env.HOMEOSTAT_TEST_LOGS;
-    if (dump !== undefined) writeFileSync(dump, nodes.map((x) => x.logs.join("\n")).join("\n"));
-    for (const dir of dirs) removeDir(dir);
-  });
+  cleanUpAfter(nodes, dirs);
 
   it("a SIGTERMed member is left everywhere, exits 0, and rejoins alive under its id", async () => {
     const t0 = performance.now();

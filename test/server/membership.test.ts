@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { writeFileSync } from "node:fs";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { call } from "../../src/cli/client.js";
 import { fetchMembers, type MemberRow } from "../../src/cli/members.js";
 import { detectionBoundMs } from "../../src/membership/config.js";
 import { realConfig } from "../../src/server/membership-driver.js";
-import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
+import { cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
  * Five real node processes on loopback: they find each other through --join, detect a
@@ -52,12 +51,7 @@ function events(nodes: RunningNode[], id: string, event: string): string[] {
 describe("membership between real processes", { timeout: 90_000 }, () => {
   const dirs: string[] = [];
   const nodes: RunningNode[] = [];
-  after(async () => {
-    for (const node of nodes) await node.kill().catch(() => {});
-    const dump = process.env.HOMEOSTAT_TEST_LOGS;
-    if (dump !== undefined) writeFileSync(dump, nodes.map((x) => x.logs.join("\n")).join("\n"));
-    for (const dir of dirs) removeDir(dir);
-  });
+  cleanUpAfter(nodes, dirs);
 
   it("joins, detects a crash, tolerates a pause, takes a restart back", async () => {
     const t0 = performance.now();
