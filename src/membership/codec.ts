@@ -10,6 +10,7 @@
  * broadcasts (alive, suspect, dead) up to datagramBytesMax; a stream frame carries one
  * push-pull. Any malformed part rejects the whole frame.
  */
+import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
 import type { MemberState, NodeMeta } from "./types.js";
 
 export const frameMagic = 0xb5;
@@ -28,8 +29,6 @@ export const capacityEntriesMax = 8;
 export const capacityKeyBytesMax = 32;
 /** Encoded metadata, as memberlist's MetaMaxSize: small enough to gossip in a datagram. */
 export const metaBytesMax = 512;
-
-const u32Max = 0xffff_ffff;
 
 /** state:u8 id address meta incarnation:u32 — one push-pull entry at its largest. */
 export const memberRecordBytesMax = 1 + (2 + idBytesMax) + (2 + addressBytesMax) + metaBytesMax + 4;
@@ -93,51 +92,10 @@ export type Message =
 
 export type Broadcast = Extract<Message, { type: "alive" | "suspect" | "dead" }>;
 
-class DecodeError extends Error {}
-
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
-class Writer {
-  private bytes = new Uint8Array(64);
-  private view = new DataView(this.bytes.buffer);
-  length = 0;
-
-  private reserve(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    let size = this.bytes.length * 2;
-    while (size < this.length + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-  u8(v: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, v);
-    this.length += 1;
-  }
-  u16(v: number): void {
-    this.reserve(2);
-    this.view.setUint16(this.length, v);
-    this.length += 2;
-  }
-  u32(v: number): void {
-    checkU32(v);
-    this.reserve(4);
-    this.view.setUint32(this.length, v);
-    this.length += 4;
-  }
-  f64(v: number): void {
-    this.reserve(8);
-    this.view.setFloat64(this.length, v);
-    this.length += 8;
-  }
-  raw(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.bytes.set(b, this.length);
-    this.length += b.length;
-  }
+class Writer extends ByteWriter {
   str(s: string, max: number, lengthBytes: 1 | 2): void {
     if (s.length <= max && isAscii(s)) {
       // The common case (ids, addresses, zones): one byte per character, no encoder call.
@@ -154,55 +112,12 @@ class Writer {
     else this.u16(b.length);
     this.raw(b);
   }
-  done(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
-  reset(): void {
-    this.length = 0;
-  }
 }
 
-class Reader {
-  private offset = 0;
-  /** Views of the bytes made on first use: for floats, and native Latin-1 decoding. */
-  private view: DataView | null = null;
+class Reader extends ByteReader {
+  /** A Buffer view of the bytes, made on first use, for native Latin-1 decoding. */
   private buffer: Buffer | null = null;
-  constructor(private readonly bytes: Uint8Array) {}
-  private need(n: number): void {
-    if (this.offset + n > this.bytes.length) throw new DecodeError("truncated");
-  }
-  get remaining(): number {
-    return this.bytes.length - this.offset;
-  }
-  u8(): number {
-    this.need(1);
-    return this.bytes[this.offset++] as number;
-  }
-  u16(): number {
-    this.need(2);
-    const b = this.bytes;
-    const o = this.offset;
-    this.offset += 2;
-    return ((b[o] as number) << 8) | (b[o + 1] as number);
-  }
-  u32(): number {
-    this.need(4);
-    const b = this.bytes;
-    const o = this.offset;
-    this.offset += 4;
-    return (
-      (b[o] as number) * 0x100_0000 +
-      (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number))
-    );
-  }
-  f64(): number {
-    this.need(8);
-    this.view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
-    const v = this.view.getFloat64(this.offset);
-    this.offset += 8;
-    if (!Number.isFinite(v)) throw new DecodeError("non-finite number");
-    return v;
-  }
+
   str(max: number, lengthBytes: 1 | 2): string {
     const n = lengthBytes === 1 ? this.u8() : this.u16();
     if (n > max) throw new DecodeError("string too long");
@@ -210,10 +125,6 @@ class Reader {
     const s = this.decodeString(this.offset, n);
     this.offset += n;
     return s;
-  }
-
-  get position(): number {
-    return this.offset;
   }
 
   /** Skips a string, checking only its length against the bytes left. */
@@ -226,17 +137,12 @@ class Reader {
   /** Skips what readMeta would read, checking only lengths: where the metadata ends. */
   metaEnd(): number {
     const start = this.offset;
-    const skip = (lengthBytes: 1 | 2): void => {
-      const n = lengthBytes === 1 ? this.u8() : this.u16();
-      this.need(n);
-      this.offset += n;
-    };
-    skip(1);
+    this.skipStr(1);
     const addresses = this.u8();
-    for (let i = 0; i < addresses && i <= metaAddressesMax; i++) skip(2);
+    for (let i = 0; i < addresses && i <= metaAddressesMax; i++) this.skipStr(2);
     const capacities = this.u8();
     for (let i = 0; i < capacities && i <= capacityEntriesMax; i++) {
-      skip(1);
+      this.skipStr(1);
       this.need(8);
       this.offset += 8;
     }
@@ -281,14 +187,6 @@ class Reader {
   slice(start: number, end: number): Uint8Array {
     return this.bytes.slice(start, end);
   }
-
-  skipTo(end: number): void {
-    this.offset = end;
-  }
-}
-
-function checkU32(v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > u32Max) throw new RangeError(`not a u32: ${v}`);
 }
 
 /**

@@ -18,6 +18,7 @@
  * snap-resp      index offset reject:u8
  * timeout-now    (nothing)
  */
+import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
 import { entriesPerMessageMax, membersMax } from "./config.js";
 import type { ConfChange, ConfState, Entry, EntryType, Message, SnapshotMeta } from "./types.js";
 
@@ -41,112 +42,13 @@ const confChangeTypes: ConfChange["type"][] = ["add-voter", "add-learner", "remo
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
-class DecodeError extends Error {}
-
-class Writer {
-  private bytes: Uint8Array;
-  private view: DataView;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(capacity);
-    this.view = new DataView(this.bytes.buffer);
-  }
-  private reserve(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    let size = Math.max(64, this.bytes.length * 2);
-    while (size < this.length + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-  u8(v: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, v);
-    this.length += 1;
-  }
-  u16(v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`not a u16: ${v}`);
-    this.reserve(2);
-    this.view.setUint16(this.length, v);
-    this.length += 2;
-  }
-  u32(v: number): void {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new RangeError(`not a u32: ${v}`);
-    this.reserve(4);
-    this.view.setUint32(this.length, v);
-    this.length += 4;
-  }
-  u64(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not a safe u64: ${v}`);
-    this.reserve(8);
-    this.view.setUint32(this.length, Math.floor(v / 0x1_0000_0000));
-    this.view.setUint32(this.length + 4, v >>> 0);
-    this.length += 8;
-  }
-  raw(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.bytes.set(b, this.length);
-    this.length += b.length;
-  }
-  done(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
-}
-
-class Reader {
-  private offset = 0;
-  private readonly view: DataView;
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  private need(n: number): void {
-    if (this.offset + n > this.bytes.length) throw new DecodeError("truncated");
-  }
-  get remaining(): number {
-    return this.bytes.length - this.offset;
-  }
-  u8(): number {
-    this.need(1);
-    return this.view.getUint8(this.offset++);
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.view.getUint16(this.offset);
-    this.offset += 2;
-    return v;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.offset);
-    this.offset += 4;
-    return v;
-  }
-  u64(): number {
-    this.need(8);
-    const hi = this.view.getUint32(this.offset);
-    const lo = this.view.getUint32(this.offset + 4);
-    this.offset += 8;
-    if (hi > 0x1f_ffff) throw new DecodeError("integer beyond 2^53");
-    return hi * 0x1_0000_0000 + lo;
-  }
-  bytesOf(n: number): Uint8Array {
-    this.need(n);
-    // A copy: an entry may live in the log long after the receive buffer is reused.
-    const b = this.bytes.slice(this.offset, this.offset + n);
-    this.offset += n;
-    return b;
-  }
-}
-
 function code<T>(list: readonly T[], c: number, what: string): T {
   const v = list[c];
   if (v === undefined) throw new DecodeError(`unknown ${what} ${c}`);
   return v;
 }
 
-function writeEntry(w: Writer, e: Entry): void {
+function writeEntry(w: ByteWriter, e: Entry): void {
   w.u8(entryTypes.indexOf(e.type));
   w.u64(e.term);
   w.u64(e.index);
@@ -154,7 +56,7 @@ function writeEntry(w: Writer, e: Entry): void {
   w.raw(e.data);
 }
 
-function readEntry(r: Reader): Entry {
+function readEntry(r: ByteReader): Entry {
   const type = code(entryTypes, r.u8(), "entry type");
   const term = r.u64();
   const index = r.u64();
@@ -163,14 +65,14 @@ function readEntry(r: Reader): Entry {
   return { type, term, index, data: r.bytesOf(length) };
 }
 
-function writeConf(w: Writer, c: ConfState): void {
+function writeConf(w: ByteWriter, c: ConfState): void {
   w.u16(c.voters.length);
   for (const id of c.voters) w.u32(id);
   w.u16(c.learners.length);
   for (const id of c.learners) w.u32(id);
 }
 
-function readIds(r: Reader): number[] {
+function readIds(r: ByteReader): number[] {
   const n = r.u16();
   if (n > membersMax) throw new DecodeError("too many members");
   const ids: number[] = [];
@@ -182,7 +84,7 @@ function readIds(r: Reader): number[] {
   return ids;
 }
 
-function readConf(r: Reader): ConfState {
+function readConf(r: ByteReader): ConfState {
   const voters = readIds(r);
   const learners = readIds(r);
   if (voters.length + learners.length > membersMax) throw new DecodeError("too many members");
@@ -190,13 +92,13 @@ function readConf(r: Reader): ConfState {
   return { voters, learners };
 }
 
-function writeMeta(w: Writer, m: SnapshotMeta): void {
+function writeMeta(w: ByteWriter, m: SnapshotMeta): void {
   w.u64(m.index);
   w.u64(m.term);
   writeConf(w, m.conf);
 }
 
-function readMeta(r: Reader): SnapshotMeta {
+function readMeta(r: ByteReader): SnapshotMeta {
   const index = r.u64();
   const term = r.u64();
   return { index, term, conf: readConf(r) };
@@ -207,7 +109,7 @@ export function encodeMessage(m: Message): Uint8Array {
   let size = messageOverheadBytes;
   if (m.type === "app") for (const e of m.entries) size += 21 + e.data.length;
   if (m.type === "snap") size += m.chunk.length;
-  const w = new Writer(size);
+  const w = new ByteWriter(size);
   w.u8(codecVersion);
   w.u8(typeCodes.indexOf(m.type));
   w.u32(m.from);
@@ -271,7 +173,7 @@ function bool(v: number): boolean {
   return v === 1;
 }
 
-function readMessage(r: Reader): Message {
+function readMessage(r: ByteReader): Message {
   if (r.u8() !== codecVersion) throw new DecodeError("unknown version");
   const type = code(typeCodes, r.u8(), "message type");
   const from = r.u32();
@@ -339,7 +241,7 @@ function readMessage(r: Reader): Message {
 export function decodeMessage(bytes: Uint8Array, bytesMax: number): DecodeResult<Message> {
   if (bytes.length > bytesMax) return { ok: false, error: "message too large" };
   try {
-    const r = new Reader(bytes);
+    const r = new ByteReader(bytes);
     const value = readMessage(r);
     if (r.remaining !== 0) return { ok: false, error: "trailing bytes" };
     return { ok: true, value };
@@ -350,7 +252,7 @@ export function decodeMessage(bytes: Uint8Array, bytesMax: number): DecodeResult
 }
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  const w = new Writer(5);
+  const w = new ByteWriter(5);
   w.u8(confChangeTypes.indexOf(cc.type));
   w.u32(cc.node);
   return w.done();
@@ -358,7 +260,7 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
 
 export function decodeConfChange(bytes: Uint8Array): DecodeResult<ConfChange> {
   try {
-    const r = new Reader(bytes);
+    const r = new ByteReader(bytes);
     const type = code(confChangeTypes, r.u8(), "conf change type");
     const node = r.u32();
     if (node === 0) throw new DecodeError("conf change of node 0");
