@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ["core", "raft"],
   membership: ["core"],
   raft: ["core"],
-  sim: ["core", "membership"],
+  sim: ["core", "membership", "raft"],
   kv: ["core", "resp", "storage"],
   server: ["core", "resp", "storage", "kv", "membership"],
   cli: ["core", "resp", "server", "sim"],
