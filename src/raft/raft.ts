@@ -213,12 +213,26 @@ export class RaftNode {
    * applied. And the leader must have committed an entry of its own term first (its
    * no-op) — without that a single-server change can lose a committed configuration
    * (Ongaro, raft-dev, 2015: "bug in single-server membership changes").
+   *
+   * A voter is only ever a learner promoted once it has caught up (its match index at
+   * least the leader's commit index): a new, empty voter would count towards every
+   * quorum while it could acknowledge nothing, stalling commits (a 1-voter group that
+   * adds a second voter could commit nothing until it had the whole log).
    */
   proposeConfChange(cc: ConfChange): ProposeResult {
     if (this.state === "leader") {
       const pending = this.pendingConfIndex > this.log.applied;
       if (pending || this.log.applied < this.noopIndex) {
         return { ok: false, reason: "conf-pending", lead: this.lead };
+      }
+      if (cc.type === "add-voter" && !this.tracker.isVoter(cc.node)) {
+        const pr = this.tracker.progress.get(cc.node);
+        if (!this.tracker.learners.has(cc.node) || pr === undefined) {
+          return { ok: false, reason: "not-learner", lead: this.lead };
+        }
+        if (pr.match < this.log.committed) {
+          return { ok: false, reason: "not-caught-up", lead: this.lead };
+        }
       }
       const next = applyChange(this.tracker.conf(), cc);
       if (next === null) return { ok: false, reason: "invalid", lead: this.lead };

@@ -224,7 +224,9 @@ export type ProposeResult =
        * a leader transfer is under way; "overloaded": the leader's uncommitted bytes are
        * at their bound; "too-large": one proposal above the message bound;
        * "conf-pending": a configuration change is not yet applied (or the leader's no-op
-       * is not); "invalid": the change would leave no voter or too many members.
+       * is not); "invalid": the change would leave no voter or too many members;
+       * "not-learner": a voter must first be added as a learner; "not-caught-up": the
+       * learner's log is behind the leader's commit index (retry once it has caught up).
        */
       reason:
         | "not-leader"
@@ -232,6 +234,8 @@ export type ProposeResult =
         | "overloaded"
         | "too-large"
         | "conf-pending"
-        | "invalid";
+        | "invalid"
+        | "not-learner"
+        | "not-caught-up";
       lead: NodeId;
     };

@@ -91,7 +91,10 @@ export function runSeed(seed: number, n: number, steps: number): void {
   liveness(cluster, voters);
 }
 
-/** Removes a random voter (keeping a majority of the original count) or adds one back. */
+/**
+ * Removes a random voter (keeping a majority of the original count), or brings one back:
+ * first as a learner, then promoted (refused until it has caught up).
+ */
 function changeMembers(cluster: Cluster, rnd: SeededRandom, all: number[]): void {
   const leader = cluster.leader();
   if (leader === null) return;
@@ -102,7 +105,11 @@ function changeMembers(cluster: Cluster, rnd: SeededRandom, all: number[]): void
       ? conf.voters[rnd.int(conf.voters.length)]
       : out[rnd.int(Math.max(1, out.length))];
   if (node === undefined) return;
-  const type = conf.voters.includes(node) ? "remove" : "add-voter";
+  const type = conf.voters.includes(node)
+    ? "remove"
+    : conf.learners.includes(node)
+      ? "add-voter"
+      : "add-learner";
   leader.proposeConfChange({ type, node });
   cluster.process(leader.id);
 }

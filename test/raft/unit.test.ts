@@ -12,6 +12,7 @@ import {
   validateConfig,
 } from "../../src/raft/index.js";
 import { Inflights } from "../../src/raft/progress.js";
+import { Cluster } from "./harness.js";
 
 const e = (term: number, index: number, data = ""): Entry => ({
   term,
@@ -146,5 +147,41 @@ describe("raft node", () => {
     const n = new RaftNode({ ...lanConfig(1), heartbeatTicks: 5 }, storage, new SeededRandom(1));
     for (let i = 0; i < 3; i++) n.tick();
     assert.equal(n.hasReady(), false, "a follower's tick is a counter bump");
+  });
+});
+
+describe("raft membership changes", () => {
+  it("promotes only a learner, and only once it has caught up", () => {
+    const c = new Cluster(3);
+    const conf = { voters: [1, 2, 3], learners: [] };
+    for (const id of [1, 2, 3]) c.add(id, conf);
+    c.node(1).campaign();
+    c.process(1);
+    c.stabilize();
+    const leader = c.node(1);
+    assert.equal(leader.state, "leader");
+    for (let i = 0; i < 5; i++) c.propose(1, `v${i}`);
+    c.stabilize();
+    const refused = leader.proposeConfChange({ type: "add-voter", node: 4 });
+    assert.equal(refused.ok ? "ok" : refused.reason, "not-learner", "a voter starts as a learner");
+    assert.ok(leader.proposeConfChange({ type: "add-learner", node: 4 }).ok);
+    c.process(1);
+    c.stabilize();
+    // Node 4 exists but hears nothing yet: it is behind the commit index.
+    c.add(4, { voters: [1, 2, 3], learners: [4] });
+    c.drop((e) => e.to === 4);
+    c.propose(1, "more");
+    c.drop((e) => e.to === 4);
+    c.stabilize();
+    const behind = leader.proposeConfChange({ type: "add-voter", node: 4 });
+    assert.equal(behind.ok ? "ok" : behind.reason, "not-caught-up");
+    // Let it catch up: then the promotion goes through and it votes.
+    c.tick(1, 2);
+    c.stabilize();
+    assert.ok(leader.proposeConfChange({ type: "add-voter", node: 4 }).ok);
+    c.process(1);
+    c.stabilize();
+    assert.deepEqual(leader.confState().voters, [1, 2, 3, 4]);
+    c.check();
   });
 });
