@@ -108,6 +108,7 @@ export function raftScenarioDefaults(seed: number): RaftScenarioOptions {
       backoffMinMs: 10,
       backoffMaxMs: 200,
       keys: 4,
+      keyGenerationMs: 5_000,
       readAnywhere: false,
     },
     nemesis: nemesisDefaults,

@@ -30,6 +30,13 @@ export interface ClientOptions {
   backoffMinMs: number;
   backoffMaxMs: number;
   keys: number;
+  /**
+   * Clients move to fresh keys every this many virtual ms (keys are named by generation):
+   * contention on a key stays high while each key's history stays short, so its check
+   * stays within the checker's budget even with many unknown outcomes (each unknown INCR
+   * or APPEND doubles what the search may have to consider). 0: the same keys throughout.
+   */
+  keyGenerationMs: number;
   /** Reads go to a random replica (the broken follower-reads variant needs this). */
   readAnywhere: boolean;
 }
@@ -116,7 +123,9 @@ export class SimClient {
 
   /** A random command on one of a few keys: reads, sets, increments, appends, deletes. */
   private nextInput(): KvInput {
-    const key = `k${this.random.int(this.options.keys)}`;
+    const g = this.options.keyGenerationMs;
+    const generation = g > 0 ? Math.floor(this.scheduler.nowMs / g) : 0;
+    const key = `g${generation}k${this.random.int(this.options.keys)}`;
     const p = this.random.int(100);
     const value = `${this.id}.${this.seq + 1}`;
     if (p < 40) return { op: "get", key };
