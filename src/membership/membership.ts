@@ -699,9 +699,14 @@ export class Membership {
     this.stats.pushPulls += 1;
     for (const e of m.entries) {
       switch (e.state) {
-        case "alive":
+        case "alive": {
+          // Most records of a push-pull are what we already know: skip them before
+          // building a message (onAlive would ignore them too).
+          const known = e.id === this.id ? undefined : this.table.get(e.id);
+          if (known !== undefined && e.incarnation <= known.incarnation) break;
           this.onAlive(aliveOf(e), nowMs);
           break;
+        }
         case "left":
           this.onDead({ type: "dead", incarnation: e.incarnation, id: e.id, from: e.id }, nowMs);
           break;
