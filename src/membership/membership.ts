@@ -771,13 +771,7 @@ export class Membership {
       if (window !== null && (m.hash - window.start + ringSize) % ringSize >= window.span) {
         continue;
       }
-      entries.push({
-        id: m.id,
-        address: m.address,
-        meta: m.meta,
-        incarnation: m.incarnation,
-        state: m.state,
-      });
+      entries.push(m); // a record is a PushPullEntry: encoded as it is, no copy
     }
     const body = encodeMessage({ type: "push-pull", join, reply, window, entries });
     this.emitFrame(to, [body], true);
