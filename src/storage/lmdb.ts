@@ -15,6 +15,17 @@ import {
 import { type HashedKey, StorageError, type StoredValue, type ValueType } from "./types.js";
 
 /**
+ * An LMDB environment in `path` (made if missing) whose commits return only once synced:
+ * an acknowledged write is durable (overlapping sync would return at commit and sync
+ * later). `unsafeNoSync` is for tests that measure behaviour, never for data. The key
+ * space and the raft log both open theirs here, so they make the same durability choice.
+ */
+export function openDurableEnvironment(path: string, unsafeNoSync = false): RootDatabase {
+  mkdirSync(path, { recursive: true });
+  return open({ path, maxDbs: 8, overlappingSync: false, noSync: unsafeNoSync });
+}
+
+/**
  * LMDB's key size limit is 1978 bytes; Redis keys may be far longer. Keys up to this length
  * are stored as they are; longer ones under their first bytes followed by a SHA-256 of the
  * whole key (which keeps byte order by prefix), with the whole key kept in the value.
@@ -70,15 +81,7 @@ export class LmdbBackend implements Backend {
     this.path = options.path;
     this.cacheBytesMax = options.cacheBytesMax ?? 64 * 1024 * 1024;
     try {
-      mkdirSync(options.path, { recursive: true });
-      this.root = open({
-        path: options.path,
-        maxDbs: 8,
-        // Commit promises resolve only after the data is synced: an acknowledged write is
-        // durable. Overlapping sync would resolve at commit and sync later.
-        overlappingSync: false,
-        noSync: false,
-      });
+      this.root = openDurableEnvironment(options.path);
       this.keys = this.root.openDB<Buffer, Buffer>("keys", {
         encoding: "binary",
         keyEncoding: "binary",

@@ -1,5 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { type Database, open, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
 import { AssertionError, assert } from "../core/assert.js";
 import { copyConf, type LogStorage } from "../raft/storage.js";
 import {
@@ -11,6 +10,7 @@ import {
   type Snapshot,
   type SnapshotMeta,
 } from "../raft/types.js";
+import { openDurableEnvironment } from "./lmdb.js";
 import { toStorageError } from "./overlay.js";
 import { StorageError } from "./types.js";
 
@@ -126,15 +126,9 @@ export class LmdbRaftLogs {
     this.entryCacheBytesMax = options.entryCacheBytesMax ?? 256 * 1024;
     this.snapshotCacheBytesMax = options.snapshotCacheBytesMax ?? 1024 * 1024;
     try {
-      mkdirSync(options.path, { recursive: true });
-      this.root = open({
-        path: options.path,
-        maxDbs: 8,
-        // As the key space (lmdb.ts): a commit returns only once it is synced, so what a
-        // Ready vouches for is on disk before its messages leave.
-        overlappingSync: false,
-        noSync: options.unsafeNoSync === true,
-      });
+      // As the key space: a commit returns only once it is synced, so what a Ready
+      // vouches for is on disk before its messages leave.
+      this.root = openDurableEnvironment(options.path, options.unsafeNoSync === true);
       const binary = { encoding: "binary", keyEncoding: "binary" } as const;
       this.entriesDb = this.root.openDB<Buffer, Buffer>("raft-entries", binary);
       this.stateDb = this.root.openDB<Buffer, Buffer>("raft-state", binary);
