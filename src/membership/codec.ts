@@ -11,6 +11,7 @@
  * push-pull. Any malformed part rejects the whole frame.
  */
 import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { fnv1a32Bytes } from "../core/hash.js";
 import type { MemberState, NodeMeta } from "./types.js";
 
 export const frameMagic = 0xb5;
@@ -466,18 +467,6 @@ class DecodedCache<T> {
   }
 }
 
-/**
- * FNV-1a over bytes[start, end). The `| 0`s keep h a small integer for V8: the offset
- * basis is above 2³¹, and without them the loop ran on doubles, 5× slower.
- */
-function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5 | 0;
-  for (let i = start; i < end; i++) {
-    h = Math.imul((h ^ (bytes[i] as number)) | 0, 0x01000193) | 0;
-  }
-  return h >>> 0;
-}
-
 const broadcastCache = new DecodedCache<Broadcast>();
 const entryCache = new DecodedCache<PushPullEntry>();
 /** The bytes each decoded broadcast came in, so relaying it needs no re-encoding. */
@@ -495,7 +484,7 @@ function readBroadcast(r: Reader, type: number): Broadcast {
   r.skipStr(2);
   r.skipStr(2);
   const end = type === Type.alive ? r.metaEnd() : r.position;
-  const hash = hashBytes(r.source, start, end);
+  const hash = fnv1a32Bytes(r.source, start, end);
   const cached = broadcastCache.get(r.source, start, end, hash);
   if (cached !== undefined) {
     r.skipTo(end);
@@ -529,7 +518,7 @@ function readEntry(r: Reader): PushPullEntry {
   r.skipTo(r.metaEnd());
   r.u32();
   const end = r.position;
-  const hash = hashBytes(r.source, start, end);
+  const hash = fnv1a32Bytes(r.source, start, end);
   const cached = entryCache.get(r.source, start, end, hash);
   if (cached !== undefined) return cached;
   r.skipTo(start);

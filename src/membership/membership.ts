@@ -1,4 +1,5 @@
 import { assert } from "../core/assert.js";
+import { fmix32, fnv1a32String } from "../core/hash.js";
 import type { Random } from "../core/random.js";
 import { BroadcastQueue } from "./broadcast.js";
 import {
@@ -869,16 +870,7 @@ function aliveOf(m: { id: string; address: string; meta: NodeMeta; incarnation: 
  * Not a defence against chosen ids; it only balances load.
  */
 export function idHash(id: string): number {
-  let h = 0x811c9dc5 | 0; // | 0: a small integer for V8 (see codec.ts, hashBytes)
-  for (let i = 0; i < id.length; i++) {
-    h = Math.imul((h ^ id.charCodeAt(i)) | 0, 0x01000193) | 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(fnv1a32String(id));
 }
 
 function isBroadcast(m: Message): m is Broadcast {

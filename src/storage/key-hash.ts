@@ -1,3 +1,4 @@
+import { fmix32 } from "../core/hash.js";
 /**
  * The 48-bit hash that orders keys for SCAN. SCAN's cursor must be a plain number that
  * carries all the state, and resuming must never skip a key even when keys share long
@@ -19,19 +20,9 @@ export function keyHash(key: Uint8Array): number {
     h2 = Math.imul(h2 ^ b, 0x1b873593);
     h2 = (h2 << 13) | (h2 >>> 19);
   }
-  h1 = fmix(h1);
-  h2 = fmix(h2 ^ h1);
+  h1 = fmix32(h1);
+  h2 = fmix32(h2 ^ h1);
   return (h1 >>> 8) * 0x1000000 + (h2 >>> 8);
-}
-
-function fmix(h: number): number {
-  let x = h;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
 }
 
 /** The largest value `keyHash` returns. */

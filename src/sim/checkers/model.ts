@@ -81,19 +81,4 @@ export function partitionByKey<I, O>(
 }
 
 /** FNV-1a over UTF-16 code units: a quick, decent 32-bit string hash for model states. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** The murmur3 finaliser: spreads the bits of a 32-bit integer. */
-export function mix32(x: number): number {
-  let h = x >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
+export { fmix32 as mix32, fnv1a32String as hashString } from "../../core/hash.js";

@@ -1,4 +1,5 @@
 import { assert } from "../../core/assert.js";
+import { fnv1a32Bytes } from "../../core/hash.js";
 import { applyKv, type KvInput, type KvOutput } from "./history.js";
 
 /**
@@ -103,8 +104,6 @@ export class KvMachine {
 
   /** A 32-bit digest of keys, values and sessions, to compare replicas at one index. */
   digest(): number {
-    let h = 0x811c9dc5;
-    for (const b of this.snapshot()) h = Math.imul(h ^ b, 0x01000193);
-    return h >>> 0;
+    return fnv1a32Bytes(this.snapshot());
   }
 }
