@@ -63,6 +63,11 @@ export interface PushPullWindow {
   span: number;
 }
 
+/** Buckets of `span` ids the ring holds: ceil(2³² / span). */
+export function digestBuckets(span: number): number {
+  return Math.ceil(2 ** 32 / span);
+}
+
 export interface PushPullEntry {
   id: string;
   address: string;
@@ -88,6 +93,12 @@ export type Message =
       join: boolean;
       reply: boolean;
       window: PushPullWindow | null;
+      /**
+       * With a window: a digest of each bucket of the ring (bucket i holds the members
+       * whose idHash h has floor(h / span) = i), so the peer can tell which parts of its
+       * table differ from ours and send them too (membership.ts, repairBuckets).
+       */
+      digests: Uint32Array | null;
       entries: PushPullEntry[];
     };
 
@@ -355,11 +366,22 @@ export function encodeMessage(m: Message): Uint8Array {
       break;
     case "push-pull":
       w.u8(Type.pushPull);
-      w.u8((m.join ? 1 : 0) | (m.reply ? 2 : 0) | (m.window !== null ? 4 : 0));
+      w.u8(
+        (m.join ? 1 : 0) |
+          (m.reply ? 2 : 0) |
+          (m.window !== null ? 4 : 0) |
+          (m.digests !== null ? 8 : 0),
+      );
       if (m.window !== null) {
         if (m.window.span < 1) throw new RangeError("push-pull window span must be >= 1");
         w.u32(m.window.start);
         w.u32(m.window.span);
+      }
+      if (m.digests !== null) {
+        if (m.window === null || m.digests.length !== digestBuckets(m.window.span)) {
+          throw new RangeError("push-pull digests need a window and one per bucket");
+        }
+        for (const d of m.digests) w.u32(d);
       }
       w.u32(m.entries.length);
       for (const e of m.entries) {
@@ -421,11 +443,20 @@ function readMessage(r: Reader, entriesMax: number): Message {
 
 function readPushPull(r: Reader, entriesMax: number): Message {
   const flags = r.u8();
-  if (flags > 7) throw new DecodeError("bad push-pull flags");
+  if (flags > 15) throw new DecodeError("bad push-pull flags");
   let window: PushPullWindow | null = null;
   if ((flags & 4) !== 0) {
     window = { start: r.u32(), span: r.u32() };
     if (window.span < 1) throw new DecodeError("empty push-pull window");
+  }
+  let digests: Uint32Array | null = null;
+  if ((flags & 8) !== 0) {
+    if (window === null) throw new DecodeError("push-pull digests without a window");
+    const buckets = digestBuckets(window.span);
+    // One bucket per window's worth of members: entriesMax members need no more.
+    if (buckets > Math.max(1, entriesMax)) throw new DecodeError("too many digest buckets");
+    digests = new Uint32Array(buckets);
+    for (let i = 0; i < buckets; i++) digests[i] = r.u32();
   }
   const count = r.u32();
   if (count > entriesMax) throw new DecodeError("too many push-pull entries");
@@ -436,6 +467,7 @@ function readPushPull(r: Reader, entriesMax: number): Message {
     join: (flags & 1) !== 0,
     reply: (flags & 2) !== 0,
     window,
+    digests,
     entries,
   };
 }

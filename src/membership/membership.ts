@@ -5,6 +5,7 @@ import { BroadcastQueue } from "./broadcast.js";
 import {
   type Broadcast,
   decodeFrame,
+  digestBuckets,
   encodeBroadcast,
   encodeFrame,
   encodeMessage,
@@ -527,9 +528,14 @@ export class Membership {
     const [peer] = this.randomMembers(1, (m) => m.state === "alive");
     if (peer === undefined) return;
     const span = pushPullWindowSpan(this.config, this.liveCount);
-    const window = span === null ? null : { start: this.pushPullCursor, span };
-    if (span !== null) this.pushPullCursor = (this.pushPullCursor + span) % ringSize;
-    this.sendPushPull(peer.address, false, false, window);
+    if (span === null) {
+      this.sendPushPull(peer.address, false, false, null);
+      return;
+    }
+    const window = { start: this.pushPullCursor, span };
+    this.pushPullCursor = (this.pushPullCursor + span) % ringSize;
+    const digests = this.config.pushPullRepairBuckets > 0 ? this.bucketDigests(span) : null;
+    this.sendPushPull(peer.address, false, false, window, { digests, buckets: [], window: true });
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -722,7 +728,22 @@ export class Membership {
           break;
       }
     }
-    if (!m.reply && !this.leaving) this.sendPushPull(from, false, true, m.window);
+    if (!this.leaving) {
+      // Compared after the merge, so what the peer just taught us is not a difference.
+      const w = m.window;
+      const ours = w !== null && m.digests !== null ? this.bucketDigests(w.span) : null;
+      const buckets =
+        ours !== null && m.digests !== null ? this.bucketsDiffering(ours, m.digests) : [];
+      if (!m.reply) {
+        // Our window, the buckets that differ, and our digests: the peer then sends what
+        // we lack in those buckets.
+        const repair = ours !== null ? { digests: ours, buckets, window: true } : undefined;
+        this.sendPushPull(from, false, true, w, repair);
+      } else if (w !== null && buckets.length > 0) {
+        // The reply's digests still differ after its records: send ours for those buckets.
+        this.sendPushPull(from, false, true, w, { digests: null, buckets, window: false });
+      }
+    }
     if (this.joining !== null && this.table.size > 1) this.joining = null;
   }
 
@@ -760,22 +781,61 @@ export class Membership {
     this.outbox.push({ to, data, reliable });
   }
 
-  /** Our records in `window` (all of them when null) to `to`, over a stream. */
+  /**
+   * Our records in `window` (all of them when null) to `to`, over a stream; with `repair`,
+   * also (or, without `repair.window`, only) those in the window-sized buckets listed.
+   */
   private sendPushPull(
     to: string,
     join: boolean,
     reply: boolean,
     window: PushPullWindow | null,
+    repair?: { digests: Uint32Array | null; buckets: readonly number[]; window: boolean },
   ): void {
     const entries: PushPullEntry[] = [];
+    const wanted = repair === undefined || repair.buckets.length === 0 ? null : repair.buckets;
     for (const m of this.table.values()) {
-      if (window !== null && (m.hash - window.start + ringSize) % ringSize >= window.span) {
-        continue;
+      let send = window === null || (m.hash - window.start + ringSize) % ringSize < window.span;
+      if (repair !== undefined && !repair.window) send = false;
+      if (!send && wanted !== null && window !== null) {
+        send = wanted.includes(Math.floor(m.hash / window.span));
       }
-      entries.push(m); // a record is a PushPullEntry: encoded as it is, no copy
+      if (send) entries.push(m); // a record is a PushPullEntry: encoded as it is, no copy
     }
-    const body = encodeMessage({ type: "push-pull", join, reply, window, entries });
+    const digests = repair?.digests ?? null;
+    const body = encodeMessage({ type: "push-pull", join, reply, window, digests, entries });
     this.emitFrame(to, [body], true);
+  }
+
+  /**
+   * The digest of each bucket of `span` ids on the ring (codec.ts, digestBuckets): a sum
+   * of a hash of each record's id, incarnation and state. Alive and suspect count as one
+   * state: a suspicion is transient and spreads by gossip, and a push-pull that sent every
+   * bucket holding one would mostly move records that agree.
+   */
+  private bucketDigests(span: number): Uint32Array {
+    const digests = new Uint32Array(digestBuckets(span));
+    for (const m of this.table.values()) {
+      const state = m.state === "dead" ? 1 : m.state === "left" ? 2 : 0;
+      const h = fmix32(
+        m.hash ^ Math.imul(m.incarnation, 0x9e3779b1) ^ Math.imul(state + 1, 0x85ebca6b),
+      );
+      const i = Math.floor(m.hash / span);
+      digests[i] = ((digests[i] as number) + h) | 0;
+    }
+    return digests;
+  }
+
+  /** Up to pushPullRepairBuckets buckets whose digests differ from ours, from a random one on. */
+  private bucketsDiffering(ours: Uint32Array, theirs: Uint32Array): number[] {
+    const differing: number[] = [];
+    for (let i = 0; i < ours.length; i++) if (ours[i] !== theirs[i]) differing.push(i);
+    const take = Math.min(differing.length, this.config.pushPullRepairBuckets);
+    if (take === 0) return [];
+    const first = this.random.int(differing.length);
+    const chosen: number[] = [];
+    for (let k = 0; k < take; k++) chosen.push(differing[(first + k) % differing.length] as number);
+    return chosen;
   }
 
   private enqueue(b: Broadcast): void {

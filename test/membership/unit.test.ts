@@ -48,7 +48,14 @@ function teach(m: Membership, ids: string[], nowMs: number): void {
     state: "alive" as const,
   }));
   const frame = encodeFrame([
-    encodeMessage({ type: "push-pull", join: false, reply: true, window: null, entries }),
+    encodeMessage({
+      type: "push-pull",
+      join: false,
+      reply: true,
+      window: null,
+      digests: null,
+      entries,
+    }),
   ]);
   m.receive(ids[0] as string, frame, nowMs);
 }
@@ -125,6 +132,7 @@ describe("membership codec", () => {
       join: true,
       reply: false,
       window: null,
+      digests: null,
       entries: [{ id: "n1", address: "n1", meta: metaFor(1), incarnation: 9, state: "suspect" }],
     },
     {
@@ -132,14 +140,23 @@ describe("membership codec", () => {
       join: false,
       reply: true,
       window: { start: 0xffff_fff0, span: 0x20 },
+      digests: null,
       entries: [{ id: "n2", address: "n2", meta: metaFor(2), incarnation: 1, state: "left" }],
+    },
+    {
+      type: "push-pull",
+      join: false,
+      reply: false,
+      window: { start: 5, span: 0x4000_0000 },
+      digests: new Uint32Array([1, 0xffff_ffff, 0, 7]),
+      entries: [],
     },
   ];
 
   it("round-trips every message kind", () => {
     for (const m of samples) {
       const frame = encodeFrame([encodeMessage(m)]);
-      assert.deepEqual(JSON.parse(JSON.stringify(decode(frame))), [m]);
+      assert.deepEqual(JSON.parse(JSON.stringify(decode(frame))), JSON.parse(JSON.stringify([m])));
     }
   });
 
@@ -346,7 +363,14 @@ describe("push-pull windows", () => {
     teach(m, ids, 0);
     m.drain();
     const window = { start: 0xf000_0000, span: 0x2000_0000 }; // wraps past 2^32
-    const ask: Message = { type: "push-pull", join: false, reply: false, window, entries: [] };
+    const ask: Message = {
+      type: "push-pull",
+      join: false,
+      reply: false,
+      window,
+      digests: null,
+      entries: [],
+    };
     m.receive("n1", encodeFrame([encodeMessage(ask)]), 10);
     const [reply] = streams(m);
     assert.ok(reply?.reply === true);
@@ -389,5 +413,89 @@ describe("push-pull windows", () => {
     }
     // About N / 64 windows cover the ring, one per push-pull period.
     assert.ok(windows.length >= Math.ceil(401 / 64) && windows.length <= 2 * Math.ceil(401 / 64));
+  });
+
+  /** The first windowed push-pull `m` starts (its peer is whoever the ring picks). */
+  const firstPushPull = (m: Membership): Extract<Message, { type: "push-pull" }> => {
+    for (let t = 0; t < 120_000; t += 1000) {
+      m.tick(t);
+      const [s] = streams(m);
+      if (s !== undefined) return s;
+    }
+    assert.fail("no push-pull in two minutes");
+  };
+  const knows = (m: Membership, id: string): boolean => m.members().some((x) => x.id === id);
+  /** An id outside `w`, so only a digest can bring it. */
+  const outside = (w: { start: number; span: number }): string => {
+    for (let i = 0; ; i++) if (!inWindow(`x${i}`, w)) return `x${i}`;
+  };
+
+  it("repairs a record the asker lacks at once, from its digests (two legs)", () => {
+    const a = node("a");
+    teach(a, ids, 0);
+    const ask = firstPushPull(a);
+    assert.ok(ask.window !== null && ask.digests !== null, "windowed, with digests");
+    const b = node("b");
+    const missed = outside(ask.window);
+    teach(b, [...ids, "a", missed], 0);
+    b.drain();
+    b.receive("a", frameOf(ask), 100_000);
+    const [reply] = streams(b);
+    assert.ok(reply !== undefined && reply.digests !== null);
+    assert.ok(
+      reply.entries.some((e) => e.id === missed),
+      "the differing bucket comes along",
+    );
+    assert.ok(!knows(a, missed));
+    a.receive("b", frameOf(reply), 100_001);
+    assert.ok(knows(a, missed), "repaired by the reply");
+  });
+
+  it("repairs a record the answerer lacks with a third leg, and stops when digests agree", () => {
+    const a = node("a");
+    const missed = "x-missed";
+    teach(a, [...ids, missed], 0);
+    const ask = firstPushPull(a);
+    assert.ok(ask.window !== null);
+    if (inWindow(missed, ask.window)) return; // the window itself carries it: nothing to show
+    const b = node("b");
+    teach(b, [...ids, "a"], 0);
+    b.drain();
+    b.receive("a", frameOf(ask), 100_000);
+    const [reply] = streams(b);
+    assert.ok(reply !== undefined && !knows(b, missed));
+    a.receive("b", frameOf(reply), 100_001);
+    const [last] = streams(a);
+    assert.ok(last !== undefined && last.reply && last.digests === null, "a final leg");
+    assert.ok(last.entries.some((e) => e.id === missed));
+    b.receive("a", frameOf(last), 100_002);
+    assert.ok(knows(b, missed), "repaired by the third leg");
+    assert.equal(streams(b).length, 0, "a reply is never answered");
+  });
+
+  it("sends no repair when the tables agree", () => {
+    // No probes, so no member turns suspect or dead in one view and not the other.
+    const quiet = { ...lanConfig, probeIntervalMs: 1e9, pushPullIntervalMs: 1000 };
+    // teach() tells of members with metaFor(2): the same, or they would refute.
+    const node = (id: string): Membership =>
+      new Membership(quiet, { id, address: id, meta: metaFor(2) }, new SeededRandom(1));
+    const a = node("a");
+    teach(a, [...ids, "b"], 0);
+    const ask = firstPushPull(a);
+    assert.ok(ask.window !== null);
+    const b = node("b");
+    teach(b, [...ids, "a"], 0);
+    b.drain();
+    b.receive("a", frameOf(ask), 100_000);
+    const [reply] = streams(b);
+    assert.ok(reply !== undefined);
+    const w = ask.window;
+    assert.deepEqual(
+      reply.entries.map((e) => e.id).sort(),
+      ["a", "b", ...ids].filter((id) => inWindow(id, w)).sort(),
+      "only the window",
+    );
+    a.receive("b", frameOf(reply), 100_001);
+    assert.equal(streams(a).length, 0, "no third leg");
   });
 });
