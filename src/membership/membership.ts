@@ -1,5 +1,5 @@
 import { assert } from "../core/assert.js";
-import { fmix32, fnv1a32String } from "../core/hash.js";
+import { fmix32 } from "../core/hash.js";
 import type { Random } from "../core/random.js";
 import { BroadcastQueue } from "./broadcast.js";
 import {
@@ -18,6 +18,7 @@ import {
   type PushPullWindow,
 } from "./codec.js";
 import {
+  disseminationRounds,
   type MembershipConfig,
   pushPullWindowSpan,
   retransmitLimit,
@@ -28,6 +29,18 @@ import {
   validateConfig,
 } from "./config.js";
 import { Awareness, Suspicion } from "./health.js";
+import {
+  ALIVE,
+  DEAD,
+  IdIndex,
+  type Info,
+  isLive,
+  LEFT,
+  MemberTable,
+  type StateCode,
+  SUSPECT,
+  stateName,
+} from "./table.js";
 import type {
   Member,
   MemberEvent,
@@ -43,16 +56,11 @@ import type {
 /** Seed addresses tried by one join. */
 export const seedsMax = 64;
 
-interface MemberRecord extends Member {
-  suspicion: Suspicion | null;
-  /** idHash(id): where the member sits on the ring push-pull windows slide over. */
-  hash: number;
-}
-
 /** Our probe of one member in the current period. */
 interface Probe {
   seq: number;
-  targetId: string;
+  /** The target's member index (IdIndex). */
+  target: number;
   /** Direct ack deadline: then ask others (ping-req). */
   indirectAtMs: number;
   /** End of the period: no ack by then means suspect. */
@@ -107,12 +115,16 @@ export class Membership {
   };
 
   private readonly random: Random;
-  private readonly self: MemberRecord;
-  private readonly table = new Map<string, MemberRecord>();
-  /** Ids of every member but us, in probe order; reshuffled after each full round. */
-  private probeOrder: string[] = [];
+  private readonly ids: IdIndex;
+  /** Our member index. */
+  private readonly me: number;
+  /** Every member we know, us included (table.ts). */
+  private readonly table = new MemberTable();
+  /** Every member but us, in probe order; reshuffled after each full round. */
+  private probeOrder: number[] = [];
   private probeIndex = 0;
-  private readonly suspected = new Set<string>();
+  /** The suspicion of each member in state suspect, and of no other. */
+  private readonly suspicions = new Map<number, Suspicion>();
   private readonly broadcasts: BroadcastQueue;
   private readonly awareness: Awareness;
   private readonly relays = new Map<number, Relay>();
@@ -129,29 +141,37 @@ export class Membership {
   /** Where the next periodic push-pull window starts on the id-hash ring. */
   private pushPullCursor = 0;
   private joining: { seeds: string[]; attempts: number; nextAtMs: number } | null = null;
+  /** When to repeat the join's full-state sync (tickJoin), or +∞. */
+  private rejoinSyncAtMs = Number.POSITIVE_INFINITY;
+  /** The wait before that sync; doubled each time one still teaches us a member. */
+  private rejoinSyncDelayMs = 0;
+  /** Whom the last such sync went to: its reply is the one to judge. */
+  private rejoinSyncPeer: string | null = null;
   private outbox: Outgoing[] = [];
   private events: MemberEvent[] = [];
 
-  constructor(config: MembershipConfig, self: SelfDescription, random: Random) {
+  /**
+   * `ids` maps member ids to indices; a server leaves it out (each Membership has its own),
+   * the simulator gives all its members one to share (table.ts, IdIndex).
+   */
+  constructor(
+    config: MembershipConfig,
+    self: SelfDescription,
+    random: Random,
+    ids: IdIndex = new IdIndex(),
+  ) {
     validateConfig(config);
     this.config = Object.freeze({ ...config });
     const problem = metaProblem(self.meta);
     if (problem !== null) throw new RangeError(`membership: bad metadata: ${problem}`);
     this.random = random;
     this.id = self.id;
-    this.self = {
-      id: self.id,
-      address: self.address,
-      meta: frozenMeta(self.meta),
-      state: "alive",
-      incarnation: 0,
-      stateChangeMs: 0,
-      suspicion: null,
-      hash: idHash(self.id),
-    };
+    this.ids = ids;
+    const info = { address: self.address, meta: frozenMeta(self.meta) };
     // The encoder checks id and address bounds: fail here, not at the first send.
-    encodeMessage(this.aliveOf(this.self));
-    this.table.set(self.id, this.self);
+    encodeMessage(aliveOf(self.id, info, 0));
+    this.me = ids.intern(self.id);
+    this.table.add(this.me, info, 0, ALIVE, 0);
     this.broadcasts = new BroadcastQueue(config.broadcastsMax);
     this.awareness = new Awareness(config.awarenessMax);
   }
@@ -241,19 +261,18 @@ export class Membership {
     for (const relay of this.relays.values()) {
       at = Math.min(at, relay.nackDue ? relay.nackAtMs : relay.expireAtMs);
     }
-    for (const id of this.suspected) {
-      const s = this.table.get(id)?.suspicion;
-      if (s) at = Math.min(at, s.deadlineMs);
-    }
+    for (const s of this.suspicions.values()) at = Math.min(at, s.deadlineMs);
     if (this.broadcasts.size > 0) at = Math.min(at, this.nextGossipAtMs);
     if (this.joining !== null) at = Math.min(at, this.joining.nextAtMs);
+    at = Math.min(at, this.rejoinSyncAtMs);
     return at;
   }
 
   /** Joins through any one of `seeds` (transport addresses): full-state sync with each. */
   join(seeds: string[], nowMs: number): void {
     this.advanceTime(nowMs);
-    const unique = [...new Set(seeds)].filter((a) => a !== this.self.address).slice(0, seedsMax);
+    const address = this.selfInfo.address;
+    const unique = [...new Set(seeds)].filter((a) => a !== address).slice(0, seedsMax);
     if (unique.length === 0 || this.leaving) return;
     this.joining = { seeds: unique, attempts: 1, nextAtMs: nowMs + this.config.joinRetryMs };
     for (const seed of unique) this.sendPushPull(seed, true, false, null);
@@ -270,10 +289,10 @@ export class Membership {
     this.leaving = true;
     this.joining = null;
     this.probe = null;
-    this.self.state = "left";
-    this.self.stateChangeMs = nowMs;
+    const incarnation = this.selfIncarnation;
+    this.table.set(this.me, this.selfInfo, incarnation, LEFT, nowMs);
     this.liveCount -= 1;
-    this.enqueue({ type: "dead", incarnation: this.self.incarnation, id: this.id, from: this.id });
+    this.enqueue({ type: "dead", incarnation, id: this.id, from: this.id });
     this.nextGossipAtMs = nowMs;
     this.tickGossip(nowMs);
   }
@@ -281,40 +300,32 @@ export class Membership {
   /** Advertises new metadata; its version becomes at least the old one + 1. */
   updateMeta(meta: NodeMeta, nowMs: number): void {
     this.advanceTime(nowMs);
-    const version = Math.max(meta.version, this.self.meta.version + 1);
+    const version = Math.max(meta.version, this.selfInfo.meta.version + 1);
     const next = frozenMeta({ ...meta, version });
     const problem = metaProblem(next);
     if (problem !== null) throw new RangeError(`membership: bad metadata: ${problem}`);
     if (this.leaving) return;
-    this.self.meta = next;
-    this.self.incarnation += 1;
-    this.enqueue(this.aliveOf(this.self));
+    const info = { address: this.selfInfo.address, meta: next };
+    this.table.set(this.me, info, this.selfIncarnation + 1, ALIVE, this.nowMs);
+    this.enqueue(this.aliveOf(this.me));
   }
 
   /** Every known member, us included, tombstones (dead, left) until reaped. */
   members(): Member[] {
     const out: Member[] = [];
-    for (const m of this.table.values()) {
-      out.push({
-        id: m.id,
-        address: m.address,
-        state: m.state,
-        incarnation: m.incarnation,
-        meta: m.meta,
-        stateChangeMs: m.stateChangeMs,
-      });
-    }
+    for (let k = 0; k < this.table.size; k++) out.push(this.memberAt(this.table.at(k)));
     return out;
   }
 
   member(id: string): Member | undefined {
-    const m = this.table.get(id);
-    return m === undefined ? undefined : { ...m };
+    const i = this.ids.find(id);
+    return this.table.has(i) ? this.memberAt(i) : undefined;
   }
 
   /** member(id)?.state without the copy: the simulator asks it N² times per check. */
   stateOf(id: string): MemberState | undefined {
-    return this.table.get(id)?.state;
+    const i = this.ids.find(id);
+    return this.table.has(i) ? stateName(this.table.state[i] as number) : undefined;
   }
 
   /** Members alive or suspect, us included. */
@@ -328,7 +339,7 @@ export class Membership {
   }
 
   get incarnation(): number {
-    return this.self.incarnation;
+    return this.selfIncarnation;
   }
 
   broadcastsPending(): number {
@@ -338,19 +349,24 @@ export class Membership {
   /** Full consistency check, O(N): for tests and the simulator's invariant phase. */
   checkInvariants(): void {
     this.checkCheapInvariants();
-    const seen = new Set<string>();
-    for (const id of this.probeOrder) {
-      assert(!seen.has(id), `membership: ${id} twice in probe order`);
-      assert(id !== this.id, "membership: self in probe order");
-      seen.add(id);
+    const seen = new Set<number>();
+    for (const i of this.probeOrder) {
+      assert(!seen.has(i), `membership: ${this.ids.id(i)} twice in probe order`);
+      assert(i !== this.me, "membership: self in probe order");
+      seen.add(i);
     }
     let live = 0;
-    for (const [id, m] of this.table) {
-      assert(id === this.id || seen.has(id), `membership: ${id} missing from probe order`);
-      if (m.state === "alive" || m.state === "suspect") live += 1;
-      assert((m.state === "suspect") === (m.suspicion !== null), "membership: suspicion state");
-      assert((m.state === "suspect") === this.suspected.has(id), "membership: suspected set");
+    for (let k = 0; k < this.table.size; k++) {
+      const i = this.table.at(k);
+      const state = this.table.state[i] as number;
+      assert(
+        i === this.me || seen.has(i),
+        `membership: ${this.ids.id(i)} missing from probe order`,
+      );
+      if (isLive(state)) live += 1;
+      assert((state === SUSPECT) === this.suspicions.has(i), "membership: suspicions");
     }
+    assert(this.suspicions.size <= this.table.size, "membership: suspicions of the absent");
     assert(live === this.liveCount, "membership: live count");
   }
 
@@ -370,6 +386,14 @@ export class Membership {
   }
 
   private tickJoin(nowMs: number): void {
+    if (nowMs >= this.rejoinSyncAtMs) {
+      this.rejoinSyncAtMs = Number.POSITIVE_INFINITY;
+      const [i] = this.randomMembers(1, (x) => this.table.state[x] === ALIVE);
+      if (i !== undefined && !this.leaving) {
+        this.rejoinSyncPeer = this.addressOf(i);
+        this.sendPushPull(this.rejoinSyncPeer, false, false, null);
+      }
+    }
     const j = this.joining;
     if (j === null || nowMs < j.nextAtMs) return;
     if (this.table.size > 1 || j.attempts >= this.config.joinAttemptsMax) {
@@ -389,51 +413,52 @@ export class Membership {
     if (this.probe !== null) this.finishProbe(this.probe, nowMs);
     this.nextProbeAtMs = nowMs + this.awareness.scale(this.config.probeIntervalMs);
     const target = this.nextProbeTarget(nowMs);
-    if (target !== null) this.startProbe(target, nowMs);
+    if (target >= 0) this.startProbe(target, nowMs);
   }
 
-  private nextProbeTarget(nowMs: number): MemberRecord | null {
+  private nextProbeTarget(nowMs: number): number {
     // One pass over the order plus one reset: enough to find any probeable member.
     for (let tries = this.probeOrder.length + 1; tries > 0; tries--) {
       if (this.probeIndex >= this.probeOrder.length) {
         this.resetProbeOrder(nowMs);
-        if (this.probeOrder.length === 0) return null;
+        if (this.probeOrder.length === 0) return -1;
       }
-      const m = this.table.get(this.probeOrder[this.probeIndex++] as string);
-      if (m !== undefined && (m.state === "alive" || m.state === "suspect")) return m;
+      const i = this.probeOrder[this.probeIndex++] as number;
+      if (isLive(this.table.state[i] as number)) return i;
     }
-    return null;
+    return -1;
   }
 
   /** After a full round: reap old tombstones and reshuffle (SWIM's round-robin order). */
   private resetProbeOrder(nowMs: number): void {
-    const kept: string[] = [];
-    for (const id of this.probeOrder) {
-      const m = this.table.get(id);
-      if (m === undefined) continue;
-      const tomb = m.state === "dead" || m.state === "left";
-      if (tomb && nowMs - m.stateChangeMs > this.config.tombstoneMs) {
-        this.table.delete(id);
+    const kept: number[] = [];
+    const t = this.table;
+    for (const i of this.probeOrder) {
+      if (!t.has(i)) continue;
+      const state = t.state[i] as number;
+      const tomb = state === DEAD || state === LEFT;
+      if (tomb && nowMs - (t.changedMs[i] as number) > this.config.tombstoneMs) {
+        t.delete(i);
         continue;
       }
-      kept.push(id);
+      kept.push(i);
     }
     for (let i = kept.length - 1; i > 0; i--) {
       const j = this.random.int(i + 1);
-      const t = kept[i] as string;
-      kept[i] = kept[j] as string;
-      kept[j] = t;
+      const x = kept[i] as number;
+      kept[i] = kept[j] as number;
+      kept[j] = x;
     }
     this.probeOrder = kept;
     this.probeIndex = 0;
   }
 
-  private startProbe(target: MemberRecord, nowMs: number): void {
+  private startProbe(target: number, nowMs: number): void {
     this.stats.probes += 1;
     const seq = this.nextSeq();
     this.probe = {
       seq,
-      targetId: target.id,
+      target,
       indirectAtMs: nowMs + this.awareness.scale(this.config.probeTimeoutMs),
       endAtMs: nowMs + this.awareness.scale(this.config.probeIntervalMs),
       indirectSent: false,
@@ -443,29 +468,29 @@ export class Membership {
     // Lifeguard's buddy system: a suspected member learns it in the probe itself and can
     // refute at once, instead of waiting for the suspicion to reach it by gossip.
     const extra: Uint8Array[] = [];
-    if (target.state === "suspect" && this.config.lifeguard) {
-      const s = { incarnation: target.incarnation, id: target.id, from: this.id };
-      extra.push(encodeMessage({ type: "suspect", ...s }));
+    const id = this.ids.id(target);
+    if (this.table.state[target] === SUSPECT && this.config.lifeguard) {
+      const incarnation = this.table.incarnation[target] as number;
+      extra.push(encodeMessage({ type: "suspect", incarnation, id, from: this.id }));
     }
-    this.send(target.address, { type: "ping", seq, targetId: target.id }, extra);
+    this.send(this.addressOf(target), { type: "ping", seq, targetId: id }, extra);
   }
 
   private sendIndirect(p: Probe): void {
     p.indirectSent = true;
-    const target = this.table.get(p.targetId);
-    if (target === undefined) return;
+    if (!this.table.has(p.target)) return;
     const helpers = this.randomMembers(
       this.config.indirectChecks,
-      (m) => m.state === "alive" && m.id !== p.targetId,
+      (i) => this.table.state[i] === ALIVE && i !== p.target,
     );
     this.stats.indirectProbes += helpers.length;
     p.nacksExpected = helpers.length;
     for (const h of helpers) {
-      this.send(h.address, {
+      this.send(this.addressOf(h), {
         type: "ping-req",
         seq: p.seq,
-        targetId: target.id,
-        targetAddress: target.address,
+        targetId: this.ids.id(p.target),
+        targetAddress: this.addressOf(p.target),
         wantNack: this.config.lifeguard,
       });
     }
@@ -478,12 +503,10 @@ export class Membership {
     // slowness); with no helper to ask, the failed probe alone counts against us.
     const missed = p.nacksExpected > 0 ? p.nacksExpected - p.nacks : 1;
     this.adjustHealth(Math.max(0, missed));
-    const target = this.table.get(p.targetId);
-    if (target === undefined || target.state === "dead" || target.state === "left") return;
-    this.onSuspect(
-      { type: "suspect", incarnation: target.incarnation, id: target.id, from: this.id },
-      nowMs,
-    );
+    const t = p.target;
+    if (!isLive(this.table.state[t] as number)) return;
+    const incarnation = this.table.incarnation[t] as number;
+    this.onSuspect({ type: "suspect", incarnation, id: this.ids.id(t), from: this.id }, nowMs);
   }
 
   private tickRelays(nowMs: number): void {
@@ -497,13 +520,11 @@ export class Membership {
   }
 
   private tickSuspicions(nowMs: number): void {
-    const due: MemberRecord[] = [];
-    for (const id of this.suspected) {
-      const m = this.table.get(id) as MemberRecord;
-      if (nowMs >= (m.suspicion as Suspicion).deadlineMs) due.push(m);
-    }
-    for (const m of due) {
-      this.onDead({ type: "dead", incarnation: m.incarnation, id: m.id, from: this.id }, nowMs);
+    const due: number[] = [];
+    for (const [i, s] of this.suspicions) if (nowMs >= s.deadlineMs) due.push(i);
+    for (const i of due) {
+      const incarnation = this.table.incarnation[i] as number;
+      this.onDead({ type: "dead", incarnation, id: this.ids.id(i), from: this.id }, nowMs);
     }
   }
 
@@ -511,31 +532,34 @@ export class Membership {
     if (nowMs < this.nextGossipAtMs) return;
     this.nextGossipAtMs = nowMs + this.config.gossipIntervalMs;
     if (this.broadcasts.size === 0) return;
-    const targets = this.randomMembers(this.config.gossipNodes, (m) => {
-      if (m.state === "alive" || m.state === "suspect") return true;
+    const t = this.table;
+    const targets = this.randomMembers(this.config.gossipNodes, (i) => {
+      const state = t.state[i] as number;
+      if (isLive(state)) return true;
       // Tell the recently dead too, so a wrongly declared member hears it and refutes.
-      return m.state === "dead" && nowMs - m.stateChangeMs < this.config.gossipToTheDeadMs;
+      return state === DEAD && nowMs - (t.changedMs[i] as number) < this.config.gossipToTheDeadMs;
     });
-    for (const t of targets) {
+    for (const i of targets) {
       const parts = this.piggyback(frameHeaderBytes, 0);
-      if (parts.length > 0) this.emitFrame(t.address, parts);
+      if (parts.length > 0) this.emitFrame(this.addressOf(i), parts);
     }
   }
 
   private tickPushPull(nowMs: number): void {
     if (this.leaving || nowMs < this.nextPushPullAtMs) return;
     this.nextPushPullAtMs = nowMs + this.config.pushPullIntervalMs;
-    const [peer] = this.randomMembers(1, (m) => m.state === "alive");
-    if (peer === undefined) return;
+    const [i] = this.randomMembers(1, (x) => this.table.state[x] === ALIVE);
+    if (i === undefined) return;
+    const peer = this.addressOf(i);
     const span = pushPullWindowSpan(this.config, this.liveCount);
     if (span === null) {
-      this.sendPushPull(peer.address, false, false, null);
+      this.sendPushPull(peer, false, false, null);
       return;
     }
     const window = { start: this.pushPullCursor, span };
     this.pushPullCursor = (this.pushPullCursor + span) % ringSize;
     const digests = this.config.pushPullRepairBuckets > 0 ? this.bucketDigests(span) : null;
-    this.sendPushPull(peer.address, false, false, window, { digests, buckets: [], window: true });
+    this.sendPushPull(peer, false, false, window, { digests, buckets: [], window: true });
   }
 
   // ---- messages ------------------------------------------------------------------------
@@ -601,100 +625,96 @@ export class Membership {
     this.send(relay.requester, { type: "ack", seq: relay.requesterSeq });
   }
 
-  private onAlive(m: Extract<Message, { type: "alive" }>, nowMs: number): void {
+  /**
+   * An alive message, or a push-pull record in state alive (stored as our Info either way).
+   * What it changes is gossiped on, unless `relay` is false.
+   */
+  private onAlive(m: Alive | PushPullEntry, nowMs: number, relay = true): void {
     if (m.id === this.id) {
       if (this.leaving) return;
-      const same = m.address === this.self.address && sameMeta(m.meta, this.self.meta);
+      const self = this.selfInfo;
+      const same = m.address === self.address && sameMeta(m.meta, self.meta);
       // Our own news echoed back is fine; anything newer, or different at our
       // incarnation, is a stale or conflicting claim about us: out-bid it.
-      if (
-        m.incarnation > this.self.incarnation ||
-        (m.incarnation === this.self.incarnation && !same)
-      ) {
-        this.refute(m.incarnation);
-      }
+      const ours = this.selfIncarnation;
+      if (m.incarnation > ours || (m.incarnation === ours && !same)) this.refute(m.incarnation);
       return;
     }
-    const known = this.table.get(m.id);
-    if (known === undefined) {
-      if (this.table.size >= this.config.membersMax) {
+    const t = this.table;
+    let i = this.ids.find(m.id);
+    if (!t.has(i)) {
+      if (t.size >= this.config.membersMax) {
         this.stats.droppedMembersFull += 1;
         return;
       }
-      const rec: MemberRecord = {
-        id: m.id,
-        address: m.address,
-        meta: m.meta,
-        state: "alive",
-        incarnation: m.incarnation,
-        stateChangeMs: nowMs,
-        suspicion: null,
-        hash: idHash(m.id),
-      };
-      this.table.set(m.id, rec);
+      if (i < 0) i = this.ids.intern(m.id);
+      t.add(i, m, m.incarnation, ALIVE, nowMs);
       this.liveCount += 1;
-      this.insertIntoProbeOrder(m.id);
-      this.emit("joined", rec, nowMs);
-      this.enqueue(m);
+      this.insertIntoProbeOrder(i);
+      this.emit("joined", i, nowMs);
+      if (relay) this.enqueue("type" in m ? m : aliveOf(m.id, m, m.incarnation));
       return;
     }
-    if (m.incarnation <= known.incarnation) return;
-    const previous = known.state;
+    if (m.incarnation <= (t.incarnation[i] as number)) return;
+    const previous = t.state[i] as number;
+    const known = t.info[i] as Info;
     const changed = m.address !== known.address || !sameMeta(m.meta, known.meta);
-    known.incarnation = m.incarnation;
-    known.address = m.address;
-    known.meta = m.meta;
-    this.setState(known, "alive", nowMs);
-    if (previous === "dead" || previous === "left") this.emit("joined", known, nowMs);
+    this.setState(i, ALIVE, nowMs, m, m.incarnation);
+    if (previous === DEAD || previous === LEFT) this.emit("joined", i, nowMs);
     else {
-      if (previous === "suspect") this.emit("alive", known, nowMs);
-      if (changed) this.emit("updated", known, nowMs);
+      if (previous === SUSPECT) this.emit("alive", i, nowMs);
+      if (changed) this.emit("updated", i, nowMs);
     }
-    this.enqueue(m);
+    if (relay) this.enqueue("type" in m ? m : aliveOf(m.id, m, m.incarnation));
   }
 
   private onSuspect(m: Extract<Message, { type: "suspect" }>, nowMs: number): void {
     if (m.id === this.id) {
-      if (!this.leaving && m.incarnation >= this.self.incarnation) this.refute(m.incarnation);
+      if (!this.leaving && m.incarnation >= this.selfIncarnation) this.refute(m.incarnation);
       return;
     }
-    const known = this.table.get(m.id);
-    if (known === undefined || m.incarnation < known.incarnation) return;
-    if (known.state === "suspect") {
-      if ((known.suspicion as Suspicion).confirm(m.from)) this.enqueue(m);
+    const t = this.table;
+    const i = this.ids.find(m.id);
+    if (!t.has(i) || m.incarnation < (t.incarnation[i] as number)) return;
+    const state = t.state[i] as number;
+    if (state === SUSPECT) {
+      if ((this.suspicions.get(i) as Suspicion).confirm(m.from)) this.enqueue(m);
       return;
     }
-    if (known.state !== "alive") return;
-    known.incarnation = m.incarnation;
-    this.setState(known, "suspect", nowMs);
+    if (state !== ALIVE) return;
+    this.setState(i, SUSPECT, nowMs, t.info[i] as Info, m.incarnation);
     const n = this.liveCount;
     const minMs = suspicionTimeoutMinMs(this.config, n);
-    known.suspicion = this.config.lifeguard
-      ? new Suspicion(
-          m.from,
-          nowMs,
-          minMs,
-          suspicionTimeoutMaxMs(this.config, n),
-          suspicionConfirmationsExpected(this.config, n),
-        )
-      : new Suspicion(m.from, nowMs, minMs, minMs, 0);
-    this.emit("suspect", known, nowMs);
+    this.suspicions.set(
+      i,
+      this.config.lifeguard
+        ? new Suspicion(
+            m.from,
+            nowMs,
+            minMs,
+            suspicionTimeoutMaxMs(this.config, n),
+            suspicionConfirmationsExpected(this.config, n),
+          )
+        : new Suspicion(m.from, nowMs, minMs, minMs, 0),
+    );
+    this.emit("suspect", i, nowMs);
     this.enqueue(m);
   }
 
   private onDead(m: Extract<Message, { type: "dead" }>, nowMs: number): void {
     if (m.id === this.id) {
       // Declared dead, or a leave from an earlier life: we are here, so out-bid it.
-      if (!this.leaving && m.incarnation >= this.self.incarnation) this.refute(m.incarnation);
+      if (!this.leaving && m.incarnation >= this.selfIncarnation) this.refute(m.incarnation);
       return;
     }
-    const known = this.table.get(m.id);
-    if (known === undefined || m.incarnation < known.incarnation) return;
-    if (known.state === "dead" || known.state === "left") return;
-    known.incarnation = m.incarnation;
+    const t = this.table;
+    const i = this.ids.find(m.id);
+    if (!t.has(i) || m.incarnation < (t.incarnation[i] as number)) return;
+    const state = t.state[i] as number;
+    if (state === DEAD || state === LEFT) return;
     const left = m.from === m.id;
-    this.setState(known, left ? "left" : "dead", nowMs);
-    this.emit(left ? "left" : "dead", known, nowMs);
+    this.setState(i, left ? LEFT : DEAD, nowMs, t.info[i] as Info, m.incarnation);
+    this.emit(left ? "left" : "dead", i, nowMs);
     this.enqueue(m);
   }
 
@@ -704,14 +724,19 @@ export class Membership {
     nowMs: number,
   ): void {
     this.stats.pushPulls += 1;
+    // The table a seed answers our join with is news to us, not to the cluster: gossiping
+    // it on would send every member's record λ·log N more times per joiner (half of what
+    // forming a cluster cost). What the seed knows and others missed, push-pull repairs.
+    const relay = !(m.reply && this.joining !== null);
+    const sizeBefore = this.table.size;
     for (const e of m.entries) {
       switch (e.state) {
         case "alive": {
-          // Most records of a push-pull are what we already know: skip them before
-          // building a message (onAlive would ignore them too).
-          const known = e.id === this.id ? undefined : this.table.get(e.id);
-          if (known !== undefined && e.incarnation <= known.incarnation) break;
-          this.onAlive(aliveOf(e), nowMs);
+          // Most records of a push-pull are what we already know: skip them here
+          // (onAlive would ignore them too, a little later).
+          const i = e.id === this.id ? -1 : this.ids.find(e.id);
+          if (this.table.has(i) && e.incarnation <= (this.table.incarnation[i] as number)) break;
+          this.onAlive(e, nowMs, relay);
           break;
         }
         case "left":
@@ -744,15 +769,34 @@ export class Membership {
         this.sendPushPull(from, false, true, w, { digests: null, buckets, window: false });
       }
     }
-    if (this.joining !== null && this.table.size > 1) this.joining = null;
+    if (this.joining !== null && this.table.size > 1) {
+      this.joining = null;
+      // While the cluster learns of us, gossip about others does not reach us (nobody
+      // picks us as a target yet), and we do not pass on the table the seed gave us. So
+      // sync the whole table once more, with a random member, once news of our join has
+      // had time to spread: twice the rounds an update needs to reach everyone.
+      // Again, twice as late, each time one still teaches us a member: while a cluster is
+      // forming, news spreads slower than the rounds say (every member has a backlog).
+      const rounds = disseminationRounds(this.config, this.liveCount);
+      this.rejoinSyncDelayMs = 2 * rounds * this.config.gossipIntervalMs;
+      this.rejoinSyncAtMs = nowMs + this.rejoinSyncDelayMs;
+    } else if (m.reply && m.window === null && from === this.rejoinSyncPeer) {
+      this.rejoinSyncPeer = null;
+      this.rejoinSyncDelayMs *= 2;
+      const learned = this.table.size > sizeBefore;
+      if (learned && this.rejoinSyncDelayMs < this.config.pushPullIntervalMs) {
+        this.rejoinSyncAtMs = nowMs + this.rejoinSyncDelayMs;
+      }
+    }
   }
 
   private refute(accusedIncarnation: number): void {
     this.stats.refutations += 1;
-    this.self.incarnation = Math.max(this.self.incarnation, accusedIncarnation) + 1;
+    const incarnation = Math.max(this.selfIncarnation, accusedIncarnation) + 1;
+    this.table.set(this.me, this.selfInfo, incarnation, ALIVE, this.nowMs);
     // Lifeguard: being suspected is a hint that we are the slow one.
     this.adjustHealth(1);
-    this.enqueue(this.aliveOf(this.self));
+    this.enqueue(this.aliveOf(this.me));
   }
 
   // ---- sending -------------------------------------------------------------------------
@@ -794,13 +838,24 @@ export class Membership {
   ): void {
     const entries: PushPullEntry[] = [];
     const wanted = repair === undefined || repair.buckets.length === 0 ? null : repair.buckets;
-    for (const m of this.table.values()) {
-      let send = window === null || (m.hash - window.start + ringSize) % ringSize < window.span;
+    const t = this.table;
+    for (let k = 0; k < t.size; k++) {
+      const i = t.at(k);
+      const hash = this.ids.hash(i);
+      let send = window === null || (hash - window.start + ringSize) % ringSize < window.span;
       if (repair !== undefined && !repair.window) send = false;
       if (!send && wanted !== null && window !== null) {
-        send = wanted.includes(Math.floor(m.hash / window.span));
+        send = wanted.includes(Math.floor(hash / window.span));
       }
-      if (send) entries.push(m); // a record is a PushPullEntry: encoded as it is, no copy
+      if (!send) continue;
+      const info = t.info[i] as Info;
+      entries.push({
+        id: this.ids.id(i),
+        address: info.address,
+        meta: info.meta,
+        incarnation: t.incarnation[i] as number,
+        state: stateName(t.state[i] as number),
+      });
     }
     const digests = repair?.digests ?? null;
     const body = encodeMessage({ type: "push-pull", join, reply, window, digests, entries });
@@ -815,13 +870,15 @@ export class Membership {
    */
   private bucketDigests(span: number): Uint32Array {
     const digests = new Uint32Array(digestBuckets(span));
-    for (const m of this.table.values()) {
-      const state = m.state === "dead" ? 1 : m.state === "left" ? 2 : 0;
-      const h = fmix32(
-        m.hash ^ Math.imul(m.incarnation, 0x9e3779b1) ^ Math.imul(state + 1, 0x85ebca6b),
-      );
-      const i = Math.floor(m.hash / span);
-      digests[i] = ((digests[i] as number) + h) | 0;
+    const t = this.table;
+    for (let k = 0; k < t.size; k++) {
+      const i = t.at(k);
+      const hash = this.ids.hash(i);
+      const state = t.state[i] === SUSPECT ? ALIVE : (t.state[i] as number);
+      const incarnation = t.incarnation[i] as number;
+      const h = fmix32(hash ^ Math.imul(incarnation, 0x9e3779b1) ^ Math.imul(state, 0x85ebca6b));
+      const b = Math.floor(hash / span);
+      digests[b] = ((digests[b] as number) + h) | 0;
     }
     return digests;
   }
@@ -846,27 +903,27 @@ export class Membership {
 
   // ---- bookkeeping ---------------------------------------------------------------------
 
-  private setState(m: MemberRecord, state: MemberState, nowMs: number): void {
-    const wasLive = m.state === "alive" || m.state === "suspect";
-    const isLive = state === "alive" || state === "suspect";
-    this.liveCount += (isLive ? 1 : 0) - (wasLive ? 1 : 0);
-    if (m.state !== state) m.stateChangeMs = nowMs;
-    m.state = state;
-    if (state !== "suspect") {
-      m.suspicion = null;
-      this.suspected.delete(m.id);
-    } else {
-      this.suspected.add(m.id);
-    }
+  /** Changes a member's state (and info and incarnation), keeping liveCount and suspicions. */
+  private setState(
+    i: number,
+    state: StateCode,
+    nowMs: number,
+    info: Info,
+    incarnation: number,
+  ): void {
+    const t = this.table;
+    this.liveCount += (isLive(state) ? 1 : 0) - (isLive(t.state[i] as number) ? 1 : 0);
+    t.set(i, info, incarnation, state, nowMs);
+    if (state !== SUSPECT) this.suspicions.delete(i);
   }
 
   /** At a random place, so a new member is probed within a round, not always last. */
-  private insertIntoProbeOrder(id: string): void {
-    this.probeOrder.push(id);
-    const i = this.probeOrder.length - 1;
-    const j = this.random.int(i + 1);
-    this.probeOrder[i] = this.probeOrder[j] as string;
-    this.probeOrder[j] = id;
+  private insertIntoProbeOrder(i: number): void {
+    this.probeOrder.push(i);
+    const last = this.probeOrder.length - 1;
+    const j = this.random.int(last + 1);
+    this.probeOrder[last] = this.probeOrder[j] as number;
+    this.probeOrder[j] = i;
   }
 
   /**
@@ -874,12 +931,12 @@ export class Membership {
    * than a scan keep this O(k) in large clusters; 3·size draws bound the work when few
    * members qualify (memberlist's kRandomNodes does the same).
    */
-  private randomMembers(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
-    const out: MemberRecord[] = [];
+  private randomMembers(k: number, accept: (i: number) => boolean): number[] {
+    const out: number[] = [];
     const size = this.probeOrder.length;
     for (let draws = 3 * size; draws > 0 && out.length < k; draws--) {
-      const m = this.table.get(this.probeOrder[this.random.int(size)] as string);
-      if (m !== undefined && accept(m) && !out.includes(m)) out.push(m);
+      const i = this.probeOrder[this.random.int(size)] as number;
+      if (this.table.has(i) && accept(i) && !out.includes(i)) out.push(i);
     }
     return out;
   }
@@ -893,23 +950,49 @@ export class Membership {
     return this.seq;
   }
 
-  private emit(kind: MemberEventKind, m: MemberRecord, atMs: number): void {
+  private emit(kind: MemberEventKind, i: number, atMs: number): void {
+    const info = this.table.info[i] as Info;
     this.events.push({
       kind,
-      id: m.id,
-      address: m.address,
-      incarnation: m.incarnation,
-      meta: m.meta,
+      id: this.ids.id(i),
+      address: info.address,
+      incarnation: this.table.incarnation[i] as number,
+      meta: info.meta,
       atMs,
     });
   }
 
-  private aliveOf(m: MemberRecord): Alive {
-    return aliveOf(m);
+  private aliveOf(i: number): Alive {
+    return aliveOf(this.ids.id(i), this.table.info[i] as Info, this.table.incarnation[i] as number);
+  }
+
+  private addressOf(i: number): string {
+    return (this.table.info[i] as Info).address;
+  }
+
+  private memberAt(i: number): Member {
+    const t = this.table;
+    const info = t.info[i] as Info;
+    return {
+      id: this.ids.id(i),
+      address: info.address,
+      state: stateName(t.state[i] as number),
+      incarnation: t.incarnation[i] as number,
+      meta: info.meta,
+      stateChangeMs: t.changedMs[i] as number,
+    };
+  }
+
+  private get selfInfo(): Info {
+    return this.table.info[this.me] as Info;
+  }
+
+  private get selfIncarnation(): number {
+    return this.table.incarnation[this.me] as number;
   }
 
   private checkCheapInvariants(): void {
-    assert(this.self.state === (this.leaving ? "left" : "alive"), "membership: self state");
+    assert(this.table.state[this.me] === (this.leaving ? LEFT : ALIVE), "membership: self state");
     assert(this.relays.size <= this.config.relaysMax, "membership: relays bound");
     assert(this.broadcasts.size <= this.config.broadcastsMax, "membership: broadcasts bound");
     assert(this.table.size <= this.config.membersMax, "membership: members bound");
@@ -919,18 +1002,8 @@ export class Membership {
 
 type Alive = Extract<Message, { type: "alive" }>;
 
-function aliveOf(m: { id: string; address: string; meta: NodeMeta; incarnation: number }): Alive {
-  return { type: "alive", incarnation: m.incarnation, id: m.id, address: m.address, meta: m.meta };
-}
-
-/**
- * FNV-1a, 32 bits, over the id's UTF-16 code units, then murmur3's finaliser: spreads ids
- * evenly over the ring that push-pull windows slide over. FNV-1a alone leaves the high
- * bits of short ids that differ in their last characters ("n1", "n2", ...) clustered.
- * Not a defence against chosen ids; it only balances load.
- */
-export function idHash(id: string): number {
-  return fmix32(fnv1a32String(id));
+function aliveOf(id: string, info: Info, incarnation: number): Alive {
+  return { type: "alive", incarnation, id, address: info.address, meta: info.meta };
 }
 
 function isBroadcast(m: Message): m is Broadcast {

@@ -4,6 +4,7 @@ import { SeededRandom } from "../core/random.js";
 import {
   detectionBoundMs,
   disseminationRounds,
+  IdIndex,
   lanConfig,
   localConfig,
   type MemberEvent,
@@ -258,9 +259,12 @@ class ScenarioRun {
     return member;
   }
 
+  private readonly ids = new IdIndex();
+
   private newMembership(index: number, sim: SimNode): Membership {
     const self = { id: sim.address, address: sim.address, meta: metaOf(index) };
-    return new Membership(this.config, self, sim.random);
+    // One IdIndex for all: N members' tables share each id, its hash and its index.
+    return new Membership(this.config, self, sim.random, this.ids);
   }
 
   private wire(member: SimMember): void {
