@@ -76,6 +76,11 @@ export class ByteWriter {
   }
 
   /** A copy of what was written. */
+  /** A copy of what was written from `start` on. */
+  copyFrom(start: number): Uint8Array {
+    return this.bytes.slice(start, this.length);
+  }
+
   done(): Uint8Array {
     return this.bytes.slice(0, this.length);
   }

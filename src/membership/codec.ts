@@ -385,11 +385,18 @@ export function encodeMessage(m: Message): Uint8Array {
       }
       w.u32(m.entries.length);
       for (const e of m.entries) {
+        const known = entryBytes.get(e);
+        if (known !== undefined) {
+          w.raw(known);
+          continue;
+        }
+        const start = w.length;
         w.u8(stateCodes.indexOf(e.state));
         w.str(e.id, idBytesMax, 2);
         w.str(e.address, addressBytesMax, 2);
         writeMeta(w, e.meta);
         w.u32(e.incarnation);
+        if (Object.isFrozen(e) && isDeeplyFrozen(e.meta)) entryBytes.set(e, w.copyFrom(start));
       }
       break;
   }
@@ -501,6 +508,12 @@ class DecodedCache<T> {
 
 const broadcastCache = new DecodedCache<Broadcast>();
 const entryCache = new DecodedCache<PushPullEntry>();
+/**
+ * The encoding of each frozen push-pull entry: decoded ones keep the bytes they came in,
+ * and a member table hands out one frozen entry per (member, state, incarnation)
+ * (membership.ts, entryOf), so sending a table is mostly copying bytes.
+ */
+const entryBytes = new WeakMap<PushPullEntry, Uint8Array>();
 /** The bytes each decoded broadcast came in, so relaying it needs no re-encoding. */
 const broadcastBytes = new WeakMap<Broadcast, Uint8Array>();
 
@@ -561,7 +574,9 @@ function readEntry(r: Reader): PushPullEntry {
   const meta = readMeta(r);
   const entry: PushPullEntry = Object.freeze({ id, address, meta, incarnation: r.u32(), state });
   if (r.position !== end) throw new DecodeError("entry length mismatch");
-  entryCache.set(r.slice(start, end), hash, entry);
+  const bytes = r.slice(start, end);
+  entryCache.set(bytes, hash, entry);
+  entryBytes.set(entry, bytes);
   return entry;
 }
 

@@ -147,6 +147,9 @@ export class Membership {
   private rejoinSyncDelayMs = 0;
   /** Whom the last such sync went to: its reply is the one to judge. */
   private rejoinSyncPeer: string | null = null;
+  /** retransmitLimit(config, limitFor), kept while N stays the same. */
+  private limit = 0;
+  private limitFor = -1;
   private outbox: Outgoing[] = [];
   private events: MemberEvent[] = [];
 
@@ -220,7 +223,6 @@ export class Membership {
     for (const message of decoded.messages) {
       if (!isBroadcast(message)) this.handle(from, message, nowMs);
     }
-    this.checkCheapInvariants();
   }
 
   /** receive() under STYLE.md's name. */
@@ -391,7 +393,9 @@ export class Membership {
       const [i] = this.randomMembers(1, (x) => this.table.state[x] === ALIVE);
       if (i !== undefined && !this.leaving) {
         this.rejoinSyncPeer = this.addressOf(i);
-        this.sendPushPull(this.rejoinSyncPeer, false, false, null);
+        // Pull only: we want the peer's table; ours it hears of by gossip and push-pull.
+        const pull = { digests: null, buckets: [], window: false };
+        this.sendPushPull(this.rejoinSyncPeer, false, false, null, pull);
       }
     }
     const j = this.joining;
@@ -811,9 +815,13 @@ export class Membership {
   }
 
   private piggyback(usedBytes: number, usedCount: number): Uint8Array[] {
+    if (this.limitFor !== this.liveCount) {
+      this.limitFor = this.liveCount;
+      this.limit = retransmitLimit(this.config, this.liveCount);
+    }
     return this.broadcasts.take(
       this.config.datagramBytesMax - usedBytes,
-      retransmitLimit(this.config, this.liveCount),
+      this.limit,
       frameMessagesMax - usedCount,
     );
   }
@@ -847,15 +855,7 @@ export class Membership {
       if (!send && wanted !== null && window !== null) {
         send = wanted.includes(Math.floor(hash / window.span));
       }
-      if (!send) continue;
-      const info = t.info[i] as Info;
-      entries.push({
-        id: this.ids.id(i),
-        address: info.address,
-        meta: info.meta,
-        incarnation: t.incarnation[i] as number,
-        state: stateName(t.state[i] as number),
-      });
+      if (send) entries.push(this.entryOf(i));
     }
     const digests = repair?.digests ?? null;
     const body = encodeMessage({ type: "push-pull", join, reply, window, digests, entries });
@@ -966,6 +966,27 @@ export class Membership {
     return aliveOf(this.ids.id(i), this.table.info[i] as Info, this.table.incarnation[i] as number);
   }
 
+  /** Member i as a push-pull entry: shared and frozen, so the codec encodes it once. */
+  private entryOf(i: number): PushPullEntry {
+    const t = this.table;
+    const info = t.info[i] as Info;
+    const incarnation = t.incarnation[i] as number;
+    const state = stateName(t.state[i] as number);
+    // A record learned from a push-pull is such an entry already.
+    if ("state" in info) {
+      const e = info as PushPullEntry;
+      if (e.state === state && e.incarnation === incarnation) return e;
+    }
+    const known = entries.get(info);
+    if (known !== undefined && known.state === state && known.incarnation === incarnation) {
+      return known;
+    }
+    const id = this.ids.id(i);
+    const e = Object.freeze({ id, address: info.address, meta: info.meta, incarnation, state });
+    entries.set(info, e);
+    return e;
+  }
+
   private addressOf(i: number): string {
     return (this.table.info[i] as Info).address;
   }
@@ -1001,6 +1022,13 @@ export class Membership {
 }
 
 type Alive = Extract<Message, { type: "alive" }>;
+
+/**
+ * The last push-pull entry made for each Info (table.ts): every member of a simulated
+ * cluster sends the same record about a member, so they share one entry and its
+ * encoding. Weak, so it holds nothing alive; pure, as a cache of immutable values.
+ */
+const entries = new WeakMap<Info, PushPullEntry>();
 
 function aliveOf(id: string, info: Info, incarnation: number): Alive {
   return { type: "alive", incarnation, id, address: info.address, meta: info.meta };
