@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 
 /** Folders whose code must be deterministic: no I/O, no clock, no ambient randomness. */
-const PURE = ["resp", "kv", "membership", "raft"];
+const PURE = ["resp", "kv", "membership", "raft", "cluster"];
 
 /** Which folders each layer may import from (DESIGN.md's table). */
 const ALLOWED: Record<string, string[]> = {
@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ["core", "raft"],
   membership: ["core"],
   raft: ["core"],
+  cluster: ["core", "raft", "storage", "membership", "resp"],
   sim: ["core", "membership", "raft"],
   kv: ["core", "resp", "storage"],
   server: ["core", "resp", "storage", "kv", "membership"],

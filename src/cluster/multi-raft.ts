@@ -1,0 +1,713 @@
+import { assert } from "../core/assert.js";
+import type { Random } from "../core/random.js";
+import { messageBytesMax } from "../raft/codec.js";
+import { type RaftConfig, validateConfig } from "../raft/config.js";
+import { RaftNode, type ReadResult } from "../raft/raft.js";
+import type { LogStorage } from "../raft/storage.js";
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ProposeResult,
+  RaftState,
+  ReadState,
+  Ready,
+  Snapshot,
+} from "../raft/types.js";
+import {
+  decodeEnvelope,
+  EnvelopeBuilder,
+  envelopeBytesMax,
+  envelopeHeaderBytes,
+  itemHeaderBytes,
+} from "./envelope.js";
+
+/**
+ * The multi-raft host: every raft group (shard) with a replica on this node, driven as
+ * one. It is the shell of STYLE.md §1 for many groups at once, and still pure: it touches
+ * the world only through the injected logs, `send` callback and Random, so the server and
+ * the simulator run the same code. What it shares across groups:
+ *
+ *   - one tick loop: tick() ticks every group; no group has a timer of its own;
+ *   - one synced transaction: flush() persists the Readies of all groups with one
+ *     logs.persist call (LmdbRaftLogs: one LMDB transaction, one fsync), so the disk
+ *     cost of a flush does not grow with the number of busy groups;
+ *   - one message stream per peer node: flush() sends everything for node B as ONE
+ *     envelope (envelope.ts; split only above envelopeBytesMax), with heartbeats and
+ *     their responses as compact records instead of whole messages (coalescing). An idle
+ *     node pair thus costs one frame per direction per heartbeat interval, and each
+ *     leader–follower link ~15 bytes in it (a heartbeat and its answer; measured by
+ *     scripts/bench-multi-raft.ts), instead of a 34-byte and a 26-byte message, each a
+ *     transport message of its own with ~90 bytes of framing, seal and ack.
+ *
+ * Every replica on a node uses the node's raft id, so a raft id names a node, and
+ * envelopes are addressed by raft id; the server maps ids to transport addresses.
+ *
+ * Driving it (the server, the simulator, tests):
+ *
+ *   tick()                  every tick interval (the raft config counts in ticks)
+ *   receive(from, bytes)    every envelope from a peer; never throws on bad input
+ *   propose / readIndex /   on a group's leader; queued in raft until the next flush
+ *   proposeConfChange / transferLeader
+ *   flush()                 after a batch of inputs (each event-loop turn, or after each
+ *                           tick and each burst of receives): persist, send, apply, advance.
+ *                           Returns true if a group already has more (call again soon).
+ *
+ * Quiescence (an idle group's leader stops heartbeating) is NOT done, on purpose:
+ *
+ *   - followers of a silent leader campaign after an election timeout, so the leader
+ *     must tell them to stop ticking the group too (a new envelope item), and any
+ *     message for the group must wake it again on every replica;
+ *   - with those clocks stopped, nothing inside raft notices that the leader's node has
+ *     died: a quiesced group would never fail over. It needs node liveness from outside
+ *     (membership's SWIM) to wake the groups whose leader's node is suspected, which is
+ *     why CockroachDB ties its quiescence to its node-liveness records;
+ *   - check-quorum and lease reads count the leader's ticks: a quiesced leader must stop
+ *     serving lease reads and re-establish its lease on wake-up, or reads go stale;
+ *   - a follower that missed the quiesce message keeps campaigning (pre-votes) against
+ *     replicas that hold a frozen lease, and must itself wake the group.
+ *   With coalescing, an idle group already costs ~15 bytes per follower per heartbeat
+ *   interval and a few microseconds of CPU per tick (bench-multi-raft.ts measures both),
+ *   so the risk buys little until nodes host tens of thousands of groups. Revisit with
+ *   the membership wiring.
+ */
+
+// ---- the storage side --------------------------------------------------------------------
+
+/**
+ * One group's raft log as the host needs it: what raft reads (LogStorage), plus taking a
+ * snapshot for compaction and releasing the log. LmdbLogStorage and MemoryGroupLog
+ * (memory-logs.ts) are both one.
+ */
+export interface GroupLog extends LogStorage {
+  /**
+   * Records a snapshot the state machine took at `index` (≤ the applied index) with the
+   * configuration as of that index, and drops the entries it covers (durably).
+   */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot;
+  /**
+   * Releases the log (it is not used again). LmdbLogStorage.close is async in type but,
+   * for a group opened through LmdbRaftLogs, releases synchronously and never rejects:
+   * its only await is for an environment it owns, and such a group owns none.
+   */
+  close(): void;
+}
+
+/** What one group's Ready asks to persist, in this order: snapshot, entries, hard state. */
+export interface ReadyWrite {
+  snapshot: Snapshot | null;
+  entries: readonly Entry[];
+  hardState: HardState | null;
+}
+
+export interface GroupWrite<L extends GroupLog = GroupLog> {
+  log: L;
+  write: ReadyWrite;
+}
+
+/**
+ * The raft logs of every group on this node, in one store that can persist the writes of
+ * many groups atomically and durably in one go. LmdbRaftLogs (storage/raft-log.ts) is
+ * one as it stands (the LMDB suite of test/cluster/multi-raft.test.ts holds it to this type);
+ * MemoryRaftLogs (memory-logs.ts) is its twin for tests and the simulator.
+ */
+export interface RaftLogs<L extends GroupLog = GroupLog> {
+  /**
+   * The log of `group`, created (durably) as a new replica with initial configuration
+   * `conf` if it is not stored yet; for a stored group `conf` is ignored.
+   */
+  openGroup(group: number, conf: ConfState): L;
+  /**
+   * Persists all `writes` in ONE durable transaction before returning: all or nothing,
+   * each group's write in the Ready contract's order (types.ts, Ready). Throws on a
+   * storage failure, with nothing written.
+   */
+  persist(writes: readonly GroupWrite<L>[]): void;
+  /** Deletes a group's log (closed first) and everything in it. */
+  removeGroup(group: number): void;
+}
+
+// ---- the state machine side --------------------------------------------------------------
+
+/**
+ * A group's replicated state machine, as the host drives it. All calls are synchronous
+ * and come from flush() (restore also from addGroup), in log order.
+ *
+ * Why this shape:
+ *   - apply gets whole entries, not just data: the index is what a proposal's result
+ *     ({index, term}) is matched against, and a term different from the proposal's at
+ *     that index means the proposal was lost (the client retries). Every committed entry
+ *     comes, the leader's empty no-op and "conf" entries included (decodeConfChange
+ *     reads the latter), so the machine's applied index moves with no gaps; it applies
+ *     only non-empty "normal" entries.
+ *   - restore replaces everything: a follower that fell behind the leader's compaction
+ *     gets the leader's image instead of the entries.
+ *   - snapshot is synchronous and returns the image as of the last applied index: the
+ *     host calls it right after an apply, with nothing applied in between, so the image
+ *     and the index agree without the machine tracking anything.
+ *   - reads come only once their index is applied (the host holds them until then), so
+ *     the machine serves them from its current state.
+ *
+ * Restart: addGroup opens the group's stored log; if it holds a snapshot (index > 0) the
+ * host calls restore(snapshot) at once, then re-applies every committed entry after it.
+ * A machine whose state is volatile starts empty and thereby rebuilds itself. A durable
+ * machine (one that keeps its own applied index on disk) skips entries at or below it,
+ * and ignores a restore at or below it.
+ */
+export interface GroupMachine {
+  /** Committed entries, contiguous, in log order, each once per incarnation. */
+  apply(entries: readonly Entry[]): void;
+  /** Replaces the whole state with the snapshot's image (data) as of snapshot.meta.index. */
+  restore(snapshot: Snapshot): void;
+  /** The image of the state as of the last applied index, for log compaction. */
+  snapshot(): Uint8Array;
+  /** Read-index reads (readIndex ids) whose index is applied: serve them now. */
+  reads(reads: readonly ReadState[]): void;
+  /**
+   * Leader or role changed (after this flush's entries were applied). A leader that lost
+   * its role fails the proposals it was waiting for: they may or may not commit.
+   */
+  roleChanged?(status: GroupStatus): void;
+}
+
+// ---- the host ----------------------------------------------------------------------------
+
+export interface GroupStatus {
+  group: number;
+  /** The leader's raft id (node), 0 when unknown. */
+  lead: NodeId;
+  term: number;
+  role: RaftState;
+  commit: number;
+  /** The last index applied to (or restored into) the machine. */
+  applied: number;
+  lastIndex: number;
+  /** The index the stored snapshot covers (the log is compacted up to it). */
+  snapshotIndex: number;
+}
+
+interface NoGroup {
+  ok: false;
+  reason: "no-group";
+  lead: NodeId;
+}
+export type GroupProposeResult = ProposeResult | NoGroup;
+export type GroupReadResult = ReadResult | NoGroup;
+
+export interface MultiRaftOptions {
+  /** Largest envelope sent and accepted; default envelopeBytesMax (the transport's bound). */
+  envelopeBytesMax?: number;
+  /**
+   * A group snapshots its machine and compacts its log once this many entries have been
+   * applied since its last snapshot; 0 never compacts (tests). Default 10,000: a
+   * compaction copies the machine's whole image, so it must be amortised over many
+   * entries, and a follower that lags by fewer entries than the log keeps catches up by
+   * appends, far cheaper than a snapshot. 10,000 entries of ~100 bytes keep ~1 MB of log
+   * per group. etcd's --snapshot-count is of the same order.
+   */
+  compactEntries?: number;
+  /**
+   * A message arrived for a group with no replica here. The hook may create it with
+   * addGroup (a replica being added to this node by a configuration change), and the
+   * message is then stepped into it. It must NOT recreate a replica this node removed
+   * (the message is stale): the shard map says which replicas belong here.
+   */
+  onUnknownGroup?: (group: number, fromNode: NodeId, message: Message) => void;
+}
+
+/** Totals since creation; read them, never write them. */
+export interface MultiRaftStats {
+  /** Flushes that found at least one Ready. */
+  flushes: number;
+  /** logs.persist calls: one durable transaction each, at most one per flush. */
+  persists: number;
+  /** Group writes (Readies with something to persist) those transactions carried. */
+  groupWrites: number;
+  envelopesSent: number;
+  bytesSent: number;
+  /** Raft messages sent, all kinds (items in envelopes). */
+  messagesSent: number;
+  /** Of messagesSent, heartbeats and heartbeat responses sent as compact records. */
+  heartbeatsCoalesced: number;
+  envelopesReceived: number;
+  bytesReceived: number;
+  itemsReceived: number;
+  /** Undecodable envelopes (garbage, truncation, bounds): dropped whole. */
+  envelopesRejected: number;
+  /** Envelopes not for this node, or whose sender is not who the transport says. */
+  envelopesMisaddressed: number;
+  /** Items for a group with no replica here (after onUnknownGroup had its chance). */
+  itemsUnknownGroup: number;
+  entriesApplied: number;
+  readsServed: number;
+  /** Compactions: machine images taken and stored, the log cut behind them. */
+  snapshotsTaken: number;
+  /** Leaders' snapshots installed (this replica was too far behind for appends). */
+  snapshotsInstalled: number;
+  /** Stored snapshots restored into machines by addGroup (restarts). */
+  snapshotsLoaded: number;
+}
+
+interface Group<L extends GroupLog> {
+  readonly id: number;
+  readonly raft: RaftNode;
+  readonly log: L;
+  readonly machine: GroupMachine;
+  applied: number;
+  snapshotIndex: number;
+  /** Read states handed out by raft whose index is not applied yet. */
+  reads: ReadState[];
+}
+
+interface Handed<L extends GroupLog> {
+  group: Group<L>;
+  rd: Ready;
+}
+
+const groupIdMax = 0xffff_ffff;
+/**
+ * A leader postpones compaction while a member's log is behind the snapshot point (that
+ * member would need the whole image instead of a few appends), but only until the log
+ * holds this many times compactEntries: a member down for long must not pin the log.
+ */
+const laggardLogFactor = 4;
+/** An envelope builder whose buffer grew past this is dropped after its flush. */
+const builderRetainBytesMax = 256 * 1024;
+
+export class MultiRaft<L extends GroupLog = GroupLog> {
+  readonly id: NodeId;
+  readonly stats: MultiRaftStats = {
+    flushes: 0,
+    persists: 0,
+    groupWrites: 0,
+    envelopesSent: 0,
+    bytesSent: 0,
+    messagesSent: 0,
+    heartbeatsCoalesced: 0,
+    envelopesReceived: 0,
+    bytesReceived: 0,
+    itemsReceived: 0,
+    envelopesRejected: 0,
+    envelopesMisaddressed: 0,
+    itemsUnknownGroup: 0,
+    entriesApplied: 0,
+    readsServed: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    snapshotsLoaded: 0,
+  };
+  /** Why the last rejected envelope was rejected (diagnostics). */
+  lastRejection = "";
+
+  private readonly config: RaftConfig;
+  private readonly envelopeBytesMax: number;
+  private readonly messageBytesMax: number;
+  private readonly compactEntries: number;
+  private readonly groups = new Map<number, Group<L>>();
+  /** Groups given an input since the last flush; all of them after a tick. */
+  private readonly dirty = new Set<Group<L>>();
+  private allDirty = false;
+  /** One per peer node, reused flush after flush. */
+  private readonly builders = new Map<NodeId, EnvelopeBuilder>();
+  private flushing = false;
+  /** Set when a flush failed half-way: the instance is unusable (see flush()). */
+  private failure: unknown = null;
+
+  /**
+   * `config` is every group's (its id is replaced by `id`). `random` is shared by all
+   * groups: they draw from it in a fixed order (groups in the order added), so a seed
+   * still reproduces a run. `send` gets each envelope once it may leave (after the
+   * persist); the caller delivers it to node `toNode`, in order per node, or drops it —
+   * it must not throw (a throw in a flush makes this instance unusable, see flush()).
+   */
+  constructor(
+    id: NodeId,
+    config: RaftConfig,
+    private readonly random: Random,
+    private readonly logs: RaftLogs<L>,
+    private readonly send: (toNode: NodeId, bytes: Uint8Array) => void,
+    private readonly options: MultiRaftOptions = {},
+  ) {
+    this.id = id;
+    this.config = Object.freeze({ ...config, id });
+    validateConfig(this.config);
+    this.envelopeBytesMax = options.envelopeBytesMax ?? envelopeBytesMax;
+    this.messageBytesMax = messageBytesMax(config.maxMsgBytes);
+    // The largest message raft sends must fit alone in an envelope.
+    assert(
+      envelopeHeaderBytes + itemHeaderBytes + 4 + this.messageBytesMax <= this.envelopeBytesMax,
+      "multi-raft: envelopeBytesMax below the largest raft message",
+    );
+    this.compactEntries = options.compactEntries ?? 10_000;
+    assert(
+      Number.isSafeInteger(this.compactEntries) && this.compactEntries >= 0,
+      "multi-raft: bad compactEntries",
+    );
+  }
+
+  // ---- groups ------------------------------------------------------------------------------
+
+  /**
+   * Opens (or creates, with initial configuration `conf`) this node's replica of `group`
+   * and drives it from now on. If its log holds a snapshot, machine.restore gets it now
+   * (see GroupMachine, "Restart"). Not during a flush.
+   */
+  addGroup(group: number, conf: ConfState, machine: GroupMachine): void {
+    this.checkUsable();
+    assert(!this.flushing, "multi-raft: addGroup during a flush");
+    assert(Number.isInteger(group) && group >= 0 && group <= groupIdMax, "multi-raft: bad group");
+    assert(!this.groups.has(group), `multi-raft: group ${group} already added`);
+    const log = this.logs.openGroup(group, conf);
+    let raft: RaftNode;
+    const snapshotIndex = log.firstIndex() - 1;
+    try {
+      raft = new RaftNode(this.config, log, this.random);
+      if (snapshotIndex > 0) {
+        machine.restore(log.snapshot());
+        this.stats.snapshotsLoaded += 1;
+      }
+    } catch (e) {
+      // Released, so a retry (or the caller's clean-up) can open it again.
+      log.close();
+      throw e;
+    }
+    const g: Group<L> = {
+      id: group,
+      raft,
+      log,
+      machine,
+      applied: snapshotIndex,
+      snapshotIndex,
+      reads: [],
+    };
+    this.groups.set(group, g);
+    this.dirty.add(g);
+  }
+
+  /**
+   * Stops driving `group` and deletes its log: this node's replica was removed from the
+   * group. Pending reads are dropped (the caller fails them). False if there is no such
+   * group. Not during a flush.
+   */
+  removeGroup(group: number): boolean {
+    this.checkUsable();
+    assert(!this.flushing, "multi-raft: removeGroup during a flush");
+    const g = this.groups.get(group);
+    if (g === undefined) return false;
+    this.groups.delete(group);
+    this.dirty.delete(g);
+    g.log.close();
+    this.logs.removeGroup(group);
+    return true;
+  }
+
+  has(group: number): boolean {
+    return this.groups.has(group);
+  }
+
+  /** Group ids in the order they were added. */
+  groupIds(): number[] {
+    return [...this.groups.keys()];
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  status(group: number): GroupStatus | null {
+    const g = this.groups.get(group);
+    return g === undefined ? null : statusOf(g);
+  }
+
+  /**
+   * The group's RaftNode, for introspection (stats, progress) and tests. Give it inputs
+   * only through this class, which then knows to look at it in the next flush.
+   */
+  raftOf(group: number): RaftNode | undefined {
+    return this.groups.get(group)?.raft;
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  /** One tick for every group: the only clock they have. */
+  tick(): void {
+    this.checkUsable();
+    for (const g of this.groups.values()) g.raft.tick();
+    this.allDirty = true;
+  }
+
+  /**
+   * An envelope from node `fromNode` (as the transport authenticated it). Undecodable,
+   * misaddressed and unknown-group input is counted and dropped, never thrown.
+   */
+  receive(fromNode: NodeId, bytes: Uint8Array): void {
+    this.checkUsable();
+    assert(!this.flushing, "multi-raft: receive during a flush (queue it)");
+    this.stats.envelopesReceived += 1;
+    this.stats.bytesReceived += bytes.length;
+    const decoded = decodeEnvelope(bytes, {
+      bytesMax: this.envelopeBytesMax,
+      messageBytesMax: this.messageBytesMax,
+    });
+    if (!decoded.ok) {
+      this.stats.envelopesRejected += 1;
+      this.lastRejection = decoded.error;
+      return;
+    }
+    const env = decoded.value;
+    // A peer must not speak for another node: the envelope's sender is the one the
+    // transport vouches for, and every message in it is from that sender (envelope.ts).
+    if (env.to !== this.id || env.from !== fromNode || env.from === this.id) {
+      this.stats.envelopesMisaddressed += 1;
+      return;
+    }
+    for (const { group, message } of env.items) {
+      this.stats.itemsReceived += 1;
+      let g = this.groups.get(group);
+      if (g === undefined) {
+        this.options.onUnknownGroup?.(group, fromNode, message);
+        g = this.groups.get(group);
+        if (g === undefined) {
+          this.stats.itemsUnknownGroup += 1;
+          continue;
+        }
+      }
+      g.raft.step(message);
+      this.dirty.add(g);
+    }
+  }
+
+  propose(group: number, data: Uint8Array): GroupProposeResult {
+    const g = this.input(group);
+    return g === undefined ? noGroup : g.raft.propose(data);
+  }
+
+  proposeConfChange(group: number, cc: ConfChange): GroupProposeResult {
+    const g = this.input(group);
+    return g === undefined ? noGroup : g.raft.proposeConfChange(cc);
+  }
+
+  transferLeader(group: number, to: NodeId): boolean {
+    const g = this.input(group);
+    return g === undefined ? false : g.raft.transferLeader(to);
+  }
+
+  /** A linearizable read; machine.reads gets `id` once the read's index is applied. */
+  readIndex(group: number, id: number): GroupReadResult {
+    const g = this.input(group);
+    return g === undefined ? noGroup : g.raft.readIndex(id);
+  }
+
+  /** Campaign now (tests, and picking a leader at bootstrap). */
+  campaign(group: number): boolean {
+    const g = this.input(group);
+    g?.raft.campaign();
+    return g !== undefined;
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  /**
+   * Handles one Ready of every group that has one, as the Ready contract orders
+   * (types.ts, Ready), for all groups at once:
+   *
+   *   1. persist every group's snapshot, entries and hard state in ONE logs.persist call
+   *      (one durable transaction), before anything leaves;
+   *   2. send every group's messages, ONE envelope per destination node (more only if it
+   *      would exceed envelopeBytesMax), heartbeats as compact records;
+   *   3. apply every group's snapshot and committed entries to its machine, and serve the
+   *      reads whose index is now applied;
+   *   4. advance() every group; then snapshot and compact the groups that are due.
+   *
+   * One Ready per group per flush: a group may have another already (more committed
+   * entries than maxApplyBytes, or inputs given by a machine callback); then it returns
+   * true and the caller flushes again soon — in its next turn, so that inputs arriving
+   * meanwhile join the same transaction and envelopes.
+   *
+   * A throw (storage failure, or a bug) leaves Readies handed out but not acknowledged:
+   * their messages must not leave and raft cannot take them back. The instance then
+   * refuses all further calls; the caller recreates it from its logs, as after a crash
+   * (LmdbRaftLogs has rolled its memory back to what is on disk).
+   */
+  flush(): boolean {
+    this.checkUsable();
+    assert(!this.flushing, "multi-raft: flush re-entered");
+    const batch = this.takeReadies();
+    if (batch.length === 0) return this.dirty.size > 0;
+    this.flushing = true;
+    try {
+      this.stats.flushes += 1;
+      this.persist(batch);
+      this.sendMessages(batch);
+      for (const { group, rd } of batch) this.apply(group, rd);
+      for (const { group } of batch) group.raft.advance();
+      for (const { group } of batch) this.maybeCompact(group);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    } finally {
+      this.flushing = false;
+    }
+    for (const { group } of batch) if (group.raft.hasReady()) this.dirty.add(group);
+    return this.dirty.size > 0;
+  }
+
+  private takeReadies(): Handed<L>[] {
+    const batch: Handed<L>[] = [];
+    const candidates = this.allDirty ? this.groups.values() : this.dirty.values();
+    for (const g of candidates) {
+      if (g.raft.hasReady()) batch.push({ group: g, rd: g.raft.ready() });
+    }
+    this.allDirty = false;
+    this.dirty.clear();
+    return batch;
+  }
+
+  private persist(batch: readonly Handed<L>[]): void {
+    const writes: GroupWrite<L>[] = [];
+    for (const { group, rd } of batch) {
+      if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) continue;
+      writes.push({
+        log: group.log,
+        write: { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState },
+      });
+    }
+    if (writes.length === 0) return;
+    this.logs.persist(writes);
+    this.stats.persists += 1;
+    this.stats.groupWrites += writes.length;
+  }
+
+  private sendMessages(batch: readonly Handed<L>[]): void {
+    for (const { group, rd } of batch) {
+      for (const m of rd.messages) {
+        this.builderFor(m.to).add(group.id, m);
+        this.stats.messagesSent += 1;
+        if (m.type === "heartbeat" || m.type === "heartbeat-resp") {
+          this.stats.heartbeatsCoalesced += 1;
+        }
+      }
+    }
+    for (const [to, builder] of this.builders) {
+      if (builder.pending === 0) continue;
+      for (const bytes of builder.finish()) {
+        this.stats.envelopesSent += 1;
+        this.stats.bytesSent += bytes.length;
+        this.send(to, bytes);
+      }
+      if (builder.capacity > builderRetainBytesMax) this.builders.delete(to);
+    }
+  }
+
+  private builderFor(to: NodeId): EnvelopeBuilder {
+    let b = this.builders.get(to);
+    if (b === undefined) {
+      b = new EnvelopeBuilder(this.id, to, this.envelopeBytesMax);
+      this.builders.set(to, b);
+    }
+    return b;
+  }
+
+  private apply(g: Group<L>, rd: Ready): void {
+    if (rd.snapshot !== null) {
+      g.machine.restore(rd.snapshot);
+      g.applied = rd.snapshot.meta.index;
+      g.snapshotIndex = rd.snapshot.meta.index;
+      this.stats.snapshotsInstalled += 1;
+    }
+    const entries = rd.committedEntries;
+    const first = entries[0];
+    if (first !== undefined) {
+      assert(first.index === g.applied + 1, `multi-raft: group ${g.id} applies out of order`);
+      g.machine.apply(entries);
+      g.applied = (entries[entries.length - 1] as Entry).index;
+      this.stats.entriesApplied += entries.length;
+    }
+    for (const rs of rd.readStates) g.reads.push(rs);
+    if (g.reads.length > 0) this.serveReads(g);
+    if (rd.softState !== null) g.machine.roleChanged?.(statusOf(g));
+  }
+
+  /** Reads whose index is applied; the rest wait (apply is bounded by maxApplyBytes). */
+  private serveReads(g: Group<L>): void {
+    let k = 0;
+    while (k < g.reads.length && (g.reads[k] as ReadState).index <= g.applied) k += 1;
+    if (k === 0) return;
+    // Read states come in index order (each is the commit index when it was asked for, and
+    // a replica's commit index never goes back), so the ready ones are a prefix.
+    const ready = g.reads.splice(0, k);
+    this.stats.readsServed += ready.length;
+    g.machine.reads(ready);
+  }
+
+  /**
+   * Snapshots the machine and compacts the log once compactEntries are applied since the
+   * last snapshot. Each compaction is its own durable transaction (createSnapshot): rare
+   * (every compactEntries entries per group), so not worth folding into the flush's.
+   */
+  private maybeCompact(g: Group<L>): void {
+    const every = this.compactEntries;
+    const index = g.applied;
+    if (every === 0 || index - g.snapshotIndex < every) return;
+    // raft's confState() is the configuration as of the last entry handed out, except
+    // right after a restart, when raft adopts every committed change at once: compact
+    // only when all that is committed is applied, so the snapshot's conf is its index's.
+    if (index !== g.raft.log.committed || index > g.log.lastIndex()) return;
+    if (g.raft.state === "leader" && index - g.snapshotIndex < laggardLogFactor * every) {
+      if (this.someMemberBehind(g, index)) return;
+    }
+    g.log.createSnapshot(index, g.raft.confState(), g.machine.snapshot());
+    g.snapshotIndex = index;
+    this.stats.snapshotsTaken += 1;
+  }
+
+  private someMemberBehind(g: Group<L>, index: number): boolean {
+    const conf = g.raft.confState();
+    for (const ids of [conf.voters, conf.learners]) {
+      for (const id of ids) {
+        if (id === this.id) continue;
+        const pr = g.raft.progressOf(id);
+        if (pr === undefined || pr.match < index) return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** The group an input is for, marked for the next flush; undefined if none. */
+  private input(group: number): Group<L> | undefined {
+    this.checkUsable();
+    const g = this.groups.get(group);
+    // Inputs during a flush (from a machine callback) are fine: raft queues them, and the
+    // mark survives because the flush cleared the set before applying.
+    if (g !== undefined) this.dirty.add(g);
+    return g;
+  }
+
+  private checkUsable(): void {
+    assert(
+      this.failure === null,
+      `multi-raft: unusable after a failed flush (${String(this.failure)}); recreate it`,
+    );
+  }
+}
+
+const noGroup: NoGroup = Object.freeze({ ok: false, reason: "no-group", lead: 0 });
+
+function statusOf<L extends GroupLog>(g: Group<L>): GroupStatus {
+  const r = g.raft;
+  return {
+    group: g.id,
+    lead: r.lead,
+    term: r.term,
+    role: r.state,
+    commit: r.log.committed,
+    applied: g.applied,
+    lastIndex: r.log.lastIndex(),
+    snapshotIndex: g.snapshotIndex,
+  };
+}
