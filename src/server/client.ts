@@ -1,10 +1,16 @@
 import type { Socket } from "node:net";
 import type { Reply } from "../resp/types.js";
 
-/** A reply held back until the writes it depends on are durable. */
+/**
+ * A reply held back until the writes it depends on are durable, or until a command that
+ * runs elsewhere (a raft group, another node) has answered: replies leave in command order.
+ */
 export interface HeldReply {
-  /** The store's writeSeq when the command ran; sent once durableSeq reaches it. */
-  readonly tag: number;
+  /**
+   * The store's writeSeq when the command ran; sent once durableSeq reaches it. +∞ while
+   * the command is still running elsewhere; 0 once it has answered.
+   */
+  tag: number;
   reply: Reply;
 }
 

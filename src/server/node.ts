@@ -11,7 +11,7 @@ import { type ProtocolError, RequestParser } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
-import { Client } from "./client.js";
+import { Client, type HeldReply } from "./client.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
@@ -62,6 +62,18 @@ export interface NodeDeps {
   clock: Clock;
   random: Random;
   log: Logger;
+  /** Where key-space commands run when the node is part of a cluster; none: locally. */
+  router?: CommandRouter;
+}
+
+/**
+ * Runs key-space commands somewhere other than the local store: in the raft group of the
+ * key's shard, on this node or another. `args` views die when route() returns: copy what
+ * is kept.
+ */
+export interface CommandRouter {
+  /** A reply now, a reply later (sent in command order), or null: run it locally. */
+  route(client: Client, name: string, spec: CommandSpec, args: Args): Reply | Promise<Reply> | null;
 }
 
 /**
@@ -98,12 +110,15 @@ export class HomeostatNode {
   private stopping = false;
   /** Cluster membership; null until start.ts opened it (and in tests without a bus). */
   membership: MembershipDriver | null = null;
+  /** See NodeDeps.router; may be set once the cluster side is up. */
+  router: CommandRouter | null;
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;
     this.store = deps.store;
     this.clock = deps.clock;
     this.log = deps.log;
+    this.router = deps.router ?? null;
     this.startedAtMs = deps.clock.nowMs();
     this.runId = Array.from({ length: 40 }, () => deps.random.int(16).toString(16)).join("");
     this.ctx = {
@@ -279,7 +294,22 @@ export class HomeostatNode {
   }
 
   /** Queues a reply behind the held ones, or encodes it now if nothing needs waiting for. */
-  private emit(client: Client, reply: Reply): void {
+  private emit(client: Client, reply: Reply | Promise<Reply>): void {
+    if (reply instanceof Promise) {
+      const held = { tag: Number.POSITIVE_INFINITY, reply: R.NULL };
+      client.held.push(held);
+      this.waiting.add(client);
+      const settle = (r: Reply) => {
+        held.tag = 0;
+        held.reply = r;
+        if (this.clients.has(client.id)) this.release(client, null);
+      };
+      reply.then(settle, (err: unknown) => {
+        this.log.error({ err }, "routed command failed unexpectedly");
+        settle(R.error("ERR internal error while running the command"));
+      });
+      return;
+    }
     const store = this.store;
     if (client.held.length === 0 && store.writeSeq === store.durableSeq) {
       this.writer.write(reply, client.protocol);
@@ -297,7 +327,7 @@ export class HomeostatNode {
     if (!client.socket.write(out)) this.pauseReading(client);
   }
 
-  execute(client: Client, args: Args): Reply {
+  execute(client: Client, args: Args): Reply | Promise<Reply> {
     const name = args.lower(0);
     const entry = this.commands.get(name);
     if (entry === undefined) return unknownCommand(args);
@@ -308,7 +338,11 @@ export class HomeostatNode {
     this.stats.commandsProcessed++;
     client.lastCommand = name;
     try {
-      if (entry.kind === "kv") return entry.handler(this.ctx, args);
+      if (entry.kind === "kv") {
+        const routed = this.router?.route(client, name, entry.spec, args) ?? null;
+        if (routed !== null) return routed;
+        return entry.handler(this.ctx, args);
+      }
       return entry.handler(this, client, args);
     } catch (err) {
       // A bug, not bad input: keep serving the others and say so.
@@ -391,20 +425,25 @@ export class HomeostatNode {
 
   /** Sends the held replies that are now durable, or the error that replaced them. */
   private releaseHeld(failure: StorageError | null): void {
+    for (const client of this.waiting) this.release(client, failure);
+  }
+
+  /** Sends `client`'s held replies that are ready, in order, up to the first that is not. */
+  private release(client: Client, failure: StorageError | null): void {
     const durable = this.store.durableSeq;
-    for (const client of this.waiting) {
-      const held = client.held;
-      let i = 0;
-      while (i < held.length && (held[i] as { tag: number }).tag <= durable) {
-        const h = held[i] as { reply: Reply };
-        this.writer.write(failure === null ? h.reply : misconf(failure), client.protocol);
-        i++;
-      }
-      held.splice(0, i);
-      if (held.length === 0) this.waiting.delete(client);
-      this.sendOutput(client);
-      if (client.closing && held.length === 0) client.socket.end();
+    const held = client.held;
+    let i = 0;
+    while (i < held.length && (held[i] as HeldReply).tag <= durable) {
+      const h = held[i] as HeldReply;
+      // A routed reply (tag 0) depends on no local write: a failed flush does not undo it.
+      const lost = failure !== null && h.tag > 0;
+      this.writer.write(lost ? misconf(failure) : h.reply, client.protocol);
+      i++;
     }
+    held.splice(0, i);
+    if (held.length === 0) this.waiting.delete(client);
+    this.sendOutput(client);
+    if (client.closing && held.length === 0) client.socket.end();
   }
 
   /** Stops accepting, makes what was written durable, closes clients and the store. */
