@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   cluster: ["core", "raft", "storage", "membership", "resp"],
   sim: ["core", "membership", "raft"],
   kv: ["core", "resp", "storage"],
-  server: ["core", "resp", "storage", "kv", "membership"],
+  server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster"],
   cli: ["core", "resp", "server", "sim"],
 };
 

@@ -71,6 +71,7 @@ interface SimMembershipOptions {
   seeds?: [number, number];
   durationS: number;
   warmupS: number;
+  joinSpreadS: number;
   settleS: number;
   faults: FaultKind[];
   lifeguard: boolean;
@@ -97,6 +98,12 @@ export function registerSimCommand(program: Command): void {
     .option("-s, --seed <s>", "seed: the same seed replays the same run", seedNumber, 1)
     .option("--seeds <a..b>", "run every seed in a range and summarize", seedRange)
     .option("--warmup-s <d>", "virtual seconds of quiet after forming, unmeasured", Number, 0)
+    .option(
+      "--join-spread-s <d>",
+      "virtual seconds the joins are spread over (default: max(1 s, N ms))",
+      Number,
+      0,
+    )
     .option("--duration-s <d>", "virtual seconds of the fault phase (measured)", positiveInt, 60)
     .option("--settle-s <d>", "virtual seconds to converge after faults heal", positiveInt, 60)
     .option("--faults <list>", `comma-separated: ${faultKinds.join(", ")}; or none`, faultList, [
@@ -127,6 +134,7 @@ export function registerSimCommand(program: Command): void {
         const options: ScenarioOptions = {
           ...scenarioDefaults(opts.nodes, seed),
           warmupMs: opts.warmupS * 1000,
+          joinSpreadMs: opts.joinSpreadS * 1000,
           durationMs: opts.durationS * 1000,
           settleMs: opts.settleS * 1000,
           faults: opts.faults,

@@ -9,6 +9,7 @@ import type { Random } from "../core/random.js";
 import { deriveClusterKey } from "../core/seal.js";
 import { formatAddress, parseAddress, UdpTransport } from "../core/udp-transport.js";
 import {
+  frameMagic,
   lanConfig,
   localConfig,
   type Member,
@@ -186,6 +187,7 @@ export class MembershipDriver {
   private timer: TimerHandle | null = null;
   private timerAtMs = Number.POSITIVE_INFINITY;
   private closed = false;
+  private foreign: ((from: string, data: Uint8Array) => void) | null = null;
   readonly config: Readonly<MembershipConfig>;
 
   private constructor(
@@ -197,8 +199,14 @@ export class MembershipDriver {
     readonly clientAddress: string,
   ) {
     this.config = membership.config;
-    transport.onMessage((from, data) => {
+    transport.onMessage((from, data, reliable) => {
       if (this.closed) return;
+      // The bus also carries raft's envelopes (streams only): membership frames start
+      // with frameMagic, anything else belongs to whoever set a foreign handler.
+      if (reliable && data[0] !== frameMagic && this.foreign !== null) {
+        this.foreign(from, data);
+        return;
+      }
       this.membership.receive(from, data, this.now());
       this.flush();
     });
@@ -270,6 +278,11 @@ export class MembershipDriver {
 
   get id(): string {
     return this.membership.id;
+  }
+
+  /** Takes the bus's stream messages that are not membership's (raft envelopes). */
+  onForeign(handler: (from: string, data: Uint8Array) => void): void {
+    this.foreign = handler;
   }
 
   members(): Member[] {

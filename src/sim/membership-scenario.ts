@@ -77,7 +77,9 @@ export interface ScenarioOptions {
   /** updateMeta calls spread over the fault phase, timed until every member has them. */
   metaUpdates: number;
   settleMs: number;
-  /** Formation must converge within this, or the run fails on liveness. */
+  /** Joins are spread over this; 0: max(1 s, N ms), a crowd joining at once. */
+  joinSpreadMs: number;
+  /** Formation must converge within this (after the last join), or the run fails on liveness. */
   formLimitMs: number;
   /** Member events kept in the result's log (all are counted and hashed). */
   eventLogMax: number;
@@ -101,6 +103,7 @@ export function scenarioDefaults(nodes: number, seed: number): ScenarioOptions {
     partitionMaxMs: 10_000,
     metaUpdates: 3,
     settleMs: 60_000,
+    joinSpreadMs: 0,
     formLimitMs: 300_000,
     eventLogMax: 10_000,
   };
@@ -409,12 +412,12 @@ class ScenarioRun {
     this.check();
   }
 
-  /** Joins spread over max(1 s, N ms), each through a member that joined ≥ 1 s earlier. */
+  /** Joins spread over joinSpreadMs, each through a member that joined ≥ 1 s earlier. */
   private form(): void {
     const n = this.o.nodes;
     for (let i = 0; i < n; i++) this.addMember(i);
     this.act(this.members[0], (m, nowMs) => m.tick(nowMs));
-    const spreadMs = Math.max(1000, n);
+    const spreadMs = this.o.joinSpreadMs > 0 ? this.o.joinSpreadMs : Math.max(1000, n);
     const times = Array.from({ length: n - 1 }, () => this.random.next() * spreadMs).sort(
       (a, b) => a - b,
     );
@@ -428,7 +431,7 @@ class ScenarioRun {
         this.act(member, (m, nowMs) => m.join([`n${seedIndex}`], nowMs));
       });
     }
-    const limitMs = this.o.formLimitMs;
+    const limitMs = spreadMs + this.o.formLimitMs;
     for (;;) {
       this.scheduler.runFor(500);
       if (this.members.every((x) => x.m.liveMembers === n)) {
