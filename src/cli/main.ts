@@ -7,6 +7,14 @@ import { call, formatReply, UnreachableError } from "./client.js";
 import { registerMembers } from "./members.js";
 import { registerSimCommand } from "./sim.js";
 
+function positiveIntOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 4096) {
+    throw new InvalidArgumentError("must be an integer between 1 and 4096");
+  }
+  return n;
+}
+
 function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
@@ -70,6 +78,23 @@ program
     "secret every node of the cluster shares; seals node-to-node traffic " +
       "(default: $HOMEOSTAT_CLUSTER_SECRET, else a public one for local clusters)",
   )
+  .option(
+    "--cluster",
+    "sharded mode (experimental): the key space in raft groups replicated over the nodes; " +
+      "the first node creates the cluster, later ones --join it",
+  )
+  .option(
+    "--shards <n>",
+    "with --cluster, on the first node: shards (raft groups)",
+    positiveIntOption,
+    16,
+  )
+  .option(
+    "--replicas <n>",
+    "with --cluster, on the first node: replicas per shard",
+    positiveIntOption,
+    3,
+  )
   .option("-d, --data <dir>", "data folder (default: ./data/<port>)")
   .option("--requirepass <password>", "password clients must give with AUTH")
   .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
@@ -94,6 +119,9 @@ program
       advertiseHost: opts.advertiseHost,
       zone: opts.zone,
       clusterSecret: opts.clusterSecret ?? process.env.HOMEOSTAT_CLUSTER_SECRET,
+      cluster: opts.cluster === true,
+      shards: opts.shards,
+      replicas: opts.replicas,
     });
     if (code !== 0) process.exitCode = code;
   });
@@ -138,6 +166,9 @@ interface StartOptions {
   advertiseHost?: string;
   zone: string;
   clusterSecret?: string;
+  cluster?: boolean;
+  shards: number;
+  replicas: number;
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -10,7 +10,14 @@ import { unknownCommand, unknownSubcommand, wrongArity } from "./errors.js";
  * read. Summaries and complexities are written for Homeostat.
  */
 
-export type CommandGroup = "string" | "bitmap" | "generic" | "connection" | "server" | "scripting";
+export type CommandGroup =
+  | "string"
+  | "bitmap"
+  | "generic"
+  | "connection"
+  | "server"
+  | "scripting"
+  | "cluster";
 
 /** Flags COMMAND INFO shows, in the order Redis 7.0 lists them. */
 const VISIBLE_FLAGS = [
@@ -1211,6 +1218,87 @@ const DECLS: Record<string, Decl> = {
           "Lists the cluster's members: id, bus and client address, state, incarnation, zone.",
         complexity: "O(N) for N members.",
         tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      register: {
+        arity: 7,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "A joining node asks the meta group for its raft id (node id, host, port, bus port, zone).",
+        complexity: O1,
+        args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
+      },
+      forwarded: {
+        arity: 2,
+        flags: "NOSCRIPT LOADING STALE FAST",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "Marks a connection as another node forwarding for its clients: never forwarded on.",
+        complexity: O1,
+      },
+    },
+  },
+  cluster: {
+    arity: -2,
+    group: "cluster",
+    since: "3.0.0",
+    summary: "A container for Redis Cluster commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      slots: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "cluster",
+        since: "3.0.0",
+        summary: "Returns the mapping of cluster slots to nodes (the leader of each shard first).",
+        complexity: "O(N) where N is the total number of cluster nodes",
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      shards: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "cluster",
+        since: "7.0.0",
+        summary: "Returns the mapping of cluster slots to shards.",
+        complexity: "O(N) where N is the total number of cluster nodes",
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      nodes: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "cluster",
+        since: "3.0.0",
+        summary: "Returns the cluster configuration for a node.",
+        complexity: "O(N) where N is the total number of Cluster nodes",
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      info: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "cluster",
+        since: "3.0.0",
+        summary: "Returns information about the state of a node.",
+        complexity: O1,
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
+      myid: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "cluster",
+        since: "3.0.0",
+        summary: "Returns the ID of a node.",
+        complexity: O1,
+      },
+      keyslot: {
+        arity: 3,
+        flags: "STALE",
+        group: "cluster",
+        since: "3.0.0",
+        summary: "Returns the hash slot for a key.",
+        complexity: "O(N) where N is the number of bytes in the key",
+        args: [str("key")],
       },
     },
   },

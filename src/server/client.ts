@@ -29,6 +29,10 @@ export class Client {
   closing = false;
   /** Reading is paused while the socket's output is backed up. */
   paused = false;
+  /** Another node forwarding its clients' commands: never forward them on (no loops). */
+  forwarded = false;
+  /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
+  clusterAware = false;
   readonly addr: string;
   readonly laddr: string;
 

@@ -1,3 +1,4 @@
+import { keyHashSlot } from "../cluster/slots.js";
 import {
   type ArgSpec,
   COMMAND_SPECS,
@@ -14,7 +15,11 @@ import type { HomeostatNode } from "./node.js";
 import { SETTINGS } from "./settings.js";
 
 /** Connection and server commands: they need the node and the client, not just the data. */
-export type ServerHandler = (node: HomeostatNode, client: Client, args: Args) => Reply;
+export type ServerHandler = (
+  node: HomeostatNode,
+  client: Client,
+  args: Args,
+) => Reply | Promise<Reply>;
 
 /** The Redis version whose commands and replies this node follows. */
 export const REDIS_COMPAT_VERSION = "7.0.15";
@@ -459,16 +464,40 @@ function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
 }
 
 /** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */
-function homeostat(node: HomeostatNode, _c: Client, args: Args): Reply {
+function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
   if (args.lower(1) === "help") {
     return helpReply("HOMEOSTAT", [
       "MEMBERS",
       "    List the cluster's members: id, address (bus), client (Redis address), state,",
       "    incarnation, zone.",
+      "REGISTER <node-id> <host> <port> <bus-port> <zone>",
+      "    (between nodes) A joining node asks the meta group for its raft id.",
+      "FORWARDED",
+      "    (between nodes) This connection forwards other clients' commands: never forward on.",
     ]);
   }
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
+  if (args.lower(1) === "forwarded") {
+    c.forwarded = true;
+    return R.OK;
+  }
+  if (args.lower(1) === "register") {
+    const cluster = node.cluster;
+    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    const port = Number(args.str(4));
+    const busPort = Number(args.str(5));
+    if (!Number.isInteger(port) || !Number.isInteger(busPort)) {
+      return R.error("ERR port and bus port must be integers");
+    }
+    return cluster.registerNode({
+      id: args.str(2),
+      host: args.str(3),
+      port,
+      busPort,
+      zone: args.str(6),
+    });
+  }
   const driver = node.membership;
   if (driver === null) return R.EMPTY_ARRAY;
   const rows = driver.members().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -487,6 +516,20 @@ function homeostat(node: HomeostatNode, _c: Client, args: Args): Reply {
   );
 }
 
+/** CLUSTER SLOTS | SHARDS | NODES | INFO | MYID | KEYSLOT, as Redis Cluster answers them. */
+function cluster(node: HomeostatNode, c: Client, args: Args): Reply {
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  const sub = args.lower(1);
+  if (sub === "keyslot") return R.integer(keyHashSlot(args.buf(2)));
+  const runtime = node.cluster;
+  if (runtime === null) return R.error("ERR This instance has cluster support disabled");
+  // A client that reads the slot map can follow MOVED: from now on it gets MOVED rather
+  // than having its commands forwarded.
+  if (sub === "slots" || sub === "shards" || sub === "nodes") c.clusterAware = true;
+  return runtime.clusterReply(sub) ?? unknownSubcommand(args);
+}
+
 export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
   ["ping", ping],
   ["echo", echo],
@@ -502,4 +545,5 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],
+  ["cluster", cluster],
 ]);

@@ -12,6 +12,7 @@ import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
 import { Client, type HeldReply } from "./client.js";
+import type { ClusterRuntime } from "./cluster.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
@@ -112,6 +113,8 @@ export class HomeostatNode {
   membership: MembershipDriver | null = null;
   /** See NodeDeps.router; may be set once the cluster side is up. */
   router: CommandRouter | null;
+  /** The cluster side (raft groups, meta, controller); null in tests without one. */
+  cluster: ClusterRuntime | null = null;
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;

@@ -25,6 +25,11 @@ export interface StartOptions {
   zone?: string;
   /** Cluster secret (the key sealing bus traffic); undefined: the local default. */
   clusterSecret?: string;
+  /** Sharded mode: the key space in raft groups (cluster.ts). */
+  cluster?: boolean;
+  /** With cluster, on the first node: shards and replicas per shard. */
+  shards?: number;
+  replicas?: number;
 }
 
 /**

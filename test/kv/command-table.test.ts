@@ -33,6 +33,7 @@ const SERVER_SIDE = [
   "time",
   "function",
   "homeostat",
+  "cluster",
 ];
 
 describe("command table", () => {

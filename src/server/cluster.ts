@@ -1,0 +1,455 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type Action,
+  actionSettled,
+  type GroupObservation,
+  observeGroup,
+  plan,
+} from "../cluster/controller.js";
+import {
+  encodeMetaCommand,
+  type MetaCommand,
+  MetaMachine,
+  type MetaResult,
+  metaGroupId,
+  type NodeAddress,
+  type RegisteredNode,
+} from "../cluster/meta.js";
+import type { GroupMachine } from "../cluster/multi-raft.js";
+import {
+  type ClusterView,
+  clusterInfo,
+  clusterMyId,
+  clusterNodes,
+  clusterShards,
+  clusterSlots,
+} from "../cluster/replies.js";
+import { type ShardMap, shardOfSlot } from "../cluster/shard-map.js";
+import type { Random } from "../core/random.js";
+import { formatAddress, parseAddress } from "../core/udp-transport.js";
+import type { MemberState } from "../membership/index.js";
+import { lanConfig, type NodeId, type RaftConfig } from "../raft/index.js";
+import * as R from "../resp/reply.js";
+import type { Reply } from "../resp/types.js";
+import { type LmdbLogStorage, LmdbRaftLogs } from "../storage/raft-log.js";
+import type { Logger } from "./log.js";
+import type { MembershipDriver } from "./membership-driver.js";
+import { RaftRuntime } from "./raft-runtime.js";
+import { call, callAll } from "./resp-client.js";
+
+/** A meta proposal's outcome: the command's result, or why it was not even proposed here. */
+export type MetaOutcome = MetaResult | { ok: false; code: "not-proposed"; message: string };
+
+/** Real milliseconds per raft tick: raft's election timeout is 10 ticks (1–2 s to fail over). */
+export const raftTickMs = 100;
+/** How often the meta leader plans (controller.ts): a few ticks, so actions settle between plans. */
+const controllerIntervalMs = 500;
+/** Shards a new cluster is split into, each a raft group. */
+export const shardCountDefault = 16;
+
+export interface ClusterOptions {
+  dir: string;
+  log: Logger;
+  membership: MembershipDriver;
+  random: Random;
+  /** This node as clients and peers reach it. */
+  host: string;
+  port: number;
+  busPort: number;
+  zone: string;
+  /** Members' Redis addresses to join through; empty: start a new cluster (first start only). */
+  seeds: readonly string[];
+  password: string;
+  shardCount?: number;
+  replicaTarget?: number;
+  /** Builds the state machine of a shard group on this node. */
+  shardMachine(group: number): GroupMachine;
+}
+
+/**
+ * The cluster side of one node: its raft groups (the meta group and the shards it holds
+ * replicas of) on one MultiRaft over the bus, the meta state machine every node follows,
+ * and, on the meta leader, the controller that places replicas and leaders.
+ *
+ * Start-up:
+ *   - first start, no seeds: raft id 1, a meta group with us as its only voter, then the
+ *     bootstrap command (cluster id, shard count, replica target) and every shard group
+ *     with us as its only voter;
+ *   - first start with seeds: HOMEOSTAT REGISTER through a seed (it answers with the meta
+ *     leader's address when it is not the leader); the meta log allots our raft id, which
+ *     is kept in `raft-id` next to `node-id`; the meta leader's controller then adds us to
+ *     the meta group (as a learner, so we get the shard map) and to shards;
+ *   - a restart: the raft id from `raft-id`, and every group from the raft log.
+ */
+export class ClusterRuntime {
+  readonly meta: MetaMachine;
+  readonly runtime: RaftRuntime<LmdbLogStorage>;
+  readonly raftId: NodeId;
+  /** Bus addresses learnt from envelopes before the registry has them (a joiner's first). */
+  private readonly heard = new Map<NodeId, string>();
+  private readonly removedGroups = new Set<number>();
+  private readonly inflight: Action[] = [];
+  private controllerTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly o: ClusterOptions,
+    private readonly logs: LmdbRaftLogs,
+    raftId: NodeId,
+  ) {
+    this.raftId = raftId;
+    this.meta = new MetaMachine({ onChange: () => this.onMetaChange() });
+    const config: RaftConfig = lanConfig(raftId);
+    this.runtime = new RaftRuntime({
+      id: raftId,
+      config,
+      random: o.random,
+      logs,
+      transport: o.membership.transport,
+      addressOf: (id) => this.busAddressOf(id),
+      idOf: (address) => this.raftIdOf(address),
+      tickMs: raftTickMs,
+      log: o.log,
+      multi: {
+        onUnknownGroup: (group) => this.onUnknownGroup(group),
+      },
+    });
+  }
+
+  static async open(o: ClusterOptions): Promise<ClusterRuntime> {
+    const logs = new LmdbRaftLogs({ path: join(o.dir, "raft") });
+    let raftId = loadRaftId(o.dir);
+    const fresh = raftId === null;
+    if (raftId === null) {
+      raftId = o.seeds.length === 0 ? 1 : await register(o);
+      saveRaftId(o.dir, raftId);
+    }
+    const c = new ClusterRuntime(o, logs, raftId);
+    o.membership.onForeign((from, data) => c.runtime.receive(from, data));
+    const stored = new Set(logs.groupIds());
+    // Restart: every group we hold a log of; the meta group first (routing needs it).
+    if (stored.has(metaGroupId) || (fresh && o.seeds.length === 0)) {
+      c.runtime.multi.addGroup(metaGroupId, { voters: [raftId], learners: [] }, c.meta);
+    }
+    for (const g of [...stored].sort((a, b) => a - b)) {
+      if (g !== metaGroupId) c.addShard(g, { voters: [], learners: [] });
+    }
+    c.runtime.onFlushed(() => c.afterFlush());
+    c.runtime.start();
+    if (fresh && o.seeds.length === 0) await c.bootstrap();
+    c.controllerTimer = setInterval(() => c.control(), controllerIntervalMs);
+    return c;
+  }
+
+  /** The first node of a new cluster: the meta group elects us, then bootstrap. */
+  private async bootstrap(): Promise<void> {
+    const multi = this.runtime.multi;
+    multi.campaign(metaGroupId);
+    this.runtime.flushSoon();
+    await this.until(() => multi.status(metaGroupId)?.role === "leader", 10_000);
+    const shardCount = this.o.shardCount ?? shardCountDefault;
+    const result = await this.proposeMeta({
+      kind: "bootstrap",
+      clusterId: `${this.o.membership.id}`,
+      node: this.address(),
+      shardCount,
+      replicaTarget: this.o.replicaTarget ?? 3,
+    });
+    if (!result.ok) throw new Error(`cannot bootstrap the cluster: ${result.message}`);
+    for (const shard of this.meta.shardMap().shards) {
+      this.addShard(shard.id, { voters: [this.raftId], learners: [] });
+      multi.campaign(shard.id);
+    }
+    this.runtime.flushSoon();
+    this.o.log.info({ shards: shardCount, raftId: this.raftId }, "new cluster bootstrapped");
+  }
+
+  /** This node's entry in the registry. */
+  address(): NodeAddress {
+    return {
+      id: clusterNodeId(this.o.membership.id),
+      host: this.o.host,
+      port: this.o.port,
+      busPort: this.o.busPort,
+      zone: this.o.zone,
+    };
+  }
+
+  /** Proposes a meta command on this node (it must lead the meta group) and waits for it. */
+  proposeMeta(cmd: MetaCommand): Promise<MetaOutcome> {
+    const r = this.runtime.multi.propose(metaGroupId, encodeMetaCommand(cmd));
+    if (!r.ok) return Promise.resolve({ ok: false, code: "not-proposed", message: r.reason });
+    const done = new Promise<MetaOutcome>((resolve, reject) =>
+      this.meta.expect(r.index, r.term, { resolve, reject }),
+    );
+    this.runtime.flushSoon();
+    return done;
+  }
+
+  /** The meta group's leader as a registered node, or undefined while there is none. */
+  metaLeader(): RegisteredNode | undefined {
+    const lead = this.runtime.multi.status(metaGroupId)?.lead ?? 0;
+    return lead === 0 ? undefined : this.meta.nodeByRaftId(lead);
+  }
+
+  isMetaLeader(): boolean {
+    return this.runtime.multi.status(metaGroupId)?.role === "leader";
+  }
+
+  /** HOMEOSTAT REGISTER on this node: a joiner asks for its raft id. */
+  async registerNode(node: NodeAddress): Promise<Reply> {
+    if (!this.isMetaLeader()) {
+      const leader = this.metaLeader();
+      if (leader === undefined) return R.error("CLUSTERDOWN the meta group has no leader yet");
+      return R.error(`TRYAGAIN meta leader at ${formatAddress(leader.host, leader.port)}`);
+    }
+    const result = await this.proposeMeta({ kind: "register-node", node });
+    if (!result.ok) return R.error(`ERR cannot register: ${result.message}`);
+    return R.integer(result.raftId);
+  }
+
+  // ---- groups ------------------------------------------------------------------------------
+
+  private addShard(group: number, conf: { voters: number[]; learners: number[] }): void {
+    if (this.runtime.multi.has(group)) return;
+    this.runtime.multi.addGroup(group, conf, this.o.shardMachine(group));
+  }
+
+  /** A message for a group we do not hold: a leader is adding us to it. */
+  private onUnknownGroup(group: number): void {
+    if (this.removedGroups.has(group)) return;
+    if (group === metaGroupId) {
+      this.runtime.multi.addGroup(metaGroupId, { voters: [], learners: [] }, this.meta);
+      return;
+    }
+    this.addShard(group, { voters: [], learners: [] });
+  }
+
+  /** After each flush: drop the groups whose configuration no longer holds us. */
+  private afterFlush(): void {
+    const multi = this.runtime.multi;
+    for (const g of multi.groupIds()) {
+      const raft = multi.raftOf(g);
+      if (raft === undefined) continue;
+      const conf = raft.confState();
+      const member = conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId);
+      const known = conf.voters.length > 0;
+      if (known && !member && g !== metaGroupId) {
+        this.removedGroups.add(g);
+        multi.removeGroup(g);
+        this.o.log.info({ group: g }, "removed from a shard: its replica is dropped");
+      }
+    }
+  }
+
+  private onMetaChange(): void {
+    // Nothing to cache: lookups read the meta state, which is an immutable value.
+  }
+
+  // ---- the controller (meta leader) --------------------------------------------------------
+
+  private control(): void {
+    if (this.closed || !this.isMetaLeader() || this.meta.clusterId === null) return;
+    const multi = this.runtime.multi;
+    const groups = new Map<number, GroupObservation>();
+    for (const g of multi.groupIds()) {
+      const obs = observeGroup(multi, g);
+      if (obs !== null && obs.leader === this.raftId) groups.set(g, obs);
+    }
+    for (let i = this.inflight.length - 1; i >= 0; i--) {
+      const a = this.inflight[i] as Action;
+      const g = "group" in a ? a.group : metaGroupId;
+      if (actionSettled(a, groups.get(g))) this.inflight.splice(i, 1);
+    }
+    const liveness = new Map<string, MemberState>();
+    for (const m of this.o.membership.members()) liveness.set(clusterNodeId(m.id), m.state);
+    const actions = plan({ meta: this.meta.state, liveness, groups, inflight: this.inflight });
+    for (const a of actions) this.execute(a);
+  }
+
+  private execute(a: Action): void {
+    const multi = this.runtime.multi;
+    switch (a.kind) {
+      case "conf-change": {
+        if (a.at !== this.raftId) return;
+        const r = multi.proposeConfChange(a.group, a.change);
+        if (r.ok) this.track(a);
+        break;
+      }
+      case "transfer-leader":
+        if (a.at === this.raftId && multi.transferLeader(a.group, a.to)) this.track(a);
+        break;
+      case "propose":
+        this.track(a);
+        void this.proposeMeta(a.command).finally(() => this.untrack(a));
+        break;
+    }
+    this.o.log.debug({ action: a.kind, why: a.why }, "controller");
+    this.runtime.flushSoon();
+  }
+
+  private track(a: Action): void {
+    this.inflight.push(a);
+    // Bounded: an action that never settles is forgotten after a while and planned again.
+    setTimeout(() => this.untrack(a), 10_000).unref();
+  }
+
+  private untrack(a: Action): void {
+    const i = this.inflight.indexOf(a);
+    if (i >= 0) this.inflight.splice(i, 1);
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  /** The shard holding `slot`, from the meta group's shard map. */
+  shardOf(slot: number): number | null {
+    return shardOfSlot(this.meta.shardMap())(slot)?.id ?? null;
+  }
+
+  /** The Redis address of a shard's leader: ours when we lead it, else the best we know. */
+  leaderOf(group: number): { raftId: NodeId; node: RegisteredNode | undefined } | null {
+    const status = this.runtime.multi.status(group);
+    let lead = status?.lead ?? 0;
+    if (lead === 0) {
+      const shard = this.meta.shardMap().shards.find((s) => s.id === group);
+      lead = shard?.leader ?? 0;
+    }
+    if (lead === 0) return null;
+    return { raftId: lead, node: this.meta.nodeByRaftId(lead) };
+  }
+
+  view(failed: ReadonlySet<number> = new Set()): ClusterView {
+    const map: ShardMap = this.meta.shardMap();
+    const shards = map.shards.map((s) => {
+      const lead = this.runtime.multi.status(s.id)?.lead;
+      return lead !== undefined && lead !== 0 ? { ...s, leader: lead } : s;
+    });
+    return { myself: this.raftId, nodes: this.meta.nodes(), map: { ...map, shards }, failed };
+  }
+
+  /** CLUSTER <subcommand> replies. */
+  clusterReply(sub: string): Reply | null {
+    const view = this.view(this.failedNodes());
+    switch (sub) {
+      case "slots":
+        return clusterSlots(view);
+      case "shards":
+        return clusterShards(view);
+      case "nodes":
+        return clusterNodes(view);
+      case "info":
+        return clusterInfo(view);
+      case "myid":
+        return clusterMyId({ ...this.address(), raftId: this.raftId });
+      default:
+        return null;
+    }
+  }
+
+  private failedNodes(): Set<number> {
+    const failed = new Set<number>();
+    const states = new Map<string, MemberState>();
+    for (const m of this.o.membership.members()) states.set(clusterNodeId(m.id), m.state);
+    for (const n of this.meta.nodes()) {
+      const s = states.get(n.id);
+      if (n.raftId !== this.raftId && (s === "dead" || s === "left")) failed.add(n.raftId);
+    }
+    return failed;
+  }
+
+  // ---- addresses ---------------------------------------------------------------------------
+
+  private busAddressOf(id: NodeId): string | undefined {
+    const n = this.meta.nodeByRaftId(id);
+    if (n !== undefined) return formatAddress(n.host, n.busPort);
+    return this.heard.get(id);
+  }
+
+  private raftIdOf(address: string): NodeId | undefined {
+    for (const n of this.meta.nodes()) {
+      if (formatAddress(n.host, n.busPort) === address) return n.raftId;
+    }
+    return undefined;
+  }
+
+  /** Waits until `done()` or the deadline (then throws). */
+  private async until(done: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for the cluster");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.controllerTimer !== null) clearInterval(this.controllerTimer);
+    this.runtime.close();
+    await this.logs.close();
+  }
+}
+
+/** Redis node ids are 40 hex digits; membership's may be shorter (older data folders). */
+export function clusterNodeId(memberId: string): string {
+  return memberId.length >= 40 ? memberId.slice(0, 40) : memberId.padEnd(40, "0");
+}
+
+function loadRaftId(dir: string): NodeId | null {
+  try {
+    const id = Number.parseInt(readFileSync(join(dir, "raft-id"), "utf8").trim(), 10);
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveRaftId(dir: string, id: NodeId): void {
+  writeFileSync(join(dir, "raft-id"), `${id}\n`);
+}
+
+/** Asks the cluster for a raft id through the seeds, following them to the meta leader. */
+async function register(o: ClusterOptions): Promise<NodeId> {
+  const me = {
+    id: clusterNodeId(o.membership.id),
+    host: o.host,
+    port: o.port,
+    busPort: o.busPort,
+    zone: o.zone,
+  };
+  const args = [
+    "HOMEOSTAT",
+    "REGISTER",
+    me.id,
+    me.host,
+    String(me.port),
+    String(me.busPort),
+    me.zone,
+  ];
+  let targets = [...o.seeds];
+  for (let attempt = 0; attempt < 60; attempt++) {
+    for (const seed of targets) {
+      const t = parseAddress(seed);
+      if (t === null) continue;
+      try {
+        const reply =
+          o.password === ""
+            ? await call(t, args)
+            : ((await callAll(t, [["AUTH", o.password], args]))[1] as Reply);
+        if (reply.kind === "integer") return Number(reply.value);
+        const text = "value" in reply ? String(reply.value) : "";
+        const m = /^TRYAGAIN meta leader at (\S+)$/.exec(text);
+        if (m !== null) {
+          targets = [m[1] as string, ...o.seeds];
+          break;
+        }
+        o.log.debug({ seed, reply: text }, "registration not accepted yet");
+      } catch (err) {
+        o.log.debug({ seed, err: String(err) }, "seed unreachable for registration");
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("could not register with the cluster through any seed");
+}

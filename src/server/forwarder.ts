@@ -1,0 +1,116 @@
+import { connect, type Socket } from "node:net";
+import { encodeCommand } from "../resp/encoder.js";
+import * as R from "../resp/reply.js";
+import { ReplyParser } from "../resp/reply-parser.js";
+import type { Reply } from "../resp/types.js";
+
+/** A forwarded command with no answer by then fails (the origin answers TRYAGAIN). */
+const forwardTimeoutMs = 5000;
+/** Commands in flight on one connection: past this the origin answers TRYAGAIN. */
+const inflightMax = 10_000;
+
+interface Pending {
+  resolve(reply: Reply): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One pipelined Redis connection to another node, for commands this node forwards to a
+ * shard's leader on behalf of a client that cannot follow MOVED. The connection opens
+ * with `HOMEOSTAT FORWARDED` (and AUTH when the cluster has a password), which tells the
+ * leader not to forward again: a command that finds no leader there comes back as an
+ * error instead of travelling on, so forwarding never loops. Replies are returned as
+ * they came (bulk strings as bytes).
+ */
+export class ForwardConnection {
+  private readonly socket: Socket;
+  private readonly parser = new ReplyParser({}, { bulkAs: "buffer" });
+  private readonly pending: Pending[] = [];
+  /** Replies to the handshake still to skip. */
+  private skip: number;
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    password: string,
+    private readonly onClose: () => void,
+  ) {
+    this.socket = connect(port, host);
+    this.socket.setNoDelay(true);
+    const hello: string[][] = [];
+    if (password !== "") hello.push(["AUTH", password]);
+    hello.push(["HOMEOSTAT", "FORWARDED"]);
+    this.skip = hello.length;
+    for (const args of hello) this.socket.write(encodeCommand(args));
+    this.socket.on("data", (chunk: Buffer) => {
+      const failure = this.parser.feed(chunk, (reply) => this.onReply(reply));
+      if (failure !== undefined) this.close(`bad reply: ${failure.message}`);
+    });
+    this.socket.on("error", (err: NodeJS.ErrnoException) => this.close(err.code ?? err.message));
+    this.socket.on("close", () => this.close("connection closed"));
+  }
+
+  get inflight(): number {
+    return this.pending.length;
+  }
+
+  /** The leader's reply, or a TRYAGAIN error if the leader could not be asked. */
+  send(args: readonly Buffer[]): Promise<Reply> {
+    if (this.closed || this.pending.length >= inflightMax) {
+      return Promise.resolve(R.error("TRYAGAIN the shard's leader cannot be reached"));
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.close("timed out"), forwardTimeoutMs);
+      this.pending.push({ resolve, timer });
+      this.socket.write(encodeCommand(args));
+    });
+  }
+
+  close(why = "closed"): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    for (const p of this.pending.splice(0)) {
+      clearTimeout(p.timer);
+      p.resolve(R.error(`TRYAGAIN the shard's leader cannot be reached (${why})`));
+    }
+    this.onClose();
+  }
+
+  private onReply(reply: Reply): void {
+    if (this.skip > 0) {
+      this.skip -= 1;
+      if (reply.kind === "error") this.close(`handshake refused: ${String(reply.value)}`);
+      return;
+    }
+    const p = this.pending.shift();
+    if (p === undefined) return;
+    clearTimeout(p.timer);
+    p.resolve(reply);
+  }
+}
+
+/** One ForwardConnection per leader address, opened on first use and dropped on close. */
+export class Forwarder {
+  private readonly connections = new Map<string, ForwardConnection>();
+
+  constructor(private readonly password: string) {}
+
+  send(host: string, port: number, args: readonly Buffer[]): Promise<Reply> {
+    const key = `${host}:${port}`;
+    let c = this.connections.get(key);
+    if (c === undefined) {
+      const fresh = new ForwardConnection(host, port, this.password, () => {
+        if (this.connections.get(key) === fresh) this.connections.delete(key);
+      });
+      c = fresh;
+      this.connections.set(key, c);
+    }
+    return c.send(args);
+  }
+
+  close(): void {
+    for (const c of [...this.connections.values()]) c.close();
+  }
+}

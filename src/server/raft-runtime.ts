@@ -1,0 +1,127 @@
+import {
+  type GroupLog,
+  MultiRaft,
+  type MultiRaftOptions,
+  type RaftLogs,
+} from "../cluster/multi-raft.js";
+import type { Random } from "../core/random.js";
+import type { Transport } from "../core/transport.js";
+import type { NodeId, RaftConfig } from "../raft/index.js";
+import type { Logger } from "./log.js";
+
+export interface RaftRuntimeOptions<L extends GroupLog> {
+  /** This node's raft id (the meta group allotted it). */
+  id: NodeId;
+  config: RaftConfig;
+  random: Random;
+  logs: RaftLogs<L>;
+  /** The bus transport; raft envelopes travel as its reliable (stream) messages. */
+  transport: Pick<Transport, "sendReliable">;
+  /** A node's bus address, or undefined while it is not in the registry. */
+  addressOf(id: NodeId): string | undefined;
+  /** The raft id behind a bus address, or undefined. */
+  idOf(address: string): NodeId | undefined;
+  /** Real milliseconds per raft tick (the raft config counts its timeouts in ticks). */
+  tickMs: number;
+  log: Logger;
+  multi?: MultiRaftOptions;
+}
+
+/**
+ * The impure shell around MultiRaft on a real node (STYLE.md, 1): one interval timer
+ * ticks every group, envelopes from the bus are stepped in as they arrive, and one flush
+ * per turn of the event loop (setImmediate) persists, sends and applies whatever the turn
+ * produced — so the Readies of every group touched in a turn share one synced LMDB
+ * transaction and one envelope per peer. The flush runs synchronously: LMDB's sync is
+ * the price of a write being durable before it is acknowledged (raft's rule), and it
+ * blocks the loop for the fsync (~0.1–2 ms here).
+ */
+export class RaftRuntime<L extends GroupLog = GroupLog> {
+  readonly multi: MultiRaft<L>;
+  readonly stats = { sendFailures: 0, unroutable: 0, unknownSenders: 0, flushes: 0 };
+  private timer: NodeJS.Timeout | null = null;
+  private flushQueued = false;
+  private closed = false;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(private readonly o: RaftRuntimeOptions<L>) {
+    this.multi = new MultiRaft(
+      o.id,
+      o.config,
+      o.random,
+      o.logs,
+      (to, bytes) => this.send(to, bytes),
+      o.multi,
+    );
+  }
+
+  start(): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setInterval(() => {
+      this.multi.tick();
+      this.flushSoon();
+    }, this.o.tickMs);
+  }
+
+  /** A reliable bus message that is not membership's: an envelope from `from`. */
+  receive(from: string, data: Uint8Array): void {
+    if (this.closed) return;
+    const id = this.o.idOf(from);
+    if (id === undefined) {
+      this.stats.unknownSenders += 1;
+      return;
+    }
+    // The transport's buffer dies when we return; MultiRaft copies what it keeps.
+    this.multi.receive(id, data);
+    this.flushSoon();
+  }
+
+  /** Runs a flush after the current turn (proposals, reads and receipts gather until then). */
+  flushSoon(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      if (this.closed) return;
+      try {
+        // A group that already has more (e.g. entries committed by this flush's own
+        // persist on a single-replica group) is flushed again at once.
+        for (let i = 0; i < 8 && this.multi.flush(); i++) this.stats.flushes += 1;
+        this.stats.flushes += 1;
+      } catch (err) {
+        // A disk error inside a flush leaves MultiRaft unusable (multi-raft.ts): the node
+        // must restart from its logs. Say so loudly; the process supervisor restarts it.
+        this.o.log.fatal({ err }, "raft flush failed: the node must restart from its logs");
+        this.closed = true;
+        process.exitCode = 70;
+        process.kill(process.pid, "SIGTERM");
+        return;
+      }
+      for (const l of this.listeners) l();
+    });
+  }
+
+  /** Called after every flush: the place to look at leadership and applied indices. */
+  onFlushed(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private send(to: NodeId, bytes: Uint8Array): void {
+    const address = this.o.addressOf(to);
+    if (address === undefined) {
+      this.stats.unroutable += 1;
+      return;
+    }
+    // Raft retransmits what is lost; a failed send is only counted (a peer that is down
+    // shows in membership, not here).
+    this.o.transport.sendReliable(address, bytes).catch(() => {
+      this.stats.sendFailures += 1;
+    });
+  }
+}
