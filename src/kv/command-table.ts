@@ -1229,6 +1229,16 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
         args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
       },
+      groups: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "Lists the raft groups on this node: role, leader, term, commit, applied, members.",
+        complexity: "O(N) for N groups.",
+        tips: "NONDETERMINISTIC_OUTPUT",
+      },
       forwarded: {
         arity: 2,
         flags: "NOSCRIPT LOADING STALE FAST",

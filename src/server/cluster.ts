@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pack, unpack } from "msgpackr";
 import {
   type Action,
   actionSettled,
@@ -45,6 +46,21 @@ export type MetaOutcome = MetaResult | { ok: false; code: "not-proposed"; messag
 export const raftTickMs = 100;
 /** How often the meta leader plans (controller.ts): a few ticks, so actions settle between plans. */
 const controllerIntervalMs = 500;
+/** First byte of a controller message on the bus (membership's is 0xb5, raft's envelopes 1). */
+const controlMagic = 0xc7;
+
+/** Between nodes: reports of led groups to the meta leader, and actions back. */
+type ControlMessage =
+  | {
+      t: "obs";
+      groups: (Omit<GroupObservation, "learnerMatch"> & { learnerMatch: [number, number][] })[];
+    }
+  | { t: "act"; action: Action };
+
+/** The raft id of the node that bootstraps a cluster: every group starts with it alone. */
+const bootstrapRaftId = 1;
+/** How long a replica we were removed from is not recreated by late messages. */
+const removedGroupQuietMs = 10_000;
 /** Shards a new cluster is split into, each a raft group. */
 export const shardCountDefault = 16;
 
@@ -88,8 +104,17 @@ export class ClusterRuntime {
   readonly raftId: NodeId;
   /** Bus addresses learnt from envelopes before the registry has them (a joiner's first). */
   private readonly heard = new Map<NodeId, string>();
-  private readonly removedGroups = new Set<number>();
+  /**
+   * Groups we were removed from, until when: messages the leader sent before it applied
+   * our removal must not recreate the replica. After a while the controller may add us
+   * to the group again, and then a message for it is welcome.
+   */
+  private readonly removedGroups = new Map<number, number>();
+  /** Groups whose configuration has held us since this process started. */
+  private readonly memberOf = new Set<number>();
   private readonly inflight: Action[] = [];
+  /** On the meta leader: what other nodes last reported of the groups they lead. */
+  private readonly reported = new Map<number, { obs: GroupObservation; at: number }>();
   private controllerTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -109,6 +134,9 @@ export class ClusterRuntime {
       transport: o.membership.transport,
       addressOf: (id) => this.busAddressOf(id),
       idOf: (address) => this.raftIdOf(address),
+      learn: (id, address) => {
+        if (this.heard.size < 1024) this.heard.set(id, address);
+      },
       tickMs: raftTickMs,
       log: o.log,
       multi: {
@@ -122,11 +150,26 @@ export class ClusterRuntime {
     let raftId = loadRaftId(o.dir);
     const fresh = raftId === null;
     if (raftId === null) {
-      raftId = o.seeds.length === 0 ? 1 : await register(o);
+      raftId = o.seeds.length === 0 ? bootstrapRaftId : await register(o);
       saveRaftId(o.dir, raftId);
+    } else if (o.seeds.length > 0) {
+      // A restart may come back on other ports: registering again updates our address
+      // in the registry (same node id, same raft id), so peers send to where we are.
+      const stored = raftId;
+      register(o).then(
+        (id) => {
+          if (id !== stored)
+            o.log.error({ stored, registered: id }, "raft id mismatch on re-registering");
+        },
+        (err: unknown) =>
+          o.log.warn({ err: String(err) }, "could not re-register with the cluster"),
+      );
     }
     const c = new ClusterRuntime(o, logs, raftId);
-    o.membership.onForeign((from, data) => c.runtime.receive(from, data));
+    o.membership.onForeign((from, data) => {
+      if (data[0] === controlMagic) c.onControl(data);
+      else c.runtime.receive(from, data);
+    });
     const stored = new Set(logs.groupIds());
     // Restart: every group we hold a log of; the meta group first (routing needs it).
     if (stored.has(metaGroupId) || (fresh && o.seeds.length === 0)) {
@@ -216,14 +259,24 @@ export class ClusterRuntime {
     this.runtime.multi.addGroup(group, conf, this.o.shardMachine(group));
   }
 
-  /** A message for a group we do not hold: a leader is adding us to it. */
+  /**
+   * A message for a group we do not hold: a leader is adding us to it. The replica starts
+   * from the configuration every group had at index 0, when raft id 1 bootstrapped the
+   * cluster (voters [1]): that configuration is not in the log, and the conf changes
+   * replayed after it (or a snapshot) bring the replica to the current one. Starting from
+   * an empty one instead would replay the changes without voter 1 and let the new
+   * replicas elect a leader of their own.
+   */
   private onUnknownGroup(group: number): void {
-    if (this.removedGroups.has(group)) return;
+    const until = this.removedGroups.get(group);
+    if (until !== undefined && Date.now() < until) return;
+    this.removedGroups.delete(group);
+    const initial = { voters: [bootstrapRaftId], learners: [] };
     if (group === metaGroupId) {
-      this.runtime.multi.addGroup(metaGroupId, { voters: [], learners: [] }, this.meta);
+      this.runtime.multi.addGroup(metaGroupId, initial, this.meta);
       return;
     }
-    this.addShard(group, { voters: [], learners: [] });
+    this.addShard(group, initial);
   }
 
   /** After each flush: drop the groups whose configuration no longer holds us. */
@@ -234,9 +287,12 @@ export class ClusterRuntime {
       if (raft === undefined) continue;
       const conf = raft.confState();
       const member = conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId);
-      const known = conf.voters.length > 0;
-      if (known && !member && g !== metaGroupId) {
-        this.removedGroups.add(g);
+      // Only a replica that was in the configuration and is no longer is dropped: a new
+      // one starts from a configuration (a snapshot's, or none) that predates its addition.
+      if (member) this.memberOf.add(g);
+      else if (this.memberOf.has(g) && g !== metaGroupId) {
+        this.memberOf.delete(g);
+        this.removedGroups.set(g, Date.now() + removedGroupQuietMs);
         multi.removeGroup(g);
         this.o.log.info({ group: g }, "removed from a shard: its replica is dropped");
       }
@@ -249,14 +305,71 @@ export class ClusterRuntime {
 
   // ---- the controller (meta leader) --------------------------------------------------------
 
-  private control(): void {
-    if (this.closed || !this.isMetaLeader() || this.meta.clusterId === null) return;
+  /** Observations of the groups this node leads (the controller needs a leader's view). */
+  private observeLed(): GroupObservation[] {
     const multi = this.runtime.multi;
-    const groups = new Map<number, GroupObservation>();
+    const out: GroupObservation[] = [];
     for (const g of multi.groupIds()) {
       const obs = observeGroup(multi, g);
-      if (obs !== null && obs.leader === this.raftId) groups.set(g, obs);
+      if (obs !== null && obs.leader === this.raftId) out.push(obs);
     }
+    return out;
+  }
+
+  /**
+   * Every node reports the groups it leads to the meta leader each controller interval,
+   * and the meta leader sends each conf change or transfer to the node leading that group:
+   * only a leader can propose one, and only a leader knows its learners' progress.
+   */
+  onControl(data: Uint8Array): void {
+    if (this.closed) return;
+    let msg: ControlMessage;
+    try {
+      msg = unpack(data.subarray(1)) as ControlMessage;
+    } catch {
+      return;
+    }
+    if (msg.t === "obs" && Array.isArray(msg.groups)) {
+      const at = Date.now();
+      for (const g of msg.groups) {
+        const obs: GroupObservation = { ...g, learnerMatch: new Map(g.learnerMatch) };
+        const known = this.reported.get(g.group);
+        if (known === undefined || known.obs.term <= obs.term)
+          this.reported.set(g.group, { obs, at });
+      }
+    } else if (msg.t === "act" && msg.action !== undefined) {
+      this.execute(msg.action);
+    }
+  }
+
+  private sendControl(to: NodeId, msg: ControlMessage): void {
+    const address = this.busAddressOf(to);
+    if (address === undefined) return;
+    const body = pack(msg);
+    const data = new Uint8Array(body.length + 1);
+    data[0] = controlMagic;
+    data.set(body, 1);
+    this.o.membership.transport.sendReliable(address, data).catch(() => {});
+  }
+
+  private control(): void {
+    if (this.closed || this.meta.clusterId === null) return;
+    const led = this.observeLed();
+    if (!this.isMetaLeader()) {
+      const lead = this.runtime.multi.status(metaGroupId)?.lead ?? 0;
+      if (lead !== 0 && led.length > 0) {
+        const groups = led.map((g) => ({ ...g, learnerMatch: [...g.learnerMatch] }));
+        this.sendControl(lead, { t: "obs", groups });
+      }
+      return;
+    }
+    const groups = new Map<number, GroupObservation>();
+    const now = Date.now();
+    for (const [g, r] of this.reported) {
+      if (now - r.at < 3 * controllerIntervalMs) groups.set(g, r.obs);
+      else this.reported.delete(g);
+    }
+    for (const obs of led) groups.set(obs.group, obs);
     for (let i = this.inflight.length - 1; i >= 0; i--) {
       const a = this.inflight[i] as Action;
       const g = "group" in a ? a.group : metaGroupId;
@@ -270,15 +383,24 @@ export class ClusterRuntime {
 
   private execute(a: Action): void {
     const multi = this.runtime.multi;
+    const remote =
+      (a.kind === "conf-change" || a.kind === "transfer-leader") && a.at !== this.raftId;
+    if (remote && this.isMetaLeader()) {
+      this.sendControl(a.at, { t: "act", action: a });
+      this.track(a);
+      return;
+    }
     switch (a.kind) {
       case "conf-change": {
         if (a.at !== this.raftId) return;
         const r = multi.proposeConfChange(a.group, a.change);
-        if (r.ok) this.track(a);
+        if (r.ok && this.isMetaLeader()) this.track(a);
         break;
       }
       case "transfer-leader":
-        if (a.at === this.raftId && multi.transferLeader(a.group, a.to)) this.track(a);
+        if (a.at === this.raftId && multi.transferLeader(a.group, a.to) && this.isMetaLeader()) {
+          this.track(a);
+        }
         break;
       case "propose":
         this.track(a);
@@ -328,6 +450,19 @@ export class ClusterRuntime {
     return { myself: this.raftId, nodes: this.meta.nodes(), map: { ...map, shards }, failed };
   }
 
+  /** One line per raft group on this node, for HOMEOSTAT GROUPS. */
+  groupRows(): string[] {
+    const multi = this.runtime.multi;
+    return multi.groupIds().map((g) => {
+      const st = multi.status(g);
+      const conf = multi.raftOf(g)?.confState();
+      return (
+        `group=${g} role=${st?.role} lead=${st?.lead} term=${st?.term} commit=${st?.commit} ` +
+        `applied=${st?.applied} voters=${conf?.voters.join(",")} learners=${conf?.learners.join(",")}`
+      );
+    });
+  }
+
   /** CLUSTER <subcommand> replies. */
   clusterReply(sub: string): Reply | null {
     const view = this.view(this.failedNodes());
@@ -370,6 +505,7 @@ export class ClusterRuntime {
     for (const n of this.meta.nodes()) {
       if (formatAddress(n.host, n.busPort) === address) return n.raftId;
     }
+    for (const [id, a] of this.heard) if (a === address) return id;
     return undefined;
   }
 

@@ -472,12 +472,19 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    incarnation, zone.",
       "REGISTER <node-id> <host> <port> <bus-port> <zone>",
       "    (between nodes) A joining node asks the meta group for its raft id.",
+      "GROUPS",
+      "    The raft groups on this node: role, leader, term, commit, applied, voters, learners.",
       "FORWARDED",
       "    (between nodes) This connection forwards other clients' commands: never forward on.",
     ]);
   }
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
+  if (args.lower(1) === "groups") {
+    const cluster = node.cluster;
+    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    return R.array(cluster.groupRows().map((row) => R.bulk(row)));
+  }
   if (args.lower(1) === "forwarded") {
     c.forwarded = true;
     return R.OK;

@@ -144,7 +144,8 @@ export function loadNodeId(dir: string): string {
   } catch {
     // first start: make one below
   }
-  const id = randomBytes(10).toString("hex");
+  // 40 hex digits, as a Redis Cluster node id (CLUSTER MYID, NODES).
+  const id = randomBytes(20).toString("hex");
   writeFileSync(file, `${id}\n`);
   return id;
 }

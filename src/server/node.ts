@@ -465,6 +465,7 @@ export class HomeostatNode {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.clients.values()) c.socket.destroy();
+    await this.cluster?.close();
     await this.membership?.close();
     await closed;
     await this.store.close();

@@ -21,6 +21,8 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
   addressOf(id: NodeId): string | undefined;
   /** The raft id behind a bus address, or undefined. */
   idOf(address: string): NodeId | undefined;
+  /** A sender not in the registry named itself in its envelope: remember its address. */
+  learn?(id: NodeId, address: string): void;
   /** Real milliseconds per raft tick (the raft config counts its timeouts in ticks). */
   tickMs: number;
   log: Logger;
@@ -66,8 +68,19 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
   /** A reliable bus message that is not membership's: an envelope from `from`. */
   receive(from: string, data: Uint8Array): void {
     if (this.closed) return;
-    const id = this.o.idOf(from);
-    if (id === undefined) {
+    let id = this.o.idOf(from);
+    if (id === undefined && data.length >= 5) {
+      // Not in our registry yet (we are joining, or it is): the envelope names its sender
+      // (version byte, then the sender's raft id). The bus is sealed with the cluster key,
+      // so only a member can claim an id, as with membership's own messages.
+      id =
+        (data[1] as number) * 2 ** 24 +
+        ((data[2] as number) << 16) +
+        ((data[3] as number) << 8) +
+        (data[4] as number);
+      this.o.learn?.(id, from);
+    }
+    if (id === undefined || id === 0) {
       this.stats.unknownSenders += 1;
       return;
     }

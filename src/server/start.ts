@@ -1,13 +1,18 @@
 import { resolve } from "node:path";
 import { RealTimers, SystemClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
+import { parseAddress } from "../core/udp-transport.js";
 import { LmdbStore } from "../storage/lmdb.js";
 import { StorageError } from "../storage/types.js";
+import { ClusterRuntime } from "./cluster.js";
+import { ClusterRouter } from "./cluster-router.js";
+import { Forwarder } from "./forwarder.js";
 import { HOMEOSTAT_VERSION } from "./info.js";
 import { createLogger } from "./log.js";
 import { advertiseHostProblem, MembershipDriver } from "./membership-driver.js";
 import { HomeostatNode } from "./node.js";
 import { defaultSettings } from "./settings.js";
+import { encodeCommandEntry, ShardMachine } from "./shard-machine.js";
 
 export interface StartOptions {
   host: string;
@@ -108,6 +113,15 @@ export async function startNode(options: StartOptions): Promise<number> {
       return 1;
     }
     settings.busPort = Number(/:(\d+)$/.exec(node.membership.transport.localAddress)?.[1]);
+    if (options.cluster === true) {
+      try {
+        await openCluster(node, options, dir, port, seed);
+      } catch (err) {
+        log.fatal({ err: String(err) }, "cannot start the cluster side");
+        await node.stop();
+        return 1;
+      }
+    }
     log.info(
       {
         host: options.host,
@@ -150,6 +164,49 @@ export async function startNode(options: StartOptions): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+}
+
+/** Sharded mode: the raft groups, the meta group and the router (docs/cluster.md). */
+async function openCluster(
+  node: HomeostatNode,
+  options: StartOptions,
+  dir: string,
+  port: number,
+  seed: number,
+): Promise<void> {
+  const membership = node.membership as MembershipDriver;
+  const machines = new Map<number, ShardMachine>();
+  const now = () => Date.now();
+  const host = parseAddress(membership.clientAddress)?.host ?? options.host;
+  const cluster = await ClusterRuntime.open({
+    dir,
+    log: node.log,
+    membership,
+    random: new SeededRandom((seed ^ 0x9e3779b9) >>> 0),
+    host,
+    port,
+    busPort: node.settings.busPort,
+    zone: options.zone ?? "",
+    seeds: options.join ?? [],
+    password: options.requirepass,
+    shardCount: options.shards,
+    replicaTarget: options.replicas,
+    shardMachine: (group) => {
+      const m = new ShardMachine(now, node.settings.protoMaxBulkLen);
+      machines.set(group, m);
+      return m;
+    },
+  });
+  node.cluster = cluster;
+  node.router = new ClusterRouter(
+    cluster,
+    (group) => machines.get(group),
+    encodeCommandEntry,
+    new Forwarder(options.requirepass),
+    new SeededRandom((seed ^ 0x85ebca6b) >>> 0),
+    now,
+  );
+  node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
 
 /** "1.2.3" as 10203: metadata carries numbers; later layers compare versions with it. */

@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Cluster, Redis } from "ioredis";
+import { HistoryRecorder } from "../../src/sim/checkers/history.js";
+import { type KvInput, type KvOutput, kvModel } from "../../src/sim/checkers/kv-model.js";
+import { checkLinearizability } from "../../src/sim/checkers/linearizability.js";
+import { cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
+
+/**
+ * Real processes on loopback in sharded mode (`--cluster`): they form a cluster, every
+ * shard reaches its replica target with leaders spread, ioredis works in cluster and in
+ * single-node mode against any node, and a write workload survives SIGKILL and SIGSTOP of
+ * a shard leader with a client-side history that checks linearizable.
+ */
+
+const shards = 8;
+
+interface Group {
+  group: number;
+  role: string;
+  lead: number;
+  applied: number;
+  voters: number[];
+  learners: number[];
+}
+
+async function groupsOf(port: number): Promise<Group[]> {
+  const r = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await r.connect();
+    const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
+    return rows.map((row) => {
+      const f = Object.fromEntries(row.split(" ").map((kv) => kv.split("=") as [string, string]));
+      const ids = (s: string | undefined) => (s ? s.split(",").filter(Boolean).map(Number) : []);
+      return {
+        group: Number(f.group),
+        role: String(f.role),
+        lead: Number(f.lead),
+        applied: Number(f.applied),
+        voters: ids(f.voters),
+        learners: ids(f.learners),
+      };
+    });
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Starts `n` nodes: the first creates the cluster, the others join through it. */
+async function startCluster(n: number, nodes: RunningNode[], dirs: string[]): Promise<void> {
+  const first = tempDir();
+  dirs.push(first);
+  nodes.push(await startNode(first, ["--cluster", "--shards", String(shards)]));
+  for (let i = 1; i < n; i++) {
+    const dir = tempDir();
+    dirs.push(dir);
+    const seed = `127.0.0.1:${(nodes[0] as RunningNode).port}`;
+    nodes.push(await startNode(dir, ["--cluster", "--join", seed]));
+  }
+}
+
+/** Each shard as its leader sees it (the leader's view is the authoritative one). */
+async function ledGroups(nodes: RunningNode[]): Promise<Group[]> {
+  const led = new Map<number, Group>();
+  for (const n of nodes) {
+    if (n.proc.exitCode !== null || n.proc.signalCode !== null) continue;
+    for (const g of await groupsOf(n.port)) {
+      if (g.role === "leader" && g.group !== 0) led.set(g.group, g);
+    }
+  }
+  return [...led.values()];
+}
+
+/** Every shard has a leader, min(3, n) voters and no learner. */
+async function waitPlaced(nodes: RunningNode[], n: number): Promise<Group[]> {
+  let last: Group[] = [];
+  await waitFor(`every shard at ${Math.min(3, n)} voters`, 90_000, async () => {
+    last = await ledGroups(nodes);
+    return (
+      last.length === shards &&
+      last.every((g) => g.voters.length === Math.min(3, n) && g.learners.length === 0)
+    );
+  });
+  return last;
+}
+
+/** Leaders per raft id, as the first node sees them. */
+function leaderCounts(groups: Group[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const g of groups) if (g.group !== 0) counts.set(g.lead, (counts.get(g.lead) ?? 0) + 1);
+  return counts;
+}
+
+interface Workload {
+  stop(): Promise<void>;
+  history: HistoryRecorder<KvInput, KvOutput>;
+  acked: number;
+  errors: number;
+}
+
+/**
+ * `clients` loops of SET (unique values) and GET on a few keys through plain connections to
+ * the given nodes (forwarded to each shard's leader). Errors and lost connections are
+ * unknown outcomes, as a client would have to treat them.
+ */
+function runWorkload(ports: number[], keys: string[], clients: number): Workload {
+  const history = new HistoryRecorder<KvInput, KvOutput>();
+  const w: Workload = { stop: async () => {}, history, acked: 0, errors: 0 };
+  let running = true;
+  let counter = 0;
+  const loops: Promise<void>[] = [];
+  for (let c = 0; c < clients; c++) {
+    const port = ports[c % ports.length] as number;
+    const r = new Redis({
+      port,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => 100,
+      commandTimeout: 3000,
+    });
+    r.on("error", () => {});
+    loops.push(
+      (async () => {
+        while (running) {
+          const key = keys[(counter * 7 + c) % keys.length] as string;
+          const write = counter % 2 === 0;
+          const value = `v${c}-${counter++}`;
+          const input: KvInput = write ? { op: "set", key, value } : { op: "get", key };
+          const h = history.invoke(c, input, performance.now());
+          try {
+            const out = write ? await r.set(key, value) : await r.get(key);
+            history.ok(h, out, performance.now());
+            if (write) w.acked += 1;
+          } catch {
+            history.fail(h);
+            w.errors += 1;
+            await new Promise((res) => setTimeout(res, 50));
+          }
+        }
+        r.disconnect();
+      })(),
+    );
+  }
+  w.stop = async () => {
+    running = false;
+    await Promise.all(loops);
+  };
+  return w;
+}
+
+function assertLinearizable(history: HistoryRecorder<KvInput, KvOutput>): void {
+  const result = checkLinearizability(kvModel, history.history());
+  assert.equal(result.verdict, "linearizable", result.message);
+}
+
+describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
+  const nodes: RunningNode[] = [];
+  const dirs: string[] = [];
+  cleanUpAfter(nodes, dirs);
+
+  it("forms: every shard reaches 3 voters, leaders spread", async () => {
+    await startCluster(3, nodes, dirs);
+    const groups = await waitPlaced(nodes, 3);
+    const counts = [...leaderCounts(groups).values()];
+    await waitFor("leaders spread over the 3 nodes", 30_000, async () => {
+      const c = [...leaderCounts(await ledGroups(nodes)).values()];
+      return c.length === 3 && Math.max(...c) - Math.min(...c) <= 1;
+    });
+    assert.ok(counts.length >= 1);
+  });
+
+  it("serves ioredis in cluster mode and in single-node mode through any node", async () => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[1] as RunningNode).port }]);
+    try {
+      for (let i = 0; i < 50; i++) assert.equal(await cluster.set(`key:${i}`, `value:${i}`), "OK");
+      for (let i = 0; i < 50; i++) assert.equal(await cluster.get(`key:${i}`), `value:${i}`);
+      await assert.rejects(cluster.mset("a", "1", "b", "2"), /CROSSSLOT/);
+      assert.equal(await cluster.mset("{u}a", "1", "{u}b", "2"), "OK");
+      assert.deepEqual(await cluster.mget("{u}a", "{u}b"), ["1", "2"]);
+    } finally {
+      cluster.disconnect();
+    }
+    for (const node of nodes) {
+      const plain = new Redis({ port: node.port });
+      try {
+        for (let i = 0; i < 50; i += 7) assert.equal(await plain.get(`key:${i}`), `value:${i}`);
+      } finally {
+        plain.disconnect();
+      }
+    }
+  });
+
+  it("keeps every acknowledged write across SIGKILL of a shard leader, linearizably", async () => {
+    const ports = nodes.map((n) => n.port);
+    const keys = Array.from({ length: 12 }, (_, i) => `lin:${i}`);
+    const work = runWorkload(ports, keys, 6);
+    await new Promise((r) => setTimeout(r, 2000));
+    // A node that leads a shard but not the meta group (raft id 1 bootstrapped it).
+    const groups = await ledGroups(nodes);
+    const victimId = [...leaderCounts(groups).keys()].find((id) => id !== 1) as number;
+    let victim: RunningNode | undefined;
+    for (const n of nodes.slice(1)) {
+      const own = await groupsOf(n.port);
+      if (own.some((g) => g.role === "leader" && g.lead === victimId)) victim = n;
+    }
+    assert.ok(victim !== undefined, "found the leader's process");
+    const ackedBefore = work.acked;
+    await victim.kill();
+    await new Promise((r) => setTimeout(r, 6000));
+    const ackedAfter = work.acked;
+    await work.stop();
+    assert.ok(ackedAfter > ackedBefore + 20, "writes resumed after the kill");
+    assertLinearizable(work.history);
+
+    // Restarted on its data folder, it catches up and serves again.
+    const idx = nodes.indexOf(victim);
+    const again = await startNode(victim.dir, ["--cluster", "--join", `127.0.0.1:${ports[0]}`]);
+    nodes[idx] = again;
+    await waitFor("the restarted node catches up", 60_000, async () => {
+      const mine = await groupsOf(again.port);
+      const theirs = await groupsOf((nodes[0] as RunningNode).port);
+      return (
+        mine.length === theirs.length &&
+        mine.every((g) => {
+          const t = theirs.find((x) => x.group === g.group);
+          return t !== undefined && g.applied >= t.applied - 2 && g.lead !== 0;
+        })
+      );
+    });
+    const plain = new Redis({ port: again.port });
+    try {
+      assert.equal(await plain.get("key:3"), "value:3");
+    } finally {
+      plain.disconnect();
+    }
+  });
+
+  it("stays linearizable across SIGSTOP of a shard leader for 5 s", async () => {
+    const ports = nodes.map((n) => n.port);
+    const keys = Array.from({ length: 12 }, (_, i) => `stop:${i}`);
+    const leaders = leaderCounts(await ledGroups(nodes));
+    let victim: RunningNode | undefined;
+    for (const n of nodes.slice(1)) {
+      const own = await groupsOf(n.port);
+      if (own.some((g) => g.role === "leader" && leaders.has(g.lead))) victim = n;
+    }
+    assert.ok(victim !== undefined);
+    const others = ports.filter((p) => p !== victim.port);
+    const work = runWorkload(others, keys, 4);
+    await new Promise((r) => setTimeout(r, 1000));
+    victim.proc.kill("SIGSTOP");
+    await new Promise((r) => setTimeout(r, 5000));
+    victim.proc.kill("SIGCONT");
+    await new Promise((r) => setTimeout(r, 3000));
+    await work.stop();
+    assert.ok(work.acked > 20, "writes went on");
+    assertLinearizable(work.history);
+  });
+});
+
+describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
+  const nodes: RunningNode[] = [];
+  const dirs: string[] = [];
+  cleanUpAfter(nodes, dirs);
+
+  it("places 3 replicas per shard over 5 nodes and serves a workload linearizably", async () => {
+    await startCluster(5, nodes, dirs);
+    await waitPlaced(nodes, 5);
+    await waitFor("leaders on at least 4 of the 5 nodes", 30_000, async () => {
+      const c = leaderCounts(await ledGroups(nodes));
+      return c.size >= 4 && Math.max(...c.values()) <= 2;
+    });
+    const work = runWorkload(
+      nodes.map((n) => n.port),
+      Array.from({ length: 10 }, (_, i) => `five:${i}`),
+      5,
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    await work.stop();
+    assert.ok(work.acked > 20);
+    assertLinearizable(work.history);
+  });
+});
