@@ -18,7 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   raft: ["core"],
   cluster: ["core", "raft", "storage", "membership", "resp"],
   sim: ["core", "membership", "raft"],
-  kv: ["core", "resp", "storage"],
+  kv: ["core", "resp", "storage", "raft"],
   server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster"],
   cli: ["core", "resp", "server", "sim"],
 };

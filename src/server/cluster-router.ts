@@ -9,12 +9,15 @@ import type { ClusterRuntime } from "./cluster.js";
 import type { Forwarder } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
 
-/** What the router needs of a shard's state machine on this node. */
+/** What the router needs of a shard's state machine on this node (kv/machine.ts). */
 export interface ShardReplica {
+  /** The time of the last entry applied: a leader's entries never go back before it. */
+  readonly lastNowMs: number;
   /** The reply of the command proposed at (index, term), once applied; rejects if it was lost. */
   expect(index: number, term: number): Promise<Reply>;
-  /** Runs a read once read-index request `id` is applied here; `args` is copied. */
-  read(id: number, args: readonly Buffer[]): Promise<Reply>;
+  newReadId(): number;
+  /** Runs a read once read-index request `id` is applied here, at time `nowMs`. */
+  read(id: number, args: readonly Uint8Array[], nowMs: number): Promise<Reply>;
 }
 
 /** How a client command becomes a log entry: its arguments, the leader's time and a seed. */
@@ -42,7 +45,6 @@ const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly
  *   - no leader (an election): waits up to 2 s for one, then TRYAGAIN. Never a wrong answer.
  */
 export class ClusterRouter implements CommandRouter {
-  private nextReadId = 1;
   /** Per client and shard, the last write proposed: a later read waits for it. */
   private readonly lastWrite = new WeakMap<Client, Map<number, Promise<unknown>>>();
 
@@ -113,7 +115,8 @@ export class ClusterRouter implements CommandRouter {
     const replica = this.replicaOf(group);
     if (replica === undefined) return Promise.resolve(noLeader);
     if (write) {
-      const data = this.encode(args, this.nowMs(), this.random.int(2 ** 31));
+      const nowMs = Math.max(this.nowMs(), replica.lastNowMs);
+      const data = this.encode(args, nowMs, this.random.int(2 ** 31));
       const r = runtime.multi.propose(group, data);
       if (!r.ok) return Promise.resolve(proposeRefused(r.reason));
       const done = replica.expect(r.index, r.term).catch(() => outcomeUnknown);
@@ -124,10 +127,10 @@ export class ClusterRouter implements CommandRouter {
     const before = this.writesOf(client).get(group);
     const read = async (): Promise<Reply> => {
       if (before !== undefined) await before;
-      const id = this.nextReadId++;
+      const id = replica.newReadId();
       const r = runtime.multi.readIndex(group, id);
       if (!r.ok) return noLeader;
-      const reply = replica.read(id, args).catch(() => noLeader);
+      const reply = replica.read(id, args, this.nowMs()).catch(() => noLeader);
       runtime.flushSoon();
       return reply;
     };

@@ -26,7 +26,7 @@ import {
   clusterShards,
   clusterSlots,
 } from "../cluster/replies.js";
-import { type ShardMap, shardOfSlot } from "../cluster/shard-map.js";
+import { type ShardMap, type SlotRange, shardOfSlot } from "../cluster/shard-map.js";
 import type { Random } from "../core/random.js";
 import { formatAddress, parseAddress } from "../core/udp-transport.js";
 import type { MemberState } from "../membership/index.js";
@@ -79,8 +79,16 @@ export interface ClusterOptions {
   password: string;
   shardCount?: number;
   replicaTarget?: number;
-  /** Builds the state machine of a shard group on this node. */
-  shardMachine(group: number): GroupMachine;
+  /**
+   * Builds the state machine of a shard group on this node, or null while its slots are
+   * not known yet (the meta replica has not caught up): its messages are then ignored
+   * and the leader sends them again.
+   */
+  shardMachine(group: number, slots: readonly SlotRange[]): GroupMachine | null;
+  /** A shard replica was dropped from this node: release its machine and data. */
+  shardRemoved(group: number): void;
+  /** After the raft groups stopped: close the shard machines and their storage. */
+  onClose?(): Promise<void>;
 }
 
 /**
@@ -256,7 +264,11 @@ export class ClusterRuntime {
 
   private addShard(group: number, conf: { voters: number[]; learners: number[] }): void {
     if (this.runtime.multi.has(group)) return;
-    this.runtime.multi.addGroup(group, conf, this.o.shardMachine(group));
+    const shard = this.meta.shardMap().shards.find((s) => s.id === group);
+    if (shard === undefined) return;
+    const machine = this.o.shardMachine(group, shard.slots);
+    if (machine === null) return;
+    this.runtime.multi.addGroup(group, conf, machine);
   }
 
   /**
@@ -294,6 +306,7 @@ export class ClusterRuntime {
         this.memberOf.delete(g);
         this.removedGroups.set(g, Date.now() + removedGroupQuietMs);
         multi.removeGroup(g);
+        this.o.shardRemoved(g);
         this.o.log.info({ group: g }, "removed from a shard: its replica is dropped");
       }
     }
@@ -523,6 +536,7 @@ export class ClusterRuntime {
     this.closed = true;
     if (this.controllerTimer !== null) clearInterval(this.controllerTimer);
     this.runtime.close();
+    await this.o.onClose?.();
     await this.logs.close();
   }
 }

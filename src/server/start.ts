@@ -1,8 +1,11 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { keyHashSlot } from "../cluster/slots.js";
 import { RealTimers, SystemClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { parseAddress } from "../core/udp-transport.js";
+import { encodeLogCommand, ShardMachine } from "../kv/machine.js";
 import { LmdbStore } from "../storage/lmdb.js";
+import { LmdbShardSpace } from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
 import { ClusterRuntime } from "./cluster.js";
 import { ClusterRouter } from "./cluster-router.js";
@@ -12,7 +15,6 @@ import { createLogger } from "./log.js";
 import { advertiseHostProblem, MembershipDriver } from "./membership-driver.js";
 import { HomeostatNode } from "./node.js";
 import { defaultSettings } from "./settings.js";
-import { encodeCommandEntry, ShardMachine } from "./shard-machine.js";
 
 export interface StartOptions {
   host: string;
@@ -175,6 +177,9 @@ async function openCluster(
   seed: number,
 ): Promise<void> {
   const membership = node.membership as MembershipDriver;
+  // One LMDB environment for every shard's keys on this node, apart from the raft log's:
+  // its writes need no sync of their own (the log is the durable record).
+  const space = new LmdbShardSpace({ path: join(dir, "kv"), slotOf: keyHashSlot });
   const machines = new Map<number, ShardMachine>();
   const now = () => Date.now();
   const host = parseAddress(membership.clientAddress)?.host ?? options.host;
@@ -191,21 +196,49 @@ async function openCluster(
     password: options.requirepass,
     shardCount: options.shards,
     replicaTarget: options.replicas,
-    shardMachine: (group) => {
-      const m = new ShardMachine(now, node.settings.protoMaxBulkLen);
+    shardMachine: (group, slots) => {
+      const store = space.openShard(
+        group,
+        slots.map(([from, to]) => ({ from, to })),
+      );
+      // Every replica of a group must use the same bulk bound: it decides replies.
+      const m = new ShardMachine({ store, maxBulkBytes: 512 * 1024 * 1024 });
       machines.set(group, m);
       return m;
     },
+    shardRemoved: (group) => {
+      const m = machines.get(group);
+      machines.delete(group);
+      void m?.close().then(() => space.dropShard(group));
+    },
+    onClose: async () => {
+      for (const m of machines.values()) await m.close();
+      await space.close();
+    },
   });
   node.cluster = cluster;
+  const random = new SeededRandom((seed ^ 0x85ebca6b) >>> 0);
   node.router = new ClusterRouter(
     cluster,
     (group) => machines.get(group),
-    encodeCommandEntry,
+    (args, nowMs, s) => encodeLogCommand({ kind: "command", nowMs, seed: s, args }),
     new Forwarder(options.requirepass),
-    new SeededRandom((seed ^ 0x85ebca6b) >>> 0),
+    random,
     now,
   );
+  // Active expiry on the shards this node leads: the leader names the expired keys in a
+  // log entry (a replica deletes each only if it is expired at the entry's time).
+  const expiry = setInterval(() => {
+    for (const [group, m] of machines) {
+      if (cluster.runtime.multi.status(group)?.role !== "leader") continue;
+      const nowMs = Math.max(now(), m.lastNowMs);
+      const keys = m.expiredKeys(nowMs, 200);
+      if (keys.length === 0) continue;
+      cluster.runtime.multi.propose(group, encodeLogCommand({ kind: "expire", nowMs, keys }));
+      cluster.runtime.flushSoon();
+    }
+  }, 100);
+  expiry.unref();
   node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
 

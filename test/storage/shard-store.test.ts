@@ -1,0 +1,284 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { keyHashSlot } from "../../src/cluster/slots.js";
+import { AssertionError } from "../../src/core/assert.js";
+import { SeededRandom } from "../../src/core/random.js";
+import { keyHash } from "../../src/storage/key-hash.js";
+import {
+  ALL_SLOTS,
+  LmdbShardSpace,
+  MemoryShardSpace,
+  type ShardSpace,
+  type ShardStore,
+  type SlotRange,
+} from "../../src/storage/shard-store.js";
+import type { StoredValue } from "../../src/storage/types.js";
+import { storeCompliance } from "./compliance.js";
+
+const str = (s: string, expireAtMs = 0): StoredValue => ({
+  type: "string",
+  data: Buffer.from(s),
+  expireAtMs,
+});
+const b = (s: string) => Buffer.from(s, "latin1");
+const names = (keys: Iterable<Buffer>) => [...keys].map((k) => k.toString("latin1"));
+
+/** Keys whose slot lies in `slots`, `count` of them, named prefix:i. */
+function keysIn(slots: readonly SlotRange[], count: number, prefix: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) {
+    const k = `${prefix}:${i}`;
+    const slot = keyHashSlot(b(k));
+    if (slots.some((r) => slot >= r.from && slot <= r.to)) out.push(k);
+  }
+  return out;
+}
+
+// The same KeyStore suite the single-node stores pass, on a shard serving every slot.
+storeCompliance("lmdb shard store", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+  let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+  let current: ShardStore = space.openShard(7, ALL_SLOTS);
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      await space.close();
+      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+      current = space.openShard(7, ALL_SLOTS);
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+storeCompliance("memory shard store", async () => {
+  const space = new MemoryShardSpace(keyHashSlot);
+  let current: ShardStore = space.openShard(7, ALL_SLOTS);
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      current = space.openShard(7, ALL_SLOTS);
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+    },
+  };
+});
+
+interface SpaceFixture {
+  space: ShardSpace;
+  /** Closes the space and opens it again on the same data (a clean restart). */
+  reopen(): Promise<ShardSpace>;
+  cleanup(): Promise<void>;
+}
+
+function lmdbFixture(): SpaceFixture {
+  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+  const f: SpaceFixture = {
+    space: new LmdbShardSpace({ path: dir, slotOf: keyHashSlot }),
+    reopen: async () => {
+      await f.space.close();
+      f.space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+      return f.space;
+    },
+    cleanup: async () => {
+      await f.space.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return f;
+}
+
+function memoryFixture(): SpaceFixture {
+  const space = new MemoryShardSpace(keyHashSlot);
+  return {
+    space,
+    reopen: async () => {
+      space.crash();
+      return space;
+    },
+    cleanup: async () => space.close(),
+  };
+}
+
+const LOW: SlotRange[] = [{ from: 0, to: 8191 }];
+const HIGH: SlotRange[] = [
+  { from: 8192, to: 12000 },
+  { from: 12001, to: 16383 },
+];
+
+for (const [name, make] of [
+  ["lmdb", lmdbFixture],
+  ["memory", memoryFixture],
+] as const) {
+  describe(`shard space (${name})`, () => {
+    const withSpace = (fn: (f: SpaceFixture) => Promise<void>) => async () => {
+      const f = make();
+      try {
+        await fn(f);
+      } finally {
+        await f.cleanup();
+      }
+    };
+
+    it(
+      "keeps the keys of two shards apart",
+      withSpace(async (f) => {
+        const low = f.space.openShard(1, LOW);
+        const high = f.space.openShard(2, HIGH);
+        const lowKeys = keysIn(LOW, 40, "low");
+        const highKeys = keysIn(HIGH, 25, "high");
+        for (const k of lowKeys) low.set(b(k), str(k, k.endsWith("7") ? 500 : 0));
+        for (const k of highKeys) high.set(b(k), str(k));
+        await Promise.all([low.flush(), high.flush()]);
+        assert.equal(low.size(), 40);
+        assert.equal(high.size(), 25);
+        assert.deepEqual(names(low.keysFrom(undefined)), [...lowKeys].sort());
+        assert.deepEqual(names(high.keysFrom(undefined)), [...highKeys].sort());
+        const scanned = [...high.keysByHash(0)];
+        assert.deepEqual(
+          scanned.map((h) => h.hash),
+          [...highKeys].map((k) => keyHash(b(k))).sort((x, y) => x - y),
+        );
+        assert.deepEqual(names(high.expiredKeys(1000, 100)), []);
+        assert.equal(low.expiredKeys(1000, 100).length, low.expiringCount());
+        const random = new SeededRandom(3);
+        for (let i = 0; i < 50; i++) {
+          assert.ok(highKeys.includes(String(high.randomKey(random))));
+        }
+        // Clearing one shard leaves the other whole.
+        low.clear();
+        await low.flush();
+        assert.equal(low.size(), 0);
+        assert.equal(high.size(), 25);
+        assert.equal(high.get(b(highKeys[0] as string))?.data.toString(), highKeys[0]);
+        await low.close();
+        await high.close();
+        const again = await f.reopen();
+        const low2 = again.openShard(1, LOW);
+        const high2 = again.openShard(2, HIGH);
+        assert.equal(low2.size(), 0);
+        assert.equal(high2.size(), 25);
+        assert.deepEqual(names(high2.keysFrom(undefined)), [...highKeys].sort());
+        await low2.close();
+        await high2.close();
+      }),
+    );
+
+    it(
+      "stores the mark with each batch, atomically",
+      withSpace(async (f) => {
+        const s = f.space.openShard(3, ALL_SLOTS);
+        assert.deepEqual(s.openedAt, { index: 0, nowMs: 0 });
+        let mark = { index: 0, nowMs: 0 };
+        s.markWith(() => mark);
+        s.set(b("a"), str("1"));
+        mark = { index: 5, nowMs: 1000 };
+        await s.flush();
+        s.set(b("b"), str("2"));
+        mark = { index: 9, nowMs: 2000 };
+        await s.flush();
+        await s.close();
+        const again = (await f.reopen()).openShard(3, ALL_SLOTS);
+        assert.deepEqual(again.openedAt, { index: 9, nowMs: 2000 });
+        assert.equal(again.size(), 2);
+        await again.close();
+      }),
+    );
+
+    it(
+      "drops a shard with its keys and mark",
+      withSpace(async (f) => {
+        const s = f.space.openShard(4, LOW);
+        const keys = keysIn(LOW, 10, "d");
+        for (const k of keys) s.set(b(k), str(k, 10));
+        s.markWith(() => ({ index: 3, nowMs: 1 }));
+        await s.flush();
+        await s.close();
+        assert.deepEqual(f.space.shardIds(), [4]);
+        f.space.dropShard(4);
+        assert.deepEqual(f.space.shardIds(), []);
+        const fresh = f.space.openShard(4, LOW);
+        assert.equal(fresh.size(), 0);
+        assert.equal(fresh.expiringCount(), 0);
+        assert.deepEqual(fresh.openedAt, { index: 0, nowMs: 0 });
+        await fresh.close();
+      }),
+    );
+
+    it(
+      "refuses a slot two shards claim, and a shard reopened with other slots",
+      withSpace(async (f) => {
+        const a = f.space.openShard(1, LOW);
+        assert.throws(() => f.space.openShard(2, [{ from: 8000, to: 9000 }]), AssertionError);
+        assert.throws(() => f.space.openShard(1, HIGH), AssertionError);
+        a.set(b("x"), str("x"));
+        await a.close();
+        assert.throws(() => f.space.openShard(1, HIGH), AssertionError);
+        assert.throws(() => f.space.openShard(5, [{ from: 5, to: 4 }]), AssertionError);
+        const again = f.space.openShard(1, LOW);
+        await again.close();
+      }),
+    );
+  });
+}
+
+describe("lmdb shard space", () => {
+  it("commits the flushes of many shards made together in one transaction", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    const space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+    try {
+      const ranges = Array.from({ length: 8 }, (_, i) => ({ from: i * 2048, to: i * 2048 + 2047 }));
+      const stores = ranges.map((r, i) => space.openShard(10 + i, [r]));
+      stores.forEach((s, i) => {
+        for (const k of keysIn([ranges[i] as SlotRange], 5, `g${i}`)) s.set(b(k), str(k));
+      });
+      const before = space.stats.commits;
+      await Promise.all(stores.map((s) => s.flush()));
+      assert.equal(space.stats.commits - before, 1);
+      for (const s of stores) assert.equal(s.size(), 5);
+      for (const s of stores) await s.close();
+    } finally {
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("walks many slots in key order, from any start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    const space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+    try {
+      const s = space.openShard(1, ALL_SLOTS);
+      const keys = Array.from({ length: 3000 }, (_, i) => `user:${(i * 7919) % 3000}`);
+      for (const k of keys) s.set(b(k), str(k));
+      await s.flush();
+      const sorted = [...keys].sort();
+      assert.deepEqual(names(s.keysFrom(undefined)), sorted);
+      assert.deepEqual(
+        names(s.keysFrom(b("user:2"))),
+        sorted.filter((k) => k >= "user:2"),
+      );
+      // A prefix walk stops early, as KEYS does: only what it read is fetched.
+      let n = 0;
+      for (const k of s.keysFrom(b("user:15"))) {
+        if (!k.toString().startsWith("user:15")) break;
+        n++;
+      }
+      assert.equal(n, sorted.filter((k) => k.startsWith("user:15")).length);
+      await s.close();
+    } finally {
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
