@@ -1,9 +1,13 @@
 // Throughput benchmark: redis-benchmark (SET and GET, unpipelined and pipelined)
 // against redis-server without persistence, redis-server with appendfsync always,
 // and a Homeostat node (which acknowledges writes only after fsync), alternating
-// targets over several rounds and reporting the median requests/s of each.
+// targets over several rounds and reporting the median requests/s of each. Then, when
+// etcd is installed, the cluster section (scripts/bench-cluster.ts): a 3-node Homeostat
+// cluster against a 3-member etcd cluster, durable writes/s with p50 and p99, and
+// redis-benchmark against one cluster node.
 //
-//   npm run bench                       # build, then 5 rounds of ~2 s per test (2-3 minutes)
+//   npm run bench                       # build, then 5 rounds of ~2 s per test (2-3 minutes),
+//                                       # then the cluster section (about 3 minutes)
 //   node dist/scripts/bench.js --quick  # 1 short round
 //   node dist/scripts/bench.js --help
 
@@ -11,6 +15,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import {
+  type ClusterBenchOptions,
+  defaultClusterBenchOptions,
+  etcdMissing,
+  runClusterBench,
+} from "./bench-cluster.js";
 import { interrupted, repoRoot, run, runMain, which } from "./lib/proc.js";
 import {
   homeostatCli,
@@ -44,6 +54,13 @@ Options:
                            out with a warning when dist/src/cli/main.js is missing)
   --run-timeout S          give up on one redis-benchmark run after S seconds (default 90)
   --json FILE              also write the results as JSON (default .cache/bench-last.json)
+  --skip-cluster           leave out the cluster section
+  --cluster-only           run only the cluster section: a 3-node Homeostat cluster against
+                           a 3-member etcd cluster, durable writes/s, p50, p99 at 1, 50
+                           and 200 clients (10 s each; 3 s with --quick), then redis-benchmark
+                           against one cluster node and redis-server (appendfsync always);
+                           skipped with a message when etcd is not installed. More options:
+                           node dist/scripts/bench-cluster.js --help
   -h, --help               this text`;
 
 interface Options {
@@ -59,6 +76,9 @@ interface Options {
   explicitTargets: boolean;
   runTimeoutS: number;
   jsonFile: string;
+  /** The cluster section: after the single-node one, instead of it, or not at all. */
+  cluster: "after" | "only" | "skip";
+  quick: boolean;
 }
 
 function positiveInt(name: string, v: string): number {
@@ -81,6 +101,8 @@ function parseOptions(): Options | undefined {
       targets: { type: "string" },
       "run-timeout": { type: "string", default: "90" },
       json: { type: "string" },
+      "skip-cluster": { type: "boolean", default: false },
+      "cluster-only": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -88,6 +110,9 @@ function parseOptions(): Options | undefined {
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return undefined;
+  }
+  if (values["cluster-only"] && values["skip-cluster"]) {
+    throw new Error("--cluster-only and --skip-cluster exclude each other");
   }
   const rounds = positiveInt("--rounds", values.rounds ?? (values.quick ? "1" : "5"));
   const requests =
@@ -129,6 +154,8 @@ function parseOptions(): Options | undefined {
     explicitTargets: values.targets !== undefined,
     runTimeoutS: positiveInt("--run-timeout", values["run-timeout"]),
     jsonFile: values.json ?? path.join(repoRoot(), ".cache", "bench-last.json"),
+    cluster: values["cluster-only"] ? "only" : values["skip-cluster"] ? "skip" : "after",
+    quick: values.quick,
   };
 }
 
@@ -225,6 +252,7 @@ async function main(): Promise<number> {
     `machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, ${machine.kernel}; ` +
       `node ${machine.node}; redis-server ${machine.redis}; tmp ${machine.tmpdir}`,
   );
+  if (opts.cluster === "only") return clusterSection(opts);
   w(
     `redis-benchmark -c ${opts.clients} -t set,get, unpipelined and -P ${opts.pipeline}, ` +
       `${opts.rounds} round(s); -n: ${
@@ -367,7 +395,31 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(opts.jsonFile), { recursive: true });
   writeFileSync(opts.jsonFile, `${JSON.stringify(json, null, 2)}\n`);
   w(`\nResults (JSON): ${opts.jsonFile}`);
-  return failures.length > 0 ? 1 : 0;
+  const code = failures.length > 0 ? 1 : 0;
+  if (opts.cluster === "skip") return code;
+  w("");
+  return Math.max(code, await clusterSection(opts));
+}
+
+/** The cluster section (scripts/bench-cluster.ts), or a message saying why it is skipped. */
+async function clusterSection(opts: Options): Promise<number> {
+  w0("== Cluster: 3 Homeostat nodes against 3 etcd members, durable writes ==");
+  if (!homeostatCli()) {
+    w0("cluster section SKIPPED: dist/src/cli/main.js not found (npm run build)");
+    return 0;
+  }
+  const missing = await etcdMissing();
+  if (missing) {
+    w0(`cluster section SKIPPED: ${missing}`);
+    w0("(without etcd: node dist/scripts/bench-cluster.js --skip-etcd measures Homeostat alone)");
+    return 0;
+  }
+  const clusterOpts: ClusterBenchOptions = defaultClusterBenchOptions(opts.quick);
+  return runClusterBench(clusterOpts);
+}
+
+function w0(s: string): void {
+  process.stdout.write(`${s}\n`);
 }
 
 function fmtRps(x: number): string {

@@ -1,0 +1,984 @@
+// Cluster benchmark: durable writes/s and latency of a 3-node Homeostat cluster
+// (`start --cluster`) against a 3-member etcd cluster (Debian's etcd-server), both on
+// this machine and both acknowledging a write only after fsync, at the same client
+// concurrency and value size; then redis-benchmark GET/SET against one node of the
+// cluster (plain mode: the node forwards to each shard's leader) and against
+// redis-server with appendfsync always.
+//
+//   npm run build && node dist/scripts/bench-cluster.js      # about 3 minutes
+//   node dist/scripts/bench-cluster.js --quick              # short runs
+//   node dist/scripts/bench-cluster.js --help
+//
+// `npm run bench` runs it after the single-node section (see scripts/bench.ts).
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { Cluster, Redis } from "ioredis";
+import {
+  freePorts,
+  interrupted,
+  type ManagedProcess,
+  makeTempDir,
+  repoRoot,
+  run,
+  runMain,
+  sleep,
+  startProcess,
+  waitForPong,
+  which,
+} from "./lib/proc.js";
+import { homeostatCli, type RunningServer, startRedis, tail } from "./lib/targets.js";
+
+export interface ClusterBenchOptions {
+  /** Closed-loop clients (requests in flight), one run per value. */
+  concurrency: number[];
+  /** Measured time per run, after `warmupSeconds` that are not counted. */
+  seconds: number;
+  warmupSeconds: number;
+  valueBytes: number;
+  /** Keys written are key space `bench:0` .. `bench:<keys - 1>`, chosen at random. */
+  keys: number;
+  /** Shards of the Homeostat cluster (the node's default is 16). */
+  shards: number;
+  /** redis-benchmark -n and -c. */
+  requests: number;
+  clients: number;
+  /** Skip the etcd comparison (also skipped, with a message, when etcd is missing). */
+  skipEtcd: boolean;
+  /** Skip the redis-benchmark part. */
+  skipRedisBenchmark: boolean;
+  /** Keep the data dirs and logs of both clusters (their paths are printed). */
+  keepDirs: boolean;
+  jsonFile: string;
+}
+
+export function defaultClusterBenchOptions(quick = false): ClusterBenchOptions {
+  return {
+    concurrency: [1, 50, 200],
+    seconds: quick ? 3 : 10,
+    warmupSeconds: quick ? 1 : 2,
+    valueBytes: 100,
+    keys: 100_000,
+    shards: 16,
+    requests: quick ? 20_000 : 100_000,
+    clients: 50,
+    skipEtcd: false,
+    skipRedisBenchmark: false,
+    keepDirs: false,
+    jsonFile: path.join(repoRoot(), ".cache", "bench-cluster-last.json"),
+  };
+}
+
+const HELP = `Usage: node dist/scripts/bench-cluster.js [options]
+
+Starts a 3-node Homeostat cluster (--cluster) and a 3-member etcd cluster on free
+ports, both durable (fsync before the reply), and for each concurrency runs closed-loop
+clients writing values of the same size for a fixed time: writes/s, p50 and p99 of each
+and the ratio Homeostat/etcd. Then redis-benchmark -t set,get against one cluster node
+and against redis-server (appendonly yes, appendfsync always).
+
+Options:
+  --concurrency a,b,c   clients in flight, one run each (default 1,50,200)
+  --seconds S           measured seconds per run (default 10)
+  --warmup S            uncounted seconds before each run (default 2)
+  --value-bytes B       value size (default 100)
+  --keys K              distinct keys written, at random (default 100000)
+  --shards N            shards of the Homeostat cluster (default 16)
+  --requests N          redis-benchmark -n (default 100000)
+  --clients C           redis-benchmark -c (default 50)
+  --skip-etcd           only Homeostat in the write runs
+  --skip-redis-benchmark
+  --keep-dirs           keep both clusters' data dirs and logs (paths printed)
+  --quick               3 s runs after 1 s of warm-up, redis-benchmark -n 20000
+  --json FILE           results as JSON (default .cache/bench-cluster-last.json)
+  -h, --help            this text`;
+
+const HOST = "127.0.0.1";
+const MEMBERS = 3;
+const w = (s: string) => process.stdout.write(`${s}\n`);
+
+// ---------------------------------------------------------------------------
+// Processes
+
+interface Member {
+  readonly label: string;
+  /** Homeostat: the Redis port; etcd: the client (HTTP/gRPC) port. */
+  readonly port: number;
+  readonly proc: ManagedProcess;
+  readonly logFile: string;
+}
+
+interface Group {
+  readonly members: Member[];
+  /**
+   * Homeostat: starts member `i` again on its data dir and ports (what a supervisor does
+   * for a node that exited) and resolves once every shard is back at 3 voters.
+   */
+  restart?(i: number): Promise<void>;
+  /** Stops every member. */
+  stop(): Promise<void>;
+}
+
+function groupOf(members: Member[], graceMs: number): Group {
+  return {
+    members,
+    stop: async () => {
+      await Promise.all(members.map((m) => m.proc.stop(graceMs)));
+    },
+  };
+}
+
+function failedStart(what: string, err: unknown, members: Member[]): Error {
+  const logs = members.map((m) => `--- last lines of ${m.logFile}:\n${tail(m.logFile, 15)}`);
+  return new Error(
+    `${what}: ${err instanceof Error ? err.message : String(err)}\n${logs.join("\n")}`,
+  );
+}
+
+/**
+ * A 3-member etcd cluster on 127.0.0.1 with free client and peer ports, data under a temp
+ * dir (removed at clean-up), default durability (the WAL is fsynced before a reply).
+ */
+async function startEtcd(etcdBin: string, keep: boolean): Promise<Group> {
+  const base = makeTempDir("homeostat-bench-etcd", keep);
+  if (keep) w(`  etcd: data and logs in ${base} (kept)`);
+  const ports = await freePorts(2 * MEMBERS, HOST);
+  const clientPort = (i: number) => ports[i];
+  const peerPort = (i: number) => ports[MEMBERS + i];
+  const names = Array.from({ length: MEMBERS }, (_, i) => `m${i + 1}`);
+  const initialCluster = names.map((n, i) => `${n}=http://${HOST}:${peerPort(i)}`).join(",");
+  const members: Member[] = [];
+  for (let i = 0; i < MEMBERS; i++) {
+    const logFile = path.join(base, `${names[i]}.log`);
+    const args = [
+      "--name",
+      names[i],
+      "--data-dir",
+      path.join(base, names[i]),
+      "--listen-client-urls",
+      `http://${HOST}:${clientPort(i)}`,
+      "--advertise-client-urls",
+      `http://${HOST}:${clientPort(i)}`,
+      "--listen-peer-urls",
+      `http://${HOST}:${peerPort(i)}`,
+      "--initial-advertise-peer-urls",
+      `http://${HOST}:${peerPort(i)}`,
+      "--initial-cluster",
+      initialCluster,
+      "--initial-cluster-state",
+      "new",
+      "--initial-cluster-token",
+      `bench-${process.pid}`,
+      "--logger",
+      "zap",
+    ];
+    const proc = startProcess(`etcd ${names[i]}`, etcdBin, args, { logFile });
+    members.push({ label: names[i], port: clientPort(i), proc, logFile });
+  }
+  try {
+    const deadline = Date.now() + 30_000;
+    for (const m of members) {
+      for (;;) {
+        if (!m.proc.isRunning()) throw new Error(`etcd ${m.label} exited`);
+        if (Date.now() > deadline) throw new Error("etcd members not healthy within 30 s");
+        const r = await fetch(`http://${HOST}:${m.port}/health`).catch(() => undefined);
+        const body = r ? await r.text().catch(() => "") : "";
+        if (/"health"\s*:\s*"true"/.test(body)) break;
+        await sleep(200);
+      }
+    }
+  } catch (err) {
+    await Promise.all(members.map((m) => m.proc.stop(2000)));
+    throw failedStart("etcd did not start", err, members);
+  }
+  return groupOf(members, 5000);
+}
+
+/**
+ * A 3-node Homeostat cluster: the first node creates it (`--cluster --shards N`), the
+ * others `--join` it; each node has its own data dir and explicit free Redis and bus
+ * ports. Ready once every shard has a leader with 3 voters and no learner.
+ */
+async function startHomeostatCluster(cli: string, shards: number, keep: boolean): Promise<Group> {
+  const base = makeTempDir("homeostat-bench-cluster", keep);
+  if (keep) w(`  homeostat: data and logs in ${base} (kept)`);
+  const ports = await freePorts(2 * MEMBERS, HOST);
+  const members: Member[] = [];
+  const nodeArgs: string[][] = [];
+  const placed = async () => {
+    const led = await ledGroups(members);
+    return (
+      led.length === shards &&
+      led.every((g) => g.voters.length === MEMBERS && g.learners.length === 0)
+    );
+  };
+  try {
+    for (let i = 0; i < MEMBERS; i++) {
+      const port = ports[i];
+      const dataDir = path.join(base, `n${i + 1}`);
+      mkdirSync(dataDir);
+      const logFile = path.join(base, `n${i + 1}.log`);
+      const args = [
+        cli,
+        "start",
+        "--cluster",
+        "--host",
+        HOST,
+        "--port",
+        String(port),
+        "--bus-port",
+        String(ports[MEMBERS + i]),
+        "--data",
+        dataDir,
+        "--log-format",
+        "json",
+      ];
+      nodeArgs.push([...args]);
+      args.push(...(i === 0 ? ["--shards", String(shards)] : ["--join", `${HOST}:${ports[0]}`]));
+      const proc = startProcess(`homeostat n${i + 1}`, process.execPath, args, {
+        logFile,
+        cwd: repoRoot(),
+      });
+      members.push({ label: `n${i + 1}`, port, proc, logFile });
+      await waitForPong(HOST, port, 30_000, proc);
+    }
+    const t0 = Date.now();
+    await waitUntil("every shard at 3 voters with no learner", 120_000, members, placed);
+    w(`  homeostat: every shard placed on 3 voters after ${secs(Date.now() - t0)}`);
+    // The controller then spreads leaders; moving them during a run would cost elections.
+    const spread = await waitUntil("shard leaders spread", 30_000, members, async () => {
+      const c = [...leaderCounts(await ledGroups(members)).values()];
+      return c.length === MEMBERS && Math.max(...c) - Math.min(...c) <= 1;
+    }).then(
+      () => true,
+      () => false,
+    );
+    const counts = leaderCounts(await ledGroups(members));
+    const byNode = [...counts.entries()].map(([id, n]) => `raft id ${id}: ${n}`).join(", ");
+    w(`  homeostat: shard leaders ${spread ? "" : "NOT evenly "}spread (${byNode})`);
+  } catch (err) {
+    await Promise.all(members.map((m) => m.proc.stop(2000)));
+    throw failedStart("the Homeostat cluster did not form", err, members);
+  }
+  const restarts = new Map<number, number>();
+  const restart = async (i: number) => {
+    const n = (restarts.get(i) ?? 0) + 1;
+    restarts.set(i, n);
+    const label = `n${i + 1}`;
+    const logFile = path.join(base, `${label}.restart${n}.log`);
+    // The first node's --shards only matters when it creates the cluster: rejoin instead.
+    const seed = ports[i === 0 ? 1 : 0];
+    const args = [...nodeArgs[i], "--join", `${HOST}:${seed}`];
+    const proc = startProcess(`homeostat ${label} (restart ${n})`, process.execPath, args, {
+      logFile,
+      cwd: repoRoot(),
+    });
+    members[i] = { label, port: ports[i], proc, logFile };
+    await waitForPong(HOST, ports[i], 30_000, proc);
+    await waitUntil("every shard back at 3 voters", 60_000, members, placed);
+  };
+  return { ...groupOf(members, 10_000), restart };
+}
+
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  members: Member[],
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = members.find((m) => !m.proc.isRunning());
+    if (dead) throw new Error(`${dead.proc.name} exited while waiting for: ${what}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(250);
+  }
+}
+
+interface GroupRow {
+  group: number;
+  role: string;
+  lead: number;
+  voters: number[];
+  learners: number[];
+}
+
+/** `HOMEOSTAT GROUPS` of one node: "group=3 role=leader lead=2 ... voters=1,2,3 learners=". */
+async function groupsOf(port: number): Promise<GroupRow[]> {
+  const r = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
+    return rows.map((row) => {
+      const f = new Map(row.split(" ").map((kv) => kv.split("=") as [string, string]));
+      const ids = (s: string | undefined) => (s ? s.split(",").filter(Boolean).map(Number) : []);
+      return {
+        group: Number(f.get("group")),
+        role: String(f.get("role")),
+        lead: Number(f.get("lead")),
+        voters: ids(f.get("voters")),
+        learners: ids(f.get("learners")),
+      };
+    });
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Each shard as its leader reports it. */
+async function ledGroups(members: Member[]): Promise<GroupRow[]> {
+  const led = new Map<number, GroupRow>();
+  for (const m of members) {
+    for (const g of await groupsOf(m.port)) {
+      if (g.role === "leader" && g.group !== 0) led.set(g.group, g);
+    }
+  }
+  return [...led.values()];
+}
+
+function leaderCounts(groups: GroupRow[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const g of groups) counts.set(g.lead, (counts.get(g.lead) ?? 0) + 1);
+  return counts;
+}
+
+/** ": <msg>: <error>" of the first fatal (pino level 60) line of a node's JSON log, or "". */
+function firstFatal(logFile: string): string {
+  let text = "";
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return "";
+  }
+  for (const line of text.split("\n")) {
+    if (!line.includes('"level":60')) continue;
+    try {
+      const rec = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+      return `: ${rec.msg ?? ""}: ${(rec.err?.message ?? "").split("\n")[0]}`;
+    } catch {
+      return `: ${line.slice(0, 300)}`;
+    }
+  }
+  return "";
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // After ")": state is field 3, utime 14 and stime 15 (1-based) → indexes 11 and 12.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+/** One write; rejects on any failure. `worker` is 0..concurrency-1. */
+type WriteOp = (worker: number, key: string) => Promise<void>;
+
+interface RunResult {
+  system: string;
+  /** Index of the run's concurrency in the options' list. */
+  step: number;
+  concurrency: number;
+  seconds: number;
+  writes: number;
+  writesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Failed writes by first word of the error, e.g. "TRYAGAIN", "HTTP-503". */
+  errors: Record<string, number>;
+  /** The first message seen for each of those words. */
+  errorSamples: Record<string, string>;
+  /** Homeostat: errors ioredis retried by itself (MOVED, TRYAGAIN...), by first word. */
+  ioredisRetries?: Record<string, number>;
+  /** Servers' CPU use during the measured window, in cores (2 = both CPUs busy). */
+  serverCores: number;
+  /** This process's (the clients') CPU use during the measured window, in cores. */
+  clientCores: number;
+}
+
+/**
+ * `concurrency` closed loops of `op` for warm-up + measured time. A write counts when it
+ * completes inside the measured window; its latency is start to completion.
+ */
+async function closedLoop(
+  system: string,
+  step: number,
+  concurrency: number,
+  opts: ClusterBenchOptions,
+  op: WriteOp,
+  serverPids: number[],
+): Promise<RunResult> {
+  const latencies: number[] = [];
+  const errors = new Map<string, number>();
+  const errorSamples = new Map<string, string>();
+  const t0 = performance.now();
+  const measureFrom = t0 + opts.warmupSeconds * 1000;
+  const measureTo = measureFrom + opts.seconds * 1000;
+  // CPU seconds of the servers and of this process at the window's start and end.
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return {
+      at: performance.now(),
+      server: serverPids.reduce((s, pid) => s + cpuSeconds(pid), 0),
+      client: (u.user + u.system) / 1e6,
+    };
+  };
+  let cpuAtStart: ReturnType<typeof cpuNow> | undefined;
+  let cpuAtEnd: ReturnType<typeof cpuNow> | undefined;
+  const startSampler = setTimeout(() => {
+    cpuAtStart = cpuNow();
+  }, measureFrom - t0);
+  const endSampler = setTimeout(() => {
+    cpuAtEnd = cpuNow();
+  }, measureTo - t0);
+  const loop = async (worker: number) => {
+    for (;;) {
+      const start = performance.now();
+      if (start >= measureTo || interrupted()) return;
+      const key = `bench:${Math.floor(Math.random() * opts.keys)}`;
+      try {
+        await op(worker, key);
+        const end = performance.now();
+        if (end >= measureFrom && end < measureTo) latencies.push(end - start);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        const word = message.split(/[\s:]/)[0] || "?";
+        errors.set(word, (errors.get(word) ?? 0) + 1);
+        if (!errorSamples.has(word)) errorSamples.set(word, message.slice(0, 200));
+        await sleep(10);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
+  clearTimeout(startSampler);
+  clearTimeout(endSampler);
+  // The last writes can finish before the end timer fires: sample now then.
+  cpuAtEnd ??= cpuNow();
+  const cores = (field: "server" | "client") =>
+    cpuAtStart && cpuAtEnd
+      ? (cpuAtEnd[field] - cpuAtStart[field]) / ((cpuAtEnd.at - cpuAtStart.at) / 1000)
+      : Number.NaN;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    system,
+    step,
+    concurrency,
+    seconds: opts.seconds,
+    writes: latencies.length,
+    writesPerSecond: latencies.length / opts.seconds,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+    errors: Object.fromEntries(errors),
+    errorSamples: Object.fromEntries(errorSamples),
+    serverCores: cores("server"),
+    clientCores: cores("client"),
+  };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** A printable value of `bytes` ASCII characters (neither side compresses values). */
+function makeValue(bytes: number): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  let s = "";
+  for (let i = 0; i < bytes; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return s;
+}
+
+/**
+ * etcd through its JSON gRPC gateway: POST /v3/kv/put with base64 key and value over
+ * node:http with keep-alive connections (HTTP/1.1: one request in flight per connection,
+ * so one connection per worker); worker i talks to member i mod 3, and followers forward
+ * the proposal to the leader. node:http rather than fetch: measured here, fetch (undici)
+ * spent 0.6-1 ms of client CPU per request against 0.1-0.25 ms, CPU the etcd members
+ * would lose on a 2-CPU machine.
+ */
+function etcdWriter(etcd: Group, value: string): { write: WriteOp; close(): void } {
+  const agents = etcd.members.map(
+    () => new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }),
+  );
+  const value64 = Buffer.from(value).toString("base64");
+  const write: WriteOp = (worker, key) =>
+    new Promise<void>((resolve, reject) => {
+      const i = worker % etcd.members.length;
+      const body = `{"key":"${Buffer.from(key).toString("base64")}","value":"${value64}"}`;
+      const req = http.request(
+        {
+          host: HOST,
+          port: etcd.members[i].port,
+          path: "/v3/kv/put",
+          method: "POST",
+          agent: agents[i],
+          headers: { "content-type": "application/json", "content-length": body.length },
+        },
+        (res) => {
+          let reply = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => {
+            reply += d;
+          });
+          res.on("error", reject);
+          res.on("end", () => {
+            if (res.statusCode !== 200) {
+              reject(new Error(`HTTP-${res.statusCode} ${reply.slice(0, 200)}`));
+            } else if (!reply.includes('"header"')) {
+              reject(new Error(`BADREPLY ${reply.slice(0, 200)}`));
+            } else {
+              resolve();
+            }
+          });
+        },
+      );
+      req.setTimeout(10_000, () => req.destroy(new Error("TIMEOUT no reply in 10 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  return {
+    write,
+    close: () => {
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+/** Cluster errors ioredis handled, by first word (it retries MOVED, TRYAGAIN... by itself). */
+type Redirections = Map<string, number>;
+
+/**
+ * ioredis in cluster mode over the 3 nodes: it learns the slot map (CLUSTER SLOTS) and
+ * sends each SET to its shard's leader over one connection per node, pipelining the
+ * commands of concurrent workers.
+ */
+async function homeostatClient(cluster: Group): Promise<{ client: Cluster; seen: Redirections }> {
+  const client = new Cluster(
+    cluster.members.map((m) => ({ host: HOST, port: m.port })),
+    { scaleReads: "master", redisOptions: { connectTimeout: 5000 } },
+  );
+  client.on("error", () => {});
+  const seen: Redirections = new Map();
+  // Count the errors ioredis redirects or retries on (not exposed by its API).
+  const c = client as unknown as {
+    handleError: (error: Error, ttl: unknown, handlers: unknown) => void;
+  };
+  const handleError = c.handleError.bind(client);
+  c.handleError = (error, ttl, handlers) => {
+    const word = error.message.split(" ")[0] ?? "?";
+    seen.set(word, (seen.get(word) ?? 0) + 1);
+    handleError(error, ttl, handlers);
+  };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("ioredis cluster not ready in 15 s")), 15_000);
+    client.once("ready", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return { client, seen };
+}
+
+// ---------------------------------------------------------------------------
+// redis-benchmark part
+
+interface RedisBenchmarkResult {
+  target: string;
+  set: number;
+  get: number;
+  error?: string;
+}
+
+async function redisBenchmark(
+  target: string,
+  port: number,
+  opts: ClusterBenchOptions,
+): Promise<RedisBenchmarkResult> {
+  // -r spreads keys over the key space (and so over the shards); without it every SET
+  // hits the one key "key:__rand_int__", i.e. one shard.
+  const args = ["-h", HOST, "-p", String(port), "-t", "set,get", "-n", String(opts.requests)];
+  args.push("-c", String(opts.clients), "-r", String(opts.keys), "-q", "--csv");
+  const r = await run("redis-benchmark", args, { timeoutMs: 180_000 });
+  const rows = new Map<string, number>();
+  for (const line of r.stdout.split("\n")) {
+    const m = /^"([A-Z_]+)[^"]*","([\d.]+)"/.exec(line.trim());
+    if (m) rows.set(m[1], Number(m[2]));
+  }
+  const bad = r.timedOut || r.code !== 0 || rows.size < 2;
+  return {
+    target,
+    set: rows.get("SET") ?? Number.NaN,
+    get: rows.get("GET") ?? Number.NaN,
+    error: bad
+      ? `${r.timedOut ? "timed out" : `exit ${r.code}`} ${r.stderr.trim().slice(0, 300)}`
+      : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+/** Why the etcd comparison cannot run here, or undefined when it can. */
+export async function etcdMissing(): Promise<string | undefined> {
+  return (await which("etcd"))
+    ? undefined
+    : "etcd not found (Debian: apt-get install -y etcd-server)";
+}
+
+/**
+ * Runs the cluster benchmark and prints its tables. Everything it starts is stopped and
+ * its temp dirs removed at the end (and by the clean-up of lib/proc.ts on error or signal).
+ * Returns 0, or 1 when a run failed.
+ */
+export async function runClusterBench(opts: ClusterBenchOptions): Promise<number> {
+  const cli = homeostatCli();
+  if (!cli) throw new Error("dist/src/cli/main.js not found: run `npm run build`");
+  const problems: string[] = [];
+  let etcdBin: string | undefined;
+  if (!opts.skipEtcd) {
+    const missing = await etcdMissing();
+    if (missing) w(`etcd comparison SKIPPED: ${missing}`);
+    else etcdBin = await which("etcd");
+  }
+  const etcdVersion = etcdBin
+    ? ((await run(etcdBin, ["--version"])).stdout.split("\n")[0] ?? "").replace(/^etcd /, "")
+    : "";
+  w(
+    `cluster: 3 Homeostat nodes (--cluster, ${opts.shards} shards, 3 replicas each)` +
+      (etcdBin ? ` against 3 etcd members (${etcdVersion})` : "") +
+      `, all on ${HOST}; SET of ${opts.valueBytes}-byte values over ${opts.keys} keys; ` +
+      `concurrency ${opts.concurrency.join(", ")}; ${opts.seconds} s per run after ` +
+      `${opts.warmupSeconds} s of warm-up`,
+  );
+  const t0 = Date.now();
+  const etcd = etcdBin ? await startEtcd(etcdBin, opts.keepDirs) : undefined;
+  if (etcd)
+    w(`  etcd: 3 members healthy on client ports ${etcd.members.map((m) => m.port).join(", ")}`);
+  const homeostat = await startHomeostatCluster(cli, opts.shards, opts.keepDirs);
+  w(`  homeostat: nodes on ports ${homeostat.members.map((m) => m.port).join(", ")}`);
+
+  // What each cluster costs doing nothing (heartbeats, ticks), since both stay up
+  // while the other is measured.
+  const idle = async (g: Group) => {
+    const pids = g.members.map((m) => m.proc.pid);
+    const before = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    await sleep(2000);
+    return (pids.reduce((s, pid) => s + cpuSeconds(pid), 0) - before) / 2;
+  };
+  const idleCores = { homeostat: await idle(homeostat), etcd: etcd ? await idle(etcd) : 0 };
+  w(
+    `  idle CPU: homeostat ${idleCores.homeostat.toFixed(2)} cores` +
+      (etcd ? `, etcd ${idleCores.etcd.toFixed(2)} cores` : ""),
+  );
+  const value = makeValue(opts.valueBytes);
+  const { client, seen } = await homeostatClient(homeostat);
+  const homeostatWrite: WriteOp = async (_worker, key) => {
+    await client.set(key, value);
+  };
+  const etcdClient = etcd ? etcdWriter(etcd, value) : undefined;
+  const results: RunResult[] = [];
+  const pids = (g: Group) => g.members.map((m) => m.proc.pid);
+  const runOne = async (system: "homeostat" | "etcd", step: number, concurrency: number) => {
+    const before = new Map(seen);
+    const r =
+      system === "homeostat"
+        ? await closedLoop(system, step, concurrency, opts, homeostatWrite, pids(homeostat))
+        : await closedLoop(
+            system,
+            step,
+            concurrency,
+            opts,
+            (etcdClient as { write: WriteOp }).write,
+            pids(etcd as Group),
+          );
+    results.push(r);
+    let extra = "";
+    if (system === "homeostat") {
+      const delta: Record<string, number> = {};
+      for (const [k, n] of seen)
+        if (n - (before.get(k) ?? 0) > 0) delta[k] = n - (before.get(k) ?? 0);
+      r.ioredisRetries = delta;
+      if (Object.keys(delta).length > 0)
+        extra += `; errors ioredis handled (it retries MOVED, TRYAGAIN): ${fmtCounts(delta)}`;
+    }
+    if (Object.keys(r.errors).length > 0) extra += `; FAILED writes: ${fmtCounts(r.errors)}`;
+    w(
+      `  ${system.padEnd(9)} c=${String(concurrency).padEnd(3)} ${fmtInt(r.writesPerSecond).padStart(7)} writes/s` +
+        `  p50 ${fmtMs(r.p50Ms)}  p99 ${fmtMs(r.p99Ms)}  max ${fmtMs(r.maxMs)}` +
+        `  (CPU: servers ${fmtCores(r.serverCores)}, client ${fmtCores(r.clientCores)})${extra}`,
+    );
+    if (Object.keys(r.errors).length > 0) {
+      const samples = Object.values(r.errorSamples).map((m) => `\n      e.g. ${m}`);
+      problems.push(
+        `${system} c=${concurrency}: failed writes ${fmtCounts(r.errors)}${samples.join("")}`,
+      );
+    }
+    const group = system === "homeostat" ? homeostat : (etcd as Group);
+    let ok = true;
+    for (const [i, m] of group.members.entries()) {
+      if (m.proc.isRunning()) continue;
+      const code = await m.proc.exited.catch(() => -1);
+      const fatal = firstFatal(m.logFile);
+      w(`  ${m.proc.name} EXITED with ${code} during this run${fatal}`);
+      problems.push(
+        `${m.proc.name} exited with ${code} during the ${system} c=${concurrency} run` +
+          `${fatal}; end of its log (${m.logFile}):\n` +
+          tail(m.logFile, 12)
+            .split("\n")
+            .map((l) => `      ${l.slice(0, 400)}`)
+            .join("\n"),
+      );
+      if (!group.restart) {
+        ok = false;
+        continue;
+      }
+      // As a supervisor would: start it again on its data, then go on with the next run.
+      const t = Date.now();
+      try {
+        await group.restart(i);
+        const again = `restarted ${m.label} on its data: every shard back at 3 voters after ${secs(Date.now() - t)}`;
+        w(`  ${again}`);
+        problems.push(`${again} (later runs measure the restarted cluster)`);
+      } catch (err) {
+        problems.push(
+          `restarting ${m.label} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        ok = false;
+      }
+    }
+    return ok;
+  };
+  let alive = true;
+  for (const [i, concurrency] of opts.concurrency.entries()) {
+    // Alternate which system goes first, so neither always runs on a fresher machine.
+    const order: ("homeostat" | "etcd")[] = etcd
+      ? i % 2 === 0
+        ? ["etcd", "homeostat"]
+        : ["homeostat", "etcd"]
+      : ["homeostat"];
+    for (const system of order) {
+      alive = (await runOne(system, i, concurrency)) && alive;
+      if (interrupted()) return 130;
+    }
+    if (!alive) break;
+  }
+  client.disconnect();
+  etcdClient?.close();
+  await etcd?.stop();
+
+  const rb: RedisBenchmarkResult[] = [];
+  let durableRedis: RunningServer | undefined;
+  if (!opts.skipRedisBenchmark && alive) {
+    w(
+      `  redis-benchmark -t set,get -n ${opts.requests} -c ${opts.clients} -r ${opts.keys} -q: ` +
+        "cluster node n1 (plain mode, forwarding) and redis-server --appendfsync always",
+    );
+    durableRedis = await startRedis("aof-always");
+    const targets: [string, number][] = [
+      ["homeostat cluster (node n1)", homeostat.members[0].port],
+      ["redis-server (aof always)", durableRedis.port],
+    ];
+    for (const [target, port] of targets) {
+      // redis-benchmark stops at the first error reply (a TRYAGAIN from a failed forward,
+      // say): such a run is reported and run once more.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const r = await redisBenchmark(target, port, opts);
+        const failed = r.error !== undefined;
+        w(
+          `  ${target.padEnd(28)} SET ${fmtInt(r.set).padStart(7)}/s  GET ${fmtInt(r.get).padStart(7)}/s` +
+            (failed ? `  FAILED (${r.error})` : ""),
+        );
+        if (failed)
+          problems.push(`redis-benchmark against ${target}, attempt ${attempt}: ${r.error}`);
+        if (!failed || attempt === 2) {
+          rb.push(r);
+          break;
+        }
+      }
+    }
+    await durableRedis.stop();
+  }
+  await homeostat.stop();
+  const elapsedS = Math.round((Date.now() - t0) / 1000);
+
+  printSummary(opts, results, rb, elapsedS);
+  if (problems.length > 0) {
+    w("\nProblems:");
+    for (const p of problems) w(`  - ${p}`);
+  }
+  const json = {
+    date: new Date().toISOString(),
+    options: opts,
+    etcdVersion,
+    elapsedSeconds: elapsedS,
+    idleCores,
+    writes: results,
+    redisBenchmark: rb,
+    problems,
+  };
+  mkdirSync(path.dirname(opts.jsonFile), { recursive: true });
+  writeFileSync(opts.jsonFile, `${JSON.stringify(json, null, 2)}\n`);
+  w(`\nResults (JSON): ${opts.jsonFile}`);
+  return problems.length > 0 ? 1 : 0;
+}
+
+/** Goals from the issue: ≥ 3 × etcd's writes/s with a p99 no worse than etcd's. */
+const GOAL_RATIO = 3;
+
+function printSummary(
+  opts: ClusterBenchOptions,
+  results: RunResult[],
+  rb: RedisBenchmarkResult[],
+  elapsedS: number,
+): void {
+  const find = (system: string, step: number) =>
+    results.find((r) => r.system === system && r.step === step);
+  const hasEtcd = results.some((r) => r.system === "etcd");
+  const header = ["clients", "homeostat writes/s", "p50 ms", "p99 ms"];
+  if (hasEtcd) header.push("etcd writes/s", "p50 ms", "p99 ms", "homeostat/etcd", "p99 <= etcd");
+  const rows: string[][] = [header];
+  for (const [step, c] of opts.concurrency.entries()) {
+    const h = find("homeostat", step);
+    if (!h) continue;
+    const row = [String(c), fmtInt(h.writesPerSecond), fmtMs(h.p50Ms), fmtMs(h.p99Ms)];
+    const e = find("etcd", step);
+    if (hasEtcd && e) {
+      const ratio = h.writesPerSecond / e.writesPerSecond;
+      row.push(fmtInt(e.writesPerSecond), fmtMs(e.p50Ms), fmtMs(e.p99Ms));
+      row.push(
+        Number.isFinite(ratio)
+          ? `${ratio.toFixed(2)}x ${ratio >= GOAL_RATIO ? "ok" : "LOW"}`
+          : "n/a",
+      );
+      row.push(h.p99Ms <= e.p99Ms ? "yes" : "NO");
+    }
+    rows.push(row);
+  }
+  w(
+    `\nDurable writes, ${opts.valueBytes}-byte values, ${opts.seconds} s per run ` +
+      `(${elapsedS} s in all for the cluster section)` +
+      (hasEtcd ? `; goal: homeostat/etcd >= ${GOAL_RATIO}x with p99 no worse` : ""),
+  );
+  printRows(rows);
+  if (rb.length === 2) {
+    const [h, r] = rb;
+    w(`\nredis-benchmark -n ${opts.requests} -c ${opts.clients} -r ${opts.keys}, requests/s:`);
+    printRows([
+      ["test", h.target, r.target, "ratio"],
+      ["SET", fmtInt(h.set), fmtInt(r.set), `${(h.set / r.set).toFixed(2)}x`],
+      ["GET", fmtInt(h.get), fmtInt(r.get), `${(h.get / r.get).toFixed(2)}x`],
+    ]);
+  }
+}
+
+function printRows(rows: string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
+  w(line(rows[0]));
+  w(widths.map((n) => "-".repeat(n)).join("  "));
+  for (const r of rows.slice(1)) w(line(r));
+}
+
+function fmtInt(x: number): string {
+  return Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "n/a";
+}
+
+function fmtMs(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
+  return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toString();
+}
+
+/** CPU use in cores; n/a when a server exited during the run (its /proc entry is gone). */
+function fmtCores(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(2) : "n/a";
+}
+
+function fmtCounts(c: Record<string, number>): string {
+  return Object.entries(c)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`${name} must be a positive integer, not ${v}`);
+  return n;
+}
+
+function parseOptions(): ClusterBenchOptions | undefined {
+  const { values } = parseArgs({
+    options: {
+      concurrency: { type: "string" },
+      seconds: { type: "string" },
+      warmup: { type: "string" },
+      "value-bytes": { type: "string" },
+      keys: { type: "string" },
+      shards: { type: "string" },
+      requests: { type: "string" },
+      clients: { type: "string" },
+      "skip-etcd": { type: "boolean", default: false },
+      "skip-redis-benchmark": { type: "boolean", default: false },
+      "keep-dirs": { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    w(HELP);
+    return undefined;
+  }
+  const o = defaultClusterBenchOptions(values.quick);
+  if (values.concurrency !== undefined) {
+    o.concurrency = values.concurrency.split(",").map((c) => positiveInt("--concurrency", c));
+  }
+  if (values.seconds !== undefined) o.seconds = positiveInt("--seconds", values.seconds);
+  if (values.warmup !== undefined) o.warmupSeconds = Number(values.warmup);
+  if (!(o.warmupSeconds >= 0)) throw new Error(`--warmup must be >= 0, not ${values.warmup}`);
+  if (values["value-bytes"] !== undefined) {
+    o.valueBytes = positiveInt("--value-bytes", values["value-bytes"]);
+  }
+  if (values.keys !== undefined) o.keys = positiveInt("--keys", values.keys);
+  if (values.shards !== undefined) o.shards = positiveInt("--shards", values.shards);
+  if (values.requests !== undefined) o.requests = positiveInt("--requests", values.requests);
+  if (values.clients !== undefined) o.clients = positiveInt("--clients", values.clients);
+  o.skipEtcd = values["skip-etcd"];
+  o.skipRedisBenchmark = values["skip-redis-benchmark"];
+  o.keepDirs = values["keep-dirs"];
+  if (values.json !== undefined) o.jsonFile = values.json;
+  return o;
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions();
+  if (!opts) return 0;
+  if (!opts.skipRedisBenchmark && !(await which("redis-benchmark"))) {
+    throw new Error("redis-benchmark not found: apt-get install -y redis-tools redis-server");
+  }
+  return runClusterBench(opts);
+}
+
+// Run when executed directly (bench.ts imports runClusterBench instead).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) runMain(main);
