@@ -114,10 +114,10 @@ interface Member {
 interface Group {
   readonly members: Member[];
   /**
-   * Homeostat: starts member `i` again on its data dir and ports (what a supervisor does
-   * for a node that exited) and resolves once every shard is back at 3 voters.
+   * Homeostat: starts the members at `indices` again on their data dirs and ports (what a
+   * supervisor does for a node that exited); resolves once every shard is back at 3 voters.
    */
-  restart?(i: number): Promise<void>;
+  restart?(indices: number[]): Promise<void>;
   /** Stops every member. */
   stop(): Promise<void>;
 }
@@ -264,21 +264,24 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
     throw failedStart("the Homeostat cluster did not form", err, members);
   }
   const restarts = new Map<number, number>();
-  const restart = async (i: number) => {
-    const n = (restarts.get(i) ?? 0) + 1;
-    restarts.set(i, n);
-    const label = `n${i + 1}`;
-    const logFile = path.join(base, `${label}.restart${n}.log`);
-    // The first node's --shards only matters when it creates the cluster: rejoin instead.
-    const seed = ports[i === 0 ? 1 : 0];
-    const args = [...nodeArgs[i], "--join", `${HOST}:${seed}`];
-    const proc = startProcess(`homeostat ${label} (restart ${n})`, process.execPath, args, {
-      logFile,
-      cwd: repoRoot(),
-    });
-    members[i] = { label, port: ports[i], proc, logFile };
-    await waitForPong(HOST, ports[i], 30_000, proc);
-    await waitUntil("every shard back at 3 voters", 60_000, members, placed);
+  const restart = async (indices: number[]) => {
+    for (const i of indices) {
+      const n = (restarts.get(i) ?? 0) + 1;
+      restarts.set(i, n);
+      const label = `n${i + 1}`;
+      const logFile = path.join(base, `${label}.restart${n}.log`);
+      // --shards only matters when the first node creates the cluster: every node rejoins
+      // through the others.
+      const seeds = ports.slice(0, MEMBERS).filter((_, j) => j !== i);
+      const args = [...nodeArgs[i], "--join", seeds.map((p) => `${HOST}:${p}`).join(",")];
+      const proc = startProcess(`homeostat ${label} (restart ${n})`, process.execPath, args, {
+        logFile,
+        cwd: repoRoot(),
+      });
+      members[i] = { label, port: ports[i], proc, logFile };
+    }
+    for (const i of indices) await waitForPong(HOST, ports[i], 30_000, members[i].proc);
+    await waitUntil("every shard back at 3 voters", 90_000, members, placed);
   };
   return { ...groupOf(members, 10_000), restart };
 }
@@ -729,9 +732,10 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
       );
     }
     const group = system === "homeostat" ? homeostat : (etcd as Group);
-    let ok = true;
+    const dead: number[] = [];
     for (const [i, m] of group.members.entries()) {
       if (m.proc.isRunning()) continue;
+      dead.push(i);
       const code = await m.proc.exited.catch(() => -1);
       const fatal = firstFatal(m.logFile);
       w(`  ${m.proc.name} EXITED with ${code} during this run${fatal}`);
@@ -743,25 +747,23 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
             .map((l) => `      ${l.slice(0, 400)}`)
             .join("\n"),
       );
-      if (!group.restart) {
-        ok = false;
-        continue;
-      }
-      // As a supervisor would: start it again on its data, then go on with the next run.
-      const t = Date.now();
-      try {
-        await group.restart(i);
-        const again = `restarted ${m.label} on its data: every shard back at 3 voters after ${secs(Date.now() - t)}`;
-        w(`  ${again}`);
-        problems.push(`${again} (later runs measure the restarted cluster)`);
-      } catch (err) {
-        problems.push(
-          `restarting ${m.label} failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
-        ok = false;
-      }
     }
-    return ok;
+    if (dead.length === 0) return true;
+    if (!group.restart) return false;
+    // As a supervisor would: start them again on their data, then go on with the next run.
+    const t = Date.now();
+    const labels = dead.map((i) => `n${i + 1}`).join(", ");
+    try {
+      await group.restart(dead);
+      const again = `restarted ${labels} on their data: every shard has a leader again after ${secs(Date.now() - t)}`;
+      w(`  ${again}`);
+      problems.push(`${again} (later runs measure the restarted cluster)`);
+      return true;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      problems.push(`restarting ${labels} failed: ${why}`);
+      return false;
+    }
   };
   let alive = true;
   for (const [i, concurrency] of opts.concurrency.entries()) {
