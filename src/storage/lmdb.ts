@@ -35,7 +35,7 @@ const directKeyBytesMax = 1900;
 const hashedPrefixBytes = directKeyBytesMax + 1 - 32;
 
 /** Value header: type (1), flags (1), expireAtMs as float64 (8). */
-const headerBytes = 10;
+export const headerBytes = 10;
 const flagLongKey = 1;
 
 const typeCodes: Record<ValueType, number> = { string: 1 };
@@ -275,7 +275,7 @@ export class LmdbBackend implements Backend {
       this.hashes.removeSync(hashKey(key, sk));
       return -1;
     }
-    this.keys.putSync(sk, encodeValue(key, sk, value));
+    this.keys.putSync(sk, encodeValue(key, sk.length, value));
     if (value.expireAtMs !== 0) this.expires.putSync(indexKey(value.expireAtMs, sk), EMPTY);
     if (old !== undefined) return 0;
     this.hashes.putSync(hashKey(key, sk), EMPTY);
@@ -335,8 +335,13 @@ function indexKey(expireAtMs: number, sk: Buffer): Buffer {
   return out;
 }
 
-function encodeValue(key: Buffer, sk: Buffer, value: StoredValue): Buffer {
-  const long = sk.length > directKeyBytesMax;
+/**
+ * A value as stored: type, flags, expiry, then (for a key stored as prefix + hash, whose
+ * stored form `directBytes` bytes long is past directKeyBytesMax) the whole key, then the
+ * data. The shard store (shard-store.ts) stores values the same way.
+ */
+export function encodeValue(key: Buffer, directBytes: number, value: StoredValue): Buffer {
+  const long = directBytes > directKeyBytesMax;
   const keyPart = long ? 4 + key.length : 0;
   const out = Buffer.allocUnsafe(headerBytes + keyPart + value.data.length);
   out[0] = typeCodes[value.type];
@@ -352,7 +357,7 @@ function encodeValue(key: Buffer, sk: Buffer, value: StoredValue): Buffer {
   return out;
 }
 
-function decodeValue(raw: Buffer): StoredValue {
+export function decodeValue(raw: Buffer): StoredValue {
   const type = typeNames[raw[0] as number];
   if (type === undefined) throw new StorageError("OTHER", `unknown value type ${raw[0]}`);
   let at = headerBytes;

@@ -5,6 +5,7 @@ import { type Database, open, type RootDatabase, TransactionFlags } from "lmdb";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { KEY_HASH_MAX, keyHash, writeKeyHash } from "./key-hash.js";
+import { decodeValue, encodeValue, headerBytes } from "./lmdb.js";
 import { MemoryBackend } from "./memory.js";
 import {
   type Backend,
@@ -14,7 +15,7 @@ import {
   toStorageError,
   type WriteBatch,
 } from "./overlay.js";
-import { type HashedKey, StorageError, type StoredValue, type ValueType } from "./types.js";
+import { type HashedKey, StorageError, type StoredValue } from "./types.js";
 
 /**
  * The key spaces of the shards a node holds a replica of, all in ONE store per node, each
@@ -197,12 +198,6 @@ class SlotOwners {
  */
 const directKeyBytesMax = 1900;
 const hashedPrefixBytes = directKeyBytesMax + 1 - 32;
-/** Value header: type (1), flags (1), expireAtMs as float64 (8). */
-const headerBytes = 10;
-const flagLongKey = 1;
-const typeCodes: Record<ValueType, number> = { string: 1 };
-const typeNames: ValueType[] = [];
-for (const [name, code] of Object.entries(typeCodes)) typeNames[code] = name as ValueType;
 
 const EMPTY = Buffer.alloc(0);
 const FORMAT_KEY = Buffer.from("format");
@@ -657,7 +652,7 @@ class LmdbShardBackend implements ShardBackend {
       deltas.set(slot, (deltas.get(slot) ?? 0) - 1);
       return;
     }
-    data.putSync(dk, encodeValue(key, dk, value));
+    data.putSync(dk, encodeValue(key, dk.length - 2, value)); // past the slot prefix
     if (value.expireAtMs !== 0) {
       expires.putSync(expireKey(this.prefix, value.expireAtMs, dk), EMPTY);
       st.expiring++;
@@ -862,34 +857,6 @@ function expireKey(prefix: Buffer, expireAtMs: number, dk: Buffer): Buffer {
   out.writeDoubleBE(expireAtMs, 4);
   dk.copy(out, 12);
   return out;
-}
-
-function encodeValue(key: Buffer, dk: Buffer, value: StoredValue): Buffer {
-  const long = dk.length - 2 > directKeyBytesMax;
-  const keyPart = long ? 4 + key.length : 0;
-  const out = Buffer.allocUnsafe(headerBytes + keyPart + value.data.length);
-  out[0] = typeCodes[value.type];
-  out[1] = long ? flagLongKey : 0;
-  out.writeDoubleBE(value.expireAtMs, 2);
-  let at = headerBytes;
-  if (long) {
-    out.writeUInt32BE(key.length, at);
-    key.copy(out, at + 4);
-    at += keyPart;
-  }
-  value.data.copy(out, at);
-  return out;
-}
-
-function decodeValue(raw: Buffer): StoredValue {
-  const type = typeNames[raw[0] as number];
-  if (type === undefined) throw new StorageError("OTHER", `unknown value type ${raw[0]}`);
-  let at = headerBytes;
-  if (((raw[1] as number) & flagLongKey) !== 0) at += 4 + raw.readUInt32BE(headerBytes);
-  // getBinaryFast reuses its buffer: copy what we hand out.
-  const data = Buffer.allocUnsafe(raw.length - at);
-  raw.copy(data, 0, at);
-  return { type, expireAtMs: raw.readDoubleBE(2), data };
 }
 
 function encodeMeta(lastBatch: number, mark: AppliedMark, slots: readonly SlotRange[]): Buffer {
