@@ -61,6 +61,8 @@ type ControlMessage =
 const bootstrapRaftId = 1;
 /** How long a replica we were removed from is not recreated by late messages. */
 const removedGroupQuietMs = 10_000;
+/** How long the bus addresses taken from membership are reused before being read again. */
+const memberAddressesTtlMs = 1000;
 /** Shards a new cluster is split into, each a raft group. */
 export const shardCountDefault = 16;
 
@@ -120,10 +122,17 @@ export class ClusterRuntime {
   private readonly removedGroups = new Map<number, number>();
   /** Groups whose configuration has held us since this process started. */
   private readonly memberOf = new Set<number>();
+  /** Shards with a raft log on this node, not yet reopened (restart, see open()). */
+  private readonly reopening = new Set<number>();
   private readonly inflight: Action[] = [];
   /** On the meta leader: what other nodes last reported of the groups they lead. */
   private readonly reported = new Map<number, { obs: GroupObservation; at: number }>();
   private controllerTimer: NodeJS.Timeout | null = null;
+  private addressCache: {
+    at: number;
+    byNode: Map<string, string>;
+    byAddress: Map<string, string>;
+  } | null = null;
   private closed = false;
 
   private constructor(
@@ -160,11 +169,14 @@ export class ClusterRuntime {
     if (raftId === null) {
       raftId = o.seeds.length === 0 ? bootstrapRaftId : await register(o);
       saveRaftId(o.dir, raftId);
-    } else if (o.seeds.length > 0) {
+    } else {
       // A restart may come back on other ports: registering again updates our address
-      // in the registry (same node id, same raft id), so peers send to where we are.
+      // in the registry (same node id, same raft id), so clients are sent where we are.
+      // Without seeds (the node that created the cluster), through ourselves: our
+      // HOMEOSTAT REGISTER answers with the meta leader once the meta group has one.
       const stored = raftId;
-      register(o).then(
+      const through = o.seeds.length > 0 ? o.seeds : [formatAddress(o.host, o.port)];
+      register({ ...o, seeds: through }).then(
         (id) => {
           if (id !== stored)
             o.log.error({ stored, registered: id }, "raft id mismatch on re-registering");
@@ -183,9 +195,14 @@ export class ClusterRuntime {
     if (stored.has(metaGroupId) || (fresh && o.seeds.length === 0)) {
       c.runtime.multi.addGroup(metaGroupId, { voters: [raftId], learners: [] }, c.meta);
     }
+    // A shard's machine needs its slots, from the shard map, which the meta replica has
+    // only once it has applied its log (in the first flushes): until then the stored
+    // shards wait in `reopening` (afterFlush opens them). Without their leaders' messages
+    // (the whole cluster restarting) nothing else would open them.
     for (const g of [...stored].sort((a, b) => a - b)) {
-      if (g !== metaGroupId) c.addShard(g, { voters: [], learners: [] });
+      if (g !== metaGroupId) c.reopening.add(g);
     }
+    c.reopenStored();
     c.runtime.onFlushed(() => c.afterFlush());
     c.runtime.start();
     if (fresh && o.seeds.length === 0) await c.bootstrap();
@@ -271,6 +288,18 @@ export class ClusterRuntime {
     this.runtime.multi.addGroup(group, conf, machine);
   }
 
+  /** Reopens the stored shards the shard map knows by now (their logs hold their state). */
+  private reopenStored(): void {
+    const shards = this.meta.shardMap().shards;
+    for (const g of this.reopening) {
+      if (!shards.some((s) => s.id === g)) continue;
+      this.reopening.delete(g);
+      // An existing log keeps its own configuration; this one is not used.
+      this.addShard(g, { voters: [], learners: [] });
+      this.runtime.flushSoon();
+    }
+  }
+
   /**
    * A message for a group we do not hold: a leader is adding us to it. The replica starts
    * from the configuration every group had at index 0, when raft id 1 bootstrapped the
@@ -294,6 +323,7 @@ export class ClusterRuntime {
   /** After each flush: drop the groups whose configuration no longer holds us. */
   private afterFlush(): void {
     const multi = this.runtime.multi;
+    if (this.reopening.size > 0) this.reopenStored();
     for (const g of multi.groupIds()) {
       const raft = multi.raftOf(g);
       if (raft === undefined) continue;
@@ -508,18 +538,44 @@ export class ClusterRuntime {
 
   // ---- addresses ---------------------------------------------------------------------------
 
+  /**
+   * Where a raft id is now: membership's address for its node (current after a restart
+   * on other ports, before the registry can be told: that needs a meta quorum, which
+   * may itself need this node's messages), else the registry's, else what its envelopes
+   * said.
+   */
   private busAddressOf(id: NodeId): string | undefined {
     const n = this.meta.nodeByRaftId(id);
-    if (n !== undefined) return formatAddress(n.host, n.busPort);
-    return this.heard.get(id);
+    if (n === undefined) return this.heard.get(id);
+    return this.memberAddresses().byNode.get(n.id) ?? formatAddress(n.host, n.busPort);
   }
 
   private raftIdOf(address: string): NodeId | undefined {
+    const node = this.memberAddresses().byAddress.get(address);
+    const known = node === undefined ? undefined : this.meta.nodeById(node);
+    if (known !== undefined) return known.raftId;
     for (const n of this.meta.nodes()) {
       if (formatAddress(n.host, n.busPort) === address) return n.raftId;
     }
     for (const [id, a] of this.heard) if (a === address) return id;
     return undefined;
+  }
+
+  /** Live members' bus addresses by registry node id and back, rebuilt every second. */
+  private memberAddresses(): { byNode: Map<string, string>; byAddress: Map<string, string> } {
+    const now = Date.now();
+    const c = this.addressCache;
+    if (c !== null && now - c.at < memberAddressesTtlMs) return c;
+    const byNode = new Map<string, string>();
+    const byAddress = new Map<string, string>();
+    for (const m of this.o.membership.members()) {
+      if (m.state === "dead" || m.state === "left") continue;
+      const id = clusterNodeId(m.id);
+      byNode.set(id, m.address);
+      byAddress.set(m.address, id);
+    }
+    this.addressCache = { at: now, byNode, byAddress };
+    return this.addressCache;
   }
 
   /** Waits until `done()` or the deadline (then throws). */

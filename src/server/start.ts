@@ -181,6 +181,8 @@ async function openCluster(
   // its writes need no sync of their own (the log is the durable record).
   const space = new LmdbShardSpace({ path: join(dir, "kv"), slotOf: keyHashSlot });
   const machines = new Map<number, ShardMachine>();
+  // Active expiry's timer (below); closing stops it before the shard store closes.
+  let expiry: NodeJS.Timeout | undefined;
   const now = () => Date.now();
   const host = parseAddress(membership.clientAddress)?.host ?? options.host;
   const cluster = await ClusterRuntime.open({
@@ -212,6 +214,7 @@ async function openCluster(
       void m?.close().then(() => space.dropShard(group));
     },
     onClose: async () => {
+      clearInterval(expiry);
       for (const m of machines.values()) await m.close();
       await space.close();
     },
@@ -228,7 +231,7 @@ async function openCluster(
   );
   // Active expiry on the shards this node leads: the leader names the expired keys in a
   // log entry (a replica deletes each only if it is expired at the entry's time).
-  const expiry = setInterval(() => {
+  expiry = setInterval(() => {
     for (const [group, m] of machines) {
       if (cluster.runtime.multi.status(group)?.role !== "leader") continue;
       const nowMs = Math.max(now(), m.lastNowMs);
