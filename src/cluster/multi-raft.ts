@@ -226,6 +226,8 @@ export interface MultiRaftStats {
   persists: number;
   /** Group writes (Readies with something to persist) those transactions carried. */
   groupWrites: number;
+  /** Hard states that only moved the commit index, left for a later transaction. */
+  hardStatesDeferred: number;
   envelopesSent: number;
   bytesSent: number;
   /** Raft messages sent, all kinds (items in envelopes). */
@@ -260,6 +262,11 @@ interface Group<L extends GroupLog> {
   snapshotIndex: number;
   /** Read states handed out by raft whose index is not applied yet. */
   reads: ReadState[];
+  /** Term and vote last written to the log (-1: none written since the group was added). */
+  writtenTerm: number;
+  writtenVote: number;
+  /** A hard state that only moved the commit index, not written yet (see persist). */
+  deferred: HardState | null;
 }
 
 interface Handed<L extends GroupLog> {
@@ -283,6 +290,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     flushes: 0,
     persists: 0,
     groupWrites: 0,
+    hardStatesDeferred: 0,
     envelopesSent: 0,
     bytesSent: 0,
     messagesSent: 0,
@@ -310,6 +318,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** Groups given an input since the last flush; all of them after a tick. */
   private readonly dirty = new Set<Group<L>>();
   private allDirty = false;
+  /** Groups holding a deferred hard state (see persist). */
+  private readonly deferred = new Set<Group<L>>();
   /** One per peer node, reused flush after flush. */
   private readonly builders = new Map<NodeId, EnvelopeBuilder>();
   private flushing = false;
@@ -382,6 +392,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       applied: snapshotIndex,
       snapshotIndex,
       reads: [],
+      writtenTerm: -1,
+      writtenVote: -1,
+      deferred: null,
     };
     this.groups.set(group, g);
     this.dirty.add(g);
@@ -399,6 +412,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     if (g === undefined) return false;
     this.groups.delete(group);
     this.dirty.delete(g);
+    this.deferred.delete(g);
     g.log.close();
     this.logs.removeGroup(group);
     return true;
@@ -514,10 +528,15 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * Handles one Ready of every group that has one, as the Ready contract orders
    * (types.ts, Ready), for all groups at once:
    *
+   *   0. send the appends and heartbeats of the groups this node leads, when their Ready
+   *      changes neither term nor vote: a leader may write its own log in parallel with
+   *      its followers (raft thesis, 10.2.1), because it counts itself toward a quorum
+   *      only with entries it has persisted, and no acknowledgement is looked at before
+   *      this flush's persist returns (flush is synchronous);
    *   1. persist every group's snapshot, entries and hard state in ONE logs.persist call
-   *      (one durable transaction), before anything leaves;
-   *   2. send every group's messages, ONE envelope per destination node (more only if it
-   *      would exceed envelopeBytesMax), heartbeats as compact records;
+   *      (one durable transaction), before anything else leaves;
+   *   2. send every group's other messages, ONE envelope per destination node (more only
+   *      if it would exceed envelopeBytesMax), heartbeats as compact records;
    *   3. apply every group's snapshot and committed entries to its machine, and serve the
    *      reads whose index is now applied;
    *   4. advance() every group; then snapshot and compact the groups that are due.
@@ -528,7 +547,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * meanwhile join the same transaction and envelopes.
    *
    * A throw (storage failure, or a bug) leaves Readies handed out but not acknowledged:
-   * their messages must not leave and raft cannot take them back. The instance then
+   * their other messages must not leave and raft cannot take them back (a leader's
+   * appends that left in step 0 are harmless: nothing counts them as durable here). The instance then
    * refuses all further calls; the caller recreates it from its logs, as after a crash
    * (LmdbRaftLogs has rolled its memory back to what is on disk).
    */
@@ -540,8 +560,10 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     this.flushing = true;
     try {
       this.stats.flushes += 1;
+      const early = batch.map(({ group, rd }) => this.leadsUnchanged(group, rd));
+      this.sendMessages(batch, early, true);
       this.persist(batch);
-      this.sendMessages(batch);
+      this.sendMessages(batch, early, false);
       for (const { group, rd } of batch) this.apply(group, rd);
       for (const { group } of batch) group.raft.advance();
       for (const { group } of batch) this.maybeCompact(group);
@@ -566,24 +588,77 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     return batch;
   }
 
+  /**
+   * A Ready whose only write is a hard state that moved the commit index (same term and
+   * vote) is not written now: the commit index is volatile state in raft (a restarted
+   * replica learns it again from the leader, and never applies past what its log and
+   * the leader say), so it waits for the next synced transaction of any group, which
+   * carries every deferred hard state. Each write of a new entry would otherwise cost a
+   * second synced transaction on every replica, one round after the first, only to
+   * record the commit.
+   */
   private persist(batch: readonly Handed<L>[]): void {
     const writes: GroupWrite<L>[] = [];
+    const written = new Set<Group<L>>();
     for (const { group, rd } of batch) {
-      if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) continue;
+      const hs = rd.hardState;
+      if (rd.snapshot === null && rd.entries.length === 0) {
+        if (hs === null) continue;
+        if (hs.term === group.writtenTerm && hs.vote === group.writtenVote) {
+          group.deferred = hs;
+          this.deferred.add(group);
+          this.stats.hardStatesDeferred += 1;
+          continue;
+        }
+      }
+      written.add(group);
       writes.push({
         log: group.log,
-        write: { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState },
+        write: { snapshot: rd.snapshot, entries: rd.entries, hardState: hs ?? group.deferred },
       });
     }
     if (writes.length === 0) return;
+    for (const g of this.deferred) {
+      if (g.deferred === null || written.has(g)) continue;
+      writes.push({ log: g.log, write: { snapshot: null, entries: [], hardState: g.deferred } });
+    }
     this.logs.persist(writes);
     this.stats.persists += 1;
     this.stats.groupWrites += writes.length;
+    for (const { group, rd } of batch) {
+      const hs = rd.hardState ?? group.deferred;
+      if (!written.has(group) || hs === null) continue;
+      group.writtenTerm = hs.term;
+      group.writtenVote = hs.vote;
+    }
+    for (const g of this.deferred) g.deferred = null;
+    this.deferred.clear();
   }
 
-  private sendMessages(batch: readonly Handed<L>[]): void {
-    for (const { group, rd } of batch) {
+  /** A leader's Ready that writes no new term or vote (its appends may leave early). */
+  private leadsUnchanged(group: Group<L>, rd: Ready): boolean {
+    const hs = rd.hardState;
+    return (
+      group.raft.state === "leader" &&
+      rd.snapshot === null &&
+      (hs === null || (hs.term === group.writtenTerm && hs.vote === group.writtenVote))
+    );
+  }
+
+  /**
+   * Sends the batch's messages that leave before the persist (`beforePersist`: appends
+   * and heartbeats of the Readies marked in `early`) or all the others.
+   */
+  private sendMessages(
+    batch: readonly Handed<L>[],
+    early: readonly boolean[],
+    beforePersist: boolean,
+  ): void {
+    for (const [k, { group, rd }] of batch.entries()) {
+      const groupEarly = early[k] === true;
       for (const m of rd.messages) {
+        const leavesEarly = groupEarly && (m.type === "app" || m.type === "heartbeat");
+        if (leavesEarly !== beforePersist) continue;
         this.builderFor(m.to).add(group.id, m);
         this.stats.messagesSent += 1;
         if (m.type === "heartbeat" || m.type === "heartbeat-resp") {

@@ -393,11 +393,18 @@ describe("multi-raft host", () => {
     const before = new Map(c.groups.map((g) => [g, [...c.values(2, g)]]));
     const logs = (c.node(2).logs as MemoryRaftLogs).restart();
     const again = c.start(2, logs);
-    // addGroup restored the compacted prefix; the first flush re-applies the rest.
+    // addGroup restored the compacted prefix; the first flush re-applies the log up to
+    // the commit index it wrote last (a commit-only hard state may not have been written:
+    // see MultiRaft.persist), and the leader's next message brings the rest.
     assert.equal(again.mr.stats.snapshotsLoaded, 20);
     again.mr.flush();
-    for (const g of c.groups) assert.deepEqual(c.values(2, g), before.get(g), `group ${g}`);
+    for (const g of c.groups) {
+      const now = c.values(2, g);
+      const then = before.get(g) as string[];
+      assert.deepEqual(now, then.slice(0, now.length), `group ${g}: a prefix`);
+    }
     c.run(20);
+    for (const g of c.groups) assert.deepEqual(c.values(2, g), before.get(g), `group ${g}`);
     assertSameOrderEverywhere(c, 12);
   });
 
@@ -547,7 +554,8 @@ describe("multi-raft host on LMDB", () => {
         const led = c.groups.filter((g) => c.leader(g) === id).length;
         // The leader appended its proposals to `led` groups: one commit carried them all.
         assert.equal(s.commits - b.commits, led > 0 ? 1 : 0, `node ${id}`);
-        assert.equal(s.groupWrites - b.groupWrites, led, `node ${id}`);
+        // (plus the commit-only hard states deferred from earlier flushes, see persist)
+        assert.ok(s.groupWrites - b.groupWrites >= led, `node ${id}`);
         assert.equal(c.node(id).mr.stats.persists - b.persists, s.commits - b.commits);
       }
       c.runUntil("all applied", () => c.appliedEverywhere(1));
@@ -568,6 +576,12 @@ describe("multi-raft host on LMDB", () => {
       await logsOf(1).close();
       const node = c.start(1, open(1));
       node.mr.flush();
+      // Up to the commit index it wrote last; the groups' leaders (re-elected where it
+      // led) bring the rest.
+      const same = (a: string[], b: string[] | undefined) => a.join() === b?.join();
+      c.runUntil("node 1 caught up", () =>
+        c.groups.every((g, k) => same(c.values(1, g), expected[k])),
+      );
       assert.deepEqual(
         c.groups.map((g) => c.values(1, g)),
         expected,
