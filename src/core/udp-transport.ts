@@ -181,8 +181,7 @@ export class UdpTransport implements Transport {
         this.drop(to, peer, "timeout", `no ack from ${to} in ${this.reliableTimeoutMs} ms`);
       }, this.reliableTimeoutMs);
       peer.pending.set(seq, { resolve, reject, timer });
-      peer.socket.write(encodeFrameHeader(sealed.length));
-      peer.socket.write(sealed);
+      writeFrame(peer.socket, sealed);
     });
   }
 
@@ -227,6 +226,9 @@ export class UdpTransport implements Transport {
     socket.on("data", (chunk: Buffer) => {
       const frames = reader.push(chunk);
       if (frames === "oversized") return this.reject(socket);
+      // One ack per chunk, for its last frame: the sender takes it for every frame it sent
+      // on this connection up to that one (a stream delivers them in order).
+      let last: Buffer | null = null;
       for (const frame of frames) {
         const plain = this.sealer.open(SealKind.frame, frame);
         const body = plain === null || plain.length < 4 ? null : splitFrom(plain, 4);
@@ -235,11 +237,11 @@ export class UdpTransport implements Transport {
         this.counters.bytesReceived += frameHeaderBytes + frame.length;
         this.handler(body.from, body.payload, true);
         if (socket.destroyed) return;
-        const ack = this.sealer.seal(SealKind.ack, [plain.subarray(0, 4)]);
-        socket.write(encodeFrameHeader(ack.length));
-        socket.write(ack);
-        if (socket.writableLength > inboundWriteBytesMax) return this.reject(socket);
+        last = plain;
       }
+      if (last === null) return;
+      writeFrame(socket, this.sealer.seal(SealKind.ack, [last.subarray(0, 4)]));
+      if (socket.writableLength > inboundWriteBytesMax) return this.reject(socket);
     });
   }
 
@@ -272,11 +274,16 @@ export class UdpTransport implements Transport {
       for (const frame of frames) {
         const plain = this.sealer.open(SealKind.ack, frame);
         if (plain === null || plain.length !== 4) return this.reject(socket);
-        const pending = peer.pending.get(plain.readUInt32BE(0));
-        if (pending === undefined) continue; // acked after it timed out
-        peer.pending.delete(plain.readUInt32BE(0));
-        clearTimeout(pending.timer);
-        pending.resolve();
+        const acked = plain.readUInt32BE(0);
+        // Cumulative: the frames sent before it on this connection arrived too. Pending
+        // sends are kept in the order they were written (a Map keeps insertion order).
+        if (!peer.pending.has(acked)) continue; // acked after it timed out
+        for (const [seq, pending] of peer.pending) {
+          peer.pending.delete(seq);
+          clearTimeout(pending.timer);
+          pending.resolve();
+          if (seq === acked) break;
+        }
       }
     });
     return peer;
@@ -293,6 +300,15 @@ export class UdpTransport implements Transport {
       p.reject(new TransportError(code, message));
     }
   }
+}
+
+/**
+ * Writes a frame (length header, then the sealed body) in one write: one system call with
+ * no delay (no Nagle), which a raft leader relies on to have its appends on the wire
+ * before it blocks in its own fsync.
+ */
+function writeFrame(socket: net.Socket, sealed: Buffer): void {
+  socket.write(Buffer.concat([encodeFrameHeader(sealed.length), sealed]));
 }
 
 function rejected(code: TransportErrorCode, message: string): Promise<never> {

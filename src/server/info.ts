@@ -113,6 +113,7 @@ function sections(node: HomeostatNode): Section[] {
       ],
     ],
     ["membership", membershipFields(node)],
+    ["raft", raftFields(node)],
     [
       "keyspace",
       keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : [],
@@ -154,6 +155,30 @@ function membershipFields(node: HomeostatNode): [string, string | number][] {
     ["bus_send_failures", t.sendFailures],
     ["dropped_garbled", m.stats.droppedGarbled],
     ["dropped_oversized", m.stats.droppedOversized],
+  ];
+}
+
+/** Sharded mode's raft host: how much each flush batches (the figures behind throughput). */
+function raftFields(node: HomeostatNode): [string, string | number][] {
+  const cluster = node.cluster;
+  if (cluster === null) return [["raft_enabled", 0]];
+  const m = cluster.runtime.multi.stats;
+  const r = cluster.runtime.stats;
+  return [
+    ["raft_enabled", 1],
+    ["raft_id", cluster.raftId],
+    ["raft_groups", cluster.runtime.multi.size],
+    ["raft_flushes", m.flushes],
+    ["raft_persists", m.persists],
+    ["raft_group_writes", m.groupWrites],
+    ["raft_hard_states_deferred", m.hardStatesDeferred],
+    ["raft_messages_sent", m.messagesSent],
+    ["raft_envelopes_sent", m.envelopesSent],
+    ["raft_bytes_sent", m.bytesSent],
+    ["raft_entries_applied", m.entriesApplied],
+    ["raft_reads_served", m.readsServed],
+    ["raft_send_failures", r.sendFailures],
+    ["raft_unroutable", r.unroutable],
   ];
 }
 
