@@ -269,6 +269,12 @@ interface Group<L extends GroupLog> {
   deferred: HardState | null;
 }
 
+/** What one flush writes, and which groups of its batch that covers. */
+interface PreparedWrites<L extends GroupLog> {
+  writes: GroupWrite<L>[];
+  written: Set<Group<L>>;
+}
+
 interface Handed<L extends GroupLog> {
   group: Group<L>;
   rd: Ready;
@@ -559,20 +565,42 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     if (batch.length === 0) return this.dirty.size > 0;
     this.flushing = true;
     try {
-      this.stats.flushes += 1;
-      const early = batch.map(({ group, rd }) => this.leadsUnchanged(group, rd));
-      this.sendMessages(batch, early, true);
-      this.persist(batch);
-      this.sendMessages(batch, early, false);
-      for (const { group, rd } of batch) this.apply(group, rd);
-      for (const { group } of batch) group.raft.advance();
-      for (const { group } of batch) this.maybeCompact(group);
+      const p = this.prepareWrites(batch);
+      const early = this.beginFlush(batch, p !== null);
+      if (p !== null) {
+        this.logs.persist(p.writes);
+        this.recordWritten(batch, p);
+      }
+      this.finishFlush(batch, early);
     } catch (e) {
       this.failure = e;
       throw e;
     } finally {
       this.flushing = false;
     }
+    return this.afterFlush(batch);
+  }
+
+  /**
+   * Step 0: counts the flush and sends what may leave before the persist. A flush with
+   * nothing to persist sends everything at once, in step 2 (one envelope per peer).
+   */
+  private beginFlush(batch: readonly Handed<L>[], persists: boolean): boolean[] {
+    this.stats.flushes += 1;
+    const early = batch.map(({ group, rd }) => persists && this.leadsUnchanged(group, rd));
+    if (persists) this.sendMessages(batch, early, true);
+    return early;
+  }
+
+  /** Steps 2 to 4, once the batch is durable. */
+  private finishFlush(batch: readonly Handed<L>[], early: readonly boolean[]): void {
+    this.sendMessages(batch, early, false);
+    for (const { group, rd } of batch) this.apply(group, rd);
+    for (const { group } of batch) group.raft.advance();
+    for (const { group } of batch) this.maybeCompact(group);
+  }
+
+  private afterFlush(batch: readonly Handed<L>[]): boolean {
     for (const { group } of batch) if (group.raft.hasReady()) this.dirty.add(group);
     return this.dirty.size > 0;
   }
@@ -597,7 +625,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * second synced transaction on every replica, one round after the first, only to
    * record the commit.
    */
-  private persist(batch: readonly Handed<L>[]): void {
+  private prepareWrites(batch: readonly Handed<L>[]): PreparedWrites<L> | null {
     const writes: GroupWrite<L>[] = [];
     const written = new Set<Group<L>>();
     for (const { group, rd } of batch) {
@@ -617,17 +645,21 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
         write: { snapshot: rd.snapshot, entries: rd.entries, hardState: hs ?? group.deferred },
       });
     }
-    if (writes.length === 0) return;
+    if (writes.length === 0) return null;
     for (const g of this.deferred) {
       if (g.deferred === null || written.has(g)) continue;
       writes.push({ log: g.log, write: { snapshot: null, entries: [], hardState: g.deferred } });
     }
-    this.logs.persist(writes);
+    return { writes, written };
+  }
+
+  /** After the prepared writes are durable: what each group has on disk now. */
+  private recordWritten(batch: readonly Handed<L>[], p: PreparedWrites<L>): void {
     this.stats.persists += 1;
-    this.stats.groupWrites += writes.length;
+    this.stats.groupWrites += p.writes.length;
     for (const { group, rd } of batch) {
       const hs = rd.hardState ?? group.deferred;
-      if (!written.has(group) || hs === null) continue;
+      if (!p.written.has(group) || hs === null) continue;
       group.writtenTerm = hs.term;
       group.writtenVote = hs.vote;
     }

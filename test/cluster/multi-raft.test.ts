@@ -255,7 +255,9 @@ describe("multi-raft host", () => {
     const c = memoryCluster(3, 100);
     electAndWrite(c, 10);
     assertSameOrderEverywhere(c, 10);
-    assert.equal(c.maxEnvelopesPerPeerPerStep, 1);
+    // One per peer per flush, or two when it persists: a leader's appends leave before its
+    // own write, the rest after (MultiRaft.flush, step 0).
+    assert.ok(c.maxEnvelopesPerPeerPerStep <= 2);
     // Leadership is spread: every node leads some groups (elections race independently).
     const led = new Map<NodeId, number>();
     for (const g of c.groups) led.set(c.leader(g), (led.get(c.leader(g)) ?? 0) + 1);
@@ -275,7 +277,9 @@ describe("multi-raft host", () => {
     const c = memoryCluster(5, 100, { seed: 5 });
     electAndWrite(c, 6);
     assertSameOrderEverywhere(c, 6);
-    assert.equal(c.maxEnvelopesPerPeerPerStep, 1);
+    // One per peer per flush, or two when it persists: a leader's appends leave before its
+    // own write, the rest after (MultiRaft.flush, step 0).
+    assert.ok(c.maxEnvelopesPerPeerPerStep <= 2);
   });
 
   it("coalesces idle heartbeats: one envelope per peer per round, a few bytes per group", () => {
@@ -384,7 +388,9 @@ describe("multi-raft host", () => {
     assertSameOrderEverywhere(c, rounds);
     assert.equal(restarted.mr.stats.snapshotsLoaded, 0, "node 3 had not compacted");
     assert.ok(restarted.mr.stats.snapshotsInstalled > 0, "some groups needed a snapshot");
-    assert.equal(c.maxEnvelopesPerPeerPerStep, 1);
+    // One per peer per flush, or two when it persists: a leader's appends leave before its
+    // own write, the rest after (MultiRaft.flush, step 0).
+    assert.ok(c.maxEnvelopesPerPeerPerStep <= 2);
   });
 
   it("a restarted node rebuilds every machine from its snapshot and log", () => {
@@ -418,7 +424,10 @@ describe("multi-raft host", () => {
       c.step();
     }
     c.runUntil("all applied", () => c.appliedEverywhere(4));
-    assert.ok(c.maxEnvelopesPerPeerPerStep > 1, "envelopes were split");
+    assert.ok(
+      c.maxEnvelopesPerPeerPerStep > 2,
+      "envelopes were split (beyond the early/late pair)",
+    );
     for (const g of c.groups) {
       const expected = range(4).map((k) => `g${g}/${k}/${pad}`);
       for (const id of c.ids) assert.deepEqual(c.values(id, g), expected);
