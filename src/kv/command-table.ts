@@ -1229,6 +1229,16 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
         args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
       },
+      shard: {
+        arity: -4,
+        flags: "NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "Runs a key-space command on one shard, on its leader (a cluster-wide command's part).",
+        complexity: "Depends on the command.",
+        args: [int("shard"), str("command"), { ...str("arg"), optional: true, multiple: true }],
+      },
       groups: {
         arity: 2,
         flags: "LOADING STALE",

@@ -65,17 +65,27 @@ export class ClusterRouter implements CommandRouter {
   ): Reply | Promise<Reply> | null {
     const indexes = commandKeyIndexes(args) ?? [];
     if (indexes.length === 0) {
-      // DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL: a cluster-wide answer needs every shard.
-      return R.error(
-        `ERR '${name}' spans every shard and is not supported by a cluster yet: ask per key`,
-      );
+      const copy = copyArgs(args, 0);
+      const write = spec.flags.includes("write");
+      switch (name) {
+        case "dbsize":
+        case "keys":
+        case "flushall":
+        case "flushdb":
+          return this.everyShard(client, name, copy, write);
+        case "scan":
+          return this.scan(client, copy);
+        case "randomkey":
+          return this.randomKey(client, copy);
+        default:
+          return R.error(`ERR '${name}' is not supported by a sharded cluster`);
+      }
     }
     const keys = indexes.map((i) => args.buf(i));
     const where = slotOfKeys(keys);
     if (where.kind === "crossslot") return crossSlot;
     const slot = where.kind === "slot" ? where.slot : 0;
-    const copy: Buffer[] = [];
-    for (let i = 0; i < args.length; i++) copy.push(Buffer.from(args.buf(i)));
+    const copy = copyArgs(args, 0);
     const write = spec.flags.includes("write");
     return this.run(client, slot, copy, write, 0);
   }
@@ -108,6 +118,119 @@ export class ClusterRouter implements CommandRouter {
       if (Date.now() > deadline) return noLeader;
       await sleep(25);
     }
+  }
+
+  /**
+   * A command run on one shard, whichever node leads it (HOMEOSTAT SHARD, and the
+   * cluster-wide commands below): locally on its leader, else forwarded there as
+   * HOMEOSTAT SHARD, waiting (bounded) for a leader as run() does.
+   */
+  async onShard(
+    client: Client,
+    group: number,
+    args: Buffer[],
+    write: boolean,
+    round = 0,
+  ): Promise<Reply> {
+    if (!this.shardIds().includes(group)) return R.error(`ERR no shard ${group}`);
+    const deadline = Date.now() + leaderWaitMs;
+    for (;;) {
+      const status = this.cluster.runtime.multi.status(group);
+      if (status?.role === "leader") return this.local(client, group, args, write);
+      const leader = this.cluster.leaderOf(group);
+      const node = leader?.node;
+      if (leader !== null && node !== undefined && leader.raftId !== this.cluster.raftId) {
+        // A forwarded request that finds us not leading says so; the sender asks again.
+        if (client.forwarded) return notLeading;
+        const wrapped = [
+          Buffer.from("HOMEOSTAT"),
+          Buffer.from("SHARD"),
+          Buffer.from(String(group)),
+        ];
+        const reply = await this.forwarder.send(node.host, node.port, [...wrapped, ...args]);
+        if (isRedirect(reply) && round < forwardRetriesMax) {
+          await sleep(50 * (round + 1));
+          return this.onShard(client, group, args, write, round + 1);
+        }
+        return reply;
+      }
+      if (Date.now() > deadline) return noLeader;
+      await sleep(25);
+    }
+  }
+
+  private shardIds(): number[] {
+    return this.cluster.meta
+      .shardMap()
+      .shards.map((s) => s.id)
+      .sort((a, b) => a - b);
+  }
+
+  /**
+   * DBSIZE (the sum), KEYS (every shard's, concatenated), FLUSHALL and FLUSHDB (OK once
+   * every shard has flushed; each shard's flush is atomic, the whole is not) — run on
+   * every shard at once. Any shard's error is the answer.
+   */
+  private async everyShard(
+    client: Client,
+    name: string,
+    args: Buffer[],
+    write: boolean,
+  ): Promise<Reply> {
+    const replies = await Promise.all(
+      this.shardIds().map((g) => this.onShard(client, g, args, write)),
+    );
+    const failed = replies.find((r) => r.kind === "error");
+    if (failed !== undefined) return failed;
+    if (name === "dbsize") {
+      let total = 0;
+      for (const r of replies) if (r.kind === "integer") total += Number(r.value);
+      return R.integer(total);
+    }
+    if (name === "keys") {
+      const all: Reply[] = [];
+      for (const r of replies) if (r.kind === "array" && r.value !== null) all.push(...r.value);
+      return R.array(all);
+    }
+    return R.OK;
+  }
+
+  /**
+   * SCAN over every shard in turn: the cursor is inner × shards + the shard's position,
+   * where inner is the shard's own SCAN cursor (0 starts a shard), so the cursor alone
+   * carries the iteration, as Redis requires. The shard count never changes (no splits).
+   */
+  private async scan(client: Client, args: Buffer[]): Promise<Reply> {
+    const ids = this.shardIds();
+    const n = BigInt(ids.length);
+    const cursor = parseCursorArg(args[1] as Buffer);
+    if (cursor === undefined || n === 0n) return R.error("ERR invalid cursor");
+    const position = Number(cursor % n);
+    const inner = cursor / n;
+    const sub = [...args];
+    sub[1] = Buffer.from(inner.toString());
+    const reply = await this.onShard(client, ids[position] as number, sub, false);
+    if (reply.kind !== "array" || reply.value === null || reply.value.length !== 2) return reply;
+    const [next, keys] = reply.value as [Reply, Reply];
+    const nextInner = next.kind === "bulk" && next.value !== null ? BigInt(String(next.value)) : 0n;
+    let outer: bigint;
+    if (nextInner !== 0n) outer = nextInner * n + BigInt(position);
+    else outer = position + 1 < ids.length ? BigInt(position + 1) : 0n;
+    return R.array([R.bulk(outer.toString()), keys]);
+  }
+
+  /** RANDOMKEY: shards in a random order until one has a key. */
+  private async randomKey(client: Client, args: Buffer[]): Promise<Reply> {
+    const ids = this.shardIds();
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [ids[i], ids[j]] = [ids[j] as number, ids[i] as number];
+    }
+    for (const g of ids) {
+      const reply = await this.onShard(client, g, args, false);
+      if (reply.kind === "error" || (reply.kind === "bulk" && reply.value !== null)) return reply;
+    }
+    return R.NULL;
   }
 
   private local(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply> {
@@ -156,6 +279,22 @@ function proposeRefused(reason: string): Reply {
   if (reason === "too-large") return R.error("ERR the command is too large for one log entry");
   if (reason === "overloaded") return R.error("TRYAGAIN the shard is overloaded; retry shortly");
   return noLeader;
+}
+
+const notLeading = R.error("TRYAGAIN this node does not lead the shard any more");
+
+/** Arguments `from`.. as Buffers of their own (the parser's buffers are reused). */
+export function copyArgs(args: Args, from: number): Buffer[] {
+  const copy: Buffer[] = [];
+  for (let i = from; i < args.length; i++) copy.push(Buffer.from(args.buf(i)));
+  return copy;
+}
+
+/** A SCAN cursor as redis-cli sends it: decimal digits; undefined when malformed. */
+function parseCursorArg(b: Buffer): bigint | undefined {
+  const text = b.toString("latin1");
+  if (!/^\d{1,20}$/.test(text)) return undefined;
+  return BigInt(text);
 }
 
 function isRedirect(reply: Reply): boolean {

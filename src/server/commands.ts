@@ -476,6 +476,8 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    The raft groups on this node: role, leader, term, commit, applied, voters, learners.",
       "FORWARDED",
       "    (between nodes) This connection forwards other clients' commands: never forward on.",
+      "SHARD <shard> <command> [<arg> ...]",
+      "    Runs a key-space command on one shard (on its leader): DBSIZE, SCAN, KEYS... per shard.",
     ]);
   }
   const bad = checkSub(args);
@@ -484,6 +486,19 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     const cluster = node.cluster;
     if (cluster === null) return R.error("ERR This instance has cluster support disabled");
     return R.array(cluster.groupRows().map((row) => R.bulk(row)));
+  }
+  if (args.lower(1) === "shard") {
+    const onShard = node.router?.onShard;
+    if (node.cluster === null || onShard === undefined) {
+      return R.error("ERR This instance has cluster support disabled");
+    }
+    const group = Number(args.str(2));
+    if (!Number.isSafeInteger(group) || group < 1) return R.error("ERR shard must be a shard id");
+    const spec = node.specOf(args.lower(3));
+    if (spec === undefined) return R.error(`ERR unknown command '${args.str(3)}'`);
+    const inner: Buffer[] = [];
+    for (let i = 3; i < args.length; i++) inner.push(Buffer.from(args.buf(i)));
+    return onShard.call(node.router, c, group, inner, spec.flags.includes("write"));
   }
   if (args.lower(1) === "forwarded") {
     c.forwarded = true;

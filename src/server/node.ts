@@ -75,6 +75,8 @@ export interface NodeDeps {
 export interface CommandRouter {
   /** A reply now, a reply later (sent in command order), or null: run it locally. */
   route(client: Client, name: string, spec: CommandSpec, args: Args): Reply | Promise<Reply> | null;
+  /** A command run on shard `group` of a sharded cluster (HOMEOSTAT SHARD). */
+  onShard?(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply>;
 }
 
 /**

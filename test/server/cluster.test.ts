@@ -277,6 +277,34 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       cluster.disconnect();
     }
   });
+
+  it("answers DBSIZE, KEYS, SCAN, RANDOMKEY and FLUSHALL over every shard, from any node", async () => {
+    const plain = new Redis({ port: (nodes[2] as RunningNode).port });
+    const other = new Redis({ port: (nodes[0] as RunningNode).port });
+    try {
+      for (let i = 0; i < 100; i++) await plain.set(`ks:${i}`, "v");
+      const total = await other.dbsize();
+      assert.ok(total >= 100, `dbsize ${total}`);
+      assert.equal((await plain.keys("ks:*")).length, 100);
+      const seen = new Set<string>();
+      let cursor = "0";
+      let calls = 0;
+      do {
+        const [next, keys] = await other.scan(cursor, "MATCH", "ks:*", "COUNT", 7);
+        for (const k of keys) seen.add(k);
+        cursor = next;
+        calls += 1;
+      } while (cursor !== "0" && calls < 1000);
+      assert.equal(seen.size, 100, "SCAN visits every key once the cursor is back to 0");
+      assert.notEqual(await plain.randomkey(), null);
+      assert.equal(await plain.flushall(), "OK");
+      assert.equal(await other.dbsize(), 0);
+      assert.equal(await other.randomkey(), null);
+    } finally {
+      plain.disconnect();
+      other.disconnect();
+    }
+  });
 });
 
 describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
