@@ -95,6 +95,13 @@ program
     positiveIntOption,
     3,
   )
+  .option(
+    "--dead-node-after <seconds>",
+    "with --cluster: how long a node may be silent before its replicas are rebuilt " +
+      "on other nodes (used by whichever node leads the meta group)",
+    positiveIntOption,
+    300,
+  )
   .option("-d, --data <dir>", "data folder (default: ./data/<port>)")
   .option("--requirepass <password>", "password clients must give with AUTH")
   .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
@@ -122,6 +129,7 @@ program
       cluster: opts.cluster === true,
       shards: opts.shards,
       replicas: opts.replicas,
+      deadNodeAfterMs: opts.deadNodeAfter * 1000,
     });
     if (code !== 0) process.exitCode = code;
   });
@@ -169,6 +177,7 @@ interface StartOptions {
   cluster?: boolean;
   shards: number;
   replicas: number;
+  deadNodeAfter: number;
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -39,13 +39,17 @@
  *   - finishes a graceful removal: once a node marked "removing" holds no replica and no
  *     meta vote, it proposes set-node-status removed, then drops it from the meta group.
  *
- * What it does NOT do yet: move replicas off a dead node. Only a node being removed
- * gracefully (status "removing", whether or not it is still up) has its replicas moved.
+ *   - repairs: a node that has not been alive for longer than the dead-node time
+ *     (PlanInput.expired) is treated as a node being removed: each shard it holds gets a
+ *     learner on a live node, promoted once caught up, and only then the dead voter is
+ *     removed — the same steps, bounds and quorum checks as any move. The node keeps its
+ *     registry entry: if it comes back it is live again and placement may use it.
+ *
  * A shard with a voter on an active node that is not alive (suspect, dead, left, or
- * unknown to membership) is frozen: it gets no action and is left out of the placement
- * (its replicas do not count in the nodes' loads) until that node is alive again or a
- * later dead-node reconciler handles it. Learners on such nodes are removed (they hold no
- * vote; their catch-up would never end).
+ * unknown to membership) and has not expired is frozen: it gets no action and is left
+ * out of the placement (its replicas do not count in the nodes' loads) until that node
+ * is alive again or expires. Learners on such nodes are removed (they hold no vote; their
+ * catch-up would never end).
  */
 import type { MemberState } from "../membership/types.js";
 import { membersMax } from "../raft/config.js";
@@ -90,6 +94,13 @@ export interface PlanInput {
    * not live (nothing is placed on it) but not dead either (a meta voter on it stays).
    */
   readonly liveness: ReadonlyMap<string, MemberState>;
+  /**
+   * Nodes (ClusterNode.id) that have not been alive for longer than the dead-node time:
+   * their replicas are rebuilt on live nodes. A node not alive for less is only down: the
+   * shards it holds are left alone, so a short absence moves no data. The caller keeps the
+   * time (plan is pure). Empty or absent: no node has expired.
+   */
+  readonly expired?: ReadonlySet<string>;
   /** The freshest observation of each group: the shards and metaGroupId. */
   readonly groups: ReadonlyMap<number, GroupObservation>;
   /**
@@ -526,7 +537,8 @@ function viewOf(ctx: Context, shard: Shard, r: number): ShardView {
       : null;
   const frozen = shard.replicas.some((id) => {
     const n = node(ctx, id);
-    return n === undefined || (n.status === "active" && !alive(ctx, id));
+    if (n === undefined) return true;
+    return n.status === "active" && !alive(ctx, id) && !(ctx.input.expired?.has(n.id) ?? false);
   });
   const inflightConf = ctx.input.inflight.some(
     (a) => a.group === shard.id && a.kind === "conf-change",

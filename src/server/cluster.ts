@@ -63,6 +63,8 @@ const bootstrapRaftId = 1;
 const removedGroupQuietMs = 10_000;
 /** How long the bus addresses taken from membership are reused before being read again. */
 const memberAddressesTtlMs = 1000;
+/** How long a node is only down before its replicas are rebuilt elsewhere (default). */
+export const deadNodeAfterMsDefault = 5 * 60_000;
 /** Shards a new cluster is split into, each a raft group. */
 export const shardCountDefault = 16;
 
@@ -81,6 +83,11 @@ export interface ClusterOptions {
   password: string;
   shardCount?: number;
   replicaTarget?: number;
+  /**
+   * How long a node may be silent before its replicas are rebuilt on other nodes (used
+   * while this node leads the meta group); until then it is only down and nothing moves.
+   */
+  deadNodeAfterMs?: number;
   /**
    * Builds the state machine of a shard group on this node, or null while its slots are
    * not known yet (the meta replica has not caught up): its messages are then ignored
@@ -128,6 +135,8 @@ export class ClusterRuntime {
   /** On the meta leader: what other nodes last reported of the groups they lead. */
   private readonly reported = new Map<number, { obs: GroupObservation; at: number }>();
   private controllerTimer: NodeJS.Timeout | null = null;
+  /** On the meta leader: since when each registered node has not been alive. */
+  private readonly notAliveSince = new Map<string, number>();
   private addressCache: {
     at: number;
     byNode: Map<string, string>;
@@ -420,8 +429,35 @@ export class ClusterRuntime {
     }
     const liveness = new Map<string, MemberState>();
     for (const m of this.o.membership.members()) liveness.set(clusterNodeId(m.id), m.state);
-    const actions = plan({ meta: this.meta.state, liveness, groups, inflight: this.inflight });
+    const expired = this.expiredNodes(liveness, now);
+    const actions = plan({
+      meta: this.meta.state,
+      liveness,
+      expired,
+      groups,
+      inflight: this.inflight,
+    });
     for (const a of actions) this.execute(a);
+  }
+
+  /**
+   * Registered nodes not alive for longer than the dead-node time, counted from when this
+   * node (as meta leader) first saw them so: a new meta leader starts counting afresh,
+   * which can only delay a repair, never hasten it.
+   */
+  private expiredNodes(liveness: ReadonlyMap<string, MemberState>, now: number): Set<string> {
+    const expired = new Set<string>();
+    const after = this.o.deadNodeAfterMs ?? deadNodeAfterMsDefault;
+    for (const n of this.meta.nodes()) {
+      if (n.status === "removed" || liveness.get(n.id) === "alive") {
+        this.notAliveSince.delete(n.id);
+        continue;
+      }
+      const since = this.notAliveSince.get(n.id);
+      if (since === undefined) this.notAliveSince.set(n.id, now);
+      else if (now - since >= after) expired.add(n.id);
+    }
+    return expired;
   }
 
   private execute(a: Action): void {

@@ -37,6 +37,8 @@ export interface StartOptions {
   /** With cluster, on the first node: shards and replicas per shard. */
   shards?: number;
   replicas?: number;
+  /** With cluster: how long a silent node is only down (cluster.ts, deadNodeAfterMs). */
+  deadNodeAfterMs?: number;
 }
 
 /**
@@ -198,6 +200,7 @@ async function openCluster(
     password: options.requirepass,
     shardCount: options.shards,
     replicaTarget: options.replicas,
+    deadNodeAfterMs: options.deadNodeAfterMs,
     shardMachine: (group, slots) => {
       const store = space.openShard(
         group,

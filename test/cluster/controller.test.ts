@@ -122,6 +122,9 @@ class Model {
     }
   }
 
+  /** Nodes dead for longer than the dead-node time (PlanInput.expired). */
+  readonly expired = new Set<string>();
+
   alive(n: number): boolean {
     return this.liveness.get(hex(n)) === "alive";
   }
@@ -147,6 +150,7 @@ class Model {
     return plan({
       meta: this.meta.state,
       liveness: this.liveness,
+      expired: this.expired,
       groups: this.observations(),
       inflight: [],
     });
@@ -371,6 +375,45 @@ describe("controller over a model cluster", () => {
       const g = m.groups.get(s.id) as ModelGroup;
       assert.equal(s.leader, g.leader, "new leaders of the dead node's shards are recorded");
     }
+    assert.deepEqual(m.plan(), []);
+  });
+
+  it("rebuilds a dead node's replicas once it has been dead for the dead-node time", () => {
+    const m = new Model(8, { "conf-changes-max": 3 });
+    for (const n of [2, 3, 4, 5]) m.addNode(n);
+    m.converge(200);
+    const held = () =>
+      [...m.groups].filter(([id, g]) => id !== metaGroupId && g.voters.includes(3)).length;
+    assert.ok(held() > 0, "node 3 holds replicas");
+    m.kill(3);
+    // Only down: the shards it holds are left alone (leaders re-elected and recorded).
+    const before = m.actionsSeen.length;
+    m.converge(60);
+    const moved = m.actionsSeen
+      .slice(before)
+      .filter((a) => a.kind === "conf-change" && a.group !== metaGroupId);
+    assert.deepEqual(moved, [], "no data moves while the node is only down");
+    assert.ok(held() > 0);
+    // Expired: every shard gets a live replica in its place, learner first, then the
+    // dead voter is removed, never more than 3 shards mid-move.
+    m.expired.add(hex(3));
+    m.converge(300);
+    assert.equal(held(), 0, "no shard keeps a voter on the dead node");
+    for (const [id, g] of m.groups) {
+      if (id === metaGroupId) continue;
+      assert.equal(g.voters.length, 3, `shard ${id} is back at 3 voters`);
+      assert.ok(g.voters.every((v) => m.alive(v)), `shard ${id}'s voters are live`);
+    }
+    const after = m.actionsSeen.slice(before);
+    for (const [id] of m.groups) {
+      if (id === metaGroupId) continue;
+      const steps = after
+        .filter((a) => a.group === id && a.kind === "conf-change")
+        .map((a) => (a.kind === "conf-change" ? a.change.type : ""));
+      if (steps.length === 0) continue;
+      assert.deepEqual(steps, ["add-learner", "add-voter", "remove"], `shard ${id}`);
+    }
+    assert.ok(m.maxShardsWithLearners <= 3);
     assert.deepEqual(m.plan(), []);
   });
 

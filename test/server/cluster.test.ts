@@ -47,15 +47,32 @@ async function groupsOf(port: number): Promise<Group[]> {
 }
 
 /** Starts `n` nodes: the first creates the cluster, the others join through it. */
-async function startCluster(n: number, nodes: RunningNode[], dirs: string[]): Promise<void> {
+async function startCluster(
+  n: number,
+  nodes: RunningNode[],
+  dirs: string[],
+  extra: string[] = [],
+): Promise<void> {
   const first = tempDir();
   dirs.push(first);
-  nodes.push(await startNode(first, ["--cluster", "--shards", String(shards)]));
+  nodes.push(await startNode(first, ["--cluster", "--shards", String(shards), ...extra]));
   for (let i = 1; i < n; i++) {
     const dir = tempDir();
     dirs.push(dir);
     const seed = `127.0.0.1:${(nodes[0] as RunningNode).port}`;
-    nodes.push(await startNode(dir, ["--cluster", "--join", seed]));
+    nodes.push(await startNode(dir, ["--cluster", "--join", seed, ...extra]));
+  }
+}
+
+/** A node's raft id (INFO raft). */
+async function raftIdOf(port: number): Promise<number> {
+  const r = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await r.connect();
+    const info = await r.info("raft");
+    return Number(/raft_id:(\d+)/.exec(info)?.[1]);
+  } finally {
+    r.disconnect();
   }
 }
 
@@ -313,7 +330,8 @@ describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
   cleanUpAfter(nodes, dirs);
 
   it("places 3 replicas per shard over 5 nodes and serves a workload linearizably", async () => {
-    await startCluster(5, nodes, dirs);
+    // A node silent for 3 s counts as dead (the last test), not the default 5 minutes.
+    await startCluster(5, nodes, dirs, ["--dead-node-after", "3"]);
     await waitPlaced(nodes, 5);
     await waitFor("leaders on at least 4 of the 5 nodes", 30_000, async () => {
       const c = leaderCounts(await ledGroups(nodes));
@@ -328,5 +346,42 @@ describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
     await work.stop();
     assert.ok(work.acked > 20);
     assertLinearizable(work.history);
+  });
+
+  it("rebuilds a SIGKILLed node's replicas on the other nodes", async (t) => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      for (let i = 0; i < 40; i++) assert.equal(await cluster.set(`dead:${i}`, `v${i}`), "OK");
+    } finally {
+      cluster.disconnect();
+    }
+    // Not the first node (raft id 1, which created the cluster and likely leads meta).
+    const victim = nodes[3] as RunningNode;
+    const deadId = await raftIdOf(victim.port);
+    const held = (await ledGroups(nodes)).filter((g) => g.voters.includes(deadId));
+    assert.ok(held.length > 0, "the victim holds replicas");
+    const killedAt = Date.now();
+    await victim.kill();
+    const live = nodes.filter((n) => n !== victim);
+    await waitFor("every shard at 3 live voters, none on the dead node", 120_000, async () => {
+      const groups = await ledGroups(live);
+      return (
+        groups.length === shards &&
+        groups.every(
+          (g) => g.voters.length === 3 && !g.voters.includes(deadId) && g.learners.length === 0,
+        )
+      );
+    });
+    const restoredS = (Date.now() - killedAt) / 1000;
+    assert.ok(restoredS >= 3, `nothing moved before the dead-node time (${restoredS} s)`);
+    t.diagnostic(
+      `${held.length} shards back at 3 live voters ${restoredS.toFixed(1)} s after the kill`,
+    );
+    const plain = new Redis({ port: (live[1] as RunningNode).port });
+    try {
+      for (let i = 0; i < 40; i++) assert.equal(await plain.get(`dead:${i}`), `v${i}`);
+    } finally {
+      plain.disconnect();
+    }
   });
 });
