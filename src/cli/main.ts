@@ -5,6 +5,7 @@ import { advertiseHostProblem, parseSeeds } from "../server/membership-driver.js
 import { startNode } from "../server/start.js";
 import { call, formatReply, UnreachableError } from "./client.js";
 import { registerMembers } from "./members.js";
+import { registerNode } from "./node.js";
 import { registerSimCommand } from "./sim.js";
 
 function positiveIntOption(value: string): number {
@@ -160,6 +161,7 @@ withTarget(program.command("info"))
   });
 
 registerMembers(withTarget(program.command("members")));
+registerNode(program.command("node"));
 registerSimCommand(program);
 
 interface StartOptions {

@@ -1229,6 +1229,16 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
         args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
       },
+      remove: {
+        arity: 3,
+        flags: "ADMIN NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "Decommissions a node: its replicas and leaderships move to the others, then it is removed.",
+        complexity: O1,
+        args: [str("node")],
+      },
       shard: {
         arity: -4,
         flags: "NOSCRIPT",

@@ -286,6 +286,68 @@ export class ClusterRuntime {
     return R.integer(result.raftId);
   }
 
+  /**
+   * Decommission (HOMEOSTAT REMOVE): marks node `who` (raft id, or node id or a unique
+   * prefix of it) "removing"; the controller then moves its replicas and leaderships away
+   * (each replica rebuilt elsewhere before the node's is removed), and marks it removed
+   * once it holds nothing. Refused when the nodes left could not hold every shard's
+   * replica target: data stays at full replication throughout. On a node that does not
+   * lead the meta group, asked of the meta leader.
+   */
+  async removeNode(who: string): Promise<Reply> {
+    if (!this.isMetaLeader()) {
+      const leader = this.metaLeader();
+      if (leader === undefined) return R.error("CLUSTERDOWN the meta group has no leader yet");
+      try {
+        const t = { host: leader.host, port: leader.port };
+        const args = ["HOMEOSTAT", "REMOVE", who];
+        return this.o.password === ""
+          ? await call(t, args)
+          : ((await callAll(t, [["AUTH", this.o.password], args]))[1] as Reply);
+      } catch (err) {
+        return R.error(`TRYAGAIN the meta leader did not answer: ${String(err)}`);
+      }
+    }
+    const nodes = this.meta.nodes();
+    const byRaft = /^\d+$/.test(who) ? nodes.filter((n) => n.raftId === Number(who)) : [];
+    const matches =
+      byRaft.length > 0 ? byRaft : nodes.filter((n) => who.length >= 4 && n.id.startsWith(who));
+    if (matches.length !== 1) {
+      return R.error(
+        matches.length === 0
+          ? `ERR no node ${who} (give its raft id or node id, as HOMEOSTAT MEMBERS shows)`
+          : `ERR ${who} names ${matches.length} nodes: give more of the node id`,
+      );
+    }
+    const n = matches[0] as RegisteredNode;
+    if (n.status === "removed") return R.error(`ERR node ${n.raftId} is already removed`);
+    if (n.status === "removing") return R.simple(`OK node ${n.raftId} is already draining`);
+    const alive = new Set(
+      this.o.membership
+        .members()
+        .filter((m) => m.state === "alive")
+        .map((m) => clusterNodeId(m.id)),
+    );
+    const staying = nodes.filter(
+      (x) => x.status === "active" && x.raftId !== n.raftId && alive.has(x.id),
+    ).length;
+    const target = this.meta.state.settings.replicaTarget;
+    if (staying < target) {
+      return R.error(
+        `ERR removing node ${n.raftId} would leave ${staying} nodes for ${target} replicas ` +
+          "per shard (live nodes other than it): add a node first",
+      );
+    }
+    const result = await this.proposeMeta({
+      kind: "set-node-status",
+      id: n.id,
+      status: "removing",
+    });
+    if (!result.ok) return R.error(`ERR cannot remove node ${n.raftId}: ${result.message}`);
+    this.o.log.info({ node: n.id, raftId: n.raftId }, "node marked for removal: draining it");
+    return R.simple(`OK node ${n.raftId} is draining`);
+  }
+
   // ---- groups ------------------------------------------------------------------------------
 
   private addShard(group: number, conf: { voters: number[]; learners: number[] }): void {

@@ -476,6 +476,8 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    The raft groups on this node: role, leader, term, commit, applied, voters, learners.",
       "FORWARDED",
       "    (between nodes) This connection forwards other clients' commands: never forward on.",
+      "REMOVE <node>",
+      "    Decommissions a node (raft id or node id): its replicas move to the others first.",
       "SHARD <shard> <command> [<arg> ...]",
       "    Runs a key-space command on one shard (on its leader): DBSIZE, SCAN, KEYS... per shard.",
     ]);
@@ -486,6 +488,11 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     const cluster = node.cluster;
     if (cluster === null) return R.error("ERR This instance has cluster support disabled");
     return R.array(cluster.groupRows().map((row) => R.bulk(row)));
+  }
+  if (args.lower(1) === "remove") {
+    const cluster = node.cluster;
+    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    return cluster.removeNode(args.str(2));
   }
   if (args.lower(1) === "shard") {
     const onShard = node.router?.onShard;

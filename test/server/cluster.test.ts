@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { HistoryRecorder } from "../../src/sim/checkers/history.js";
 import { type KvInput, type KvOutput, kvModel } from "../../src/sim/checkers/kv-model.js";
 import { checkLinearizability } from "../../src/sim/checkers/linearizability.js";
-import { cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
+import { CLI, cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
  * Real processes on loopback in sharded mode (`--cluster`): they form a cluster, every
@@ -324,7 +325,7 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
   });
 });
 
-describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
+describe("a 5-node cluster (real processes)", { timeout: 300_000 }, () => {
   const nodes: RunningNode[] = [];
   const dirs: string[] = [];
   cleanUpAfter(nodes, dirs);
@@ -383,5 +384,55 @@ describe("a 5-node cluster (real processes)", { timeout: 180_000 }, () => {
     } finally {
       plain.disconnect();
     }
+  });
+
+  it("drains a node with `homeostat node remove` while ioredis keeps writing", async (t) => {
+    const live = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
+    const leaving = live[live.length - 1] as RunningNode;
+    const leavingId = await raftIdOf(leaving.port);
+    const stay = live.filter((n) => n !== leaving);
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (stay[0] as RunningNode).port }]);
+    let writes = 0;
+    const errors: string[] = [];
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        try {
+          await cluster.set(`drain:${i % 200}`, String(i));
+          writes += 1;
+        } catch (err) {
+          errors.push(String(err));
+        }
+      }
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const out = execFileSync(
+        process.execPath,
+        [CLI, "node", "remove", String(leavingId), "-p", String((stay[1] as RunningNode).port)],
+        { encoding: "utf8" },
+      );
+      assert.match(out, /draining/);
+      const started = Date.now();
+      await waitFor("the node holds no replica and is removed", 120_000, async () => {
+        const groups = await ledGroups(stay);
+        return (
+          groups.length === shards &&
+          groups.every(
+            (g) =>
+              g.voters.length === 3 &&
+              !g.voters.includes(leavingId) &&
+              !g.learners.includes(leavingId),
+          )
+        );
+      });
+      t.diagnostic(`drained in ${((Date.now() - started) / 1000).toFixed(1)} s, ${writes} writes`);
+    } finally {
+      stop = true;
+      await writer;
+      cluster.disconnect();
+    }
+    assert.deepEqual(errors, [], "no write failed beyond ioredis's own retries");
+    assert.ok(writes > 50, `writes went on (${writes})`);
   });
 });
