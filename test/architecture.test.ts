@@ -20,7 +20,8 @@ const ALLOWED: Record<string, string[]> = {
   sim: ["core", "membership", "raft"],
   kv: ["core", "resp", "storage", "raft"],
   server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster"],
-  cli: ["core", "resp", "server", "sim"],
+  contract: ["core"],
+  cli: ["core", "resp", "server", "sim", "contract"],
 };
 
 function sources(dir: string): string[] {

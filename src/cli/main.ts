@@ -4,6 +4,7 @@ import { HOMEOSTAT_VERSION } from "../server/info.js";
 import { advertiseHostProblem, parseSeeds } from "../server/membership-driver.js";
 import { startNode } from "../server/start.js";
 import { call, formatReply, UnreachableError } from "./client.js";
+import { registerContract } from "./contract.js";
 import { registerMembers } from "./members.js";
 import { registerNode } from "./node.js";
 import { registerSimCommand } from "./sim.js";
@@ -162,6 +163,7 @@ withTarget(program.command("info"))
 
 registerMembers(withTarget(program.command("members")));
 registerNode(program.command("node"));
+registerContract(program.command("contract"));
 registerSimCommand(program);
 
 interface StartOptions {
