@@ -26,6 +26,21 @@ import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
 import { zoneBytesMax } from "../membership/codec.js";
 import type { DecodeResult } from "../raft/codec.js";
 import type { Entry, ReadState, Snapshot } from "../raft/types.js";
+import {
+  bounded,
+  type ContractVersion,
+  contractVersionsKept,
+  type JournalDraft,
+  type JournalEntry,
+  journalBatchMax,
+  journalEntriesKept,
+  readContract,
+  readDraft,
+  readEntry,
+  writeContract,
+  writeDraft,
+  writeEntry,
+} from "./meta-records.js";
 import type { GroupMachine, GroupStatus } from "./multi-raft.js";
 import {
   applyStep,
@@ -157,7 +172,17 @@ export type MetaCommand =
       readonly from: readonly number[];
       readonly to: readonly number[];
     }
-  | { readonly kind: "set-setting"; readonly name: SettingName; readonly value: number };
+  | { readonly kind: "set-setting"; readonly name: SettingName; readonly value: number }
+  | {
+      readonly kind: "apply-contract";
+      /** Refused unless the current contract version is still this (0: none yet). */
+      readonly expectedVersion: number;
+      readonly appliedAtMs: number;
+      readonly text: string;
+      readonly replicas: number;
+      readonly deadNodeAfterMs: number;
+    }
+  | { readonly kind: "journal"; readonly entries: readonly JournalDraft[] };
 
 export type MetaCommandKind = MetaCommand["kind"];
 const commandKinds: readonly MetaCommandKind[] = [
@@ -167,6 +192,8 @@ const commandKinds: readonly MetaCommandKind[] = [
   "record-shard-change",
   "set-meta-voters",
   "set-setting",
+  "apply-contract",
+  "journal",
 ];
 
 /** The whole replicated state: an immutable value, replaced by every change. */
@@ -184,6 +211,12 @@ export interface MetaState {
   readonly marks: ReadonlyMap<number, ObservedMark>;
   /** The meta group's desired voters (raft ids, ascending); the controller drives raft to them. */
   readonly metaVoters: readonly number[];
+  /** The service contract's versions, oldest first; the last is in force. Empty: none yet. */
+  readonly contracts: readonly ContractVersion[];
+  /** The decision journal, oldest first (meta-records.ts). */
+  readonly journal: readonly JournalEntry[];
+  /** The last journal entry's seq (entries before the kept ones were dropped). */
+  readonly journalSeq: number;
 }
 
 export const emptyMetaState: MetaState = Object.freeze({
@@ -199,6 +232,9 @@ export const emptyMetaState: MetaState = Object.freeze({
   shardMap: Object.freeze({ epoch: 0, shards: Object.freeze([]) }),
   marks: new Map(),
   metaVoters: Object.freeze([]),
+  contracts: Object.freeze([]),
+  journal: Object.freeze([]),
+  journalSeq: 0,
 });
 
 /** Every error a meta command can end with, and what it means (STYLE.md §6). */
@@ -222,6 +258,9 @@ export const metaErrors = {
   "meta-voters-moved": "The meta group's desired voters changed since the controller planned.",
   "invalid-meta-voters": "Meta voters must be 1 to metaVotersMax distinct registered nodes.",
   "invalid-setting": "The value is outside what the setting accepts.",
+  "contract-moved": "Another contract was applied since this one was validated: check again.",
+  "invalid-contract": "The contract's values are outside what the cluster accepts.",
+  "invalid-journal": "A journal batch is empty or too large.",
 } as const;
 
 export type MetaErrorCode = keyof typeof metaErrors;
@@ -342,7 +381,59 @@ export function applyMetaCommand(state: MetaState, cmd: MetaCommand): Applied {
       return setMetaVoters(state, cmd.from, cmd.to);
     case "set-setting":
       return setSetting(state, cmd.name, cmd.value);
+    case "apply-contract":
+      return applyContract(state, cmd);
+    case "journal":
+      return appendJournal(state, cmd.entries);
   }
+}
+
+function applyContract(
+  state: MetaState,
+  cmd: Extract<MetaCommand, { kind: "apply-contract" }>,
+): Applied {
+  const current = state.contracts[state.contracts.length - 1]?.version ?? 0;
+  if (cmd.expectedVersion !== current) {
+    return fail(
+      state,
+      "contract-moved",
+      `contract version is ${current}, not ${cmd.expectedVersion}`,
+    );
+  }
+  if (!isIntIn(cmd.replicas, 1, replicaTargetMax)) {
+    return fail(
+      state,
+      "invalid-contract",
+      `replicas ${cmd.replicas} is not 1..${replicaTargetMax}`,
+    );
+  }
+  if (!Number.isSafeInteger(cmd.deadNodeAfterMs) || cmd.deadNodeAfterMs < 1000) {
+    return fail(state, "invalid-contract", `dead-node time ${cmd.deadNodeAfterMs} ms`);
+  }
+  const version: ContractVersion = {
+    version: current + 1,
+    appliedAtMs: cmd.appliedAtMs,
+    text: cmd.text,
+    replicas: cmd.replicas,
+    deadNodeAfterMs: cmd.deadNodeAfterMs,
+  };
+  return ok({
+    ...state,
+    settings: { ...state.settings, replicaTarget: cmd.replicas },
+    contracts: bounded(state.contracts, [version], contractVersionsKept),
+  });
+}
+
+function appendJournal(state: MetaState, drafts: readonly JournalDraft[]): Applied {
+  if (drafts.length === 0 || drafts.length > journalBatchMax) {
+    return fail(state, "invalid-journal", `${drafts.length} entries in one batch`);
+  }
+  const entries = drafts.map((d, i): JournalEntry => ({ ...d, seq: state.journalSeq + 1 + i }));
+  return ok({
+    ...state,
+    journal: bounded(state.journal, entries, journalEntriesKept),
+    journalSeq: state.journalSeq + entries.length,
+  });
 }
 
 function bootstrap(state: MetaState, cmd: Extract<MetaCommand, { kind: "bootstrap" }>): Applied {
@@ -379,6 +470,9 @@ function bootstrap(state: MetaState, cmd: Extract<MetaCommand, { kind: "bootstra
     shardMap,
     marks: new Map(shardMap.shards.map((s) => [s.id, { index: 0, term: 0 }])),
     metaVoters: [firstRaftId],
+    contracts: state.contracts,
+    journal: state.journal,
+    journalSeq: state.journalSeq,
   };
   return ok(next, firstRaftId);
 }
@@ -745,6 +839,21 @@ export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
       writeCode(w, settingNames, cmd.name);
       w.u32(cmd.value);
       break;
+    case "apply-contract":
+      w.u32(cmd.expectedVersion);
+      writeContract(w, {
+        version: 0,
+        appliedAtMs: cmd.appliedAtMs,
+        text: cmd.text,
+        replicas: cmd.replicas,
+        deadNodeAfterMs: cmd.deadNodeAfterMs,
+      });
+      break;
+    case "journal":
+      if (cmd.entries.length > journalBatchMax) throw new RangeError("journal batch too large");
+      w.u8(cmd.entries.length);
+      for (const e of cmd.entries) writeDraft(w, e);
+      break;
   }
   return w.done();
 }
@@ -796,6 +905,25 @@ function readCommandBody(r: ByteReader, kind: MetaCommandKind): MetaCommand {
     }
     case "set-setting":
       return { kind, name: readCode(settingNames, r, "setting"), value: r.u32() };
+    case "apply-contract": {
+      const expectedVersion = r.u32();
+      const c = readContract(r);
+      return {
+        kind,
+        expectedVersion,
+        appliedAtMs: c.appliedAtMs,
+        text: c.text,
+        replicas: c.replicas,
+        deadNodeAfterMs: c.deadNodeAfterMs,
+      };
+    }
+    case "journal": {
+      const n = r.u8();
+      if (n > journalBatchMax) throw new DecodeError("journal batch too large");
+      const entries: JournalDraft[] = [];
+      for (let i = 0; i < n; i++) entries.push(readDraft(r));
+      return { kind, entries };
+    }
   }
 }
 
@@ -810,7 +938,7 @@ function readCommandBody(r: ByteReader, kind: MetaCommandKind): MetaCommand {
 // Marks come in the shard map's shard order, one per shard. The same state always gives
 // the same bytes: every list is in a fixed order.
 
-export const metaImageVersion = 1;
+export const metaImageVersion = 2;
 
 export function encodeMetaState(state: MetaState): Uint8Array {
   const w = new ByteWriter(256 + state.nodes.length * 60 + state.shardMap.shards.length * 64);
@@ -842,6 +970,12 @@ export function encodeMetaState(state: MetaState): Uint8Array {
     w.u64(mark.term);
   }
   writeRaftIds(w, state.metaVoters, metaVotersMax);
+  // Version 2: the contract's versions and the decision journal.
+  w.u8(state.contracts.length);
+  for (const c of state.contracts) writeContract(w, c);
+  w.u64(state.journalSeq);
+  w.u16(state.journal.length);
+  for (const e of state.journal) writeEntry(w, e);
   return w.done();
 }
 
@@ -853,14 +987,17 @@ export function encodeMetaState(state: MetaState): Uint8Array {
 export function decodeMetaState(bytes: Uint8Array): DecodeResult<MetaState> {
   try {
     const r = new ByteReader(bytes);
-    if (r.u8() !== metaImageVersion) throw new DecodeError("unknown meta image version");
+    const version = r.u8();
+    if (version !== metaImageVersion && version !== 1) {
+      throw new DecodeError("unknown meta image version");
+    }
     const bootstrapped = r.u8();
     if (bootstrapped > 1) throw new DecodeError("bad bootstrapped flag");
     if (bootstrapped === 0) {
       if (r.remaining !== 0) throw new DecodeError("trailing bytes");
       return { ok: true, value: emptyMetaState };
     }
-    const state = readState(r);
+    const state = readState(r, version);
     if (r.remaining !== 0) throw new DecodeError("trailing bytes");
     const problems = stateProblems(state);
     if (problems.length > 0) throw new DecodeError(problems.slice(0, 3).join("; "));
@@ -871,7 +1008,7 @@ export function decodeMetaState(bytes: Uint8Array): DecodeResult<MetaState> {
   }
 }
 
-function readState(r: ByteReader): MetaState {
+function readState(r: ByteReader, version: number): MetaState {
   const clusterId = readStr(r, clusterIdBytesMax, "cluster id");
   const nextRaftId = r.u64();
   const settings: MetaSettings = {
@@ -892,6 +1029,18 @@ function readState(r: ByteReader): MetaState {
   const marks = new Map<number, ObservedMark>();
   for (const shard of map.value.shards) marks.set(shard.id, { index: r.u64(), term: r.u64() });
   const metaVoters = readRaftIds(r, metaVotersMax);
+  const contracts: ContractVersion[] = [];
+  const journal: JournalEntry[] = [];
+  let journalSeq = 0;
+  if (version >= 2) {
+    const n = r.u8();
+    if (n > contractVersionsKept) throw new DecodeError("too many contract versions");
+    for (let i = 0; i < n; i++) contracts.push(readContract(r));
+    journalSeq = r.u64();
+    const m = r.u16();
+    if (m > journalEntriesKept) throw new DecodeError("journal too long");
+    for (let i = 0; i < m; i++) journal.push(readEntry(r));
+  }
   return {
     clusterId,
     nextRaftId,
@@ -900,6 +1049,9 @@ function readState(r: ByteReader): MetaState {
     shardMap: map.value,
     marks,
     metaVoters,
+    contracts,
+    journal,
+    journalSeq,
   };
 }
 

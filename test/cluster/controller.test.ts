@@ -402,7 +402,10 @@ describe("controller over a model cluster", () => {
     for (const [id, g] of m.groups) {
       if (id === metaGroupId) continue;
       assert.equal(g.voters.length, 3, `shard ${id} is back at 3 voters`);
-      assert.ok(g.voters.every((v) => m.alive(v)), `shard ${id}'s voters are live`);
+      assert.ok(
+        g.voters.every((v) => m.alive(v)),
+        `shard ${id}'s voters are live`,
+      );
     }
     const after = m.actionsSeen.slice(before);
     for (const [id] of m.groups) {

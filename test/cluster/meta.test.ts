@@ -553,13 +553,72 @@ describe("MetaMachine", () => {
     assert.deepEqual(decoded.value, m.state);
     for (let n = 0; n < image.length; n += 7)
       assert.equal(decodeMetaState(image.subarray(0, n)).ok, false);
-    // The last four bytes are the meta voter's raft id: 0 is no node.
+    // The meta voter's raft id comes before the (here empty) contract versions (u8),
+    // journal seq (u64) and journal (u16): 0 is no node.
+    const at = image.length - 11 - 4;
     const bad = image.slice();
-    bad.fill(0, bad.length - 4);
+    bad.fill(0, at, at + 4);
     assert.equal(decodeMetaState(bad).ok, false, "meta voter raft id 0");
     // A meta voter that is no registered node.
-    bad.set([0, 0, 0, 99], bad.length - 4);
+    bad.set([0, 0, 0, 99], at);
     assert.deepEqual(decodeMetaState(bad), { ok: false, error: "meta voter 99 is not a node" });
+  });
+
+  it("keeps contract versions (compare-and-set) and a bounded, numbered journal in its image", () => {
+    const m = new MetaMachine();
+    const stream = commandStream(7, 20);
+    m.apply(stream.map((data, i) => ({ index: i + 1, term: 1, type: "normal", data })));
+    let index = stream.length + 1;
+    const run = (cmd: MetaCommand): MetaResult => {
+      const data = encodeMetaCommand(cmd);
+      const decoded = decodeMetaCommand(data);
+      assert.ok(decoded.ok);
+      assert.deepEqual(decoded.value, cmd, "the command round-trips");
+      return applyMetaCommand(m.state, cmd).result;
+    };
+    const apply = (cmd: MetaCommand) => {
+      m.apply([{ index, term: 1, type: "normal", data: encodeMetaCommand(cmd) }]);
+      index += 1;
+    };
+    const contract = {
+      kind: "apply-contract",
+      expectedVersion: 0,
+      appliedAtMs: 1_700_000_000_000,
+      text: "durability:\n  replicas: 5\n",
+      replicas: 5,
+      deadNodeAfterMs: 60_000,
+    } as const;
+    assert.ok(run(contract).ok);
+    apply(contract);
+    assert.equal(m.state.contracts.length, 1);
+    assert.equal(m.state.settings.replicaTarget, 5, "the contract sets the replica target");
+    const stale = run({ ...contract, replicas: 3 });
+    assert.ok(!stale.ok && stale.code === "contract-moved", "version 0 is no longer current");
+    apply({ ...contract, expectedVersion: 1, replicas: 3 });
+    assert.deepEqual(
+      m.state.contracts.map((c) => [c.version, c.replicas]),
+      [
+        [1, 5],
+        [2, 3],
+      ],
+    );
+    for (let i = 0; i < 600; i += 50) {
+      const entries = Array.from({ length: 50 }, (_, k) => ({
+        atMs: 1000 + i + k,
+        reconciler: "repair",
+        observed: `node ${i + k} silent for 300 s`,
+        action: "add-learner",
+      }));
+      apply({ kind: "journal", entries });
+    }
+    assert.equal(m.state.journalSeq, 600);
+    assert.equal(m.state.journal.length, 512, "bounded: the oldest are dropped");
+    assert.equal(m.state.journal[0]?.seq, 89);
+    const r = run({ kind: "journal", entries: [] });
+    assert.ok(!r.ok && r.code === "invalid-journal");
+    const decoded = decodeMetaState(m.snapshot());
+    assert.ok(decoded.ok);
+    assert.deepEqual(decoded.value, m.state, "contracts and journal are in the image");
   });
 
   it("expect: resolves with the result when the index applies with the proposal's term", () => {
