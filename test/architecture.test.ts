@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   cluster: ["core", "raft", "storage", "membership", "resp"],
   sim: ["core", "membership", "raft"],
   kv: ["core", "resp", "storage", "raft"],
-  server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster"],
+  server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster", "contract"],
   contract: ["core"],
   cli: ["core", "resp", "server", "sim", "contract"],
 };

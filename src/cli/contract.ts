@@ -4,10 +4,11 @@
  * cluster sees it.
  */
 import { readFileSync, statSync } from "node:fs";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { contractDocument } from "../contract/document.js";
 import { contractLengthMax, formatErrors, parseContract } from "../contract/parse.js";
 import { contractNotes, summarizeContract } from "../contract/summary.js";
+import { call, formatReply, type Target, UnreachableError } from "./client.js";
 
 /** The file was read and is not a valid contract. */
 export const exitInvalid = 1;
@@ -19,7 +20,7 @@ export const exitUnreadable = 2;
  * one `group.command(...)`; the ones that talk to a cluster add main.ts's target options.
  */
 export function registerContract(group: Command): void {
-  group.summary("Check the service contract: the YAML file of what the cluster must keep.");
+  group.summary("The service contract: validate a file, apply it, show it, list its versions.");
   group.description(
     "The service contract: the YAML file that says what the cluster must keep " +
       "(durability, availability, performance, alerts). See docs/contract.md.",
@@ -35,6 +36,64 @@ export function registerContract(group: Command): void {
     .action((file: string, opts: { json?: boolean }) => {
       process.exitCode = validate(file, opts.json === true);
     });
+  withTarget(group.command("apply"))
+    .description(
+      "Validate a contract file and apply it to the cluster as its next version (through any " +
+        "member); prints the version and whether the nodes present can meet it. An invalid " +
+        "file changes nothing (exit 1).",
+    )
+    .argument("<file>", "contract file (YAML)")
+    .action(async (file: string, opts: Target) => {
+      const read = readContract(file);
+      if (!read.ok) {
+        process.stderr.write(`homeostat: cannot read contract file ${file}: ${read.reason}\n`);
+        process.exitCode = exitUnreadable;
+        return;
+      }
+      const local = parseContract(read.text, file);
+      if (!local.ok) {
+        process.stderr.write(`${formatErrors(local.errors)}\n${file}: invalid, not applied\n`);
+        process.exitCode = exitInvalid;
+        return;
+      }
+      await ask(opts, ["HOMEOSTAT", "CONTRACT", "APPLY", read.text]);
+    });
+  withTarget(group.command("show"))
+    .description("Print the contract in force: its version, feasibility now, and the file.")
+    .action((opts: Target) => ask(opts, ["HOMEOSTAT", "CONTRACT", "SHOW"]));
+  withTarget(group.command("history"))
+    .description("List the contract's versions kept by the cluster, oldest first.")
+    .action((opts: Target) => ask(opts, ["HOMEOSTAT", "CONTRACT", "HISTORY"]));
+}
+
+/** The options naming the member to talk to (as main.ts's other cluster commands). */
+function withTarget(command: Command): Command {
+  return command
+    .option("-h, --host <address>", "any member's address", "127.0.0.1")
+    .option("-p, --port <port>", "that member's Redis port", portNumber, 6380);
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new InvalidArgumentError("expected a port number from 1 to 65535");
+  }
+  return n;
+}
+
+/** Sends one command and prints its reply; exit 1 on an error reply or no answer. */
+async function ask(target: Target, args: string[]): Promise<void> {
+  try {
+    const reply = await call(target, args);
+    const text =
+      reply.kind === "bulk" || reply.kind === "verbatim" ? String(reply.value) : formatReply(reply);
+    process.stdout.write(`${text.trimEnd()}\n`);
+    if (reply.kind === "error") process.exitCode = 1;
+  } catch (err) {
+    if (!(err instanceof UnreachableError)) throw err;
+    process.stderr.write(`homeostat: ${err.message}\n`);
+    process.exitCode = 1;
+  }
 }
 
 function validate(file: string, json: boolean): number {

@@ -5,6 +5,7 @@ import { advertiseHostProblem, parseSeeds } from "../server/membership-driver.js
 import { startNode } from "../server/start.js";
 import { call, formatReply, UnreachableError } from "./client.js";
 import { registerContract } from "./contract.js";
+import { registerJournal } from "./journal.js";
 import { registerMembers } from "./members.js";
 import { registerNode } from "./node.js";
 import { registerSimCommand } from "./sim.js";
@@ -163,6 +164,7 @@ withTarget(program.command("info"))
 
 registerMembers(withTarget(program.command("members")));
 registerNode(program.command("node"));
+registerJournal(program.command("journal"));
 registerContract(program.command("contract"));
 registerSimCommand(program);
 

@@ -68,11 +68,14 @@ function tooFewNodes(
 
 /**
  * With spreadOverZones, each replica of a shard wants its own zone, so a zone outage takes
- * at most one copy. Nodes without a zone share one: the zone "".
+ * at most one copy. Nodes without a zone share one: the zone "". A cluster where no node
+ * names a zone has no zones to spread over (a local or single-room cluster): the clause
+ * does not apply, rather than making the default contract infeasible there.
  */
 function tooFewZones(replicas: number, live: readonly FeasibilityNode[]): string | undefined {
   // One replica has nothing to spread; with no live node, tooFewNodes already says it all.
   if (replicas <= 1 || live.length === 0) return undefined;
+  if (live.every((node) => node.zone === "")) return undefined;
   const zones = [...new Set(live.map((node) => node.zone))].sort();
   if (zones.length >= replicas) return undefined;
   const names = zones.map((zone) => (zone === "" ? "no zone set" : zone)).join(", ");

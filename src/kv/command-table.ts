@@ -1229,6 +1229,27 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
         args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
       },
+      contract: {
+        arity: -3,
+        flags: "NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary: "The service contract: APPLY a new version, SHOW it, or list its HISTORY.",
+        complexity: O1,
+        args: [str("subcommand"), { ...str("yaml"), optional: true }],
+      },
+      journal: {
+        arity: -2,
+        flags: "LOADING STALE",
+        group: "server",
+        since: "0.1.0",
+        summary: "The decision journal: every action the cluster took by itself, with why.",
+        complexity: "O(N) for N entries kept.",
+        args: [
+          { ...str("after"), optional: true },
+          { ...int("seq"), optional: true },
+        ],
+      },
       remove: {
         arity: 3,
         flags: "ADMIN NOSCRIPT",

@@ -27,6 +27,8 @@ import {
   clusterSlots,
 } from "../cluster/replies.js";
 import { type ShardMap, type SlotRange, shardOfSlot } from "../cluster/shard-map.js";
+import { checkFeasibility } from "../contract/feasibility.js";
+import { formatErrors, parseContract } from "../contract/parse.js";
 import type { Random } from "../core/random.js";
 import { formatAddress, parseAddress } from "../core/udp-transport.js";
 import type { MemberState } from "../membership/index.js";
@@ -34,6 +36,7 @@ import { lanConfig, type NodeId, type RaftConfig } from "../raft/index.js";
 import * as R from "../resp/reply.js";
 import type { Reply } from "../resp/types.js";
 import { type LmdbLogStorage, LmdbRaftLogs } from "../storage/raft-log.js";
+import { type JournalContext, JournalWriter } from "./journal.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
 import { RaftRuntime } from "./raft-runtime.js";
@@ -137,6 +140,10 @@ export class ClusterRuntime {
   private controllerTimer: NodeJS.Timeout | null = null;
   /** On the meta leader: since when each registered node has not been alive. */
   private readonly notAliveSince = new Map<string, number>();
+  /** On the meta leader: decisions waiting to be written to the journal. */
+  private readonly journal = new JournalWriter();
+  /** The last feasibility seen by watchFeasibility ("version:verdict"), or null. */
+  private lastFeasibility: string | null = null;
   private addressCache: {
     at: number;
     byNode: Map<string, string>;
@@ -286,6 +293,157 @@ export class ClusterRuntime {
     return R.integer(result.raftId);
   }
 
+  /** Asks the meta leader to run `args` (a node that does not lead the meta group). */
+  private async askMetaLeader(args: string[]): Promise<Reply> {
+    const leader = this.metaLeader();
+    if (leader === undefined) return R.error("CLUSTERDOWN the meta group has no leader yet");
+    try {
+      const t = { host: leader.host, port: leader.port };
+      return this.o.password === ""
+        ? await call(t, args)
+        : ((await callAll(t, [["AUTH", this.o.password], args]))[1] as Reply);
+    } catch (err) {
+      return R.error(`TRYAGAIN the meta leader did not answer: ${String(err)}`);
+    }
+  }
+
+  /**
+   * HOMEOSTAT CONTRACT APPLY: validates the file, proposes it as the next version (compare-
+   * and-set on the version it was checked against), and answers with the version and the
+   * feasibility check against the nodes present. An invalid file changes nothing; an
+   * infeasible one is applied and reported as such (and journaled).
+   */
+  async applyContract(text: string): Promise<Reply> {
+    const parsed = parseContract(text, "contract");
+    if (!parsed.ok) {
+      const why = formatErrors(parsed.errors, "contract").split("\n").join("; ");
+      return R.error(`ERR invalid contract, nothing changed: ${why}`);
+    }
+    if (!this.isMetaLeader()) return this.askMetaLeader(["HOMEOSTAT", "CONTRACT", "APPLY", text]);
+    const contracts = this.meta.state.contracts;
+    const current = contracts[contracts.length - 1]?.version ?? 0;
+    const c = parsed.contract;
+    const result = await this.proposeMeta({
+      kind: "apply-contract",
+      expectedVersion: current,
+      appliedAtMs: Date.now(),
+      text,
+      replicas: c.durability.replicas,
+      deadNodeAfterMs: c.availability.deadNodeAfterMs,
+    });
+    if (!result.ok) return R.error(`ERR contract not applied: ${result.message}`);
+    const f = checkFeasibility(c, this.feasibilityNodes());
+    const verdict = f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
+    this.journal.note({
+      atMs: Date.now(),
+      reconciler: "contract",
+      observed: verdict,
+      action: `contract version ${current + 1} applied (replicas ${c.durability.replicas})`,
+    });
+    if (!f.feasible) this.o.log.warn({ problems: f.problems }, "the contract cannot be met");
+    return R.array([
+      R.bulk(`contract version ${current + 1} applied`),
+      R.bulk(
+        f.feasible ? "feasible with the nodes present" : `infeasible: ${f.problems.join("; ")}`,
+      ),
+    ]);
+  }
+
+  /** HOMEOSTAT CONTRACT SHOW: the contract in force, its version and feasibility now. */
+  contractShow(): Reply {
+    const contracts = this.meta.state.contracts;
+    const current = contracts[contracts.length - 1];
+    if (current === undefined) {
+      return R.bulk(
+        "no contract applied: the cluster runs on its start options " +
+          `(replicas ${this.meta.state.settings.replicaTarget}, ` +
+          `dead node after ${this.deadNodeAfterMs() / 1000} s)\n`,
+      );
+    }
+    const parsed = parseContract(current.text, "contract");
+    const lines = [
+      `# version ${current.version}, applied ${new Date(current.appliedAtMs).toISOString()}`,
+    ];
+    if (parsed.ok) {
+      const f = checkFeasibility(parsed.contract, this.feasibilityNodes());
+      lines.push(
+        f.feasible ? "# feasible with the nodes present" : `# INFEASIBLE: ${f.problems.join("; ")}`,
+      );
+    }
+    return R.bulk(`${lines.join("\n")}\n${current.text}`);
+  }
+
+  /** HOMEOSTAT CONTRACT HISTORY: one line per version kept, oldest first. */
+  contractHistory(): Reply {
+    return R.array(
+      this.meta.state.contracts.map((c) =>
+        R.bulk(
+          `version ${c.version}  applied ${new Date(c.appliedAtMs).toISOString()}  ` +
+            `replicas ${c.replicas}  dead node after ${c.deadNodeAfterMs / 1000} s  ` +
+            `${Buffer.byteLength(c.text)} bytes`,
+        ),
+      ),
+    );
+  }
+
+  /** HOMEOSTAT JOURNAL [AFTER seq]: the decision journal's entries after `after`. */
+  journalRows(after: number): Reply {
+    return R.array(
+      this.meta.state.journal
+        .filter((e) => e.seq > after)
+        .map((e) =>
+          R.bulk(
+            `${e.seq}  ${new Date(e.atMs).toISOString()}  ${e.reconciler}  ` +
+              `${e.action}  (saw: ${e.observed})`,
+          ),
+        ),
+    );
+  }
+
+  /**
+   * On the meta leader, each control round: the contract's feasibility against the nodes
+   * present; a change (a node came or went) is journaled and logged, so an operator sees
+   * when the cluster stops or starts being able to keep its contract.
+   */
+  private watchFeasibility(now: number): void {
+    const contracts = this.meta.state.contracts;
+    const current = contracts[contracts.length - 1];
+    if (current === undefined) return;
+    const parsed = parseContract(current.text, "contract");
+    if (!parsed.ok) return;
+    const f = checkFeasibility(parsed.contract, this.feasibilityNodes());
+    const verdict = f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
+    const key = `${current.version}:${verdict}`;
+    if (this.lastFeasibility === null) {
+      this.lastFeasibility = key;
+      return;
+    }
+    if (key === this.lastFeasibility) return;
+    this.lastFeasibility = key;
+    if (f.feasible) this.o.log.info({ version: current.version }, "the contract can be met again");
+    else this.o.log.warn({ problems: f.problems }, "the contract can no longer be met");
+    this.journal.note({
+      atMs: now,
+      reconciler: "contract",
+      observed: `nodes present: ${this.feasibilityNodes().filter((n) => n.alive).length} live`,
+      action: `contract version ${current.version} is now ${verdict}`,
+    });
+  }
+
+  /** Registered nodes that are not removed, with membership's view, for the feasibility check. */
+  private feasibilityNodes(): { id: string; zone: string; alive: boolean }[] {
+    const alive = new Set(
+      this.o.membership
+        .members()
+        .filter((m) => m.state === "alive")
+        .map((m) => clusterNodeId(m.id)),
+    );
+    return this.meta
+      .nodes()
+      .filter((n) => n.status === "active")
+      .map((n) => ({ id: n.id, zone: n.zone, alive: alive.has(n.id) }));
+  }
+
   /**
    * Decommission (HOMEOSTAT REMOVE): marks node `who` (raft id, or node id or a unique
    * prefix of it) "removing"; the controller then moves its replicas and leaderships away
@@ -295,19 +453,7 @@ export class ClusterRuntime {
    * lead the meta group, asked of the meta leader.
    */
   async removeNode(who: string): Promise<Reply> {
-    if (!this.isMetaLeader()) {
-      const leader = this.metaLeader();
-      if (leader === undefined) return R.error("CLUSTERDOWN the meta group has no leader yet");
-      try {
-        const t = { host: leader.host, port: leader.port };
-        const args = ["HOMEOSTAT", "REMOVE", who];
-        return this.o.password === ""
-          ? await call(t, args)
-          : ((await callAll(t, [["AUTH", this.o.password], args]))[1] as Reply);
-      } catch (err) {
-        return R.error(`TRYAGAIN the meta leader did not answer: ${String(err)}`);
-      }
-    }
+    if (!this.isMetaLeader()) return this.askMetaLeader(["HOMEOSTAT", "REMOVE", who]);
     const nodes = this.meta.nodes();
     const byRaft = /^\d+$/.test(who) ? nodes.filter((n) => n.raftId === Number(who)) : [];
     const matches =
@@ -345,6 +491,12 @@ export class ClusterRuntime {
     });
     if (!result.ok) return R.error(`ERR cannot remove node ${n.raftId}: ${result.message}`);
     this.o.log.info({ node: n.id, raftId: n.raftId }, "node marked for removal: draining it");
+    this.journal.note({
+      atMs: Date.now(),
+      reconciler: "drain",
+      observed: `an operator asked to remove node ${n.raftId}; ${staying} live nodes stay`,
+      action: `node ${n.raftId}: removing (its replicas move first)`,
+    });
     return R.simple(`OK node ${n.raftId} is draining`);
   }
 
@@ -484,14 +636,18 @@ export class ClusterRuntime {
       else this.reported.delete(g);
     }
     for (const obs of led) groups.set(obs.group, obs);
-    for (let i = this.inflight.length - 1; i >= 0; i--) {
-      const a = this.inflight[i] as Action;
-      const g = "group" in a ? a.group : metaGroupId;
-      if (actionSettled(a, groups.get(g))) this.inflight.splice(i, 1);
-    }
     const liveness = new Map<string, MemberState>();
     for (const m of this.o.membership.members()) liveness.set(clusterNodeId(m.id), m.state);
     const expired = this.expiredNodes(liveness, now);
+    const ctx = this.journalContext(expired, now);
+    for (let i = this.inflight.length - 1; i >= 0; i--) {
+      const a = this.inflight[i] as Action;
+      const g = "group" in a ? a.group : metaGroupId;
+      if (actionSettled(a, groups.get(g))) {
+        this.inflight.splice(i, 1);
+        this.journal.ended(a, "done", ctx, now);
+      }
+    }
     const actions = plan({
       meta: this.meta.state,
       liveness,
@@ -499,7 +655,34 @@ export class ClusterRuntime {
       groups,
       inflight: this.inflight,
     });
-    for (const a of actions) this.execute(a);
+    for (const a of actions) {
+      this.execute(a);
+      this.journal.decided(a, ctx, now);
+    }
+    this.watchFeasibility(now);
+    const drafts = this.journal.take();
+    if (drafts.length > 0) {
+      this.proposeMeta({ kind: "journal", entries: drafts }).catch((err: unknown) =>
+        this.o.log.warn({ err: String(err), entries: drafts.length }, "journal entries lost"),
+      );
+    }
+  }
+
+  private journalContext(expired: ReadonlySet<string>, now: number): JournalContext {
+    const silentForMs = new Map<string, number>();
+    for (const [id, since] of this.notAliveSince) silentForMs.set(id, now - since);
+    return {
+      meta: this.meta.state,
+      expired,
+      silentForMs,
+      deadNodeAfterMs: this.deadNodeAfterMs(),
+    };
+  }
+
+  /** The contract's dead-node time once one is applied, else the node's option. */
+  private deadNodeAfterMs(): number {
+    const contract = this.meta.state.contracts[this.meta.state.contracts.length - 1];
+    return contract?.deadNodeAfterMs ?? this.o.deadNodeAfterMs ?? deadNodeAfterMsDefault;
   }
 
   /**
@@ -509,7 +692,7 @@ export class ClusterRuntime {
    */
   private expiredNodes(liveness: ReadonlyMap<string, MemberState>, now: number): Set<string> {
     const expired = new Set<string>();
-    const after = this.o.deadNodeAfterMs ?? deadNodeAfterMsDefault;
+    const after = this.deadNodeAfterMs();
     for (const n of this.meta.nodes()) {
       if (n.status === "removed" || liveness.get(n.id) === "alive") {
         this.notAliveSince.delete(n.id);
@@ -555,7 +738,14 @@ export class ClusterRuntime {
   private track(a: Action): void {
     this.inflight.push(a);
     // Bounded: an action that never settles is forgotten after a while and planned again.
-    setTimeout(() => this.untrack(a), 10_000).unref();
+    setTimeout(() => {
+      if (!this.inflight.includes(a)) return;
+      this.untrack(a);
+      if (this.isMetaLeader()) {
+        const now = Date.now();
+        this.journal.ended(a, "timed out", this.journalContext(new Set(), now), now);
+      }
+    }, 10_000).unref();
   }
 
   private untrack(a: Action): void {

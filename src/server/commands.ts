@@ -476,6 +476,10 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    The raft groups on this node: role, leader, term, commit, applied, voters, learners.",
       "FORWARDED",
       "    (between nodes) This connection forwards other clients' commands: never forward on.",
+      "CONTRACT APPLY <yaml> | SHOW | HISTORY",
+      "    The service contract: apply a new version (validated first), show it, list versions.",
+      "JOURNAL [AFTER <seq>]",
+      "    The decision journal: what the cluster did by itself, when, and what it saw.",
       "REMOVE <node>",
       "    Decommissions a node (raft id or node id): its replicas move to the others first.",
       "SHARD <shard> <command> [<arg> ...]",
@@ -488,6 +492,25 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     const cluster = node.cluster;
     if (cluster === null) return R.error("ERR This instance has cluster support disabled");
     return R.array(cluster.groupRows().map((row) => R.bulk(row)));
+  }
+  if (args.lower(1) === "contract") {
+    const cluster = node.cluster;
+    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    const sub = args.lower(2);
+    if (sub === "apply" && args.length === 4) return cluster.applyContract(args.str(3));
+    if (sub === "show" && args.length === 3) return cluster.contractShow();
+    if (sub === "history" && args.length === 3) return cluster.contractHistory();
+    return R.error("ERR syntax: HOMEOSTAT CONTRACT APPLY <yaml> | SHOW | HISTORY");
+  }
+  if (args.lower(1) === "journal") {
+    const cluster = node.cluster;
+    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (args.length === 2) return cluster.journalRows(0);
+    const after = Number(args.str(3));
+    if (args.length !== 4 || !args.is(2, "after") || !Number.isSafeInteger(after) || after < 0) {
+      return R.error("ERR syntax: HOMEOSTAT JOURNAL [AFTER <seq>]");
+    }
+    return cluster.journalRows(after);
   }
   if (args.lower(1) === "remove") {
     const cluster = node.cluster;

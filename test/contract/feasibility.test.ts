@@ -70,12 +70,14 @@ describe("checkFeasibility", () => {
   });
 
   it("counts nodes without a zone as one zone, and says so", () => {
-    assert.deepEqual(checkFeasibility(contract(3), nodes("", "", "")).problems, [
-      "3 replicas spread over zones need 3 zones; live nodes are in 1 zone (no zone set) " +
+    assert.deepEqual(checkFeasibility(contract(3), nodes("", "", "a")).problems, [
+      "3 replicas spread over zones need 3 zones; live nodes are in 2 zones (no zone set, a) " +
         "(nodes started without --zone count as one zone): add a node in another zone, or " +
         "set durability.spreadOverZones: false",
     ]);
     assert.ok(checkFeasibility(contract(3), nodes("", "a", "b")).feasible);
+    // No node names a zone: there is nothing to spread over, so the clause does not apply.
+    assert.ok(checkFeasibility(contract(3), nodes("", "", "")).feasible);
   });
 
   it("ignores zones when the contract does not ask for spreading, or for one replica", () => {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { HistoryRecorder } from "../../src/sim/checkers/history.js";
@@ -323,7 +325,40 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       other.disconnect();
     }
   });
+
+  it("applies, shows and lists contract versions, and journals them", () => {
+    const port = String((nodes[1] as RunningNode).port);
+    const dir = tempDir();
+    dirs.push(dir);
+    const good = join(dir, "contract.yaml");
+    writeFileSync(good, "durability:\n  replicas: 3\navailability:\n  deadNodeAfter: 10m\n");
+    const applied = cli(["contract", "apply", good, "-p", port]);
+    assert.equal(applied.code, 0, applied.err);
+    assert.match(applied.out, /contract version 1 applied/);
+    assert.match(applied.out, /feasible with the nodes present/);
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "durability:\n  replica: 3\n");
+    const refused = cli(["contract", "apply", bad, "-p", port]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.err,
+      /bad.yaml:2:3 durability.replica: unknown field 'replica' \(did you mean 'replicas'\?\)/,
+    );
+    const show = cli(["contract", "show", "-p", String((nodes[2] as RunningNode).port)]);
+    assert.match(show.out, /# version 1, applied/);
+    assert.match(show.out, /deadNodeAfter: 10m/);
+    const history = cli(["contract", "history", "-p", port]);
+    assert.match(history.out, /version 1 .* replicas 3 {2}dead node after 600 s/);
+    const journal = cli(["journal", "-p", port]);
+    assert.match(journal.out, /contract {2}contract version 1 applied \(replicas 3\)/);
+  });
 });
+
+/** Runs the homeostat CLI; its exit code, stdout and stderr. */
+function cli(args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
 
 describe("a 5-node cluster (real processes)", { timeout: 300_000 }, () => {
   const nodes: RunningNode[] = [];
@@ -375,6 +410,10 @@ describe("a 5-node cluster (real processes)", { timeout: 300_000 }, () => {
     });
     const restoredS = (Date.now() - killedAt) / 1000;
     assert.ok(restoredS >= 3, `nothing moved before the dead-node time (${restoredS} s)`);
+    const journal = cli(["journal", "-p", String((live[0] as RunningNode).port)]).out;
+    assert.match(journal, /repair {2}group \d+: add-learner/, "repairs journaled");
+    assert.match(journal, new RegExp(`node ${deadId} silent for`), "with how long it was silent");
+    assert.match(journal, /repair {2}done: group \d+: remove/);
     t.diagnostic(
       `${held.length} shards back at 3 live voters ${restoredS.toFixed(1)} s after the kill`,
     );
