@@ -17,7 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   membership: ["core"],
   raft: ["core"],
   cluster: ["core", "raft", "storage", "membership", "resp"],
-  sim: ["core", "membership", "raft"],
+  sim: ["core", "membership", "raft", "cluster", "kv", "storage"],
   kv: ["core", "resp", "storage", "raft"],
   server: ["core", "resp", "storage", "kv", "membership", "raft", "cluster", "contract"],
   contract: ["core"],

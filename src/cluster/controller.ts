@@ -492,6 +492,10 @@ function planShards(ctx: Context): Action[] {
   for (const step of steps) if (!first.has(step.shard)) first.set(step.shard, step);
   const byId = new Map(views.map((v) => [v.shard.id, v]));
   const leads = leaderCounts(views);
+  // While a node is down but not yet dead (a frozen shard), its shards are left out of the
+  // placement and the loads are skewed: new copies would be moved back once it returns.
+  // Only repairs (a shard below its target) copy data until then.
+  const holdBalance = views.some((v) => v.frozen);
   let slots = meta.settings.confChangesMax - views.filter((v) => v.occupied && !v.frozen).length;
   // Shards mid-change first, so moves under way finish before new ones start.
   const order = [...first.values()].sort(
@@ -500,7 +504,7 @@ function planShards(ctx: Context): Action[] {
   for (const step of order) {
     const v = byId.get(step.shard) as ShardView;
     if (recorded.has(v.shard.id) || ctx.busy.has(v.shard.id)) continue;
-    const action = stepAction(ctx, v, step, slots > 0, leads);
+    const action = stepAction(ctx, v, step, slots > 0, leads, holdBalance ? r : 0);
     if (action === null) continue;
     if (action.kind === "conf-change" && !v.occupied) {
       v.occupied = true;
@@ -649,6 +653,8 @@ function stepAction(
   step: PlacementStep,
   slotFree: boolean,
   leads: Map<number, number>,
+  /** > 0: balance is on hold; only a shard with fewer live voters than this gains a copy. */
+  repairsOnlyBelow: number,
 ): Action | null {
   const o = v.o;
   if (v.frozen || o === undefined || v.change !== null || v.leader !== null) return null;
@@ -679,6 +685,7 @@ function stepAction(
       );
     case "add-learner":
       if (!v.occupied && !slotFree) return null;
+      if (repairsOnlyBelow > 0 && liveCount(ctx, o.voters) >= repairsOnlyBelow) return null;
       return conf(
         { type: "add-learner", node: step.node },
         `shard ${group} wants a replica on node ${step.node}`,

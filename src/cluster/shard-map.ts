@@ -902,7 +902,13 @@ export function planPlacement(
   const live = new Set(fleet.ids);
   const targets: Target[] = [];
   for (const shard of [...map.shards].sort((a, b) => a.id - b.id)) {
-    const members = shard.replicas.filter((id) => live.has(id)).sort((a, b) => a - b);
+    // A learner on a live node is a move under way: it counts as a member (and as load),
+    // so the next plan continues that move instead of choosing afresh — otherwise a
+    // changing fleet (nodes joining one after another) had placement drop a learner it
+    // had just added and add it again later (found by the cluster simulation).
+    const members = [...shard.replicas, ...shard.learners]
+      .filter((id) => live.has(id))
+      .sort((a, b) => a - b);
     if (members.length === 0) continue;
     for (const id of members) bumpLoad(fleet, id, 1);
     targets.push({ shard, members, leader: null });

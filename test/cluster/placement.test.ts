@@ -218,15 +218,17 @@ describe("planPlacement", () => {
       { kind: "transfer-leader", shard: 1, to: 2 },
       { kind: "add-learner", shard: 1, node: 3 },
     ]);
-    // With the learner already there, leadership moves first and the old leader goes last.
+    // With the learner already there it is kept (a move under way continues), and the
+    // shard gives up another replica; leadership moves first (to the newcomer, whose node
+    // leads nothing) and a replica that does not lead goes.
     const caughtUp = shardMap([
       shard(1, [[0, 8191]], [1, 2], 1, [3]),
       shard(2, [[8192, 16383]], [1, 2], 1),
     ]);
     assert.deepEqual(planPlacement(live, caughtUp, 2), [
       { kind: "promote", shard: 1, node: 3 },
-      { kind: "transfer-leader", shard: 1, to: 2 },
-      { kind: "remove", shard: 1, node: 1 },
+      { kind: "transfer-leader", shard: 1, to: 3 },
+      { kind: "remove", shard: 1, node: 2 },
     ]);
     const { map: settled } = settle(map, live, 2);
     assertBalanced(settled, live, 2);
