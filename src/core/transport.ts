@@ -27,6 +27,14 @@ export interface Transport {
   sendReliable(to: string, data: Uint8Array): Promise<void>;
 
   /**
+   * A message over the same stream as sendReliable, in order with it, but not
+   * acknowledged: nobody is told if it is lost (the connection broke, the local queue was
+   * full). For protocols that retransmit by themselves (raft): it saves the peer an
+   * acknowledgement to seal and send, and the sender a timer and a promise.
+   */
+  sendStream(to: string, data: Uint8Array): void;
+
+  /**
    * Sets the one handler for incoming messages (a later call replaces it). `from` is the
    * sender's `localAddress` as it stated it, authenticated where the transport has a key.
    * The handler runs synchronously in the delivery; `data` may be a view into a larger

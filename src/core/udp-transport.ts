@@ -157,6 +157,23 @@ export class UdpTransport implements Transport {
     });
   }
 
+  sendStream(to: string, data: Uint8Array): void {
+    if (this.closed || data.length > reliableBytesMax) {
+      this.counters.sendFailures++;
+      return;
+    }
+    const peer = this.peers.get(to) ?? this.connect(to);
+    if (peer === null || peer === "full" || peer.socket.writableLength > streamQueueBytesMax) {
+      this.counters.droppedQueueFull++;
+      return;
+    }
+    // Sequence number 0: the receiver does not acknowledge it.
+    const sealed = this.sealer.seal(SealKind.frame, [unackedHead, this.fromHeader, data]);
+    this.counters.reliableSent++;
+    this.counters.bytesSent += frameHeaderBytes + sealed.length;
+    writeFrame(peer.socket, sealed);
+  }
+
   sendReliable(to: string, data: Uint8Array): Promise<void> {
     if (this.closed) return rejected("closed", "transport closed");
     if (data.length > reliableBytesMax) {
@@ -237,7 +254,7 @@ export class UdpTransport implements Transport {
         this.counters.bytesReceived += frameHeaderBytes + frame.length;
         this.handler(body.from, body.payload, true);
         if (socket.destroyed) return;
-        last = plain;
+        if (plain.readUInt32BE(0) !== 0) last = plain;
       }
       if (last === null) return;
       writeFrame(socket, this.sealer.seal(SealKind.ack, [last.subarray(0, 4)]));
@@ -310,6 +327,11 @@ export class UdpTransport implements Transport {
 function writeFrame(socket: net.Socket, sealed: Buffer): void {
   socket.write(Buffer.concat([encodeFrameHeader(sealed.length), sealed]));
 }
+
+/** The sequence field of a frame sent with sendStream: 0, never acknowledged. */
+const unackedHead = Buffer.alloc(4);
+/** Bytes queued on a connection beyond which sendStream drops (the peer is not reading). */
+const streamQueueBytesMax = 64 * 1024 * 1024;
 
 function rejected(code: TransportErrorCode, message: string): Promise<never> {
   return Promise.reject(new TransportError(code, message));

@@ -177,7 +177,6 @@ function raftFields(node: HomeostatNode): [string, string | number][] {
     ["raft_bytes_sent", m.bytesSent],
     ["raft_entries_applied", m.entriesApplied],
     ["raft_reads_served", m.readsServed],
-    ["raft_send_failures", r.sendFailures],
     ["raft_unroutable", r.unroutable],
   ];
 }

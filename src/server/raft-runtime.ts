@@ -16,7 +16,7 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
   random: Random;
   logs: RaftLogs<L>;
   /** The bus transport; raft envelopes travel as its reliable (stream) messages. */
-  transport: Pick<Transport, "sendReliable">;
+  transport: Pick<Transport, "sendStream">;
   /** A node's bus address, or undefined while it is not in the registry. */
   addressOf(id: NodeId): string | undefined;
   /** The raft id behind a bus address, or undefined. */
@@ -40,7 +40,7 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
  */
 export class RaftRuntime<L extends GroupLog = GroupLog> {
   readonly multi: MultiRaft<L>;
-  readonly stats = { sendFailures: 0, unroutable: 0, unknownSenders: 0, flushes: 0 };
+  readonly stats = { unroutable: 0, unknownSenders: 0, flushes: 0 };
   private timer: NodeJS.Timeout | null = null;
   private flushQueued = false;
   private closed = false;
@@ -131,10 +131,8 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
       this.stats.unroutable += 1;
       return;
     }
-    // Raft retransmits what is lost; a failed send is only counted (a peer that is down
-    // shows in membership, not here).
-    this.o.transport.sendReliable(address, bytes).catch(() => {
-      this.stats.sendFailures += 1;
-    });
+    // Raft retransmits what is lost, so the bus need not acknowledge envelopes (a peer that
+    // is down shows in membership, not here).
+    this.o.transport.sendStream(address, bytes);
   }
 }

@@ -119,6 +119,10 @@ export class SimTransport implements Transport {
     });
   }
 
+  sendStream(to: string, data: Uint8Array): void {
+    this.sendReliable(to, data).catch(() => {});
+  }
+
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
   }

@@ -111,6 +111,23 @@ export function transportCompliance(name: string, makeHarness: () => TransportHa
     );
   });
 
+  withHarness("stream messages arrive in order with reliable ones, unacknowledged", async (h) => {
+    const [a, b] = [await h.open(), await h.open()];
+    const got = collect(b);
+    for (let i = 0; i < 10; i++) {
+      const data = bytes(1 + i * 300, i);
+      if (i % 3 === 0) void a.sendReliable(b.localAddress, data);
+      else a.sendStream(b.localAddress, data);
+    }
+    // A reliable send after them resolves: the acknowledgements skip stream messages.
+    await h.settle(a.sendReliable(b.localAddress, bytes(7, 99)));
+    assert.deepEqual(
+      got.map((r) => r.data.length),
+      [...Array.from({ length: 10 }, (_, i) => 1 + i * 300), 7],
+    );
+    assert.ok(got.every((r) => r.from === a.localAddress && r.reliable));
+  });
+
   withHarness("a reliable message over reliableBytesMax is rejected", async (h) => {
     const [a, b] = [await h.open(), await h.open()];
     const error = await h
