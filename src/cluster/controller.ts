@@ -101,6 +101,11 @@ export interface PlanInput {
    * time (plan is pure). Empty or absent: no node has expired.
    */
   readonly expired?: ReadonlySet<string>;
+  /**
+   * Raft ids of nodes whose disks are nearly full: they get no new replica (no move, no
+   * repair copy onto them); the replicas they hold stay. Absent: none.
+   */
+  readonly full?: ReadonlySet<number>;
   /** The freshest observation of each group: the shards and metaGroupId. */
   readonly groups: ReadonlyMap<number, GroupObservation>;
   /**
@@ -686,6 +691,7 @@ function stepAction(
     case "add-learner":
       if (!v.occupied && !slotFree) return null;
       if (repairsOnlyBelow > 0 && liveCount(ctx, o.voters) >= repairsOnlyBelow) return null;
+      if (ctx.input.full?.has(step.node) === true) return null;
       return conf(
         { type: "add-learner", node: step.node },
         `shard ${group} wants a replica on node ${step.node}`,

@@ -267,6 +267,12 @@ interface Group<L extends GroupLog> {
   writtenVote: number;
   /** A hard state that only moved the commit index, not written yet (see persist). */
   deferred: HardState | null;
+  /**
+   * A replica created from a configuration that is not its own yet (see addGroup's
+   * `passive`): not ticked, so it never campaigns, while its configuration is still this
+   * one; null once it has applied a different one (then it is an ordinary replica).
+   */
+  passive: ConfState | null;
 }
 
 /** What one flush writes, and which groups of its batch that covers. */
@@ -370,8 +376,20 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * Opens (or creates, with initial configuration `conf`) this node's replica of `group`
    * and drives it from now on. If its log holds a snapshot, machine.restore gets it now
    * (see GroupMachine, "Restart"). Not during a flush.
+   *
+   * `passive`: the replica is being created from a configuration that is not yet its own
+   * (a host recreating a replica from the cluster's bootstrap configuration, to replay the
+   * log's conf changes onto it). It is not ticked — so it never campaigns — until it has
+   * applied a configuration different from `conf`. Without this, the node that bootstrapped
+   * the cluster (the bootstrap configuration's only voter) would elect itself alone in a
+   * group it is being added back to.
    */
-  addGroup(group: number, conf: ConfState, machine: GroupMachine): void {
+  addGroup(
+    group: number,
+    conf: ConfState,
+    machine: GroupMachine,
+    options: { passive?: boolean } = {},
+  ): void {
     this.checkUsable();
     assert(!this.flushing, "multi-raft: addGroup during a flush");
     assert(Number.isInteger(group) && group >= 0 && group <= groupIdMax, "multi-raft: bad group");
@@ -401,6 +419,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       writtenTerm: -1,
       writtenVote: -1,
       deferred: null,
+      passive: options.passive === true ? conf : null,
     };
     this.groups.set(group, g);
     this.dirty.add(g);
@@ -455,7 +474,13 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** One tick for every group: the only clock they have. */
   tick(): void {
     this.checkUsable();
-    for (const g of this.groups.values()) g.raft.tick();
+    for (const g of this.groups.values()) {
+      if (g.passive !== null) {
+        if (sameConf(g.raft.confState(), g.passive)) continue;
+        g.passive = null;
+      }
+      g.raft.tick();
+    }
     this.allDirty = true;
   }
 
@@ -804,6 +829,12 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
 }
 
 const noGroup: NoGroup = Object.freeze({ ok: false, reason: "no-group", lead: 0 });
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const same = (x: readonly number[], y: readonly number[]) =>
+    x.length === y.length && x.every((v) => y.includes(v));
+  return same(a.voters, b.voters) && same(a.learners, b.learners);
+}
 
 function statusOf<L extends GroupLog>(g: Group<L>): GroupStatus {
   const r = g.raft;

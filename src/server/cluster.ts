@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pack, unpack } from "msgpackr";
 import {
@@ -57,8 +57,25 @@ type ControlMessage =
   | {
       t: "obs";
       groups: (Omit<GroupObservation, "learnerMatch"> & { learnerMatch: [number, number][] })[];
+      /** The sender's raft id and its data disk's free and total bytes (null: unknown). */
+      from?: number;
+      disk?: DiskSpace | null;
     }
   | { t: "act"; action: Action };
+
+/** A node's data disk: bytes free (to an unprivileged writer) and in all. */
+interface DiskSpace {
+  free: number;
+  total: number;
+}
+
+/**
+ * A node whose data disk has less than this fraction free gets no new replica (the
+ * controller's guard against filling a disk by moving data onto it); what it holds stays.
+ */
+const fullFreeFraction = 0.1;
+/** How long a node's disk report counts (it sends one every controller interval). */
+const diskReportTtlMs = 5_000;
 
 /** The raft id of the node that bootstraps a cluster: every group starts with it alone. */
 const bootstrapRaftId = 1;
@@ -140,6 +157,8 @@ export class ClusterRuntime {
   private controllerTimer: NodeJS.Timeout | null = null;
   /** On the meta leader: since when each registered node has not been alive. */
   private readonly notAliveSince = new Map<string, number>();
+  /** On the meta leader: each node's last disk report (raft id). */
+  private readonly disks = new Map<number, DiskSpace & { at: number }>();
   /** On the meta leader: decisions waiting to be written to the journal. */
   private readonly journal = new JournalWriter();
   /** The last feasibility seen by watchFeasibility ("version:verdict"), or null. */
@@ -502,13 +521,17 @@ export class ClusterRuntime {
 
   // ---- groups ------------------------------------------------------------------------------
 
-  private addShard(group: number, conf: { voters: number[]; learners: number[] }): void {
+  private addShard(
+    group: number,
+    conf: { voters: number[]; learners: number[] },
+    passive = false,
+  ): void {
     if (this.runtime.multi.has(group)) return;
     const shard = this.meta.shardMap().shards.find((s) => s.id === group);
     if (shard === undefined) return;
     const machine = this.o.shardMachine(group, shard.slots);
     if (machine === null) return;
-    this.runtime.multi.addGroup(group, conf, machine);
+    this.runtime.multi.addGroup(group, conf, machine, { passive });
   }
 
   /** Reopens the stored shards the shard map knows by now (their logs hold their state). */
@@ -536,11 +559,14 @@ export class ClusterRuntime {
     if (until !== undefined && Date.now() < until) return;
     this.removedGroups.delete(group);
     const initial = { voters: [bootstrapRaftId], learners: [] };
+    // On the node that bootstrapped the cluster, that configuration is "me alone": the
+    // replica must not campaign until the log has given it its real one (passive).
+    const passive = this.raftId === bootstrapRaftId;
     if (group === metaGroupId) {
-      this.runtime.multi.addGroup(metaGroupId, initial, this.meta);
+      this.runtime.multi.addGroup(metaGroupId, initial, this.meta, { passive });
       return;
     }
-    this.addShard(group, initial);
+    this.addShard(group, initial, passive);
   }
 
   /** After each flush: drop the groups whose configuration no longer holds us. */
@@ -597,6 +623,9 @@ export class ClusterRuntime {
     }
     if (msg.t === "obs" && Array.isArray(msg.groups)) {
       const at = Date.now();
+      if (typeof msg.from === "number" && msg.disk !== undefined && msg.disk !== null) {
+        this.disks.set(msg.from, { ...msg.disk, at });
+      }
       for (const g of msg.groups) {
         const obs: GroupObservation = { ...g, learnerMatch: new Map(g.learnerMatch) };
         const known = this.reported.get(g.group);
@@ -623,9 +652,9 @@ export class ClusterRuntime {
     const led = this.observeLed();
     if (!this.isMetaLeader()) {
       const lead = this.runtime.multi.status(metaGroupId)?.lead ?? 0;
-      if (lead !== 0 && led.length > 0) {
+      if (lead !== 0) {
         const groups = led.map((g) => ({ ...g, learnerMatch: [...g.learnerMatch] }));
-        this.sendControl(lead, { t: "obs", groups });
+        this.sendControl(lead, { t: "obs", groups, from: this.raftId, disk: this.diskSpace() });
       }
       return;
     }
@@ -652,6 +681,7 @@ export class ClusterRuntime {
       meta: this.meta.state,
       liveness,
       expired,
+      full: this.fullNodes(now),
       groups,
       inflight: this.inflight,
     });
@@ -666,6 +696,28 @@ export class ClusterRuntime {
         this.o.log.warn({ err: String(err), entries: drafts.length }, "journal entries lost"),
       );
     }
+  }
+
+  /** This node's data disk, or null if it cannot be read. */
+  private diskSpace(): DiskSpace | null {
+    try {
+      const s = statfsSync(this.o.dir);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Raft ids of nodes whose recent disk report shows less than fullFreeFraction free. */
+  private fullNodes(now: number): Set<number> {
+    const own = this.diskSpace();
+    if (own !== null) this.disks.set(this.raftId, { ...own, at: now });
+    const full = new Set<number>();
+    for (const [id, d] of this.disks) {
+      if (now - d.at > diskReportTtlMs) this.disks.delete(id);
+      else if (d.total > 0 && d.free / d.total < fullFreeFraction) full.add(id);
+    }
+    return full;
   }
 
   private journalContext(expired: ReadonlySet<string>, now: number): JournalContext {

@@ -226,6 +226,7 @@ export class ClusterSim {
     n: SimNode,
     group: number,
     conf: { voters: number[]; learners: number[] },
+    passive = false,
   ): void {
     if (n.multi.has(group)) return;
     const shard = this.leaderState().shardMap.shards.find((s) => s.id === group);
@@ -236,7 +237,7 @@ export class ClusterSim {
     );
     const machine = new ShardMachine({ store, maxBulkBytes: 1 << 20 });
     n.machines.set(group, machine);
-    n.multi.addGroup(group, conf, machine);
+    n.multi.addGroup(group, conf, machine, { passive });
   }
 
   private onUnknownGroup(n: SimNode, group: number): void {
@@ -244,8 +245,10 @@ export class ClusterSim {
     if (until !== undefined && this.step < until) return;
     n.removed.delete(group);
     const initial = { voters: [bootstrapRaftId], learners: [] };
-    if (group === metaGroupId) n.multi.addGroup(metaGroupId, initial, n.meta);
-    else this.openShard(n, group, initial);
+    // On the bootstrap node that configuration is "me alone": passive until the log says.
+    const passive = n.raftId === bootstrapRaftId;
+    if (group === metaGroupId) n.multi.addGroup(metaGroupId, initial, n.meta, { passive });
+    else this.openShard(n, group, initial, passive);
   }
 
   /** Drops the replicas whose configuration no longer holds the node (ClusterRuntime.afterFlush). */

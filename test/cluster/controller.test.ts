@@ -124,6 +124,8 @@ class Model {
 
   /** Nodes dead for longer than the dead-node time (PlanInput.expired). */
   readonly expired = new Set<string>();
+  /** Nodes whose disks are nearly full (PlanInput.full). */
+  readonly full = new Set<number>();
 
   alive(n: number): boolean {
     return this.liveness.get(hex(n)) === "alive";
@@ -151,6 +153,7 @@ class Model {
       meta: this.meta.state,
       liveness: this.liveness,
       expired: this.expired,
+      full: this.full,
       groups: this.observations(),
       inflight: [],
     });
@@ -418,6 +421,23 @@ describe("controller over a model cluster", () => {
     }
     assert.ok(m.maxShardsWithLearners <= 3);
     assert.deepEqual(m.plan(), []);
+  });
+
+  it("puts no new replica on a node whose disk is nearly full", () => {
+    const m = new Model(6, { "conf-changes-max": 3 });
+    for (const n of [2, 3]) m.addNode(n);
+    m.converge(200);
+    m.full.add(4);
+    m.addNode(4);
+    m.converge(200);
+    for (const [id, g] of m.groups) {
+      if (id === metaGroupId) continue;
+      assert.ok(!g.voters.includes(4) && !g.learners.includes(4), `shard ${id} stayed off node 4`);
+    }
+    // Once it has room again, balance uses it.
+    m.full.delete(4);
+    m.converge(200);
+    assert.ok([...m.groups].some(([id, g]) => id !== metaGroupId && g.voters.includes(4)));
   });
 
   it("keeps a dead meta voter when no live node can replace it", () => {

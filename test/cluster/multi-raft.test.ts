@@ -540,6 +540,20 @@ describe("multi-raft host", () => {
     while (again.flush());
     assert.deepEqual(m.values, ["ok"]);
   });
+
+  it("a passive replica does not elect itself from a configuration that is not yet its own", () => {
+    // Node 1 recreating a replica from the bootstrap configuration (voters [1]): passive,
+    // it waits for the log; an ordinary one would be its own leader within a few ticks.
+    const mr = new MultiRaft(1, lanConfig(1), new SeededRandom(3), new MemoryRaftLogs(), () => {});
+    mr.addGroup(7, { voters: [1], learners: [] }, new ListMachine(), { passive: true });
+    mr.addGroup(8, { voters: [1], learners: [] }, new ListMachine());
+    for (let i = 0; i < 100; i++) {
+      mr.tick();
+      while (mr.flush());
+    }
+    assert.equal(mr.status(7)?.role, "follower", "the passive replica never campaigned");
+    assert.equal(mr.status(8)?.role, "leader");
+  });
 });
 
 describe("multi-raft host on LMDB", () => {
