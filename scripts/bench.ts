@@ -4,11 +4,14 @@
 // targets over several rounds and reporting the median requests/s of each. Then, when
 // etcd is installed, the cluster section (scripts/bench-cluster.ts): a 3-node Homeostat
 // cluster against a 3-member etcd cluster, durable writes/s with p50 and p99, and
-// redis-benchmark against one cluster node.
+// redis-benchmark against one cluster node. With --repair, last, the repair section
+// (scripts/bench-repair.ts): time from a node's death to full replication restored in a
+// 5-node cluster, against data size; off by default because it takes minutes.
 //
 //   npm run bench                       # build, then 5 rounds of ~2 s per test (2-3 minutes),
 //                                       # then the cluster section (about 3 minutes)
 //   node dist/scripts/bench.js --quick  # 1 short round
+//   node dist/scripts/bench.js --repair-only
 //   node dist/scripts/bench.js --help
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,6 +24,7 @@ import {
   etcdMissing,
   runClusterBench,
 } from "./bench-cluster.js";
+import { defaultRepairBenchOptions, runRepairBench } from "./bench-repair.js";
 import { interrupted, repoRoot, run, runMain, which } from "./lib/proc.js";
 import {
   homeostatCli,
@@ -61,6 +65,11 @@ Options:
                            against one cluster node and redis-server (appendfsync always);
                            skipped with a message when etcd is not installed. More options:
                            node dist/scripts/bench-cluster.js --help
+  --repair                 after the other sections, the repair section (off by default: it
+                           takes several minutes): 5 cluster nodes, 1, 16 and 64 MB of data,
+                           one node SIGKILLed, time until every shard is back at 3 voters.
+                           More options: node dist/scripts/bench-repair.js --help
+  --repair-only            run only the repair section
   -h, --help               this text`;
 
 interface Options {
@@ -78,6 +87,8 @@ interface Options {
   jsonFile: string;
   /** The cluster section: after the single-node one, instead of it, or not at all. */
   cluster: "after" | "only" | "skip";
+  /** The repair section: after every other section, instead of them, or not at all. */
+  repair: "after" | "only" | "skip";
   quick: boolean;
 }
 
@@ -103,6 +114,8 @@ function parseOptions(): Options | undefined {
       json: { type: "string" },
       "skip-cluster": { type: "boolean", default: false },
       "cluster-only": { type: "boolean", default: false },
+      repair: { type: "boolean", default: false },
+      "repair-only": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -113,6 +126,9 @@ function parseOptions(): Options | undefined {
   }
   if (values["cluster-only"] && values["skip-cluster"]) {
     throw new Error("--cluster-only and --skip-cluster exclude each other");
+  }
+  if (values["repair-only"] && values["cluster-only"]) {
+    throw new Error("--repair-only and --cluster-only exclude each other");
   }
   const rounds = positiveInt("--rounds", values.rounds ?? (values.quick ? "1" : "5"));
   const requests =
@@ -155,6 +171,7 @@ function parseOptions(): Options | undefined {
     runTimeoutS: positiveInt("--run-timeout", values["run-timeout"]),
     jsonFile: values.json ?? path.join(repoRoot(), ".cache", "bench-last.json"),
     cluster: values["cluster-only"] ? "only" : values["skip-cluster"] ? "skip" : "after",
+    repair: values["repair-only"] ? "only" : values.repair ? "after" : "skip",
     quick: values.quick,
   };
 }
@@ -242,6 +259,8 @@ async function startTarget(name: TargetName): Promise<RunningServer> {
 async function main(): Promise<number> {
   const opts = parseOptions();
   if (!opts) return 0;
+  // Needs neither redis-benchmark nor redis-server.
+  if (opts.repair === "only") return repairSection();
   if (!(await which("redis-benchmark"))) {
     throw new Error("redis-benchmark not found: apt-get install -y redis-tools");
   }
@@ -252,7 +271,7 @@ async function main(): Promise<number> {
     `machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, ${machine.kernel}; ` +
       `node ${machine.node}; redis-server ${machine.redis}; tmp ${machine.tmpdir}`,
   );
-  if (opts.cluster === "only") return clusterSection(opts);
+  if (opts.cluster === "only") return Math.max(await clusterSection(opts), await repairAfter(opts));
   w(
     `redis-benchmark -c ${opts.clients} -t set,get, unpipelined and -P ${opts.pipeline}, ` +
       `${opts.rounds} round(s); -n: ${
@@ -395,10 +414,29 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(opts.jsonFile), { recursive: true });
   writeFileSync(opts.jsonFile, `${JSON.stringify(json, null, 2)}\n`);
   w(`\nResults (JSON): ${opts.jsonFile}`);
-  const code = failures.length > 0 ? 1 : 0;
-  if (opts.cluster === "skip") return code;
-  w("");
-  return Math.max(code, await clusterSection(opts));
+  let code = failures.length > 0 ? 1 : 0;
+  if (opts.cluster !== "skip") {
+    w("");
+    code = Math.max(code, await clusterSection(opts));
+  }
+  return Math.max(code, await repairAfter(opts));
+}
+
+/** The repair section when --repair asked for it after the others; 0 otherwise. */
+async function repairAfter(opts: Options): Promise<number> {
+  if (opts.repair !== "after" || interrupted()) return 0;
+  w0("");
+  return repairSection();
+}
+
+/** The repair section (scripts/bench-repair.ts) with its default options. */
+async function repairSection(): Promise<number> {
+  w0("== Repair: time from a node's death to full replication restored, against data size ==");
+  if (!homeostatCli()) {
+    w0("repair section SKIPPED: dist/src/cli/main.js not found (npm run build)");
+    return 0;
+  }
+  return runRepairBench(defaultRepairBenchOptions());
 }
 
 /** The cluster section (scripts/bench-cluster.ts), or a message saying why it is skipped. */
