@@ -17,6 +17,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
+import { type GroupRow, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
 import {
   freePorts,
   interrupted,
@@ -286,31 +287,6 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
   return { ...groupOf(members, 10_000), restart };
 }
 
-async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  members: Member[],
-  check: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const dead = members.find((m) => !m.proc.isRunning());
-    if (dead) throw new Error(`${dead.proc.name} exited while waiting for: ${what}`);
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(250);
-  }
-}
-
-interface GroupRow {
-  group: number;
-  role: string;
-  lead: number;
-  voters: number[];
-  learners: number[];
-}
-
 /** `HOMEOSTAT GROUPS` of one node: "group=3 role=leader lead=2 ... voters=1,2,3 learners=". */
 async function groupsOf(port: number): Promise<GroupRow[]> {
   const r = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -318,17 +294,7 @@ async function groupsOf(port: number): Promise<GroupRow[]> {
   try {
     await r.connect();
     const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
-    return rows.map((row) => {
-      const f = new Map(row.split(" ").map((kv) => kv.split("=") as [string, string]));
-      const ids = (s: string | undefined) => (s ? s.split(",").filter(Boolean).map(Number) : []);
-      return {
-        group: Number(f.get("group")),
-        role: String(f.get("role")),
-        lead: Number(f.get("lead")),
-        voters: ids(f.get("voters")),
-        learners: ids(f.get("learners")),
-      };
-    });
+    return rows.map(parseGroupRow);
   } finally {
     r.disconnect();
   }

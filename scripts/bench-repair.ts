@@ -27,6 +27,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
+import { type GroupRow, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
 import {
   freePorts,
   interrupted,
@@ -120,31 +121,6 @@ interface Node {
   raftId: number;
 }
 
-interface GroupRow {
-  group: number;
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: number[];
-  learners: number[];
-}
-
-/** "group=3 role=leader lead=2 term=4 commit=.. applied=.. voters=1,2,3 learners=". */
-function parseGroupRow(row: string): GroupRow {
-  const f = new Map(row.split(" ").map((kv) => kv.split("=") as [string, string]));
-  const ids = (s: string | undefined) => (s ? s.split(",").filter(Boolean).map(Number) : []);
-  return {
-    group: Number(f.get("group")),
-    role: String(f.get("role")),
-    term: Number(f.get("term")),
-    commit: Number(f.get("commit")),
-    applied: Number(f.get("applied")),
-    voters: ids(f.get("voters")),
-    learners: ids(f.get("learners")),
-  };
-}
-
 /** Each node's HOMEOSTAT GROUPS, by raft id (no rows from a node that did not answer). */
 async function groupViews(nodes: readonly Node[]): Promise<Map<number, GroupRow[]>> {
   const views = await Promise.all(
@@ -216,23 +192,6 @@ async function adminClient(port: number): Promise<Redis> {
 async function raftIdOf(n: Node): Promise<number> {
   const info = await n.admin.info("raft");
   return Number(/raft_id:(\d+)/.exec(info)?.[1] ?? 0);
-}
-
-async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  nodes: readonly Node[],
-  check: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const dead = nodes.find((n) => !n.proc.isRunning());
-    if (dead) throw new Error(`${dead.proc.name} exited while waiting for: ${what}`);
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    if (interrupted()) throw new Error(`interrupted while waiting for: ${what}`);
-    await sleep(250);
-  }
 }
 
 function withLogs(what: string, err: unknown, nodes: readonly Node[]): Error {
