@@ -191,7 +191,8 @@ describe("the controller on a simulated 50-node cluster in 3 zones", { timeout: 
     );
   });
 
-  it("lost no acknowledged write", () => {
+  it("lost no acknowledged write", (t) => {
+    t.diagnostic(`${sim.writesAcked} writes acknowledged, ${sim.writesRefused} refused`);
     assert.ok(sim.writesAcked > 5000, `${sim.writesAcked} writes acknowledged`);
     assert.deepEqual(sim.lostWrites(), []);
   });
