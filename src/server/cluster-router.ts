@@ -1,3 +1,4 @@
+import type { RegisteredNode } from "../cluster/meta.js";
 import { moved } from "../cluster/replies.js";
 import { slotOfKeys } from "../cluster/slots.js";
 import type { Random } from "../core/random.js";
@@ -87,75 +88,63 @@ export class ClusterRouter implements CommandRouter {
     const slot = where.kind === "slot" ? where.slot : 0;
     const copy = copyArgs(args, 0);
     const write = spec.flags.includes("write");
-    return this.run(client, slot, copy, write, 0);
+    return this.run(client, slot, copy, write);
   }
 
-  private async run(
-    client: Client,
-    slot: number,
-    args: Buffer[],
-    write: boolean,
-    round: number,
-  ): Promise<Reply> {
+  private run(client: Client, slot: number, args: Buffer[], write: boolean): Promise<Reply> {
     const group = this.cluster.shardOf(slot);
-    if (group === null) return R.error("CLUSTERDOWN Hash slot not served");
-    const deadline = Date.now() + leaderWaitMs;
-    for (;;) {
-      const multi = this.cluster.runtime.multi;
-      const status = multi.status(group);
-      if (status?.role === "leader") return this.local(client, group, args, write);
-      const leader = this.cluster.leaderOf(group);
-      const node = leader?.node;
-      if (leader !== null && node !== undefined && leader.raftId !== this.cluster.raftId) {
-        if (client.clusterAware || client.forwarded) return moved(slot, node);
-        const reply = await this.forwarder.send(node.host, node.port, args);
-        if (isRedirect(reply) && round < forwardRetriesMax) {
-          await sleep(50 * (round + 1));
-          return this.run(client, slot, args, write, round + 1);
-        }
-        return reply;
-      }
-      if (Date.now() > deadline) return noLeader;
-      await sleep(25);
-    }
+    if (group === null) return Promise.resolve(R.error("CLUSTERDOWN Hash slot not served"));
+    // A client that follows redirects (or another node forwarding) is sent to the leader.
+    const away = (node: RegisteredNode) =>
+      client.clusterAware || client.forwarded ? moved(slot, node) : null;
+    return this.atLeader(client, group, args, write, away, args);
   }
 
   /**
    * A command run on one shard, whichever node leads it (HOMEOSTAT SHARD, and the
    * cluster-wide commands below): locally on its leader, else forwarded there as
-   * HOMEOSTAT SHARD, waiting (bounded) for a leader as run() does.
+   * HOMEOSTAT SHARD.
    */
-  async onShard(
+  onShard(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply> {
+    if (!this.shardIds().includes(group)) return Promise.resolve(R.error(`ERR no shard ${group}`));
+    // A forwarded request that finds us not leading says so; the sender asks again.
+    const away = () => (client.forwarded ? notLeading : null);
+    const wrapped = [Buffer.from("HOMEOSTAT"), Buffer.from("SHARD"), Buffer.from(String(group))];
+    return this.atLeader(client, group, args, write, away, [...wrapped, ...args]);
+  }
+
+  /**
+   * Runs `args` on `group`'s leader: here if we lead it; else `away(leader)` answers at
+   * once, or (null) `forward` is sent to the leader, again up to forwardRetriesMax times
+   * when it answers a redirect (its leadership moved meanwhile). Waits up to leaderWaitMs
+   * for a leader each round, then TRYAGAIN.
+   */
+  private async atLeader(
     client: Client,
     group: number,
     args: Buffer[],
     write: boolean,
-    round = 0,
+    away: (leader: RegisteredNode) => Reply | null,
+    forward: Buffer[],
   ): Promise<Reply> {
-    if (!this.shardIds().includes(group)) return R.error(`ERR no shard ${group}`);
-    const deadline = Date.now() + leaderWaitMs;
-    for (;;) {
-      const status = this.cluster.runtime.multi.status(group);
-      if (status?.role === "leader") return this.local(client, group, args, write);
-      const leader = this.cluster.leaderOf(group);
-      const node = leader?.node;
-      if (leader !== null && node !== undefined && leader.raftId !== this.cluster.raftId) {
-        // A forwarded request that finds us not leading says so; the sender asks again.
-        if (client.forwarded) return notLeading;
-        const wrapped = [
-          Buffer.from("HOMEOSTAT"),
-          Buffer.from("SHARD"),
-          Buffer.from(String(group)),
-        ];
-        const reply = await this.forwarder.send(node.host, node.port, [...wrapped, ...args]);
-        if (isRedirect(reply) && round < forwardRetriesMax) {
-          await sleep(50 * (round + 1));
-          return this.onShard(client, group, args, write, round + 1);
+    for (let round = 0; ; round++) {
+      const deadline = Date.now() + leaderWaitMs;
+      let node: RegisteredNode | undefined;
+      while (node === undefined) {
+        if (this.cluster.runtime.multi.status(group)?.role === "leader") {
+          return this.local(client, group, args, write);
         }
-        return reply;
+        const leader = this.cluster.leaderOf(group);
+        if (leader !== null && leader.raftId !== this.cluster.raftId) node = leader.node;
+        if (node !== undefined) break;
+        if (Date.now() > deadline) return noLeader;
+        await sleep(25);
       }
-      if (Date.now() > deadline) return noLeader;
-      await sleep(25);
+      const answer = away(node);
+      if (answer !== null) return answer;
+      const reply = await this.forwarder.send(node.host, node.port, forward);
+      if (!isRedirect(reply) || round >= forwardRetriesMax) return reply;
+      await sleep(50 * (round + 1));
     }
   }
 

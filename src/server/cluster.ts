@@ -29,6 +29,7 @@ import {
 import { type ShardMap, type SlotRange, shardOfSlot } from "../cluster/shard-map.js";
 import { checkFeasibility } from "../contract/feasibility.js";
 import { formatErrors, parseContract } from "../contract/parse.js";
+import type { Contract } from "../contract/schema.js";
 import type { Random } from "../core/random.js";
 import { formatAddress, parseAddress } from "../core/udp-transport.js";
 import type { MemberState } from "../membership/index.js";
@@ -161,6 +162,8 @@ export class ClusterRuntime {
   private readonly disks = new Map<number, DiskSpace & { at: number }>();
   /** On the meta leader: decisions waiting to be written to the journal. */
   private readonly journal = new JournalWriter();
+  /** contractInForce's cache: the version parsed, and its contract (null: did not parse). */
+  private parsedContract: { version: number; contract: Contract | null } | null = null;
   /** The last feasibility seen by watchFeasibility ("version:verdict"), or null. */
   private lastFeasibility: string | null = null;
   private addressCache: {
@@ -379,12 +382,12 @@ export class ClusterRuntime {
           `dead node after ${this.deadNodeAfterMs() / 1000} s)\n`,
       );
     }
-    const parsed = parseContract(current.text, "contract");
     const lines = [
       `# version ${current.version}, applied ${new Date(current.appliedAtMs).toISOString()}`,
     ];
-    if (parsed.ok) {
-      const f = checkFeasibility(parsed.contract, this.feasibilityNodes());
+    const contract = this.contractInForce();
+    if (contract !== null) {
+      const f = checkFeasibility(contract, this.feasibilityNodes());
       lines.push(
         f.feasible ? "# feasible with the nodes present" : `# INFEASIBLE: ${f.problems.join("; ")}`,
       );
@@ -427,10 +430,10 @@ export class ClusterRuntime {
   private watchFeasibility(now: number): void {
     const contracts = this.meta.state.contracts;
     const current = contracts[contracts.length - 1];
-    if (current === undefined) return;
-    const parsed = parseContract(current.text, "contract");
-    if (!parsed.ok) return;
-    const f = checkFeasibility(parsed.contract, this.feasibilityNodes());
+    const contract = this.contractInForce();
+    if (current === undefined || contract === null) return;
+    const nodes = this.feasibilityNodes();
+    const f = checkFeasibility(contract, nodes);
     const verdict = f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
     const key = `${current.version}:${verdict}`;
     if (this.lastFeasibility === null) {
@@ -444,23 +447,44 @@ export class ClusterRuntime {
     this.journal.note({
       atMs: now,
       reconciler: "contract",
-      observed: `nodes present: ${this.feasibilityNodes().filter((n) => n.alive).length} live`,
+      observed: `nodes present: ${nodes.filter((n) => n.alive).length} live`,
       action: `contract version ${current.version} is now ${verdict}`,
     });
   }
 
-  /** Registered nodes that are not removed, with membership's view, for the feasibility check. */
+  /**
+   * The contract in force, parsed (once per version: the meta leader checks it every
+   * control round), or null when none is applied.
+   */
+  private contractInForce(): Contract | null {
+    const contracts = this.meta.state.contracts;
+    const current = contracts[contracts.length - 1];
+    if (current === undefined) return null;
+    if (this.parsedContract?.version !== current.version) {
+      const parsed = parseContract(current.text, "contract");
+      // It was validated before it was proposed: a failure here is a newer format.
+      this.parsedContract = {
+        version: current.version,
+        contract: parsed.ok ? parsed.contract : null,
+      };
+    }
+    return this.parsedContract.contract;
+  }
+
+  /** Membership's state of each node, by registry node id (absent: unknown to it). */
+  private memberStates(): Map<string, MemberState> {
+    const states = new Map<string, MemberState>();
+    for (const m of this.o.membership.members()) states.set(clusterNodeId(m.id), m.state);
+    return states;
+  }
+
+  /** Active registered nodes, with membership's view, for the feasibility check. */
   private feasibilityNodes(): { id: string; zone: string; alive: boolean }[] {
-    const alive = new Set(
-      this.o.membership
-        .members()
-        .filter((m) => m.state === "alive")
-        .map((m) => clusterNodeId(m.id)),
-    );
+    const states = this.memberStates();
     return this.meta
       .nodes()
       .filter((n) => n.status === "active")
-      .map((n) => ({ id: n.id, zone: n.zone, alive: alive.has(n.id) }));
+      .map((n) => ({ id: n.id, zone: n.zone, alive: states.get(n.id) === "alive" }));
   }
 
   /**
@@ -487,15 +511,7 @@ export class ClusterRuntime {
     const n = matches[0] as RegisteredNode;
     if (n.status === "removed") return R.error(`ERR node ${n.raftId} is already removed`);
     if (n.status === "removing") return R.simple(`OK node ${n.raftId} is already draining`);
-    const alive = new Set(
-      this.o.membership
-        .members()
-        .filter((m) => m.state === "alive")
-        .map((m) => clusterNodeId(m.id)),
-    );
-    const staying = nodes.filter(
-      (x) => x.status === "active" && x.raftId !== n.raftId && alive.has(x.id),
-    ).length;
+    const staying = this.feasibilityNodes().filter((x) => x.alive && x.id !== n.id).length;
     const target = this.meta.state.settings.replicaTarget;
     if (staying < target) {
       return R.error(
@@ -665,8 +681,7 @@ export class ClusterRuntime {
       else this.reported.delete(g);
     }
     for (const obs of led) groups.set(obs.group, obs);
-    const liveness = new Map<string, MemberState>();
-    for (const m of this.o.membership.members()) liveness.set(clusterNodeId(m.id), m.state);
+    const liveness = this.memberStates();
     const expired = this.expiredNodes(liveness, now);
     const ctx = this.journalContext(expired, now);
     for (let i = this.inflight.length - 1; i >= 0; i--) {
@@ -867,8 +882,7 @@ export class ClusterRuntime {
 
   private failedNodes(): Set<number> {
     const failed = new Set<number>();
-    const states = new Map<string, MemberState>();
-    for (const m of this.o.membership.members()) states.set(clusterNodeId(m.id), m.state);
+    const states = this.memberStates();
     for (const n of this.meta.nodes()) {
       const s = states.get(n.id);
       if (n.raftId !== this.raftId && (s === "dead" || s === "left")) failed.add(n.raftId);

@@ -15,7 +15,7 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
   config: RaftConfig;
   random: Random;
   logs: RaftLogs<L>;
-  /** The bus transport; raft envelopes travel as its reliable (stream) messages. */
+  /** The bus transport; raft envelopes travel as its unacknowledged stream messages. */
   transport: Pick<Transport, "sendStream">;
   /** A node's bus address, or undefined while it is not in the registry. */
   addressOf(id: NodeId): string | undefined;
@@ -65,7 +65,7 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
     }, this.o.tickMs);
   }
 
-  /** A reliable bus message that is not membership's: an envelope from `from`. */
+  /** A stream message on the bus that is not membership's: an envelope from `from`. */
   receive(from: string, data: Uint8Array): void {
     if (this.closed) return;
     let id = this.o.idOf(from);
