@@ -273,6 +273,8 @@ interface Group<L extends GroupLog> {
    * one; null once it has applied a different one (then it is an ordinary replica).
    */
   passive: ConfState | null;
+  /** MultiRaft's tick count when a leader last sent this replica an append, heartbeat or snapshot. */
+  leaderHeardTick: number;
 }
 
 /** What one flush writes, and which groups of its batch that covers. */
@@ -327,6 +329,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   private readonly messageBytesMax: number;
   private readonly compactEntries: number;
   private readonly groups = new Map<number, Group<L>>();
+  /** tick() calls so far: the clock of leaderHeardTick. */
+  private ticks = 0;
   /** Groups given an input since the last flush; all of them after a tick. */
   private readonly dirty = new Set<Group<L>>();
   private allDirty = false;
@@ -420,6 +424,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       writtenVote: -1,
       deferred: null,
       passive: options.passive === true ? conf : null,
+      leaderHeardTick: this.ticks,
     };
     this.groups.set(group, g);
     this.dirty.add(g);
@@ -448,6 +453,17 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   }
 
   /** Group ids in the order they were added. */
+  /**
+   * Ticks since the group's leader last sent this replica an append, heartbeat or snapshot
+   * (or since the group was added); null if there is no such group. A leader keeps sending
+   * to every member of its configuration, learners included, so a replica that hears from
+   * its leader is still wanted, whatever configuration it has applied so far.
+   */
+  ticksSinceLeader(group: number): number | null {
+    const g = this.groups.get(group);
+    return g === undefined ? null : this.ticks - g.leaderHeardTick;
+  }
+
   groupIds(): number[] {
     return [...this.groups.keys()];
   }
@@ -474,6 +490,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** One tick for every group: the only clock they have. */
   tick(): void {
     this.checkUsable();
+    this.ticks += 1;
     for (const g of this.groups.values()) {
       if (g.passive !== null) {
         if (sameConf(g.raft.confState(), g.passive)) continue;
@@ -521,6 +538,12 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
         }
       }
       g.raft.step(message);
+      if (
+        (message.type === "app" || message.type === "heartbeat" || message.type === "snap") &&
+        g.raft.lead === message.from
+      ) {
+        g.leaderHeardTick = this.ticks;
+      }
       this.dirty.add(g);
     }
   }

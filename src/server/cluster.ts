@@ -82,6 +82,13 @@ const diskReportTtlMs = 5_000;
 const bootstrapRaftId = 1;
 /** How long a replica we were removed from is not recreated by late messages. */
 const removedGroupQuietMs = 10_000;
+/**
+ * Raft ticks a replica whose applied configuration leaves it out must go without a word
+ * from its leader before it is dropped (two election timeouts). A replica still replaying
+ * the log passes through every past configuration, among them the removals of this node
+ * from earlier placements; its leader keeps sending to it, so it stays.
+ */
+const removedReplicaQuietTicks = 20;
 /** How long the bus addresses taken from membership are reused before being read again. */
 const memberAddressesTtlMs = 1000;
 /** How long a node is only down before its replicas are rebuilt elsewhere (default). */
@@ -596,8 +603,14 @@ export class ClusterRuntime {
       const member = conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId);
       // Only a replica that was in the configuration and is no longer is dropped: a new
       // one starts from a configuration (a snapshot's, or none) that predates its addition.
+      // And only once its leader has stopped sending to it: a removal met while replaying
+      // the log may be followed by this node's addition again (a placement moved back).
       if (member) this.memberOf.add(g);
-      else if (this.memberOf.has(g) && g !== metaGroupId) {
+      else if (
+        this.memberOf.has(g) &&
+        g !== metaGroupId &&
+        (multi.ticksSinceLeader(g) ?? 0) >= removedReplicaQuietTicks
+      ) {
         this.memberOf.delete(g);
         this.removedGroups.set(g, Date.now() + removedGroupQuietMs);
         multi.removeGroup(g);
@@ -853,10 +866,28 @@ export class ClusterRuntime {
     const multi = this.runtime.multi;
     return multi.groupIds().map((g) => {
       const st = multi.status(g);
-      const conf = multi.raftOf(g)?.confState();
+      const raft = multi.raftOf(g);
+      const conf = raft?.confState();
+      // The log's span and, on a leader, where each peer stands (state:match/next), so a
+      // replica that does not catch up can be told from one that is still copying.
+      let extra = "";
+      if (raft !== undefined && conf !== undefined) {
+        extra = ` first=${raft.log.firstIndex()} last=${raft.log.lastIndex()}`;
+        if (raft.state === "leader") {
+          const peers = [...conf.voters, ...conf.learners].filter((id) => id !== raft.id);
+          const progress = peers.map((id) => {
+            const pr = raft.progressOf(id);
+            return pr === undefined ? `${id}:none` : `${id}:${pr.state}:${pr.match}/${pr.next}`;
+          });
+          extra += ` progress=${progress.join(",")}`;
+        }
+        const s = raft.stats;
+        extra += ` snaps-sent=${s.snapshotsSent} snaps-installed=${s.snapshotsInstalled} dropped=${s.droppedStale + s.droppedMalformed + s.droppedUnknownPeer + s.droppedMisaddressed}`;
+      }
       return (
         `group=${g} role=${st?.role} lead=${st?.lead} term=${st?.term} commit=${st?.commit} ` +
-        `applied=${st?.applied} voters=${conf?.voters.join(",")} learners=${conf?.learners.join(",")}`
+        `applied=${st?.applied} voters=${conf?.voters.join(",")} learners=${conf?.learners.join(",")}` +
+        extra
       );
     });
   }

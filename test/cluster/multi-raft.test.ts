@@ -541,6 +541,20 @@ describe("multi-raft host", () => {
     assert.deepEqual(m.values, ["ok"]);
   });
 
+  it("counts the ticks since a group's leader last spoke to each replica", () => {
+    const c = memoryCluster(3, 2, { seed: 12 });
+    c.runUntil("all groups led", () => c.allLed());
+    const follower = c.ids.find((id) => id !== c.leader(0)) as NodeId;
+    c.run(3);
+    assert.ok((c.node(follower).mr.ticksSinceLeader(0) as number) <= 2, "heartbeats arrive");
+    assert.equal(c.node(follower).mr.ticksSinceLeader(99), null);
+    c.cut.add(follower);
+    c.run(6);
+    assert.ok((c.node(follower).mr.ticksSinceLeader(0) as number) >= 6, "cut off: it counts up");
+    c.cut.delete(follower);
+    c.runUntil("heard again", () => (c.node(follower).mr.ticksSinceLeader(0) as number) <= 2);
+  });
+
   it("a passive replica does not elect itself from a configuration that is not yet its own", () => {
     // Node 1 recreating a replica from the bootstrap configuration (voters [1]): passive,
     // it waits for the log; an ordinary one would be its own leader within a few ticks.
