@@ -171,6 +171,8 @@ export interface GroupMachine {
    * its role fails the proposals it was waiting for: they may or may not commit.
    */
   roleChanged?(status: GroupStatus): void;
+  /** Bytes of the state: what a new replica copies (balance evens it per node). */
+  dataBytes?(): number;
 }
 
 // ---- the host ----------------------------------------------------------------------------
@@ -475,6 +477,12 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   status(group: number): GroupStatus | null {
     const g = this.groups.get(group);
     return g === undefined ? null : statusOf(g);
+  }
+
+  /** The group's machine's dataBytes(); null without the group or the method. */
+  dataBytes(group: number): number | null {
+    const m = this.groups.get(group)?.machine;
+    return m?.dataBytes === undefined ? null : m.dataBytes();
   }
 
   /**

@@ -651,6 +651,11 @@ export class ShardMachine implements ReplicatedMachine {
     this.flush();
   }
 
+  /** The shard's stored data bytes (ShardStore.dataBytes): what a new replica copies. */
+  dataBytes(): number {
+    return this.store.dataBytes();
+  }
+
   snapshot(): Uint8Array {
     this.checkUsable();
     // The host labels the image with its own applied index; after a restart the store may

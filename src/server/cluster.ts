@@ -872,7 +872,7 @@ export class ClusterRuntime {
       // replica that does not catch up can be told from one that is still copying.
       let extra = "";
       if (raft !== undefined && conf !== undefined) {
-        extra = ` first=${raft.log.firstIndex()} last=${raft.log.lastIndex()}`;
+        extra = ` first=${raft.log.firstIndex()} last=${raft.log.lastIndex()} bytes=${multi.dataBytes(g) ?? 0}`;
         if (raft.state === "leader") {
           const peers = [...conf.voters, ...conf.learners].filter((id) => id !== raft.id);
           const progress = peers.map((id) => {

@@ -62,6 +62,9 @@ export interface AppliedMark {
   readonly nowMs: number;
 }
 
+/** A shard-slots record: key count (u32), stored bytes (f64). */
+const slotRecordBytes = 12;
+
 const NO_MARK: AppliedMark = Object.freeze({ index: 0, nowMs: 0 });
 
 /** The key's hash slot (Redis's CRC16 with hash tags: pass cluster/slots.ts keyHashSlot). */
@@ -81,6 +84,11 @@ export interface ShardBackend extends Backend {
    * the writes made so far, all of which the batch holds.
    */
   setMarkSource(source: () => AppliedMark): void;
+  /**
+   * Bytes of this shard's data as stored (keys and encoded values, committed batches
+   * only): what moving a replica of it copies. The balance reconciler evens it per node.
+   */
+  dataBytes(): number;
 }
 
 /**
@@ -129,6 +137,11 @@ export class ShardStore extends OverlayStore {
 
   ownsSlot(slot: number): boolean {
     return this.owned[slot] === 1;
+  }
+
+  /** The shard's stored data bytes, committed batches only (ShardBackend.dataBytes). */
+  dataBytes(): number {
+    return this.shardBackend.dataBytes();
   }
 }
 
@@ -244,6 +257,24 @@ interface Staged {
   mark: AppliedMark;
   keys: number;
   expiring: number;
+  /** Change in the shard's stored bytes (see ShardBackend.dataBytes). */
+  bytes: number;
+}
+
+/** What one transaction changes in one slot's key count and stored bytes. */
+interface SlotDelta {
+  keys: number;
+  bytes: number;
+}
+type SlotDeltas = Map<number, SlotDelta>;
+
+function addDelta(deltas: SlotDeltas, slot: number, keys: number, bytes: number): void {
+  const d = deltas.get(slot);
+  if (d === undefined) deltas.set(slot, { keys, bytes });
+  else {
+    d.keys += keys;
+    d.bytes += bytes;
+  }
 }
 
 /**
@@ -253,7 +284,9 @@ interface Staged {
  *   shard-data     slot (u16) ++ key           → type, flags, expiry (f64), [key], data
  *   shard-hashes   shard (u32) ++ keyHash (6) ++ dk → empty   SCAN order, per shard
  *   shard-expires  shard (u32) ++ expiry (f64) ++ dk → empty   expiry order, per shard
- *   shard-slots    slot (u16)                  → key count (u32), for non-empty slots
+ *   shard-slots    slot (u16)                  → key count (u32), stored bytes (f64), for
+ *                                                 non-empty slots (older folders: the count
+ *                                                 alone; the bytes are counted at open)
  *   shard-meta     shard (u32)                 → last batch, applied index, nowMs, slots
  *                  "format"                    → layout version
  *
@@ -276,6 +309,8 @@ export class LmdbShardSpace implements ShardSpace {
   /** @internal */ readonly meta: Database<Buffer, Buffer>;
   /** @internal Keys per slot, as committed. */
   readonly slotKeys = new Uint32Array(slotsMax);
+  /** @internal Bytes of the slot's data records (keys and encoded values), as committed. */
+  readonly slotBytes = new Float64Array(slotsMax);
   /** Totals since open: transactions committed, and the shard batches they carried. */
   readonly stats = { commits: 0, batches: 0 };
   private readonly shards = new Map<number, LmdbShardBackend>();
@@ -300,11 +335,24 @@ export class LmdbShardSpace implements ShardSpace {
       this.meta = this.root.openDB<Buffer, Buffer>("shard-meta", binary);
       this.checkFormat();
       for (const { key, value } of this.slotCounts.getRange({})) {
-        this.slotKeys[(key as Buffer).readUInt16BE(0)] = (value as Buffer).readUInt32BE(0);
+        const slot = (key as Buffer).readUInt16BE(0);
+        const v = value as Buffer;
+        this.slotKeys[slot] = v.readUInt32BE(0);
+        this.slotBytes[slot] =
+          v.length >= slotRecordBytes ? v.readDoubleBE(4) : this.countBytes(slot);
       }
     } catch (cause) {
       throw toStorageError(cause, `cannot open the shard data folder ${options.path}`);
     }
+  }
+
+  /** A slot's stored bytes, counted key by key (folders written before bytes were kept). */
+  private countBytes(slot: number): number {
+    let bytes = 0;
+    for (const { key, value } of this.data.getRange(slotRange(slot))) {
+      bytes += (key as Buffer).length + (value as Buffer).length;
+    }
+    return bytes;
   }
 
   private checkFormat(): void {
@@ -345,7 +393,7 @@ export class LmdbShardSpace implements ShardSpace {
     const stored = this.meta.getBinary(u32Key(shard));
     if (stored === undefined) return;
     const slots = decodeMeta(stored).slots;
-    const deltas = new Map<number, number>();
+    const deltas: SlotDeltas = new Map();
     this.root.transactionSync(() => {
       this.clearShard(shard, slots, deltas);
       this.writeSlotCounts(deltas);
@@ -423,7 +471,7 @@ export class LmdbShardSpace implements ShardSpace {
     this.queue = [];
     if (items.length === 0) return;
     const staged = new Map<LmdbShardBackend, Staged>();
-    const deltas = new Map<number, number>();
+    const deltas: SlotDeltas = new Map();
     const refused: (StorageError | null)[] = [];
     this.committing = this.root
       .transaction(() => {
@@ -449,7 +497,7 @@ export class LmdbShardSpace implements ShardSpace {
   private settle(
     items: readonly Queued[],
     staged: Map<LmdbShardBackend, Staged>,
-    deltas: Map<number, number>,
+    deltas: SlotDeltas,
     refused: readonly (StorageError | null)[],
   ): void {
     this.stats.commits += 1;
@@ -466,12 +514,12 @@ export class LmdbShardSpace implements ShardSpace {
   private stage(
     item: Queued,
     staged: Map<LmdbShardBackend, Staged>,
-    deltas: Map<number, number>,
+    deltas: SlotDeltas,
   ): StorageError | null {
     const b = item.backend;
     let st = staged.get(b);
     if (st === undefined) {
-      st = { lastBatch: b.lastBatchId(), mark: b.storedMark(), keys: 0, expiring: 0 };
+      st = { lastBatch: b.lastBatchId(), mark: b.storedMark(), keys: 0, expiring: 0, bytes: 0 };
       staged.set(b, st);
     }
     if (b.isClosed()) return new StorageError("CLOSED", `shard ${b.shard} is closed`);
@@ -480,6 +528,7 @@ export class LmdbShardSpace implements ShardSpace {
       // Relative to the committed counts, as every staged delta is: nothing is left.
       st.keys = -b.count();
       st.expiring = -b.expiringCount();
+      st.bytes = -b.dataBytes();
       this.clearShard(b.shard, b.slots, deltas);
     }
     for (const w of item.batch.entries.values()) b.stageWrite(w.key, w.value, st, deltas);
@@ -490,14 +539,15 @@ export class LmdbShardSpace implements ShardSpace {
   }
 
   /** Inside a transaction: deletes every key of `slots` and the shard's index entries. */
-  private clearShard(shard: number, slots: readonly SlotRange[], deltas: Map<number, number>) {
+  private clearShard(shard: number, slots: readonly SlotRange[], deltas: SlotDeltas) {
     for (const r of slots) {
       for (let s = r.from; s <= r.to; s++) {
-        const count = (this.slotKeys[s] as number) + (deltas.get(s) ?? 0);
+        const d = deltas.get(s);
+        const count = (this.slotKeys[s] as number) + (d?.keys ?? 0);
         if (count === 0) continue;
         const keys = [...this.data.getKeys(slotRange(s))] as Buffer[];
         for (const k of keys) this.data.removeSync(k);
-        deltas.set(s, (deltas.get(s) ?? 0) - count);
+        addDelta(deltas, s, -count, -((this.slotBytes[s] as number) + (d?.bytes ?? 0)));
       }
     }
     const range = shardRange(shard);
@@ -508,19 +558,28 @@ export class LmdbShardSpace implements ShardSpace {
     }
   }
 
-  private writeSlotCounts(deltas: Map<number, number>): void {
+  private writeSlotCounts(deltas: SlotDeltas): void {
     for (const [slot, delta] of deltas) {
-      if (delta === 0) continue;
-      const count = (this.slotKeys[slot] as number) + delta;
+      if (delta.keys === 0 && delta.bytes === 0) continue;
+      const count = (this.slotKeys[slot] as number) + delta.keys;
       assert(count >= 0, `shard store: slot ${slot} count below zero`);
       if (count === 0) this.slotCounts.removeSync(u16Key(slot));
-      else this.slotCounts.putSync(u16Key(slot), u32Value(count));
+      else {
+        const v = Buffer.allocUnsafe(slotRecordBytes);
+        v.writeUInt32BE(count, 0);
+        v.writeDoubleBE(Math.max(0, (this.slotBytes[slot] as number) + delta.bytes), 4);
+        this.slotCounts.putSync(u16Key(slot), v);
+      }
     }
   }
 
-  private applySlotDeltas(deltas: Map<number, number>): void {
-    for (const [slot, delta] of deltas)
-      this.slotKeys[slot] = (this.slotKeys[slot] as number) + delta;
+  private applySlotDeltas(deltas: SlotDeltas): void {
+    for (const [slot, delta] of deltas) {
+      const count = (this.slotKeys[slot] as number) + delta.keys;
+      this.slotKeys[slot] = count;
+      this.slotBytes[slot] =
+        count === 0 ? 0 : Math.max(0, (this.slotBytes[slot] as number) + delta.bytes);
+    }
   }
 
   private checkOpen(): void {
@@ -536,6 +595,7 @@ const mergeBatchMax = 256;
 class LmdbShardBackend implements ShardBackend {
   readonly slotOf: SlotOf;
   private keys = 0;
+  private bytes = 0;
   private expiring: number;
   private lastBatch: number;
   private mark: AppliedMark;
@@ -556,7 +616,10 @@ class LmdbShardBackend implements ShardBackend {
     this.mark = meta?.mark ?? NO_MARK;
     this.markSource = () => this.mark;
     for (const r of slots) {
-      for (let s = r.from; s <= r.to; s++) this.keys += space.slotKeys[s] as number;
+      for (let s = r.from; s <= r.to; s++) {
+        this.keys += space.slotKeys[s] as number;
+        this.bytes += space.slotBytes[s] as number;
+      }
     }
     this.expiring = space.expires.getKeysCount(shardRange(shard));
   }
@@ -621,6 +684,10 @@ class LmdbShardBackend implements ShardBackend {
     return this.keys;
   }
 
+  dataBytes(): number {
+    return Math.max(0, this.bytes);
+  }
+
   expiringCount(): number {
     return this.expiring;
   }
@@ -661,12 +728,7 @@ class LmdbShardBackend implements ShardBackend {
   }
 
   /** @internal Inside the space's transaction: one write, with its index entries. */
-  stageWrite(
-    key: Buffer,
-    value: StoredValue | null,
-    st: Staged,
-    deltas: Map<number, number>,
-  ): void {
+  stageWrite(key: Buffer, value: StoredValue | null, st: Staged, deltas: SlotDeltas): void {
     const { data, hashes, expires } = this.space;
     const slot = this.slotOf(key);
     const dk = dataKeyOf(slot, key);
@@ -679,28 +741,37 @@ class LmdbShardBackend implements ShardBackend {
         st.expiring--;
       }
     }
+    const oldBytes = existed ? dk.length + old.length : 0;
     if (value === null) {
       if (!existed) return;
       data.removeSync(dk);
       hashes.removeSync(hashKey(this.prefix, key, dk));
       st.keys--;
-      deltas.set(slot, (deltas.get(slot) ?? 0) - 1);
+      st.bytes -= oldBytes;
+      addDelta(deltas, slot, -1, -oldBytes);
       return;
     }
-    data.putSync(dk, encodeValue(key, dk.length - 2, value)); // past the slot prefix
+    const record = encodeValue(key, dk.length - 2, value); // past the slot prefix
+    data.putSync(dk, record);
     if (value.expireAtMs !== 0) {
       expires.putSync(expireKey(this.prefix, value.expireAtMs, dk), EMPTY);
       st.expiring++;
     }
-    if (existed) return;
+    const bytes = dk.length + record.length - oldBytes;
+    st.bytes += bytes;
+    if (existed) {
+      addDelta(deltas, slot, 0, bytes);
+      return;
+    }
     hashes.putSync(hashKey(this.prefix, key, dk), EMPTY);
     st.keys++;
-    deltas.set(slot, (deltas.get(slot) ?? 0) + 1);
+    addDelta(deltas, slot, 1, bytes);
   }
 
   /** @internal The space's transaction holding this shard's batches committed. */
   committed(st: Staged): void {
     this.keys += st.keys;
+    this.bytes += st.bytes;
     this.expiring += st.expiring;
     this.lastBatch = st.lastBatch;
     this.mark = st.mark;
@@ -841,10 +912,6 @@ function u32Key(v: number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(v, 0);
   return b;
-}
-
-function u32Value(v: number): Buffer {
-  return u32Key(v);
 }
 
 /** The data keys of one slot. */
@@ -1040,6 +1107,9 @@ class MemoryShardBackend implements ShardBackend {
   }
   count(): number {
     return this.inner.count();
+  }
+  dataBytes(): number {
+    return this.inner.usedBytes();
   }
   expiringCount(): number {
     return this.inner.expiringCount();

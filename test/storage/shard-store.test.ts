@@ -217,6 +217,44 @@ for (const [name, make] of [
     );
 
     it(
+      "counts each shard's stored bytes through writes, overwrites, deletes, clear and restart",
+      withSpace(async (f) => {
+        const low = f.space.openShard(1, LOW);
+        const high = f.space.openShard(2, HIGH);
+        assert.equal(low.dataBytes(), 0);
+        const lowKeys = keysIn(LOW, 30, "low");
+        for (const k of lowKeys) low.set(b(k), str("x".repeat(100)));
+        for (const k of keysIn(HIGH, 10, "high")) high.set(b(k), str("y".repeat(1000)));
+        await Promise.all([low.flush(), high.flush()]);
+        const lowBytes = low.dataBytes();
+        const highBytes = high.dataBytes();
+        // At least the values; the keys and each record's header on top.
+        assert.ok(lowBytes >= 3000 && lowBytes < 3000 + 30 * 64, `low ${lowBytes}`);
+        assert.ok(highBytes >= 10_000 && highBytes < 10_000 + 10 * 64, `high ${highBytes}`);
+        low.set(b(lowKeys[0] as string), str("x".repeat(1100)));
+        await low.flush();
+        assert.equal(low.dataBytes(), lowBytes + 1000, "an overwrite counts the difference");
+        low.delete(b(lowKeys[1] as string));
+        await low.flush();
+        assert.ok(low.dataBytes() < lowBytes + 1000 - 100);
+        const before = low.dataBytes();
+        await low.close();
+        await high.close();
+        const again = await f.reopen();
+        const low2 = again.openShard(1, LOW);
+        const high2 = again.openShard(2, HIGH);
+        assert.equal(low2.dataBytes(), before);
+        assert.equal(high2.dataBytes(), highBytes);
+        low2.clear();
+        await low2.flush();
+        assert.equal(low2.dataBytes(), 0);
+        assert.equal(high2.dataBytes(), highBytes);
+        await low2.close();
+        await high2.close();
+      }),
+    );
+
+    it(
       "refuses a slot two shards claim, and a shard reopened with other slots",
       withSpace(async (f) => {
         const a = f.space.openShard(1, LOW);
@@ -234,6 +272,36 @@ for (const [name, make] of [
 }
 
 describe("lmdb shard space", () => {
+  it("counts the bytes of a folder written before they were kept, at open", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+    try {
+      const s = space.openShard(1, LOW);
+      for (const k of keysIn(LOW, 20, "old")) s.set(b(k), str("z".repeat(500)));
+      await s.flush();
+      const bytes = s.dataBytes();
+      await s.close();
+      // The older layout: a slot's record is its key count alone.
+      const records = [...space.slotCounts.getRange({})].map(({ key, value }) => ({
+        key: key as Buffer,
+        count: (value as Buffer).subarray(0, 4),
+      }));
+      assert.ok(records.length > 0);
+      await space.slotCounts.transaction(() => {
+        for (const r of records) space.slotCounts.putSync(r.key, Buffer.from(r.count));
+      });
+      await space.close();
+      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+      const again = space.openShard(1, LOW);
+      assert.equal(again.size(), 20);
+      assert.equal(again.dataBytes(), bytes);
+      await again.close();
+    } finally {
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("commits the flushes of many shards made together in one transaction", async () => {
     const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
     const space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
