@@ -679,6 +679,12 @@ export class ClusterRuntime {
   private control(): void {
     if (this.closed || this.meta.clusterId === null) return;
     const led = this.observeLed();
+    // Every node keeps the dead-node clock (how long each node has not been alive, as its
+    // own membership sees it), so a new meta leader carries on from its own count rather
+    // than starting it afresh when it takes over.
+    const now = Date.now();
+    const liveness = this.memberStates();
+    const expired = this.expiredNodes(liveness, now);
     if (!this.isMetaLeader()) {
       const lead = this.runtime.multi.status(metaGroupId)?.lead ?? 0;
       if (lead !== 0) {
@@ -688,14 +694,11 @@ export class ClusterRuntime {
       return;
     }
     const groups = new Map<number, GroupObservation>();
-    const now = Date.now();
     for (const [g, r] of this.reported) {
       if (now - r.at < 3 * controllerIntervalMs) groups.set(g, r.obs);
       else this.reported.delete(g);
     }
     for (const obs of led) groups.set(obs.group, obs);
-    const liveness = this.memberStates();
-    const expired = this.expiredNodes(liveness, now);
     const ctx = this.journalContext(expired, now);
     for (let i = this.inflight.length - 1; i >= 0; i--) {
       const a = this.inflight[i] as Action;
