@@ -149,6 +149,8 @@ export async function startHomeostat(opts: StartOptions = {}): Promise<RunningSe
     String(busPort),
     "--data",
     dataDir,
+    // One node's engine against redis-server's: the sharded default adds raft to every write.
+    "--standalone",
   ];
   const proc = startProcess(label, process.execPath, args, { logFile, cwd: repoRoot() });
   try {

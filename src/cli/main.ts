@@ -83,24 +83,19 @@ program
   )
   .option(
     "--cluster",
-    "sharded mode (experimental): the key space in raft groups replicated over the nodes; " +
+    "sharded mode, the default: the key space in raft groups replicated over the nodes; " +
       "the first node creates the cluster, later ones --join it",
   )
   .option(
-    "--shards <n>",
-    "with --cluster, on the first node: shards (raft groups)",
-    positiveIntOption,
-    16,
+    "--standalone",
+    "keep every key on this node alone, unreplicated (no shards, no raft); with --join it " +
+      "still takes part in membership",
   )
-  .option(
-    "--replicas <n>",
-    "with --cluster, on the first node: replicas per shard",
-    positiveIntOption,
-    3,
-  )
+  .option("--shards <n>", "on the first node: shards (raft groups)", positiveIntOption, 16)
+  .option("--replicas <n>", "on the first node: replicas per shard", positiveIntOption, 3)
   .option(
     "--dead-node-after <seconds>",
-    "with --cluster: how long a node may be silent before its replicas are rebuilt " +
+    "how long a node may be silent before its replicas are rebuilt " +
       "on other nodes (used by whichever node leads the meta group)",
     positiveIntOption,
     300,
@@ -111,12 +106,17 @@ program
   .option("--log-format <format>", "pretty or json (default: pretty on a terminal, else json)")
   .addHelpText(
     "after",
-    "\nExamples:\n  homeostat start\n  homeostat start --port 7000 --data /var/lib/homeostat\n" +
+    "\nExamples:\n  homeostat start                  # creates a cluster (of one node, so far)\n  homeostat start --port 7000 --data /var/lib/homeostat\n" +
       "  homeostat start --port 6381 --join 127.0.0.1:6380,127.0.0.1:6382\n" +
       "  redis-cli -p 6380 set greeting hello\n" +
       "\nSIGTERM or SIGINT stops the node gracefully: it tells the cluster it left.",
   )
   .action(async (opts: StartOptions) => {
+    if (opts.standalone === true && opts.cluster === true) {
+      process.stderr.write("homeostat start: --cluster and --standalone exclude each other\n");
+      process.exitCode = 2;
+      return;
+    }
     const code = await startNode({
       host: opts.host,
       port: opts.port,
@@ -129,7 +129,7 @@ program
       advertiseHost: opts.advertiseHost,
       zone: opts.zone,
       clusterSecret: opts.clusterSecret ?? process.env.HOMEOSTAT_CLUSTER_SECRET,
-      cluster: opts.cluster === true,
+      cluster: opts.standalone !== true,
       shards: opts.shards,
       replicas: opts.replicas,
       deadNodeAfterMs: opts.deadNodeAfter * 1000,
@@ -181,6 +181,7 @@ interface StartOptions {
   zone: string;
   clusterSecret?: string;
   cluster?: boolean;
+  standalone?: boolean;
   shards: number;
   replicas: number;
   deadNodeAfter: number;

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { keyHashSlot } from "../cluster/slots.js";
 import { RealTimers, SystemClock } from "../core/clock.js";
@@ -69,6 +70,14 @@ export async function startNode(options: StartOptions): Promise<number> {
     const reason = err instanceof StorageError ? err.message : String(err);
     log.fatal({ dir, reason }, "cannot open the data folder");
     return 1;
+  }
+  // A folder holds one kind of node: starting the other kind on it would serve none of its
+  // keys (and write beside them), so it is refused with the way out.
+  const mismatch = modeMismatch(dir, options.cluster === true, store.size());
+  if (mismatch !== null) {
+    log.fatal({ dir }, mismatch);
+    await store.close();
+    return 2;
   }
   // A rejection nobody handles is a bug: say so in the log before the process ends.
   process.on("unhandledRejection", (reason) => {
@@ -168,6 +177,27 @@ export async function startNode(options: StartOptions): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+}
+
+/**
+ * Why `dir` cannot be opened in the mode asked for, or null. A cluster node's folder has a
+ * `raft-id` file; a standalone node's keys live in the folder's own store (`keys`).
+ */
+export function modeMismatch(dir: string, cluster: boolean, keys: number): string | null {
+  const clusterFolder = existsSync(join(dir, "raft-id"));
+  if (cluster && !clusterFolder && keys > 0) {
+    return (
+      `the data folder ${dir} holds the keys of a standalone node (${keys}): start it with ` +
+      "--standalone, or give a cluster node another --data folder"
+    );
+  }
+  if (!cluster && clusterFolder) {
+    return (
+      `the data folder ${dir} belongs to a cluster node: start it without --standalone, or ` +
+      "give the standalone node another --data folder"
+    );
+  }
+  return null;
 }
 
 /** Sharded mode: the raft groups, the meta group and the router (docs/cluster.md). */

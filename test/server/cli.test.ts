@@ -71,3 +71,68 @@ it("homeostat info reaches a node through its Redis port, and says when it canno
   assert.equal(down.status, 1);
   assert.match(down.stderr, /cannot reach a node at 127\.0\.0\.1:1: ECONNREFUSED/);
 });
+
+it("start with no mode creates a one-node cluster, and a folder refuses the other mode", async () => {
+  const dir = tempDir();
+  const plain = tempDir();
+  try {
+    const node = await startNode(dir, ["--shards", "4"], { defaultMode: true });
+    try {
+      const cli = (...args: string[]) =>
+        spawnSync("redis-cli", ["-p", String(node.port), ...args], { encoding: "utf8" });
+      let info = "";
+      for (let i = 0; i < 100 && !/cluster_state:ok/.test(info); i++) {
+        info = cli("cluster", "info").stdout;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(info, /cluster_state:ok/);
+      assert.match(info, /cluster_known_nodes:1/);
+      assert.equal(cli("set", "greeting", "hello").stdout.trim(), "OK");
+      assert.equal(cli("get", "greeting").stdout.trim(), "hello");
+      assert.match(cli("mset", "a", "1", "b", "2").stdout, /CROSSSLOT/);
+    } finally {
+      await node.stop();
+    }
+    const standalone = run(
+      "start",
+      "--port",
+      "0",
+      "--bus-port",
+      "0",
+      "--data",
+      dir,
+      "--standalone",
+    );
+    assert.equal(standalone.status, 2);
+    assert.match(
+      standalone.stdout + standalone.stderr,
+      /belongs to a cluster node: start it without --standalone/,
+    );
+    const both = run("start", "--cluster", "--standalone");
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /exclude each other/);
+    // A standalone node's folder with keys in it is not silently ignored by a cluster node.
+    const one = await startNode(plain);
+    spawnSync("redis-cli", ["-p", String(one.port), "set", "k", "v"], { encoding: "utf8" });
+    await one.stop();
+    const clustered = run(
+      "start",
+      "--port",
+      "0",
+      "--bus-port",
+      "0",
+      "--data",
+      plain,
+      "--log-format",
+      "json",
+    );
+    assert.equal(clustered.status, 2);
+    assert.match(
+      clustered.stdout,
+      /holds the keys of a standalone node \(1\): start it with --standalone/,
+    );
+  } finally {
+    removeDir(dir);
+    removeDir(plain);
+  }
+});

@@ -44,13 +44,27 @@ export function cleanUpAfter(nodes: RunningNode[], dirs: string[]): void {
 }
 
 /**
+ * A node is started standalone unless `extra` says --cluster (or --standalone itself), or
+ * the caller asks for the default mode (the sharded one): most server tests are about one
+ * node's key space; cluster.test.ts asks for the cluster.
+ */
+function mode(extra: readonly string[]): string[] {
+  return extra.includes("--cluster") || extra.includes("--standalone") ? [] : ["--standalone"];
+}
+
+/**
  * Starts a node as a separate process on a free port (the node binds port 0 and reports the
  * port it got in its "ready" log line), with its data in `dir`.
  */
-export async function startNode(dir: string, extra: string[] = []): Promise<RunningNode> {
+export async function startNode(
+  dir: string,
+  extra: string[] = [],
+  options: { defaultMode?: boolean } = {},
+): Promise<RunningNode> {
+  const chosen = options.defaultMode === true ? [] : mode(extra);
   const proc = spawn(
     process.execPath,
-    [CLI, "start", "--port", "0", "--data", dir, "--log-format", "json", ...extra],
+    [CLI, "start", "--port", "0", "--data", dir, "--log-format", "json", ...chosen, ...extra],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: string[] = [];
