@@ -18,6 +18,7 @@ import {
   type RegisteredNode,
 } from "../cluster/meta.js";
 import type { GroupMachine } from "../cluster/multi-raft.js";
+import { replicasToDrop } from "../cluster/replica-gc.js";
 import {
   type ClusterView,
   clusterInfo,
@@ -82,13 +83,7 @@ const diskReportTtlMs = 5_000;
 const bootstrapRaftId = 1;
 /** How long a replica we were removed from is not recreated by late messages. */
 const removedGroupQuietMs = 10_000;
-/**
- * Raft ticks a replica whose applied configuration leaves it out must go without a word
- * from its leader before it is dropped (two election timeouts). A replica still replaying
- * the log passes through every past configuration, among them the removals of this node
- * from earlier placements; its leader keeps sending to it, so it stays.
- */
-const removedReplicaQuietTicks = 20;
+
 /** How long the bus addresses taken from membership are reused before being read again. */
 const memberAddressesTtlMs = 1000;
 /** How long a node is only down before its replicas are rebuilt elsewhere (default). */
@@ -596,27 +591,11 @@ export class ClusterRuntime {
   private afterFlush(): void {
     const multi = this.runtime.multi;
     if (this.reopening.size > 0) this.reopenStored();
-    for (const g of multi.groupIds()) {
-      const raft = multi.raftOf(g);
-      if (raft === undefined) continue;
-      const conf = raft.confState();
-      const member = conf.voters.includes(this.raftId) || conf.learners.includes(this.raftId);
-      // Only a replica that was in the configuration and is no longer is dropped: a new
-      // one starts from a configuration (a snapshot's, or none) that predates its addition.
-      // And only once its leader has stopped sending to it: a removal met while replaying
-      // the log may be followed by this node's addition again (a placement moved back).
-      if (member) this.memberOf.add(g);
-      else if (
-        this.memberOf.has(g) &&
-        g !== metaGroupId &&
-        (multi.ticksSinceLeader(g) ?? 0) >= removedReplicaQuietTicks
-      ) {
-        this.memberOf.delete(g);
-        this.removedGroups.set(g, Date.now() + removedGroupQuietMs);
-        multi.removeGroup(g);
-        this.o.shardRemoved(g);
-        this.o.log.info({ group: g }, "removed from a shard: its replica is dropped");
-      }
+    for (const g of replicasToDrop(multi, this.raftId, this.memberOf)) {
+      this.removedGroups.set(g, Date.now() + removedGroupQuietMs);
+      multi.removeGroup(g);
+      this.o.shardRemoved(g);
+      this.o.log.info({ group: g }, "removed from a shard: its replica is dropped");
     }
   }
 
