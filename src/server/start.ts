@@ -141,7 +141,9 @@ export async function startNode(options: StartOptions): Promise<number> {
         port,
         busPort: settings.busPort,
         dir,
-        keys: store.size(),
+        mode: options.cluster === true ? "cluster" : "standalone",
+        // A cluster node's keys are in its shards, counted by DBSIZE across the cluster.
+        ...(options.cluster === true ? {} : { keys: store.size() }),
       },
       `ready to accept connections: redis-cli -h ${options.host} -p ${port}`,
     );
