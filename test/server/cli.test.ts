@@ -93,16 +93,20 @@ it("start with no mode creates a one-node cluster, and a folder refuses the othe
     } finally {
       await node.stop();
     }
-    const standalone = run(
-      "start",
-      "--port",
-      "0",
-      "--bus-port",
-      "0",
-      "--data",
-      dir,
-      "--standalone",
-    );
+    const startOn = (data: string, ...more: string[]) =>
+      run(
+        "start",
+        "--port",
+        "0",
+        "--bus-port",
+        "0",
+        "--data",
+        data,
+        "--log-format",
+        "json",
+        ...more,
+      );
+    const standalone = startOn(dir, "--standalone");
     assert.equal(standalone.status, 2);
     assert.match(
       standalone.stdout + standalone.stderr,
@@ -115,17 +119,7 @@ it("start with no mode creates a one-node cluster, and a folder refuses the othe
     const one = await startNode(plain);
     spawnSync("redis-cli", ["-p", String(one.port), "set", "k", "v"], { encoding: "utf8" });
     await one.stop();
-    const clustered = run(
-      "start",
-      "--port",
-      "0",
-      "--bus-port",
-      "0",
-      "--data",
-      plain,
-      "--log-format",
-      "json",
-    );
+    const clustered = startOn(plain);
     assert.equal(clustered.status, 2);
     assert.match(
       clustered.stdout,
