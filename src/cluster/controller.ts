@@ -85,6 +85,8 @@ export interface GroupObservation {
   readonly learners: readonly number[];
   /** Each learner's match index, as the leader tracks it; empty from a non-leader. */
   readonly learnerMatch: ReadonlyMap<number, number>;
+  /** The shard's data bytes on the reporter (MultiRaft.dataBytes); absent if unknown. */
+  readonly bytes?: number;
 }
 
 export interface PlanInput {
@@ -161,7 +163,7 @@ export const recordsPerPlanMax = 64;
  * Learners' progress is known only when this replica leads.
  */
 export function observeGroup(
-  host: Pick<MultiRaft, "status" | "raftOf">,
+  host: Pick<MultiRaft, "status" | "raftOf"> & Partial<Pick<MultiRaft, "dataBytes">>,
   group: number,
 ): GroupObservation | null {
   const status = host.status(group);
@@ -182,7 +184,13 @@ export function observeGroup(
     voters: [...conf.voters],
     learners: [...conf.learners],
     learnerMatch,
+    ...bytesOf(host, group),
   };
+}
+
+function bytesOf(host: Partial<Pick<MultiRaft, "dataBytes">>, group: number): { bytes?: number } {
+  const bytes = host.dataBytes?.(group);
+  return bytes === null || bytes === undefined ? {} : { bytes };
 }
 
 /**
@@ -487,11 +495,13 @@ function planShards(ctx: Context): Action[] {
       const leader = v.o !== undefined && v.shard.replicas.includes(v.o.leader) ? v.o.leader : null;
       return { ...v.shard, leader: leader ?? v.shard.leader };
     });
+  const shardBytes = new Map<number, number>();
+  for (const v of views) if (v.o?.bytes !== undefined) shardBytes.set(v.shard.id, v.o.bytes);
   const steps = planPlacement(
     liveNodes,
     { epoch: meta.shardMap.epoch, shards: planning },
     meta.settings.replicaTarget,
-    { stepsMax: Number.MAX_SAFE_INTEGER },
+    { stepsMax: Number.MAX_SAFE_INTEGER, shardBytes },
   );
   const first = new Map<number, PlacementStep>();
   for (const step of steps) if (!first.has(step.shard)) first.set(step.shard, step);

@@ -471,7 +471,26 @@ export interface PlacementOptions {
    * only go stale before it is done; repairs come first, so a bound never starves them.
    */
   readonly stepsMax?: number;
+  /**
+   * Each shard's data bytes as its leader measures them (GroupObservation.bytes); a shard
+   * missing here counts as the mean of those present. Given, placement also evens bytes
+   * per node (balanceBytes); absent, it balances replica and leader counts only.
+   */
+  readonly shardBytes?: ReadonlyMap<number, number>;
 }
+
+/**
+ * Bytes are balanced only once the mean node holds this much: below it an uneven spread
+ * costs nothing anyone would notice, while every move costs a snapshot copy and controller
+ * rounds (and a young cluster's sizes change fast, which would churn).
+ */
+export const byteBalanceFloor = 64 * 1024 * 1024;
+/**
+ * A byte move (or swap) is made only if it shifts at least this fraction of the mean
+ * node's bytes and leaves the two nodes at least as far apart the other way round:
+ * hysteresis, so a shard that grows a little does not move back and forth.
+ */
+export const byteBalanceMargin = 0.1;
 
 /**
  * A replica moved costs three steps over two plans (add-learner; promote and remove), and
@@ -546,12 +565,20 @@ function pickNewMember(fleet: Fleet, members: readonly number[]): number | undef
 
 /**
  * Which member to give up when a shard has too many: one whose zone another member also
- * covers, then not the leader, then the most loaded node, then the highest raft id.
+ * covers, then not the leader, then not a learner (a learner is a move under way: the
+ * plan that added it meant a voter to go, and dropping the learner instead would undo
+ * the copy and start it again elsewhere), then the most loaded node, then the highest id.
  */
-function pickDropped(fleet: Fleet, members: readonly number[], leader: number | null): number {
+function pickDropped(
+  fleet: Fleet,
+  members: readonly number[],
+  leader: number | null,
+  learners: readonly number[] = [],
+): number {
   const victim = minBy(members, (id) => [
     -inZone(fleet, members, fleet.zone.get(id) ?? "", id),
     id === leader ? 1 : 0,
+    learners.includes(id) ? 1 : 0,
     -loadOf(fleet, id),
     -id,
   ]);
@@ -559,9 +586,15 @@ function pickDropped(fleet: Fleet, members: readonly number[], leader: number | 
 }
 
 /** Trims a shard with more than `r` members down to `r`, updating loads. */
-function trimMembers(fleet: Fleet, members: number[], r: number, leader: number | null): void {
+function trimMembers(
+  fleet: Fleet,
+  members: number[],
+  r: number,
+  leader: number | null,
+  learners: readonly number[] = [],
+): void {
   while (members.length > r) {
-    const victim = pickDropped(fleet, members, leader);
+    const victim = pickDropped(fleet, members, leader, learners);
     members.splice(members.indexOf(victim), 1);
     bumpLoad(fleet, victim, -1);
   }
@@ -699,6 +732,127 @@ function findReplicaMove(fleet: Fleet, state: BalanceState): ReplicaMove | null 
           return { target, from, to };
         }
       }
+    }
+  }
+  return null;
+}
+
+/** One byte-balancing change: `give` moves from `from` to `to`, `take` (if any) back. */
+interface ByteMove {
+  readonly from: number;
+  readonly to: number;
+  readonly give: Target;
+  readonly take: Target | null;
+  /** Bytes that leave `from` for `to`, net. */
+  readonly shift: number;
+}
+
+/**
+ * Evens data bytes per node once replica counts are even (balanceReplicas): from the node
+ * holding the most bytes to the one holding the fewest that it can improve on, either one
+ * replica (only if `from` holds more replicas than `to`, so counts stay within one) or a
+ * swap (a big shard one way, a smaller one back, counts unchanged). Zones are kept as
+ * keepsZones keeps them, and a node gives a shard it does not lead when it can.
+ *
+ * Hysteresis: nothing moves while the mean node holds less than byteBalanceFloor, and a
+ * change is made only if it shifts d bytes with margin ≤ d ≤ gap − margin, where gap is
+ * the two nodes' difference and margin = byteBalanceMargin × the mean. Each change lowers
+ * the sum over nodes of squared bytes by 2·d·(gap − d) ≥ 2·margin², so this ends; a
+ * replica this pass placed is not moved again by it; the cap only bounds the work.
+ */
+function balanceBytes(
+  fleet: Fleet,
+  targets: readonly Target[],
+  shardBytes: ReadonlyMap<number, number>,
+): void {
+  if (fleet.ids.length < 2 || targets.length === 0) return;
+  const known = targets
+    .map((t) => shardBytes.get(t.shard.id))
+    .filter((b): b is number => b !== undefined && Number.isFinite(b) && b >= 0);
+  const fallback = known.length === 0 ? 0 : known.reduce((a, b) => a + b, 0) / known.length;
+  const size = new Map<Target, number>();
+  for (const t of targets) {
+    const b = shardBytes.get(t.shard.id);
+    size.set(t, b !== undefined && Number.isFinite(b) && b >= 0 ? b : fallback);
+  }
+  const bytes = new Map<number, number>(fleet.ids.map((id) => [id, 0]));
+  for (const t of targets) {
+    for (const id of t.members) bytes.set(id, (bytes.get(id) ?? 0) + (size.get(t) ?? 0));
+  }
+  let total = 0;
+  for (const b of bytes.values()) total += b;
+  const mean = total / fleet.ids.length;
+  if (mean < byteBalanceFloor) return;
+  const margin = byteBalanceMargin * mean;
+  /** Replicas placed by this pass, "shard@node": not moved again. */
+  const placed = new Set<string>();
+  const changesMax = targets.length * fleet.ids.length;
+  for (let i = 0; i < changesMax; i++) {
+    const move = findByteMove(fleet, targets, size, bytes, margin, placed);
+    if (move === null) return;
+    const { from, to, give, take, shift } = move;
+    give.members[give.members.indexOf(from)] = to;
+    placed.add(`${give.shard.id}@${to}`);
+    if (take === null) {
+      bumpLoad(fleet, from, -1);
+      bumpLoad(fleet, to, 1);
+    } else {
+      take.members[take.members.indexOf(to)] = from;
+      placed.add(`${take.shard.id}@${from}`);
+    }
+    bytes.set(from, (bytes.get(from) ?? 0) - shift);
+    bytes.set(to, (bytes.get(to) ?? 0) + shift);
+  }
+}
+
+function findByteMove(
+  fleet: Fleet,
+  targets: readonly Target[],
+  size: ReadonlyMap<Target, number>,
+  bytes: ReadonlyMap<number, number>,
+  margin: number,
+  placed: ReadonlySet<string>,
+): ByteMove | null {
+  const b = (id: number) => bytes.get(id) ?? 0;
+  const held = new Map<number, Target[]>(fleet.ids.map((id) => [id, []]));
+  for (const t of targets) for (const id of t.members) held.get(id)?.push(t);
+  const desc = [...fleet.ids].sort((x, y) => b(y) - b(x) || x - y);
+  const asc = [...desc].reverse();
+  const movable = (t: Target, id: number) => !placed.has(`${t.shard.id}@${id}`);
+  for (const from of desc) {
+    for (const to of asc) {
+      const gap = b(from) - b(to);
+      if (gap < 2 * margin) break;
+      const fits = (d: number) => d >= margin && d <= gap - margin;
+      const zoneTo = fleet.zone.get(to) ?? "";
+      const zoneFrom = fleet.zone.get(from) ?? "";
+      const gives = (held.get(from) ?? []).filter(
+        (t) =>
+          !t.members.includes(to) && movable(t, from) && keepsZones(fleet, t.members, from, zoneTo),
+      );
+      // The change closest to halving the gap; a shard `from` does not lead first.
+      let best: ByteMove | null = null;
+      let bestKey: readonly number[] = [];
+      const consider = (m: ByteMove) => {
+        const key = [Number(m.give.shard.leader === from), Math.abs(gap / 2 - m.shift)];
+        if (best === null || byKey(key, bestKey) < 0) {
+          best = m;
+          bestKey = key;
+        }
+      };
+      const canMoveOne = loadOf(fleet, from) > loadOf(fleet, to);
+      for (const give of gives) {
+        const g = size.get(give) ?? 0;
+        if (canMoveOne && fits(g)) consider({ from, to, give, take: null, shift: g });
+        for (const take of held.get(to) ?? []) {
+          if (take.members.includes(from)) continue;
+          const d = g - (size.get(take) ?? 0);
+          if (!fits(d) || !movable(take, to)) continue;
+          if (!keepsZones(fleet, take.members, to, zoneFrom)) continue;
+          consider({ from, to, give, take, shift: d });
+        }
+      }
+      if (best !== null) return best;
     }
   }
   return null;
@@ -913,12 +1067,15 @@ export function planPlacement(
     for (const id of members) bumpLoad(fleet, id, 1);
     targets.push({ shard, members, leader: null });
   }
-  for (const t of targets) trimMembers(fleet, t.members, r, liveLeader(t.shard, live));
+  for (const t of targets) {
+    trimMembers(fleet, t.members, r, liveLeader(t.shard, live), t.shard.learners);
+  }
   for (const t of targets) fillMembers(fleet, t.members, r);
   for (const t of targets) spreadZones(fleet, t.members, liveLeader(t.shard, live));
   // A move lowers the sum of squared loads by at least 2, so this bound is never reached.
   const movesMax = (targets.length * r) ** 2 + 1;
   balanceReplicas(fleet, targets, movesMax);
+  if (options.shardBytes !== undefined) balanceBytes(fleet, targets, options.shardBytes);
   balanceLeaders(fleet, targets, live);
   return boundedPlan(targets, r, live, options.stepsMax ?? placementStepsMaxDefault);
 }

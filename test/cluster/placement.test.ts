@@ -341,6 +341,106 @@ describe("planPlacement", () => {
   });
 });
 
+describe("planPlacement with shard sizes (balance by bytes)", () => {
+  const GiB = 1024 ** 3;
+  const MiB = 1024 ** 2;
+  const nodeBytes = (
+    map: ShardMap,
+    live: readonly ClusterNode[],
+    size: ReadonlyMap<number, number>,
+  ) =>
+    live.map((n) =>
+      map.shards
+        .filter((s) => s.replicas.includes(n.raftId))
+        .reduce((sum, s) => sum + (size.get(s.id) ?? 0), 0),
+    );
+  /** Every (shard, node) a plan added a learner on, over all plans: none twice. */
+  const addedOnce = (plans: readonly PlacementStep[][]) => {
+    const added = new Set<string>();
+    for (const plan of plans) {
+      for (const step of plan) {
+        if (step.kind !== "add-learner") continue;
+        const key = `${step.shard}@${step.node}`;
+        assert.ok(!added.has(key), `replica ${key} added twice`);
+        added.add(key);
+      }
+    }
+    return added.size;
+  };
+  /** An even count placement of `shards` shards on `live`, and sizes: big ones on node 1. */
+  const skewed = (live: readonly ClusterNode[], shards: number, bigOnOne: number) => {
+    const { map } = settle(bootstrapShardMap(live.slice(0, 1), shards, 3), live, 3);
+    const size = new Map(map.shards.map((s) => [s.id, 10 * MiB]));
+    for (const s of map.shards.filter((x) => x.replicas.includes(1)).slice(0, bigOnOne))
+      size.set(s.id, GiB);
+    return { map, size };
+  };
+
+  it("evens out bytes that counts leave skewed, each replica moved once, then stays put", () => {
+    const live = nodes(6);
+    const { map, size } = skewed(live, 24, 6);
+    const before = nodeBytes(map, live, size);
+    const mean = before.reduce((a, b) => a + b, 0) / live.length;
+    const after = settle(map, live, 3, { shardBytes: size });
+    assertBalanced(after.map, live, 3);
+    const bytes = nodeBytes(after.map, live, size);
+    assert.ok(spread(before) > 0.9 * mean, `before: ${before.map((b) => (b / MiB).toFixed(0))}`);
+    assert.ok(spread(bytes) <= 0.2 * mean, `after: ${bytes.map((b) => (b / MiB).toFixed(0))} MiB`);
+    const moves = addedOnce(after.plans);
+    assert.ok(moves > 0 && moves <= 12, `${moves} replicas moved`);
+    // Stable: planning again on what the steps produced moves nothing.
+    assert.deepEqual(planPlacement(live, after.map, 3, { shardBytes: size }), []);
+  });
+
+  it("leaves a small skew alone (hysteresis), and any skew below the floor", () => {
+    const live = nodes(6);
+    const { map } = skewed(live, 24, 0);
+    // One shard 3% of a node's mean bigger than the rest: not worth a copy.
+    const size = new Map(map.shards.map((s) => [s.id, 400 * MiB]));
+    size.set(1, 400 * MiB + 0.03 * 1600 * MiB);
+    assert.deepEqual(planPlacement(live, map, 3, { shardBytes: size }), []);
+    // Wildly uneven but tiny: a young cluster is not shuffled for kilobytes.
+    const tiny = new Map(map.shards.map((s) => [s.id, s.replicas.includes(1) ? 5 * MiB : 1024]));
+    assert.deepEqual(planPlacement(live, map, 3, { shardBytes: tiny }), []);
+    // And without sizes, placement is what it always was.
+    assert.deepEqual(planPlacement(live, map, 3), planPlacement(live, map, 3, {}));
+  });
+
+  it("keeps zones, counts within one and terminates, whatever the sizes", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 9 }),
+        fc.integer({ min: 3, max: 30 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.integer({ min: 0, max: 4096 }), { minLength: 30, maxLength: 30 }),
+        (count, shardCount, zoneCount, sizesMiB) => {
+          const zones = ["a", "b", "c"].slice(0, zoneCount);
+          const live = nodes(count, zones);
+          const { map } = settle(bootstrapShardMap(live.slice(0, 1), shardCount, 3), live, 3);
+          const size = new Map(map.shards.map((s, i) => [s.id, (sizesMiB[i] as number) * MiB]));
+          const after = settle(map, live, 3, { shardBytes: size });
+          // Zones can keep counts apart (a zone of one node holds a replica of every
+          // shard); the byte pass must not spread them further than counts alone do.
+          if (zoneCount === 1) assertBalanced(after.map, live, 3);
+          const counts = spread(replicaCounts(after.map, live));
+          assert.ok(
+            counts <= Math.max(1, spread(replicaCounts(map, live))),
+            `replicas spread ${counts}`,
+          );
+          addedOnce(after.plans);
+          const zone = new Map(live.map((n) => [n.raftId, n.zone]));
+          for (const s of after.map.shards) {
+            const spanned = new Set(s.replicas.map((id) => zone.get(id))).size;
+            assert.equal(spanned, Math.min(3, zoneCount), `shard ${s.id}: ${s.replicas}`);
+          }
+          assert.deepEqual(planPlacement(live, after.map, 3, { shardBytes: size }), []);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe("applyStep", () => {
   const map = shardMap([shard(1, [[0, 16383]], [1, 2], 1, [3])], 4);
 
