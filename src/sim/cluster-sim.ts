@@ -28,6 +28,7 @@ import {
 import { MemoryRaftLogs } from "../cluster/memory-logs.js";
 import { encodeMetaCommand, type MetaCommand, MetaMachine, metaGroupId } from "../cluster/meta.js";
 import { MultiRaft } from "../cluster/multi-raft.js";
+import { replicasToDrop } from "../cluster/replica-gc.js";
 import { type Shard, shardOfSlot } from "../cluster/shard-map.js";
 import { keyHashSlot } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
@@ -50,6 +51,12 @@ export interface ClusterSimOptions {
   controllerEverySteps?: number;
   /** Shards mid-change at once (the meta setting conf-changes-max). */
   confChangesMax?: number;
+  /**
+   * The bytes each shard's leader reports (GroupObservation.bytes) instead of its machine's
+   * own (a few KB here): declares shards of production sizes, so the controller's byte
+   * balancing runs. Default: the machines' own.
+   */
+  shardBytes?: (shard: number) => number | undefined;
 }
 
 interface SimNode {
@@ -122,6 +129,7 @@ export class ClusterSim {
       deadNodeAfterSteps: 100,
       controllerEverySteps: 5,
       confChangesMax: 4,
+      shardBytes: () => undefined,
       ...options,
     };
     this.random = new SeededRandom(options.seed);
@@ -251,22 +259,14 @@ export class ClusterSim {
     else this.openShard(n, group, initial, passive);
   }
 
-  /** Drops the replicas whose configuration no longer holds the node (ClusterRuntime.afterFlush). */
+  /** Drops the replicas the node is no longer a member of (ClusterRuntime.afterFlush). */
   private dropRemoved(n: SimNode): void {
-    for (const g of n.multi.groupIds()) {
-      const raft = n.multi.raftOf(g);
-      if (raft === undefined) continue;
-      const conf = raft.confState();
-      if (conf.voters.includes(n.raftId) || conf.learners.includes(n.raftId)) {
-        n.memberOf.add(g);
-      } else if (n.memberOf.has(g) && g !== metaGroupId) {
-        n.memberOf.delete(g);
-        n.removed.set(g, this.step + removedQuietSteps);
-        n.multi.removeGroup(g);
-        const m = n.machines.get(g);
-        n.machines.delete(g);
-        void m?.close().then(() => n.space.dropShard(g));
-      }
+    for (const g of replicasToDrop(n.multi, n.raftId, n.memberOf)) {
+      n.removed.set(g, this.step + removedQuietSteps);
+      n.multi.removeGroup(g);
+      const m = n.machines.get(g);
+      n.machines.delete(g);
+      void m?.close().then(() => n.space.dropShard(g));
     }
   }
 
@@ -377,7 +377,9 @@ export class ClusterSim {
       if (!this.reachable(n)) continue;
       for (const g of n.multi.groupIds()) {
         const obs = observeGroup(n.multi, g);
-        if (obs !== null && obs.leader === n.raftId) groups.set(g, obs);
+        if (obs === null || obs.leader !== n.raftId) continue;
+        const declared = this.o.shardBytes(g);
+        groups.set(g, declared === undefined ? obs : { ...obs, bytes: declared });
       }
     }
     this.inflight = this.inflight.filter(
@@ -528,13 +530,22 @@ export class ClusterSim {
 
   /** Voters per reachable node (the load the controller balances). */
   replicasPerNode(): Map<NodeId, number> {
-    const counts = new Map<NodeId, number>();
-    for (const n of this.nodes.values()) if (this.reachable(n)) counts.set(n.raftId, 0);
+    return this.perNode(() => 1);
+  }
+
+  /** Bytes held per reachable node (voters only), each shard weighing `size(shard)`. */
+  bytesPerNode(size: (shard: number) => number): Map<NodeId, number> {
+    return this.perNode(size);
+  }
+
+  private perNode(weight: (shard: number) => number): Map<NodeId, number> {
+    const sums = new Map<NodeId, number>();
+    for (const n of this.nodes.values()) if (this.reachable(n)) sums.set(n.raftId, 0);
     for (const s of this.leaderState().shardMap.shards) {
       const conf = this.leaderOf(s.id)?.multi.raftOf(s.id)?.confState();
       for (const v of conf?.voters ?? [])
-        if (counts.has(v)) counts.set(v, (counts.get(v) as number) + 1);
+        if (sums.has(v)) sums.set(v, (sums.get(v) as number) + weight(s.id));
     }
-    return counts;
+    return sums;
   }
 }

@@ -197,3 +197,90 @@ describe("the controller on a simulated 50-node cluster in 3 zones", { timeout: 
     assert.deepEqual(sim.lostWrites(), []);
   });
 });
+
+describe("byte balancing on a simulated 12-node cluster in 3 zones", { timeout: 300_000 }, () => {
+  const MiB = 1024 ** 2;
+  const GiB = 1024 * MiB;
+  // 24 shards of 64 MiB, until some of them grow while the cluster runs.
+  const size = new Map<number, number>();
+  const sizeOf = (g: number) => size.get(g) ?? 64 * MiB;
+  const sim = new ClusterSim({
+    nodes: 12,
+    zones: 3,
+    shards: 24,
+    seed: 77,
+    suspectSteps,
+    deadNodeAfterSteps,
+    shardBytes: sizeOf,
+  });
+  const spreadOf = (m: Map<number, number>) => {
+    const v = [...m.values()];
+    return Math.max(...v) - Math.min(...v);
+  };
+  const settled = () => {
+    const h = sim.healthyShards();
+    return h.settled === h.total;
+  };
+  /** Settled and no move for 100 steps. */
+  const quiet = async (what: string) => {
+    let last = sim.moves.length;
+    let since = sim.step;
+    await sim.runUntilAsync(
+      what,
+      () => {
+        if (sim.moves.length !== last) {
+          last = sim.moves.length;
+          since = sim.step;
+        }
+        return settled() && sim.step - since >= 100;
+      },
+      4000,
+      writesPerStep,
+    );
+  };
+  const gib = (m: Map<number, number>) =>
+    [...m.values()].map((b) => (b / GiB).toFixed(1)).join(" ");
+  const votersOf = (g: number) => sim.leaderOf(g)?.multi.raftOf(g)?.confState().voters ?? [];
+
+  it("forms evenly", async () => {
+    await quiet("formed and quiet");
+    assert.ok(spreadOf(sim.replicasPerNode()) <= 1);
+    assert.ok(spreadOf(sim.bytesPerNode(sizeOf)) <= 64 * MiB);
+  });
+
+  it("moves replicas of shards that grew off the node they crowd, each at most once", async (t) => {
+    // The shards one node holds grow to 4 GiB each: that node now holds 6 of the 18 big
+    // replicas, where an even spread gives each node 1 or 2.
+    const crowded = votersOf(1)[0] as number;
+    const grown = [...Array(24).keys()]
+      .map((i) => i + 1)
+      .filter((g) => votersOf(g).includes(crowded));
+    for (const g of grown) size.set(g, 4 * GiB);
+    const skewed = sim.bytesPerNode(sizeOf);
+    const before = sim.moves.length;
+    const start = sim.step;
+    await quiet("rebalanced");
+    const moves = sim.moves.slice(before);
+    const added = moves.filter((m) => m.change === "add-learner");
+    const pairs = added.map((m) => `${m.group}/${m.node}`);
+    assert.equal(new Set(pairs).size, pairs.length, "no replica added to the same node twice");
+    const removedAgain = moves.filter(
+      (m) => m.change === "remove" && pairs.includes(`${m.group}/${m.node}`),
+    );
+    assert.deepEqual(removedAgain, [], "no new replica moved again");
+    const bytes = sim.bytesPerNode(sizeOf);
+    t.diagnostic(
+      `${grown.length} shards of node ${crowded} grew to 4 GiB: GiB per node before ${gib(skewed)}; after ${gib(bytes)} ` +
+        `(${sim.step - start} steps, ${added.length} copies)`,
+    );
+    // 18 big replicas on 12 nodes: the best spread is one big shard (4 GiB) between nodes.
+    assert.ok(spreadOf(skewed) > 8 * GiB);
+    assert.ok(spreadOf(bytes) <= 4 * GiB + 256 * MiB, `GiB per node ${gib(bytes)}`);
+    assert.ok(spreadOf(sim.replicasPerNode()) <= 1);
+    assert.ok(sim.healthyShards().zonesSpread);
+  });
+
+  it("lost no acknowledged write", () => {
+    assert.deepEqual(sim.lostWrites(), []);
+  });
+});
