@@ -497,11 +497,13 @@ function planShards(ctx: Context): Action[] {
     });
   const shardBytes = new Map<number, number>();
   for (const v of views) if (v.o?.bytes !== undefined) shardBytes.set(v.shard.id, v.o.bytes);
+  // No size reported at all (an older node, a test's observations): counts alone, exactly
+  // as before sizes existed.
   const steps = planPlacement(
     liveNodes,
     { epoch: meta.shardMap.epoch, shards: planning },
     meta.settings.replicaTarget,
-    { stepsMax: Number.MAX_SAFE_INTEGER, shardBytes },
+    { stepsMax: Number.MAX_SAFE_INTEGER, ...(shardBytes.size > 0 ? { shardBytes } : {}) },
   );
   const first = new Map<number, PlacementStep>();
   for (const step of steps) if (!first.has(step.shard)) first.set(step.shard, step);

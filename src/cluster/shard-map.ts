@@ -493,6 +493,15 @@ export const byteBalanceFloor = 64 * 1024 * 1024;
 export const byteBalanceMargin = 0.1;
 
 /**
+ * Byte changes (a move or a swap) one plan starts: a wave. The next wave is planned only
+ * once this one is done (the map settled again), from where it ended. Two changes are at
+ * most 4 replicas copied, which conf-changes-max (default 4) lets the controller start at
+ * once: a wave started in parts would be planned afresh in between, and a greedy plan from
+ * a state it did not foresee may move a replica the last wave placed.
+ */
+export const byteChangesMax = 2;
+
+/**
  * A replica moved costs three steps over two plans (add-learner; promote and remove), and
  * each add-learner starts a snapshot transfer. 256 learners are a new node's whole share
  * when 4,096 shards of 3 replicas spread over 48 nodes (4096 × 3 / 48) — one plan — while
@@ -565,9 +574,9 @@ function pickNewMember(fleet: Fleet, members: readonly number[]): number | undef
 
 /**
  * Which member to give up when a shard has too many: one whose zone another member also
- * covers, then not the leader, then not a learner (a learner is a move under way: the
- * plan that added it meant a voter to go, and dropping the learner instead would undo
- * the copy and start it again elsewhere), then the most loaded node, then the highest id.
+ * covers, then not one of `learners` (moves under way; planPlacement passes them when it
+ * has shard sizes), then not the leader, then the most loaded node, then the highest raft
+ * id. (With shard sizes, planPlacement trims by trimBySize; spreadZones uses this.)
  */
 function pickDropped(
   fleet: Fleet,
@@ -577,8 +586,8 @@ function pickDropped(
 ): number {
   const victim = minBy(members, (id) => [
     -inZone(fleet, members, fleet.zone.get(id) ?? "", id),
-    id === leader ? 1 : 0,
     learners.includes(id) ? 1 : 0,
+    id === leader ? 1 : 0,
     -loadOf(fleet, id),
     -id,
   ]);
@@ -586,15 +595,9 @@ function pickDropped(
 }
 
 /** Trims a shard with more than `r` members down to `r`, updating loads. */
-function trimMembers(
-  fleet: Fleet,
-  members: number[],
-  r: number,
-  leader: number | null,
-  learners: readonly number[] = [],
-): void {
+function trimMembers(fleet: Fleet, members: number[], r: number, leader: number | null): void {
   while (members.length > r) {
-    const victim = pickDropped(fleet, members, leader, learners);
+    const victim = pickDropped(fleet, members, leader);
     members.splice(members.indexOf(victim), 1);
     bumpLoad(fleet, victim, -1);
   }
@@ -612,15 +615,21 @@ function fillMembers(fleet: Fleet, members: number[], r: number): void {
 
 /**
  * Replaces members whose zone another member covers by nodes of zones the shard lacks,
- * while there are such nodes: surviving a zone's loss comes before an even spread.
+ * while there are such nodes: surviving a zone's loss comes before an even spread. Of
+ * the crowded members, one of `learners` goes last (see pickDropped).
  */
-function spreadZones(fleet: Fleet, members: number[], leader: number | null): void {
+function spreadZones(
+  fleet: Fleet,
+  members: number[],
+  leader: number | null,
+  learners: readonly number[] = [],
+): void {
   for (let guard = members.length; guard > 0; guard--) {
     const present = new Set(members.map((m) => fleet.zone.get(m)));
     const outside = fleet.ids.filter((id) => !present.has(fleet.zone.get(id)));
     const crowded = members.filter((m) => inZone(fleet, members, fleet.zone.get(m) ?? "", m) > 0);
     if (outside.length === 0 || crowded.length === 0) return;
-    const victim = pickDropped(fleet, crowded, leader);
+    const victim = pickDropped(fleet, crowded, leader, learners);
     const arrival = minBy(outside, (id) => [loadOf(fleet, id), id]) as number;
     members[members.indexOf(victim)] = arrival;
     bumpLoad(fleet, victim, -1);
@@ -651,19 +660,33 @@ function keepsZones(fleet: Fleet, members: readonly number[], from: number, to: 
  * Moves replicas from nodes holding at least two more than another node to that node,
  * never lowering a shard's zone count and preferring shards the giving node does not
  * lead, until no such move is left. Each move lowers the sum of squared loads by at least
- * 2, so this ends; `movesMax` only names that bound.
+ * 2, so this ends; `movesMax` only names that bound. With `size` (byte balancing on: see
+ * planPlacement), of the giver's shards that qualify the one that best evens the two
+ * nodes' bytes moves — a tie-break only, so the moves made and their number are the same.
  */
-function balanceReplicas(fleet: Fleet, targets: readonly Target[], movesMax: number): void {
+function balanceReplicas(
+  fleet: Fleet,
+  targets: readonly Target[],
+  movesMax: number,
+  size: ReadonlyMap<Target, number> | null,
+): void {
   const state: BalanceState = {
     holders: new Map(fleet.ids.map((id) => [id, new Set<Target>()])),
     zones: new Set(fleet.zone.values()),
     flexible: new Map(),
+    size,
+    bytes: size === null ? null : nodeBytes(fleet, targets, size),
   };
   for (const t of targets) for (const id of t.members) state.holders.get(id)?.add(t);
   for (let i = 0; i < movesMax; i++) {
     const move = findReplicaMove(fleet, state);
     if (move === null) return;
     const { target, from, to } = move;
+    if (state.bytes !== null) {
+      const b = state.size?.get(target) ?? 0;
+      state.bytes.set(from, (state.bytes.get(from) ?? 0) - b);
+      state.bytes.set(to, (state.bytes.get(to) ?? 0) + b);
+    }
     for (const id of target.members) state.flexible.delete(id);
     state.flexible.delete(to);
     target.members[target.members.indexOf(from)] = to;
@@ -684,6 +707,10 @@ interface BalanceState {
    * shards has its zone twice or lacks a zone. Dropped when one of its shards changes.
    */
   readonly flexible: Map<number, boolean>;
+  /** Each target's bytes when byte balancing is on, else null (counts only). */
+  readonly size: ReadonlyMap<Target, number> | null;
+  /** Bytes per live node in the target being built, kept up to date; null with `size`. */
+  readonly bytes: Map<number, number> | null;
 }
 
 interface ReplicaMove {
@@ -709,9 +736,30 @@ function isFlexible(fleet: Fleet, state: BalanceState, from: number): boolean {
 }
 
 /**
+ * The order in which findReplicaMove looks at a giver's shards, as [avoid a shard with a
+ * move under way, avoid a shard the giver leads]. With bytes, a shard that has a learner
+ * goes last: its replica on the giver may be the learner itself, and moving it on would
+ * waste the copy (found by the random fleets of balance-bytes.test.ts: after a plan of
+ * swaps, trimming can leave a giver one over, and the count pass then moved a learner).
+ */
+const countTiers: readonly (readonly [boolean, boolean])[] = [
+  [false, true],
+  [false, false],
+];
+const byteTiers: readonly (readonly [boolean, boolean])[] = [
+  [true, true],
+  [true, false],
+  [false, true],
+  [false, false],
+];
+
+/**
  * The move balanceReplicas makes next: from the most loaded node that can give, to the
  * least loaded node that can take, in the first shard (not led by the giver if possible)
- * where the move keeps the zone count. Null when none is left.
+ * where the move keeps the zone count — with bytes (state.size), the shard of those
+ * whose move leaves the two nodes' bytes closest: |gap − 2·size| least, where gap is
+ * the giver's bytes minus the taker's (a heavy giver gives a big shard, a light one its
+ * smallest), then the first. Null when none is left.
  */
 function findReplicaMove(fleet: Fleet, state: BalanceState): ReplicaMove | null {
   const byLoadDesc = [...fleet.ids].sort((a, b) => loadOf(fleet, b) - loadOf(fleet, a) || a - b);
@@ -724,17 +772,66 @@ function findReplicaMove(fleet: Fleet, state: BalanceState): ReplicaMove | null 
       if (loadOf(fleet, from) - loadOf(fleet, to) < 2) break;
       const zone = fleet.zone.get(to) ?? "";
       if (!flexible && zone !== fromZone) continue;
-      for (const avoidLeader of [true, false]) {
+      const gap = (state.bytes?.get(from) ?? 0) - (state.bytes?.get(to) ?? 0);
+      for (const [avoidMoving, avoidLeader] of state.size === null ? countTiers : byteTiers) {
+        let best: Target | null = null;
+        let bestGap = Number.POSITIVE_INFINITY;
         for (const target of held) {
           if (target.members.includes(to)) continue;
+          if (avoidMoving && target.shard.learners.length > 0) continue;
           if (avoidLeader && target.shard.leader === from) continue;
           if (!keepsZones(fleet, target.members, from, zone)) continue;
-          return { target, from, to };
+          if (state.size === null) return { target, from, to };
+          const left = Math.abs(gap - 2 * (state.size.get(target) ?? 0));
+          if (left < bestGap) {
+            best = target;
+            bestGap = left;
+          }
         }
+        if (best !== null) return { target: best, from, to };
       }
     }
   }
   return null;
+}
+
+/**
+ * Each target's bytes: its shardBytes entry, else the mean of the known ones (0 if none);
+ * an entry that is not a finite non-negative number counts as unknown.
+ */
+function targetSizes(
+  targets: readonly Target[],
+  shardBytes: ReadonlyMap<number, number>,
+): Map<Target, number> {
+  const valid = (b: number | undefined): b is number =>
+    b !== undefined && Number.isFinite(b) && b >= 0;
+  const known = targets.map((t) => shardBytes.get(t.shard.id)).filter(valid);
+  const fallback = known.length === 0 ? 0 : known.reduce((a, b) => a + b, 0) / known.length;
+  const size = new Map<Target, number>();
+  for (const t of targets) {
+    const b = shardBytes.get(t.shard.id);
+    size.set(t, valid(b) ? b : fallback);
+  }
+  return size;
+}
+
+/** Bytes per live node: the sizes of the targets it is a member of. */
+function nodeBytes(
+  fleet: Fleet,
+  targets: readonly Target[],
+  size: ReadonlyMap<Target, number>,
+): Map<number, number> {
+  const bytes = new Map<number, number>(fleet.ids.map((id) => [id, 0]));
+  for (const t of targets) {
+    for (const id of t.members) bytes.set(id, (bytes.get(id) ?? 0) + (size.get(t) ?? 0));
+  }
+  return bytes;
+}
+
+function meanOf(values: ReadonlyMap<number, number>): number {
+  let total = 0;
+  for (const v of values.values()) total += v;
+  return values.size === 0 ? 0 : total / values.size;
 }
 
 /** One byte-balancing change: `give` moves from `from` to `to`, `take` (if any) back. */
@@ -757,105 +854,288 @@ interface ByteMove {
  * Hysteresis: nothing moves while the mean node holds less than byteBalanceFloor, and a
  * change is made only if it shifts d bytes with margin ≤ d ≤ gap − margin, where gap is
  * the two nodes' difference and margin = byteBalanceMargin × the mean. Each change lowers
- * the sum over nodes of squared bytes by 2·d·(gap − d) ≥ 2·margin², so this ends; a
- * replica this pass placed is not moved again by it; the cap only bounds the work.
+ * the sum over nodes of squared bytes by 2·d·(gap − d) ≥ 2·margin² and keeps the replica
+ * counts' multiset, so the potential (Σ loads², Σ bytes²) falls strictly, lexicographically,
+ * with every move of either pass: within a plan no state comes back, and this ends. From
+ * one settled map to the next it falls too when each wave is finished as planned (below;
+ * balance-bytes.test.ts checks it on random fleets).
+ *
+ * Only on a settled map (planPlacement calls it when no target differs from its shard),
+ * and each change only if the next plan, finding its learners, will drop exactly the
+ * replicas it meant to (trimBySize, predicted with the learners of every change of this
+ * plan): the next plan's target is then this one, so it finishes these moves instead of
+ * choosing afresh — planning afresh from a trim that guessed wrong moved replicas twice
+ * and, on some random fleets, round in circles. A shard moves once per plan at most.
  */
 function balanceBytes(
   fleet: Fleet,
   targets: readonly Target[],
-  shardBytes: ReadonlyMap<number, number>,
+  size: ReadonlyMap<Target, number>,
 ): void {
   if (fleet.ids.length < 2 || targets.length === 0) return;
-  const known = targets
-    .map((t) => shardBytes.get(t.shard.id))
-    .filter((b): b is number => b !== undefined && Number.isFinite(b) && b >= 0);
-  const fallback = known.length === 0 ? 0 : known.reduce((a, b) => a + b, 0) / known.length;
-  const size = new Map<Target, number>();
-  for (const t of targets) {
-    const b = shardBytes.get(t.shard.id);
-    size.set(t, b !== undefined && Number.isFinite(b) && b >= 0 ? b : fallback);
-  }
-  const bytes = new Map<number, number>(fleet.ids.map((id) => [id, 0]));
-  for (const t of targets) {
-    for (const id of t.members) bytes.set(id, (bytes.get(id) ?? 0) + (size.get(t) ?? 0));
-  }
-  let total = 0;
-  for (const b of bytes.values()) total += b;
-  const mean = total / fleet.ids.length;
+  const bytes = nodeBytes(fleet, targets, size);
+  const mean = meanOf(bytes);
   if (mean < byteBalanceFloor) return;
-  const margin = byteBalanceMargin * mean;
-  /** Replicas placed by this pass, "shard@node": not moved again. */
-  const placed = new Set<string>();
-  const changesMax = targets.length * fleet.ids.length;
-  for (let i = 0; i < changesMax; i++) {
-    const move = findByteMove(fleet, targets, size, bytes, margin, placed);
+  // What a later plan sees before any change of this wave: the shards' voters (settled).
+  const base = new Map(fleet.ids.map((id) => [id, { load: 0, bytes: 0 }]));
+  for (const [t, s] of size) {
+    for (const id of t.shard.replicas) {
+      const b = base.get(id);
+      if (b !== undefined) base.set(id, { load: b.load + 1, bytes: b.bytes + s });
+    }
+  }
+  const pass: BytePass = {
+    size,
+    bytes,
+    base,
+    margin: byteBalanceMargin * mean,
+    changes: [],
+    moved: new Set(),
+  };
+  for (let i = 0; i < byteChangesMax; i++) {
+    const move = findByteMove(fleet, targets, pass);
     if (move === null) return;
     const { from, to, give, take, shift } = move;
     give.members[give.members.indexOf(from)] = to;
-    placed.add(`${give.shard.id}@${to}`);
+    pass.moved.add(give);
     if (take === null) {
       bumpLoad(fleet, from, -1);
       bumpLoad(fleet, to, 1);
     } else {
       take.members[take.members.indexOf(to)] = from;
-      placed.add(`${take.shard.id}@${from}`);
+      pass.moved.add(take);
     }
     bytes.set(from, (bytes.get(from) ?? 0) - shift);
     bytes.set(to, (bytes.get(to) ?? 0) + shift);
+    pass.changes.push(move);
   }
 }
 
-function findByteMove(
-  fleet: Fleet,
-  targets: readonly Target[],
-  size: ReadonlyMap<Target, number>,
-  bytes: ReadonlyMap<number, number>,
-  margin: number,
-  placed: ReadonlySet<string>,
-): ByteMove | null {
-  const b = (id: number) => bytes.get(id) ?? 0;
+interface BytePass {
+  readonly size: ReadonlyMap<Target, number>;
+  /** Bytes per node in the target being built. */
+  readonly bytes: Map<number, number>;
+  /** Replicas and bytes per node on the settled map the pass started from. */
+  readonly base: ReadonlyMap<number, { readonly load: number; readonly bytes: number }>;
+  readonly margin: number;
+  /** The changes made so far, in order. */
+  readonly changes: ByteMove[];
+  /** Targets a change of this plan moved: not moved again by it. */
+  readonly moved: Set<Target>;
+}
+
+function findByteMove(fleet: Fleet, targets: readonly Target[], pass: BytePass): ByteMove | null {
+  const b = (id: number) => pass.bytes.get(id) ?? 0;
   const held = new Map<number, Target[]>(fleet.ids.map((id) => [id, []]));
   for (const t of targets) for (const id of t.members) held.get(id)?.push(t);
   const desc = [...fleet.ids].sort((x, y) => b(y) - b(x) || x - y);
   const asc = [...desc].reverse();
-  const movable = (t: Target, id: number) => !placed.has(`${t.shard.id}@${id}`);
+  const size = (t: Target) => pass.size.get(t) ?? 0;
   for (const from of desc) {
     for (const to of asc) {
       const gap = b(from) - b(to);
-      if (gap < 2 * margin) break;
-      const fits = (d: number) => d >= margin && d <= gap - margin;
+      if (gap < 2 * pass.margin) break;
+      const fits = (d: number) => d >= pass.margin && d <= gap - pass.margin;
       const zoneTo = fleet.zone.get(to) ?? "";
       const zoneFrom = fleet.zone.get(from) ?? "";
       const gives = (held.get(from) ?? []).filter(
         (t) =>
-          !t.members.includes(to) && movable(t, from) && keepsZones(fleet, t.members, from, zoneTo),
+          !pass.moved.has(t) &&
+          !t.members.includes(to) &&
+          keepsZones(fleet, t.members, from, zoneTo),
       );
-      // The change closest to halving the gap; a shard `from` does not lead first.
-      let best: ByteMove | null = null;
-      let bestKey: readonly number[] = [];
-      const consider = (m: ByteMove) => {
-        const key = [Number(m.give.shard.leader === from), Math.abs(gap / 2 - m.shift)];
-        if (best === null || byKey(key, bestKey) < 0) {
-          best = m;
-          bestKey = key;
-        }
+      const takes = (held.get(to) ?? []).filter(
+        (t) =>
+          !pass.moved.has(t) &&
+          !t.members.includes(from) &&
+          keepsZones(fleet, t.members, to, zoneFrom),
+      );
+      // Counts' multiset kept: one replica only from a node holding one more than `to`
+      // (balanceReplicas left no pair two apart that a move could mend).
+      const canMoveOne = loadOf(fleet, from) - loadOf(fleet, to) === 1;
+      const candidates: { readonly move: ByteMove; readonly key: readonly number[] }[] = [];
+      const consider = (move: ByteMove) => {
+        // Shards their givers do not lead first, then the change closest to halving the gap.
+        const leads =
+          Number(move.give.shard.leader === from) + Number(move.take?.shard.leader === to);
+        candidates.push({ move, key: [leads, Math.abs(gap / 2 - move.shift)] });
       };
-      const canMoveOne = loadOf(fleet, from) > loadOf(fleet, to);
+      // Swaps: for each shard given, the few taken back whose size is nearest the one that
+      // halves the gap (takes sorted by size), not every pair: a node holds hundreds of
+      // shards, and all pairs of two nodes' shards made a plan of 4,096 shards take 0.3 s.
+      takes.sort((x, y) => size(x) - size(y) || x.shard.id - y.shard.id);
+      const takeSizes = takes.map(size);
       for (const give of gives) {
-        const g = size.get(give) ?? 0;
+        const g = size(give);
         if (canMoveOne && fits(g)) consider({ from, to, give, take: null, shift: g });
-        for (const take of held.get(to) ?? []) {
-          if (take.members.includes(from)) continue;
-          const d = g - (size.get(take) ?? 0);
-          if (!fits(d) || !movable(take, to)) continue;
-          if (!keepsZones(fleet, take.members, to, zoneFrom)) continue;
-          consider({ from, to, give, take, shift: d });
+        const at = lowerBound(takeSizes, g - gap / 2);
+        const lo = Math.max(0, at - swapNeighbours);
+        const hi = Math.min(takes.length, at + swapNeighbours);
+        for (let i = lo; i < hi; i++) {
+          const take = takes[i] as Target;
+          const d = g - (takeSizes[i] as number);
+          if (fits(d)) consider({ from, to, give, take, shift: d });
         }
       }
-      if (best !== null) return best;
+      candidates.sort((x, y) => byKey(x.key, y.key));
+      for (const { move } of candidates) if (finishable(fleet, pass, move)) return move;
     }
   }
   return null;
+}
+
+/**
+ * Shards taken back that a swap considers for each shard given: this many on each side of
+ * the size that would halve the gap. Enough for the best fit and a few fallbacks when the
+ * best would lead or could not be finished (finishable).
+ */
+const swapNeighbours = 4;
+
+/** The first index of ascending `values` whose value is at least `x` (values.length if none). */
+function lowerBound(values: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((values[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Whether, with `move` added to this plan's changes, a later plan drops exactly the
+ * replica each change means to move, whatever it sees of them. The controller starts a
+ * wave's changes together (byteChangesMax) but each shard's steps run at their own pace:
+ * learner, promotion, removal, each recorded in its own round; so a later plan may find
+ * the other half of a swap not yet voting or already done, and the other changes under
+ * way or not started. Each move must be the one dropped with the other half of its swap
+ * present or done, and the other changes' new replicas all present or all absent (the new
+ * replica itself is kept either way: newcomers).
+ */
+function finishable(fleet: Fleet, pass: BytePass, move: ByteMove): boolean {
+  interface Hop {
+    readonly t: Target;
+    readonly from: number;
+    readonly to: number;
+    readonly change: number;
+  }
+  const hops: Hop[] = [];
+  [...pass.changes, move].forEach((c, change) => {
+    hops.push({ t: c.give, from: c.from, to: c.to, change });
+    if (c.take !== null) hops.push({ t: c.take, from: c.to, to: c.from, change });
+  });
+  /** Loads and bytes with the new replicas of `present` added and the old of `done` gone. */
+  const seen = (present: readonly Hop[], done: readonly Hop[]) => {
+    const load = new Map([...pass.base].map(([id, b]) => [id, b.load]));
+    const bytes = new Map([...pass.base].map(([id, b]) => [id, b.bytes]));
+    const add = (id: number, t: Target, n: number) => {
+      load.set(id, (load.get(id) ?? 0) + n);
+      bytes.set(id, (bytes.get(id) ?? 0) + n * (pass.size.get(t) ?? 0));
+    };
+    for (const h of [...present, ...done]) add(h.to, h.t, 1);
+    for (const h of done) add(h.from, h.t, -1);
+    return { load, bytes };
+  };
+  return hops.every((h) => {
+    const partner = hops.filter((o) => o !== h && o.change === h.change);
+    const others = hops.filter((o) => o.change !== h.change);
+    const views = [
+      seen([h, ...partner, ...others], []),
+      seen([h, ...partner], []),
+      seen([h, ...others], partner),
+      seen([h], partner),
+    ];
+    const members = [...h.t.shard.replicas, h.to];
+    return views.every(
+      ({ load, bytes }) => droppedFirst(fleet, members, [h.to], load, bytes) === h.from,
+    );
+  });
+}
+
+/**
+ * The member trimBySize drops first from `members` given the loads and bytes it sees, or
+ * null when two tie on everything before the leader and the raft id: then the pick would
+ * hang on who leads, which a plan's leader transfers change, so a change relying on it is
+ * not made.
+ */
+function droppedFirst(
+  fleet: Fleet,
+  members: readonly number[],
+  learners: readonly number[],
+  load: ReadonlyMap<number, number>,
+  bytes: ReadonlyMap<number, number>,
+): number | null {
+  const keyOf = (id: number) => dropKey(fleet, members, learners, load, bytes, id);
+  const sorted = [...members].sort((x, y) => byKey(keyOf(x), keyOf(y)));
+  const [first, second] = sorted;
+  if (first === undefined) return null;
+  if (second !== undefined && byKey(keyOf(first), keyOf(second)) === 0) return null;
+  return first;
+}
+
+/**
+ * trimBySize's order, leader and raft id left out: a member whose zone another covers,
+ * then not a learner, then the most loaded node, then the node with the most bytes.
+ */
+function dropKey(
+  fleet: Fleet,
+  members: readonly number[],
+  learners: readonly number[],
+  load: ReadonlyMap<number, number>,
+  bytes: ReadonlyMap<number, number>,
+  id: number,
+): number[] {
+  return [
+    -inZone(fleet, members, fleet.zone.get(id) ?? "", id),
+    learners.includes(id) ? 1 : 0,
+    -(load.get(id) ?? 0),
+    -(bytes.get(id) ?? 0),
+  ];
+}
+
+/**
+ * Trims every shard with more than `r` members when sizes are known. Each shard drops by
+ * dropKey — a newcomer (newcomers) is kept — then not the leader, then the highest raft
+ * id, all against the loads and bytes seen before any drop, so the pick of one shard does
+ * not depend on another's: balanceBytes predicts these picks to make sure the plans after
+ * it finish its moves.
+ */
+function trimBySize(
+  fleet: Fleet,
+  targets: readonly Target[],
+  r: number,
+  live: ReadonlySet<number>,
+  size: ReadonlyMap<Target, number>,
+): void {
+  const load = new Map(fleet.load);
+  const bytes = nodeBytes(fleet, targets, size);
+  for (const t of targets) {
+    const leader = liveLeader(t.shard, live);
+    while (t.members.length > r) {
+      const members = t.members;
+      const victim = minBy(members, (id) => [
+        ...dropKey(fleet, members, newcomers(t.shard, r), load, bytes, id),
+        id === leader ? 1 : 0,
+        -id,
+      ]) as number;
+      members.splice(members.indexOf(victim), 1);
+      bumpLoad(fleet, victim, -1);
+    }
+  }
+}
+
+/**
+ * The members of a shard that are a move under way: its learners, and, while it has more
+ * than `r` voters, its last voter — the one promoted most recently (applyStep, and so the
+ * meta machine, appends a promoted learner to the voters). A learner is promoted and the
+ * replica it replaces removed in separate rounds of the controller, so between them the
+ * new voter must be told from the old ones, or the plan in between may drop the new one.
+ */
+function newcomers(shard: Shard, r: number): readonly number[] {
+  const last = shard.replicas[shard.replicas.length - 1];
+  if (shard.replicas.length <= r || last === undefined) return shard.learners;
+  return [...shard.learners, last];
 }
 
 /** One hand-over of a chain: `target`'s leadership goes to `to`. */
@@ -1032,7 +1312,11 @@ function stepsFor(t: Target, r: number, live: ReadonlySet<number>): PlacementSte
  *   3. move replicas from nodes holding two more than another to that other, never losing
  *      a zone, until replica counts differ by at most one (exactly so without zones;
  *      with zones, as far as keeping every shard's zone spread allows);
- *   4. balance leaders (balanceLeaders).
+ *   4. with options.shardBytes, once the nodes hold byteBalanceFloor on average: the
+ *      count moves of 3 pick the shard that best evens bytes, and, on a settled map, a
+ *      wave of at most byteChangesMax byte moves or swaps evens bytes per node
+ *      (balanceBytes); shards are trimmed by trimBySize, which keeps moves under way;
+ *   5. balance leaders (balanceLeaders).
  *
  * Steps for one shard must run in order, each after the previous has taken effect; steps
  * for different shards are independent. A new replica is always added as a learner and
@@ -1067,17 +1351,44 @@ export function planPlacement(
     for (const id of members) bumpLoad(fleet, id, 1);
     targets.push({ shard, members, leader: null });
   }
-  for (const t of targets) {
-    trimMembers(fleet, t.members, r, liveLeader(t.shard, live), t.shard.learners);
-  }
+  // Sizes bring the trim that keeps moves under way; a call without shardBytes plans
+  // exactly as before they existed.
+  const size = options.shardBytes === undefined ? null : targetSizes(targets, options.shardBytes);
+  if (size !== null) trimBySize(fleet, targets, r, live, size);
+  else for (const t of targets) trimMembers(fleet, t.members, r, liveLeader(t.shard, live));
   for (const t of targets) fillMembers(fleet, t.members, r);
-  for (const t of targets) spreadZones(fleet, t.members, liveLeader(t.shard, live));
+  for (const t of targets) {
+    // With sizes a learner is kept here too: a count move that replaced the only voter
+    // by a node of its zone (keepsZones allows it) was otherwise undone here, while the
+    // shard lacked its other replicas, and redone by the count pass, plan after plan (the
+    // 12-node simulation, growing from one node, never settled).
+    const learners = size === null ? [] : t.shard.learners;
+    spreadZones(fleet, t.members, liveLeader(t.shard, live), learners);
+  }
+  // Below the floor bytes play no part at all, not even as the count pass's tie-break.
+  const evenBytes =
+    size !== null && meanOf(nodeBytes(fleet, targets, size)) >= byteBalanceFloor ? size : null;
   // A move lowers the sum of squared loads by at least 2, so this bound is never reached.
   const movesMax = (targets.length * r) ** 2 + 1;
-  balanceReplicas(fleet, targets, movesMax);
-  if (options.shardBytes !== undefined) balanceBytes(fleet, targets, options.shardBytes);
+  balanceReplicas(fleet, targets, movesMax, evenBytes);
+  if (evenBytes !== null && targets.every(unchanged)) balanceBytes(fleet, targets, evenBytes);
   balanceLeaders(fleet, targets, live);
   return boundedPlan(targets, r, live, options.stepsMax ?? placementStepsMaxDefault);
+}
+
+/**
+ * Whether a target is what its shard already is: the same voters, all live, no learner.
+ * Bytes are evened only while every shard is so (nothing moving, nothing to repair, counts
+ * and zones already right): a plan then starts byte moves on a settled map, the next plan
+ * finds each of them under way and finishes it, and only then are bytes looked at again.
+ */
+function unchanged(t: Target): boolean {
+  const { replicas, learners } = t.shard;
+  return (
+    learners.length === 0 &&
+    replicas.length === t.members.length &&
+    replicas.every((id) => t.members.includes(id))
+  );
 }
 
 /** Whole shards' steps, repairs first, then by shard id, up to stepsMax (at least one shard). */
