@@ -9,7 +9,7 @@ import {
   planPlacement,
   type ShardMap,
 } from "../../src/cluster/shard-map.js";
-import { node, nodes, shard, shardMap } from "./helpers.js";
+import { elect, node, nodes, shard, shardMap } from "./helpers.js";
 
 /**
  * Placement with shard sizes (PlacementOptions.shardBytes): without them it plans exactly
@@ -30,17 +30,6 @@ function prng(seed: number): (n: number) => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
-}
-
-/** What raft does on its own: a shard whose leader is gone elects its first live voter. */
-function elect(map: ShardMap, live: readonly ClusterNode[]): ShardMap {
-  const alive = new Set(live.map((n) => n.raftId));
-  const shards = map.shards.map((s) => {
-    if (s.leader !== null && alive.has(s.leader) && s.replicas.includes(s.leader)) return s;
-    const leader = s.replicas.filter((id) => alive.has(id)).sort((a, b) => a - b)[0] ?? null;
-    return { ...s, leader };
-  });
-  return { ...map, shards };
 }
 
 interface Settled {

@@ -29,3 +29,14 @@ export function shard(
 export function shardMap(shards: Shard[], epoch = 1): ShardMap {
   return { epoch, shards };
 }
+
+/** What raft does on its own: a shard whose leader is gone elects its first live voter. */
+export function elect(map: ShardMap, live: readonly ClusterNode[]): ShardMap {
+  const alive = new Set(live.map((n) => n.raftId));
+  const shards = map.shards.map((s) => {
+    if (s.leader !== null && alive.has(s.leader) && s.replicas.includes(s.leader)) return s;
+    const leader = s.replicas.filter((id) => alive.has(id)).sort((a, b) => a - b)[0] ?? null;
+    return { ...s, leader };
+  });
+  return { ...map, shards };
+}

@@ -12,18 +12,7 @@ import {
   type ShardMap,
   validateShardMap,
 } from "../../src/cluster/shard-map.js";
-import { node, nodes, shard, shardMap } from "./helpers.js";
-
-/** What raft would do on its own: a shard whose leader is gone elects its first live voter. */
-function elect(map: ShardMap, live: readonly ClusterNode[]): ShardMap {
-  const alive = new Set(live.map((n) => n.raftId));
-  const shards = map.shards.map((s) => {
-    if (s.leader !== null && alive.has(s.leader) && s.replicas.includes(s.leader)) return s;
-    const leader = s.replicas.filter((id) => alive.has(id)).sort((a, b) => a - b)[0] ?? null;
-    return { ...s, leader };
-  });
-  return { ...map, shards };
-}
+import { elect, node, nodes, shard, shardMap } from "./helpers.js";
 
 /**
  * Checks the rules every step must keep, given the map before it and the learners the
