@@ -8,7 +8,7 @@
  * contract layer): the node that applies a contract validates the file and proposes its
  * text together with the few values the cluster acts on.
  */
-import { type ByteReader, type ByteWriter, DecodeError } from "../core/bytes.js";
+import { type ByteReader, type ByteWriter, readText, writeText } from "../core/bytes.js";
 
 /** One applied version of the service contract. */
 export interface ContractVersion {
@@ -52,24 +52,6 @@ const reconcilerBytesMax = 32;
 const journalTextBytesMax = 1024;
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
-function writeText(w: ByteWriter, s: string, max: number, what: string): void {
-  const b = textEncoder.encode(s);
-  if (b.length > max) throw new RangeError(`${what} of ${b.length} bytes exceeds ${max}`);
-  w.u32(b.length);
-  w.raw(b);
-}
-
-function readText(r: ByteReader, max: number, what: string): string {
-  const n = r.u32();
-  if (n > max) throw new DecodeError(`${what} too long`);
-  try {
-    return textDecoder.decode(r.bytesOf(n));
-  } catch {
-    throw new DecodeError(`${what} is not UTF-8`);
-  }
-}
 
 /** A journal text cut to its bound (on a character boundary), so a long "why" never fails a plan. */
 export function clip(s: string, max = journalTextBytesMax): string {
@@ -82,7 +64,7 @@ export function clip(s: string, max = journalTextBytesMax): string {
 export function writeContract(w: ByteWriter, c: ContractVersion): void {
   w.u32(c.version);
   w.f64(c.appliedAtMs);
-  writeText(w, c.text, contractTextBytesMax, "contract");
+  writeText(w, c.text, contractTextBytesMax, "contract", "u32");
   w.u8(c.replicas);
   w.u64(c.deadNodeAfterMs);
 }
@@ -90,22 +72,22 @@ export function writeContract(w: ByteWriter, c: ContractVersion): void {
 export function readContract(r: ByteReader): ContractVersion {
   const version = r.u32();
   const appliedAtMs = r.f64();
-  const text = readText(r, contractTextBytesMax, "contract");
+  const text = readText(r, contractTextBytesMax, "contract", "u32");
   return { version, appliedAtMs, text, replicas: r.u8(), deadNodeAfterMs: r.u64() };
 }
 
 export function writeDraft(w: ByteWriter, e: JournalDraft): void {
   w.f64(e.atMs);
-  writeText(w, e.reconciler, reconcilerBytesMax, "reconciler");
-  writeText(w, e.observed, journalTextBytesMax, "observation");
-  writeText(w, e.action, journalTextBytesMax, "action");
+  writeText(w, e.reconciler, reconcilerBytesMax, "reconciler", "u32");
+  writeText(w, e.observed, journalTextBytesMax, "observation", "u32");
+  writeText(w, e.action, journalTextBytesMax, "action", "u32");
 }
 
 export function readDraft(r: ByteReader): JournalDraft {
   const atMs = r.f64();
-  const reconciler = readText(r, reconcilerBytesMax, "reconciler");
-  const observed = readText(r, journalTextBytesMax, "observation");
-  return { atMs, reconciler, observed, action: readText(r, journalTextBytesMax, "action") };
+  const reconciler = readText(r, reconcilerBytesMax, "reconciler", "u32");
+  const observed = readText(r, journalTextBytesMax, "observation", "u32");
+  return { atMs, reconciler, observed, action: readText(r, journalTextBytesMax, "action", "u32") };
 }
 
 export function writeEntry(w: ByteWriter, e: JournalEntry): void {

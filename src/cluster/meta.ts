@@ -22,7 +22,7 @@
  * second time instead of applied twice.
  */
 import { assert } from "../core/assert.js";
-import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { ByteReader, ByteWriter, DecodeError, readText, writeText } from "../core/bytes.js";
 import { zoneBytesMax } from "../membership/codec.js";
 import type { DecodeResult } from "../raft/codec.js";
 import type { Entry, ReadState, Snapshot } from "../raft/types.js";
@@ -345,6 +345,11 @@ export function nodeByRaftId(state: MetaState, raftId: number): RegisteredNode |
   return nodeIndexOf(state.nodes).byRaftId.get(raftId);
 }
 
+/** The contract in force (the newest version applied), or undefined when none is. */
+export function currentContract(state: MetaState): ContractVersion | undefined {
+  return state.contracts[state.contracts.length - 1];
+}
+
 // ---- applying a command ------------------------------------------------------------------
 
 export interface Applied {
@@ -392,7 +397,7 @@ function applyContract(
   state: MetaState,
   cmd: Extract<MetaCommand, { kind: "apply-contract" }>,
 ): Applied {
-  const current = state.contracts[state.contracts.length - 1]?.version ?? 0;
+  const current = currentContract(state)?.version ?? 0;
   if (cmd.expectedVersion !== current) {
     return fail(
       state,
@@ -723,24 +728,6 @@ const u32Max = 0xffff_ffff;
 const nodeIdBytes = 20;
 const nodeIdPattern = /^[0-9a-f]{40}$/;
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
-function writeStr(w: ByteWriter, s: string, max: number, what: string): void {
-  const b = textEncoder.encode(s);
-  if (b.length > max) throw new RangeError(`${what} of ${b.length} bytes exceeds ${max}`);
-  w.u8(b.length);
-  w.raw(b);
-}
-
-function readStr(r: ByteReader, max: number, what: string): string {
-  const n = r.u8();
-  if (n > max) throw new DecodeError(`${what} too long`);
-  try {
-    return textDecoder.decode(r.bytesOf(n));
-  } catch {
-    throw new DecodeError(`${what} is not UTF-8`);
-  }
-}
 
 function writeNodeId(w: ByteWriter, id: string): void {
   if (!nodeIdPattern.test(id)) throw new RangeError(`node id ${id} is not 40 lowercase hex digits`);
@@ -755,18 +742,18 @@ function readNodeId(r: ByteReader): string {
 
 function writeAddress(w: ByteWriter, a: NodeAddress): void {
   writeNodeId(w, a.id);
-  writeStr(w, a.host, hostBytesMax, "host");
+  writeText(w, a.host, hostBytesMax, "host");
   w.u16(a.port);
   w.u16(a.busPort);
-  writeStr(w, a.zone, zoneBytesMax, "zone");
+  writeText(w, a.zone, zoneBytesMax, "zone");
 }
 
 function readAddress(r: ByteReader): NodeAddress {
   const id = readNodeId(r);
-  const host = readStr(r, hostBytesMax, "host");
+  const host = readText(r, hostBytesMax, "host");
   const port = r.u16();
   const busPort = r.u16();
-  const zone = readStr(r, zoneBytesMax, "zone");
+  const zone = readText(r, zoneBytesMax, "zone");
   return { id, host, port, busPort, zone };
 }
 
@@ -810,7 +797,7 @@ export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
   writeCode(w, commandKinds, cmd.kind);
   switch (cmd.kind) {
     case "bootstrap":
-      writeStr(w, cmd.clusterId, clusterIdBytesMax, "cluster id");
+      writeText(w, cmd.clusterId, clusterIdBytesMax, "cluster id");
       writeAddress(w, cmd.node);
       w.u16(cmd.shardCount);
       w.u8(cmd.replicaTarget);
@@ -874,7 +861,7 @@ export function decodeMetaCommand(bytes: Uint8Array): DecodeResult<MetaCommand> 
 function readCommandBody(r: ByteReader, kind: MetaCommandKind): MetaCommand {
   switch (kind) {
     case "bootstrap": {
-      const clusterId = readStr(r, clusterIdBytesMax, "cluster id");
+      const clusterId = readText(r, clusterIdBytesMax, "cluster id");
       const node = readAddress(r);
       return { kind, clusterId, node, shardCount: r.u16(), replicaTarget: r.u8() };
     }
@@ -948,7 +935,7 @@ export function encodeMetaState(state: MetaState): Uint8Array {
     return w.done();
   }
   w.u8(1);
-  writeStr(w, state.clusterId, clusterIdBytesMax, "cluster id");
+  writeText(w, state.clusterId, clusterIdBytesMax, "cluster id");
   w.u64(state.nextRaftId);
   const s = state.settings;
   w.u8(s.replicaTarget);
@@ -1009,7 +996,7 @@ export function decodeMetaState(bytes: Uint8Array): DecodeResult<MetaState> {
 }
 
 function readState(r: ByteReader, version: number): MetaState {
-  const clusterId = readStr(r, clusterIdBytesMax, "cluster id");
+  const clusterId = readText(r, clusterIdBytesMax, "cluster id");
   const nextRaftId = r.u64();
   const settings: MetaSettings = {
     replicaTarget: r.u8(),

@@ -7,7 +7,7 @@
  * Everything here is a pure function of its arguments: the same map and nodes give the
  * same index, the same problems and the same plan on every node and in the simulator.
  */
-import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { ByteReader, ByteWriter, DecodeError, readText, writeText } from "../core/bytes.js";
 import { zoneBytesMax } from "../membership/codec.js";
 import type { DecodeResult } from "../raft/codec.js";
 import { SLOT_COUNT } from "./slots.js";
@@ -305,27 +305,6 @@ function coverageProblems(map: ShardMap, owner: Int32Array, second: Int32Array):
 export const shardMapCodecVersion = 1;
 export const nodesCodecVersion = 1;
 
-const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
-function writeStr(w: ByteWriter, s: string, max: number, what: string): void {
-  const b = textEncoder.encode(s);
-  if (b.length > max) throw new RangeError(`${what} of ${b.length} bytes exceeds ${max}`);
-  w.u8(b.length);
-  w.raw(b);
-}
-
-function readStr(r: ByteReader, max: number, what: string): string {
-  const n = r.u8();
-  if (n > max) throw new DecodeError(`${what} too long`);
-  const bytes = r.bytesOf(n);
-  try {
-    return textDecoder.decode(bytes);
-  } catch {
-    throw new DecodeError(`${what} is not UTF-8`);
-  }
-}
-
 function writeIds(w: ByteWriter, ids: readonly number[]): void {
   w.u8(ids.length);
   for (const id of ids) {
@@ -417,10 +396,10 @@ export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
     for (let i = 0; i < nodeIdBytes; i++) w.u8(Number.parseInt(n.id.slice(i * 2, i * 2 + 2), 16));
     if (!isU32Id(n.raftId)) throw new RangeError(`raft id ${n.raftId} is not a u32 above 0`);
     w.u32(n.raftId);
-    writeStr(w, n.host, hostBytesMax, "host");
+    writeText(w, n.host, hostBytesMax, "host");
     w.u16(n.port);
     w.u16(n.busPort);
-    writeStr(w, n.zone, zoneBytesMax, "zone");
+    writeText(w, n.zone, zoneBytesMax, "zone");
   }
   return w.done();
 }
@@ -436,10 +415,10 @@ export function decodeNodes(bytes: Uint8Array): DecodeResult<ClusterNode[]> {
       for (const b of r.bytesOf(nodeIdBytes)) id += b.toString(16).padStart(2, "0");
       const raftId = r.u32();
       if (raftId === 0) throw new DecodeError("raft id 0");
-      const host = readStr(r, hostBytesMax, "host");
+      const host = readText(r, hostBytesMax, "host");
       const port = r.u16();
       const busPort = r.u16();
-      const zone = readStr(r, zoneBytesMax, "zone");
+      const zone = readText(r, zoneBytesMax, "zone");
       nodes.push({ id, raftId, host, port, busPort, zone });
     }
     if (r.remaining !== 0) throw new DecodeError("trailing bytes");

@@ -21,6 +21,11 @@ export interface Feasibility {
   problems: string[];
 }
 
+/** "feasible", or "INFEASIBLE: " and the problems: for the journal, logs and replies. */
+export function feasibilityVerdict(f: Feasibility): string {
+  return f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
+}
+
 /** Checks the clauses the node set alone decides: enough live nodes, and enough zones. */
 export function checkFeasibility(
   contract: Contract,

@@ -165,3 +165,40 @@ export class ByteReader {
     return b;
   }
 }
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The field a text's byte length is written in, before its UTF-8 bytes. */
+export type LengthField = "u8" | "u32";
+
+/** `s` as its UTF-8 length, then its bytes; more than `max` bytes is a programmer error. */
+export function writeText(
+  w: ByteWriter,
+  s: string,
+  max: number,
+  what: string,
+  length: LengthField = "u8",
+): void {
+  const b = textEncoder.encode(s);
+  if (b.length > max) throw new RangeError(`${what} of ${b.length} bytes exceeds ${max}`);
+  if (length === "u8") w.u8(b.length);
+  else w.u32(b.length);
+  w.raw(b);
+}
+
+/** What writeText wrote; DecodeError if longer than `max` or not UTF-8. */
+export function readText(
+  r: ByteReader,
+  max: number,
+  what: string,
+  length: LengthField = "u8",
+): string {
+  const n = length === "u8" ? r.u8() : r.u32();
+  if (n > max) throw new DecodeError(`${what} too long`);
+  try {
+    return textDecoder.decode(r.bytesOf(n));
+  } catch {
+    throw new DecodeError(`${what} is not UTF-8`);
+  }
+}

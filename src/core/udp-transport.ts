@@ -168,10 +168,15 @@ export class UdpTransport implements Transport {
       return;
     }
     // Sequence number 0: the receiver does not acknowledge it.
-    const sealed = this.sealer.seal(SealKind.frame, [unackedHead, this.fromHeader, data]);
+    writeFrame(peer.socket, this.sealFrame(unackedHead, data));
+  }
+
+  /** A stream frame: sequence number `head`, our address, `data`; counted as sent. */
+  private sealFrame(head: Buffer, data: Uint8Array): Buffer {
+    const sealed = this.sealer.seal(SealKind.frame, [head, this.fromHeader, data]);
     this.counters.reliableSent++;
     this.counters.bytesSent += frameHeaderBytes + sealed.length;
-    writeFrame(peer.socket, sealed);
+    return sealed;
   }
 
   sendReliable(to: string, data: Uint8Array): Promise<void> {
@@ -189,9 +194,7 @@ export class UdpTransport implements Transport {
     this.nextSeq = (this.nextSeq + 1) >>> 0 || 1;
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(seq, 0);
-    const sealed = this.sealer.seal(SealKind.frame, [head, this.fromHeader, data]);
-    this.counters.reliableSent++;
-    this.counters.bytesSent += frameHeaderBytes + sealed.length;
+    const sealed = this.sealFrame(head, data);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.counters.sendFailures++;

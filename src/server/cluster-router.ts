@@ -65,9 +65,9 @@ export class ClusterRouter implements CommandRouter {
     args: Args,
   ): Reply | Promise<Reply> | null {
     const indexes = commandKeyIndexes(args) ?? [];
+    const copy = copyArgs(args, 0);
+    const write = spec.flags.includes("write");
     if (indexes.length === 0) {
-      const copy = copyArgs(args, 0);
-      const write = spec.flags.includes("write");
       switch (name) {
         case "dbsize":
         case "keys":
@@ -86,8 +86,6 @@ export class ClusterRouter implements CommandRouter {
     const where = slotOfKeys(keys);
     if (where.kind === "crossslot") return crossSlot;
     const slot = where.kind === "slot" ? where.slot : 0;
-    const copy = copyArgs(args, 0);
-    const write = spec.flags.includes("write");
     return this.run(client, slot, copy, write);
   }
 

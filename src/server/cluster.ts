@@ -9,6 +9,7 @@ import {
   plan,
 } from "../cluster/controller.js";
 import {
+  currentContract,
   encodeMetaCommand,
   type MetaCommand,
   MetaMachine,
@@ -28,7 +29,7 @@ import {
   clusterSlots,
 } from "../cluster/replies.js";
 import { type ShardMap, type SlotRange, shardOfSlot } from "../cluster/shard-map.js";
-import { checkFeasibility } from "../contract/feasibility.js";
+import { checkFeasibility, feasibilityVerdict } from "../contract/feasibility.js";
 import { formatErrors, parseContract } from "../contract/parse.js";
 import type { Contract } from "../contract/schema.js";
 import type { Random } from "../core/random.js";
@@ -158,7 +159,7 @@ export class ClusterRuntime {
   /** On the meta leader: what other nodes last reported of the groups they lead. */
   private readonly reported = new Map<number, { obs: GroupObservation; at: number }>();
   private controllerTimer: NodeJS.Timeout | null = null;
-  /** On the meta leader: since when each registered node has not been alive. */
+  /** Since when each registered node has not been alive (every node keeps it: expiredNodes). */
   private readonly notAliveSince = new Map<string, number>();
   /** On the meta leader: each node's last disk report (raft id). */
   private readonly disks = new Map<number, DiskSpace & { at: number }>();
@@ -344,8 +345,7 @@ export class ClusterRuntime {
       return R.error(`ERR invalid contract, nothing changed: ${why}`);
     }
     if (!this.isMetaLeader()) return this.askMetaLeader(["HOMEOSTAT", "CONTRACT", "APPLY", text]);
-    const contracts = this.meta.state.contracts;
-    const current = contracts[contracts.length - 1]?.version ?? 0;
+    const current = currentContract(this.meta.state)?.version ?? 0;
     const c = parsed.contract;
     const result = await this.proposeMeta({
       kind: "apply-contract",
@@ -357,7 +357,7 @@ export class ClusterRuntime {
     });
     if (!result.ok) return R.error(`ERR contract not applied: ${result.message}`);
     const f = checkFeasibility(c, this.feasibilityNodes());
-    const verdict = f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
+    const verdict = feasibilityVerdict(f);
     this.journal.note({
       atMs: Date.now(),
       reconciler: "contract",
@@ -375,8 +375,7 @@ export class ClusterRuntime {
 
   /** HOMEOSTAT CONTRACT SHOW: the contract in force, its version and feasibility now. */
   contractShow(): Reply {
-    const contracts = this.meta.state.contracts;
-    const current = contracts[contracts.length - 1];
+    const current = currentContract(this.meta.state);
     if (current === undefined) {
       return R.bulk(
         "no contract applied: the cluster runs on its start options " +
@@ -390,9 +389,7 @@ export class ClusterRuntime {
     const contract = this.contractInForce();
     if (contract !== null) {
       const f = checkFeasibility(contract, this.feasibilityNodes());
-      lines.push(
-        f.feasible ? "# feasible with the nodes present" : `# INFEASIBLE: ${f.problems.join("; ")}`,
-      );
+      lines.push(`# ${f.feasible ? "feasible with the nodes present" : feasibilityVerdict(f)}`);
     }
     return R.bulk(`${lines.join("\n")}\n${current.text}`);
   }
@@ -430,13 +427,12 @@ export class ClusterRuntime {
    * when the cluster stops or starts being able to keep its contract.
    */
   private watchFeasibility(now: number): void {
-    const contracts = this.meta.state.contracts;
-    const current = contracts[contracts.length - 1];
+    const current = currentContract(this.meta.state);
     const contract = this.contractInForce();
     if (current === undefined || contract === null) return;
     const nodes = this.feasibilityNodes();
     const f = checkFeasibility(contract, nodes);
-    const verdict = f.feasible ? "feasible" : `INFEASIBLE: ${f.problems.join("; ")}`;
+    const verdict = feasibilityVerdict(f);
     const key = `${current.version}:${verdict}`;
     if (this.lastFeasibility === null) {
       this.lastFeasibility = key;
@@ -459,8 +455,7 @@ export class ClusterRuntime {
    * control round), or null when none is applied.
    */
   private contractInForce(): Contract | null {
-    const contracts = this.meta.state.contracts;
-    const current = contracts[contracts.length - 1];
+    const current = currentContract(this.meta.state);
     if (current === undefined) return null;
     if (this.parsedContract?.version !== current.version) {
       const parsed = parseContract(current.text, "contract");
@@ -743,14 +738,18 @@ export class ClusterRuntime {
 
   /** The contract's dead-node time once one is applied, else the node's option. */
   private deadNodeAfterMs(): number {
-    const contract = this.meta.state.contracts[this.meta.state.contracts.length - 1];
-    return contract?.deadNodeAfterMs ?? this.o.deadNodeAfterMs ?? deadNodeAfterMsDefault;
+    return (
+      currentContract(this.meta.state)?.deadNodeAfterMs ??
+      this.o.deadNodeAfterMs ??
+      deadNodeAfterMsDefault
+    );
   }
 
   /**
    * Registered nodes not alive for longer than the dead-node time, counted from when this
-   * node (as meta leader) first saw them so: a new meta leader starts counting afresh,
-   * which can only delay a repair, never hasten it.
+   * node first saw them so. Every node runs it each control round, so a new meta leader
+   * carries on from its own count; a node restarted meanwhile starts afresh, which can only
+   * delay a repair, never hasten it.
    */
   private expiredNodes(liveness: ReadonlyMap<string, MemberState>, now: number): Set<string> {
     const expired = new Set<string>();
