@@ -17,7 +17,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { type GroupRow, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
 import {
   freePorts,
   interrupted,
@@ -132,13 +133,6 @@ function groupOf(members: Member[], graceMs: number): Group {
   };
 }
 
-function failedStart(what: string, err: unknown, members: Member[]): Error {
-  const logs = members.map((m) => `--- last lines of ${m.logFile}:\n${tail(m.logFile, 15)}`);
-  return new Error(
-    `${what}: ${err instanceof Error ? err.message : String(err)}\n${logs.join("\n")}`,
-  );
-}
-
 /**
  * A 3-member etcd cluster on 127.0.0.1 with free client and peer ports, data under a temp
  * dir (removed at clean-up), default durability (the WAL is fsynced before a reply).
@@ -193,7 +187,7 @@ async function startEtcd(etcdBin: string, keep: boolean): Promise<Group> {
     }
   } catch (err) {
     await Promise.all(members.map((m) => m.proc.stop(2000)));
-    throw failedStart("etcd did not start", err, members);
+    throw withLogTails("etcd did not start", err, members);
   }
   return groupOf(members, 5000);
 }
@@ -206,9 +200,7 @@ async function startEtcd(etcdBin: string, keep: boolean): Promise<Group> {
 async function startHomeostatCluster(cli: string, shards: number, keep: boolean): Promise<Group> {
   const base = makeTempDir("homeostat-bench-cluster", keep);
   if (keep) w(`  homeostat: data and logs in ${base} (kept)`);
-  const ports = await freePorts(2 * MEMBERS, HOST);
   const members: Member[] = [];
-  const nodeArgs: string[][] = [];
   const placed = async () => {
     const led = await ledGroups(members);
     return (
@@ -216,36 +208,10 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
       led.every((g) => g.voters.length === MEMBERS && g.learners.length === 0)
     );
   };
+  const spawned = await spawnClusterNodes({ cli, base, host: HOST, count: MEMBERS, shards });
+  for (const n of spawned)
+    members.push({ label: n.label, port: n.port, proc: n.proc, logFile: n.logFile });
   try {
-    for (let i = 0; i < MEMBERS; i++) {
-      const port = ports[i];
-      const dataDir = path.join(base, `n${i + 1}`);
-      mkdirSync(dataDir);
-      const logFile = path.join(base, `n${i + 1}.log`);
-      const args = [
-        cli,
-        "start",
-        "--cluster",
-        "--host",
-        HOST,
-        "--port",
-        String(port),
-        "--bus-port",
-        String(ports[MEMBERS + i]),
-        "--data",
-        dataDir,
-        "--log-format",
-        "json",
-      ];
-      nodeArgs.push([...args]);
-      args.push(...(i === 0 ? ["--shards", String(shards)] : ["--join", `${HOST}:${ports[0]}`]));
-      const proc = startProcess(`homeostat n${i + 1}`, process.execPath, args, {
-        logFile,
-        cwd: repoRoot(),
-      });
-      members.push({ label: `n${i + 1}`, port, proc, logFile });
-      await waitForPong(HOST, port, 30_000, proc);
-    }
     const t0 = Date.now();
     await waitUntil("every shard at 3 voters with no learner", 120_000, members, placed);
     w(`  homeostat: every shard placed on 3 voters after ${secs(Date.now() - t0)}`);
@@ -262,7 +228,7 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
     w(`  homeostat: shard leaders ${spread ? "" : "NOT evenly "}spread (${byNode})`);
   } catch (err) {
     await Promise.all(members.map((m) => m.proc.stop(2000)));
-    throw failedStart("the Homeostat cluster did not form", err, members);
+    throw withLogTails("the Homeostat cluster did not form", err, members);
   }
   const restarts = new Map<number, number>();
   const restart = async (indices: number[]) => {
@@ -273,15 +239,15 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
       const logFile = path.join(base, `${label}.restart${n}.log`);
       // --shards only matters when the first node creates the cluster: every node rejoins
       // through the others.
-      const seeds = ports.slice(0, MEMBERS).filter((_, j) => j !== i);
-      const args = [...nodeArgs[i], "--join", seeds.map((p) => `${HOST}:${p}`).join(",")];
+      const seeds = spawned.filter((_, j) => j !== i).map((m) => `${HOST}:${m.port}`);
+      const args = [...(spawned[i]?.args ?? []), "--join", seeds.join(",")];
       const proc = startProcess(`homeostat ${label} (restart ${n})`, process.execPath, args, {
         logFile,
         cwd: repoRoot(),
       });
-      members[i] = { label, port: ports[i], proc, logFile };
+      members[i] = { label, port: members[i].port, proc, logFile };
     }
-    for (const i of indices) await waitForPong(HOST, ports[i], 30_000, members[i].proc);
+    for (const i of indices) await waitForPong(HOST, members[i].port, 30_000, members[i].proc);
     await waitUntil("every shard back at 3 voters", 90_000, members, placed);
   };
   return { ...groupOf(members, 10_000), restart };
@@ -302,13 +268,9 @@ async function groupsOf(port: number): Promise<GroupRow[]> {
 
 /** Each shard as its leader reports it. */
 async function ledGroups(members: Member[]): Promise<GroupRow[]> {
-  const led = new Map<number, GroupRow>();
-  for (const m of members) {
-    for (const g of await groupsOf(m.port)) {
-      if (g.role === "leader" && g.group !== 0) led.set(g.group, g);
-    }
-  }
-  return [...led.values()];
+  const rows: GroupRow[] = [];
+  for (const m of members) rows.push(...(await groupsOf(m.port)));
+  return [...leadersOf(rows).values()].filter((g) => g.group !== 0);
 }
 
 function leaderCounts(groups: GroupRow[]): Map<number, number> {

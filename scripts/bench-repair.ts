@@ -27,19 +27,17 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { type GroupRow, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
 import {
-  freePorts,
   interrupted,
   type ManagedProcess,
   makeTempDir,
   repoRoot,
   runMain,
   sleep,
-  startProcess,
-  waitForPong,
 } from "./lib/proc.js";
-import { homeostatCli, tail } from "./lib/targets.js";
+import { homeostatCli } from "./lib/targets.js";
 
 export interface RepairBenchOptions {
   /** Values written before the kill, in MB (2^20 bytes) of value bytes; one cluster each. */
@@ -140,13 +138,7 @@ async function ledGroups(nodes: readonly Node[]): Promise<Map<number, GroupRow>>
 }
 
 function ledOf(views: Map<number, GroupRow[]>): Map<number, GroupRow> {
-  const led = new Map<number, GroupRow>();
-  for (const g of [...views.values()].flat()) {
-    if (g.role !== "leader") continue;
-    const seen = led.get(g.group);
-    if (seen === undefined || g.term > seen.term) led.set(g.group, g);
-  }
-  return led;
+  return leadersOf([...views.values()].flat());
 }
 
 /** Every shard led, with 3 voters and no learner. */
@@ -194,13 +186,6 @@ async function raftIdOf(n: Node): Promise<number> {
   return Number(/raft_id:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-function withLogs(what: string, err: unknown, nodes: readonly Node[]): Error {
-  const logs = nodes.map((n) => `--- last lines of ${n.logFile}:\n${tail(n.logFile, 10)}`);
-  return new Error(
-    `${what}: ${err instanceof Error ? err.message : String(err)}\n${logs.join("\n")}`,
-  );
-}
-
 async function stopCluster(nodes: readonly Node[]): Promise<void> {
   for (const n of nodes) n.admin.disconnect();
   await Promise.all(nodes.map((n) => n.proc.stop(5000)));
@@ -213,25 +198,26 @@ async function stopCluster(nodes: readonly Node[]): Promise<void> {
  * spread over the 5 nodes, so the kill does not race the placement's own moves.
  */
 async function startCluster(cli: string, base: string, deadNodeAfterS: number): Promise<Node[]> {
-  const ports = await freePorts(2 * NODES, HOST);
+  const spawned = await spawnClusterNodes({
+    cli,
+    base,
+    host: HOST,
+    count: NODES,
+    shards: SHARDS,
+    extraArgs: ["--dead-node-after", String(deadNodeAfterS)],
+  });
   const nodes: Node[] = [];
   try {
-    for (let i = 0; i < NODES; i++) {
-      const label = `n${i + 1}`;
-      const dataDir = path.join(base, label);
-      mkdirSync(dataDir);
-      const logFile = path.join(base, `${label}.log`);
-      const args = [cli, "start", "--cluster", "--host", HOST, "--port", String(ports[i])];
-      args.push("--bus-port", String(ports[NODES + i]), "--data", dataDir);
-      args.push("--log-format", "json", "--dead-node-after", String(deadNodeAfterS));
-      args.push(...(i === 0 ? ["--shards", String(SHARDS)] : ["--join", `${HOST}:${ports[0]}`]));
-      const proc = startProcess(`homeostat ${label}`, process.execPath, args, {
-        logFile,
-        cwd: repoRoot(),
+    for (const n of spawned) {
+      const admin = await adminClient(n.port);
+      nodes.push({
+        label: n.label,
+        port: n.port,
+        proc: n.proc,
+        logFile: n.logFile,
+        admin,
+        raftId: 0,
       });
-      await waitForPong(HOST, ports[i], 30_000, proc);
-      const admin = await adminClient(ports[i]);
-      nodes.push({ label, port: ports[i], proc, logFile, admin, raftId: 0 });
     }
     await waitUntil("every node has a raft id", 60_000, nodes, async () => {
       for (const n of nodes) n.raftId = await raftIdOf(n);
@@ -249,8 +235,9 @@ async function startCluster(cli: string, base: string, deadNodeAfterS: number): 
     );
     return nodes;
   } catch (err) {
-    await stopCluster(nodes);
-    throw withLogs("the cluster did not form", err, nodes);
+    for (const n of nodes) n.admin.disconnect();
+    await Promise.all(spawned.map((n) => n.proc.stop(5000)));
+    throw withLogTails("the cluster did not form", err, spawned, 10);
   }
 }
 
@@ -652,7 +639,7 @@ async function runSize(cli: string, sizeMb: number, opts: RepairBenchOptions): P
   try {
     return await loadKillWatch(nodes, sizeMb, opts);
   } catch (err) {
-    throw withLogs(`${sizeMb} MB run failed`, err, nodes);
+    throw withLogTails(`${sizeMb} MB run failed`, err, nodes, 10);
   } finally {
     await stopCluster(nodes);
     if (!opts.keepDirs) rmSync(base, { recursive: true, force: true });

@@ -31,6 +31,17 @@ export function parseGroupRow(row: string): GroupRow {
   };
 }
 
+/** Each group as its leader reports it, by group; of two leaders, the higher term's. */
+export function leadersOf(rows: Iterable<GroupRow>): Map<number, GroupRow> {
+  const led = new Map<number, GroupRow>();
+  for (const g of rows) {
+    if (g.role !== "leader") continue;
+    const seen = led.get(g.group);
+    if (seen === undefined || g.term > seen.term) led.set(g.group, g);
+  }
+  return led;
+}
+
 /**
  * Polls `check` every 250 ms until it holds; throws when `timeoutMs` passes, when one of
  * `members`' processes has exited, or on SIGINT/SIGTERM.
