@@ -4,11 +4,11 @@
  * cluster sees it.
  */
 import { readFileSync, statSync } from "node:fs";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { contractDocument } from "../contract/document.js";
 import { contractLengthMax, formatErrors, parseContract } from "../contract/parse.js";
 import { contractNotes, summarizeContract } from "../contract/summary.js";
-import { call, formatReply, type Target, UnreachableError } from "./client.js";
+import { ask, type Target, withTarget } from "./client.js";
 
 /** The file was read and is not a valid contract. */
 export const exitInvalid = 1;
@@ -64,36 +64,6 @@ export function registerContract(group: Command): void {
   withTarget(group.command("history"))
     .description("List the contract's versions kept by the cluster, oldest first.")
     .action((opts: Target) => ask(opts, ["HOMEOSTAT", "CONTRACT", "HISTORY"]));
-}
-
-/** The options naming the member to talk to (as main.ts's other cluster commands). */
-function withTarget(command: Command): Command {
-  return command
-    .option("-h, --host <address>", "any member's address", "127.0.0.1")
-    .option("-p, --port <port>", "that member's Redis port", portNumber, 6380);
-}
-
-function portNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new InvalidArgumentError("expected a port number from 1 to 65535");
-  }
-  return n;
-}
-
-/** Sends one command and prints its reply; exit 1 on an error reply or no answer. */
-async function ask(target: Target, args: string[]): Promise<void> {
-  try {
-    const reply = await call(target, args);
-    const text =
-      reply.kind === "bulk" || reply.kind === "verbatim" ? String(reply.value) : formatReply(reply);
-    process.stdout.write(`${text.trimEnd()}\n`);
-    if (reply.kind === "error") process.exitCode = 1;
-  } catch (err) {
-    if (!(err instanceof UnreachableError)) throw err;
-    process.stderr.write(`homeostat: ${err.message}\n`);
-    process.exitCode = 1;
-  }
 }
 
 function validate(file: string, json: boolean): number {

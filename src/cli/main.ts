@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { HOMEOSTAT_VERSION } from "../server/info.js";
 import { advertiseHostProblem, parseSeeds } from "../server/membership-driver.js";
 import { startNode } from "../server/start.js";
-import { call, formatReply, UnreachableError } from "./client.js";
+import { formatReply, request, withTarget } from "./client.js";
 import { registerContract } from "./contract.js";
 import { registerJournal } from "./journal.js";
 import { registerMembers } from "./members.js";
@@ -137,29 +137,13 @@ program
     if (code !== 0) process.exitCode = code;
   });
 
-/**
- * Options of every command that talks to a running cluster: any member's Redis port, with
- * redis-cli's flags.
- */
-function withTarget(command: Command): Command {
-  return command
-    .option("-h, --host <address>", "any member's address", "127.0.0.1")
-    .option("-p, --port <port>", "that member's Redis port", portNumber, 6380);
-}
-
 withTarget(program.command("info"))
   .description("Print a node's INFO (all sections, or the ones named).")
   .argument("[sections...]", "server, clients, memory, persistence, stats, keyspace...")
   .action(async (sections: string[], opts: { host: string; port: number }) => {
-    try {
-      const reply = await call(opts, ["INFO", ...sections]);
-      process.stdout.write(`${formatReply(reply).replace(/\r\n/g, "\n").trimEnd()}\n`);
-      if (reply.kind === "error") process.exitCode = 1;
-    } catch (err) {
-      if (!(err instanceof UnreachableError)) throw err;
-      process.stderr.write(`homeostat: ${err.message}\n`);
-      process.exitCode = 1;
-    }
+    const reply = await request(opts, ["INFO", ...sections]);
+    if (reply === null) return;
+    process.stdout.write(`${formatReply(reply).replace(/\r\n/g, "\n").trimEnd()}\n`);
   });
 
 registerMembers(withTarget(program.command("members")));
