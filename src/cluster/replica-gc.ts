@@ -1,5 +1,19 @@
-import { metaGroupId } from "./meta.js";
+import type { ConfState } from "../raft/index.js";
+import { firstRaftId, metaGroupId } from "./meta.js";
 import type { MultiRaft } from "./multi-raft.js";
+
+/**
+ * How a replica starts that a leader creates by sending to a node (a group the node does
+ * not hold yet): from the configuration every group had at index 0, when raft id 1
+ * bootstrapped the cluster (voters [1]). That configuration is not in the log, and the
+ * conf changes replayed after it (or a snapshot) bring the replica to the current one;
+ * starting from an empty one instead would replay the changes without voter 1 and let the
+ * new replicas elect a leader of their own. On raft id 1 itself that configuration is "me
+ * alone": the replica is passive (never campaigns) until the log has given it its real one.
+ */
+export function newReplicaStart(self: number): { conf: ConfState; passive: boolean } {
+  return { conf: { voters: [firstRaftId], learners: [] }, passive: self === firstRaftId };
+}
 
 /**
  * Raft ticks a replica whose applied configuration leaves it out must go without a word

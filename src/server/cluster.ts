@@ -11,6 +11,7 @@ import {
 import {
   currentContract,
   encodeMetaCommand,
+  firstRaftId,
   type MetaCommand,
   MetaMachine,
   type MetaResult,
@@ -19,7 +20,7 @@ import {
   type RegisteredNode,
 } from "../cluster/meta.js";
 import type { GroupMachine } from "../cluster/multi-raft.js";
-import { replicasToDrop } from "../cluster/replica-gc.js";
+import { newReplicaStart, replicasToDrop } from "../cluster/replica-gc.js";
 import {
   type ClusterView,
   clusterInfo,
@@ -80,8 +81,6 @@ const fullFreeFraction = 0.1;
 /** How long a node's disk report counts (it sends one every controller interval). */
 const diskReportTtlMs = 5_000;
 
-/** The raft id of the node that bootstraps a cluster: every group starts with it alone. */
-const bootstrapRaftId = 1;
 /** How long a replica we were removed from is not recreated by late messages. */
 const removedGroupQuietMs = 10_000;
 
@@ -208,7 +207,7 @@ export class ClusterRuntime {
     let raftId = loadRaftId(o.dir);
     const fresh = raftId === null;
     if (raftId === null) {
-      raftId = o.seeds.length === 0 ? bootstrapRaftId : await register(o);
+      raftId = o.seeds.length === 0 ? firstRaftId : await register(o);
       saveRaftId(o.dir, raftId);
     } else {
       // A restart may come back on other ports: registering again updates our address
@@ -559,27 +558,17 @@ export class ClusterRuntime {
     }
   }
 
-  /**
-   * A message for a group we do not hold: a leader is adding us to it. The replica starts
-   * from the configuration every group had at index 0, when raft id 1 bootstrapped the
-   * cluster (voters [1]): that configuration is not in the log, and the conf changes
-   * replayed after it (or a snapshot) bring the replica to the current one. Starting from
-   * an empty one instead would replay the changes without voter 1 and let the new
-   * replicas elect a leader of their own.
-   */
+  /** A message for a group we do not hold: a leader is adding us to it (newReplicaStart). */
   private onUnknownGroup(group: number): void {
     const until = this.removedGroups.get(group);
     if (until !== undefined && Date.now() < until) return;
     this.removedGroups.delete(group);
-    const initial = { voters: [bootstrapRaftId], learners: [] };
-    // On the node that bootstrapped the cluster, that configuration is "me alone": the
-    // replica must not campaign until the log has given it its real one (passive).
-    const passive = this.raftId === bootstrapRaftId;
+    const { conf, passive } = newReplicaStart(this.raftId);
     if (group === metaGroupId) {
-      this.runtime.multi.addGroup(metaGroupId, initial, this.meta, { passive });
+      this.runtime.multi.addGroup(metaGroupId, conf, this.meta, { passive });
       return;
     }
-    this.addShard(group, initial, passive);
+    this.addShard(group, conf, passive);
   }
 
   /** After each flush: drop the groups whose configuration no longer holds us. */

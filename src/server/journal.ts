@@ -9,7 +9,7 @@
  * when it is forgotten without (the controller plans it again if still needed).
  */
 import type { Action } from "../cluster/controller.js";
-import type { MetaState } from "../cluster/meta.js";
+import { type MetaState, nodeByRaftId } from "../cluster/meta.js";
 import { clip, type JournalDraft, journalBatchMax } from "../cluster/meta-records.js";
 
 /** What the writer needs to know to name the reconciler and the values behind a decision. */
@@ -82,7 +82,7 @@ function reconcilerOf(a: Action, ctx: JournalContext): string {
   const holders = [...(shard?.replicas ?? []), ...(shard?.learners ?? [])];
   const on = (pred: (id: string, status: string) => boolean) =>
     holders.some((raftId) => {
-      const n = ctx.meta.nodes.find((x) => x.raftId === raftId);
+      const n = nodeByRaftId(ctx.meta, raftId);
       return n !== undefined && pred(n.id, n.status);
     });
   if (on((id) => ctx.expired.has(id))) return "repair";
@@ -98,7 +98,7 @@ function observation(a: Action, ctx: JournalContext): string {
     if (shard !== undefined) {
       parts.push(`voters [${shard.replicas.join(", ")}], learners [${shard.learners.join(", ")}]`);
       for (const raftId of shard.replicas) {
-        const n = ctx.meta.nodes.find((x) => x.raftId === raftId);
+        const n = nodeByRaftId(ctx.meta, raftId);
         const silent = n === undefined ? undefined : ctx.silentForMs.get(n.id);
         if (silent !== undefined) {
           parts.push(

@@ -26,9 +26,15 @@ import {
   plan,
 } from "../cluster/controller.js";
 import { MemoryRaftLogs } from "../cluster/memory-logs.js";
-import { encodeMetaCommand, type MetaCommand, MetaMachine, metaGroupId } from "../cluster/meta.js";
+import {
+  encodeMetaCommand,
+  firstRaftId,
+  type MetaCommand,
+  MetaMachine,
+  metaGroupId,
+} from "../cluster/meta.js";
 import { MultiRaft } from "../cluster/multi-raft.js";
-import { replicasToDrop } from "../cluster/replica-gc.js";
+import { newReplicaStart, replicasToDrop } from "../cluster/replica-gc.js";
 import { type Shard, shardOfSlot } from "../cluster/shard-map.js";
 import { keyHashSlot } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
@@ -94,7 +100,6 @@ export interface MoveRecord {
   readonly node: number;
 }
 
-const bootstrapRaftId = 1;
 const removedQuietSteps = 100;
 const inflightTimeoutSteps = 100;
 
@@ -213,7 +218,7 @@ export class ClusterSim {
   }
 
   private leaderState() {
-    return (this.metaLeader() ?? (this.nodes.get(bootstrapRaftId) as SimNode)).meta.state;
+    return (this.metaLeader() ?? (this.nodes.get(firstRaftId) as SimNode)).meta.state;
   }
 
   private proposeMeta(cmd: MetaCommand): void {
@@ -252,11 +257,9 @@ export class ClusterSim {
     const until = n.removed.get(group);
     if (until !== undefined && this.step < until) return;
     n.removed.delete(group);
-    const initial = { voters: [bootstrapRaftId], learners: [] };
-    // On the bootstrap node that configuration is "me alone": passive until the log says.
-    const passive = n.raftId === bootstrapRaftId;
-    if (group === metaGroupId) n.multi.addGroup(metaGroupId, initial, n.meta, { passive });
-    else this.openShard(n, group, initial, passive);
+    const { conf, passive } = newReplicaStart(n.raftId);
+    if (group === metaGroupId) n.multi.addGroup(metaGroupId, conf, n.meta, { passive });
+    else this.openShard(n, group, conf, passive);
   }
 
   /** Drops the replicas the node is no longer a member of (ClusterRuntime.afterFlush). */
