@@ -20,6 +20,35 @@ const deadNodeAfterSteps = 100;
 const repairBoundSteps = suspectSteps + deadNodeAfterSteps + 150;
 const writesPerStep = 3;
 
+/** Every shard at exactly 3 voters and no learner: no move under way. */
+function healthyIn(sim: ClusterSim): boolean {
+  const h = sim.healthyShards();
+  return h.settled === h.total;
+}
+
+/** Runs the workload until no move has been made for 100 steps and `done()` holds. */
+function untilQuiet(
+  sim: ClusterSim,
+  what: string,
+  done: () => boolean,
+  stepsMax: number,
+): Promise<number> {
+  let lastMoves = sim.moves.length;
+  let quietSince = sim.step;
+  return sim.runUntilAsync(
+    what,
+    () => {
+      if (sim.moves.length !== lastMoves) {
+        lastMoves = sim.moves.length;
+        quietSince = sim.step;
+      }
+      return sim.step - quietSince >= 100 && done();
+    },
+    stepsMax,
+    writesPerStep,
+  );
+}
+
 function movesOf(sim: ClusterSim, from: number): MoveRecord[] {
   return sim.moves.slice(from);
 }
@@ -56,42 +85,19 @@ describe("the controller on a simulated 50-node cluster in 3 zones", { timeout: 
     const h = sim.healthyShards();
     return h.atTarget === h.total;
   };
-  /** Every shard at exactly 3 voters and no learner: no move under way. */
-  const healthy = () => {
-    const h = sim.healthyShards();
-    return h.settled === h.total;
+  const healthy = () => healthyIn(sim);
+  /** Healthy, and voters per node within one of each other. */
+  const balanced = () => {
+    const c = [...sim.replicasPerNode().values()];
+    return healthy() && Math.max(...c) - Math.min(...c) <= 1;
   };
 
   /** Runs until no move has been made for 100 steps, every shard settled and spread evenly. */
-  const quiesce = async (stepsMax: number): Promise<number> => {
-    let lastMoves = sim.moves.length;
-    let quietSince = sim.step;
-    return sim.runUntilAsync(
-      "quiescent",
-      () => {
-        if (sim.moves.length !== lastMoves) {
-          lastMoves = sim.moves.length;
-          quietSince = sim.step;
-        }
-        const c = [...sim.replicasPerNode().values()];
-        return sim.step - quietSince >= 100 && healthy() && Math.max(...c) - Math.min(...c) <= 1;
-      },
-      stepsMax,
-      writesPerStep,
-    );
-  };
+  const quiesce = (stepsMax: number) => untilQuiet(sim, "quiescent", balanced, stepsMax);
 
   it("forms: every shard at 3 voters in 3 zones, spread evenly", async () => {
     const steps = await sim.runUntilAsync("formed", healthy, 3000, writesPerStep);
-    await sim.runUntilAsync(
-      "balanced",
-      () => {
-        const c = [...sim.replicasPerNode().values()];
-        return healthy() && Math.max(...c) - Math.min(...c) <= 1;
-      },
-      3000,
-      writesPerStep,
-    );
+    await sim.runUntilAsync("balanced", balanced, 3000, writesPerStep);
     assert.ok(sim.healthyShards().zonesSpread, "each shard's voters in 3 zones");
     assert.ok(steps > 0);
   });
@@ -148,10 +154,7 @@ describe("the controller on a simulated 50-node cluster in 3 zones", { timeout: 
     for (let i = 0; i < 10; i++) sim.join();
     const steps = await sim.runUntilAsync(
       "balanced over 55 live nodes",
-      () => {
-        const c = [...sim.replicasPerNode().values()];
-        return healthy() && Math.max(...c) - Math.min(...c) <= 1;
-      },
+      balanced,
       3000,
       writesPerStep,
     );
@@ -217,26 +220,9 @@ describe("byte balancing on a simulated 12-node cluster in 3 zones", { timeout: 
     const v = [...m.values()];
     return Math.max(...v) - Math.min(...v);
   };
-  const settled = () => {
-    const h = sim.healthyShards();
-    return h.settled === h.total;
-  };
   /** Settled and no move for 100 steps. */
   const quiet = async (what: string) => {
-    let last = sim.moves.length;
-    let since = sim.step;
-    await sim.runUntilAsync(
-      what,
-      () => {
-        if (sim.moves.length !== last) {
-          last = sim.moves.length;
-          since = sim.step;
-        }
-        return settled() && sim.step - since >= 100;
-      },
-      4000,
-      writesPerStep,
-    );
+    await untilQuiet(sim, what, () => healthyIn(sim), 4000);
   };
   const gib = (m: Map<number, number>) =>
     [...m.values()].map((b) => (b / GiB).toFixed(1)).join(" ");
