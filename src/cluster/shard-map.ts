@@ -8,6 +8,7 @@
  * same index, the same problems and the same plan on every node and in the simulator.
  */
 import { ByteReader, ByteWriter, DecodeError, readText, writeText } from "../core/bytes.js";
+import { lowerBound } from "../core/sorted.js";
 import { zoneBytesMax } from "../membership/codec.js";
 import type { DecodeResult } from "../raft/codec.js";
 import { SLOT_COUNT } from "./slots.js";
@@ -969,18 +970,6 @@ function findByteMove(fleet: Fleet, targets: readonly Target[], pass: BytePass):
  * best would lead or could not be finished (finishable).
  */
 const swapNeighbours = 4;
-
-/** The first index of ascending `values` whose value is at least `x` (values.length if none). */
-function lowerBound(values: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((values[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * Whether, with `move` added to this plan's changes, a later plan drops exactly the

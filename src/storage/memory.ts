@@ -1,4 +1,5 @@
 import type { Random } from "../core/random.js";
+import { lowerBound } from "../core/sorted.js";
 import { keyHash } from "./key-hash.js";
 import {
   type Backend,
@@ -157,17 +158,6 @@ export class MemoryStore extends OverlayStore {
 
 function hashHex(hash: number): string {
   return hash.toString(16).padStart(12, "0");
-}
-
-function lowerBound(sorted: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as string) < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function expiryBound(index: readonly [number, string][], at: number, key: string): number {
