@@ -6,7 +6,7 @@ import { SeededRandom } from "../core/random.js";
 import { parseAddress } from "../core/udp-transport.js";
 import { encodeLogCommand, ShardMachine } from "../kv/machine.js";
 import { LmdbStore } from "../storage/lmdb.js";
-import { LmdbShardSpace } from "../storage/shard-store.js";
+import { LmdbShardSpace, shardCommitIntervalMs } from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
 import { ClusterRuntime } from "./cluster.js";
 import { ClusterRouter } from "./cluster-router.js";
@@ -213,7 +213,11 @@ async function openCluster(
   const membership = node.membership as MembershipDriver;
   // One LMDB environment for every shard's keys on this node, apart from the raft log's:
   // its writes need no sync of their own (the log is the durable record).
-  const space = new LmdbShardSpace({ path: join(dir, "kv"), slotOf: keyHashSlot });
+  const space = new LmdbShardSpace({
+    path: join(dir, "kv"),
+    slotOf: keyHashSlot,
+    commitIntervalMs: shardCommitIntervalMs,
+  });
   const machines = new Map<number, ShardMachine>();
   // Active expiry's timer (below); closing stops it before the shard store closes.
   let expiry: NodeJS.Timeout | undefined;

@@ -59,6 +59,30 @@ storeCompliance("lmdb shard store", async () => {
   };
 });
 
+// Again with commits spaced out as the server spaces them: writes wait longer in the
+// overlay, and every read must still see them.
+storeCompliance("lmdb shard store, commits 20 ms apart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+  const open = () => new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, commitIntervalMs: 20 });
+  let space = open();
+  let current: ShardStore = space.openShard(7, ALL_SLOTS);
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      await space.close();
+      space = open();
+      current = space.openShard(7, ALL_SLOTS);
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 storeCompliance("memory shard store", async () => {
   const space = new MemoryShardSpace(keyHashSlot);
   let current: ShardStore = space.openShard(7, ALL_SLOTS);
@@ -316,6 +340,72 @@ describe("lmdb shard space", () => {
       assert.equal(space.stats.commits - before, 1);
       for (const s of stores) assert.equal(s.size(), 5);
       for (const s of stores) await s.close();
+    } finally {
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("spaces commits by commitIntervalMs; close commits what waits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    // An interval no test run reaches: only close (or the write bound) can commit.
+    const interval = { commitIntervalMs: 3_600_000 };
+    let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...interval });
+    try {
+      const s = space.openShard(1, LOW);
+      const keys = keysIn(LOW, 4, "spaced");
+      s.set(b(keys[0] as string), str("first"));
+      // The first commit has no earlier one to wait for.
+      await s.flush();
+      assert.equal(space.stats.commits, 1);
+      const waiting: Promise<void>[] = [];
+      for (const k of keys.slice(1)) {
+        s.set(b(k), str(k));
+        waiting.push(s.flush());
+        await new Promise((r) => setImmediate(r));
+      }
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(space.stats.commits, 1, "a commit started inside the interval");
+      // Visible before they are committed.
+      assert.equal(s.size(), 4);
+      assert.deepEqual(s.get(b(keys[3] as string))?.data, Buffer.from(keys[3] as string));
+      await s.close();
+      await space.close();
+      await Promise.all(waiting);
+      assert.equal(space.stats.commits, 2);
+      assert.equal(space.stats.batches, 4);
+      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...interval });
+      const again = space.openShard(1, LOW);
+      assert.equal(again.size(), 4);
+      await again.close();
+    } finally {
+      await space.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("commits early, interval or not, once commitWritesMax writes wait", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    const space = new LmdbShardSpace({
+      path: dir,
+      slotOf: keyHashSlot,
+      commitIntervalMs: 3_600_000,
+      commitWritesMax: 10,
+    });
+    try {
+      const s = space.openShard(1, LOW);
+      s.set(b("first"), str("x"));
+      await s.flush();
+      const keys = keysIn(LOW, 10, "bound");
+      for (const k of keys.slice(0, 9)) s.set(b(k), str(k));
+      const nine = s.flush();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(space.stats.commits, 1, "9 writes waiting: still inside the interval");
+      s.set(b(keys[9] as string), str("tenth"));
+      // Resolves only if the tenth write starts the commit (else this waits an hour).
+      await Promise.all([nine, s.flush()]);
+      assert.equal(space.stats.commits, 2);
+      await s.close();
     } finally {
       await space.close();
       rmSync(dir, { recursive: true, force: true });
