@@ -290,6 +290,20 @@ interface Handed<L extends GroupLog> {
   rd: Ready;
 }
 
+/** A flush between its halves (flushStart, flushEnd). */
+export interface FlushHalf {
+  /** The first half applied committed entries (replies may be waiting to go out). */
+  readonly applied: boolean;
+}
+
+interface Half<L extends GroupLog> extends FlushHalf {
+  batch: Handed<L>[];
+  writes: PreparedWrites<L> | null;
+  early: boolean[];
+  /** Per Readies of `batch`: entries applied by applyDurable, or -1. */
+  appliedEarly: number[];
+}
+
 const groupIdMax = 0xffff_ffff;
 /**
  * A leader postpones compaction while a member's log is behind the snapshot point (that
@@ -341,6 +355,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** One per peer node, reused flush after flush. */
   private readonly builders = new Map<NodeId, EnvelopeBuilder>();
   private flushing = false;
+  /** A flush between flushStart and flushEnd, or null. */
+  private half: Half<L> | null = null;
   /** Set when a flush failed half-way: the instance is unusable (see flush()). */
   private failure: unknown = null;
 
@@ -439,7 +455,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    */
   removeGroup(group: number): boolean {
     this.checkUsable();
-    assert(!this.flushing, "multi-raft: removeGroup during a flush");
+    assert(!this.flushing && this.half === null, "multi-raft: removeGroup during a flush");
     const g = this.groups.get(group);
     if (g === undefined) return false;
     this.groups.delete(group);
@@ -515,7 +531,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    */
   receive(fromNode: NodeId, bytes: Uint8Array): void {
     this.checkUsable();
-    assert(!this.flushing, "multi-raft: receive during a flush (queue it)");
+    // Between a flush's halves too: an acknowledgement must not be counted before the
+    // entries it acknowledges are durable here (a leader counts its own copy at once).
+    assert(!this.flushing && this.half === null, "multi-raft: receive during a flush (queue it)");
     this.stats.envelopesReceived += 1;
     this.stats.bytesReceived += bytes.length;
     const decoded = decodeEnvelope(bytes, {
@@ -600,7 +618,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    *   2. send every group's other messages, ONE envelope per destination node (more only
    *      if it would exceed envelopeBytesMax), heartbeats as compact records;
    *   3. apply every group's snapshot and committed entries to its machine, and serve the
-   *      reads whose index is now applied;
+   *      reads whose index is now applied — the committed entries that were durable here
+   *      before this flush (below its Ready's new entries) already before step 1, so that
+   *      their replies need not wait for this flush's sync (flushStart);
    *   4. advance() every group; then snapshot and compact the groups that are due.
    *
    * One Ready per group per flush: a group may have another already (more committed
@@ -615,26 +635,60 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * (LmdbRaftLogs has rolled its memory back to what is on disk).
    */
   flush(): boolean {
+    const half = this.flushStart();
+    return half === null ? this.dirty.size > 0 : this.flushEnd(half);
+  }
+
+  /**
+   * The first half of flush(): takes the Readies, sends what leaves before the persist
+   * (step 0), and applies what is durable already — the committed entries below each
+   * Ready's new entries (they were persisted by an earlier flush) — and serves the reads
+   * that allows. Null if no group has a Ready. Then flushEnd(half) must follow before any
+   * other input but proposals, reads and addGroup; a host may first let the replies the
+   * applies resolved go out (the server runs the promise jobs they queued), so that a
+   * client whose write committed does not also wait for the sync of newer writes.
+   */
+  flushStart(): FlushHalf | null {
     this.checkUsable();
-    assert(!this.flushing, "multi-raft: flush re-entered");
+    assert(!this.flushing && this.half === null, "multi-raft: flush re-entered");
     const batch = this.takeReadies();
-    if (batch.length === 0) return this.dirty.size > 0;
+    if (batch.length === 0) return null;
     this.flushing = true;
     try {
-      const p = this.prepareWrites(batch);
-      const early = this.beginFlush(batch, p !== null);
-      if (p !== null) {
-        this.logs.persist(p.writes);
-        this.recordWritten(batch, p);
-      }
-      this.finishFlush(batch, early);
+      const writes = this.prepareWrites(batch);
+      const early = this.beginFlush(batch, writes !== null);
+      const appliedEarly = batch.map(({ group, rd }) => this.applyDurable(group, rd));
+      const applied = appliedEarly.some((k) => k > 0);
+      this.half = { batch, writes, early, appliedEarly, applied };
+      return this.half;
     } catch (e) {
       this.failure = e;
       throw e;
     } finally {
       this.flushing = false;
     }
-    return this.afterFlush(batch);
+  }
+
+  /** The second half of flush() (steps 1 to 4); true if a group already has more. */
+  flushEnd(half: FlushHalf): boolean {
+    this.checkUsable();
+    assert(this.half === half && !this.flushing, "multi-raft: flushEnd without its flushStart");
+    const h = half as Half<L>;
+    this.flushing = true;
+    try {
+      if (h.writes !== null) {
+        this.logs.persist(h.writes.writes);
+        this.recordWritten(h.batch, h.writes);
+      }
+      this.finishFlush(h.batch, h.early, h.appliedEarly);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    } finally {
+      this.flushing = false;
+      this.half = null;
+    }
+    return this.afterFlush(h.batch);
   }
 
   /**
@@ -649,9 +703,15 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   }
 
   /** Steps 2 to 4, once the batch is durable. */
-  private finishFlush(batch: readonly Handed<L>[], early: readonly boolean[]): void {
+  private finishFlush(
+    batch: readonly Handed<L>[],
+    early: readonly boolean[],
+    appliedEarly: readonly number[],
+  ): void {
     this.sendMessages(batch, early, false);
-    for (const { group, rd } of batch) this.apply(group, rd);
+    for (const [k, { group, rd }] of batch.entries()) {
+      this.apply(group, rd, appliedEarly[k] as number);
+    }
     for (const { group } of batch) group.raft.advance();
     for (const { group } of batch) this.maybeCompact(group);
   }
@@ -774,24 +834,47 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     return b;
   }
 
-  private apply(g: Group<L>, rd: Ready): void {
+  /**
+   * Before the persist: applies the Ready's committed entries that are durable here
+   * already, i.e. below its first new entry (every entry below it was persisted by an
+   * earlier flush: an unstable entry is in the Ready's entries), and takes its read
+   * states. Returns how many entries it applied, or -1 if it did nothing (a Ready with a
+   * snapshot is applied whole after the persist).
+   */
+  private applyDurable(g: Group<L>, rd: Ready): number {
+    if (rd.snapshot !== null) return -1;
+    const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    const entries = rd.committedEntries;
+    let k = 0;
+    while (k < entries.length && (entries[k] as Entry).index < firstNew) k += 1;
+    if (k > 0) this.applyEntries(g, k === entries.length ? entries : entries.slice(0, k));
+    for (const rs of rd.readStates) g.reads.push(rs);
+    if (g.reads.length > 0) this.serveReads(g);
+    return k;
+  }
+
+  /** After the persist: the rest of the Ready (applyDurable did `done` of its entries). */
+  private apply(g: Group<L>, rd: Ready, done: number): void {
     if (rd.snapshot !== null) {
       g.machine.restore(rd.snapshot);
       g.applied = rd.snapshot.meta.index;
       g.snapshotIndex = rd.snapshot.meta.index;
       this.stats.snapshotsInstalled += 1;
     }
-    const entries = rd.committedEntries;
-    const first = entries[0];
-    if (first !== undefined) {
-      assert(first.index === g.applied + 1, `multi-raft: group ${g.id} applies out of order`);
-      g.machine.apply(entries);
-      g.applied = (entries[entries.length - 1] as Entry).index;
-      this.stats.entriesApplied += entries.length;
-    }
-    for (const rs of rd.readStates) g.reads.push(rs);
+    const all = rd.committedEntries;
+    const entries = done <= 0 ? all : all.slice(done);
+    if (entries.length > 0) this.applyEntries(g, entries);
+    if (done < 0) for (const rs of rd.readStates) g.reads.push(rs);
     if (g.reads.length > 0) this.serveReads(g);
     if (rd.softState !== null) g.machine.roleChanged?.(statusOf(g));
+  }
+
+  private applyEntries(g: Group<L>, entries: readonly Entry[]): void {
+    const first = entries[0] as Entry;
+    assert(first.index === g.applied + 1, `multi-raft: group ${g.id} applies out of order`);
+    g.machine.apply(entries);
+    g.applied = (entries[entries.length - 1] as Entry).index;
+    this.stats.entriesApplied += entries.length;
   }
 
   /** Reads whose index is applied; the rest wait (apply is bounded by maxApplyBytes). */

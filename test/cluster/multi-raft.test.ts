@@ -541,6 +541,67 @@ describe("multi-raft host", () => {
     assert.deepEqual(m.values, ["ok"]);
   });
 
+  it("applies what was durable before a flush ahead of its sync, and nothing newer", () => {
+    // What one node's disk and machine see, in order.
+    const events: string[] = [];
+    const values = (entries: readonly Entry[]) =>
+      entries.filter((e) => e.data.length > 0).map((e) => untext.decode(e.data));
+    class RecordingLogs extends MemoryRaftLogs {
+      override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
+        const written = writes.flatMap((w) => values(w.write.entries));
+        if (written.length > 0) events.push(`persist ${written.join(",")}`);
+        super.persist(writes);
+      }
+    }
+    class RecordingMachine extends ListMachine {
+      override apply(entries: readonly Entry[]): void {
+        const applied = values(entries);
+        if (applied.length > 0) events.push(`apply ${applied.join(",")}`);
+        super.apply(entries);
+      }
+    }
+    const c = new Cluster<MemoryGroupLog>([1, 2, 3], [0], (id) =>
+      id === 1 ? new RecordingLogs() : new MemoryRaftLogs(),
+    );
+    const leader = c.node(1);
+    leader.mr.campaign(0);
+    c.runUntil("node 1 leads", () => c.leader(0) === 1);
+    const machine = new RecordingMachine();
+    // Swap in the recording machine before anything is applied but the leader's no-op.
+    Object.assign(leader.machines.get(0) as ListMachine, { apply: machine.apply });
+    events.length = 0;
+    assert.ok(leader.mr.propose(0, text.encode("a")).ok);
+    c.step(); // the leader sends and persists a
+    c.step(); // the followers persist a and answer
+    // In the next step the leader hears that a is committed, and has b to persist.
+    assert.ok(leader.mr.propose(0, text.encode("b")).ok);
+    c.step();
+    assert.deepEqual(events.slice(0, 3), ["persist a", "apply a", "persist b"]);
+    c.runUntil("b applied", () => c.appliedEverywhere(2));
+
+    // A group of one: its entry commits as it is appended, so it is applied after its sync.
+    events.length = 0;
+    const alone = new MultiRaft(
+      1,
+      lanConfig(1),
+      new SeededRandom(3),
+      new RecordingLogs(),
+      () => {},
+    );
+    alone.addGroup(5, { voters: [1], learners: [] }, new RecordingMachine());
+    alone.campaign(5);
+    while (alone.flush());
+    assert.ok(alone.propose(5, text.encode("x")).ok);
+    const half = alone.flushStart();
+    assert.ok(half !== null && !half.applied, "x is not durable yet");
+    assert.deepEqual(events, []);
+    // Nothing may be received between the halves (an answer must not count before the sync).
+    assert.throws(() => alone.receive(2, new Uint8Array(8)), /during a flush/);
+    alone.flushEnd(half);
+    while (alone.flush());
+    assert.deepEqual(events, ["persist x", "apply x"]);
+  });
+
   it("counts the ticks since a group's leader last spoke to each replica", () => {
     const c = memoryCluster(3, 2, { seed: 12 });
     c.runUntil("all groups led", () => c.allLed());
