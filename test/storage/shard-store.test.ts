@@ -10,6 +10,7 @@ import { keyHash } from "../../src/storage/key-hash.js";
 import {
   ALL_SLOTS,
   LmdbShardSpace,
+  type LmdbShardSpaceOptions,
   MemoryShardSpace,
   type ShardSpace,
   type ShardStore,
@@ -37,51 +38,39 @@ function keysIn(slots: readonly SlotRange[], count: number, prefix: string): str
   return out;
 }
 
-// The same KeyStore suite the single-node stores pass, on a shard serving every slot.
-storeCompliance("lmdb shard store", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-  let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
-  let current: ShardStore = space.openShard(7, ALL_SLOTS);
-  return {
-    store: current,
-    reopen: async () => {
-      await current.close();
-      await space.close();
-      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
-      current = space.openShard(7, ALL_SLOTS);
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+/** The KeyStore compliance fixture on an LMDB shard space with `options`. */
+function lmdbComplianceFixture(options: Omit<LmdbShardSpaceOptions, "path" | "slotOf">) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    const open = () => new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...options });
+    let space = open();
+    let current: ShardStore = space.openShard(7, ALL_SLOTS);
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        await space.close();
+        space = open();
+        current = space.openShard(7, ALL_SLOTS);
+        return current;
+      },
+      cleanup: async () => {
+        await current.close();
+        await space.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   };
-});
+}
 
+// The same KeyStore suite the single-node stores pass, on a shard serving every slot.
+storeCompliance("lmdb shard store", lmdbComplianceFixture({}));
 // Again with commits spaced out as the server spaces them: writes wait longer in the
 // overlay, and every read must still see them.
-storeCompliance("lmdb shard store, commits 20 ms apart", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-  const open = () => new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, commitIntervalMs: 20 });
-  let space = open();
-  let current: ShardStore = space.openShard(7, ALL_SLOTS);
-  return {
-    store: current,
-    reopen: async () => {
-      await current.close();
-      await space.close();
-      space = open();
-      current = space.openShard(7, ALL_SLOTS);
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+storeCompliance(
+  "lmdb shard store, commits 20 ms apart",
+  lmdbComplianceFixture({ commitIntervalMs: 20 }),
+);
 
 storeCompliance("memory shard store", async () => {
   const space = new MemoryShardSpace(keyHashSlot);
@@ -295,11 +284,39 @@ for (const [name, make] of [
   });
 }
 
+interface TempSpace {
+  space: LmdbShardSpace;
+  /** Closes the space and opens it again on the same folder with the same options. */
+  reopen(): Promise<LmdbShardSpace>;
+}
+
+/** Runs `body` on an LMDB shard space in a fresh temp folder; closes and removes it after. */
+async function withTempSpace(
+  options: Omit<LmdbShardSpaceOptions, "path" | "slotOf">,
+  body: (t: TempSpace) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+  const open = () => new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...options });
+  const t: TempSpace = {
+    space: open(),
+    reopen: async () => {
+      await t.space.close();
+      t.space = open();
+      return t.space;
+    },
+  };
+  try {
+    await body(t);
+  } finally {
+    await t.space.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("lmdb shard space", () => {
-  it("counts the bytes of a folder written before they were kept, at open", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-    let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
-    try {
+  it("counts the bytes of a folder written before they were kept, at open", () =>
+    withTempSpace({}, async (t) => {
+      let space = t.space;
       const s = space.openShard(1, LOW);
       for (const k of keysIn(LOW, 20, "old")) s.set(b(k), str("z".repeat(500)));
       await s.flush();
@@ -314,22 +331,15 @@ describe("lmdb shard space", () => {
       await space.slotCounts.transaction(() => {
         for (const r of records) space.slotCounts.putSync(r.key, Buffer.from(r.count));
       });
-      await space.close();
-      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+      space = await t.reopen();
       const again = space.openShard(1, LOW);
       assert.equal(again.size(), 20);
       assert.equal(again.dataBytes(), bytes);
       await again.close();
-    } finally {
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("commits the flushes of many shards made together in one transaction", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-    const space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
-    try {
+  it("commits the flushes of many shards made together in one transaction", () =>
+    withTempSpace({}, async ({ space }) => {
       const ranges = Array.from({ length: 8 }, (_, i) => ({ from: i * 2048, to: i * 2048 + 2047 }));
       const stores = ranges.map((r, i) => space.openShard(10 + i, [r]));
       stores.forEach((s, i) => {
@@ -340,18 +350,12 @@ describe("lmdb shard space", () => {
       assert.equal(space.stats.commits - before, 1);
       for (const s of stores) assert.equal(s.size(), 5);
       for (const s of stores) await s.close();
-    } finally {
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("spaces commits by commitIntervalMs; close commits what waits", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-    // An interval no test run reaches: only close (or the write bound) can commit.
-    const interval = { commitIntervalMs: 3_600_000 };
-    let space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...interval });
-    try {
+  // An interval no test run reaches: only close (or the write bound) can commit.
+  it("spaces commits by commitIntervalMs; close commits what waits", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000 }, async (t) => {
+      const space = t.space;
       const s = space.openShard(1, LOW);
       const keys = keysIn(LOW, 4, "spaced");
       s.set(b(keys[0] as string), str("first"));
@@ -374,25 +378,13 @@ describe("lmdb shard space", () => {
       await Promise.all(waiting);
       assert.equal(space.stats.commits, 2);
       assert.equal(space.stats.batches, 4);
-      space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, ...interval });
-      const again = space.openShard(1, LOW);
+      const again = (await t.reopen()).openShard(1, LOW);
       assert.equal(again.size(), 4);
       await again.close();
-    } finally {
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("commits early, interval or not, once commitWritesMax writes wait", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-    const space = new LmdbShardSpace({
-      path: dir,
-      slotOf: keyHashSlot,
-      commitIntervalMs: 3_600_000,
-      commitWritesMax: 10,
-    });
-    try {
+  it("commits early, interval or not, once commitWritesMax writes wait", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000, commitWritesMax: 10 }, async ({ space }) => {
       const s = space.openShard(1, LOW);
       s.set(b("first"), str("x"));
       await s.flush();
@@ -406,16 +398,10 @@ describe("lmdb shard space", () => {
       await Promise.all([nine, s.flush()]);
       assert.equal(space.stats.commits, 2);
       await s.close();
-    } finally {
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("walks many slots in key order, from any start", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
-    const space = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
-    try {
+  it("walks many slots in key order, from any start", () =>
+    withTempSpace({}, async ({ space }) => {
       const s = space.openShard(1, ALL_SLOTS);
       const keys = Array.from({ length: 3000 }, (_, i) => `user:${(i * 7919) % 3000}`);
       for (const k of keys) s.set(b(k), str(k));
@@ -434,9 +420,5 @@ describe("lmdb shard space", () => {
       }
       assert.equal(n, sorted.filter((k) => k.startsWith("user:15")).length);
       await s.close();
-    } finally {
-      await space.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
