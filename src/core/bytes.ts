@@ -85,6 +85,14 @@ export class ByteWriter {
     return this.bytes.slice(0, this.length);
   }
 
+  /**
+   * What was written, without a copy: for a writer that is dropped right after (the bytes
+   * are its own buffer, so a later write to this writer would change them).
+   */
+  take(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+
   /** Starts over, keeping the buffer: for a writer reused message after message. */
   reset(): void {
     this.length = 0;

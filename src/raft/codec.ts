@@ -160,7 +160,7 @@ export function encodeMessage(m: Message): Uint8Array {
     case "timeout-now":
       break;
   }
-  return w.done();
+  return w.take();
 }
 
 function flag(v: number, allowed: number): number {

@@ -7,7 +7,7 @@ import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
-import type { Forwarder } from "./forwarder.js";
+import { type Forwarder, unreachablePrefix } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
 
 /** What the router needs of a shard's state machine on this node (kv/machine.ts). */
@@ -43,7 +43,8 @@ const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly
  *   - another node leads it: a cluster-aware client (it asked for the slot map) gets
  *     MOVED; any other client's command is forwarded to the leader and answered from
  *     there, so redis-cli and redis-benchmark work against any node;
- *   - no leader (an election): waits up to 2 s for one, then TRYAGAIN. Never a wrong answer.
+ *   - no leader (an election), or its node cannot be reached (restarting, or back on
+ *     other ports not yet registered): waits up to 2 s, then TRYAGAIN. Never a wrong answer.
  */
 export class ClusterRouter implements CommandRouter {
   /** Per client and shard, the last write proposed: a later read waits for it. */
@@ -125,6 +126,9 @@ export class ClusterRouter implements CommandRouter {
     away: (leader: RegisteredNode) => Reply | null,
     forward: Buffer[],
   ): Promise<Reply> {
+    // A leader that cannot be reached (a node restarting, whose new address the registry
+    // does not have yet) is waited for as long as a missing one, asking the registry again.
+    const reachableBy = Date.now() + leaderWaitMs;
     for (let round = 0; ; round++) {
       const deadline = Date.now() + leaderWaitMs;
       let node: RegisteredNode | undefined;
@@ -141,8 +145,10 @@ export class ClusterRouter implements CommandRouter {
       const answer = away(node);
       if (answer !== null) return answer;
       const reply = await this.forwarder.send(node.host, node.port, forward);
-      if (!isRedirect(reply) || round >= forwardRetriesMax) return reply;
-      await sleep(50 * (round + 1));
+      if (!isRedirect(reply)) return reply;
+      const waitMore = isUnreachable(reply) && Date.now() < reachableBy;
+      if (round >= forwardRetriesMax && !waitMore) return reply;
+      await sleep(Math.min(50 * (round + 1), 200));
     }
   }
 
@@ -282,6 +288,11 @@ function parseCursorArg(b: Buffer): bigint | undefined {
   const text = b.toString("latin1");
   if (!/^\d{1,20}$/.test(text)) return undefined;
   return BigInt(text);
+}
+
+/** The forwarder's answer when the leader's node refused or dropped the connection. */
+function isUnreachable(reply: Reply): boolean {
+  return reply.kind === "error" && String(reply.value).startsWith(unreachablePrefix);
 }
 
 function isRedirect(reply: Reply): boolean {

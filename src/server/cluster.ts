@@ -173,7 +173,8 @@ export class ClusterRuntime {
     byNode: Map<string, string>;
     byAddress: Map<string, string>;
   } | null = null;
-  private closed = false;
+  /** @internal Set by close(): background work (re-registering) stops. */
+  closed = false;
 
   private constructor(
     private readonly o: ClusterOptions,
@@ -209,23 +210,27 @@ export class ClusterRuntime {
     if (raftId === null) {
       raftId = o.seeds.length === 0 ? firstRaftId : await register(o);
       saveRaftId(o.dir, raftId);
-    } else {
+    }
+    const c = new ClusterRuntime(o, logs, raftId);
+    if (!fresh) {
       // A restart may come back on other ports: registering again updates our address
       // in the registry (same node id, same raft id), so clients are sent where we are.
       // Without seeds (the node that created the cluster), through ourselves: our
       // HOMEOSTAT REGISTER answers with the meta leader once the meta group has one.
+      // Until then clients and forwards go to our old address, so this keeps trying
+      // for as long as the node runs (the meta group may need the other nodes back).
       const stored = raftId;
       const through = o.seeds.length > 0 ? o.seeds : [formatAddress(o.host, o.port)];
-      register({ ...o, seeds: through }).then(
+      register({ ...o, seeds: through }, () => c.closed).then(
         (id) => {
           if (id !== stored)
             o.log.error({ stored, registered: id }, "raft id mismatch on re-registering");
         },
-        (err: unknown) =>
-          o.log.warn({ err: String(err) }, "could not re-register with the cluster"),
+        (err: unknown) => {
+          if (!c.closed) o.log.warn({ err: String(err) }, "could not re-register with the cluster");
+        },
       );
     }
-    const c = new ClusterRuntime(o, logs, raftId);
     o.membership.onForeign((from, data) => {
       if (data[0] === controlMagic) c.onControl(data);
       else c.runtime.receive(from, data);
@@ -971,7 +976,13 @@ function saveRaftId(dir: string, id: NodeId): void {
 }
 
 /** Asks the cluster for a raft id through the seeds, following them to the meta leader. */
-async function register(o: ClusterOptions): Promise<NodeId> {
+/**
+ * Registers this node through its seeds (HOMEOSTAT REGISTER), following the meta leader
+ * they name. A node joining for the first time gives up after about 30 s (its start
+ * fails and says so); with `stopped`, a restarted node re-registering tries until it
+ * succeeds or `stopped()` says the node is shutting down.
+ */
+async function register(o: ClusterOptions, stopped?: () => boolean): Promise<NodeId> {
   const me = {
     id: clusterNodeId(o.membership.id),
     host: o.host,
@@ -989,7 +1000,9 @@ async function register(o: ClusterOptions): Promise<NodeId> {
     me.zone,
   ];
   let targets = [...o.seeds];
-  for (let attempt = 0; attempt < 60; attempt++) {
+  const attemptsMax = stopped === undefined ? 60 : Number.POSITIVE_INFINITY;
+  for (let attempt = 0; attempt < attemptsMax; attempt++) {
+    if (stopped?.() === true) throw new Error("the node is shutting down");
     for (const seed of targets) {
       const t = parseAddress(seed);
       if (t === null) continue;

@@ -6,6 +6,8 @@ import type { Reply } from "../resp/types.js";
 
 /** A forwarded command with no answer by then fails (the origin answers TRYAGAIN). */
 const forwardTimeoutMs = 5000;
+/** How a forward that could not reach the leader's node is answered (the router retries it). */
+export const unreachablePrefix = "TRYAGAIN the shard's leader cannot be reached";
 /** Commands in flight on one connection: past this the origin answers TRYAGAIN. */
 const inflightMax = 10_000;
 
@@ -58,7 +60,7 @@ export class ForwardConnection {
   /** The leader's reply, or a TRYAGAIN error if the leader could not be asked. */
   send(args: readonly Buffer[]): Promise<Reply> {
     if (this.closed || this.pending.length >= inflightMax) {
-      return Promise.resolve(R.error("TRYAGAIN the shard's leader cannot be reached"));
+      return Promise.resolve(R.error(unreachablePrefix));
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.close("timed out"), forwardTimeoutMs);
@@ -73,7 +75,7 @@ export class ForwardConnection {
     this.socket.destroy();
     for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
-      p.resolve(R.error(`TRYAGAIN the shard's leader cannot be reached (${why})`));
+      p.resolve(R.error(`${unreachablePrefix} (${why})`));
     }
     this.onClose();
   }

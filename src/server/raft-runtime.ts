@@ -128,12 +128,13 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
    * Only promise jobs run there, never I/O or timers, so nothing is received meanwhile.
    */
   private async flushTurn(): Promise<void> {
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 8 && !this.closed; i++) {
       const half = this.multi.flushStart();
       if (half === null) return;
       this.stats.flushes += 1;
       if (half.applied) for (let k = 0; k < replyHops; k++) await undefined;
-      if (this.closed) return;
+      // Finished even if the runtime closed meanwhile: a flush left half done would
+      // refuse the clean-up's removeGroup.
       if (!this.multi.flushEnd(half)) return;
     }
   }

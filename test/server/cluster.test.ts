@@ -104,6 +104,27 @@ async function waitPlaced(nodes: RunningNode[], n: number): Promise<Group[]> {
   return last;
 }
 
+/**
+ * Every node's registry (CLUSTER NODES, as each node answers it) has every node at the
+ * port it runs on now: after a restart on new ports, until a node has registered again,
+ * clients and forwards are sent to its old address.
+ */
+async function waitRegistered(nodes: RunningNode[]): Promise<void> {
+  await waitFor("every node registered at its current port", 30_000, async () => {
+    for (const n of nodes) {
+      const r = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await r.connect();
+        const listed = String(await r.call("CLUSTER", "NODES"));
+        if (!nodes.every((m) => listed.includes(`:${m.port}@`))) return false;
+      } finally {
+        r.disconnect();
+      }
+    }
+    return true;
+  });
+}
+
 /** Leaders per raft id, as the first node sees them. */
 function leaderCounts(groups: Group[]): Map<number, number> {
   const counts = new Map<number, number>();
@@ -288,6 +309,7 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       nodes[i] = await startNode((nodes[i] as RunningNode).dir, ["--cluster", "--join", seed]);
     }
     await waitPlaced(nodes, 3);
+    await waitRegistered(nodes);
     const cluster = new Cluster([{ host: "127.0.0.1", port: first.port }]);
     try {
       for (let i = 0; i < 50; i++) assert.equal(await cluster.get(`key:${i}`), `value:${i}`);
