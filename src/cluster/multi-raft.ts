@@ -292,7 +292,7 @@ interface Handed<L extends GroupLog> {
 
 /** A flush between its halves (flushStart, flushEnd). */
 export interface FlushHalf {
-  /** The first half applied committed entries (replies may be waiting to go out). */
+  /** The first half applied committed entries or served reads (replies may be waiting). */
   readonly applied: boolean;
 }
 
@@ -657,8 +657,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     try {
       const writes = this.prepareWrites(batch);
       const early = this.beginFlush(batch, writes !== null);
+      const served = this.stats.readsServed;
       const appliedEarly = batch.map(({ group, rd }) => this.applyDurable(group, rd));
-      const applied = appliedEarly.some((k) => k > 0);
+      const applied = appliedEarly.some((k) => k > 0) || this.stats.readsServed > served;
       this.half = { batch, writes, early, appliedEarly, applied };
       return this.half;
     } catch (e) {

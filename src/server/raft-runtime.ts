@@ -30,15 +30,6 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
 }
 
 /**
- * The impure shell around MultiRaft on a real node (STYLE.md, 1): one interval timer
- * ticks every group, envelopes from the bus are stepped in as they arrive, and one flush
- * per turn of the event loop (setImmediate) persists, sends and applies whatever the turn
- * produced — so the Readies of every group touched in a turn share one synced LMDB
- * transaction and one envelope per peer. The flush runs synchronously: LMDB's sync is
- * the price of a write being durable before it is acknowledged (raft's rule), and it
- * blocks the loop for the fsync (~0.1–2 ms here).
- */
-/**
  * Rounds of promise jobs between a flush's halves: enough for a reply to travel from the
  * machine's apply to its client's socket — about five here (ShardMachine.expect's
  * promise, the router's catch, the async atLeader returning it, the node's then) — with
@@ -46,6 +37,16 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
  */
 const replyHops = 16;
 
+/**
+ * The impure shell around MultiRaft on a real node (STYLE.md, 1): one interval timer
+ * ticks every group, envelopes from the bus are stepped in as they arrive, and one flush
+ * per turn of the event loop (setImmediate) persists, sends and applies whatever the turn
+ * produced — so the Readies of every group touched in a turn share one synced LMDB
+ * transaction and one envelope per peer. The persist runs synchronously: LMDB's sync is
+ * the price of a write being durable before it is acknowledged (raft's rule), and it
+ * blocks the loop for the fsync (~0.1–2 ms here). Writes that were durable before it are
+ * applied, and answered, first (flushTurn).
+ */
 export class RaftRuntime<L extends GroupLog = GroupLog> {
   readonly multi: MultiRaft<L>;
   readonly stats = { unroutable: 0, unknownSenders: 0, flushes: 0 };
