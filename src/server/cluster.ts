@@ -215,12 +215,15 @@ export class ClusterRuntime {
     if (!fresh) {
       // A restart may come back on other ports: registering again updates our address
       // in the registry (same node id, same raft id), so clients are sent where we are.
-      // Without seeds (the node that created the cluster), through ourselves: our
-      // HOMEOSTAT REGISTER answers with the meta leader once the meta group has one.
+      // Through ourselves first, then the seeds: our HOMEOSTAT REGISTER answers with the
+      // meta leader once the meta group has one, and registers us at once if that is us.
+      // It must: the registry names the meta leader by its address, so a meta leader
+      // that came back on other ports is found there only once it has registered (and
+      // each redirect starts the next round from the leader named, then this list).
       // Until then clients and forwards go to our old address, so this keeps trying
       // for as long as the node runs (the meta group may need the other nodes back).
       const stored = raftId;
-      const through = o.seeds.length > 0 ? o.seeds : [formatAddress(o.host, o.port)];
+      const through = [formatAddress(o.host, o.port), ...o.seeds];
       register({ ...o, seeds: through }, () => c.closed).then(
         (id) => {
           if (id !== stored)
