@@ -173,8 +173,8 @@ export class ClusterRuntime {
     byNode: Map<string, string>;
     byAddress: Map<string, string>;
   } | null = null;
-  /** @internal Set by close(): background work (re-registering) stops. */
-  closed = false;
+  /** Set by close(): background work (re-registering) stops. */
+  private closed = false;
 
   private constructor(
     private readonly o: ClusterOptions,
@@ -978,10 +978,9 @@ function saveRaftId(dir: string, id: NodeId): void {
   writeFileSync(join(dir, "raft-id"), `${id}\n`);
 }
 
-/** Asks the cluster for a raft id through the seeds, following them to the meta leader. */
 /**
- * Registers this node through its seeds (HOMEOSTAT REGISTER), following the meta leader
- * they name. A node joining for the first time gives up after about 30 s (its start
+ * Asks the cluster for a raft id: registers this node through its seeds (HOMEOSTAT
+ * REGISTER), following the meta leader they name. A node joining for the first time gives up after about 30 s (its start
  * fails and says so); with `stopped`, a restarted node re-registering tries until it
  * succeeds or `stopped()` says the node is shutting down.
  */

@@ -689,6 +689,8 @@ class LmdbShardBackend implements ShardBackend {
   private lastBatch: number;
   private mark: AppliedMark;
   private markSource: () => AppliedMark;
+  /** @internal Closing: its batches are committed without waiting out the interval. */
+  closing = false;
   private closed = false;
   private readonly prefix: Buffer;
 
@@ -891,9 +893,6 @@ class LmdbShardBackend implements ShardBackend {
     this.closed = true;
     this.space.release(this);
   }
-
-  /** @internal Closing: its batches are committed without waiting out the interval. */
-  closing = false;
 
   beginClose(): void {
     this.closing = true;
