@@ -39,7 +39,8 @@ import type { MemberState } from "../membership/index.js";
 import { lanConfig, type NodeId, type RaftConfig } from "../raft/index.js";
 import * as R from "../resp/reply.js";
 import type { Reply } from "../resp/types.js";
-import { type LmdbLogStorage, LmdbRaftLogs } from "../storage/raft-log.js";
+import { openRaftLogs } from "../storage/raft-log-migrate.js";
+import type { WalLogStorage, WalRaftLogs } from "../storage/wal-raft-log.js";
 import { type JournalContext, JournalWriter } from "./journal.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
@@ -140,7 +141,7 @@ export interface ClusterOptions {
  */
 export class ClusterRuntime {
   readonly meta: MetaMachine;
-  readonly runtime: RaftRuntime<LmdbLogStorage>;
+  readonly runtime: RaftRuntime<WalLogStorage>;
   readonly raftId: NodeId;
   /** Bus addresses learnt from envelopes before the registry has them (a joiner's first). */
   private readonly heard = new Map<NodeId, string>();
@@ -178,7 +179,7 @@ export class ClusterRuntime {
 
   private constructor(
     private readonly o: ClusterOptions,
-    private readonly logs: LmdbRaftLogs,
+    private readonly logs: WalRaftLogs,
     raftId: NodeId,
   ) {
     this.raftId = raftId;
@@ -204,7 +205,12 @@ export class ClusterRuntime {
   }
 
   static async open(o: ClusterOptions): Promise<ClusterRuntime> {
-    const logs = new LmdbRaftLogs({ path: join(o.dir, "raft") });
+    // The raft folder of LMDB is moved over to the log once, then deleted.
+    const { logs, migratedGroups } = await openRaftLogs(
+      { path: join(o.dir, "raft-log") },
+      join(o.dir, "raft"),
+    );
+    if (migratedGroups > 0) o.log.info({ groups: migratedGroups }, "raft logs moved from LMDB");
     let raftId = loadRaftId(o.dir);
     const fresh = raftId === null;
     if (raftId === null) {

@@ -26,6 +26,7 @@ import {
   type Snapshot,
 } from "../../src/raft/index.js";
 import { type LmdbLogStorage, LmdbRaftLogs } from "../../src/storage/raft-log.js";
+import { type WalLogStorage, WalRaftLogs } from "../../src/storage/wal-raft-log.js";
 
 const text = new TextEncoder();
 const untext = new TextDecoder();
@@ -631,61 +632,91 @@ describe("multi-raft host", () => {
   });
 });
 
-describe("multi-raft host on LMDB", () => {
+/** What the on-disk test needs of a RaftLogs, beyond the type. */
+interface DiskLogs<L extends GroupLog> extends RaftLogs<L> {
+  stats(): { commits: number; groupWrites: number };
+  groupIds(): number[];
+  close(): Promise<void>;
+}
+
+/**
+ * Persists the Readies of all groups of a flush in one durable commit, deletes removed
+ * replicas' logs, and restarts from the folder. `gone` checks group 29 left nothing.
+ */
+async function onDisk<L extends GroupLog>(
+  open: (id: NodeId) => DiskLogs<L>,
+  gone: (logs: DiskLogs<L>) => void,
+): Promise<void> {
+  const c = new Cluster<L>(range(3, 1), range(30), open, { seed: 21 });
+  const logsOf = (id: NodeId) => c.node(id).logs as DiskLogs<L>;
+  try {
+    c.runUntil("all groups led", () => c.allLed());
+    c.run(3);
+    const before = c.ids.map((id) => ({ ...logsOf(id).stats(), ...c.node(id).mr.stats }));
+    c.proposeEverywhere((g) => `g${g}/0`);
+    c.step();
+    for (const [k, id] of c.ids.entries()) {
+      const s = logsOf(id).stats();
+      const b = before[k] as (typeof before)[number];
+      const led = c.groups.filter((g) => c.leader(g) === id).length;
+      // The leader appended its proposals to `led` groups: one commit carried them all.
+      assert.equal(s.commits - b.commits, led > 0 ? 1 : 0, `node ${id}`);
+      // (plus the commit-only hard states deferred from earlier flushes, see persist)
+      assert.ok(s.groupWrites - b.groupWrites >= led, `node ${id}`);
+      assert.equal(c.node(id).mr.stats.persists - b.persists, s.commits - b.commits);
+    }
+    c.runUntil("all applied", () => c.appliedEverywhere(1));
+    for (const id of c.ids) {
+      const s = logsOf(id).stats();
+      const mr = c.node(id).mr.stats;
+      // Every persist was one commit (beyond the 30 that created the groups).
+      assert.equal(s.commits, mr.persists + 30);
+      assert.ok(s.groupWrites > 3 * mr.persists, `${s.groupWrites} in ${mr.persists}`);
+    }
+    // Removing a replica deletes its log (the logs want the group closed first).
+    const n3 = c.node(3);
+    assert.ok(n3.mr.removeGroup(29));
+    assert.deepEqual(logsOf(3).groupIds(), range(29));
+    gone(logsOf(3));
+    // A process restart on the same folder: the machine comes back from the log.
+    const expected = c.groups.map((g) => c.values(1, g));
+    await logsOf(1).close();
+    const node = c.start(1, open(1));
+    node.mr.flush();
+    // Up to the commit index it wrote last; the groups' leaders (re-elected where it
+    // led) bring the rest.
+    const same = (a: string[], b: string[] | undefined) => a.join() === b?.join();
+    c.runUntil("node 1 caught up", () =>
+      c.groups.every((g, k) => same(c.values(1, g), expected[k])),
+    );
+    assert.deepEqual(
+      c.groups.map((g) => c.values(1, g)),
+      expected,
+    );
+  } finally {
+    for (const id of c.ids) await logsOf(id).close();
+  }
+}
+
+describe("multi-raft host on disk", () => {
   const root = mkdtempSync(join(tmpdir(), "homeostat-multi-raft-"));
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it("persists the Readies of all groups of a flush in one synced transaction", async () => {
-    const open = (id: NodeId) => new LmdbRaftLogs({ path: join(root, `n${id}`) });
-    // LmdbRaftLogs is a RaftLogs as it stands: this compiles only if it is.
-    const c = new Cluster<LmdbLogStorage>(range(3, 1), range(30), open, { seed: 21 });
-    try {
-      c.runUntil("all groups led", () => c.allLed());
-      c.run(3);
-      const logsOf = (id: NodeId) => c.node(id).logs as LmdbRaftLogs;
-      const before = c.ids.map((id) => ({ ...logsOf(id).stats(), ...c.node(id).mr.stats }));
-      c.proposeEverywhere((g) => `g${g}/0`);
-      c.step();
-      for (const [k, id] of c.ids.entries()) {
-        const s = logsOf(id).stats();
-        const b = before[k] as (typeof before)[number];
-        const led = c.groups.filter((g) => c.leader(g) === id).length;
-        // The leader appended its proposals to `led` groups: one commit carried them all.
-        assert.equal(s.commits - b.commits, led > 0 ? 1 : 0, `node ${id}`);
-        // (plus the commit-only hard states deferred from earlier flushes, see persist)
-        assert.ok(s.groupWrites - b.groupWrites >= led, `node ${id}`);
-        assert.equal(c.node(id).mr.stats.persists - b.persists, s.commits - b.commits);
-      }
-      c.runUntil("all applied", () => c.appliedEverywhere(1));
-      for (const id of c.ids) {
-        const s = logsOf(id).stats();
-        const mr = c.node(id).mr.stats;
-        // Every persist was one LMDB commit (beyond the 30 that created the groups).
-        assert.equal(s.commits, mr.persists + 30);
-        assert.ok(s.groupWrites > 3 * mr.persists, `${s.groupWrites} in ${mr.persists}`);
-      }
-      // Removing a replica deletes its log (LmdbRaftLogs wants the group closed first).
-      const n3 = c.node(3);
-      assert.ok(n3.mr.removeGroup(29));
-      assert.deepEqual(logsOf(3).groupIds(), range(29));
-      assert.deepEqual(logsOf(3).groupKeyCounts(29), { entries: 0, snapshotParts: 0, state: 0 });
-      // A process restart on the same folder: the machine comes back from the log.
-      const expected = c.groups.map((g) => c.values(1, g));
-      await logsOf(1).close();
-      const node = c.start(1, open(1));
-      node.mr.flush();
-      // Up to the commit index it wrote last; the groups' leaders (re-elected where it
-      // led) bring the rest.
-      const same = (a: string[], b: string[] | undefined) => a.join() === b?.join();
-      c.runUntil("node 1 caught up", () =>
-        c.groups.every((g, k) => same(c.values(1, g), expected[k])),
-      );
-      assert.deepEqual(
-        c.groups.map((g) => c.values(1, g)),
-        expected,
-      );
-    } finally {
-      for (const id of c.ids) await (c.node(id).logs as LmdbRaftLogs).close();
-    }
-  });
+  it("on LMDB: persists the Readies of all groups of a flush in one synced transaction", () =>
+    onDisk<LmdbLogStorage>(
+      (id) => new LmdbRaftLogs({ path: join(root, `lmdb-n${id}`) }),
+      (logs) =>
+        assert.deepEqual((logs as LmdbRaftLogs).groupKeyCounts(29), {
+          entries: 0,
+          snapshotParts: 0,
+          state: 0,
+        }),
+    ));
+
+  it("on the write-ahead log: persists the Readies of all groups of a flush in one write", () =>
+    onDisk<WalLogStorage>(
+      (id) => new WalRaftLogs({ path: join(root, `wal-n${id}`) }),
+      // Its records go with their segments (wal-raft-log.test.ts checks that).
+      () => undefined,
+    ));
 });

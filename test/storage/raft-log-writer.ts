@@ -1,12 +1,12 @@
 /**
  * The child process of raft-log.test.ts's crash test, and the script it follows.
  *
- *   node dist/test/storage/raft-log-writer.js <folder> <seed> <fromStep>
+ *   node dist/test/storage/raft-log-writer.js <folder> <seed> <fromStep> <lmdb|wal>
  *
  * CrashScript is a deterministic sequence of raft-like writes to a few groups, generated
  * from a seed and applied to MemoryLogStorage models as it goes. The child replays it up to
  * `fromStep` without writing (what an earlier run already persisted), then persists each
- * further step to LMDB and prints the step's number once its commit has returned, until it
+ * further step to the raft logs (LMDB or the write-ahead log) and prints the step's number once its commit has returned, until it
  * is killed. The parent replays the same script to find which step the disk holds.
  */
 import { pathToFileURL } from "node:url";
@@ -14,6 +14,42 @@ import { SeededRandom } from "../../src/core/random.js";
 import { MemoryLogStorage } from "../../src/raft/storage.js";
 import type { ConfState, Entry, HardState, Snapshot } from "../../src/raft/types.js";
 import { type LmdbLogStorage, LmdbRaftLogs, type LogWrite } from "../../src/storage/raft-log.js";
+import { type WalLogStorage, WalRaftLogs } from "../../src/storage/wal-raft-log.js";
+
+/** The two raft log stores, as the crash and full-disk tests open them. */
+export type RaftLogsKind = "lmdb" | "wal";
+export type AnyRaftLogs = LmdbRaftLogs | WalRaftLogs;
+export type AnyGroupLog = LmdbLogStorage | WalLogStorage;
+
+/**
+ * Opens raft logs of `kind` in `path`. The write-ahead log gets 64 KiB segments, so that
+ * tests cross many segment boundaries (a commit larger than that gets one of its own).
+ */
+export function openLogs(
+  kind: RaftLogsKind,
+  path: string,
+  options: {
+    entryCacheBytesMax?: number;
+    snapshotCacheBytesMax?: number;
+    unsafeNoSync?: boolean;
+  } = {},
+): AnyRaftLogs {
+  return kind === "lmdb"
+    ? new LmdbRaftLogs({ path, ...options })
+    : new WalRaftLogs({ path, segmentBytes: 64 * 1024, ...options });
+}
+
+/** logs.persist over either kind (each takes its own kind of group log). */
+export function persistAll(
+  logs: AnyRaftLogs,
+  writes: readonly { log: AnyGroupLog; write: LogWrite }[],
+): void {
+  if (logs instanceof LmdbRaftLogs) {
+    logs.persist(writes as { log: LmdbLogStorage; write: LogWrite }[]);
+  } else {
+    logs.persist(writes as { log: WalLogStorage; write: LogWrite }[]);
+  }
+}
 
 export const crashGroups = [1, 2, 0xffff_fffe];
 export const crashConf: ConfState = { voters: [1, 2, 3], learners: [] };
@@ -120,27 +156,28 @@ export function applyTo(
   if (w.hardState) m.setHardState(w.hardState);
 }
 
-function run(dir: string, seed: number, fromStep: number): void {
+function run(dir: string, seed: number, fromStep: number, kind: RaftLogsKind): void {
   const script = new CrashScript(seed);
   while (script.steps < fromStep) script.next();
-  const logs = new LmdbRaftLogs({ path: dir });
-  const open = new Map<number, LmdbLogStorage>();
+  const logs = openLogs(kind, dir);
+  const open = new Map<number, AnyGroupLog>();
   for (const g of crashGroups) open.set(g, logs.openGroup(g, crashConf));
   while (script.steps < fromStep + stepsMax) {
     const step = script.next();
     if (step.kind === "persist") {
-      logs.persist(
-        step.writes.map((w) => ({ log: open.get(w.group) as LmdbLogStorage, write: w.write })),
+      persistAll(
+        logs,
+        step.writes.map((w) => ({ log: open.get(w.group) as AnyGroupLog, write: w.write })),
       );
     } else {
-      (open.get(step.group) as LmdbLogStorage).createSnapshot(step.index, crashConf, step.data);
+      (open.get(step.group) as AnyGroupLog).createSnapshot(step.index, crashConf, step.data);
     }
     process.stdout.write(`${script.steps}\n`);
   }
 }
 
 // Only when run as a script with arguments: `node --test` may load this file on its own.
-const [, main, dir, seed, fromStep] = process.argv;
+const [, main, dir, seed, fromStep, kind] = process.argv;
 if (main !== undefined && import.meta.url === pathToFileURL(main).href && dir !== undefined) {
-  run(dir, Number(seed), Number(fromStep));
+  run(dir, Number(seed), Number(fromStep), kind === "wal" ? "wal" : "lmdb");
 }

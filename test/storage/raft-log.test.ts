@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -9,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { AssertionError } from "../../src/core/assert.js";
 import { type LogStorage, MemoryLogStorage } from "../../src/raft/storage.js";
-import type { ConfState, Entry, EntryType, Snapshot } from "../../src/raft/types.js";
+import type { ConfState, Entry, Snapshot } from "../../src/raft/types.js";
 import {
   LmdbLogStorage,
   LmdbRaftLogs,
@@ -17,7 +16,33 @@ import {
   type RaftLogsOptions,
 } from "../../src/storage/raft-log.js";
 import { StorageError } from "../../src/storage/types.js";
-import { applyTo, CrashScript, crashConf, crashGroups } from "./raft-log-writer.js";
+import {
+  WalLogStorage,
+  WalRaftLogs,
+  type WalRaftLogsOptions,
+} from "../../src/storage/wal-raft-log.js";
+import {
+  blob,
+  bytes,
+  conf3,
+  digest,
+  dump,
+  ent,
+  hex,
+  norm,
+  run,
+  snapshotView,
+} from "./raft-log-helpers.js";
+import {
+  type AnyGroupLog,
+  applyTo,
+  CrashScript,
+  crashConf,
+  crashGroups,
+  openLogs,
+  persistAll,
+  type RaftLogsKind,
+} from "./raft-log-writer.js";
 
 const root = mkdtempSync(join(tmpdir(), "homeostat-raft-log-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,47 +57,8 @@ type WritableLog = LogStorage &
   >;
 
 function persistTo(log: WritableLog, w: LogWrite): void {
-  if (log instanceof LmdbLogStorage) log.persist(w);
+  if (log instanceof LmdbLogStorage || log instanceof WalLogStorage) log.persist(w);
   else applyTo(log, w);
-}
-
-const conf3: ConfState = { voters: [1, 2, 3], learners: [] };
-const bytes = (s: string) => new Uint8Array(Buffer.from(s));
-const ent = (index: number, term: number, data = `e${index}`, type: EntryType = "normal") => ({
-  index,
-  term,
-  type,
-  data: bytes(data),
-});
-const run = (from: number, to: number, term: number): Entry[] =>
-  Array.from({ length: to - from + 1 }, (_, k) => ent(from + k, term));
-const blob = (n: number, seed: number) => {
-  const out = new Uint8Array(n);
-  for (let k = 0; k < n; k++) out[k] = (k * 7 + seed) & 0xff;
-  return out;
-};
-const hex = (d: Uint8Array) => Buffer.from(d).toString("hex");
-const norm = (es: Entry[]) => es.map((e) => ({ ...e, data: hex(e.data) }));
-const digest = (d: Uint8Array) => createHash("sha256").update(d).digest("hex");
-
-function snapshotView(s: Snapshot) {
-  return { meta: s.meta, bytes: s.data.length, digest: digest(s.data) };
-}
-
-/** Everything raft can read from a log, as plain data to compare. */
-function dump(log: LogStorage) {
-  const first = log.firstIndex();
-  const last = log.lastIndex();
-  const terms: (number | null)[] = [];
-  for (let i = Math.max(0, first - 2); i <= last + 1; i++) terms.push(log.term(i));
-  return {
-    first,
-    last,
-    hard: { ...log.hardState() },
-    terms,
-    entries: last >= first ? norm(log.entries(first, last + 1, Number.POSITIVE_INFINITY)) : [],
-    snapshot: snapshotView(log.snapshot()),
-  };
 }
 
 // ---- one compliance suite, every implementation ------------------------------------------
@@ -104,6 +90,25 @@ function lmdbFixture(options: Omit<RaftLogsOptions, "path">) {
   };
 }
 
+function walFixture(options: Omit<WalRaftLogsOptions, "path">) {
+  return async (conf: ConfState): Promise<LogFixture> => {
+    const path = freshDir();
+    let logs = new WalRaftLogs({ path, ...options });
+    const group = 5;
+    let log = logs.openGroup(group, conf);
+    return {
+      log,
+      reopen: async () => {
+        await logs.close();
+        logs = new WalRaftLogs({ path, ...options });
+        log = logs.openGroup(group, { voters: [99], learners: [] });
+        return log;
+      },
+      cleanup: () => logs.close(),
+    };
+  };
+}
+
 const implementations: [string, (conf: ConfState) => Promise<LogFixture>][] = [
   ["memory", async (conf) => ({ log: new MemoryLogStorage(conf), cleanup: async () => undefined })],
   ["lmdb", lmdbFixture({})],
@@ -114,6 +119,25 @@ const implementations: [string, (conf: ConfState) => Promise<LogFixture>][] = [
   [
     "lmdb, tiny caches, no sync",
     lmdbFixture({ entryCacheBytesMax: 100, snapshotCacheBytesMax: 10, unsafeNoSync: true }),
+  ],
+  ["wal", walFixture({})],
+  [
+    "wal, no caches, 4 KiB segments, no sync",
+    walFixture({
+      entryCacheBytesMax: 0,
+      snapshotCacheBytesMax: 0,
+      segmentBytes: 4096,
+      unsafeNoSync: true,
+    }),
+  ],
+  [
+    "wal, tiny caches, 4 KiB segments, no sync",
+    walFixture({
+      entryCacheBytesMax: 100,
+      snapshotCacheBytesMax: 10,
+      segmentBytes: 4096,
+      unsafeNoSync: true,
+    }),
   ],
 ];
 
@@ -460,13 +484,15 @@ describe("LmdbRaftLogs", () => {
   });
 
   it("model: random appends, truncations, snapshots and reopens answer as MemoryLogStorage", async () => {
-    const variants: Omit<RaftLogsOptions, "path">[] = [
-      { unsafeNoSync: true },
-      { unsafeNoSync: true, entryCacheBytesMax: 150, snapshotCacheBytesMax: 1000 },
+    const variants: [RaftLogsKind, Omit<RaftLogsOptions, "path">][] = [
+      ["lmdb", { unsafeNoSync: true }],
+      ["lmdb", { unsafeNoSync: true, entryCacheBytesMax: 150, snapshotCacheBytesMax: 1000 }],
+      ["wal", { unsafeNoSync: true }],
+      ["wal", { unsafeNoSync: true, entryCacheBytesMax: 150, snapshotCacheBytesMax: 1000 }],
     ];
-    const envs = variants.map((v) => {
+    const envs = variants.map(([kind, v]) => {
       const path = freshDir();
-      return { path, options: v, logs: new LmdbRaftLogs({ path, ...v }) };
+      return { path, kind, options: v, logs: openLogs(kind, path, v) };
     });
     let group = 0;
     const size = fc.oneof(
@@ -608,7 +634,7 @@ describe("LmdbRaftLogs", () => {
                 case "reopen":
                   for (const [k, e] of envs.entries()) {
                     await e.logs.close();
-                    e.logs = new LmdbRaftLogs({ path: e.path, ...e.options });
+                    e.logs = openLogs(e.kind, e.path, e.options);
                     stores[k] = e.logs.openGroup(group, conf3);
                   }
                   break;
@@ -641,8 +667,9 @@ async function writeAndKill(
   seed: number,
   from: number,
   steps: number,
+  kind: RaftLogsKind,
 ): Promise<number> {
-  const child = spawn(process.execPath, [writer, path, String(seed), String(from)], {
+  const child = spawn(process.execPath, [writer, path, String(seed), String(from), kind], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let acked = from;
@@ -684,8 +711,13 @@ async function writeAndKill(
  * Opens what the killed writer left and finds the step of the script it equals, at or
  * after the last one it reported; checks the log's invariants on the way. Returns it.
  */
-async function recoveredStep(path: string, seed: number, acked: number): Promise<number> {
-  const logs = new LmdbRaftLogs({ path });
+async function recoveredStep(
+  path: string,
+  seed: number,
+  acked: number,
+  kind: RaftLogsKind,
+): Promise<number> {
+  const logs = openLogs(kind, path);
   try {
     const disk = crashGroups.map((g) => logs.openGroup(g, crashConf));
     for (const log of disk) {
@@ -726,17 +758,19 @@ async function recoveredStep(path: string, seed: number, acked: number): Promise
 }
 
 describe("crash", () => {
-  it("a SIGKILLed writer leaves a prefix of its Readies, nothing torn", async () => {
-    const path = freshDir();
-    mkdirSync(path);
-    const seed = 20_260_611;
-    let step = 0;
-    for (let round = 0; round < 3; round++) {
-      const acked = await writeAndKill(path, seed, step, 40);
-      step = await recoveredStep(path, seed, acked);
-      assert.ok(step >= acked, `step ${step} < acknowledged ${acked}`);
-    }
-  });
+  for (const kind of ["lmdb", "wal"] as const) {
+    it(`a SIGKILLed writer leaves a prefix of its Readies, nothing torn (${kind})`, async () => {
+      const path = freshDir();
+      mkdirSync(path);
+      const seed = 20_260_611;
+      let step = 0;
+      for (let round = 0; round < 3; round++) {
+        const acked = await writeAndKill(path, seed, step, 40, kind);
+        step = await recoveredStep(path, seed, acked, kind);
+        assert.ok(step >= acked, `step ${step} < acknowledged ${acked}`);
+      }
+    });
+  }
 });
 
 // ---- a full disk ---------------------------------------------------------------------------
@@ -761,59 +795,66 @@ describe("full disk", () => {
     if (canMount) execFileSync("umount", [mount], { stdio: "ignore" });
   });
 
-  it("a failed commit is a StorageError and leaves memory and disk as they were", {
-    skip: !canMount && "cannot mount a tmpfs here (needs root)",
-  }, async () => {
-    const path = join(mount, "raft");
-    const filler = join(mount, "filler");
-    let logs = new LmdbRaftLogs({ path });
-    const models = [new MemoryLogStorage(conf3), new MemoryLogStorage(conf3)];
-    let disk = [logs.openGroup(1, conf3), logs.openGroup(2, conf3)];
-    const ready = (m: MemoryLogStorage, n: number): LogWrite => {
-      const from = m.lastIndex() + 1;
-      return {
-        entries: Array.from({ length: n }, (_, k) => ({
-          ...ent(from + k, 1),
-          data: blob(32_000, k),
-        })),
-        hardState: { term: 1, vote: 1, commit: from - 1 },
+  for (const kind of ["lmdb", "wal"] as const) {
+    it(`a failed commit is a StorageError and leaves memory and disk as they were (${kind})`, {
+      skip: !canMount && "cannot mount a tmpfs here (needs root)",
+    }, async () => {
+      const path = join(mount, `raft-${kind}`);
+      const filler = join(mount, "filler");
+      let logs = openLogs(kind, path);
+      const models = [new MemoryLogStorage(conf3), new MemoryLogStorage(conf3)];
+      let disk = [logs.openGroup(1, conf3), logs.openGroup(2, conf3)];
+      const ready = (m: MemoryLogStorage, n: number): LogWrite => {
+        const from = m.lastIndex() + 1;
+        return {
+          entries: Array.from({ length: n }, (_, k) => ({
+            ...ent(from + k, 1),
+            data: blob(32_000, k),
+          })),
+          hardState: { term: 1, vote: 1, commit: from - 1 },
+        };
       };
-    };
-    const persistBoth = (n: number) => {
-      const writes = models.map((m) => ready(m, n));
-      logs.persist(writes.map((write, i) => ({ log: disk[i] as LmdbLogStorage, write })));
-      for (const [i, m] of models.entries()) applyTo(m, writes[i] as LogWrite);
-    };
-    const same = () => {
-      for (const [i, m] of models.entries()) assert.deepEqual(dump(disk[i] as LogStorage), dump(m));
-    };
-    try {
-      persistBoth(2);
-      const free = Number(
-        execFileSync("df", ["--output=avail", "-B1", mount]).toString().split("\n")[1],
-      );
-      writeFileSync(filler, Buffer.alloc(Math.max(0, free - 512 * 1024)));
-      let failure: unknown;
-      for (let i = 0; i < 100 && failure === undefined; i++) {
-        try {
-          persistBoth(4);
-        } catch (err) {
-          failure = err;
+      const persistBoth = (n: number) => {
+        const writes = models.map((m) => ready(m, n));
+        persistAll(
+          logs,
+          writes.map((write, i) => ({ log: disk[i] as AnyGroupLog, write })),
+        );
+        for (const [i, m] of models.entries()) applyTo(m, writes[i] as LogWrite);
+      };
+      const same = () => {
+        for (const [i, m] of models.entries())
+          assert.deepEqual(dump(disk[i] as LogStorage), dump(m));
+      };
+      try {
+        persistBoth(2);
+        const free = Number(
+          execFileSync("df", ["--output=avail", "-B1", mount]).toString().split("\n")[1],
+        );
+        writeFileSync(filler, Buffer.alloc(Math.max(0, free - 512 * 1024)));
+        let failure: unknown;
+        for (let i = 0; i < 100 && failure === undefined; i++) {
+          try {
+            persistBoth(4);
+          } catch (err) {
+            failure = err;
+          }
         }
+        assert.ok(failure instanceof StorageError, `expected a StorageError, got ${failure}`);
+        assert.ok(["ENOSPC", "EIO", "MAP_FULL"].includes(failure.code), failure.message);
+        same();
+        unlinkSync(filler);
+        persistBoth(4);
+        same();
+        await logs.close();
+        logs = openLogs(kind, path);
+        disk = [logs.openGroup(1, conf3), logs.openGroup(2, conf3)];
+        same();
+      } finally {
+        await logs.close();
+        rmSync(filler, { force: true });
+        rmSync(path, { recursive: true, force: true });
       }
-      assert.ok(failure instanceof StorageError, `expected a StorageError, got ${failure}`);
-      assert.ok(["ENOSPC", "EIO", "MAP_FULL"].includes(failure.code), failure.message);
-      same();
-      unlinkSync(filler);
-      persistBoth(4);
-      same();
-      await logs.close();
-      logs = new LmdbRaftLogs({ path });
-      disk = [logs.openGroup(1, conf3), logs.openGroup(2, conf3)];
-      same();
-    } finally {
-      await logs.close();
-      rmSync(filler, { force: true });
-    }
-  });
+    });
+  }
 });
