@@ -1,6 +1,7 @@
-// Group commit across raft groups: how many Readies and entries one LMDB environment
-// persists per second when each Ready is its own synced transaction, against when the
-// Readies of many groups share one (src/storage/raft-log.ts, docs/storage.md "Raft log").
+// Group commit across raft groups: how many Readies and entries the raft logs persist per
+// second when each Ready is its own durable commit, against when the Readies of many groups
+// share one, for both stores: the write-ahead log the server uses (wal-raft-log.ts) and
+// LMDB (raft-log.ts), interleaved in one run (docs/storage.md, "Raft log").
 //
 //   npm run build && node dist/scripts/bench-raft-log.js [--rounds R] [--seconds S]
 //                                                         [--groups G] [--bytes B] [--no-sync]
@@ -13,7 +14,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Entry } from "../src/raft/types.js";
-import { type GroupWrite, type LmdbLogStorage, LmdbRaftLogs } from "../src/storage/raft-log.js";
+import type { LogWrite } from "../src/storage/raft-log.js";
+import { type LmdbLogStorage, LmdbRaftLogs } from "../src/storage/raft-log.js";
+import { type WalLogStorage, WalRaftLogs } from "../src/storage/wal-raft-log.js";
+
+type Logs = LmdbRaftLogs | WalRaftLogs;
+type Log = LmdbLogStorage | WalLogStorage;
+
+/** logs.persist over either store (each takes its own kind of group log). */
+function persistAll(logs: Logs, writes: { log: Log; write: LogWrite }[]): void {
+  if (logs instanceof LmdbRaftLogs)
+    logs.persist(writes as { log: LmdbLogStorage; write: LogWrite }[]);
+  else logs.persist(writes as { log: WalLogStorage; write: LogWrite }[]);
+}
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +51,7 @@ interface Rates {
 
 const payload = new Uint8Array(entryBytes).fill(7);
 
-function nextReady(log: LmdbLogStorage, perReady: number): GroupWrite {
+function nextReady(log: Log, perReady: number): { log: Log; write: LogWrite } {
   const entries: Entry[] = [];
   for (let k = 1; k <= perReady; k++) {
     entries.push({ term: 1, index: log.lastIndex() + k, type: "normal", data: payload });
@@ -48,7 +61,7 @@ function nextReady(log: LmdbLogStorage, perReady: number): GroupWrite {
 }
 
 /** Runs `round` until `seconds` have passed; returns per-second rates from the stats. */
-function measure(logs: LmdbRaftLogs, round: () => void): Rates {
+function measure(logs: Logs, round: () => void): Rates {
   const before = logs.stats();
   const start = process.hrtime.bigint();
   let elapsedS = 0;
@@ -88,39 +101,53 @@ function median(xs: number[]): number {
 
 const dir = mkdtempSync(join(tmpdir(), "homeostat-raft-bench-"));
 try {
-  const logs = new LmdbRaftLogs({ path: dir, unsafeNoSync: values["no-sync"] });
+  const unsafeNoSync = values["no-sync"];
+  const stores: [string, Logs][] = [
+    ["wal", new WalRaftLogs({ path: join(dir, "wal"), unsafeNoSync })],
+    ["lmdb", new LmdbRaftLogs({ path: join(dir, "lmdb"), unsafeNoSync })],
+  ];
   const conf = { voters: [1, 2, 3], learners: [] };
-  const groups = Array.from({ length: groupCount }, (_, g) => logs.openGroup(g + 1, conf));
-  const one = groups[0] as LmdbLogStorage;
   // Cases alternate within each round, so a disk whose speed drifts (a shared volume)
   // affects them alike; the median of the rounds is reported.
   const cases: [string, () => Rates][] = [
     ["raw fdatasync of one 4 KiB page (the disk)", () => rawSyncs(dir)],
-    [
-      "1 group, one transaction per Ready",
-      () => measure(logs, () => one.persist(nextReady(one, 1).write)),
-    ],
-    [
-      `1 group, ${groupCount} entries per Ready`,
-      () => measure(logs, () => one.persist(nextReady(one, groupCount).write)),
-    ],
-    [
-      `${groupCount} groups, one transaction per Ready`,
-      () =>
-        measure(logs, () => {
-          for (const log of groups) log.persist(nextReady(log, 1).write);
-        }),
-    ],
-    [
-      `${groupCount} groups, one transaction per round of ${groupCount} Readies`,
-      () => measure(logs, () => logs.persist(groups.map((log) => nextReady(log, 1)))),
-    ],
   ];
+  for (const [store, logs] of stores) {
+    const groups: Log[] = Array.from({ length: groupCount }, (_, g) => logs.openGroup(g + 1, conf));
+    const one = groups[0] as Log;
+    cases.push(
+      [
+        `${store}: 1 group, one commit per Ready`,
+        () => measure(logs, () => one.persist(nextReady(one, 1).write)),
+      ],
+      [
+        `${store}: 1 group, ${groupCount} entries per Ready`,
+        () => measure(logs, () => one.persist(nextReady(one, groupCount).write)),
+      ],
+      [
+        `${store}: ${groupCount} groups, one commit per Ready`,
+        () =>
+          measure(logs, () => {
+            for (const log of groups) log.persist(nextReady(log, 1).write);
+          }),
+      ],
+      [
+        `${store}: ${groupCount} groups, one commit per round of ${groupCount} Readies`,
+        () =>
+          measure(logs, () =>
+            persistAll(
+              logs,
+              groups.map((log) => nextReady(log, 1)),
+            ),
+          ),
+      ],
+    );
+  }
   const samples = cases.map((): Rates[] => []);
   for (let r = 0; r < rounds; r++) {
     for (const [k, [, run]] of cases.entries()) samples[k]?.push(run());
   }
-  await logs.close();
+  for (const [, logs] of stores) await logs.close();
   const sync = values["no-sync"] ? ", NOT SYNCED" : "";
   console.log(`entry ${entryBytes} B, ${rounds} rounds of ${seconds} s per case, medians${sync}`);
   console.log("| case | commits (fsyncs)/s | Readies/s | entries/s |");

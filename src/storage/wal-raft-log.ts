@@ -81,7 +81,14 @@ export interface WalRaftLogsOptions {
 }
 
 const defaultSegmentBytes = 16 * 1024 * 1024;
-/** A group whose live entries are older than the previous segment is copied up to this. */
+/**
+ * A group whose oldest live entry is this many segments behind the one being started has
+ * its live entries written again in it, if they come to at most copyForwardBytesMax: so at
+ * most this many segments (128 MiB by default) stay for a group that writes a little and
+ * then nothing, never compacting, while groups that write on compact on their own and are
+ * never copied (copying them at every segment would write much of each segment twice).
+ */
+const segmentsBehindMax = 8;
 const copyForwardBytesMax = 4 * 1024 * 1024;
 const zeroChunkBytes = 1024 * 1024;
 const frameHeaderBytes = 8;
@@ -518,15 +525,14 @@ export class WalRaftLogs {
   }
 
   /**
-   * Entries records that write again the live entries of groups whose oldest entry is in
-   * a segment before the previous one (an idle group would otherwise keep every segment
-   * since its last compaction), up to copyForwardBytesMax each.
+   * Entries records that write again the live entries of the groups that lag (see
+   * segmentsBehindMax): an idle group would otherwise keep every segment since its last
+   * compaction.
    */
   private copyForward(newSeq: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const g of this.groups.values()) {
-      if (g.segs.length === 0 || (g.segs[0] as number) >= newSeq - 1) continue;
-      if (g.liveBytes() > copyForwardBytesMax) continue;
+      if (!lagging(g, newSeq)) continue;
       const w = new ByteWriter(64 + g.liveBytes());
       w.u8(recordGroup);
       w.u32(g.id);
@@ -548,7 +554,7 @@ export class WalRaftLogs {
   private newSegment(bytes: number): Segment {
     const seq = (this.segments.at(-1)?.seq ?? -1) + 1;
     // Room for the checkpoint and copied entries too, whatever they come to.
-    const need = bytes + this.prefixBound();
+    const need = bytes + this.prefixBound(seq);
     const size = Math.max(this.segmentBytes, roundUp(need, 4096));
     const name = join(this.path, segmentFile(seq));
     let fd: number;
@@ -580,12 +586,11 @@ export class WalRaftLogs {
   }
 
   /** An upper bound of the checkpoint and copied entries that begin a segment. */
-  private prefixBound(): number {
+  private prefixBound(seq: number): number {
     let n = 64;
     for (const g of this.groups.values()) {
       n += 128 + 4 * (g.marker.meta.conf.voters.length + g.marker.meta.conf.learners.length);
-      const live = g.liveBytes();
-      if (live <= copyForwardBytesMax) n += 64 + live;
+      if (lagging(g, seq)) n += 64 + g.liveBytes();
     }
     return n;
   }
@@ -1197,6 +1202,15 @@ function isZero(buf: Buffer, from: number, to: number): boolean {
     if (buf.compare(zeroPage, 0, n, at, at + n) !== 0) return false;
   }
   return true;
+}
+
+/** Whether a group's live entries are to be copied into the new segment `seq`. */
+function lagging(g: GroupState, seq: number): boolean {
+  return (
+    g.segs.length > 0 &&
+    (g.segs[0] as number) <= seq - segmentsBehindMax &&
+    g.liveBytes() <= copyForwardBytesMax
+  );
 }
 
 function isOpen(g: GroupState | undefined): boolean {
