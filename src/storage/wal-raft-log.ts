@@ -14,7 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { open as openAsync } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { AssertionError, assert } from "../core/assert.js";
 import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
@@ -268,10 +268,17 @@ export class WalRaftLogs {
     this.sync = options.unsafeNoSync !== true;
     try {
       mkdirSync(this.path, { recursive: true });
+      lockFolder(this.path);
+    } catch (cause) {
+      if (cause instanceof StorageError) throw cause;
+      throw toStorageError(cause, `cannot open the raft log folder ${this.path}`);
+    }
+    try {
       this.recover();
     } catch (cause) {
       for (const s of this.segments) closeQuietly(s.fd);
       this.segments = [];
+      unlockFolder(this.path);
       if (cause instanceof StorageError) throw cause;
       throw toStorageError(cause, `cannot open the raft log folder ${this.path}`);
     }
@@ -362,6 +369,7 @@ export class WalRaftLogs {
     if (this.spareJob !== null) await this.spareJob;
     for (const s of this.segments) closeQuietly(s.fd);
     this.segments = [];
+    unlockFolder(this.path);
   }
 
   // ---- commits ---------------------------------------------------------------------------
@@ -1223,6 +1231,60 @@ function cachedBytes(e: Entry): number {
 
 function seedOf(seq: number): number {
   return seq % 0x1_0000_0000;
+}
+
+/** Folders this process has open (a lock file names the process, not the instance). */
+const lockedHere = new Set<string>();
+const lockName = "LOCK";
+
+/**
+ * Takes the folder for this process: a LOCK file holding our pid, made exclusively. One
+ * left by a process that is gone is taken over; one held by a live process (or by another
+ * open instance in this one) is refused, since two writers would interleave their frames.
+ */
+function lockFolder(folder: string): void {
+  const path = resolve(folder);
+  const file = join(path, lockName);
+  if (lockedHere.has(path)) {
+    throw new StorageError("EACCES", `raft log folder ${path} is already open in this process`);
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, "wx");
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      lockedHere.add(path);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw err;
+    }
+    const holder = Number.parseInt(readFileSync(file, "utf8"), 10);
+    if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) {
+      throw new StorageError(
+        "EACCES",
+        `raft log folder ${path} is in use by process ${holder} (another node on the same data folder?)`,
+      );
+    }
+    rmQuietly(file);
+  }
+}
+
+function unlockFolder(folder: string): void {
+  const path = resolve(folder);
+  if (!lockedHere.delete(path)) return;
+  rmQuietly(join(path, lockName));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export function segmentFile(seq: number): string {

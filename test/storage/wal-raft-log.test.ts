@@ -178,6 +178,22 @@ describe("WalRaftLogs", () => {
     }
   });
 
+  it("one open per folder: a live holder is refused, a dead one's lock taken over", async () => {
+    const path = freshDir();
+    const logs = new WalRaftLogs({ path });
+    const inUse = (e: unknown) => e instanceof StorageError && e.code === "EACCES";
+    assert.throws(() => new WalRaftLogs({ path }), inUse);
+    await logs.close();
+    // Another live process holds it (our parent stands in for one).
+    writeFileSync(join(path, "LOCK"), `${process.ppid}\n`);
+    assert.throws(() => new WalRaftLogs({ path }), /in use by process/);
+    // A process that is gone: a pid above the kernel's maximum is never alive.
+    writeFileSync(join(path, "LOCK"), "4194305\n");
+    const again = new WalRaftLogs({ path });
+    await again.close();
+    assert.equal(existsSync(join(path, "LOCK")), false);
+  });
+
   it("a commit larger than a segment gets a segment of its own", async () => {
     const p = new Pair(freshDir(), { segmentBytes: 4096 });
     try {
