@@ -4,7 +4,7 @@ import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.js";
 import type { GroupLog, GroupWrite, RaftLogs } from "./multi-raft.js";
 
 /**
- * RaftLogs in memory: the twin of LmdbRaftLogs for tests and the simulator. The "disk" is
+ * RaftLogs in memory: the twin of WalRaftLogs for tests and the simulator. The "disk" is
  * one MemoryLogStorage per group (raft/storage.ts, the reference LogStorage); what a
  * persist wrote survives restart(), which models a process crash and restart: the old
  * instance and its logs are dead, a new one sees the same disk with nothing open. Writes
@@ -31,7 +31,7 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
     return log;
   }
 
-  /** As LmdbRaftLogs.persist: every group's write, in the Ready contract's order. */
+  /** As WalRaftLogs.persist: every group's write, in the Ready contract's order. */
   persist(writes: readonly GroupWrite<MemoryGroupLog>[]): void {
     this.checkAlive();
     if (writes.length === 0) return;
@@ -55,7 +55,7 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
     return [...this.disk.keys()].sort((a, b) => a - b);
   }
 
-  /** Same shape as LmdbRaftLogs.stats(): commits are persist calls with writes. */
+  /** Same shape as WalRaftLogs.stats(): commits are persist calls with writes. */
   stats(): { commits: number; entries: number; groupWrites: number } {
     return { ...this.totals };
   }
@@ -80,7 +80,7 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
 
 /**
  * One group's log in MemoryRaftLogs: reads go to the stored MemoryLogStorage, writes only
- * through its owner's persist (and createSnapshot), as with LmdbLogStorage.
+ * through its owner's persist (and createSnapshot), as with WalLogStorage.
  */
 export class MemoryGroupLog implements GroupLog {
   private closed = false;

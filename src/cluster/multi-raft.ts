@@ -33,7 +33,7 @@ import {
  *
  *   - one tick loop: tick() ticks every group; no group has a timer of its own;
  *   - one synced transaction: flush() persists the Readies of all groups with one
- *     logs.persist call (LmdbRaftLogs: one LMDB transaction, one fsync), so the disk
+ *     logs.persist call (WalRaftLogs: one write, one fdatasync), so the disk
  *     cost of a flush does not grow with the number of busy groups;
  *   - one message stream per peer node: flush() sends everything for node B as ONE
  *     envelope (envelope.ts; split only above envelopeBytesMax), with heartbeats and
@@ -79,7 +79,7 @@ import {
 
 /**
  * One group's raft log as the host needs it: what raft reads (LogStorage), plus taking a
- * snapshot for compaction and releasing the log. LmdbLogStorage and MemoryGroupLog
+ * snapshot for compaction and releasing the log. WalLogStorage, LmdbLogStorage and MemoryGroupLog
  * (memory-logs.ts) are both one.
  */
 export interface GroupLog extends LogStorage {
@@ -89,8 +89,9 @@ export interface GroupLog extends LogStorage {
    */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot;
   /**
-   * Releases the log (it is not used again). LmdbLogStorage.close is async in type but,
-   * for a group opened through LmdbRaftLogs, releases synchronously and never rejects:
+   * Releases the log (it is not used again). WalLogStorage.close and LmdbLogStorage.close
+   * are async in type but, for a group opened through their logs' openGroup, release
+   * synchronously and never reject:
    * its only await is for an environment it owns, and such a group owns none.
    */
   close(): void;
@@ -110,8 +111,9 @@ export interface GroupWrite<L extends GroupLog = GroupLog> {
 
 /**
  * The raft logs of every group on this node, in one store that can persist the writes of
- * many groups atomically and durably in one go. LmdbRaftLogs (storage/raft-log.ts) is
- * one as it stands (the LMDB suite of test/cluster/multi-raft.test.ts holds it to this type);
+ * many groups atomically and durably in one go. WalRaftLogs (storage/wal-raft-log.ts, the
+ * server's) and LmdbRaftLogs (storage/raft-log.ts) are ones as they stand (the on-disk
+ * suite of test/cluster/multi-raft.test.ts holds them to this type);
  * MemoryRaftLogs (memory-logs.ts) is its twin for tests and the simulator.
  */
 export interface RaftLogs<L extends GroupLog = GroupLog> {
@@ -632,7 +634,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * their other messages must not leave and raft cannot take them back (a leader's
    * appends that left in step 0 are harmless: nothing counts them as durable here). The instance then
    * refuses all further calls; the caller recreates it from its logs, as after a crash
-   * (LmdbRaftLogs has rolled its memory back to what is on disk).
+   * (the logs' memory is as it was before the failed persist).
    */
   flush(): boolean {
     const half = this.flushStart();

@@ -41,10 +41,10 @@ const replyHops = 16;
  * The impure shell around MultiRaft on a real node (STYLE.md, 1): one interval timer
  * ticks every group, envelopes from the bus are stepped in as they arrive, and one flush
  * per turn of the event loop (setImmediate) persists, sends and applies whatever the turn
- * produced — so the Readies of every group touched in a turn share one synced LMDB
- * transaction and one envelope per peer. The persist runs synchronously: LMDB's sync is
- * the price of a write being durable before it is acknowledged (raft's rule), and it
- * blocks the loop for the fsync (~0.1–2 ms here). Writes that were durable before it are
+ * produced — so the Readies of every group touched in a turn share one write and one
+ * fdatasync of the write-ahead log, and one envelope per peer. The persist runs
+ * synchronously: the sync is the price of a write being durable before it is
+ * acknowledged (raft's rule), and it blocks the loop for the fdatasync (~0.1–0.6 ms here). Writes that were durable before it are
  * applied, and answered, first (flushTurn).
  */
 export class RaftRuntime<L extends GroupLog = GroupLog> {
