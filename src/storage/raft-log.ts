@@ -40,6 +40,32 @@ export interface LogWrite {
   hardState?: HardState | null;
 }
 
+/**
+ * The write side both raft log stores (this one and wal-raft-log.ts) offer on top of
+ * persist, with the names of MemoryLogStorage's: each call one durable commit.
+ */
+export abstract class ReadyLog {
+  /**
+   * Persists a Ready: its snapshot, then its entries, then its hard state, in one durable
+   * commit. Call it before sending the Ready's messages.
+   */
+  abstract persist(write: LogWrite): void;
+
+  setHardState(hs: HardState): void {
+    this.persist({ hardState: hs });
+  }
+
+  /** Appends entries, first dropping every stored entry at index ≥ entries[0].index. */
+  append(entries: readonly Entry[]): void {
+    this.persist({ entries });
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader. */
+  applySnapshot(s: Snapshot): void {
+    this.persist({ snapshot: s });
+  }
+}
+
 /** One group's part of a multi-group persist. */
 export interface GroupWrite {
   log: LmdbLogStorage;
@@ -276,7 +302,7 @@ export class LmdbRaftLogs {
  * Reads of the hard state, indexes and recent terms come from memory; entries from a
  * bounded cache of the tail, else from LMDB.
  */
-export class LmdbLogStorage implements LogStorage {
+export class LmdbLogStorage extends ReadyLog implements LogStorage {
   private hard: HardState = emptyHardState;
   private snapMeta: SnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] } };
   private snapBytes = 0;
@@ -304,6 +330,7 @@ export class LmdbLogStorage implements LogStorage {
     readonly owner: LmdbRaftLogs,
     readonly group: number,
   ) {
+    super();
     this.reload();
   }
 
@@ -397,20 +424,6 @@ export class LmdbLogStorage implements LogStorage {
    */
   persist(write: LogWrite): void {
     this.owner.persist([{ log: this, write }]);
-  }
-
-  setHardState(hs: HardState): void {
-    this.persist({ hardState: hs });
-  }
-
-  /** Appends entries, first dropping every stored entry at index ≥ entries[0].index. */
-  append(entries: readonly Entry[]): void {
-    this.persist({ entries });
-  }
-
-  /** Replaces the whole log with a snapshot received from the leader. */
-  applySnapshot(s: Snapshot): void {
-    this.persist({ snapshot: s });
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   type SnapshotMeta,
 } from "../raft/types.js";
 import { toStorageError } from "./overlay.js";
-import type { LogWrite, RaftLogsStats } from "./raft-log.js";
+import { type LogWrite, type RaftLogsStats, ReadyLog } from "./raft-log.js";
 import { StorageError } from "./types.js";
 
 /**
@@ -914,14 +914,16 @@ export class WalRaftLogs {
  * One group's raft log in a WalRaftLogs: LogStorage for raft, plus the host's write side
  * (each call one commit) and persist() for a whole Ready.
  */
-export class WalLogStorage implements LogStorage {
+export class WalLogStorage extends ReadyLog implements LogStorage {
   private closed = false;
 
   /** @internal Use WalRaftLogs.openGroup. */
   constructor(
     readonly owner: WalRaftLogs,
     /** @internal */ readonly state: GroupState,
-  ) {}
+  ) {
+    super();
+  }
 
   get group(): number {
     return this.state.id;
@@ -1014,18 +1016,6 @@ export class WalLogStorage implements LogStorage {
   /** Persists a Ready: its snapshot, then its entries, then its hard state. */
   persist(write: LogWrite): void {
     this.owner.persist([{ log: this, write }]);
-  }
-
-  setHardState(hs: HardState): void {
-    this.persist({ hardState: hs });
-  }
-
-  append(entries: readonly Entry[]): void {
-    this.persist({ entries });
-  }
-
-  applySnapshot(s: Snapshot): void {
-    this.persist({ snapshot: s });
   }
 
   /**

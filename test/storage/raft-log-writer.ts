@@ -32,10 +32,13 @@ export function openLogs(
     entryCacheBytesMax?: number;
     snapshotCacheBytesMax?: number;
     unsafeNoSync?: boolean;
+    /** The write-ahead log's only. */
+    segmentBytes?: number;
   } = {},
 ): AnyRaftLogs {
+  const { segmentBytes: _, ...common } = options;
   return kind === "lmdb"
-    ? new LmdbRaftLogs({ path, ...options })
+    ? new LmdbRaftLogs({ path, ...common })
     : new WalRaftLogs({ path, segmentBytes: 64 * 1024, ...options });
 }
 

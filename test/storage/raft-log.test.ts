@@ -16,11 +16,7 @@ import {
   type RaftLogsOptions,
 } from "../../src/storage/raft-log.js";
 import { StorageError } from "../../src/storage/types.js";
-import {
-  WalLogStorage,
-  WalRaftLogs,
-  type WalRaftLogsOptions,
-} from "../../src/storage/wal-raft-log.js";
+import { WalLogStorage } from "../../src/storage/wal-raft-log.js";
 import {
   blob,
   bytes,
@@ -70,37 +66,19 @@ interface LogFixture {
   cleanup: () => Promise<void>;
 }
 
-function lmdbFixture(options: Omit<RaftLogsOptions, "path">) {
+/** A fixture on disk: a group of logs of `kind` in a fresh folder, reopened on demand. */
+function diskFixture(kind: RaftLogsKind, options: Parameters<typeof openLogs>[2] = {}) {
   return async (conf: ConfState): Promise<LogFixture> => {
     const path = freshDir();
-    let logs = new LmdbRaftLogs({ path, ...options });
+    let logs = openLogs(kind, path, options);
     const group = 5;
     let log = logs.openGroup(group, conf);
     return {
       log,
       reopen: async () => {
         await logs.close();
-        logs = new LmdbRaftLogs({ path, ...options });
+        logs = openLogs(kind, path, options);
         // An existing group keeps its own configuration, whatever open is given.
-        log = logs.openGroup(group, { voters: [99], learners: [] });
-        return log;
-      },
-      cleanup: () => logs.close(),
-    };
-  };
-}
-
-function walFixture(options: Omit<WalRaftLogsOptions, "path">) {
-  return async (conf: ConfState): Promise<LogFixture> => {
-    const path = freshDir();
-    let logs = new WalRaftLogs({ path, ...options });
-    const group = 5;
-    let log = logs.openGroup(group, conf);
-    return {
-      log,
-      reopen: async () => {
-        await logs.close();
-        logs = new WalRaftLogs({ path, ...options });
         log = logs.openGroup(group, { voters: [99], learners: [] });
         return log;
       },
@@ -111,19 +89,19 @@ function walFixture(options: Omit<WalRaftLogsOptions, "path">) {
 
 const implementations: [string, (conf: ConfState) => Promise<LogFixture>][] = [
   ["memory", async (conf) => ({ log: new MemoryLogStorage(conf), cleanup: async () => undefined })],
-  ["lmdb", lmdbFixture({})],
+  ["lmdb", diskFixture("lmdb")],
   [
     "lmdb, no caches, no sync",
-    lmdbFixture({ entryCacheBytesMax: 0, snapshotCacheBytesMax: 0, unsafeNoSync: true }),
+    diskFixture("lmdb", { entryCacheBytesMax: 0, snapshotCacheBytesMax: 0, unsafeNoSync: true }),
   ],
   [
     "lmdb, tiny caches, no sync",
-    lmdbFixture({ entryCacheBytesMax: 100, snapshotCacheBytesMax: 10, unsafeNoSync: true }),
+    diskFixture("lmdb", { entryCacheBytesMax: 100, snapshotCacheBytesMax: 10, unsafeNoSync: true }),
   ],
-  ["wal", walFixture({})],
+  ["wal", diskFixture("wal", { segmentBytes: 16 * 1024 * 1024 })],
   [
     "wal, no caches, 4 KiB segments, no sync",
-    walFixture({
+    diskFixture("wal", {
       entryCacheBytesMax: 0,
       snapshotCacheBytesMax: 0,
       segmentBytes: 4096,
@@ -132,7 +110,7 @@ const implementations: [string, (conf: ConfState) => Promise<LogFixture>][] = [
   ],
   [
     "wal, tiny caches, 4 KiB segments, no sync",
-    walFixture({
+    diskFixture("wal", {
       entryCacheBytesMax: 100,
       snapshotCacheBytesMax: 10,
       segmentBytes: 4096,
