@@ -48,8 +48,8 @@ export function replicasToDrop(
   for (const g of host.groupIds()) {
     const raft = host.raftOf(g);
     if (raft === undefined) continue;
-    const conf = raft.confState();
-    if (conf.voters.includes(self) || conf.learners.includes(self)) memberOf.add(g);
+    // After every flush, for every group: a lookup, not confState()'s sorted copies.
+    if (raft.hasMember(self)) memberOf.add(g);
     else if (
       memberOf.has(g) &&
       g !== metaGroupId &&

@@ -371,6 +371,11 @@ export class RaftNode {
     return this.tracker.conf();
   }
 
+  /** Whether `id` is a voter or learner in confState(), without building it. */
+  hasMember(id: NodeId): boolean {
+    return this.tracker.voters.has(id) || this.tracker.learners.has(id);
+  }
+
   /** The leader's view of a follower (tests, introspection). */
   progressOf(id: NodeId): Readonly<Progress> | undefined {
     return this.state === "leader" ? this.tracker.progress.get(id) : undefined;

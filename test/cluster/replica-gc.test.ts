@@ -12,7 +12,9 @@ function host(groups: Map<number, { conf: ConfState; quiet: number }>): Host {
     groupIds: () => [...groups.keys()],
     raftOf: (g) => {
       const x = groups.get(g);
-      return x === undefined ? undefined : ({ confState: () => x.conf } as unknown as RaftNode);
+      if (x === undefined) return undefined;
+      const hasMember = (id: number) => x.conf.voters.includes(id) || x.conf.learners.includes(id);
+      return { hasMember } as unknown as RaftNode;
     },
     ticksSinceLeader: (g) => groups.get(g)?.quiet ?? null,
   };
