@@ -38,15 +38,16 @@ import { StorageError } from "./types.js";
  * log"). Everything the raft logs hold is in the log's records, in segment files of a
  * fixed size filled with zeros when made, so that an fdatasync has only data to flush:
  *
- *   <seq, 16 hex digits>.wal   records: length (u32), CRC-32 (u32), payload
+ *   <seq, 16 hex digits>.wal   frames, one per commit: length (u32), CRC-32 (u32), then
+ *                              the records' count (u32) and each record's length and bytes
  *   snap-<group>-<n>.bin       one snapshot image each, written and synced before the
- *                              record that names it
+ *                              commit that names it
  *
- * A record's CRC is chained: it covers the payload and starts from the previous record's
- * CRC (the first from the segment's sequence number), so a record left over from a write
- * that a crash tore, and that later writes did not overwrite, never reads as valid.
+ * A frame's CRC is chained: it starts from the previous frame's CRC (the first from the
+ * segment's sequence number). A commit is one frame, so a crash keeps it whole or not at
+ * all, across groups.
  *
- * Payloads:
+ * Records:
  *   checkpoint  (1) every group's state: hard state, compaction point, last index and
  *                   snapshot marker. Each segment begins with one, so a segment and those
  *                   after it hold everything but entries written earlier.
@@ -57,10 +58,12 @@ import { StorageError } from "./types.js";
  *
  * Memory holds each group's state and, for each live entry, its term and where it lies
  * (segment, offset, length), plus a decoded cache of the tail; a read past the cache is
- * one pread. Opening replays the live segments; a record that is short or fails its CRC
- * ends the log there (a torn last write: its fdatasync had not returned, so nothing in it
- * was acknowledged). A segment is deleted once every group's entries in it are compacted;
- * at each new segment, the few entries of groups that lag that far are written again.
+ * one pread. Opening replays the live segments. A torn last write (see tornAt: its
+ * fdatasync had not returned, so nothing in it was acknowledged) ends the log there and
+ * the rest of its segment is zeroed; any other bad frame fails the open as damage. A
+ * segment is deleted once no live entry is in it; a group that lags segmentsBehindMax
+ * segments (idle, never compacting) has its live entries written again in a new one.
+ * The folder holds a LOCK file naming the process that has it open.
  */
 
 export interface WalRaftLogsOptions {
