@@ -23,6 +23,7 @@ import {
   type ConfState,
   type Entry,
   emptyHardState,
+  entryBytes,
   entryOverheadBytes,
   type HardState,
   type Snapshot,
@@ -181,14 +182,32 @@ class GroupState {
     this.poss.length = keep;
     this.lens.length = keep;
     if (index < this.cacheFrom) {
-      this.cache = [];
-      this.cacheBytes = 0;
-      this.cacheFrom = index + 1;
+      this.clearCache(index + 1);
     } else {
       while (this.cacheFrom + this.cache.length - 1 > index) {
-        this.cacheBytes -= cachedBytes(this.cache.pop() as Entry);
+        this.cacheBytes -= entryBytes(this.cache.pop() as Entry);
       }
     }
+  }
+
+  /** An empty cache whose next entry would be `from`. */
+  clearCache(from: number): void {
+    this.cache = [];
+    this.cacheBytes = 0;
+    this.cacheFrom = from;
+  }
+
+  /** Adds the entry after the cached tail, then drops the oldest beyond `max` bytes. */
+  pushCached(e: Entry, max: number): void {
+    if (this.cacheFrom + this.cache.length !== e.index) this.clearCache(e.index);
+    this.cache.push(e);
+    this.cacheBytes += entryBytes(e);
+    while (this.cacheBytes > max && this.cache.length > 0) this.dropOldestCached();
+  }
+
+  private dropOldestCached(): void {
+    this.cacheBytes -= entryBytes(this.cache.shift() as Entry);
+    this.cacheFrom++;
   }
 
   /** Moves the compaction point up to `index` (≤ last), dropping the entries it covers. */
@@ -200,10 +219,7 @@ class GroupState {
     this.lens.splice(0, drop);
     this.compactedIndex = index;
     this.compactedTerm = term;
-    while (this.cacheFrom <= index && this.cache.length > 0) {
-      this.cacheBytes -= cachedBytes(this.cache.shift() as Entry);
-      this.cacheFrom++;
-    }
+    while (this.cacheFrom <= index && this.cache.length > 0) this.dropOldestCached();
     if (this.cacheFrom <= index) this.cacheFrom = index + 1;
   }
 
@@ -215,16 +231,15 @@ class GroupState {
     this.segs = [];
     this.poss = [];
     this.lens = [];
-    this.cache = [];
-    this.cacheBytes = 0;
-    this.cacheFrom = index + 1;
+    this.clearCache(index + 1);
   }
 
   /** Makes the live range (compactedIndex, last] as a checkpoint states it. */
   reshape(compactedIndex: number, compactedTerm: number, last: number): void {
-    if (compactedIndex > this.compactedIndex) this.compactTo(compactedIndex, compactedTerm);
-    this.compactedIndex = compactedIndex;
-    this.compactedTerm = compactedTerm;
+    if (compactedIndex < this.compactedIndex) {
+      throw new DecodeError(`a checkpoint behind group ${this.id}'s compaction point`);
+    }
+    this.compactTo(compactedIndex, compactedTerm);
     const want = last - compactedIndex;
     if (this.terms.length > want) this.truncate(last);
     while (this.terms.length < want) {
@@ -233,11 +248,7 @@ class GroupState {
       this.poss.push(-1);
       this.lens.push(0);
     }
-    if (this.cacheFrom > last + 1 || this.cacheFrom <= compactedIndex) {
-      this.cache = [];
-      this.cacheBytes = 0;
-      this.cacheFrom = last + 1;
-    }
+    if (this.cacheFrom > last + 1) this.clearCache(last + 1);
   }
 }
 
@@ -351,10 +362,7 @@ export class WalRaftLogs {
   files(): { segments: number[]; snapshots: number } {
     const names = readdirSync(this.path);
     return {
-      segments: names
-        .filter((n) => segmentName.test(n))
-        .map((n) => Number.parseInt(n.slice(0, 16), 16))
-        .sort((a, b) => a - b),
+      segments: segmentSeqs(names),
       snapshots: names.filter((n) => snapshotName.test(n)).length,
     };
   }
@@ -454,10 +462,7 @@ export class WalRaftLogs {
    */
   private undoWrite(seg: Segment, at: number, length: number, cause: unknown): void {
     try {
-      const zeros = Buffer.alloc(Math.min(length, zeroChunkBytes));
-      for (let done = 0; done < length; done += zeros.length) {
-        writeFully(seg.fd, zeros.subarray(0, Math.min(zeros.length, length - done)), at + done);
-      }
+      fillZeros(seg.fd, at, at + length);
       if (this.sync) fdatasyncSync(seg.fd);
     } catch {
       this.broken = toStorageError(cause, `raft log ${this.path} failed and cannot be written`);
@@ -579,7 +584,7 @@ export class WalRaftLogs {
       const tmp = join(this.path, `${segmentFile(seq)}.tmp`);
       fd = openSync(tmp, "w+");
       try {
-        fillZeros(fd, size);
+        fillZeros(fd, 0, size);
         if (this.sync) fsyncSync(fd);
         renameSync(tmp, name);
       } catch (err) {
@@ -785,30 +790,12 @@ export class WalRaftLogs {
         g.poss.push(pos + at);
         g.lens.push(entryHeaderBytes + length);
         if (live && max > 0) {
-          const e: Entry = {
-            term,
-            index: first + k,
-            type: code === 0 ? "normal" : "conf",
-            data: payload.subarray(at + entryHeaderBytes, at + entryHeaderBytes + length),
-          };
-          if (g.cacheFrom !== e.index - g.cache.length) {
-            g.cache = [];
-            g.cacheBytes = 0;
-            g.cacheFrom = e.index;
-          }
-          g.cache.push(e);
-          g.cacheBytes += cachedBytes(e);
-          while (g.cacheBytes > max && g.cache.length > 0) {
-            g.cacheBytes -= cachedBytes(g.cache.shift() as Entry);
-            g.cacheFrom++;
-          }
+          const data = payload.subarray(at + entryHeaderBytes, at + entryHeaderBytes + length);
+          const type = code === 0 ? "normal" : "conf";
+          g.pushCached({ term, index: first + k, type, data }, max);
         }
       }
-      if (!live || max === 0) {
-        g.cache = [];
-        g.cacheBytes = 0;
-        g.cacheFrom = g.last + 1;
-      }
+      if (!live || max === 0) g.clearCache(g.last + 1);
     }
     if ((flags & flagHard) !== 0) {
       const hard = readHard(r);
@@ -824,10 +811,7 @@ export class WalRaftLogs {
   private recover(): void {
     const names = readdirSync(this.path);
     for (const n of names) if (n.endsWith(".tmp")) rmQuietly(join(this.path, n));
-    const seqs = names
-      .filter((n) => segmentName.test(n))
-      .map((n) => Number.parseInt(n.slice(0, 16), 16))
-      .sort((a, b) => a - b);
+    const seqs = segmentSeqs(names);
     let from = seqs.length - 1;
     while (from > 0 && (seqs[from - 1] as number) === (seqs[from] as number) - 1) from--;
     for (const seq of seqs.slice(0, Math.max(0, from)))
@@ -839,7 +823,7 @@ export class WalRaftLogs {
     for (const seg of this.segments) this.replay(seg, seg === this.segments.at(-1));
     for (const g of this.groups.values()) {
       if (g.segs.includes(-1)) throw this.damaged(`entries of group ${g.id} are missing`);
-      g.cacheFrom = g.last + 1;
+      g.clearCache(g.last + 1);
     }
     const named = new Set<string>();
     for (const g of this.groups.values()) {
@@ -893,10 +877,7 @@ export class WalRaftLogs {
     this.cursor = at;
     this.chain = chain;
     if (!isZero(buf, at, buf.length)) {
-      const zeros = Buffer.alloc(Math.min(buf.length - at, zeroChunkBytes));
-      for (let from = at; from < buf.length; from += zeros.length) {
-        writeFully(seg.fd, zeros.subarray(0, Math.min(zeros.length, buf.length - from)), from);
-      }
+      fillZeros(seg.fd, at, buf.length);
       if (this.sync) fdatasyncSync(seg.fd);
     }
   }
@@ -1002,11 +983,10 @@ export class WalLogStorage extends ReadyLog implements LogStorage {
         i++;
       }
       bytes += runBytes;
-      if (k < fromDisk - g.compactedIndex - 1 && i < fromDisk && bytes >= maxBytes) return out;
     }
     for (; i < hi; i++) {
       const e = g.cache[i - g.cacheFrom] as Entry;
-      const size = entryOverheadBytes + e.data.length;
+      const size = entryBytes(e);
       if (out.length > 0 && bytes + size > maxBytes) break;
       bytes += size;
       out.push(e);
@@ -1218,10 +1198,6 @@ function isOpen(g: GroupState | undefined): boolean {
   return g !== undefined && g.handle !== null;
 }
 
-function cachedBytes(e: Entry): number {
-  return entryOverheadBytes + e.data.length;
-}
-
 function seedOf(seq: number): number {
   return seq % 0x1_0000_0000;
 }
@@ -1280,6 +1256,14 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The sequence numbers of the segment files among `names`, ascending. */
+function segmentSeqs(names: readonly string[]): number[] {
+  return names
+    .filter((n) => segmentName.test(n))
+    .map((n) => Number.parseInt(n.slice(0, 16), 16))
+    .sort((a, b) => a - b);
+}
+
 export function segmentFile(seq: number): string {
   return `${seq.toString(16).padStart(16, "0")}.wal`;
 }
@@ -1299,10 +1283,11 @@ function writeFully(fd: number, data: Uint8Array, position: number): void {
   }
 }
 
-function fillZeros(fd: number, size: number): void {
-  const zeros = Buffer.alloc(Math.min(size, zeroChunkBytes));
-  for (let at = 0; at < size; at += zeros.length) {
-    writeFully(fd, zeros.subarray(0, Math.min(zeros.length, size - at)), at);
+/** Writes zeros over [from, to) of the file. */
+function fillZeros(fd: number, from: number, to: number): void {
+  const zeros = Buffer.alloc(Math.min(Math.max(0, to - from), zeroChunkBytes));
+  for (let at = from; at < to; at += zeros.length) {
+    writeFully(fd, zeros.subarray(0, Math.min(zeros.length, to - at)), at);
   }
 }
 

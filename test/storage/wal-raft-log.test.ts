@@ -245,30 +245,44 @@ describe("a torn last write", () => {
     return { logs, state };
   };
 
+  /**
+   * Opens a copy of the history's folder whose last segment is `segment` instead, runs
+   * `check` on it, then closes and deletes the copy.
+   */
+  async function withCopy(
+    h: Awaited<ReturnType<typeof history>>,
+    segment: Buffer,
+    check: (copy: Awaited<ReturnType<typeof opened>> & { path: string }) => Promise<void> | void,
+  ): Promise<void> {
+    const path = freshDir();
+    cpSync(h.path, path, { recursive: true });
+    writeFileSync(join(path, segmentFile(h.to.segment)), segment);
+    const copy = { ...(await opened(path)), path };
+    try {
+      await check(copy);
+    } finally {
+      await copy.logs.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+
   it("cut at every byte, the log opens as it was before the write, and writes on", async () => {
     const h = await history();
     const whole = readFileSync(h.segment);
     for (let cut = h.from.at; cut <= h.to.at; cut++) {
-      const copy = freshDir();
-      cpSync(h.path, copy, { recursive: true });
       const torn = Buffer.from(whole);
       torn.fill(0, cut, h.to.at);
-      writeFileSync(join(copy, segmentFile(h.to.segment)), torn);
-      const { logs, state } = await opened(copy);
-      try {
+      await withCopy(h, torn, async ({ logs, state, path }) => {
         assert.deepEqual(state, cut === h.to.at ? h.afterCommit : h.before, `cut at ${cut}`);
-        if (cut === h.to.at) continue;
+        if (cut === h.to.at) return;
         // Later writes land where the torn one began; reopened, they are all there.
         const a = logs.openGroup(3, conf3);
         a.append(run(1, 2, 1));
         await logs.close();
-        const again = await opened(copy);
+        const again = await opened(path);
         assert.deepEqual(again.state, h.before, `reopened after the cut at ${cut}`);
         await again.logs.close();
-      } finally {
-        await logs.close();
-        rmSync(copy, { recursive: true, force: true });
-      }
+      });
     }
   });
 
@@ -277,22 +291,15 @@ describe("a torn last write", () => {
     const whole = readFileSync(h.segment);
     const first = Math.floor(h.from.at / 512) * 512;
     for (let sector = first; sector < h.to.at; sector += 512) {
-      const copy = freshDir();
-      cpSync(h.path, copy, { recursive: true });
       // Only this sector of the last write reached the disk.
       const torn = Buffer.from(whole);
       torn.fill(0, h.from.at, h.to.at);
       const lo = Math.max(sector, h.from.at);
       whole.copy(torn, lo, lo, Math.min(sector + 512, h.to.at));
-      writeFileSync(join(copy, segmentFile(h.to.segment)), torn);
-      const { logs, state } = await opened(copy);
-      try {
-        const whole1 = lo === h.from.at && Math.min(sector + 512, h.to.at) === h.to.at;
+      const whole1 = lo === h.from.at && Math.min(sector + 512, h.to.at) === h.to.at;
+      await withCopy(h, torn, ({ state }) => {
         assert.deepEqual(state, whole1 ? h.afterCommit : h.before, `sector at ${sector}`);
-      } finally {
-        await logs.close();
-        rmSync(copy, { recursive: true, force: true });
-      }
+      });
     }
   });
 
