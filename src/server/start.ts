@@ -5,6 +5,7 @@ import { RealTimers, SystemClock } from "../core/clock.js";
 import { SeededRandom } from "../core/random.js";
 import { parseAddress } from "../core/udp-transport.js";
 import { encodeLogCommand, ShardMachine } from "../kv/machine.js";
+import { machineBootId } from "../storage/files.js";
 import { LmdbStore } from "../storage/lmdb.js";
 import { LmdbShardSpace, shardCommitIntervalMs } from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
@@ -211,13 +212,22 @@ async function openCluster(
   seed: number,
 ): Promise<void> {
   const membership = node.membership as MembershipDriver;
-  // One LMDB environment for every shard's keys on this node, apart from the raft log's:
-  // its writes need no sync of their own (the log is the durable record).
+  // One LMDB environment for every shard's keys on this node, apart from the raft logs:
+  // its writes need no sync of their own (the logs are the durable record), and where the
+  // machine has a boot id it is not synced until it closes (docs/storage.md).
+  const bootId = machineBootId();
   const space = new LmdbShardSpace({
     path: join(dir, "kv"),
     slotOf: keyHashSlot,
     commitIntervalMs: shardCommitIntervalMs,
+    ...(bootId === null ? {} : { bootId }),
   });
+  if (space.discarded !== null) {
+    node.log.warn(
+      { path: space.path, reason: space.discarded },
+      "shard key spaces deleted; rebuilding them from the raft logs",
+    );
+  }
   const machines = new Map<number, ShardMachine>();
   // Active expiry's timer (below); closing stops it before the shard store closes.
   let expiry: NodeJS.Timeout | undefined;

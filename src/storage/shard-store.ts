@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Database, open, type RootDatabase, TransactionFlags } from "lmdb";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
+import { replaceFile, syncFile, syncFolder } from "./files.js";
 import { KEY_HASH_MAX, keyHash, writeKeyHash } from "./key-hash.js";
 import { decodeValue, encodeValue, headerBytes } from "./lmdb.js";
 import { MemoryBackend } from "./memory.js";
@@ -28,9 +29,12 @@ import { type HashedKey, StorageError, type StoredValue } from "./types.js";
  * So the key space is NOT synced per commit. What it guarantees instead is that each
  * commit is atomic and carries the machine's `AppliedMark` (applied index, time): after a
  * crash a shard reopens at some committed batch whose mark matches its keys exactly, and
- * the raft host re-applies the committed entries after the mark. (A crash of the machine,
- * not just the process, may take the store back further; never to a torn state — see
- * LmdbShardSpace.)
+ * the raft host re-applies the committed entries after the mark. A crash of the machine,
+ * not just the process, may take the store back further, never to a torn state: with
+ * synced commits (noMetaSync) by at most the last commit; without syncs (the server's
+ * choice, see LmdbShardSpaceOptions.bootId) the space is found open from an earlier boot,
+ * deleted whole, and each shard starts empty, rebuilt from its raft log's snapshot and
+ * entries.
  *
  * Writes go through `OverlayStore` (group commit): the handlers' writes are visible at
  * once and committed by `flush()`; the machine flushes after each apply. On LMDB the
@@ -234,7 +238,8 @@ const metaFixedBytes = 8 + 8 + 8 + 2;
  * returns. The environment (see the constructor) is opened with noMetaSync: a commit
  * syncs its data pages once and leaves the meta page to the next commit, which keeps the
  * environment intact after a machine crash and loses at most the last transaction,
- * which the raft log (the durable record) re-applies.
+ * which the raft log (the durable record) re-applies. Opened with a boot id, the
+ * environment has noSync instead and the flag syncs nothing.
  *
  * Not overlappingSync: with it (and NO_SYNC_FLUSH), under 200 concurrent writers a
  * commit failed with MDB_BAD_TXN "reserved freelist had a data entry with zero-size" in
@@ -244,9 +249,8 @@ const commitFlags = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_CO
 
 export interface LmdbShardSpaceOptions {
   /**
-   * Folder holding data.mdb and lock.mdb; created if missing. Not the raft log's folder:
-   * that environment syncs every commit, this one must not (LMDB's sync mode is per
-   * environment).
+   * Folder holding data.mdb, lock.mdb and sync-state; created if missing. Not the raft
+   * logs' folder.
    */
   path: string;
   slotOf: SlotOf;
@@ -259,7 +263,25 @@ export interface LmdbShardSpaceOptions {
   commitIntervalMs?: number;
   /** A commit starts early, interval or not, once the batches waiting hold this many writes. */
   commitWritesMax?: number;
+  /**
+   * The machine's boot id (files.ts machineBootId). Given, the environment is opened
+   * without syncs (noSync): a commit is written to the page cache, which a crash of the
+   * process keeps, and the space is synced once, at close. The `sync-state` file records
+   * the boot the space was opened in and whether it was closed; a space found open from
+   * an earlier boot (the machine went down with it open) may be torn, so it is deleted
+   * and its shards start empty: the raft logs, which hold every shard's snapshot and
+   * the entries after it, build them again (see `discarded`). Not given: each commit is
+   * synced (noMetaSync), and a crash of the machine loses at most the last one.
+   */
+  bootId?: string;
 }
+
+/**
+ * The file in the space's folder that says how its writes may be trusted: the boot id
+ * of the machine when the space was opened, then "open" or "closed" (synced at close).
+ */
+const syncStateFile = "sync-state";
+const dataFile = "data.mdb";
 
 /**
  * What the server gives commitIntervalMs. The key space is a view of the raft log, which
@@ -363,6 +385,14 @@ export class LmdbShardSpace implements ShardSpace {
   /** The commit in flight (see commitQueued), or null. */
   private committing: Promise<void> | null = null;
   private closed = false;
+  /** Set when the environment has no syncs of its own (see LmdbShardSpaceOptions.bootId). */
+  private readonly bootId: string | null;
+  /**
+   * Why the folder's environment was deleted at open (it was left open by an earlier
+   * boot of the machine and written without syncs), or null if it was kept. Its shards
+   * start empty and their raft logs rebuild them.
+   */
+  readonly discarded: string | null;
 
   constructor(options: LmdbShardSpaceOptions) {
     this.path = options.path;
@@ -377,9 +407,16 @@ export class LmdbShardSpace implements ShardSpace {
       Number.isSafeInteger(this.commitWritesMax) && this.commitWritesMax > 0,
       "shard space: bad commitWritesMax",
     );
+    this.bootId = options.bootId ?? null;
     try {
       mkdirSync(options.path, { recursive: true });
-      this.root = open({ path: options.path, maxDbs: 8, overlappingSync: false, noMetaSync: true });
+      this.discarded = this.bootId === null ? null : this.checkSyncState(this.bootId);
+      this.root = open({
+        path: options.path,
+        maxDbs: 8,
+        overlappingSync: false,
+        ...(this.bootId === null ? { noMetaSync: true } : { noSync: true }),
+      });
       const binary = { encoding: "binary", keyEncoding: "binary" } as const;
       this.data = this.root.openDB<Buffer, Buffer>("shard-data", binary);
       this.hashes = this.root.openDB<Buffer, Buffer>("shard-hashes", binary);
@@ -397,6 +434,30 @@ export class LmdbShardSpace implements ShardSpace {
     } catch (cause) {
       throw toStorageError(cause, `cannot open the shard data folder ${options.path}`);
     }
+  }
+
+  /**
+   * Before opening without syncs: deletes an environment that an earlier boot left open
+   * (returns why), then records this boot, open, durably before any unsynced write.
+   */
+  private checkSyncState(bootId: string): string | null {
+    assert(/^[\x21-\x7e]+$/.test(bootId), "shard space: bad boot id");
+    let reason: string | null = null;
+    if (existsSync(join(this.path, dataFile))) {
+      const state = readSyncState(this.path);
+      if (state === "garbled") reason = `its ${syncStateFile} file is unreadable`;
+      else if (state?.open && state.bootId !== bootId) {
+        reason = `it was open without syncs when the machine restarted (boot ${state.bootId})`;
+      }
+      // No file: written by a version that synced every commit, which a machine crash
+      // leaves intact.
+    }
+    if (reason !== null) {
+      for (const f of [dataFile, "lock.mdb"]) rmSync(join(this.path, f), { force: true });
+      syncFolder(this.path);
+    }
+    writeSyncState(this.path, bootId, true);
+    return reason;
   }
 
   /** A slot's stored bytes, counted key by key (folders written before bytes were kept). */
@@ -486,6 +547,16 @@ export class LmdbShardSpace implements ShardSpace {
     for (const b of this.shards.values()) b.markClosed();
     this.shards.clear();
     await this.root.close();
+    if (this.bootId !== null) {
+      // Every commit is in the page cache: sync the file, then say so. A failure leaves
+      // the state "open", which after a restart of the machine means rebuilding.
+      try {
+        syncFile(join(this.path, dataFile));
+        writeSyncState(this.path, this.bootId, false);
+      } catch (cause) {
+        throw toStorageError(cause, `cannot sync the shard data folder ${this.path}`);
+      }
+    }
   }
 
   /** @internal */
@@ -1244,4 +1315,22 @@ class MemoryShardBackend implements ShardBackend {
     this.closed = true;
     this.space.release(this);
   }
+}
+
+/** The sync-state file (see LmdbShardSpaceOptions.bootId): null if there is none. */
+function readSyncState(dir: string): { bootId: string; open: boolean } | null | "garbled" {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, syncStateFile), "latin1");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  const m = /^([\x21-\x7e]+) (open|closed)\n$/.exec(text);
+  if (m === null) return "garbled";
+  return { bootId: m[1] as string, open: m[2] === "open" };
+}
+
+function writeSyncState(dir: string, bootId: string, open: boolean): void {
+  replaceFile(dir, syncStateFile, Buffer.from(`${bootId} ${open ? "open" : "closed"}\n`, "latin1"));
 }

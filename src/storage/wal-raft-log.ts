@@ -29,6 +29,7 @@ import {
   type Snapshot,
   type SnapshotMeta,
 } from "../raft/types.js";
+import { syncFolder, writeFully } from "./files.js";
 import { toStorageError } from "./overlay.js";
 import { type LogWrite, type RaftLogsStats, ReadyLog } from "./raft-log.js";
 import { StorageError } from "./types.js";
@@ -1276,27 +1277,11 @@ function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-function writeFully(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.length) {
-    done += writeSync(fd, data, done, data.length - done, position + done);
-  }
-}
-
 /** Writes zeros over [from, to) of the file. */
 function fillZeros(fd: number, from: number, to: number): void {
   const zeros = Buffer.alloc(Math.min(Math.max(0, to - from), zeroChunkBytes));
   for (let at = from; at < to; at += zeros.length) {
     writeFully(fd, zeros.subarray(0, Math.min(zeros.length, to - at)), at);
-  }
-}
-
-function syncFolder(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { keyHashSlot } from "../../src/cluster/slots.js";
 import { AssertionError } from "../../src/core/assert.js";
 import { SeededRandom } from "../../src/core/random.js";
@@ -420,5 +422,132 @@ describe("lmdb shard space", () => {
       }
       assert.equal(n, sorted.filter((k) => k.startsWith("user:15")).length);
       await s.close();
+    }));
+});
+
+const spaceWriter = join(dirname(fileURLToPath(import.meta.url)), "shard-space-writer.js");
+
+/**
+ * Runs shard-space-writer.ts: `keys` keys written into `shard` of an unsynced space opened
+ * in boot `bootId`, then SIGKILLed once their commit returned (in the page cache only).
+ */
+async function writeUnsyncedAndKill(dir: string, bootId: string, shard: number, keys: number) {
+  const child = spawn(process.execPath, [spaceWriter, dir, bootId, String(shard), String(keys)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<void>((r) => child.on("exit", () => r()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("written\n")) resolve();
+      });
+      child.on("exit", (code) => reject(new Error(`writer exited (${code}): ${err}`)));
+    });
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+const syncState = (dir: string) => readFileSync(join(dir, "sync-state"), "latin1");
+
+describe("lmdb shard space without syncs (opened with a boot id)", () => {
+  const inTemp = async (body: (dir: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), "homeostat-shard-"));
+    try {
+      await body(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const open = (dir: string, bootId: string) =>
+    new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, bootId });
+  const keysOf = async (space: LmdbShardSpace, shard: number) => {
+    const s = space.openShard(shard, ALL_SLOTS);
+    const n = s.size();
+    await s.close();
+    return n;
+  };
+
+  it("keeps what a killed process committed, when the machine did not restart", () =>
+    inTemp(async (dir) => {
+      await writeUnsyncedAndKill(dir, "boot-a", 3, 500);
+      assert.equal(syncState(dir), "boot-a open\n");
+      const space = open(dir, "boot-a");
+      try {
+        assert.equal(space.discarded, null);
+        assert.equal(await keysOf(space, 3), 500);
+        const s = space.openShard(3, ALL_SLOTS);
+        assert.equal(s.get(b("k:499"))?.data.toString(), "v:499");
+        await s.close();
+      } finally {
+        await space.close();
+      }
+      assert.equal(syncState(dir), "boot-a closed\n", "synced and marked at close");
+    }));
+
+  it("deletes a space an earlier boot left open, and starts its shards empty", () =>
+    inTemp(async (dir) => {
+      await writeUnsyncedAndKill(dir, "boot-a", 3, 500);
+      const space = open(dir, "boot-b");
+      try {
+        assert.match(space.discarded ?? "", /open without syncs .*boot boot-a/);
+        assert.deepEqual(space.shardIds(), []);
+        assert.equal(await keysOf(space, 3), 0);
+        assert.equal(syncState(dir), "boot-b open\n");
+        // Usable as a new space: what it commits now survives its own close.
+        const s = space.openShard(4, ALL_SLOTS);
+        s.set(b("new"), str("yes"));
+        await s.close();
+      } finally {
+        await space.close();
+      }
+      const again = open(dir, "boot-c");
+      try {
+        assert.equal(again.discarded, null, "closed cleanly in boot-b");
+        assert.deepEqual(again.shardIds(), [4]);
+      } finally {
+        await again.close();
+      }
+    }));
+
+  it("keeps a space closed in an earlier boot, or written with synced commits", () =>
+    inTemp(async (dir) => {
+      const synced = new LmdbShardSpace({ path: dir, slotOf: keyHashSlot });
+      const s = synced.openShard(1, ALL_SLOTS);
+      s.set(b("a"), str("1"));
+      await s.close();
+      await synced.close();
+      assert.throws(() => syncState(dir), /ENOENT/, "a synced space keeps no state file");
+      const first = open(dir, "boot-a");
+      assert.equal(first.discarded, null);
+      assert.equal(syncState(dir), "boot-a open\n");
+      await first.close();
+      const second = open(dir, "boot-b");
+      try {
+        assert.equal(second.discarded, null);
+        assert.equal(await keysOf(second, 1), 1);
+      } finally {
+        await second.close();
+      }
+    }));
+
+  it("deletes a space whose state file is unreadable", () =>
+    inTemp(async (dir) => {
+      await writeUnsyncedAndKill(dir, "boot-a", 2, 10);
+      writeFileSync(join(dir, "sync-state"), "boot-a half-writ");
+      const space = open(dir, "boot-a");
+      try {
+        assert.match(space.discarded ?? "", /sync-state file is unreadable/);
+        assert.deepEqual(space.shardIds(), []);
+      } finally {
+        await space.close();
+      }
     }));
 });
