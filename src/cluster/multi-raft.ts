@@ -125,9 +125,15 @@ export interface RaftLogs<L extends GroupLog = GroupLog> {
   /**
    * Persists all `writes` in ONE durable transaction before returning: all or nothing,
    * each group's write in the Ready contract's order (types.ts, Ready). Throws on a
-   * storage failure, with nothing written.
+   * storage failure, with nothing written: the same call may be made again (MultiRaft
+   * retries it, see retryFlush).
    */
   persist(writes: readonly GroupWrite<L>[]): void;
+  /**
+   * True once a failure has left the store unable to take any write until it is opened
+   * again (a retry cannot succeed). Optional: a store without the state never is.
+   */
+  broken?(): boolean;
   /** Deletes a group's log (closed first) and everything in it. */
   removeGroup(group: number): void;
 }
@@ -195,7 +201,8 @@ export interface GroupStatus {
 
 interface NoGroup {
   ok: false;
-  reason: "no-group";
+  /** "stalled": this node's raft logs cannot be written now (MultiRaft.stalled). */
+  reason: "no-group" | "stalled";
   lead: NodeId;
 }
 export type GroupProposeResult = ProposeResult | NoGroup;
@@ -255,6 +262,10 @@ export interface MultiRaftStats {
   snapshotsInstalled: number;
   /** Stored snapshots restored into machines by addGroup (restarts). */
   snapshotsLoaded: number;
+  /** logs.persist calls that threw (each left the instance stalled, see retryFlush). */
+  persistsFailed: number;
+  /** Envelopes and ticks dropped while stalled. */
+  droppedStalled: number;
 }
 
 interface Group<L extends GroupLog> {
@@ -338,6 +349,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
     snapshotsLoaded: 0,
+    persistsFailed: 0,
+    droppedStalled: 0,
   };
   /** Why the last rejected envelope was rejected (diagnostics). */
   lastRejection = "";
@@ -361,6 +374,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   private half: Half<L> | null = null;
   /** Set when a flush failed half-way: the instance is unusable (see flush()). */
   private failure: unknown = null;
+  /** What the last persist threw while its flush waits for retryFlush, or null. */
+  private stall: unknown = null;
 
   /**
    * `config` is every group's (its id is replaced by `id`). `random` is shared by all
@@ -516,6 +531,10 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** One tick for every group: the only clock they have. */
   tick(): void {
     this.checkUsable();
+    if (this.stall !== null) {
+      this.stats.droppedStalled += 1;
+      return;
+    }
     this.ticks += 1;
     for (const g of this.groups.values()) {
       if (g.passive !== null) {
@@ -533,6 +552,10 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    */
   receive(fromNode: NodeId, bytes: Uint8Array): void {
     this.checkUsable();
+    if (this.stall !== null) {
+      this.stats.droppedStalled += 1;
+      return;
+    }
     // Between a flush's halves too: an acknowledgement must not be counted before the
     // entries it acknowledges are durable here (a leader counts its own copy at once).
     assert(!this.flushing && this.half === null, "multi-raft: receive during a flush (queue it)");
@@ -577,28 +600,33 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   }
 
   propose(group: number, data: Uint8Array): GroupProposeResult {
+    if (this.stall !== null) return stalled;
     const g = this.input(group);
     return g === undefined ? noGroup : g.raft.propose(data);
   }
 
   proposeConfChange(group: number, cc: ConfChange): GroupProposeResult {
+    if (this.stall !== null) return stalled;
     const g = this.input(group);
     return g === undefined ? noGroup : g.raft.proposeConfChange(cc);
   }
 
   transferLeader(group: number, to: NodeId): boolean {
+    if (this.stall !== null) return false;
     const g = this.input(group);
     return g === undefined ? false : g.raft.transferLeader(to);
   }
 
   /** A linearizable read; machine.reads gets `id` once the read's index is applied. */
   readIndex(group: number, id: number): GroupReadResult {
+    if (this.stall !== null) return stalled;
     const g = this.input(group);
     return g === undefined ? noGroup : g.raft.readIndex(id);
   }
 
   /** Campaign now (tests, and picking a leader at bootstrap). */
   campaign(group: number): boolean {
+    if (this.stall !== null) return false;
     const g = this.input(group);
     g?.raft.campaign();
     return g !== undefined;
@@ -630,11 +658,20 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * true and the caller flushes again soon — in its next turn, so that inputs arriving
    * meanwhile join the same transaction and envelopes.
    *
-   * A throw (storage failure, or a bug) leaves Readies handed out but not acknowledged:
-   * their other messages must not leave and raft cannot take them back (a leader's
-   * appends that left in step 0 are harmless: nothing counts them as durable here). The instance then
-   * refuses all further calls; the caller recreates it from its logs, as after a crash
-   * (the logs' memory is as it was before the failed persist).
+   * A persist that throws (a full disk, an I/O error) leaves the instance **stalled**:
+   * the logs are as they were before it (RaftLogs.persist), so the flush waits, half
+   * done, for retryFlush to persist the same writes again — to raft, a disk that took
+   * long to answer. Meanwhile nothing reaches raft: ticks and envelopes are dropped (a
+   * paused node, which raft tolerates: the other replicas elect a leader among
+   * themselves), proposals and reads are refused with reason "stalled", and every
+   * machine this node leads for is told it lost the role (roleChanged, role "follower"),
+   * so that the clients waiting on it learn that their writes may or may not commit.
+   *
+   * Any other throw (a bug, a machine that failed) leaves Readies handed out but not
+   * acknowledged: their other messages must not leave and raft cannot take them back (a
+   * leader's appends that left in step 0 are harmless: nothing counts them as durable
+   * here). The instance then refuses all further calls; the caller recreates it from its
+   * logs, as after a crash.
    */
   flush(): boolean {
     const half = this.flushStart();
@@ -652,6 +689,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    */
   flushStart(): FlushHalf | null {
     this.checkUsable();
+    if (this.stall !== null) return null;
     assert(!this.flushing && this.half === null, "multi-raft: flush re-entered");
     const batch = this.takeReadies();
     if (batch.length === 0) return null;
@@ -672,26 +710,71 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     }
   }
 
-  /** The second half of flush() (steps 1 to 4); true if a group already has more. */
+  /**
+   * The second half of flush() (steps 1 to 4); true if a group already has more. Throws
+   * what the persist threw, leaving the instance stalled (see flush()).
+   */
   flushEnd(half: FlushHalf): boolean {
     this.checkUsable();
     assert(this.half === half && !this.flushing, "multi-raft: flushEnd without its flushStart");
-    const h = half as Half<L>;
+    assert(this.stall === null, "multi-raft: flushEnd while stalled (retryFlush)");
+    return this.endFlush(half as Half<L>);
+  }
+
+  /**
+   * What the persist that stalled this instance threw, or null: while it is set the
+   * instance takes no input (see flush()) and waits for retryFlush.
+   */
+  get stalled(): unknown {
+    return this.stall;
+  }
+
+  /**
+   * Persists the stalled flush's writes again, and finishes it as flushEnd would; true if
+   * a group already has more (flush again), as flushEnd. Throws again, still stalled, if
+   * the persist fails again.
+   */
+  retryFlush(): boolean {
+    this.checkUsable();
+    assert(this.stall !== null && this.half !== null, "multi-raft: retryFlush without a stall");
+    return this.endFlush(this.half);
+  }
+
+  private endFlush(h: Half<L>): boolean {
     this.flushing = true;
     try {
       if (h.writes !== null) {
-        this.logs.persist(h.writes.writes);
+        try {
+          this.logs.persist(h.writes.writes);
+        } catch (e) {
+          this.stats.persistsFailed += 1;
+          if (this.stall === null) this.loseLeadership();
+          this.stall = e;
+          throw e;
+        }
+        this.stall = null;
         this.recordWritten(h.batch, h.writes);
       }
       this.finishFlush(h.batch, h.early, h.appliedEarly);
     } catch (e) {
-      this.failure = e;
+      if (this.stall !== e) this.failure = e;
       throw e;
     } finally {
       this.flushing = false;
-      this.half = null;
+      if (this.stall === null) this.half = null;
     }
     return this.afterFlush(h.batch);
+  }
+
+  /**
+   * Entering a stall: the machines of the groups this node leads hear that it lost the
+   * role. Their waiting proposals may commit through the entries already sent, or not.
+   */
+  private loseLeadership(): void {
+    for (const g of this.groups.values()) {
+      if (g.raft.state !== "leader") continue;
+      g.machine.roleChanged?.({ ...statusOf(g), role: "follower", lead: 0 });
+    }
   }
 
   /**
@@ -946,6 +1029,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
 }
 
 const noGroup: NoGroup = Object.freeze({ ok: false, reason: "no-group", lead: 0 });
+const stalled: NoGroup = Object.freeze({ ok: false, reason: "stalled", lead: 0 });
 
 function sameConf(a: ConfState, b: ConfState): boolean {
   const same = (x: readonly number[], y: readonly number[]) =>

@@ -245,7 +245,7 @@ export class ClusterRouter implements CommandRouter {
       if (before !== undefined) await before;
       const id = replica.newReadId();
       const r = runtime.multi.readIndex(group, id);
-      if (!r.ok) return noLeader;
+      if (!r.ok) return r.reason === "stalled" ? logUnwritable : noLeader;
       const reply = replica.read(id, args, this.nowMs()).catch(() => noLeader);
       runtime.flushSoon();
       return reply;
@@ -271,8 +271,16 @@ const outcomeUnknown = R.error(
 function proposeRefused(reason: string): Reply {
   if (reason === "too-large") return R.error("ERR the command is too large for one log entry");
   if (reason === "overloaded") return R.error("TRYAGAIN the shard is overloaded; retry shortly");
+  if (reason === "stalled") return logUnwritable;
   return noLeader;
 }
+
+/** This node's raft logs cannot be written (MultiRaft.stalled): nothing was proposed. */
+const logUnwritable = R.error(
+  "MISCONF Errors writing to disk: this node cannot write its raft log, so the command " +
+    "was not applied. The shard's other replicas take over; writes through this node " +
+    "resume by themselves once its disk accepts them again.",
+);
 
 const notLeading = R.error("TRYAGAIN this node does not lead the shard any more");
 

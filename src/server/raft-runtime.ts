@@ -37,6 +37,10 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
  */
 const replyHops = 16;
 
+/** Waits between retries of a raft log write that failed: doubling from the first. */
+const stallRetryFirstMs = 100;
+const stallRetryMaxMs = 1000;
+
 /**
  * The impure shell around MultiRaft on a real node (STYLE.md, 1): one interval timer
  * ticks every group, envelopes from the bus are stepped in as they arrive, and one flush
@@ -49,8 +53,12 @@ const replyHops = 16;
  */
 export class RaftRuntime<L extends GroupLog = GroupLog> {
   readonly multi: MultiRaft<L>;
-  readonly stats = { unroutable: 0, unknownSenders: 0, flushes: 0 };
+  readonly stats = { unroutable: 0, unknownSenders: 0, flushes: 0, stalls: 0 };
   private timer: NodeJS.Timeout | null = null;
+  /** The retry of a stalled flush (see onStall), or null. */
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Date.now() when the current stall began. */
+  private stalledAt = 0;
   private flushQueued = false;
   private closed = false;
   private readonly listeners: (() => void)[] = [];
@@ -109,16 +117,58 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
         () => {
           for (const l of this.listeners) l();
         },
-        (err: unknown) => {
-          // A disk error inside a flush leaves MultiRaft unusable (multi-raft.ts): the node
-          // must restart from its logs. Say so loudly; the process supervisor restarts it.
-          this.o.log.fatal({ err }, "raft flush failed: the node must restart from its logs");
-          this.closed = true;
-          process.exitCode = 70;
-          process.kill(process.pid, "SIGTERM");
-        },
+        (err: unknown) => this.onFlushError(err),
       );
     });
+  }
+
+  /**
+   * A flush threw. A failed raft log write stalls MultiRaft (multi-raft.ts, flush): the
+   * node stays up, its groups paused, and the write is retried until it goes through.
+   * Anything else (or logs that cannot take a write until reopened) leaves MultiRaft
+   * unusable: the node must restart from its logs.
+   */
+  private onFlushError(err: unknown): void {
+    if (this.closed) return;
+    if (this.multi.stalled === null || this.o.logs.broken?.() === true) {
+      this.o.log.fatal({ err }, "raft flush failed: the node must restart from its logs");
+      this.closed = true;
+      process.exitCode = 70;
+      process.kill(process.pid, "SIGTERM");
+      return;
+    }
+    this.stats.stalls += 1;
+    this.stalledAt = Date.now();
+    this.o.log.error(
+      { err },
+      "raft log write failed: this node's raft groups are paused (commands they lead " +
+        "answer MISCONF, the other replicas elect leaders without it) and the write is " +
+        "retried until it succeeds",
+    );
+    this.scheduleRetry(stallRetryFirstMs);
+  }
+
+  private scheduleRetry(waitMs: number): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.closed) return;
+      try {
+        this.multi.retryFlush();
+      } catch (err) {
+        if (this.multi.stalled === null || this.o.logs.broken?.() === true) {
+          this.onFlushError(err);
+        } else {
+          this.scheduleRetry(Math.min(waitMs * 2, stallRetryMaxMs));
+        }
+        return;
+      }
+      this.o.log.info(
+        { stalledMs: Date.now() - this.stalledAt },
+        "raft log writes succeed again: this node's raft groups resume",
+      );
+      for (const l of this.listeners) l();
+      this.flushSoon();
+    }, waitMs);
   }
 
   /**
@@ -149,6 +199,8 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   private send(to: NodeId, bytes: Uint8Array): void {

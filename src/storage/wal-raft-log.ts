@@ -271,7 +271,7 @@ export class WalRaftLogs {
   private spareJob: Promise<void> | null = null;
   private closed = false;
   /** Set when a failed write could not be undone: the log refuses everything until reopened. */
-  private broken: StorageError | null = null;
+  private brokenBy: StorageError | null = null;
   private readonly totals: RaftLogsStats = { commits: 0, entries: 0, groupWrites: 0 };
 
   constructor(options: WalRaftLogsOptions) {
@@ -353,6 +353,11 @@ export class WalRaftLogs {
     this.commit(changes);
     this.totals.groupWrites += changes.length;
     for (const c of changes) this.totals.entries += c.entries?.length ?? 0;
+  }
+
+  /** A failed write could not be undone: every write fails until the log is reopened. */
+  broken(): boolean {
+    return this.brokenBy !== null;
   }
 
   stats(): RaftLogsStats {
@@ -466,7 +471,7 @@ export class WalRaftLogs {
       fillZeros(seg.fd, at, at + length);
       if (this.sync) fdatasyncSync(seg.fd);
     } catch {
-      this.broken = toStorageError(cause, `raft log ${this.path} failed and cannot be written`);
+      this.brokenBy = toStorageError(cause, `raft log ${this.path} failed and cannot be written`);
     }
   }
 
@@ -886,7 +891,7 @@ export class WalRaftLogs {
   /** @internal */
   checkOpen(): void {
     if (this.closed) throw new StorageError("CLOSED", `raft log ${this.path} is closed`);
-    if (this.broken !== null) throw this.broken;
+    if (this.brokenBy !== null) throw this.brokenBy;
   }
 
   /** @internal */

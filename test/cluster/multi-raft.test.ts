@@ -154,7 +154,13 @@ class Cluster<L extends GroupLog> {
     }
     for (const n of this.nodes.values()) {
       n.mr.tick();
-      n.mr.flush();
+      try {
+        if (n.mr.stalled === null) n.mr.flush();
+        else n.mr.retryFlush();
+      } catch (e) {
+        // A failed persist stalls the node until a retry goes through; nothing else may throw.
+        if (n.mr.stalled === null) throw e;
+      }
     }
     const perPair = new Map<string, number>();
     for (const w of this.queue) {
@@ -515,7 +521,26 @@ describe("multi-raft host", () => {
     c.runUntil("applied by two", () => [1, 2].every((id) => c.values(id, 2).at(-1) === "two"));
   });
 
-  it("refuses every call after a failed flush (the Readies cannot be taken back)", () => {
+  it("refuses every call after a flush failed other than in its persist (a machine's throw)", () => {
+    class FailingMachine extends ListMachine {
+      override apply(entries: readonly Entry[]): void {
+        if (entries.some((e) => e.data.length > 0)) throw new Error("machine bug");
+        super.apply(entries);
+      }
+    }
+    const mr = new MultiRaft(1, lanConfig(1), new SeededRandom(1), new MemoryRaftLogs(), () => {});
+    mr.addGroup(7, { voters: [1], learners: [] }, new FailingMachine());
+    mr.campaign(7);
+    while (mr.flush());
+    assert.ok(mr.propose(7, text.encode("boom")).ok);
+    assert.throws(() => {
+      while (mr.flush());
+    }, /machine bug/);
+    assert.equal(mr.stalled, null);
+    assert.throws(() => mr.tick(), /unusable after a failed flush/);
+  });
+
+  it("a failed persist stalls the node; a retry that goes through resumes it as if the disk were slow", () => {
     let fail = false;
     class FailingLogs extends MemoryRaftLogs {
       override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
@@ -525,21 +550,89 @@ describe("multi-raft host", () => {
     }
     const logs = new FailingLogs();
     const mr = new MultiRaft(1, lanConfig(1), new SeededRandom(1), logs, () => {});
-    mr.addGroup(7, { voters: [1], learners: [] }, new ListMachine());
-    fail = true;
-    mr.campaign(7);
-    assert.throws(() => mr.flush(), /disk full/);
-    assert.throws(() => mr.tick(), /unusable after a failed flush/);
-    // A new instance on the same disk carries on (nothing of the failed Ready was kept).
-    fail = false;
-    const again = new MultiRaft(1, lanConfig(1), new SeededRandom(2), logs.restart(), () => {});
     const m = new ListMachine();
-    again.addGroup(7, { voters: [1], learners: [] }, m);
+    mr.addGroup(7, { voters: [1], learners: [] }, m);
+    mr.campaign(7);
+    while (mr.flush());
+    assert.ok(mr.propose(7, text.encode("before")).ok);
+    fail = true;
+    assert.throws(() => mr.flush(), /disk full/);
+    assert.match(String(mr.stalled), /disk full/);
+    assert.equal(mr.stats.persistsFailed, 1);
+    // Paused: nothing reaches raft, proposals and reads are refused, the machine heard it
+    // does not lead any more (its waiting clients get "may or may not have applied").
+    assert.deepEqual(m.roles.at(-1)?.role, "follower");
+    const refused = mr.propose(7, text.encode("during"));
+    assert.ok(!refused.ok && refused.reason === "stalled");
+    const read = mr.readIndex(7, 1);
+    assert.ok(!read.ok && read.reason === "stalled");
+    mr.tick();
+    assert.equal(mr.stats.droppedStalled, 1);
+    assert.equal(mr.flushStart(), null, "no new flush while stalled");
+    assert.throws(() => mr.retryFlush(), /disk full/);
+    assert.equal(mr.stats.persistsFailed, 2);
+    assert.deepEqual(m.values, []);
+    // The disk takes writes again: the same writes go through, and it carries on.
+    fail = false;
+    mr.retryFlush();
+    assert.equal(mr.stalled, null);
+    while (mr.flush());
+    assert.deepEqual(m.values, ["before"]);
+    assert.ok(mr.propose(7, text.encode("after")).ok);
+    while (mr.flush());
+    assert.deepEqual(m.values, ["before", "after"]);
+    // And what it wrote is what a restart reads back.
+    const again = new MultiRaft(1, lanConfig(1), new SeededRandom(2), logs.restart(), () => {});
+    const m2 = new ListMachine();
+    again.addGroup(7, { voters: [1], learners: [] }, m2);
     again.campaign(7);
-    again.flush();
-    assert.ok(again.propose(7, text.encode("ok")).ok);
     while (again.flush());
-    assert.deepEqual(m.values, ["ok"]);
+    assert.deepEqual(m2.values, ["before", "after"]);
+  });
+
+  it("3 nodes: a leader whose disk fails is left behind, then catches up when it recovers", () => {
+    const failing = new Set<NodeId>();
+    class FailingLogs extends MemoryRaftLogs {
+      constructor(private readonly id: NodeId) {
+        super();
+      }
+      override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
+        if (failing.has(this.id)) throw new Error(`node ${this.id}: disk full`);
+        super.persist(writes);
+      }
+    }
+    const c = new Cluster<MemoryGroupLog>(range(3, 1), range(6), (id) => new FailingLogs(id));
+    electAndWrite(c, 3);
+    const victim = c.leader(0);
+    const led = c.groups.filter((g) => c.leader(g) === victim);
+    // Its disk fails with proposals of its groups in flight.
+    for (const g of led) assert.ok(c.node(victim).mr.propose(g, text.encode(`g${g}/x`)).ok);
+    failing.add(victim);
+    c.step();
+    assert.notEqual(c.node(victim).mr.stalled, null);
+    const others = c.ids.filter((id) => id !== victim);
+    c.runUntil("the others lead every group", () => c.allLed(others));
+    for (let k = 3; k < 8; k++) {
+      c.proposeEverywhere((g) => `g${g}/${k}`, others);
+      c.step();
+    }
+    c.runUntil("the others applied it all", () =>
+      others.every((id) => c.groups.every((g) => c.values(id, g).includes(`g${g}/7`))),
+    );
+    assert.ok(c.node(victim).mr.stats.droppedStalled > 0);
+    // The disk recovers: the victim finishes its flush, hears the new leaders and catches up.
+    failing.delete(victim);
+    c.runUntil("the victim caught up", () =>
+      c.groups.every((g) => c.values(victim, g).includes(`g${g}/7`)),
+    );
+    for (const g of c.groups) {
+      const expected = c.values(others[0] as NodeId, g);
+      for (const id of c.ids) assert.deepEqual(c.values(id, g), expected, `group ${g} on ${id}`);
+      assert.deepEqual(
+        expected.filter((v) => !v.endsWith("/x")),
+        range(8).map((k) => `g${g}/${k}`),
+      );
+    }
   });
 
   it("applies what was durable before a flush ahead of its sync, and nothing newer", () => {
