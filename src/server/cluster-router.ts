@@ -278,8 +278,8 @@ function proposeRefused(reason: string): Reply {
 /** This node's raft logs cannot be written (MultiRaft.stalled): nothing was proposed. */
 const logUnwritable = R.error(
   "MISCONF Errors writing to disk: this node cannot write its raft log, so the command " +
-    "was not applied. The shard's other replicas take over; writes through this node " +
-    "resume by themselves once its disk accepts them again.",
+    "was not run. The shard's other replicas take over; this node resumes by itself " +
+    "once its disk accepts writes again.",
 );
 
 const notLeading = R.error("TRYAGAIN this node does not lead the shard any more");

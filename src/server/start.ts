@@ -221,6 +221,14 @@ async function openCluster(
     slotOf: keyHashSlot,
     commitIntervalMs: shardCommitIntervalMs,
     ...(bootId === null ? {} : { bootId }),
+    onCommitFailing: (err) =>
+      node.log.error(
+        { err },
+        "shard key space write failed: the applied writes are kept in memory and tried " +
+          "again until the disk takes them (the raft logs hold them durably)",
+      ),
+    onCommitResumed: (failures) =>
+      node.log.info({ failures }, "shard key space writes succeed again"),
   });
   if (space.discarded !== null) {
     node.log.warn(
@@ -229,6 +237,23 @@ async function openCluster(
     );
   }
   const machines = new Map<number, ShardMachine>();
+  // Shards whose replica left this node and whose keys are still to be deleted (a delete
+  // that failed, e.g. on a full disk, is tried again every 5 s).
+  const dropping = new Set<number>();
+  const dropRetries = new Set<NodeJS.Timeout>();
+  const dropKeys = (group: number, tries = 0): void => {
+    try {
+      space.dropShard(group);
+      dropping.delete(group);
+    } catch (err) {
+      if (tries === 0) node.log.error({ err, group }, "cannot delete a dropped shard's keys yet");
+      const t = setTimeout(() => {
+        dropRetries.delete(t);
+        dropKeys(group, tries + 1);
+      }, 5000);
+      dropRetries.add(t);
+    }
+  };
   // Active expiry's timer (below); closing stops it before the shard store closes.
   let expiry: NodeJS.Timeout | undefined;
   const now = () => Date.now();
@@ -248,6 +273,8 @@ async function openCluster(
     replicaTarget: options.replicas,
     deadNodeAfterMs: options.deadNodeAfterMs,
     shardMachine: (group, slots) => {
+      // A replica dropped here whose keys are not deleted yet: not again until they are.
+      if (dropping.has(group)) return null;
       const store = space.openShard(
         group,
         slots.map(([from, to]) => ({ from, to })),
@@ -260,10 +287,12 @@ async function openCluster(
     shardRemoved: (group) => {
       const m = machines.get(group);
       machines.delete(group);
-      void m?.close().then(() => space.dropShard(group));
+      dropping.add(group);
+      void (m?.close() ?? Promise.resolve()).then(() => dropKeys(group));
     },
     onClose: async () => {
       clearInterval(expiry);
+      for (const t of dropRetries) clearTimeout(t);
       for (const m of machines.values()) await m.close();
       await space.close();
     },

@@ -274,7 +274,18 @@ export interface LmdbShardSpaceOptions {
    * synced (noMetaSync), and a crash of the machine loses at most the last one.
    */
   bootId?: string;
+  /**
+   * A commit failed (a full disk, an I/O error) after a run of successes: its batches
+   * wait and are tried again (see commitQueued). For the log.
+   */
+  onCommitFailing?: (error: StorageError) => void;
+  /** A commit went through after `failures` failed tries in a row. */
+  onCommitResumed?: (failures: number) => void;
 }
+
+/** Waits between the tries of a commit that failed: doubling from the first. */
+const retryFirstMs = 100;
+const retryMaxMs = 2000;
 
 /**
  * The file in the space's folder that says how its writes may be trusted: the boot id
@@ -366,8 +377,11 @@ export class LmdbShardSpace implements ShardSpace {
   readonly slotKeys = new Uint32Array(slotsMax);
   /** @internal Bytes of the slot's data records (keys and encoded values), as committed. */
   readonly slotBytes = new Float64Array(slotsMax);
-  /** Totals since open: transactions committed, and the shard batches they carried. */
-  readonly stats = { commits: 0, batches: 0 };
+  /**
+   * Totals since open: transactions committed, the shard batches they carried, and
+   * transactions that failed (their batches were tried again).
+   */
+  readonly stats = { commits: 0, batches: 0, commitFailures: 0 };
   private readonly shards = new Map<number, LmdbShardBackend>();
   private readonly owners = new SlotOwners();
   private queue: Queued[] = [];
@@ -384,7 +398,14 @@ export class LmdbShardSpace implements ShardSpace {
   private readonly commitWritesMax: number;
   /** The commit in flight (see commitQueued), or null. */
   private committing: Promise<void> | null = null;
+  /** Failed commits in a row; the next try waits until retryAt (Date.now() ms). */
+  private failures = 0;
+  private retryAt = 0;
+  /** close() has begun: a failed commit is given up, not tried again. */
+  private closing = false;
   private closed = false;
+  private readonly onCommitFailing: ((error: StorageError) => void) | undefined;
+  private readonly onCommitResumed: ((failures: number) => void) | undefined;
   /** Set when the environment has no syncs of its own (see LmdbShardSpaceOptions.bootId). */
   private readonly bootId: string | null;
   /**
@@ -408,6 +429,8 @@ export class LmdbShardSpace implements ShardSpace {
       "shard space: bad commitWritesMax",
     );
     this.bootId = options.bootId ?? null;
+    this.onCommitFailing = options.onCommitFailing;
+    this.onCommitResumed = options.onCommitResumed;
     try {
       mkdirSync(options.path, { recursive: true });
       this.discarded = this.bootId === null ? null : this.checkSyncState(this.bootId);
@@ -539,6 +562,7 @@ export class LmdbShardSpace implements ShardSpace {
   /** Commits what is queued, then closes the environment; close the shards' stores first. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     while (this.committing !== null || this.queue.length > 0) {
       if (this.committing === null) this.commitQueued();
       await this.committing;
@@ -595,7 +619,11 @@ export class LmdbShardSpace implements ShardSpace {
    */
   private scheduleCommit(): void {
     this.scheduled = true;
-    const wait = this.urgent ? 0 : this.lastCommitAt + this.commitIntervalMs - Date.now();
+    const now = Date.now();
+    const wait = Math.max(
+      this.urgent ? 0 : this.lastCommitAt + this.commitIntervalMs - now,
+      this.retryAt - now,
+    );
     if (wait <= 0) {
       setImmediate(() => this.commitQueued());
       return;
@@ -616,9 +644,21 @@ export class LmdbShardSpace implements ShardSpace {
   /**
    * All queued batches in one transaction; each settles as its chain allows. One commit
    * at a time: what is queued meanwhile waits for it and goes in the next (the staging
-   * reads the committed counts and chain). The transaction is lmdb-js's asynchronous
-   * one: the staging runs on this thread, the commit and its sync on lmdb-js's writer
-   * thread, so the event loop does not wait for the disk.
+   * reads the committed counts and chain). The transaction runs on this thread
+   * (transactionSync). Without syncs (a boot id) its commit only copies pages to the page
+   * cache. With synced commits the event loop waits for the sync, once per commit
+   * interval at most. Until 2026-11-27 it was lmdb-js's asynchronous transaction (commit
+   * and sync on lmdb-js's writer thread), which on a failed commit also rejects a promise
+   * of lmdb-js's own that nobody can hold: an unhandled rejection in the node.
+   *
+   * A transaction that fails (a full disk, an I/O error) changes nothing, on disk or in
+   * memory: its batches go back to the head of the queue and are tried again, after
+   * 100 ms, doubling up to 2 s, for as long as it takes. The writes stay served from the
+   * stores' overlays meanwhile. They are applied raft entries, already acknowledged and
+   * durable in the raft log, so failing them (the overlay's rollback) would lose what
+   * clients were told is there. Only a batch of a store that is closing, or of a space
+   * that is closing, is failed instead: its entries are re-applied from the raft log
+   * after the next open.
    */
   private commitQueued(): void {
     this.scheduled = false;
@@ -636,22 +676,36 @@ export class LmdbShardSpace implements ShardSpace {
     const staged = new Map<LmdbShardBackend, Staged>();
     const deltas: SlotDeltas = new Map();
     const refused: (StorageError | null)[] = [];
-    this.committing = this.root
-      .transaction(() => {
-        for (const item of items) refused.push(this.stage(item, staged, deltas));
-        this.writeSlotCounts(deltas);
-      })
+    const stageAll = () => {
+      for (const item of items) refused.push(this.stage(item, staged, deltas));
+      this.writeSlotCounts(deltas);
+    };
+    // Committed on this thread (see the method's comment for why not lmdb-js's writer).
+    const commit = new Promise((resolve) =>
+      resolve(this.root.transactionSync(stageAll, commitFlags)),
+    );
+    this.committing = commit
       .then(
         () => this.settle(items, staged, deltas, refused),
-        (cause: unknown) => {
-          const error = toStorageError(cause, `write to ${this.path} failed`);
-          for (const item of items) item.reject(error);
-        },
+        (cause: unknown) =>
+          this.failed(items, toStorageError(cause, `write to ${this.path} failed`)),
       )
       .finally(() => {
         this.committing = null;
         if (this.queue.length > 0 && !this.scheduled && !this.closed) this.scheduleCommit();
       });
+  }
+
+  /** A transaction failed: its batches wait for the next try, or fail (see commitQueued). */
+  private failed(items: readonly Queued[], error: StorageError): void {
+    this.stats.commitFailures += 1;
+    if (this.failures === 0) this.onCommitFailing?.(error);
+    this.failures += 1;
+    this.retryAt = Date.now() + Math.min(retryFirstMs * 2 ** (this.failures - 1), retryMaxMs);
+    const again = items.filter((item) => !this.closing && !item.backend.closing);
+    for (const item of items) if (!again.includes(item)) item.reject(error);
+    this.queue = again.concat(this.queue);
+    for (const item of again) this.queuedWrites += item.batch.entries.size;
   }
 
   private settle(
@@ -660,6 +714,9 @@ export class LmdbShardSpace implements ShardSpace {
     deltas: SlotDeltas,
     refused: readonly (StorageError | null)[],
   ): void {
+    if (this.failures > 0) this.onCommitResumed?.(this.failures);
+    this.failures = 0;
+    this.retryAt = 0;
     this.stats.commits += 1;
     this.stats.batches += items.length;
     this.applySlotDeltas(deltas);

@@ -1,25 +1,25 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
 import { Redis } from "ioredis";
+import { fillUp, mountSmallFs, unmount } from "../storage/small-fs.js";
 import { removeDir, startNode, tempDir } from "./harness.js";
-
-/** A small tmpfs is a real file system that really fills up; mounting one needs root. */
-function mountSmallFs(dir: string, sizeMb: number): boolean {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m`, "tmpfs", dir], {
-      stdio: "ignore",
-    });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const mountDir = tempDir("homeostat-fullfs-");
 const canMount = mountSmallFs(mountDir, 16);
+// A cluster node's raft log makes 16 MiB segments (and one ahead of need): a bigger disk.
+const clusterMountDir = tempDir("homeostat-fullfs-cluster-");
+const canMountCluster = canMount && mountSmallFs(clusterMountDir, 96);
+
+/** Polls `check` every 50 ms for up to `ms`. */
+async function eventually(ms: number, check: () => boolean | Promise<boolean>): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
 
 it("reports a full disk to clients, loses nothing acknowledged and recovers when space returns", {
   skip: !canMount && "cannot mount a tmpfs here (needs root)",
@@ -32,10 +32,7 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
   try {
     assert.equal(await client.set("before", "safe"), "OK");
     // Leave about 1 MiB free, then write until the disk refuses.
-    const free = Number(
-      execFileSync("df", ["--output=avail", "-B1", mountDir]).toString().split("\n")[1],
-    );
-    writeFileSync(filler, Buffer.alloc(Math.max(0, free - 1024 * 1024)));
+    fillUp(mountDir, filler, 1024 * 1024);
     const value = "x".repeat(64 * 1024);
     let failure: Error | undefined;
     const acked: string[] = [];
@@ -83,6 +80,89 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
   }
 });
 
+it("a cluster node on a full disk stays up, says so, loses nothing acknowledged and resumes", {
+  skip: !canMountCluster && "cannot mount a tmpfs here (needs root)",
+}, async () => {
+  const data = join(clusterMountDir, "data");
+  mkdirSync(data);
+  const filler = join(clusterMountDir, "filler");
+  const node = await startNode(data, ["--cluster", "--shards", "2"]);
+  const client = new Redis({ port: node.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+  try {
+    assert.ok(
+      await eventually(
+        10_000,
+        async () => (await client.set("before", "safe").catch(() => "")) === "OK",
+      ),
+    );
+    fillUp(clusterMountDir, filler, 1024 * 1024);
+    // The key space's writes fail first and wait in memory (the raft log holds them); the
+    // raft log fails once it needs a new segment: then the node refuses commands.
+    const value = "x".repeat(256 * 1024);
+    let failure: Error | undefined;
+    const acked: string[] = [];
+    for (let i = 0; i < 400 && failure === undefined; i++) {
+      try {
+        await client.set(`big:${i}`, value);
+        acked.push(`big:${i}`);
+      } catch (err) {
+        failure = err as Error;
+      }
+    }
+    assert.ok(failure !== undefined, "the disk never filled");
+    assert.match(failure.message, /MISCONF|TRYAGAIN/);
+    const during = await client.set("during", "no").then(
+      () => "OK",
+      (e: Error) => e.message,
+    );
+    assert.match(
+      during,
+      /^MISCONF Errors writing to disk: this node cannot write its raft log, so the command was not run/,
+    );
+
+    assert.ok(
+      await eventually(5_000, () => node.logs.some((l) => l.includes("raft log write failed"))),
+      "no log line for the failure",
+    );
+    assert.equal(node.proc.exitCode, null, "the node is still running");
+
+    unlinkSync(filler);
+    assert.ok(
+      await eventually(
+        15_000,
+        async () => (await client.set("after", "space is back").catch(() => "")) === "OK",
+      ),
+      "writes resumed once space returned",
+    );
+    assert.equal(await client.get("before"), "safe");
+    assert.equal(await client.get("after"), "space is back");
+    for (const key of acked) assert.equal(await client.strlen(key), value.length, key);
+    assert.ok(node.logs.some((l) => l.includes("raft log writes succeed again")));
+
+    client.disconnect();
+    await node.kill();
+    const again = await startNode(data, ["--cluster"]);
+    const check = new Redis({ port: again.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+    try {
+      assert.ok(
+        await eventually(
+          10_000,
+          async () => (await check.get("after").catch(() => null)) === "space is back",
+        ),
+      );
+      assert.equal(await check.get("before"), "safe");
+      for (const key of acked) assert.equal(await check.strlen(key), value.length, key);
+    } finally {
+      check.disconnect();
+      await again.stop();
+    }
+  } finally {
+    client.disconnect();
+    await node.kill();
+    rmSync(filler, { force: true });
+  }
+});
+
 it("refuses to start on an unusable data folder, with a clear message", async () => {
   const dir = tempDir();
   try {
@@ -95,10 +175,11 @@ it("refuses to start on an unusable data folder, with a clear message", async ()
 });
 
 process.on("exit", () => {
-  if (canMount) {
-    try {
-      execFileSync("umount", [mountDir], { stdio: "ignore" });
-    } catch {}
+  for (const [dir, mounted] of [
+    [mountDir, canMount],
+    [clusterMountDir, canMountCluster],
+  ] as const) {
+    if (mounted) unmount(dir);
+    rmSync(dir, { recursive: true, force: true });
   }
-  rmSync(mountDir, { recursive: true, force: true });
 });

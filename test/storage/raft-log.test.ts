@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -39,6 +39,7 @@ import {
   persistAll,
   type RaftLogsKind,
 } from "./raft-log-writer.js";
+import { fillUp, mountSmallFs, unmount } from "./small-fs.js";
 
 const root = mkdtempSync(join(tmpdir(), "homeostat-raft-log-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -753,24 +754,11 @@ describe("crash", () => {
 
 // ---- a full disk ---------------------------------------------------------------------------
 
-/** A small tmpfs is a real file system that really fills up; mounting one needs root. */
-function mountSmallFs(dir: string, sizeMb: number): boolean {
-  try {
-    mkdirSync(dir, { recursive: true });
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeMb}m`, "tmpfs", dir], {
-      stdio: "ignore",
-    });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("full disk", () => {
   const mount = freshDir();
   const canMount = mountSmallFs(mount, 8);
   after(() => {
-    if (canMount) execFileSync("umount", [mount], { stdio: "ignore" });
+    if (canMount) unmount(mount);
   });
 
   for (const kind of ["lmdb", "wal"] as const) {
@@ -806,10 +794,7 @@ describe("full disk", () => {
       };
       try {
         persistBoth(2);
-        const free = Number(
-          execFileSync("df", ["--output=avail", "-B1", mount]).toString().split("\n")[1],
-        );
-        writeFileSync(filler, Buffer.alloc(Math.max(0, free - 512 * 1024)));
+        fillUp(mount, filler, 512 * 1024);
         let failure: unknown;
         for (let i = 0; i < 100 && failure === undefined; i++) {
           try {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { keyHashSlot } from "../../src/cluster/slots.js";
 import { AssertionError } from "../../src/core/assert.js";
@@ -18,8 +18,9 @@ import {
   type ShardStore,
   type SlotRange,
 } from "../../src/storage/shard-store.js";
-import type { StoredValue } from "../../src/storage/types.js";
+import { StorageError, type StoredValue } from "../../src/storage/types.js";
 import { storeCompliance } from "./compliance.js";
+import { fillUp, mountSmallFs, unmount } from "./small-fs.js";
 
 const str = (s: string, expireAtMs = 0): StoredValue => ({
   type: "string",
@@ -550,4 +551,96 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
         await space.close();
       }
     }));
+});
+
+describe("lmdb shard space on a full disk", () => {
+  const mount = mkdtempSync(join(tmpdir(), "homeostat-shard-fullfs-"));
+  const canMount = mountSmallFs(mount, 24);
+  after(() => {
+    if (canMount) unmount(mount);
+    rmSync(mount, { recursive: true, force: true });
+  });
+
+  for (const bootId of [undefined, "boot-a"]) {
+    const mode = bootId === undefined ? "synced commits" : "no syncs";
+    it(`keeps failed commits and tries them again until the disk takes them (${mode})`, {
+      skip: !canMount && "cannot mount a tmpfs here (needs root)",
+    }, async () => {
+      const path = join(mount, `space-${bootId ?? "synced"}`);
+      const filler = join(mount, "filler");
+      const events: string[] = [];
+      const open = () =>
+        new LmdbShardSpace({
+          path,
+          slotOf: keyHashSlot,
+          ...(bootId === undefined ? {} : { bootId }),
+          onCommitFailing: (e) => events.push(`failing ${e.code}`),
+          onCommitResumed: (n) => events.push(`resumed after ${n}`),
+        });
+      let space = open();
+      try {
+        const s = space.openShard(1, ALL_SLOTS);
+        s.set(b("before"), str("safe"));
+        await s.flush();
+        fillUp(mount, filler, 256 * 1024);
+        const big = "x".repeat(256 * 1024);
+        for (let i = 0; i < 16; i++) s.set(b(`big:${i}`), str(big));
+        let flushed = false;
+        const flush = s.flush().then(() => {
+          flushed = true;
+        });
+        const failed = () => space.stats.commitFailures >= 2;
+        for (let i = 0; i < 100 && !failed(); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(failed(), "the commit kept failing on the full disk");
+        assert.equal(flushed, false, "the writes wait; they are not failed");
+        assert.deepEqual(events.length, 1);
+        assert.match(events[0] as string, /^failing (ENOSPC|EIO|MAP_FULL)$/);
+        // Served from memory meanwhile.
+        assert.equal(s.get(b("big:15"))?.data.length, big.length);
+        unlinkSync(filler);
+        await flush;
+        assert.match(events[1] as string, /^resumed after \d+$/);
+        await s.close();
+        await space.close();
+        space = open();
+        const again = space.openShard(1, ALL_SLOTS);
+        assert.equal(again.size(), 17);
+        assert.equal(again.get(b("before"))?.data.toString(), "safe");
+        assert.equal(again.get(b("big:15"))?.data.length, big.length);
+        await again.close();
+      } finally {
+        await space.close();
+        rmSync(filler, { force: true });
+      }
+    });
+  }
+
+  it("gives up a failing commit when the store closes (the raft log re-applies it)", {
+    skip: !canMount && "cannot mount a tmpfs here (needs root)",
+  }, async () => {
+    const path = join(mount, "space-closing");
+    const filler = join(mount, "filler");
+    const space = new LmdbShardSpace({ path, slotOf: keyHashSlot, bootId: "boot-a" });
+    try {
+      const s = space.openShard(1, ALL_SLOTS);
+      s.set(b("before"), str("safe"));
+      await s.flush();
+      fillUp(mount, filler, 256 * 1024);
+      for (let i = 0; i < 16; i++) s.set(b(`big:${i}`), str("x".repeat(256 * 1024)));
+      const flush = s.flush();
+      for (let i = 0; i < 100 && space.stats.commitFailures === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(space.stats.commitFailures > 0);
+      await s.close();
+      await assert.rejects(flush, StorageError);
+      unlinkSync(filler);
+      const again = space.openShard(1, ALL_SLOTS);
+      assert.equal(again.size(), 1, "only what committed");
+      await again.close();
+    } finally {
+      await space.close();
+      rmSync(filler, { force: true });
+    }
+  });
 });
