@@ -125,6 +125,8 @@ export class ClusterSim {
   private readonly cutUntil = new Map<NodeId, number>();
   /** When the controller's oracle first saw each node cut off. */
   private readonly cutSince = new Map<NodeId, number>();
+  /** Nodes whose raft log writes fail, until a step (failDisk). */
+  private readonly diskFailsUntil = new Map<NodeId, number>();
   private inflight: Inflight[] = [];
   private readonly o: Required<ClusterSimOptions>;
 
@@ -193,7 +195,7 @@ export class ClusterSim {
         raftId,
         lanConfig(raftId),
         random,
-        new MemoryRaftLogs(),
+        new FaultyLogs(() => (this.diskFailsUntil.get(raftId) ?? 0) > this.step),
         (to, bytes) => this.queue.push({ from: raftId, to, bytes: bytes.slice() }),
         {
           compactEntries: 500,
@@ -286,6 +288,14 @@ export class ClusterSim {
     this.cutUntil.set(raftId, this.step + steps);
   }
 
+  /**
+   * The node's raft log writes fail for `steps` steps (a full disk): its MultiRaft stalls
+   * and retries each step, as RaftRuntime does.
+   */
+  failDisk(raftId: NodeId, steps: number): void {
+    this.diskFailsUntil.set(raftId, this.step + steps);
+  }
+
   private reachable(n: SimNode): boolean {
     return n.alive && (this.cutUntil.get(n.raftId) ?? 0) <= this.step;
   }
@@ -335,10 +345,17 @@ export class ClusterSim {
     for (const n of this.nodes.values()) {
       if (!n.alive) continue;
       n.multi.tick();
-      for (let k = 0; k < 4 && n.multi.flush(); k++) {
-        // more Readies (a single-voter group commits in its own flush)
+      try {
+        if (n.multi.stalled === null || n.multi.retryFlush()) {
+          for (let k = 0; k < 4 && n.multi.flush(); k++) {
+            // more Readies (a single-voter group commits in its own flush)
+          }
+        }
+      } catch (e) {
+        // A failed raft log write (failDisk) stalls the node until a retry goes through.
+        if (n.multi.stalled === null) throw e;
       }
-      this.dropRemoved(n);
+      if (n.multi.stalled === null) this.dropRemoved(n);
       // Replicas the shard map gives this node that it does not hold yet are created by the
       // leader's messages (onUnknownGroup), as on a real node.
     }
@@ -502,6 +519,28 @@ export class ClusterSim {
   }
 
   /**
+   * Keys whose value differs between a shard's leader and one of its voters ([] when all
+   * agree). Meaningful once writes have stopped and every replica has caught up.
+   */
+  divergentReplicas(): string[] {
+    const problems: string[] = [];
+    for (const key of this.proposed.keys()) {
+      const shard = this.shardOf(key);
+      const leader = shard === null ? null : this.leaderOf(shard.id);
+      if (shard === null || leader === null) continue;
+      const valueOn = (n: SimNode) =>
+        n.machines.get(shard.id)?.store.get(Buffer.from(key))?.data.toString() ?? "(none)";
+      const expected = valueOn(leader);
+      for (const v of leader.multi.raftOf(shard.id)?.confState().voters ?? []) {
+        const n = this.nodes.get(v) as SimNode;
+        const got = valueOn(n);
+        if (got !== expected) problems.push(`${key} on node ${v}: ${got}, leader ${expected}`);
+      }
+    }
+    return problems;
+  }
+
+  /**
    * Per shard, as its leader sees it: `atTarget` counts shards with at least `replicas`
    * voters, every one reachable (a move in progress may hold one more); `settled` those
    * with exactly `replicas` voters and no learner; `zonesSpread` is false if a settled
@@ -550,5 +589,17 @@ export class ClusterSim {
         if (sums.has(v)) sums.set(v, (sums.get(v) as number) + weight(s.id));
     }
     return sums;
+  }
+}
+
+/** In-memory raft logs whose writes fail while `failing()` says so (ClusterSim.failDisk). */
+class FaultyLogs extends MemoryRaftLogs {
+  constructor(private readonly failing: () => boolean) {
+    super();
+  }
+
+  override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
+    if (this.failing()) throw new Error("sim: the disk is full");
+    super.persist(writes);
   }
 }

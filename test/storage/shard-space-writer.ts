@@ -11,14 +11,10 @@ import { pathToFileURL } from "node:url";
 import { keyHashSlot } from "../../src/cluster/slots.js";
 import { ALL_SLOTS, LmdbShardSpace } from "../../src/storage/shard-store.js";
 
-async function main(): Promise<void> {
-  const [path, bootId, shard, keys] = process.argv.slice(2);
-  if (path === undefined || bootId === undefined || shard === undefined || keys === undefined) {
-    throw new Error("usage: shard-space-writer <folder> <bootId> <shard> <keys>");
-  }
+async function run(path: string, bootId: string, shard: number, keys: number): Promise<void> {
   const space = new LmdbShardSpace({ path, slotOf: keyHashSlot, bootId });
-  const store = space.openShard(Number(shard), ALL_SLOTS);
-  for (let i = 0; i < Number(keys); i++) {
+  const store = space.openShard(shard, ALL_SLOTS);
+  for (let i = 0; i < keys; i++) {
     store.set(Buffer.from(`k:${i}`), {
       type: "string",
       data: Buffer.from(`v:${i}`),
@@ -30,4 +26,8 @@ async function main(): Promise<void> {
   setInterval(() => {}, 1000);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();
+// Only when run as a script with arguments: `node --test` may load this file on its own.
+const [, main, path, bootId, shard, keys] = process.argv;
+if (main !== undefined && import.meta.url === pathToFileURL(main).href && keys !== undefined) {
+  await run(path as string, bootId as string, Number(shard), Number(keys));
+}
