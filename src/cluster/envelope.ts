@@ -24,9 +24,10 @@
  * Decoding is all or nothing: one bad item rejects the envelope. A garbled item means a
  * garbled frame (or a buggy peer), and nothing after it can be trusted either.
  */
+import { assert } from "../core/assert.js";
 import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
 import { reliableBytesMax } from "../core/transport.js";
-import { type DecodeResult, decodeMessage, encodeMessage } from "../raft/codec.js";
+import { type DecodeResult, decodeMessage, messageBytes, writeMessage } from "../raft/codec.js";
 import type { Message, NodeId } from "../raft/types.js";
 
 export const envelopeVersion = 1;
@@ -183,11 +184,15 @@ export class EnvelopeBuilder {
       this.w.uvar(m.term);
       this.w.uvar(m.context);
     } else {
-      const body = encodeMessage(m);
-      this.makeRoom(itemHeaderBytes + 4 + body.length);
+      // Written in place: no buffer of its own to fill, copy and drop (2–3% of a leader's
+      // CPU under load).
+      const size = messageBytes(m);
+      this.makeRoom(itemHeaderBytes + 4 + size);
       this.header(kindMessage, group);
-      this.w.u32(body.length);
-      this.w.raw(body);
+      this.w.u32(size);
+      const at = this.w.length;
+      writeMessage(this.w, m);
+      assert(this.w.length - at === size, `envelope: ${m.type} took other than its size`);
     }
   }
 

@@ -20,7 +20,15 @@
  */
 import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
 import { entriesPerMessageMax, membersMax } from "./config.js";
-import type { ConfChange, ConfState, Entry, EntryType, Message, SnapshotMeta } from "./types.js";
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type EntryType,
+  entryOverheadBytes,
+  type Message,
+  type SnapshotMeta,
+} from "./types.js";
 
 export const codecVersion = 1;
 /** Everything but entry data and snapshot chunks: the largest header plus a full conf. */
@@ -106,10 +114,45 @@ function readMeta(r: ByteReader): SnapshotMeta {
 
 /** Encodes a message. Throws RangeError only on a programmer error (a field out of range). */
 export function encodeMessage(m: Message): Uint8Array {
-  let size = messageOverheadBytes;
-  if (m.type === "app") for (const e of m.entries) size += 21 + e.data.length;
-  if (m.type === "snap") size += m.chunk.length;
-  const w = new ByteWriter(size);
+  const w = new ByteWriter(messageBytes(m));
+  writeMessage(w, m);
+  return w.take();
+}
+
+/** Bytes of the fields every message has: version, type, from, to, term. */
+const commonBytes = 1 + 1 + 4 + 4 + 8;
+
+/** The bytes encodeMessage(m) makes, computed without encoding. */
+export function messageBytes(m: Message): number {
+  switch (m.type) {
+    case "app": {
+      let size = commonBytes + 8 + 8 + 8 + 4;
+      for (const e of m.entries) size += entryOverheadBytes + e.data.length;
+      return size;
+    }
+    case "app-resp":
+      return commonBytes + 8 + 1 + 8 + 8;
+    case "vote":
+      return commonBytes + 8 + 8 + 1;
+    case "vote-resp":
+      return commonBytes + 1;
+    case "heartbeat":
+      return commonBytes + 8 + 8;
+    case "heartbeat-resp":
+      return commonBytes + 8;
+    case "snap": {
+      const conf = 2 + 4 * m.meta.conf.voters.length + 2 + 4 * m.meta.conf.learners.length;
+      return commonBytes + 8 + 8 + conf + 8 + 8 + 4 + m.chunk.length;
+    }
+    case "snap-resp":
+      return commonBytes + 8 + 8 + 1;
+    case "timeout-now":
+      return commonBytes;
+  }
+}
+
+/** Writes the message as encodeMessage encodes it, at the end of `w` (an envelope's). */
+export function writeMessage(w: ByteWriter, m: Message): void {
   w.u8(codecVersion);
   w.u8(typeCodes.indexOf(m.type));
   w.u32(m.from);
@@ -160,7 +203,6 @@ export function encodeMessage(m: Message): Uint8Array {
     case "timeout-now":
       break;
   }
-  return w.take();
 }
 
 function flag(v: number, allowed: number): number {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SeededRandom } from "../../src/core/random.js";
+import { messageBytes } from "../../src/raft/codec.js";
 import {
   decodeConfChange,
   decodeMessage,
@@ -69,7 +70,9 @@ const samples: Message[] = [
 describe("raft codec", () => {
   it("round-trips every message type", () => {
     for (const m of samples) {
-      const decoded = decodeMessage(encodeMessage(m), max);
+      const encoded = encodeMessage(m);
+      assert.equal(messageBytes(m), encoded.length, `${m.type}: messageBytes`);
+      const decoded = decodeMessage(encoded, max);
       assert.ok(decoded.ok, `${m.type}: ${decoded.ok ? "" : decoded.error}`);
       assert.deepEqual(decoded.value, m);
     }
