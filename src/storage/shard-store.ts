@@ -439,6 +439,10 @@ export class LmdbShardSpace implements ShardSpace {
         maxDbs: 8,
         overlappingSync: false,
         ...(this.bootId === null ? { noMetaSync: true } : { noSync: true }),
+        // Off: with it, lmdb-js batches each event-loop turn's writes under a promise of
+        // its own that no caller holds, and when a commit fails (a full disk) that promise
+        // rejects unheard, which stops the node. This space writes in its own transactions.
+        eventTurnBatching: false,
       });
       const binary = { encoding: "binary", keyEncoding: "binary" } as const;
       this.data = this.root.openDB<Buffer, Buffer>("shard-data", binary);
@@ -644,12 +648,9 @@ export class LmdbShardSpace implements ShardSpace {
   /**
    * All queued batches in one transaction; each settles as its chain allows. One commit
    * at a time: what is queued meanwhile waits for it and goes in the next (the staging
-   * reads the committed counts and chain). The transaction runs on this thread
-   * (transactionSync). Without syncs (a boot id) its commit only copies pages to the page
-   * cache. With synced commits the event loop waits for the sync, once per commit
-   * interval at most. Until 2026-11-27 it was lmdb-js's asynchronous transaction (commit
-   * and sync on lmdb-js's writer thread), which on a failed commit also rejects a promise
-   * of lmdb-js's own that nobody can hold: an unhandled rejection in the node.
+   * reads the committed counts and chain). The transaction is lmdb-js's asynchronous
+   * one: the staging runs on this thread, the commit (and its sync, with synced commits)
+   * on lmdb-js's writer thread, so the event loop does not wait for the disk.
    *
    * A transaction that fails (a full disk, an I/O error) changes nothing, on disk or in
    * memory: its batches go back to the head of the queue and are tried again, after
@@ -680,15 +681,14 @@ export class LmdbShardSpace implements ShardSpace {
       for (const item of items) refused.push(this.stage(item, staged, deltas));
       this.writeSlotCounts(deltas);
     };
-    // Committed on this thread (see the method's comment for why not lmdb-js's writer).
-    const commit = new Promise((resolve) =>
-      resolve(this.root.transactionSync(stageAll, commitFlags)),
-    );
-    this.committing = commit
+    this.committing = this.root
+      .transaction(stageAll)
       .then(
         () => this.settle(items, staged, deltas, refused),
-        (cause: unknown) =>
-          this.failed(items, toStorageError(cause, `write to ${this.path} failed`)),
+        async (cause: unknown) => {
+          const error = toStorageError(await commitCause(cause), `write to ${this.path} failed`);
+          this.failed(items, error);
+        },
       )
       .finally(() => {
         this.committing = null;
@@ -1390,4 +1390,22 @@ function readSyncState(dir: string): { bootId: string; open: boolean } | null | 
 
 function writeSyncState(dir: string, bootId: string, open: boolean): void {
   replaceFile(dir, syncStateFile, Buffer.from(`${bootId} ${open ? "open" : "closed"}\n`, "latin1"));
+}
+
+/**
+ * What made an lmdb-js asynchronous commit fail. Its rejection says only "Commit failed";
+ * the error itself (errno 28 for a full disk) comes through the promise it carries as
+ * `commitError`, which rejects in the same callback.
+ */
+async function commitCause(cause: unknown): Promise<unknown> {
+  const detail = (cause as { commitError?: unknown } | null)?.commitError;
+  if (!(detail instanceof Promise)) return cause;
+  const timeout = new Promise<void>((r) => setTimeout(r, 100).unref());
+  return Promise.race([
+    detail.then(
+      () => cause,
+      (e: unknown) => e,
+    ),
+    timeout.then(() => cause),
+  ]);
 }
