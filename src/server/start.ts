@@ -7,7 +7,11 @@ import { parseAddress } from "../core/udp-transport.js";
 import { encodeLogCommand, ShardMachine } from "../kv/machine.js";
 import { machineBootId } from "../storage/files.js";
 import { LmdbStore } from "../storage/lmdb.js";
-import { LmdbShardSpace, shardCommitIntervalMs } from "../storage/shard-store.js";
+import {
+  LmdbShardSpace,
+  shardCommitIntervalMs,
+  shardSyncIntervalMs,
+} from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
 import { ClusterRuntime } from "./cluster.js";
 import { ClusterRouter } from "./cluster-router.js";
@@ -220,7 +224,7 @@ async function openCluster(
     path: join(dir, "kv"),
     slotOf: keyHashSlot,
     commitIntervalMs: shardCommitIntervalMs,
-    ...(bootId === null ? {} : { bootId }),
+    ...(bootId === null ? {} : { bootId, syncIntervalMs: shardSyncIntervalMs }),
     onCommitFailing: (err) =>
       node.log.error(
         { err },

@@ -539,6 +539,36 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
       }
     }));
 
+  it("syncs in the background once per syncIntervalMs, not per commit", () =>
+    inTemp(async (dir) => {
+      const space = new LmdbShardSpace({
+        path: dir,
+        slotOf: keyHashSlot,
+        bootId: "boot-a",
+        syncIntervalMs: 60_000,
+      });
+      try {
+        const s = space.openShard(1, ALL_SLOTS);
+        for (let i = 0; i < 5; i++) {
+          s.set(b(`k${i}`), str("v"));
+          await s.flush();
+        }
+        for (let i = 0; i < 100 && space.stats.syncs === 0; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.equal(space.stats.commits, 5);
+        assert.equal(
+          space.stats.syncs,
+          1,
+          "the first commit's sync; the others within the interval",
+        );
+        assert.equal(space.stats.syncFailures, 0);
+        await s.close();
+      } finally {
+        await space.close();
+      }
+    }));
+
   it("deletes a space whose state file is unreadable", () =>
     inTemp(async (dir) => {
       await writeUnsyncedAndKill(dir, "boot-a", 2, 10);
