@@ -12,6 +12,55 @@ const canMount = mountSmallFs(mountDir, 16);
 const clusterMountDir = tempDir("homeostat-fullfs-cluster-");
 const canMountCluster = canMount && mountSmallFs(clusterMountDir, 96);
 
+/**
+ * SETs `big:0`, `big:1`, ... to `value` until the server refuses one (at most `max`):
+ * the keys it acknowledged, and the error of the first it refused.
+ */
+async function writeUntilRefused(
+  client: Redis,
+  value: string,
+  max: number,
+): Promise<{ acked: string[]; failure: Error }> {
+  const acked: string[] = [];
+  for (let i = 0; i < max; i++) {
+    try {
+      await client.set(`big:${i}`, value);
+      acked.push(`big:${i}`);
+    } catch (err) {
+      return { acked, failure: err as Error };
+    }
+  }
+  assert.fail("the disk never filled");
+}
+
+/**
+ * Starts a node on `data` again and checks what the test wrote: "before", "after" and
+ * every acknowledged big key (`length` bytes). A cluster node answers once it has
+ * elected its groups.
+ */
+async function checkAfterRestart(
+  data: string,
+  extra: string[],
+  acked: readonly string[],
+  length: number,
+): Promise<void> {
+  const again = await startNode(data, extra);
+  const check = new Redis({ port: again.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+  try {
+    assert.ok(
+      await eventually(
+        10_000,
+        async () => (await check.get("after").catch(() => null)) === "space is back",
+      ),
+    );
+    assert.equal(await check.get("before"), "safe");
+    for (const key of acked) assert.equal(await check.strlen(key), length, key);
+  } finally {
+    check.disconnect();
+    await again.stop();
+  }
+}
+
 /** Polls `check` every 50 ms for up to `ms`. */
 async function eventually(ms: number, check: () => boolean | Promise<boolean>): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; ) {
@@ -34,17 +83,7 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
     // Leave about 1 MiB free, then write until the disk refuses.
     fillUp(mountDir, filler, 1024 * 1024);
     const value = "x".repeat(64 * 1024);
-    let failure: Error | undefined;
-    const acked: string[] = [];
-    for (let i = 0; i < 200 && failure === undefined; i++) {
-      try {
-        await client.set(`big:${i}`, value);
-        acked.push(`big:${i}`);
-      } catch (err) {
-        failure = err as Error;
-      }
-    }
-    assert.ok(failure !== undefined, "the disk never filled");
+    const { acked, failure } = await writeUntilRefused(client, value, 200);
     assert.match(failure.message, /^MISCONF Errors writing to disk/);
     // The node is alive, reads work, and it says what is wrong.
     assert.equal(await client.get("before"), "safe");
@@ -61,16 +100,7 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
 
     client.disconnect();
     await node.kill();
-    const again = await startNode(data);
-    const check = new Redis({ port: again.port, host: "127.0.0.1" });
-    try {
-      assert.equal(await check.get("before"), "safe");
-      assert.equal(await check.get("after"), "space is back");
-      for (const key of acked) assert.equal((await check.strlen(key)) as number, value.length, key);
-    } finally {
-      check.disconnect();
-      await again.stop();
-    }
+    await checkAfterRestart(data, [], acked, value.length);
   } finally {
     client.disconnect();
     await node.kill();
@@ -99,17 +129,7 @@ it("a cluster node on a full disk stays up, says so, loses nothing acknowledged 
     // The key space's writes fail first and wait in memory (the raft log holds them); the
     // raft log fails once it needs a new segment: then the node refuses commands.
     const value = "x".repeat(256 * 1024);
-    let failure: Error | undefined;
-    const acked: string[] = [];
-    for (let i = 0; i < 400 && failure === undefined; i++) {
-      try {
-        await client.set(`big:${i}`, value);
-        acked.push(`big:${i}`);
-      } catch (err) {
-        failure = err as Error;
-      }
-    }
-    assert.ok(failure !== undefined, "the disk never filled");
+    const { acked, failure } = await writeUntilRefused(client, value, 400);
     assert.match(failure.message, /MISCONF|TRYAGAIN/);
     const during = await client.set("during", "no").then(
       () => "OK",
@@ -141,21 +161,7 @@ it("a cluster node on a full disk stays up, says so, loses nothing acknowledged 
 
     client.disconnect();
     await node.kill();
-    const again = await startNode(data, ["--cluster"]);
-    const check = new Redis({ port: again.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
-    try {
-      assert.ok(
-        await eventually(
-          10_000,
-          async () => (await check.get("after").catch(() => null)) === "space is back",
-        ),
-      );
-      assert.equal(await check.get("before"), "safe");
-      for (const key of acked) assert.equal(await check.strlen(key), value.length, key);
-    } finally {
-      check.disconnect();
-      await again.stop();
-    }
+    await checkAfterRestart(data, ["--cluster"], acked, value.length);
   } finally {
     client.disconnect();
     await node.kill();
