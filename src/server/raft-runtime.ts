@@ -108,14 +108,15 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
 
   /** Runs a flush after the current turn (proposals, reads and receipts gather until then). */
   flushSoon(): void {
-    if (this.flushQueued || this.closed) return;
+    // While stalled only the retry (scheduleRetry) flushes, and tells the listeners.
+    if (this.flushQueued || this.closed || this.multi.stalled !== null) return;
     this.flushQueued = true;
     setImmediate(() => {
       this.flushQueued = false;
       if (this.closed) return;
       this.flushTurn().then(
         () => {
-          for (const l of this.listeners) l();
+          if (this.multi.stalled === null) for (const l of this.listeners) l();
         },
         (err: unknown) => this.onFlushError(err),
       );

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { Redis } from "ioredis";
 import { fillUp, mountSmallFs, unmount } from "../storage/small-fs.js";
-import { removeDir, startNode, tempDir } from "./harness.js";
+import { type RunningNode, removeDir, startNode, tempDir } from "./harness.js";
 
 const mountDir = tempDir("homeostat-fullfs-");
 const canMount = mountSmallFs(mountDir, 16);
@@ -166,6 +166,92 @@ it("a cluster node on a full disk stays up, says so, loses nothing acknowledged 
     client.disconnect();
     await node.kill();
     rmSync(filler, { force: true });
+  }
+});
+
+/** group → applied index, for the raft groups a node holds (HOMEOSTAT GROUPS). */
+async function appliedOf(port: number): Promise<Map<number, { applied: number; voters: number }>> {
+  const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await r.connect();
+    const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
+    const out = new Map<number, { applied: number; voters: number }>();
+    for (const row of rows) {
+      const group = Number(/group=(\d+)/.exec(row)?.[1]);
+      const applied = Number(/applied=(\d+)/.exec(row)?.[1]);
+      const voters = (/voters=([\d,]*)/.exec(row)?.[1] ?? "").split(",").filter(Boolean).length;
+      out.set(group, { applied, voters });
+    }
+    return out;
+  } finally {
+    r.disconnect();
+  }
+}
+
+it("a 3-node cluster writes on while one node's disk is full, and that node catches up", {
+  skip: !canMountCluster && "cannot mount a tmpfs here (needs root)",
+  timeout: 180_000,
+}, async (t) => {
+  const dirs = [tempDir(), tempDir()];
+  const full = join(clusterMountDir, "node3");
+  mkdirSync(full);
+  const filler = join(clusterMountDir, "filler");
+  const nodes = [await startNode(dirs[0] as string, ["--cluster", "--shards", "4"])];
+  const seed = `127.0.0.1:${nodes[0]?.port}`;
+  const client = new Redis({ port: nodes[0]?.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+  try {
+    nodes.push(await startNode(dirs[1] as string, ["--cluster", "--join", seed]));
+    nodes.push(await startNode(full, ["--cluster", "--join", seed]));
+    const [a, , c] = nodes as [RunningNode, RunningNode, RunningNode];
+    assert.ok(
+      await eventually(90_000, async () => {
+        const groups = await appliedOf(c.port).catch(() => new Map());
+        return groups.size === 5 && [...groups.values()].every((g) => g.voters === 3);
+      }),
+      "every group on 3 voters",
+    );
+    fillUp(clusterMountDir, filler, 1024 * 1024);
+    // Writes through node 1 (forwarded to each shard's leader): node 3's raft log fills
+    // and it stalls; the shards it led elect leaders on 1 and 2, which go on.
+    const value = "x".repeat(256 * 1024);
+    const acked: string[] = [];
+    let ackedAfterStall = 0;
+    const stalled = () => c.logs.some((l) => l.includes("raft log write failed"));
+    for (let i = 0; i < 600 && ackedAfterStall < 40; i++) {
+      const ok = await client.set(`k:${i}`, value).then(
+        () => true,
+        () => false,
+      );
+      if (ok) acked.push(`k:${i}`);
+      if (ok && stalled()) ackedAfterStall += 1;
+    }
+    assert.ok(stalled(), "node 3's disk never filled");
+    assert.ok(ackedAfterStall >= 40, `${ackedAfterStall} writes acknowledged after the stall`);
+    assert.equal(c.proc.exitCode, null, "node 3 is still running");
+    // Space returns: node 3 finishes its write, hears the new leaders and catches up.
+    unlinkSync(filler);
+    assert.ok(
+      await eventually(60_000, async () => {
+        const mine = await appliedOf(c.port).catch(() => new Map());
+        const theirs = await appliedOf(a.port);
+        return [...theirs].every(([g, t]) => (mine.get(g)?.applied ?? 0) >= t.applied - 2);
+      }),
+      "node 3 caught up",
+    );
+    assert.ok(c.logs.some((l) => l.includes("raft log writes succeed again")));
+    t.diagnostic(`${acked.length} writes acknowledged, ${ackedAfterStall} after node 3 stalled`);
+    const through3 = new Redis({ port: c.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+    try {
+      for (const key of acked.slice(-5)) assert.equal(await through3.strlen(key), value.length);
+    } finally {
+      through3.disconnect();
+    }
+  } finally {
+    client.disconnect();
+    for (const n of nodes) await n.kill();
+    for (const d of dirs) removeDir(d);
+    rmSync(filler, { force: true });
+    rmSync(full, { recursive: true, force: true });
   }
 });
 
