@@ -256,7 +256,7 @@ function encodeImage(store: ShardStore, nowMs: number): Uint8Array {
   w.u64(nowMs);
   w.u64(store.size());
   let count = 0;
-  for (const key of store.keysFrom(undefined)) {
+  for (const { key } of store.keysByHash(0)) {
     const v = store.get(key) as StoredValue;
     w.u32(key.length);
     w.raw(key);
