@@ -8,7 +8,9 @@ import type { GroupLog, GroupWrite, RaftLogs } from "./multi-raft.js";
  * one MemoryLogStorage per group (raft/storage.ts, the reference LogStorage); what a
  * persist wrote survives restart(), which models a process crash and restart: the old
  * instance and its logs are dead, a new one sees the same disk with nothing open. Writes
- * are synchronous and cannot fail, so a persist is trivially atomic and durable.
+ * are synchronous, so a persist is trivially atomic and durable; it fails, writing
+ * nothing, only while the `failing` hook says so (a full disk, for tests and
+ * ClusterSim.failDisk).
  */
 export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
   private readonly open = new Map<number, MemoryGroupLog>();
@@ -16,7 +18,10 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
   private readonly totals = { commits: 0, entries: 0, groupWrites: 0 };
 
   /** A new, empty disk (or, from restart(), an existing one). */
-  constructor(private readonly disk: Map<number, MemoryLogStorage> = new Map()) {}
+  constructor(
+    private readonly disk: Map<number, MemoryLogStorage> = new Map(),
+    private readonly failing: () => boolean = () => false,
+  ) {}
 
   openGroup(group: number, conf: ConfState): MemoryGroupLog {
     this.checkAlive();
@@ -34,6 +39,7 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
   /** As WalRaftLogs.persist: every group's write, in the Ready contract's order. */
   persist(writes: readonly GroupWrite<MemoryGroupLog>[]): void {
     this.checkAlive();
+    if (this.failing()) throw new Error("memory raft logs: disk full (injected)");
     if (writes.length === 0) return;
     for (const { log, write } of writes) {
       assert(this.open.get(log.group) === log, "memory raft logs: a log not open here");
@@ -65,7 +71,7 @@ export class MemoryRaftLogs implements RaftLogs<MemoryGroupLog> {
     this.dead = true;
     for (const log of this.open.values()) log.markClosed();
     this.open.clear();
-    return new MemoryRaftLogs(this.disk);
+    return new MemoryRaftLogs(this.disk, this.failing);
   }
 
   /** @internal */

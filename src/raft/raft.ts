@@ -887,8 +887,8 @@ export class RaftNode {
     const committedBefore = this.log.committed;
     // The followers learn a new commit index from the next append or heartbeat (at most a
     // heartbeat later), not from an empty append of its own: that append and its answer
-    // were half the frames of a write at one client, and a tenth to a quarter of a 3-node
-    // cluster's writes/s (docs/raft.md). Except a conf change: a replica must apply it
+    // were half the frames of a write at one client (docs/raft.md has what it cost in
+    // writes/s). Except a conf change: a replica must apply it
     // as soon as it can, or it counts an old configuration's voters (docs/control.md).
     if (this.maybeCommit() && this.confChangeCommitted(committedBefore)) this.broadcastAppend();
     else if (wasPaused) this.sendAppend(m.from, true);

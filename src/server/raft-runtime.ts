@@ -55,7 +55,7 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
   readonly multi: MultiRaft<L>;
   readonly stats = { unroutable: 0, unknownSenders: 0, flushes: 0, stalls: 0 };
   private timer: NodeJS.Timeout | null = null;
-  /** The retry of a stalled flush (see onStall), or null. */
+  /** The retry of a stalled flush (see scheduleRetry), or null. */
   private retryTimer: NodeJS.Timeout | null = null;
   /** Date.now() when the current stall began. */
   private stalledAt = 0;
@@ -131,7 +131,7 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
    */
   private onFlushError(err: unknown): void {
     if (this.closed) return;
-    if (this.multi.stalled === null || this.o.logs.broken?.() === true) {
+    if (!this.retryable()) {
       this.o.log.fatal({ err }, "raft flush failed: the node must restart from its logs");
       this.closed = true;
       process.exitCode = 70;
@@ -149,6 +149,11 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
     this.scheduleRetry(stallRetryFirstMs);
   }
 
+  /** The flush that threw stalled MultiRaft, and the logs can take a write again. */
+  private retryable(): boolean {
+    return this.multi.stalled !== null && this.o.logs.broken?.() !== true;
+  }
+
   private scheduleRetry(waitMs: number): void {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -156,11 +161,8 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
       try {
         this.multi.retryFlush();
       } catch (err) {
-        if (this.multi.stalled === null || this.o.logs.broken?.() === true) {
-          this.onFlushError(err);
-        } else {
-          this.scheduleRetry(Math.min(waitMs * 2, stallRetryMaxMs));
-        }
+        if (this.retryable()) this.scheduleRetry(Math.min(waitMs * 2, stallRetryMaxMs));
+        else this.onFlushError(err);
         return;
       }
       this.o.log.info(

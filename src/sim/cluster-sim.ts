@@ -195,7 +195,7 @@ export class ClusterSim {
         raftId,
         lanConfig(raftId),
         random,
-        new FaultyLogs(() => (this.diskFailsUntil.get(raftId) ?? 0) > this.step),
+        new MemoryRaftLogs(new Map(), () => (this.diskFailsUntil.get(raftId) ?? 0) > this.step),
         (to, bytes) => this.queue.push({ from: raftId, to, bytes: bytes.slice() }),
         {
           compactEntries: 500,
@@ -589,17 +589,5 @@ export class ClusterSim {
         if (sums.has(v)) sums.set(v, (sums.get(v) as number) + weight(s.id));
     }
     return sums;
-  }
-}
-
-/** In-memory raft logs whose writes fail while `failing()` says so (ClusterSim.failDisk). */
-class FaultyLogs extends MemoryRaftLogs {
-  constructor(private readonly failing: () => boolean) {
-    super();
-  }
-
-  override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
-    if (this.failing()) throw new Error("sim: the disk is full");
-    super.persist(writes);
   }
 }

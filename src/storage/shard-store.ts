@@ -707,12 +707,11 @@ export class LmdbShardSpace implements ShardSpace {
     const staged = new Map<LmdbShardBackend, Staged>();
     const deltas: SlotDeltas = new Map();
     const refused: (StorageError | null)[] = [];
-    const stageAll = () => {
-      for (const item of items) refused.push(this.stage(item, staged, deltas));
-      this.writeSlotCounts(deltas);
-    };
     this.committing = this.root
-      .transaction(stageAll)
+      .transaction(() => {
+        for (const item of items) refused.push(this.stage(item, staged, deltas));
+        this.writeSlotCounts(deltas);
+      })
       .then(
         () => this.settle(items, staged, deltas, refused),
         async (cause: unknown) => {
@@ -758,10 +757,16 @@ export class LmdbShardSpace implements ShardSpace {
     if (this.failures === 0) this.onCommitFailing?.(error);
     this.failures += 1;
     this.retryAt = Date.now() + Math.min(retryFirstMs * 2 ** (this.failures - 1), retryMaxMs);
-    const again = items.filter((item) => !this.closing && !item.backend.closing);
-    for (const item of items) if (!again.includes(item)) item.reject(error);
+    const again: Queued[] = [];
+    for (const item of items) {
+      if (this.closing || item.backend.closing) {
+        item.reject(error);
+        continue;
+      }
+      again.push(item);
+      this.queuedWrites += item.batch.entries.size;
+    }
     this.queue = again.concat(this.queue);
-    for (const item of again) this.queuedWrites += item.batch.entries.size;
   }
 
   private settle(
@@ -774,7 +779,6 @@ export class LmdbShardSpace implements ShardSpace {
     this.failures = 0;
     this.retryAt = 0;
     this.stats.commits += 1;
-    this.maybeSync();
     this.stats.batches += items.length;
     this.applySlotDeltas(deltas);
     for (const [backend, st] of staged) backend.committed(st);
@@ -783,6 +787,7 @@ export class LmdbShardSpace implements ShardSpace {
       if (error === null || error === undefined) item.resolve();
       else item.reject(error);
     });
+    this.maybeSync();
   }
 
   private stage(

@@ -542,13 +542,7 @@ describe("multi-raft host", () => {
 
   it("a failed persist stalls the node; a retry that goes through resumes it as if the disk were slow", () => {
     let fail = false;
-    class FailingLogs extends MemoryRaftLogs {
-      override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
-        if (fail) throw new Error("disk full");
-        super.persist(writes);
-      }
-    }
-    const logs = new FailingLogs();
+    const logs = new MemoryRaftLogs(new Map(), () => fail);
     const mr = new MultiRaft(1, lanConfig(1), new SeededRandom(1), logs, () => {});
     const m = new ListMachine();
     mr.addGroup(7, { voters: [1], learners: [] }, m);
@@ -592,16 +586,11 @@ describe("multi-raft host", () => {
 
   it("3 nodes: a leader whose disk fails is left behind, then catches up when it recovers", () => {
     const failing = new Set<NodeId>();
-    class FailingLogs extends MemoryRaftLogs {
-      constructor(private readonly id: NodeId) {
-        super();
-      }
-      override persist(writes: Parameters<MemoryRaftLogs["persist"]>[0]): void {
-        if (failing.has(this.id)) throw new Error(`node ${this.id}: disk full`);
-        super.persist(writes);
-      }
-    }
-    const c = new Cluster<MemoryGroupLog>(range(3, 1), range(6), (id) => new FailingLogs(id));
+    const c = new Cluster<MemoryGroupLog>(
+      range(3, 1),
+      range(6),
+      (id) => new MemoryRaftLogs(new Map(), () => failing.has(id)),
+    );
     electAndWrite(c, 3);
     const victim = c.leader(0);
     const led = c.groups.filter((g) => c.leader(g) === victim);
