@@ -421,9 +421,13 @@ export class LmdbShardSpace implements ShardSpace {
   /** Failed commits in a row; the next try waits until retryAt (Date.now() ms). */
   private failures = 0;
   private retryAt = 0;
-  /** Date.now() when the last background sync started; one runs at a time. */
+  /**
+   * Date.now() when the last background sync started; one runs at a time, and `syncing`
+   * settles when it ends. close() waits for it: lmdb-js's sync worker uses the
+   * environment without holding it open, so closing under it crashes the process.
+   */
   private lastSyncAt = 0;
-  private syncing = false;
+  private syncing: Promise<void> | null = null;
   private syncFailing = false;
   private readonly syncIntervalMs: number;
   /** close() has begun: a failed commit is given up, not tried again. */
@@ -604,6 +608,7 @@ export class LmdbShardSpace implements ShardSpace {
     this.closed = true;
     for (const b of this.shards.values()) b.markClosed();
     this.shards.clear();
+    if (this.syncing !== null) await this.syncing;
     await this.root.close();
     if (this.bootId !== null) {
       // Every commit is in the page cache: sync the file, then say so. A failure leaves
@@ -730,25 +735,27 @@ export class LmdbShardSpace implements ShardSpace {
    * sync that fails is reported as a failing commit: the next commits meet the same disk.
    */
   private maybeSync(): void {
-    if (this.bootId === null || this.syncIntervalMs === 0 || this.syncing) return;
+    if (this.bootId === null || this.syncIntervalMs === 0 || this.syncing !== null) return;
     if (Date.now() - this.lastSyncAt < this.syncIntervalMs) return;
     this.lastSyncAt = Date.now();
-    this.syncing = true;
     // lmdb-js's sync (mdb_env_sync on a libuv thread) is in its JavaScript API but not in
     // its type declarations.
     const root = this.root as unknown as { sync(done: (error: unknown) => void): void };
-    root.sync((error) => {
-      this.syncing = false;
-      if (error === null || error === undefined) {
-        this.stats.syncs += 1;
-        this.syncFailing = false;
-        return;
-      }
-      this.stats.syncFailures += 1;
-      if (!this.syncFailing)
-        this.onCommitFailing?.(toStorageError(error, `sync of ${this.path} failed`));
-      this.syncFailing = true;
-    });
+    this.syncing = new Promise((settled) =>
+      root.sync((error) => {
+        this.syncing = null;
+        settled();
+        if (error === null || error === undefined) {
+          this.stats.syncs += 1;
+          this.syncFailing = false;
+          return;
+        }
+        this.stats.syncFailures += 1;
+        if (!this.syncFailing)
+          this.onCommitFailing?.(toStorageError(error, `sync of ${this.path} failed`));
+        this.syncFailing = true;
+      }),
+    );
   }
 
   /** A transaction failed: its batches wait for the next try, or fail (see commitQueued). */

@@ -16,8 +16,8 @@ export interface RunningNode {
   proc: ChildProcess;
   /** Every log line the node printed so far. */
   logs: string[];
-  /** SIGTERM and wait for exit. */
-  stop(): Promise<number | null>;
+  /** SIGTERM and wait for exit: the exit code, or the signal that ended the process. */
+  stop(): Promise<number | NodeJS.Signals | null>;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
 }
@@ -68,7 +68,9 @@ export async function startNode(
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const logs: string[] = [];
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((r) =>
+    proc.once("exit", (code, signal) => r(code ?? signal)),
+  );
   const port = await new Promise<number>((resolvePort, reject) => {
     let pending = "";
     const timer = setTimeout(

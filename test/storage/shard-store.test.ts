@@ -569,6 +569,25 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
       }
     }));
 
+  it("close waits for a background sync in flight before closing the environment", () =>
+    inTemp(async (dir) => {
+      const space = new LmdbShardSpace({
+        path: dir,
+        slotOf: keyHashSlot,
+        bootId: "boot-a",
+        syncIntervalMs: 60_000,
+      });
+      const s = space.openShard(1, ALL_SLOTS);
+      // Megabytes of dirty pages, so the sync this commit starts is still running at close.
+      const value = str("x".repeat(64 * 1024));
+      for (let i = 0; i < 200; i++) s.set(b(`k${i}`), value);
+      await s.flush();
+      await s.close();
+      await space.close();
+      assert.equal(space.stats.syncs + space.stats.syncFailures, 1, "the sync ended first");
+      assert.equal(space.stats.syncFailures, 0);
+    }));
+
   it("deletes a space whose state file is unreadable", () =>
     inTemp(async (dir) => {
       await writeUnsyncedAndKill(dir, "boot-a", 2, 10);
