@@ -386,6 +386,88 @@ describe("lmdb shard space", () => {
       await again.close();
     }));
 
+  /** What a reopened shard holds: sizes, indexes and values, to compare with expectations. */
+  function contents(s: ShardStore, keys: readonly string[], nowMs: number) {
+    return {
+      size: s.size(),
+      expiring: s.expiringCount(),
+      expired: names(s.expiredKeys(nowMs, 10)).sort(),
+      scanned: [...s.keysByHash(0)].map((h) => h.key.toString("latin1")).sort(),
+      values: keys.map((k) => {
+        const v = s.get(b(k));
+        return v === undefined ? null : `${v.data.toString()}@${v.expireAtMs}`;
+      }),
+    };
+  }
+
+  it("one commit takes batches that write the same keys in turn", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000 }, async (t) => {
+      const s = t.space.openShard(1, LOW);
+      const [k1, k2, k3] = keysIn(LOW, 3, "turn") as [string, string, string];
+      const later = Date.now() + 3_600_000;
+      s.set(b(k1), str("first"));
+      s.set(b(k2), str("old", later));
+      await s.flush();
+      // Both wait out the interval, then go in one commit (at close).
+      s.set(b(k1), str("second", later));
+      s.set(b(k2), str("new"));
+      const one = s.flush();
+      s.set(b(k1), str("third"));
+      s.delete(b(k2));
+      s.set(b(k3), str("kept", later));
+      const two = s.flush();
+      await s.close();
+      await Promise.all([one, two]);
+      assert.equal(t.space.stats.commits, 2);
+      const again = (await t.reopen()).openShard(1, LOW);
+      assert.deepEqual(contents(again, [k1, k2, k3], later + 1), {
+        size: 2,
+        expiring: 1,
+        expired: [k3],
+        scanned: [k1, k3].sort(),
+        values: ["third@0", null, `kept@${later}`],
+      });
+      // The counted bytes, as if the same keys had been written once into an empty shard.
+      await withTempSpace({}, async (fresh) => {
+        const f = fresh.space.openShard(1, LOW);
+        f.set(b(k1), str("third"));
+        f.set(b(k3), str("kept", later));
+        await f.flush();
+        assert.equal(again.dataBytes(), f.dataBytes());
+        await f.close();
+      });
+      await again.close();
+    }));
+
+  it("a clear starts a commit of its own, after the batches before it", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000 }, async (t) => {
+      const s = t.space.openShard(1, LOW);
+      const [k1, k2, k3] = keysIn(LOW, 3, "clear") as [string, string, string];
+      const later = Date.now() + 3_600_000;
+      s.set(b(k1), str("first", later));
+      await s.flush();
+      s.set(b(k2), str("before", later));
+      const one = s.flush();
+      s.clear();
+      s.set(b(k3), str("after", later));
+      const two = s.flush();
+      s.set(b(k2), str("again"));
+      const three = s.flush();
+      await s.close();
+      await Promise.all([one, two, three]);
+      assert.equal(t.space.stats.commits, 3, "the first; the one before the clear; from it on");
+      assert.equal(t.space.stats.batches, 4);
+      const again = (await t.reopen()).openShard(1, LOW);
+      assert.deepEqual(contents(again, [k1, k2, k3], later + 1), {
+        size: 2,
+        expiring: 1,
+        expired: [k3],
+        scanned: [k2, k3].sort(),
+        values: [null, "again@0", `after@${later}`],
+      });
+      await again.close();
+    }));
+
   it("commits early, interval or not, once commitWritesMax writes wait", () =>
     withTempSpace({ commitIntervalMs: 3_600_000, commitWritesMax: 10 }, async ({ space }) => {
       const s = space.openShard(1, LOW);
