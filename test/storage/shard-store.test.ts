@@ -400,6 +400,15 @@ describe("lmdb shard space", () => {
     };
   }
 
+  /** Closes `s` (which commits what waits), then reopens the space and shard 1 on LOW. */
+  async function commitAndReopen(t: TempSpace, s: ShardStore, flushes: Promise<void>[]) {
+    await s.close();
+    await Promise.all(flushes);
+    const commits = t.space.stats.commits;
+    const batches = t.space.stats.batches;
+    return { commits, batches, again: (await t.reopen()).openShard(1, LOW) };
+  }
+
   it("one commit takes batches that write the same keys in turn", () =>
     withTempSpace({ commitIntervalMs: 3_600_000 }, async (t) => {
       const s = t.space.openShard(1, LOW);
@@ -415,11 +424,8 @@ describe("lmdb shard space", () => {
       s.set(b(k1), str("third"));
       s.delete(b(k2));
       s.set(b(k3), str("kept", later));
-      const two = s.flush();
-      await s.close();
-      await Promise.all([one, two]);
-      assert.equal(t.space.stats.commits, 2);
-      const again = (await t.reopen()).openShard(1, LOW);
+      const { commits, again } = await commitAndReopen(t, s, [one, s.flush()]);
+      assert.equal(commits, 2);
       assert.deepEqual(contents(again, [k1, k2, k3], later + 1), {
         size: 2,
         expiring: 1,
@@ -452,12 +458,9 @@ describe("lmdb shard space", () => {
       s.set(b(k3), str("after", later));
       const two = s.flush();
       s.set(b(k2), str("again"));
-      const three = s.flush();
-      await s.close();
-      await Promise.all([one, two, three]);
-      assert.equal(t.space.stats.commits, 3, "the first; the one before the clear; from it on");
-      assert.equal(t.space.stats.batches, 4);
-      const again = (await t.reopen()).openShard(1, LOW);
+      const { commits, batches, again } = await commitAndReopen(t, s, [one, two, s.flush()]);
+      assert.equal(commits, 3, "the first; the one before the clear; from it on");
+      assert.equal(batches, 4);
       assert.deepEqual(contents(again, [k1, k2, k3], later + 1), {
         size: 2,
         expiring: 1,
@@ -549,8 +552,13 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  const open = (dir: string, bootId: string) =>
-    new LmdbShardSpace({ path: dir, slotOf: keyHashSlot, bootId });
+  const open = (dir: string, bootId: string, syncIntervalMs?: number) =>
+    new LmdbShardSpace({
+      path: dir,
+      slotOf: keyHashSlot,
+      bootId,
+      ...(syncIntervalMs === undefined ? {} : { syncIntervalMs }),
+    });
   const keysOf = async (space: LmdbShardSpace, shard: number) => {
     const s = space.openShard(shard, ALL_SLOTS);
     const n = s.size();
@@ -623,12 +631,7 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
 
   it("syncs in the background once per syncIntervalMs, not per commit", () =>
     inTemp(async (dir) => {
-      const space = new LmdbShardSpace({
-        path: dir,
-        slotOf: keyHashSlot,
-        bootId: "boot-a",
-        syncIntervalMs: 60_000,
-      });
+      const space = open(dir, "boot-a", 60_000);
       try {
         const s = space.openShard(1, ALL_SLOTS);
         for (let i = 0; i < 5; i++) {
@@ -653,12 +656,7 @@ describe("lmdb shard space without syncs (opened with a boot id)", () => {
 
   it("close waits for a background sync in flight before closing the environment", () =>
     inTemp(async (dir) => {
-      const space = new LmdbShardSpace({
-        path: dir,
-        slotOf: keyHashSlot,
-        bootId: "boot-a",
-        syncIntervalMs: 60_000,
-      });
+      const space = open(dir, "boot-a", 60_000);
       const s = space.openShard(1, ALL_SLOTS);
       // Megabytes of dirty pages, so the sync this commit starts is still running at close.
       const value = str("x".repeat(64 * 1024));
