@@ -7,7 +7,7 @@ import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
-import { type Forwarder, unreachablePrefix } from "./forwarder.js";
+import { type Forwarder, maybeRanSuffix, unreachablePrefix } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
 
 /** What the router needs of a shard's state machine on this node (kv/machine.ts). */
@@ -146,6 +146,9 @@ export class ClusterRouter implements CommandRouter {
       if (answer !== null) return answer;
       const reply = await this.forwarder.send(node.host, node.port, forward);
       if (!isRedirect(reply)) return reply;
+      // A write that may have run is not sent again: it would run twice (found by the
+      // SIGKILL test's linearizability check, a SET applied again after later ones).
+      if (write && mayHaveRun(reply)) return reply;
       const waitMore = isUnreachable(reply) && Date.now() < reachableBy;
       if (round >= forwardRetriesMax && !waitMore) return reply;
       await sleep(Math.min(50 * (round + 1), 200));
@@ -264,9 +267,9 @@ export class ClusterRouter implements CommandRouter {
 }
 
 /** A write whose leader changed before it was applied: it may or may not have been. */
-const outcomeUnknown = R.error(
-  "TRYAGAIN the shard's leader changed before the write was applied; it may or may not have been",
-);
+const outcomeUnknownText =
+  "TRYAGAIN the shard's leader changed before the write was applied; it may or may not have been";
+const outcomeUnknown = R.error(outcomeUnknownText);
 
 function proposeRefused(reason: string): Reply {
   if (reason === "too-large") return R.error("ERR the command is too large for one log entry");
@@ -301,6 +304,17 @@ function parseCursorArg(b: Buffer): bigint | undefined {
 /** The forwarder's answer when the leader's node refused or dropped the connection. */
 function isUnreachable(reply: Reply): boolean {
   return reply.kind === "error" && String(reply.value).startsWith(unreachablePrefix);
+}
+
+/**
+ * A redirect whose command may have run: the leader proposed it and lost the role, or the
+ * forward was sent and its connection lost. Every other redirect (MOVED, no leader, not
+ * leading any more, overloaded, not sent) says it did not run.
+ */
+function mayHaveRun(reply: Reply): boolean {
+  if (reply.kind !== "error") return false;
+  const text = String(reply.value);
+  return text === outcomeUnknownText || text.endsWith(maybeRanSuffix);
 }
 
 function isRedirect(reply: Reply): boolean {

@@ -8,6 +8,11 @@ import type { Reply } from "../resp/types.js";
 const forwardTimeoutMs = 5000;
 /** How a forward that could not reach the leader's node is answered (the router retries it). */
 export const unreachablePrefix = "TRYAGAIN the shard's leader cannot be reached";
+/**
+ * The tail of that answer for a command that was sent and got no reply: it may have run,
+ * so the router must not send a write again (it would run twice).
+ */
+export const maybeRanSuffix = "; the command may or may not have run";
 /** Commands in flight on one connection: past this the origin answers TRYAGAIN. */
 const inflightMax = 10_000;
 
@@ -75,7 +80,7 @@ export class ForwardConnection {
     this.socket.destroy();
     for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
-      p.resolve(R.error(`${unreachablePrefix} (${why})`));
+      p.resolve(R.error(`${unreachablePrefix} (${why})${maybeRanSuffix}`));
     }
     this.onClose();
   }
