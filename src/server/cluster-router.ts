@@ -145,10 +145,7 @@ export class ClusterRouter implements CommandRouter {
       const answer = away(node);
       if (answer !== null) return answer;
       const reply = await this.forwarder.send(node.host, node.port, forward);
-      if (!isRedirect(reply)) return reply;
-      // A write that may have run is not sent again: it would run twice (found by the
-      // SIGKILL test's linearizability check, a SET applied again after later ones).
-      if (write && mayHaveRun(reply)) return reply;
+      if (!mayRetry(reply, write)) return reply;
       const waitMore = isUnreachable(reply) && Date.now() < reachableBy;
       if (round >= forwardRetriesMax && !waitMore) return reply;
       await sleep(Math.min(50 * (round + 1), 200));
@@ -267,7 +264,7 @@ export class ClusterRouter implements CommandRouter {
 }
 
 /** A write whose leader changed before it was applied: it may or may not have been. */
-const outcomeUnknownText =
+export const outcomeUnknownText =
   "TRYAGAIN the shard's leader changed before the write was applied; it may or may not have been";
 const outcomeUnknown = R.error(outcomeUnknownText);
 
@@ -304,6 +301,15 @@ function parseCursorArg(b: Buffer): bigint | undefined {
 /** The forwarder's answer when the leader's node refused or dropped the connection. */
 function isUnreachable(reply: Reply): boolean {
   return reply.kind === "error" && String(reply.value).startsWith(unreachablePrefix);
+}
+
+/**
+ * Whether the router may send a forwarded command again after this answer: a redirect
+ * (MOVED, TRYAGAIN), except a write's whose command may have run, which would then run
+ * twice (CI's SIGKILL test caught a SET applied again after later ones).
+ */
+export function mayRetry(reply: Reply, write: boolean): boolean {
+  return isRedirect(reply) && !(write && mayHaveRun(reply));
 }
 
 /**
