@@ -7,7 +7,7 @@ import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
-import { type Forwarder, maybeRanSuffix, unreachablePrefix } from "./forwarder.js";
+import { type Forwarder, unreachablePrefix } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
 
 /** What the router needs of a shard's state machine on this node (kv/machine.ts). */
@@ -263,9 +263,14 @@ export class ClusterRouter implements CommandRouter {
   }
 }
 
-/** A write whose leader changed before it was applied: it may or may not have been. */
-export const outcomeUnknownText =
-  "TRYAGAIN the shard's leader changed before the write was applied; it may or may not have been";
+/**
+ * A write whose leader changed before it was applied: it may or may not have been. Not
+ * TRYAGAIN, which says a command did not run: cluster clients (ioredis) send a TRYAGAIN
+ * command again by themselves, and a write that had run would run twice (an INCR
+ * counted twice). UNCERTAIN is no code of Redis's, so clients pass it to the caller.
+ */
+const uncertainCode = "UNCERTAIN ";
+export const outcomeUnknownText = `${uncertainCode}the shard's leader changed before the write was applied; it may or may not have been`;
 const outcomeUnknown = R.error(outcomeUnknownText);
 
 function proposeRefused(reason: string): Reply {
@@ -305,22 +310,14 @@ function isUnreachable(reply: Reply): boolean {
 
 /**
  * Whether the router may send a forwarded command again after this answer: a redirect
- * (MOVED, TRYAGAIN), except a write's whose command may have run, which would then run
- * twice (CI's SIGKILL test caught a SET applied again after later ones).
+ * (MOVED, TRYAGAIN: it did not run), or an UNCERTAIN one (it may have run: the leader
+ * lost the role after proposing it, or the forward's connection was lost with it in
+ * flight) for a read only. A write sent again could run twice: CI's SIGKILL test caught
+ * a SET applied again after later ones when every TRYAGAIN was retried.
  */
 export function mayRetry(reply: Reply, write: boolean): boolean {
-  return isRedirect(reply) && !(write && mayHaveRun(reply));
-}
-
-/**
- * A redirect whose command may have run: the leader proposed it and lost the role, or the
- * forward was sent and its connection lost. Every other redirect (MOVED, no leader, not
- * leading any more, overloaded, not sent) says it did not run.
- */
-function mayHaveRun(reply: Reply): boolean {
-  if (reply.kind !== "error") return false;
-  const text = String(reply.value);
-  return text === outcomeUnknownText || text.endsWith(maybeRanSuffix);
+  if (isRedirect(reply)) return true;
+  return !write && reply.kind === "error" && String(reply.value).startsWith(uncertainCode);
 }
 
 function isRedirect(reply: Reply): boolean {

@@ -9,10 +9,11 @@ const forwardTimeoutMs = 5000;
 /** How a forward that could not reach the leader's node is answered (the router retries it). */
 export const unreachablePrefix = "TRYAGAIN the shard's leader cannot be reached";
 /**
- * The tail of that answer for a command that was sent and got no reply: it may have run,
- * so the router must not send a write again (it would run twice).
+ * The answer for a command that was sent and got no reply (the connection was lost): it
+ * may have run, so the router must not send a write again, nor a client be invited to
+ * (it would run twice). See `uncertain` in cluster-router.ts.
  */
-export const maybeRanSuffix = "; the command may or may not have run";
+export const lostInFlightPrefix = "UNCERTAIN the shard's leader cannot be reached";
 /** Commands in flight on one connection: past this the origin answers TRYAGAIN. */
 const inflightMax = 10_000;
 
@@ -80,7 +81,7 @@ export class ForwardConnection {
     this.socket.destroy();
     for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
-      p.resolve(R.error(`${unreachablePrefix} (${why})${maybeRanSuffix}`));
+      p.resolve(R.error(`${lostInFlightPrefix} (${why}); the command may or may not have run`));
     }
     this.onClose();
   }

@@ -4,7 +4,11 @@ import { describe, it } from "node:test";
 import * as R from "../../src/resp/reply.js";
 import type { Reply } from "../../src/resp/types.js";
 import { mayRetry, outcomeUnknownText } from "../../src/server/cluster-router.js";
-import { ForwardConnection, unreachablePrefix } from "../../src/server/forwarder.js";
+import {
+  ForwardConnection,
+  lostInFlightPrefix,
+  unreachablePrefix,
+} from "../../src/server/forwarder.js";
 import { unusedPort } from "./harness.js";
 
 const set = [Buffer.from("SET"), Buffer.from("k"), Buffer.from("v")];
@@ -36,8 +40,8 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
     try {
       const reply = await forward.send(set);
       const text = errorText(reply);
-      assert.ok(text.startsWith(unreachablePrefix), text);
-      assert.match(text, /may or may not have run/);
+      assert.ok(text.startsWith(lostInFlightPrefix), text);
+      assert.match(text, /^UNCERTAIN .*may or may not have run$/);
       assert.equal(mayRetry(reply, true), false);
       assert.equal(mayRetry(reply, false), true);
     } finally {
@@ -54,7 +58,7 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
     const forward = new ForwardConnection("127.0.0.1", await unusedPort(), "", () => closed());
     await gone;
     const reply = await forward.send(set);
-    assert.doesNotMatch(errorText(reply), /may or may not have run/);
+    assert.equal(errorText(reply), unreachablePrefix);
     assert.equal(mayRetry(reply, true), true);
   });
 
@@ -67,6 +71,8 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
     ];
     for (const reply of didNotRun) assert.equal(mayRetry(reply, true), true, errorText(reply));
     const unknown = R.error(outcomeUnknownText);
+    // Not TRYAGAIN, which cluster clients send again by themselves.
+    assert.match(outcomeUnknownText, /^UNCERTAIN /);
     assert.equal(mayRetry(unknown, true), false);
     assert.equal(mayRetry(unknown, false), true);
     for (const reply of [R.OK, R.error("ERR wrong number of arguments"), R.NULL]) {
