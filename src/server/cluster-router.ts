@@ -115,8 +115,8 @@ export class ClusterRouter implements CommandRouter {
   /**
    * Runs `args` on `group`'s leader: here if we lead it; else `away(leader)` answers at
    * once, or (null) `forward` is sent to the leader, again up to forwardRetriesMax times
-   * when it answers a redirect (its leadership moved meanwhile). Waits up to leaderWaitMs
-   * for a leader each round, then TRYAGAIN.
+   * when its answer allows (mayRetry: its leadership moved meanwhile, and the command did
+   * not run or is a read). Waits up to leaderWaitMs for a leader each round, then TRYAGAIN.
    */
   private async atLeader(
     client: Client,

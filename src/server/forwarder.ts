@@ -4,14 +4,14 @@ import * as R from "../resp/reply.js";
 import { ReplyParser } from "../resp/reply-parser.js";
 import type { Reply } from "../resp/types.js";
 
-/** A forwarded command with no answer by then fails (the origin answers TRYAGAIN). */
+/** A forwarded command with no answer by then fails (the origin answers UNCERTAIN). */
 const forwardTimeoutMs = 5000;
 /** How a forward that could not reach the leader's node is answered (the router retries it). */
 export const unreachablePrefix = "TRYAGAIN the shard's leader cannot be reached";
 /**
  * The answer for a command that was sent and got no reply (the connection was lost): it
  * may have run, so the router must not send a write again, nor a client be invited to
- * (it would run twice). See `uncertain` in cluster-router.ts.
+ * (it would run twice). See mayRetry in cluster-router.ts.
  */
 export const lostInFlightPrefix = "UNCERTAIN the shard's leader cannot be reached";
 /** Commands in flight on one connection: past this the origin answers TRYAGAIN. */
@@ -63,7 +63,10 @@ export class ForwardConnection {
     return this.pending.length;
   }
 
-  /** The leader's reply, or a TRYAGAIN error if the leader could not be asked. */
+  /**
+   * The leader's reply; a TRYAGAIN error if the command could not be sent, an UNCERTAIN
+   * one if it was sent and the connection was lost before the reply.
+   */
   send(args: readonly Buffer[]): Promise<Reply> {
     if (this.closed || this.pending.length >= inflightMax) {
       return Promise.resolve(R.error(unreachablePrefix));
