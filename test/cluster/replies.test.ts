@@ -18,8 +18,9 @@ import {
 } from "../../src/cluster/replies.js";
 import type { ClusterNode } from "../../src/cluster/shard-map.js";
 import { encodeReply } from "../../src/resp/encoder.js";
-import { array, bulk, integer, map } from "../../src/resp/reply.js";
+import { array, bulk, error, integer, map } from "../../src/resp/reply.js";
 import type { Reply } from "../../src/resp/types.js";
+import { outcomeUnknownText } from "../../src/server/cluster-router.js";
 import { node, shard, shardMap } from "./helpers.js";
 
 const [n1, n2, n3, n4, n5] = [1, 2, 3, 4, 5].map((id) => node(id)) as [
@@ -414,6 +415,23 @@ describe("ioredis cluster mode reads these replies", () => {
       ["moved", "1", "::1:7000"],
     ]);
     assert.deepEqual(internals.natMapper("::1:7000"), { host: "::1", port: 7000 });
+    cluster.disconnect();
+  });
+
+  it("sends a TRYAGAIN command again by itself, but hands UNCERTAIN to the caller", async () => {
+    const { cluster, internals } = lazyCluster();
+    const seen: string[] = [];
+    const handlers = {
+      tryagain: () => seen.push("sent again"),
+      defaults: () => seen.push("to the caller"),
+    };
+    // A write whose outcome is unknown: sent again, it could run twice.
+    internals.handleError(asIoredisSees(error(outcomeUnknownText)) as Error, {}, handlers);
+    assert.deepEqual(seen, ["to the caller"]);
+    const noLeader = error("TRYAGAIN the shard is electing a leader; retry shortly");
+    internals.handleError(asIoredisSees(noLeader) as Error, {}, handlers);
+    await new Promise((r) => setTimeout(r, 250)); // retryDelayOnTryAgain: 100 ms
+    assert.deepEqual(seen, ["to the caller", "sent again"]);
     cluster.disconnect();
   });
 
