@@ -888,8 +888,8 @@ export class RaftNode {
     // The followers learn a new commit index from the next append or heartbeat (at most a
     // heartbeat later), not from an empty append of its own: that append and its answer
     // were half the frames of a write at one client (docs/raft.md has what it cost in
-    // writes/s). Except a conf change: a replica must apply it
-    // as soon as it can, or it counts an old configuration's voters (docs/control.md).
+    // writes/s). Except a conf change: a replica must apply it as soon as it can, or it
+    // counts an old configuration's voters (docs/control.md).
     if (this.maybeCommit() && this.confChangeCommitted(committedBefore)) this.broadcastAppend();
     else if (wasPaused) this.sendAppend(m.from, true);
     // Fill the pipeline; each send takes an inflight slot, so this ends.

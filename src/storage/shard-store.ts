@@ -267,10 +267,10 @@ export interface LmdbShardSpaceOptions {
    * The machine's boot id (files.ts machineBootId). Given, the environment is opened
    * without syncs (noSync): a commit is written to the page cache, which a crash of the
    * process keeps, and the space is synced in the background every syncIntervalMs and at
-   * close. The `sync-state` file records
-   * the boot the space was opened in and whether it was closed; a space found open from
-   * an earlier boot (the machine went down with it open) may be torn, so it is deleted
-   * and its shards start empty: the raft logs, which hold every shard's snapshot and
+   * close. The `sync-state` file records the boot the space was opened in and whether it
+   * was closed; a space found open from an earlier boot (the machine went down with it
+   * open) may be torn, so it is deleted and its shards start empty: the raft logs, which
+   * hold every shard's snapshot and
    * the entries after it, build them again (see `discarded`). Not given: each commit is
    * synced (noMetaSync), and a crash of the machine loses at most the last one.
    */
@@ -529,12 +529,12 @@ export class LmdbShardSpace implements ShardSpace {
     );
     this.bootId = options.bootId ?? null;
     this.onCommitFailing = options.onCommitFailing;
+    this.onCommitResumed = options.onCommitResumed;
     this.syncIntervalMs = options.syncIntervalMs ?? 0;
     assert(
       Number.isFinite(this.syncIntervalMs) && this.syncIntervalMs >= 0,
       "shard space: bad syncIntervalMs",
     );
-    this.onCommitResumed = options.onCommitResumed;
     try {
       mkdirSync(options.path, { recursive: true });
       this.discarded = this.bootId === null ? null : this.checkSyncState(this.bootId);
@@ -545,7 +545,7 @@ export class LmdbShardSpace implements ShardSpace {
         ...(this.bootId === null ? { noMetaSync: true } : { noSync: true }),
         // Off: with it, lmdb-js batches each event-loop turn's writes under a promise of
         // its own that no caller holds, and when a commit fails (a full disk) that promise
-        // rejects unheard, which stops the node. This space writes in its own transactions.
+        // rejects unheard, which stops the node. This space queues its own batches.
         eventTurnBatching: false,
       });
       const binary = { encoding: "binary", keyEncoding: "binary" } as const;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { Redis } from "ioredis";
 import { fillUp, mountSmallFs, unmount } from "../storage/small-fs.js";
-import { type RunningNode, removeDir, startNode, tempDir } from "./harness.js";
+import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
 
 const mountDir = tempDir("homeostat-fullfs-");
 const canMount = mountSmallFs(mountDir, 16);
@@ -47,11 +47,10 @@ async function checkAfterRestart(
   const again = await startNode(data, extra);
   const check = new Redis({ port: again.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
   try {
-    assert.ok(
-      await eventually(
-        10_000,
-        async () => (await check.get("after").catch(() => null)) === "space is back",
-      ),
+    await waitFor(
+      "the write made once space returned",
+      10_000,
+      async () => (await check.get("after").catch(() => null)) === "space is back",
     );
     assert.equal(await check.get("before"), "safe");
     for (const key of acked) assert.equal(await check.strlen(key), length, key);
@@ -59,15 +58,6 @@ async function checkAfterRestart(
     check.disconnect();
     await again.stop();
   }
-}
-
-/** Polls `check` every 50 ms for up to `ms`. */
-async function eventually(ms: number, check: () => boolean | Promise<boolean>): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
 }
 
 it("reports a full disk to clients, loses nothing acknowledged and recovers when space returns", {
@@ -89,9 +79,9 @@ it("reports a full disk to clients, loses nothing acknowledged and recovers when
     assert.equal(await client.get("before"), "safe");
     assert.match(await client.info("persistence"), /aof_last_write_status:err/);
     // The log line travels through a pipe: give it a moment to arrive.
-    const logged = () => node.logs.some((l) => l.includes("could not be made durable"));
-    for (let i = 0; i < 50 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(logged(), "no log line for the failure");
+    await waitFor("a log line for the failure", 2_500, () =>
+      node.logs.some((l) => l.includes("could not be made durable")),
+    );
 
     unlinkSync(filler);
     assert.equal(await client.set("after", "space is back"), "OK");
@@ -119,11 +109,10 @@ it("a cluster node on a full disk stays up, says so, loses nothing acknowledged 
   const node = await startNode(data, ["--cluster", "--shards", "2"]);
   const client = new Redis({ port: node.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
   try {
-    assert.ok(
-      await eventually(
-        10_000,
-        async () => (await client.set("before", "safe").catch(() => "")) === "OK",
-      ),
+    await waitFor(
+      "a first write",
+      10_000,
+      async () => (await client.set("before", "safe").catch(() => "")) === "OK",
     );
     fillUp(clusterMountDir, filler, 1024 * 1024);
     // The key space's writes fail first and wait in memory (the raft log holds them); the
@@ -140,19 +129,16 @@ it("a cluster node on a full disk stays up, says so, loses nothing acknowledged 
       /^MISCONF Errors writing to disk: this node cannot write its raft log, so the command was not run/,
     );
 
-    assert.ok(
-      await eventually(5_000, () => node.logs.some((l) => l.includes("raft log write failed"))),
-      "no log line for the failure",
+    await waitFor("a log line for the failure", 5_000, () =>
+      node.logs.some((l) => l.includes("raft log write failed")),
     );
     assert.equal(node.proc.exitCode, null, "the node is still running");
 
     unlinkSync(filler);
-    assert.ok(
-      await eventually(
-        15_000,
-        async () => (await client.set("after", "space is back").catch(() => "")) === "OK",
-      ),
-      "writes resumed once space returned",
+    await waitFor(
+      "writes to resume once space returned",
+      15_000,
+      async () => (await client.set("after", "space is back").catch(() => "")) === "OK",
     );
     assert.equal(await client.get("before"), "safe");
     assert.equal(await client.get("after"), "space is back");
@@ -203,13 +189,10 @@ it("a 3-node cluster writes on while one node's disk is full, and that node catc
     nodes.push(await startNode(dirs[1] as string, ["--cluster", "--join", seed]));
     nodes.push(await startNode(full, ["--cluster", "--join", seed]));
     const [a, , c] = nodes as [RunningNode, RunningNode, RunningNode];
-    assert.ok(
-      await eventually(90_000, async () => {
-        const groups = await appliedOf(c.port).catch(() => new Map());
-        return groups.size === 5 && [...groups.values()].every((g) => g.voters === 3);
-      }),
-      "every group on 3 voters",
-    );
+    await waitFor("every group on 3 voters", 90_000, async () => {
+      const groups = await appliedOf(c.port).catch(() => new Map());
+      return groups.size === 5 && [...groups.values()].every((g) => g.voters === 3);
+    });
     fillUp(clusterMountDir, filler, 1024 * 1024);
     // Writes through node 1 (forwarded to each shard's leader): node 3's raft log fills
     // and it stalls; the shards it led elect leaders on 1 and 2, which go on.
@@ -230,14 +213,11 @@ it("a 3-node cluster writes on while one node's disk is full, and that node catc
     assert.equal(c.proc.exitCode, null, "node 3 is still running");
     // Space returns: node 3 finishes its write, hears the new leaders and catches up.
     unlinkSync(filler);
-    assert.ok(
-      await eventually(60_000, async () => {
-        const mine = await appliedOf(c.port).catch(() => new Map());
-        const theirs = await appliedOf(a.port);
-        return [...theirs].every(([g, t]) => (mine.get(g)?.applied ?? 0) >= t.applied - 2);
-      }),
-      "node 3 caught up",
-    );
+    await waitFor("node 3 to catch up", 60_000, async () => {
+      const mine = await appliedOf(c.port).catch(() => new Map());
+      const theirs = await appliedOf(a.port);
+      return [...theirs].every(([g, t]) => (mine.get(g)?.applied ?? 0) >= t.applied - 2);
+    });
     assert.ok(c.logs.some((l) => l.includes("raft log writes succeed again")));
     t.diagnostic(`${acked.length} writes acknowledged, ${ackedAfterStall} after node 3 stalled`);
     const through3 = new Redis({ port: c.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });

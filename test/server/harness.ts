@@ -134,7 +134,7 @@ export async function unusedPort(): Promise<number> {
 export async function waitFor(
   what: string,
   timeoutMs: number,
-  check: () => Promise<boolean>,
+  check: () => boolean | Promise<boolean>,
 ): Promise<number> {
   const start = performance.now();
   for (;;) {
