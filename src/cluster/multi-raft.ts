@@ -172,6 +172,12 @@ export interface GroupMachine {
   restore(snapshot: Snapshot): void;
   /** The image of the state as of the last applied index, for log compaction. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the same image, built a slice at a time (SnapshotJob) while entries go on
+   * being applied, so that a big state does not hold the host for the whole image at
+   * each compaction. Without it, compaction calls snapshot().
+   */
+  beginSnapshot?(): SnapshotJob;
   /** Read-index reads (readIndex ids) whose index is applied: serve them now. */
   reads(reads: readonly ReadState[]): void;
   /**
@@ -181,6 +187,22 @@ export interface GroupMachine {
   roleChanged?(status: GroupStatus): void;
   /** Bytes of the state: what a new replica copies (balance evens it per node). */
   dataBytes?(): number;
+}
+
+/**
+ * An image of a machine's state as of the last index applied when it began, built in
+ * steps (GroupMachine.beginSnapshot). The machine may apply entries between steps.
+ */
+export interface SnapshotJob {
+  /**
+   * Builds up to `units` more of the image (keys, for a shard machine); returns the image
+   * once complete, else null. Throws if the job was aborted.
+   */
+  step(units: number): Uint8Array | null;
+  /** Why the image cannot be completed (its state was replaced meanwhile), or null. */
+  readonly aborted: string | null;
+  /** Gives the job up; it is not stepped again. */
+  cancel(): void;
 }
 
 // ---- the host ----------------------------------------------------------------------------
@@ -259,6 +281,14 @@ export interface MultiRaftStats {
   readsServed: number;
   /** Compactions: machine images taken and stored, the log cut behind them. */
   snapshotsTaken: number;
+  /** Of the compactions, images built in steps (GroupMachine.beginSnapshot) begun. */
+  imagesBegun: number;
+  /**
+   * Images in steps given up: the machine's state was replaced (a leader's snapshot, a
+   * clear), the group was removed, or a step or the snapshot's write threw (lastImageError).
+   * The group compacts again later.
+   */
+  imagesDropped: number;
   /** Leaders' snapshots installed (this replica was too far behind for appends). */
   snapshotsInstalled: number;
   /** Stored snapshots restored into machines by addGroup (restarts). */
@@ -291,6 +321,15 @@ interface Group<L extends GroupLog> {
   passive: ConfState | null;
   /** MultiRaft's tick count when a leader last sent this replica an append, heartbeat or snapshot. */
   leaderHeardTick: number;
+  /** A compaction whose image is being built (stepImages), or null. */
+  imaging: Imaging | null;
+}
+
+/** A compaction waiting for its image: the snapshot will be labelled `index` and `conf`. */
+interface Imaging {
+  readonly index: number;
+  readonly conf: ConfState;
+  readonly job: SnapshotJob;
 }
 
 /** What one flush writes, and which groups of its batch that covers. */
@@ -348,6 +387,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     entriesApplied: 0,
     readsServed: 0,
     snapshotsTaken: 0,
+    imagesBegun: 0,
+    imagesDropped: 0,
     snapshotsInstalled: 0,
     snapshotsLoaded: 0,
     persistsFailed: 0,
@@ -355,6 +396,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   };
   /** Why the last rejected envelope was rejected (diagnostics). */
   lastRejection = "";
+  /** Why the last image in steps was given up (diagnostics), or "". */
+  lastImageError = "";
 
   private readonly config: RaftConfig;
   private readonly envelopeBytesMax: number;
@@ -368,6 +411,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   private allDirty = false;
   /** Groups holding a deferred hard state (see persist). */
   private readonly deferred = new Set<Group<L>>();
+  /** Groups whose compaction image is being built, oldest first (stepImages). */
+  private readonly imaging = new Set<Group<L>>();
   /** One per peer node, reused flush after flush. */
   private readonly builders = new Map<NodeId, EnvelopeBuilder>();
   private flushing = false;
@@ -461,6 +506,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       deferred: null,
       passive: options.passive === true ? conf : null,
       leaderHeardTick: this.ticks,
+      imaging: null,
     };
     this.groups.set(group, g);
     this.dirty.add(g);
@@ -479,6 +525,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     this.groups.delete(group);
     this.dirty.delete(g);
     this.deferred.delete(g);
+    this.dropImage(g, null);
     g.log.close();
     this.logs.removeGroup(group);
     return true;
@@ -943,6 +990,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   /** After the persist: the rest of the Ready (applyDurable did `done` of its entries). */
   private apply(g: Group<L>, rd: Ready, done: number): void {
     if (rd.snapshot !== null) {
+      this.dropImage(g, "a leader's snapshot replaced the state");
       g.machine.restore(rd.snapshot);
       g.applied = rd.snapshot.meta.index;
       g.snapshotIndex = rd.snapshot.meta.index;
@@ -982,6 +1030,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * (every compactEntries entries per group), so not worth folding into the flush's.
    */
   private maybeCompact(g: Group<L>): void {
+    if (g.imaging !== null) return;
     const every = this.compactEvery(g.id);
     const index = g.applied;
     if (every === 0 || index - g.snapshotIndex < every) return;
@@ -992,9 +1041,82 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     if (g.raft.state === "leader" && index - g.snapshotIndex < laggardLogFactor * every) {
       if (this.someMemberBehind(g, index)) return;
     }
+    if (g.machine.beginSnapshot !== undefined) {
+      g.imaging = { index, conf: g.raft.confState(), job: g.machine.beginSnapshot() };
+      this.imaging.add(g);
+      this.stats.imagesBegun += 1;
+      return;
+    }
     g.log.createSnapshot(index, g.raft.confState(), g.machine.snapshot());
     g.snapshotIndex = index;
     this.stats.snapshotsTaken += 1;
+  }
+
+  /** Compactions waiting for their image to be built (stepImages). */
+  get imagesPending(): number {
+    return this.imaging.size;
+  }
+
+  /**
+   * Builds up to `units` more of the oldest pending compaction image (keys, for a shard
+   * machine), and once it is complete stores the snapshot and compacts the log behind it
+   * (one durable transaction, as a compaction in a flush). The host calls it between
+   * flushes while imagesPending > 0, a slice at a time, so that flushes go on meanwhile;
+   * the snapshot is labelled with the index and configuration of when the image began.
+   * Returns whether images are still pending. Not during a flush, nor while stalled (the
+   * log takes no write then).
+   *
+   * An image that cannot be finished, or whose snapshot the log refuses, is given up
+   * (stats.imagesDropped, lastImageError) and the group compacts again after its next
+   * flush: a compaction is an optimisation, never needed for safety.
+   */
+  stepImages(units: number): boolean {
+    this.checkUsable();
+    assert(!this.flushing && this.half === null, "multi-raft: stepImages during a flush");
+    if (this.stall !== null) return this.imaging.size > 0;
+    for (const g of this.imaging) {
+      const im = g.imaging as Imaging;
+      let image: Uint8Array | null = null;
+      try {
+        image = im.job.aborted === null ? im.job.step(units) : null;
+      } catch (e) {
+        this.dropImage(g, `image step failed: ${(e as Error).message}`);
+        break;
+      }
+      if (im.job.aborted !== null) this.dropImage(g, im.job.aborted);
+      else if (image !== null) this.storeImage(g, im, image);
+      break;
+    }
+    return this.imaging.size > 0;
+  }
+
+  /** A finished image: its snapshot stored and the log compacted, if still newer. */
+  private storeImage(g: Group<L>, im: Imaging, image: Uint8Array): void {
+    if (im.index <= g.snapshotIndex || im.index > g.log.lastIndex()) {
+      this.dropImage(g, `snapshot at ${im.index} no longer fits the log`);
+      return;
+    }
+    try {
+      g.log.createSnapshot(im.index, im.conf, image);
+    } catch (e) {
+      this.dropImage(g, `storing the snapshot failed: ${(e as Error).message}`);
+      return;
+    }
+    g.imaging = null;
+    this.imaging.delete(g);
+    g.snapshotIndex = im.index;
+    this.stats.snapshotsTaken += 1;
+  }
+
+  /** Gives up the group's image in steps, if it has one; `why` counts it as dropped. */
+  private dropImage(g: Group<L>, why: string | null): void {
+    if (g.imaging === null) return;
+    g.imaging.job.cancel();
+    g.imaging = null;
+    this.imaging.delete(g);
+    if (why === null) return;
+    this.stats.imagesDropped += 1;
+    this.lastImageError = `group ${g.id}: ${why}`;
   }
 
   /**

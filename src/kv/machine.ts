@@ -6,7 +6,7 @@ import type { Entry, NodeId, RaftState, ReadState, Snapshot } from "../raft/type
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { AppliedMark, ShardStore } from "../storage/shard-store.js";
-import type { StoredValue, ValueType } from "../storage/types.js";
+import type { FrozenWalk, StoredValue, ValueType } from "../storage/types.js";
 import { arityAccepts, COMMAND_SPECS, type CommandSpec, keyIndexes } from "./command-table.js";
 import { isExpired } from "./db.js";
 import { unknownCommand, wrongArity } from "./errors.js";
@@ -252,24 +252,52 @@ for (const [name, code] of Object.entries(imageTypeCodes)) imageTypes[code] = na
 /** The smallest key record: empty key, type, expiry, empty data. */
 const imageKeyBytesMin = 4 + 1 + 8 + 4;
 
-function encodeImage(store: ShardStore, nowMs: number): Uint8Array {
-  const w = new ByteWriter(64 * 1024);
-  w.u8(imageVersion);
-  w.u64(nowMs);
-  w.u64(store.size());
-  let count = 0;
-  for (const { key } of store.keysByHash(0)) {
-    const v = store.get(key) as StoredValue;
-    w.u32(key.length);
-    w.raw(key);
-    w.u8(imageTypeCodes[v.type]);
-    w.f64(v.expireAtMs);
-    w.u32(v.data.length);
-    w.raw(v.data);
-    count++;
+/** Keys imaged per slice when snapshot() builds the whole image at once. */
+const imageSliceKeys = 4096;
+
+/**
+ * A shard's image as of when it began, built a slice of keys at a time while the shard goes
+ * on applying entries (a frozen walk of its store: KeyStore.freeze). Structurally the
+ * host's SnapshotJob (cluster/multi-raft.ts).
+ */
+export class ImageJob {
+  private readonly w = new ByteWriter(64 * 1024);
+  private count = 0;
+
+  constructor(
+    private readonly walk: FrozenWalk,
+    nowMs: number,
+  ) {
+    this.w.u8(imageVersion);
+    this.w.u64(nowMs);
+    this.w.u64(walk.size);
   }
-  assert(count === store.size(), "shard machine: key count changed while imaging");
-  return w.done();
+
+  /** Why the image cannot be completed (the store was cleared or rolled back), or null. */
+  get aborted(): string | null {
+    return this.walk.aborted;
+  }
+
+  /** Images up to `keys` more keys; the image once every key is in, else null. */
+  step(keys: number): Uint8Array | null {
+    const w = this.w;
+    for (const { key, value } of this.walk.next(keys)) {
+      w.u32(key.length);
+      w.raw(key);
+      w.u8(imageTypeCodes[value.type]);
+      w.f64(value.expireAtMs);
+      w.u32(value.data.length);
+      w.raw(value.data);
+      this.count++;
+    }
+    if (!this.walk.done) return null;
+    assert(this.count === this.walk.size, "shard machine: key count changed while imaging");
+    return w.done();
+  }
+
+  cancel(): void {
+    this.walk.close();
+  }
 }
 
 /** Walks an image, handing each key to `visit`; throws DecodeError on a bad one. */
@@ -366,6 +394,7 @@ export interface ReplicatedMachine {
   apply(entries: readonly Entry[]): void;
   restore(snapshot: Snapshot): void;
   snapshot(): Uint8Array;
+  beginSnapshot?(): ImageJob;
   reads(reads: readonly ReadState[]): void;
   roleChanged?(status: RoleStatus): void;
 }
@@ -659,6 +688,18 @@ export class ShardMachine implements ReplicatedMachine {
   }
 
   snapshot(): Uint8Array {
+    const job = this.beginSnapshot();
+    for (;;) {
+      const image = job.step(imageSliceKeys);
+      if (image !== null) return image;
+    }
+  }
+
+  /**
+   * The image as of now, built in slices (ImageJob) while entries go on being applied, so
+   * that a big shard does not hold its node's event loop at each compaction.
+   */
+  beginSnapshot(): ImageJob {
     this.checkUsable();
     // The host labels the image with its own applied index; after a restart the store may
     // be ahead of the host until it has handed in entries up to the store's mark (it only
@@ -668,7 +709,7 @@ export class ShardMachine implements ReplicatedMachine {
       `shard machine ${this.store.shard}: imaging at ${this.appliedIndex}, host at ${this.hostIndex}`,
     );
     this.stats.snapshotsTaken++;
-    return encodeImage(this.store, this.appliedNowMs);
+    return new ImageJob(this.store.freeze(), this.appliedNowMs);
   }
 
   reads(reads: readonly ReadState[]): void {

@@ -177,6 +177,10 @@ function raftFields(node: HomeostatNode): [string, string | number][] {
     ["raft_bytes_sent", m.bytesSent],
     ["raft_entries_applied", m.entriesApplied],
     ["raft_reads_served", m.readsServed],
+    ["raft_snapshots_taken", m.snapshotsTaken],
+    ["raft_snapshots_installed", m.snapshotsInstalled],
+    ["raft_images_pending", cluster.runtime.multi.imagesPending],
+    ["raft_images_dropped", m.imagesDropped],
     ["raft_unroutable", r.unroutable],
   ];
 }

@@ -37,6 +37,13 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
  */
 const replyHops = 16;
 
+/**
+ * Keys of a compaction image built per turn of the event loop (MultiRaft.stepImages): a
+ * few milliseconds of work (5–8 µs a key here), so a big shard's image holds the loop no
+ * longer than a busy turn's flush does, and flushes go on between its slices.
+ */
+const imageSliceKeys = 512;
+
 /** Waits between retries of a raft log write that failed: doubling from the first. */
 const stallRetryFirstMs = 100;
 const stallRetryMaxMs = 1000;
@@ -60,6 +67,8 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
   /** Date.now() when the current stall began. */
   private stalledAt = 0;
   private flushQueued = false;
+  /** A slice of compaction image is queued (pumpImages). */
+  private imageQueued = false;
   private closed = false;
   private readonly listeners: (() => void)[] = [];
 
@@ -117,6 +126,7 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
       this.flushTurn().then(
         () => {
           if (this.multi.stalled === null) for (const l of this.listeners) l();
+          this.pumpImages();
         },
         (err: unknown) => this.onFlushError(err),
       );
@@ -191,6 +201,29 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
       // refuse the clean-up's removeGroup.
       if (!this.multi.flushEnd(half)) return;
     }
+  }
+
+  /**
+   * Builds the pending compaction images a slice per turn (setImmediate, as the flushes),
+   * until none is left: I/O and flushes run between the slices.
+   */
+  private pumpImages(): void {
+    if (this.imageQueued || this.closed || this.multi.imagesPending === 0) return;
+    this.imageQueued = true;
+    setImmediate(() => {
+      this.imageQueued = false;
+      if (this.closed || this.multi.stalled !== null) return;
+      let more: boolean;
+      try {
+        more = this.multi.stepImages(imageSliceKeys);
+      } catch (err) {
+        // MultiRaft is unusable (a flush failed; stepImages itself gives up what it cannot
+        // finish): the node must restart from its logs, as after a failed flush.
+        this.onFlushError(err);
+        return;
+      }
+      if (more) this.pumpImages();
+    });
   }
 
   /** Called after every flush: the place to look at leadership and applied indices. */

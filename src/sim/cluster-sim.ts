@@ -100,6 +100,8 @@ export interface MoveRecord {
   readonly node: number;
 }
 
+/** Keys of a compaction image built per node per step: small, so images span many steps. */
+const simImageSliceKeys = 16;
 const removedQuietSteps = 100;
 const inflightTimeoutSteps = 100;
 
@@ -355,7 +357,11 @@ export class ClusterSim {
         // A failed raft log write (failDisk) stalls the node until a retry goes through.
         if (n.multi.stalled === null) throw e;
       }
-      if (n.multi.stalled === null) this.dropRemoved(n);
+      if (n.multi.stalled === null) {
+        // Compaction images a slice a step, so that writes land while they are built.
+        n.multi.stepImages(simImageSliceKeys);
+        this.dropRemoved(n);
+      }
       // Replicas the shard map gives this node that it does not hold yet are created by the
       // leader's messages (onUnknownGroup), as on a real node.
     }

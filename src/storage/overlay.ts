@@ -1,6 +1,13 @@
 import type { Random } from "../core/random.js";
 import { keyHash } from "./key-hash.js";
-import { type HashedKey, type KeyStore, StorageError, type StoredValue } from "./types.js";
+import {
+  type FrozenEntry,
+  type FrozenWalk,
+  type HashedKey,
+  type KeyStore,
+  StorageError,
+  type StoredValue,
+} from "./types.js";
 
 /** One write not yet durable: a new value, or `null` for a deletion. */
 export interface PendingWrite {
@@ -89,6 +96,8 @@ export class OverlayStore implements KeyStore {
   private keyCount: number;
   private expiringKeys: number;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
+  /** Walks begun with freeze() and not finished: each is told of every write. */
+  private readonly walks = new Set<LayeredWalk>();
   writeSeq = 0;
   durableSeq = 0;
 
@@ -143,6 +152,7 @@ export class OverlayStore implements KeyStore {
   }
 
   set(key: Buffer, value: StoredValue): void {
+    if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) this.keyCount++;
     else if (oldExpiry !== 0) this.expiringKeys--;
@@ -159,6 +169,7 @@ export class OverlayStore implements KeyStore {
   delete(key: Buffer): boolean {
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) return false;
+    if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
     this.keyCount--;
     if (oldExpiry !== 0) this.expiringKeys--;
     const owned = Buffer.from(key);
@@ -168,6 +179,7 @@ export class OverlayStore implements KeyStore {
   }
 
   clear(): void {
+    this.abortWalks("the store was cleared");
     this.pending = new Layer();
     this.pending.cleared = true;
     this.keyCount = 0;
@@ -335,6 +347,7 @@ export class OverlayStore implements KeyStore {
    * makes fail too) and the writes made on top of them since, which may depend on them.
    */
   private rollback(error: StorageError): void {
+    this.abortWalks(`writes were rolled back (${error.message})`);
     this.lastRollback = { fromSeq: this.durableSeq, toSeq: this.writeSeq, error };
     this.epoch++;
     this.committing = [];
@@ -347,6 +360,22 @@ export class OverlayStore implements KeyStore {
 
   usedBytes(): number {
     return this.backend.usedBytes();
+  }
+
+  /**
+   * A walk of the store as it is now (KeyStore.freeze): a shard's image built a slice at a
+   * time instead of all at once (docs/cluster.md, "Compaction"). Until the walk is done,
+   * each write of a key it has not reached yet first keeps that key's value of now.
+   */
+  freeze(): FrozenWalk {
+    const walk = new LayeredWalk(this, this.keyCount, (w) => this.walks.delete(w));
+    this.walks.add(walk);
+    return walk;
+  }
+
+  private abortWalks(why: string): void {
+    for (const w of this.walks) w.abort(why);
+    this.walks.clear();
   }
 
   async close(): Promise<void> {
@@ -381,6 +410,104 @@ function* mergeOrdered<T>(
       yield next.value;
       next = (durable as Iterator<T>).next();
     }
+  }
+}
+
+/**
+ * The keys of a store and their values as of OverlayStore.freeze(), in slices. It walks
+ * the live store in SCAN order (keysByHash, resumed after the last key handed out), and
+ * keeps the value at the freeze of every key a write touches before the walk reaches it:
+ * such a key is handed out with that value (or left out if it did not exist then) when
+ * the walk reaches it, or at the end, in SCAN order, if it is gone from the store by then.
+ * What it keeps is bounded by the keys written during the walk.
+ */
+class LayeredWalk implements FrozenWalk {
+  /** The last key handed out or passed over, or null before the first. */
+  private cursor: HashedKey | null = null;
+  /** Values at the freeze of keys written since, ahead of the cursor; null: absent then. */
+  private readonly kept = new Map<string, { hashed: HashedKey; value: StoredValue | null }>();
+  /** The live store has been walked to its end: only kept keys are left. */
+  private walked = false;
+  private finished = false;
+  private why: string | null = null;
+
+  /** @internal (OverlayStore.freeze) */
+  constructor(
+    private readonly store: KeyStore,
+    readonly size: number,
+    private readonly release: (walk: LayeredWalk) => void,
+  ) {}
+
+  get aborted(): string | null {
+    return this.why;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  next(max: number): FrozenEntry[] {
+    if (this.why !== null) throw new StorageError("OTHER", `walk aborted: ${this.why}`);
+    const out: FrozenEntry[] = [];
+    if (this.finished) return out;
+    if (!this.walked) this.walkLive(out, max);
+    if (this.walked && out.length < max) this.handOutGone(out, max);
+    return out;
+  }
+
+  close(): void {
+    if (!this.finished) this.release(this);
+    this.finished = true;
+  }
+
+  /** @internal A write of `key` is about to happen. */
+  beforeWrite(key: Buffer): void {
+    if (this.walked) return;
+    const hashed = { hash: keyHash(key), key };
+    if (this.cursor !== null && compareHashed(hashed, this.cursor) <= 0) return;
+    const k = key.toString("latin1");
+    if (this.kept.has(k)) return;
+    const owned = { hash: hashed.hash, key: Buffer.from(key) };
+    this.kept.set(k, { hashed: owned, value: this.store.get(key) ?? null });
+  }
+
+  /** @internal A clear or a rollback. */
+  abort(why: string): void {
+    this.why ??= why;
+    this.finished = true;
+  }
+
+  private walkLive(out: FrozenEntry[], max: number): void {
+    const from = this.cursor;
+    for (const entry of this.store.keysByHash(from?.hash ?? 0)) {
+      if (from !== null && compareHashed(entry, from) <= 0) continue;
+      this.cursor = entry;
+      const k = entry.key.toString("latin1");
+      const kept = this.kept.get(k);
+      let value: StoredValue | null | undefined;
+      if (kept === undefined) value = this.store.get(entry.key);
+      else {
+        this.kept.delete(k);
+        value = kept.value;
+      }
+      if (value !== null && value !== undefined) out.push({ key: entry.key, value });
+      if (out.length >= max) return;
+    }
+    this.walked = true;
+  }
+
+  /** Kept keys the live walk did not meet: deleted since the freeze, in SCAN order. */
+  private handOutGone(out: FrozenEntry[], max: number): void {
+    const gone = [...this.kept.values()]
+      .filter((e) => e.value !== null)
+      .sort((a, b) => compareHashed(a.hashed, b.hashed));
+    for (const e of gone) {
+      if (out.length >= max) return;
+      this.kept.delete(e.hashed.key.toString("latin1"));
+      out.push({ key: e.hashed.key, value: e.value as StoredValue });
+    }
+    this.kept.clear();
+    this.close();
   }
 }
 

@@ -58,6 +58,11 @@ export interface KeyStore {
   expiredKeys(nowMs: number, limit: number): Buffer[];
   /** A key chosen with `random`, or undefined when the store is empty. */
   randomKey(random: Random): Buffer | undefined;
+  /**
+   * Begins a walk of every key with its value as they are now, to be taken in slices
+   * while writes go on (see FrozenWalk). A clear, or a rollback of writes, aborts it.
+   */
+  freeze(): FrozenWalk;
 
   readonly writeSeq: number;
   readonly durableSeq: number;
@@ -66,6 +71,30 @@ export interface KeyStore {
   /** Bytes used on disk (or in memory for the twin), for INFO. */
   usedBytes(): number;
   close(): Promise<void>;
+}
+
+/** A key and its value, as a FrozenWalk hands them out. */
+export interface FrozenEntry {
+  readonly key: Buffer;
+  readonly value: StoredValue;
+}
+
+/**
+ * The keys of a store with their values as of KeyStore.freeze(), handed out in slices
+ * while the store goes on taking writes: SCAN order, except that keys deleted since the
+ * freeze come last (in SCAN order among themselves). Each key once; `size` in all.
+ */
+export interface FrozenWalk {
+  /** Keys in the store at the freeze: what the walk hands out in all. */
+  readonly size: number;
+  /** Why the walk cannot go on (the store was cleared or rolled back), or null. */
+  readonly aborted: string | null;
+  /** Every key has been handed out (or the walk was aborted or closed). */
+  readonly done: boolean;
+  /** Up to `max` more keys; an empty slice only once done. Throws if aborted. */
+  next(max: number): FrozenEntry[];
+  /** Ends the walk early: writes are no longer looked at. */
+  close(): void;
 }
 
 /** A key with its SCAN-order hash. */

@@ -20,7 +20,13 @@ import {
   ReadAborted,
   ShardMachine,
 } from "../../src/kv/machine.js";
-import { type ConfState, type Entry, lanConfig, type NodeId } from "../../src/raft/index.js";
+import {
+  type ConfState,
+  type Entry,
+  lanConfig,
+  type NodeId,
+  type Snapshot,
+} from "../../src/raft/index.js";
 import type { Reply } from "../../src/resp/types.js";
 import {
   ALL_SLOTS,
@@ -729,7 +735,11 @@ class Trio {
   private readonly random = new SeededRandom(11);
   readonly conf: ConfState = { voters: [1, 2, 3], learners: [] };
 
-  constructor(private readonly compactEntries: number) {
+  constructor(
+    private readonly compactEntries: number,
+    /** Keys of a compaction image built per step (MultiRaft.stepImages). */
+    private readonly imageSliceKeys = 64,
+  ) {
     for (const id of [1, 2, 3]) {
       this.nodes.push(this.start(id, new MemoryRaftLogs(), new MemoryShardSpace(keyHashSlot)));
     }
@@ -769,6 +779,7 @@ class Trio {
     for (const n of this.nodes) {
       n.mr.tick();
       n.mr.flush();
+      n.mr.stepImages(this.imageSliceKeys);
     }
   }
 
@@ -864,6 +875,81 @@ describe("shard machine on the multi-raft host", () => {
     );
     const image = Buffer.from(leader.machine.snapshot());
     for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+  });
+
+  it("an image built in slices while writes go on is the state at the index it began at", async () => {
+    const t = new Trio(40, 4);
+    t.node(1).mr.campaign(1);
+    await t.until("a leader", () => t.leader() !== undefined);
+    const leader = t.leader() as E2eNode;
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, "0"])], START_MS));
+    const lagging = t.nodes.find((n) => n !== leader) as E2eNode;
+    const counts = new Map(keys.map((k) => [k, 0]));
+    const random = new SeededRandom(3);
+    let duringImage = 0;
+    for (let i = 0; i < 400; i++) {
+      // Connected, the leader compacts every compactEntries; then past a cut-off follower
+      // (which will need the snapshot), only once its log is long (laggardLogFactor).
+      if (i === 150) t.cut.add(lagging.id);
+      const key = keys[random.int(keys.length)] as string;
+      if (leader.mr.imagesPending > 0) duringImage++;
+      const reply = plain(await drive(t, t.propose(leader, ["INCR", key], START_MS + i)));
+      counts.set(key, (counts.get(key) as number) + 1);
+      assert.equal(reply, counts.get(key));
+    }
+    const { imagesBegun, snapshotsTaken, imagesDropped } = leader.mr.stats;
+    assert.ok(snapshotsTaken >= 3, `${snapshotsTaken} compactions`);
+    assert.equal(imagesBegun - imagesDropped - leader.mr.imagesPending, snapshotsTaken);
+    assert.ok(duringImage >= 20, `only ${duringImage} writes while an image was being built`);
+    t.cut.delete(lagging.id);
+    await t.until(
+      "the follower caught up",
+      () => lagging.machine.applied >= leader.machine.applied,
+    );
+    assert.ok(lagging.machine.stats.snapshotsRestored >= 1, "no snapshot was installed");
+    // An image holding a write made after its index would count that INCR twice here.
+    const values = await readNow(lagging.machine, ["MGET", ...keys]);
+    assert.deepEqual(
+      values,
+      keys.map((k) => String(counts.get(k))),
+    );
+    await t.until("all applied", () =>
+      t.nodes.every((n) => n.machine.applied === leader.machine.applied),
+    );
+    const image = Buffer.from(leader.machine.snapshot());
+    for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+  });
+
+  it("an image under way is given up when the state is cleared; the next one completes", async () => {
+    const t = new Trio(20, 1);
+    t.node(1).mr.campaign(1);
+    await t.until("a leader", () => t.leader() !== undefined);
+    const leader = t.leader() as E2eNode;
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, "0"])], START_MS));
+    let i = 0;
+    while (leader.mr.imagesPending === 0) {
+      assert.ok(++i < 100, "no compaction began");
+      await drive(t, t.propose(leader, ["INCR", "k0"], START_MS + i));
+    }
+    const taken = leader.mr.stats.snapshotsTaken;
+    assert.deepEqual(plain(await drive(t, t.propose(leader, ["FLUSHALL"], START_MS + i))), ok);
+    assert.equal(leader.mr.imagesPending, 0);
+    assert.equal(leader.mr.stats.imagesDropped, 1);
+    assert.match(leader.mr.lastImageError, /group 1: the store was cleared/);
+    while (leader.mr.stats.snapshotsTaken === taken) {
+      assert.ok(++i < 200, "no compaction after the clear");
+      await drive(t, t.propose(leader, ["INCR", "n"], START_MS + i));
+    }
+    // The stored snapshot is of the clear or after it: "n" at most.
+    const snap = leader.mr.raftOf(1)?.log.snapshot() as Snapshot;
+    const restored = new ShardMachine({
+      store: new MemoryShardSpace(keyHashSlot).openShard(1, ALL_SLOTS),
+    });
+    restored.restore(snap);
+    assert.deepEqual(await readNow(restored, ["KEYS", "k*"]), []);
+    assert.ok(((await readNow(restored, ["DBSIZE"])) as number) <= 1);
   });
 
   it("nodes restarted on their disks skip what their key space holds and converge", async () => {

@@ -21,6 +21,19 @@ const b = (s: string) => Buffer.from(s, "latin1");
 const keysOf = (store: KeyStore, start?: string) =>
   [...store.keysFrom(start === undefined ? undefined : b(start))].map((k) => k.toString("latin1"));
 
+/** Everything the store holds, by key: its value's text and expiry. */
+function contents(
+  store: KeyStore,
+): Map<string, { key: string; value: string; expireAtMs: number }> {
+  const out = new Map<string, { key: string; value: string; expireAtMs: number }>();
+  for (const key of store.keysFrom(undefined)) {
+    const v = store.get(key) as StoredValue;
+    const k = key.toString("latin1");
+    out.set(k, { key: k, value: v.data.toString(), expireAtMs: v.expireAtMs });
+  }
+  return out;
+}
+
 /** One suite for every `KeyStore`: the LMDB store and its in-memory twin must agree. */
 export function storeCompliance(name: string, make: () => Promise<StoreFixture>): void {
   describe(`KeyStore compliance: ${name}`, () => {
@@ -161,6 +174,82 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
           [...byHash].map((h) => h.key.toString("latin1")).sort(),
           [...all, "z"].filter((k) => k !== first && k !== "c" && k !== "d"),
         );
+      }),
+    );
+
+    it(
+      "a frozen walk hands out every key as it was at the freeze, while writes go on",
+      withStore(async ({ store }) => {
+        for (const seed of [1, 2, 3]) {
+          const random = new SeededRandom(seed);
+          store.clear();
+          const name = () => `k${random.int(400)}`;
+          for (let i = 0; i < 300; i++) store.set(b(name()), str(`v${i}`, random.int(3) * 1000));
+          await store.flush();
+          for (let i = 0; i < 50; i++) {
+            if (random.int(4) === 0) store.delete(b(name()));
+            else store.set(b(name()), str(`u${i}`));
+          }
+          const frozen = contents(store);
+          const walk = store.freeze();
+          assert.equal(walk.size, frozen.size);
+          const seen: { key: string; value: string; expireAtMs: number }[] = [];
+          for (let round = 0; !walk.done; round++) {
+            assert.ok(round < 1000, "the walk ends");
+            for (const e of walk.next(1 + random.int(12))) {
+              seen.push({
+                key: e.key.toString("latin1"),
+                value: e.value.data.toString(),
+                expireAtMs: e.value.expireAtMs,
+              });
+            }
+            for (let i = random.int(8); i > 0; i--) {
+              const k = b(name());
+              if (random.int(3) === 0) store.delete(k);
+              else store.set(k, str(`w${round}.${i}`, random.int(2) * 5));
+            }
+            if (random.int(5) === 0) await store.flush();
+          }
+          assert.deepEqual(walk.next(10), []);
+          assert.equal(seen.length, frozen.size, `seed ${seed}: each key once`);
+          assert.deepEqual(new Map(seen.map((e) => [e.key, e])), frozen, `seed ${seed}`);
+          // SCAN order, but for the keys deleted since the freeze: those come last, in a
+          // second run in SCAN order.
+          const order = (e: { key: string }) => ({ hash: keyHash(b(e.key)), key: b(e.key) });
+          let runs = 1;
+          for (let i = 1; i < seen.length; i++) {
+            const p = order(seen[i - 1] as { key: string });
+            const q = order(seen[i] as { key: string });
+            if (p.hash > q.hash || (p.hash === q.hash && Buffer.compare(p.key, q.key) > 0)) runs++;
+          }
+          assert.ok(runs <= 2, `seed ${seed}: ${runs} runs in SCAN order`);
+        }
+      }),
+    );
+
+    it(
+      "a clear aborts a frozen walk; writes after the walk are not looked at",
+      withStore(async ({ store }) => {
+        for (const k of ["a", "b", "c", "d"]) store.set(b(k), str(k));
+        const walk = store.freeze();
+        assert.equal(walk.next(1).length, 1);
+        store.clear();
+        assert.match(String(walk.aborted), /cleared/);
+        assert.equal(walk.done, true);
+        assert.throws(() => walk.next(1), /walk aborted: the store was cleared/);
+        store.set(b("e"), str("e"));
+        const later = store.freeze();
+        assert.deepEqual(
+          later.next(10).map((e) => e.key.toString("latin1")),
+          ["e"],
+        );
+        assert.deepEqual(later.next(10), []);
+        assert.equal(later.done, true);
+        store.set(b("f"), str("f"));
+        const closed = store.freeze();
+        closed.close();
+        assert.equal(closed.done, true);
+        assert.deepEqual(closed.next(10), []);
       }),
     );
 
