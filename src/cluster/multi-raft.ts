@@ -240,7 +240,9 @@ export interface MultiRaftOptions {
    * entries, and a follower that lags by fewer entries than the log keeps catches up by
    * appends, far cheaper than a snapshot. 10,000 entries of ~100 bytes keep ~1 MB of log
    * per group. etcd's --snapshot-count is of the same order. Each group adds up to a
-   * quarter more of its own (compactEvery), so that groups do not compact together.
+   * quarter more of its own (compactEvery), so that groups do not compact together. A
+   * group whose machine is bigger (dataBytes) waits until the entries applied since its
+   * last compaction hold as many bytes as the machine (maybeCompact).
    */
   compactEntries?: number;
   /**
@@ -323,6 +325,8 @@ interface Group<L extends GroupLog> {
   leaderHeardTick: number;
   /** A compaction whose image is being built (stepImages), or null. */
   imaging: Imaging | null;
+  /** Bytes of entry data applied since the last compaction began (or snapshot installed). */
+  appliedBytes: number;
 }
 
 /** A compaction waiting for its image: the snapshot will be labelled `index` and `conf`. */
@@ -507,6 +511,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       passive: options.passive === true ? conf : null,
       leaderHeardTick: this.ticks,
       imaging: null,
+      appliedBytes: 0,
     };
     this.groups.set(group, g);
     this.dirty.add(g);
@@ -994,6 +999,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       g.machine.restore(rd.snapshot);
       g.applied = rd.snapshot.meta.index;
       g.snapshotIndex = rd.snapshot.meta.index;
+      g.appliedBytes = 0;
       this.stats.snapshotsInstalled += 1;
     }
     const all = rd.committedEntries;
@@ -1009,6 +1015,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     assert(first.index === g.applied + 1, `multi-raft: group ${g.id} applies out of order`);
     g.machine.apply(entries);
     g.applied = (entries[entries.length - 1] as Entry).index;
+    for (const e of entries) g.appliedBytes += e.data.length;
     this.stats.entriesApplied += entries.length;
   }
 
@@ -1034,6 +1041,10 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     const every = this.compactEvery(g.id);
     const index = g.applied;
     if (every === 0 || index - g.snapshotIndex < every) return;
+    // An image costs the state's size, so a big state waits until the entries since the
+    // last compaction hold as many bytes as it does (as Redis rewrites its AOF once it has
+    // doubled): imaging then costs about one byte per byte written, whatever the size.
+    if (g.appliedBytes < (g.machine.dataBytes?.() ?? 0)) return;
     // raft's confState() is the configuration as of the last entry handed out, except
     // right after a restart, when raft adopts every committed change at once: compact
     // only when all that is committed is applied, so the snapshot's conf is its index's.
@@ -1041,6 +1052,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     if (g.raft.state === "leader" && index - g.snapshotIndex < laggardLogFactor * every) {
       if (this.someMemberBehind(g, index)) return;
     }
+    g.appliedBytes = 0;
     if (g.machine.beginSnapshot !== undefined) {
       g.imaging = { index, conf: g.raft.confState(), job: g.machine.beginSnapshot() };
       this.imaging.add(g);

@@ -952,6 +952,32 @@ describe("shard machine on the multi-raft host", () => {
     assert.ok(((await readNow(restored, ["DBSIZE"])) as number) <= 1);
   });
 
+  it("a big state compacts once the entries since hold as many bytes as it does", async () => {
+    const t = new Trio(10);
+    t.node(1).mr.campaign(1);
+    await t.until("a leader", () => t.leader() !== undefined);
+    const leader = t.leader() as E2eNode;
+    const big = "v".repeat(200);
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, big])], START_MS));
+    let i = 0;
+    const incr = async (n: number) => {
+      for (let k = 0; k < n; k++) await drive(t, t.propose(leader, ["INCR", "n"], START_MS + ++i));
+    };
+    await incr(20);
+    const stateBytes = leader.machine.dataBytes();
+    assert.ok(stateBytes > 40_000, `${stateBytes} bytes`);
+    const taken = () => leader.mr.stats.snapshotsTaken + leader.mr.imagesPending;
+    const before = taken();
+    // 100 entries of ~40 bytes: ten times compactEntries, a tenth of the state's bytes.
+    await incr(100);
+    assert.equal(taken(), before, "compacted before the log held the state's bytes");
+    for (let k = 0; taken() === before; k++) {
+      assert.ok(k < 300, "no compaction once the log held the state's bytes");
+      await drive(t, t.propose(leader, ["SET", `k${k % 200}`, big], START_MS + ++i));
+    }
+  });
+
   it("nodes restarted on their disks skip what their key space holds and converge", async () => {
     const t = new Trio(8);
     t.node(1).mr.campaign(1);
