@@ -792,6 +792,15 @@ class Trio {
     assert.fail(`not ${what} after ${stepsMax} steps`);
   }
 
+  /** Every replica applies what `leader` has, and their images are byte for byte alike. */
+  async converged(leader: E2eNode): Promise<void> {
+    await this.until("all applied", () =>
+      this.nodes.every((n) => n.machine.applied === leader.machine.applied),
+    );
+    const image = Buffer.from(leader.machine.snapshot());
+    for (const n of this.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+  }
+
   leader(): E2eNode | undefined {
     return this.nodes.find((n) => !this.cut.has(n.id) && n.mr.status(1)?.role === "leader");
   }
@@ -845,11 +854,7 @@ describe("shard machine on the multi-raft host", () => {
     const read = leader.machine.read(id, [b("MGET"), b("a"), b("b")], START_MS + 10);
     assert.deepEqual(plain(await drive(t, read)), ["2", "xyz"]);
 
-    await t.until("all applied", () =>
-      t.nodes.every((n) => n.machine.applied === leader.machine.applied),
-    );
-    const image = Buffer.from(leader.machine.snapshot());
-    for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+    await t.converged(leader);
   });
 
   it("a follower cut off past compaction catches up from the leader's snapshot", async () => {
@@ -870,11 +875,7 @@ describe("shard machine on the multi-raft host", () => {
     );
     assert.ok(lagging.machine.stats.snapshotsRestored >= 1, "no snapshot was installed");
     assert.equal(await readNow(lagging.machine, ["GET", "n0"]), "20");
-    await t.until("all applied", () =>
-      t.nodes.every((n) => n.machine.applied === leader.machine.applied),
-    );
-    const image = Buffer.from(leader.machine.snapshot());
-    for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+    await t.converged(leader);
   });
 
   it("an image built in slices while writes go on is the state at the index it began at", async () => {
@@ -914,11 +915,7 @@ describe("shard machine on the multi-raft host", () => {
       values,
       keys.map((k) => String(counts.get(k))),
     );
-    await t.until("all applied", () =>
-      t.nodes.every((n) => n.machine.applied === leader.machine.applied),
-    );
-    const image = Buffer.from(leader.machine.snapshot());
-    for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+    await t.converged(leader);
   });
 
   it("an image under way is given up when the state is cleared; the next one completes", async () => {
