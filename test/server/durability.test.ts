@@ -106,6 +106,10 @@ it("rebuilds a cluster node's key spaces from its raft logs after a machine rest
         (await logStarts(r)).some((first) => first > 1),
         "a shard's raft log compacted behind a snapshot",
       );
+      // Its image was built in slices between flushes (MultiRaft.stepImages), none given up.
+      const info = await r.info("raft");
+      assert.match(info, /raft_snapshots_taken:[1-9]/);
+      assert.match(info, /raft_images_dropped:0\r/);
     } finally {
       r.disconnect();
     }
