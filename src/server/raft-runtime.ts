@@ -31,9 +31,10 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
 
 /**
  * Rounds of promise jobs between a flush's halves: enough for a reply to travel from the
- * machine's apply to its client's socket — about five here (ShardMachine.expect's
- * promise, the router's catch, the async atLeader returning it, the node's then) — with
- * room to spare. A round costs well under a microsecond.
+ * machine's apply to its client's socket — about six here (ShardMachine.expect's
+ * promise, the router's catch, the async atLeader returning it, the node's then, the
+ * node's release of the replies settled together) — with room to spare. A round costs
+ * well under a microsecond.
  */
 const replyHops = 16;
 
