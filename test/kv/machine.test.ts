@@ -792,6 +792,18 @@ class Trio {
     assert.fail(`not ${what} after ${stepsMax} steps`);
   }
 
+  /** Node 1 campaigns; the leader once there is one. */
+  async elect(): Promise<E2eNode> {
+    this.node(1).mr.campaign(1);
+    await this.until("a leader", () => this.leader() !== undefined);
+    return this.leader() as E2eNode;
+  }
+
+  /** Sets every key of `keys` to `value` in one entry (MSET) through `leader`. */
+  async fill(leader: E2eNode, keys: readonly string[], value: string): Promise<void> {
+    await drive(this, this.propose(leader, ["MSET", ...keys.flatMap((k) => [k, value])], START_MS));
+  }
+
   /** Every replica applies what `leader` has, and their images are byte for byte alike. */
   async converged(leader: E2eNode): Promise<void> {
     await this.until("all applied", () =>
@@ -836,9 +848,7 @@ async function drive<T>(t: Trio, p: Promise<T>, stepsMax = 100): Promise<T> {
 describe("shard machine on the multi-raft host", () => {
   it("3 nodes: writes on the leader are answered, read back by read index, and converge", async () => {
     const t = new Trio(0);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    const leader = t.leader() as E2eNode;
+    const leader = await t.elect();
     const writes = [
       t.propose(leader, ["SET", "a", "1"], START_MS),
       t.propose(leader, ["INCR", "a"], START_MS + 1),
@@ -859,9 +869,7 @@ describe("shard machine on the multi-raft host", () => {
 
   it("a follower cut off past compaction catches up from the leader's snapshot", async () => {
     const t = new Trio(8);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    const leader = t.leader() as E2eNode;
+    const leader = await t.elect();
     const lagging = t.nodes.find((n) => n !== leader) as E2eNode;
     t.cut.add(lagging.id);
     for (let i = 0; i < 60; i++) {
@@ -880,11 +888,9 @@ describe("shard machine on the multi-raft host", () => {
 
   it("an image built in slices while writes go on is the state at the index it began at", async () => {
     const t = new Trio(40, 4);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    const leader = t.leader() as E2eNode;
+    const leader = await t.elect();
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
-    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, "0"])], START_MS));
+    await t.fill(leader, keys, "0");
     const lagging = t.nodes.find((n) => n !== leader) as E2eNode;
     const counts = new Map(keys.map((k) => [k, 0]));
     const random = new SeededRandom(3);
@@ -920,11 +926,9 @@ describe("shard machine on the multi-raft host", () => {
 
   it("an image under way is given up when the state is cleared; the next one completes", async () => {
     const t = new Trio(20, 1);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    const leader = t.leader() as E2eNode;
+    const leader = await t.elect();
     const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
-    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, "0"])], START_MS));
+    await t.fill(leader, keys, "0");
     let i = 0;
     while (leader.mr.imagesPending === 0) {
       assert.ok(++i < 100, "no compaction began");
@@ -951,12 +955,10 @@ describe("shard machine on the multi-raft host", () => {
 
   it("a big state compacts once the entries since hold as many bytes as it does", async () => {
     const t = new Trio(10);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    const leader = t.leader() as E2eNode;
+    const leader = await t.elect();
     const big = "v".repeat(200);
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
-    await drive(t, t.propose(leader, ["MSET", ...keys.flatMap((k) => [k, big])], START_MS));
+    await t.fill(leader, keys, big);
     let i = 0;
     const incr = async (n: number) => {
       for (let k = 0; k < n; k++) await drive(t, t.propose(leader, ["INCR", "n"], START_MS + ++i));
@@ -977,9 +979,7 @@ describe("shard machine on the multi-raft host", () => {
 
   it("nodes restarted on their disks skip what their key space holds and converge", async () => {
     const t = new Trio(8);
-    t.node(1).mr.campaign(1);
-    await t.until("a leader", () => t.leader() !== undefined);
-    let leader = t.leader() as E2eNode;
+    let leader = await t.elect();
     let expected = 0;
     const incr = async (n: number) => {
       for (let i = 0; i < n; i++) {
