@@ -432,6 +432,7 @@ export interface ShardMachineStats {
   readsServed: number;
   proposalsLost: number;
   readsAborted: number;
+  /** Images begun (snapshot() or beginSnapshot()), those given up on the way included. */
   snapshotsTaken: number;
   snapshotsRestored: number;
   /** Snapshots at or below the applied index, ignored. */
