@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { Redis } from "ioredis";
 import { fillUp, mountSmallFs, unmount } from "../storage/small-fs.js";
-import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
+import {
+  assertRunning,
+  type RunningNode,
+  removeDir,
+  startNode,
+  tempDir,
+  waitFor,
+} from "./harness.js";
 
 const mountDir = tempDir("homeostat-fullfs-");
 const canMount = mountSmallFs(mountDir, 16);
@@ -210,13 +217,18 @@ it("a 3-node cluster writes on while one node's disk is full, and that node catc
     }
     assert.ok(stalled(), "node 3's disk never filled");
     assert.ok(ackedAfterStall >= 40, `${ackedAfterStall} writes acknowledged after the stall`);
-    assert.equal(c.proc.exitCode, null, "node 3 is still running");
+    assertRunning(c, "node 3");
     // Space returns: node 3 finishes its write, hears the new leaders and catches up.
     unlinkSync(filler);
     await waitFor("node 3 to catch up", 60_000, async () => {
+      assertRunning(c, "node 3");
       const mine = await appliedOf(c.port).catch(() => new Map());
       const theirs = await appliedOf(a.port);
       return [...theirs].every(([g, t]) => (mine.get(g)?.applied ?? 0) >= t.applied - 2);
+    }).catch((err: Error) => {
+      // Running but not answering (stopping after a fatal error?): say what it logged.
+      if (err.message.includes("last log lines")) throw err;
+      throw new Error(`${err.message}; node 3's last log lines:\n${c.logs.slice(-30).join("\n")}`);
     });
     assert.ok(c.logs.some((l) => l.includes("raft log writes succeed again")));
     t.diagnostic(`${acked.length} writes acknowledged, ${ackedAfterStall} after node 3 stalled`);

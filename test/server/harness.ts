@@ -117,6 +117,14 @@ export async function startNode(
   };
 }
 
+/** Throws, with its exit and its last log lines, if `node` is no longer running. */
+export function assertRunning(node: RunningNode, name: string): void {
+  const { exitCode, signalCode } = node.proc;
+  if (exitCode === null && signalCode === null) return;
+  const tail = node.logs.slice(-30).join("\n");
+  throw new Error(`${name} exited (${exitCode ?? signalCode}); its last log lines:\n${tail}`);
+}
+
 /**
  * A loopback TCP port nothing listens on (bound, then released): a seed that refuses
  * connections. Another process could take it meanwhile; on loopback that is unlikely.
