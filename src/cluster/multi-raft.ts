@@ -1085,20 +1085,17 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   stepImages(units: number): boolean {
     this.checkUsable();
     assert(!this.flushing && this.half === null, "multi-raft: stepImages during a flush");
-    if (this.stall !== null) return this.imaging.size > 0;
-    for (const g of this.imaging) {
-      const im = g.imaging as Imaging;
-      let image: Uint8Array | null = null;
-      try {
-        image = im.job.aborted === null ? im.job.step(units) : null;
-      } catch (e) {
-        this.dropImage(g, `image step failed: ${(e as Error).message}`);
-        break;
-      }
-      if (im.job.aborted !== null) this.dropImage(g, im.job.aborted);
-      else if (image !== null) this.storeImage(g, im, image);
-      break;
+    const g = this.imaging.values().next().value;
+    if (this.stall !== null || g === undefined) return this.imaging.size > 0;
+    const im = g.imaging as Imaging;
+    let image: Uint8Array | null = null;
+    try {
+      if (im.job.aborted === null) image = im.job.step(units);
+    } catch (e) {
+      if (im.job.aborted === null) this.dropImage(g, `image step failed: ${(e as Error).message}`);
     }
+    if (im.job.aborted !== null) this.dropImage(g, im.job.aborted);
+    else if (image !== null) this.storeImage(g, im, image);
     return this.imaging.size > 0;
   }
 

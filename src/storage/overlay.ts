@@ -428,6 +428,9 @@ class LayeredWalk implements FrozenWalk {
   private readonly kept = new Map<string, { hashed: HashedKey; value: StoredValue | null }>();
   /** The live store has been walked to its end: only kept keys are left. */
   private walked = false;
+  /** Once walked: the kept keys the live walk did not meet, in SCAN order, and how many went. */
+  private gone: FrozenEntry[] = [];
+  private goneOut = 0;
   private finished = false;
   private why: string | null = null;
 
@@ -494,20 +497,20 @@ class LayeredWalk implements FrozenWalk {
       if (out.length >= max) return;
     }
     this.walked = true;
+    // What is still kept existed at the freeze and was deleted since: it comes last.
+    this.gone = [...this.kept.values()]
+      .filter((e) => e.value !== null)
+      .sort((a, b) => compareHashed(a.hashed, b.hashed))
+      .map((e) => ({ key: e.hashed.key, value: e.value as StoredValue }));
+    this.kept.clear();
   }
 
-  /** Kept keys the live walk did not meet: deleted since the freeze, in SCAN order. */
+  /** The keys deleted since the freeze (see walkLive), up to `max` in all in `out`. */
   private handOutGone(out: FrozenEntry[], max: number): void {
-    const gone = [...this.kept.values()]
-      .filter((e) => e.value !== null)
-      .sort((a, b) => compareHashed(a.hashed, b.hashed));
-    for (const e of gone) {
-      if (out.length >= max) return;
-      this.kept.delete(e.hashed.key.toString("latin1"));
-      out.push({ key: e.hashed.key, value: e.value as StoredValue });
+    while (out.length < max && this.goneOut < this.gone.length) {
+      out.push(this.gone[this.goneOut++] as FrozenEntry);
     }
-    this.kept.clear();
-    this.close();
+    if (this.goneOut === this.gone.length) this.close();
   }
 }
 

@@ -270,9 +270,9 @@ export interface LmdbShardSpaceOptions {
    * close. The `sync-state` file records the boot the space was opened in and whether it
    * was closed; a space found open from an earlier boot (the machine went down with it
    * open) may be torn, so it is deleted and its shards start empty: the raft logs, which
-   * hold every shard's snapshot and
-   * the entries after it, build them again (see `discarded`). Not given: each commit is
-   * synced (noMetaSync), and a crash of the machine loses at most the last one.
+   * hold every shard's snapshot and the entries after it, build them again (see
+   * `discarded`). Not given: each commit is synced (noMetaSync), and a crash of the
+   * machine loses at most the last one.
    */
   bootId?: string;
   /**

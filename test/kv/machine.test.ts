@@ -799,9 +799,20 @@ class Trio {
     return this.leader() as E2eNode;
   }
 
-  /** Sets every key of `keys` to `value` in one entry (MSET) through `leader`. */
-  async fill(leader: E2eNode, keys: readonly string[], value: string): Promise<void> {
+  /** Sets keys k0, k1... k`count - 1` to `value` in one entry (MSET) through `leader`. */
+  async fill(leader: E2eNode, count: number, value: string): Promise<string[]> {
+    const keys = Array.from({ length: count }, (_, i) => `k${i}`);
     await drive(this, this.propose(leader, ["MSET", ...keys.flatMap((k) => [k, value])], START_MS));
+    return keys;
+  }
+
+  /** `lagging` applies all `leader` has, having restored at least one snapshot on the way. */
+  async caughtUpFromSnapshot(lagging: E2eNode, leader: E2eNode): Promise<void> {
+    await this.until(
+      "the follower caught up",
+      () => lagging.machine.applied >= leader.machine.applied,
+    );
+    assert.ok(lagging.machine.stats.snapshotsRestored >= 1, "no snapshot was installed");
   }
 
   /** Every replica applies what `leader` has, and their images are byte for byte alike. */
@@ -877,11 +888,7 @@ describe("shard machine on the multi-raft host", () => {
       assert.equal(reply, Math.floor(i / 3) + 1);
     }
     t.cut.delete(lagging.id);
-    await t.until(
-      "the follower caught up",
-      () => lagging.machine.applied >= leader.machine.applied,
-    );
-    assert.ok(lagging.machine.stats.snapshotsRestored >= 1, "no snapshot was installed");
+    await t.caughtUpFromSnapshot(lagging, leader);
     assert.equal(await readNow(lagging.machine, ["GET", "n0"]), "20");
     await t.converged(leader);
   });
@@ -889,8 +896,7 @@ describe("shard machine on the multi-raft host", () => {
   it("an image built in slices while writes go on is the state at the index it began at", async () => {
     const t = new Trio(40, 4);
     const leader = await t.elect();
-    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
-    await t.fill(leader, keys, "0");
+    const keys = await t.fill(leader, 200, "0");
     const lagging = t.nodes.find((n) => n !== leader) as E2eNode;
     const counts = new Map(keys.map((k) => [k, 0]));
     const random = new SeededRandom(3);
@@ -910,11 +916,7 @@ describe("shard machine on the multi-raft host", () => {
     assert.equal(imagesBegun - imagesDropped - leader.mr.imagesPending, snapshotsTaken);
     assert.ok(duringImage >= 20, `only ${duringImage} writes while an image was being built`);
     t.cut.delete(lagging.id);
-    await t.until(
-      "the follower caught up",
-      () => lagging.machine.applied >= leader.machine.applied,
-    );
-    assert.ok(lagging.machine.stats.snapshotsRestored >= 1, "no snapshot was installed");
+    await t.caughtUpFromSnapshot(lagging, leader);
     // An image holding a write made after its index would count that INCR twice here.
     const values = await readNow(lagging.machine, ["MGET", ...keys]);
     assert.deepEqual(
@@ -927,8 +929,7 @@ describe("shard machine on the multi-raft host", () => {
   it("an image under way is given up when the state is cleared; the next one completes", async () => {
     const t = new Trio(20, 1);
     const leader = await t.elect();
-    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
-    await t.fill(leader, keys, "0");
+    await t.fill(leader, 100, "0");
     let i = 0;
     while (leader.mr.imagesPending === 0) {
       assert.ok(++i < 100, "no compaction began");
@@ -957,8 +958,7 @@ describe("shard machine on the multi-raft host", () => {
     const t = new Trio(10);
     const leader = await t.elect();
     const big = "v".repeat(200);
-    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
-    await t.fill(leader, keys, big);
+    await t.fill(leader, 200, big);
     let i = 0;
     const incr = async (n: number) => {
       for (let k = 0; k < n; k++) await drive(t, t.propose(leader, ["INCR", "n"], START_MS + ++i));
