@@ -40,6 +40,11 @@ export interface ClusterBenchOptions {
   /** Measured time per run, after `warmupSeconds` that are not counted. */
   seconds: number;
   warmupSeconds: number;
+  /**
+   * Uncounted writes at concurrency 50 to each system before the first run, so the runs
+   * measure a warm server: V8 compiles the write path only after it has run many times.
+   */
+  primeSeconds: number;
   valueBytes: number;
   /** Keys written are key space `bench:0` .. `bench:<keys - 1>`, chosen at random. */
   keys: number;
@@ -62,6 +67,7 @@ export function defaultClusterBenchOptions(quick = false): ClusterBenchOptions {
     concurrency: [1, 50, 200],
     seconds: quick ? 3 : 10,
     warmupSeconds: quick ? 1 : 2,
+    primeSeconds: quick ? 2 : 20,
     valueBytes: 100,
     keys: 100_000,
     shards: 16,
@@ -86,6 +92,8 @@ Options:
   --concurrency a,b,c   clients in flight, one run each (default 1,50,200)
   --seconds S           measured seconds per run (default 10)
   --warmup S            uncounted seconds before each run (default 2)
+  --prime S             uncounted seconds of writes at concurrency 50 to each system
+                        before the first run, so both are measured warm (default 20)
   --value-bytes B       value size (default 100)
   --keys K              distinct keys written, at random (default 100000)
   --shards N            shards of the Homeostat cluster (default 16)
@@ -594,7 +602,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
       (etcdBin ? ` against 3 etcd members (${etcdVersion})` : "") +
       `, all on ${HOST}; SET of ${opts.valueBytes}-byte values over ${opts.keys} keys; ` +
       `concurrency ${opts.concurrency.join(", ")}; ${opts.seconds} s per run after ` +
-      `${opts.warmupSeconds} s of warm-up`,
+      `${opts.warmupSeconds} s of warm-up, each system primed for ${opts.primeSeconds} s first`,
   );
   const t0 = Date.now();
   const etcd = etcdBin ? await startEtcd(etcdBin, opts.keepDirs) : undefined;
@@ -693,6 +701,22 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
       return false;
     }
   };
+  // Both systems warm before anything counts: a Node server at its first thousands of
+  // writes still runs them interpreted or half-compiled (docs/benchmarks.md, "Warm").
+  if (opts.primeSeconds > 0) {
+    const prime = { ...opts, warmupSeconds: 0, seconds: opts.primeSeconds };
+    const systems: [string, WriteOp, Group][] = [["homeostat", homeostatWrite, homeostat]];
+    if (etcd && etcdClient) systems.unshift(["etcd", etcdClient.write, etcd]);
+    for (const [system, op, group] of systems) {
+      const r = await closedLoop(system, -1, primeConcurrency, prime, op, pids(group));
+      const failed = Object.keys(r.errors).length > 0 ? `, failed ${fmtCounts(r.errors)}` : "";
+      w(
+        `  primed ${system}: ${fmtInt(r.writesPerSecond)} writes/s at c=${primeConcurrency} ` +
+          `for ${opts.primeSeconds} s, not counted${failed}`,
+      );
+      if (interrupted()) return 130;
+    }
+  }
   let alive = true;
   for (const [i, concurrency] of opts.concurrency.entries()) {
     // Alternate which system goes first, so neither always runs on a fresher machine.
@@ -766,6 +790,9 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   w(`\nResults (JSON): ${opts.jsonFile}`);
   return problems.length > 0 ? 1 : 0;
 }
+
+/** Clients in flight while priming: enough to run every path of a write many times. */
+const primeConcurrency = 50;
 
 /** Goals from the issue: ≥ 3 × etcd's writes/s with a p99 no worse than etcd's. */
 const GOAL_RATIO = 3;
@@ -862,6 +889,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
       concurrency: { type: "string" },
       seconds: { type: "string" },
       warmup: { type: "string" },
+      prime: { type: "string" },
       "value-bytes": { type: "string" },
       keys: { type: "string" },
       shards: { type: "string" },
@@ -887,6 +915,8 @@ function parseOptions(): ClusterBenchOptions | undefined {
   if (values.seconds !== undefined) o.seconds = positiveInt("--seconds", values.seconds);
   if (values.warmup !== undefined) o.warmupSeconds = Number(values.warmup);
   if (!(o.warmupSeconds >= 0)) throw new Error(`--warmup must be >= 0, not ${values.warmup}`);
+  if (values.prime !== undefined) o.primeSeconds = Number(values.prime);
+  if (!(o.primeSeconds >= 0)) throw new Error(`--prime must be >= 0, not ${values.prime}`);
   if (values["value-bytes"] !== undefined) {
     o.valueBytes = positiveInt("--value-bytes", values["value-bytes"]);
   }
