@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
 import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
+import { type Floor, startFloor } from "./lib/floor.js";
 import {
   freePorts,
   interrupted,
@@ -55,6 +56,11 @@ export interface ClusterBenchOptions {
   clients: number;
   /** Skip the etcd comparison (also skipped, with a message, when etcd is missing). */
   skipEtcd: boolean;
+  /**
+   * Also measure the floor (scripts/lib/floor.ts): three processes doing only the hops and
+   * syncs of a replicated write, what this machine allows any system written in Node.
+   */
+  floor: boolean;
   /** Skip the redis-benchmark part. */
   skipRedisBenchmark: boolean;
   /** Keep the data dirs and logs of both clusters (their paths are printed). */
@@ -74,6 +80,7 @@ export function defaultClusterBenchOptions(quick = false): ClusterBenchOptions {
     requests: quick ? 20_000 : 100_000,
     clients: 50,
     skipEtcd: false,
+    floor: false,
     skipRedisBenchmark: false,
     keepDirs: false,
     jsonFile: path.join(repoRoot(), ".cache", "bench-cluster-last.json"),
@@ -100,6 +107,8 @@ Options:
   --requests N          redis-benchmark -n (default 100000)
   --clients C           redis-benchmark -c (default 50)
   --skip-etcd           only Homeostat in the write runs
+  --floor               also the floor: 3 processes doing only a replicated write's hops
+                        and syncs (no raft, no key space), what the machine allows
   --skip-redis-benchmark
   --keep-dirs           keep both clusters' data dirs and logs (paths printed)
   --quick               3 s runs after 1 s of warm-up, redis-benchmark -n 20000
@@ -321,6 +330,19 @@ function cpuSeconds(pid: number): number {
 
 // ---------------------------------------------------------------------------
 // Load
+
+type SystemName = "homeostat" | "etcd" | "floor";
+
+/** The floor's replicas as a Group, so a run checks them as it checks the clusters. */
+function floorGroup(floor: Floor): Group {
+  const members = floor.procs.map((proc, i) => ({
+    label: `r${i + 1}`,
+    port: 0,
+    proc,
+    logFile: floor.logFiles[i] as string,
+  }));
+  return { members, stop: () => floor.stop() };
+}
 
 /** One write; rejects on any failure. `worker` is 0..concurrency-1. */
 type WriteOp = (worker: number, key: string) => Promise<void>;
@@ -632,19 +654,18 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   const etcdClient = etcd ? etcdWriter(etcd, value) : undefined;
   const results: RunResult[] = [];
   const pids = (g: Group) => g.members.map((m) => m.proc.pid);
-  const runOne = async (system: "homeostat" | "etcd", step: number, concurrency: number) => {
+  // Each system measured: how to write to it and its processes.
+  const floor = opts.floor ? await startFloor(value) : undefined;
+  if (floor) w(`  floor: 3 replicas, pids ${floor.procs.map((p) => p.pid).join(", ")}`);
+  const systems = new Map<SystemName, { write: WriteOp; group: Group }>();
+  systems.set("homeostat", { write: homeostatWrite, group: homeostat });
+  if (etcd && etcdClient) systems.set("etcd", { write: etcdClient.write, group: etcd });
+  if (floor)
+    systems.set("floor", { write: (_worker, key) => floor.write(key), group: floorGroup(floor) });
+  const runOne = async (system: SystemName, step: number, concurrency: number) => {
     const before = new Map(seen);
-    const r =
-      system === "homeostat"
-        ? await closedLoop(system, step, concurrency, opts, homeostatWrite, pids(homeostat))
-        : await closedLoop(
-            system,
-            step,
-            concurrency,
-            opts,
-            (etcdClient as { write: WriteOp }).write,
-            pids(etcd as Group),
-          );
+    const { write, group } = systems.get(system) as { write: WriteOp; group: Group };
+    const r = await closedLoop(system, step, concurrency, opts, write, pids(group));
     results.push(r);
     let extra = "";
     if (system === "homeostat") {
@@ -667,7 +688,6 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
         `${system} c=${concurrency}: failed writes ${fmtCounts(r.errors)}${samples.join("")}`,
       );
     }
-    const group = system === "homeostat" ? homeostat : (etcd as Group);
     const dead: number[] = [];
     for (const [i, m] of group.members.entries()) {
       if (m.proc.isRunning()) continue;
@@ -705,10 +725,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   // writes still runs them interpreted or half-compiled (docs/benchmarks.md, "Warm").
   if (opts.primeSeconds > 0) {
     const prime = { ...opts, warmupSeconds: 0, seconds: opts.primeSeconds };
-    const systems: [string, WriteOp, Group][] = [["homeostat", homeostatWrite, homeostat]];
-    if (etcd && etcdClient) systems.unshift(["etcd", etcdClient.write, etcd]);
-    for (const [system, op, group] of systems) {
-      const r = await closedLoop(system, -1, primeConcurrency, prime, op, pids(group));
+    for (const [system, { write, group }] of systems) {
+      const r = await closedLoop(system, -1, primeConcurrency, prime, write, pids(group));
       const failed = Object.keys(r.errors).length > 0 ? `, failed ${fmtCounts(r.errors)}` : "";
       w(
         `  primed ${system}: ${fmtInt(r.writesPerSecond)} writes/s at c=${primeConcurrency} ` +
@@ -720,11 +738,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   let alive = true;
   for (const [i, concurrency] of opts.concurrency.entries()) {
     // Alternate which system goes first, so neither always runs on a fresher machine.
-    const order: ("homeostat" | "etcd")[] = etcd
-      ? i % 2 === 0
-        ? ["etcd", "homeostat"]
-        : ["homeostat", "etcd"]
-      : ["homeostat"];
+    const names = [...systems.keys()];
+    const order = i % 2 === 0 ? names.reverse() : names;
     for (const system of order) {
       alive = (await runOne(system, i, concurrency)) && alive;
       if (interrupted()) return 130;
@@ -734,6 +749,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   client.disconnect();
   etcdClient?.close();
   await etcd?.stop();
+  await floor?.stop();
 
   const rb: RedisBenchmarkResult[] = [];
   let durableRedis: RunningServer | undefined;
@@ -808,6 +824,8 @@ function printSummary(
   const hasEtcd = results.some((r) => r.system === "etcd");
   const header = ["clients", "homeostat writes/s", "p50 ms", "p99 ms"];
   if (hasEtcd) header.push("etcd writes/s", "p50 ms", "p99 ms", "homeostat/etcd", "p99 <= etcd");
+  const hasFloor = results.some((r) => r.system === "floor");
+  if (hasFloor) header.push("floor writes/s", "p50 ms", "p99 ms", "homeostat/floor");
   const rows: string[][] = [header];
   for (const [step, c] of opts.concurrency.entries()) {
     const h = find("homeostat", step);
@@ -823,6 +841,11 @@ function printSummary(
           : "n/a",
       );
       row.push(h.p99Ms <= e.p99Ms ? "yes" : "NO");
+    }
+    const f = find("floor", step);
+    if (hasFloor && f) {
+      row.push(fmtInt(f.writesPerSecond), fmtMs(f.p50Ms), fmtMs(f.p99Ms));
+      row.push(`${(h.writesPerSecond / f.writesPerSecond).toFixed(2)}x`);
     }
     rows.push(row);
   }
@@ -896,6 +919,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
       requests: { type: "string" },
       clients: { type: "string" },
       "skip-etcd": { type: "boolean", default: false },
+      floor: { type: "boolean", default: false },
       "skip-redis-benchmark": { type: "boolean", default: false },
       "keep-dirs": { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
@@ -925,6 +949,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
   if (values.requests !== undefined) o.requests = positiveInt("--requests", values.requests);
   if (values.clients !== undefined) o.clients = positiveInt("--clients", values.clients);
   o.skipEtcd = values["skip-etcd"];
+  o.floor = values.floor;
   o.skipRedisBenchmark = values["skip-redis-benchmark"];
   o.keepDirs = values["keep-dirs"];
   if (values.json !== undefined) o.jsonFile = values.json;
