@@ -34,6 +34,11 @@ export type SealKind = (typeof SealKind)[keyof typeof SealKind];
 
 export const clusterKeyBytes = 32;
 
+/** The first two bytes of each kind's envelopes, made once. */
+const headers = new Map(
+  Object.values(SealKind).map((kind) => [kind, Buffer.from([sealVersion, kind])] as const),
+);
+
 /**
  * scrypt, so a configured passphrase is not brute-forced cheaply from one captured packet.
  * The salt is fixed (every node must derive the same key from the same secret); N = 2^14
@@ -58,6 +63,7 @@ export class Sealer {
     randomFillSync(this.nonce, 0, 8);
   }
 
+  /** The nonce for the next message, in `this.nonce` (copied out by seal's concat). */
   private nextNonce(): Buffer {
     if (this.sealed === 2 ** 32) {
       randomFillSync(this.nonce, 0, 8);
@@ -65,18 +71,21 @@ export class Sealer {
     }
     this.nonce.writeUInt32BE(this.sealed, 8);
     this.sealed += 1;
-    return Buffer.from(this.nonce);
+    return this.nonce;
   }
 
   /** `parts` are concatenated as the plaintext, sparing the caller a copy. */
   seal(kind: SealKind, parts: readonly Uint8Array[]): Buffer {
-    const header = Buffer.from([sealVersion, kind]);
+    const header = headers.get(kind) as Buffer;
     const nonce = this.nextNonce();
     const cipher = createCipheriv("aes-256-gcm", this.key, nonce, { authTagLength: tagBytes });
     cipher.setAAD(header);
-    const body = parts.map((p) => cipher.update(p));
-    body.push(cipher.final());
-    return Buffer.concat([header, nonce, ...body, cipher.getAuthTag()]);
+    const out: Buffer[] = [header, nonce];
+    for (const p of parts) out.push(cipher.update(p));
+    const last = cipher.final(); // empty: GCM is a stream mode
+    if (last.length > 0) out.push(last);
+    out.push(cipher.getAuthTag());
+    return Buffer.concat(out);
   }
 
   /** The plaintext, or null for anything short, of another kind or version, or forged. */
@@ -93,7 +102,8 @@ export class Sealer {
       decipher.setAAD(bytes.subarray(0, 2));
       decipher.setAuthTag(tag);
       const plain = decipher.update(bytes.subarray(2 + nonceBytes, bytes.length - tagBytes));
-      return Buffer.concat([plain, decipher.final()]);
+      const last = decipher.final(); // checks the tag; empty, GCM being a stream mode
+      return last.length === 0 ? plain : Buffer.concat([plain, last]);
     } catch {
       return null;
     }

@@ -170,6 +170,9 @@ export class Progress {
 
 export type VoteResult = "won" | "lost" | "pending";
 
+const matchOf = (pr: Progress): number => pr.match;
+const ackedRoundOf = (pr: Progress): number => pr.ackedRound;
+
 /**
  * The configuration and every member's progress, with the quorum arithmetic: a majority
  * of voters elects a leader and commits an entry.
@@ -179,6 +182,8 @@ export class Tracker {
   learners = new Set<NodeId>();
   readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
+  /** quorumValue's working array. */
+  private readonly scratch: number[] = [];
 
   constructor(
     private readonly inflightMsgsMax: number,
@@ -222,20 +227,31 @@ export class Tracker {
 
   /** The highest index a quorum of voters has: the commit candidate. */
   committedIndex(): number {
-    if (this.voters.size === 0) return 0;
-    const matches: number[] = [];
-    for (const id of this.voters) matches.push(this.progress.get(id)?.match ?? 0);
-    matches.sort((a, b) => b - a);
-    return matches[this.quorum() - 1] as number;
+    return this.quorumValue(matchOf);
   }
 
   /** The highest heartbeat round a quorum of voters has answered. */
   quorumAckedRound(): number {
+    return this.quorumValue(ackedRoundOf);
+  }
+
+  /**
+   * The highest value a quorum of voters has reached: the quorum-th largest. Called on
+   * every acknowledgement a leader gets, so it sorts in a kept array (insertion sort of a
+   * handful of voters) rather than allocating one per call.
+   */
+  private quorumValue(of: (pr: Progress) => number): number {
     if (this.voters.size === 0) return 0;
-    const rounds: number[] = [];
-    for (const id of this.voters) rounds.push(this.progress.get(id)?.ackedRound ?? 0);
-    rounds.sort((a, b) => b - a);
-    return rounds[this.quorum() - 1] as number;
+    const values = this.scratch;
+    values.length = 0;
+    for (const id of this.voters) {
+      const pr = this.progress.get(id);
+      const v = pr === undefined ? 0 : of(pr);
+      let i = values.length;
+      for (; i > 0 && (values[i - 1] as number) < v; i--) values[i] = values[i - 1] as number;
+      values[i] = v;
+    }
+    return values[this.quorum() - 1] as number;
   }
 
   resetVotes(): void {

@@ -30,13 +30,18 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
 }
 
 /**
- * Rounds of promise jobs between a flush's halves: enough for a reply to travel from the
- * machine's apply to its client's socket — about six here (ShardMachine.expect's
- * promise, the router's catch, the async atLeader returning it, the node's then, the
- * node's release of the replies settled together) — with room to spare. A round costs
- * well under a microsecond.
+ * Resolves once every promise job queued so far has run, and every job those queued in
+ * turn: a microtask that schedules a tick, and Node runs ticks only once the microtask
+ * queue is empty. Between a flush's halves this lets a reply travel from the machine's
+ * apply to its client's socket however many promise hops it takes (about six: the
+ * machine's promise, the router's catch, the async atLeader, the node's then and its
+ * release of the replies settled together). It replaced 16 awaits in a row, which
+ * covered at most 16 hops and allocated about 3 KB a flush (half of it garbage a
+ * scavenge must sweep: docs/benchmarks.md, "Warm, and the floor").
  */
-const replyHops = 16;
+function afterPromiseJobs(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
+}
 
 /**
  * Keys of a compaction image built per turn of the event loop (MultiRaft.stepImages): a
@@ -188,16 +193,16 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
   /**
    * The flushes of one turn. A group that already has more (e.g. entries committed by
    * this flush's own persist on a single-replica group) is flushed again at once. Between
-   * a flush's halves, the promise jobs its applies queued run (replyHops rounds of them),
-   * so the replies of writes that were durable before this flush leave before its sync.
-   * Only promise jobs run there, never I/O or timers, so nothing is received meanwhile.
+   * a flush's halves, the promise jobs its applies queued run (afterPromiseJobs), so the
+   * replies of writes that were durable before this flush leave before its sync.
+   * Only promise jobs and ticks run there, never I/O or timers: nothing is received meanwhile.
    */
   private async flushTurn(): Promise<void> {
     for (let i = 0; i < 8 && !this.closed; i++) {
       const half = this.multi.flushStart();
       if (half === null) return;
       this.stats.flushes += 1;
-      if (half.applied) for (let k = 0; k < replyHops; k++) await undefined;
+      if (half.applied) await afterPromiseJobs();
       // Finished even if the runtime closed meanwhile: a flush left half done would
       // refuse the clean-up's removeGroup.
       if (!this.multi.flushEnd(half)) return;
