@@ -36,10 +36,10 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
  * apply to its client's socket however many promise hops it takes (about six: the
  * machine's promise, the router's catch, the async atLeader, the node's then and its
  * release of the replies settled together). It replaced 16 awaits in a row, which
- * covered at most 16 hops and allocated about 3 KB a flush (half of it garbage a
- * scavenge must sweep: docs/benchmarks.md, "Warm, and the floor").
+ * covered at most 16 hops and allocated about 3 KB a flush, garbage for the next
+ * scavenge (docs/benchmarks.md, "Warm servers, the floor, and the garbage collector").
  */
-function afterPromiseJobs(): Promise<void> {
+export function afterPromiseJobs(): Promise<void> {
   return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
 }
 
@@ -194,8 +194,8 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
    * The flushes of one turn. A group that already has more (e.g. entries committed by
    * this flush's own persist on a single-replica group) is flushed again at once. Between
    * a flush's halves, the promise jobs its applies queued run (afterPromiseJobs), so the
-   * replies of writes that were durable before this flush leave before its sync.
-   * Only promise jobs and ticks run there, never I/O or timers: nothing is received meanwhile.
+   * replies of writes that were durable before this flush leave before its sync. Only
+   * promise jobs and ticks run there, never I/O or timers: nothing is received meanwhile.
    */
   private async flushTurn(): Promise<void> {
     for (let i = 0; i < 8 && !this.closed; i++) {
