@@ -105,10 +105,6 @@ class EnvelopeWriter extends ByteWriter {
   patchU32(at: number, v: number): void {
     this.view.setUint32(at, v);
   }
-
-  get capacity(): number {
-    return this.bytes.length;
-  }
 }
 
 function readUvar(r: ByteReader): number {

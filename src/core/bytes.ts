@@ -75,10 +75,22 @@ export class ByteWriter {
     this.length += b.length;
   }
 
-  /** A copy of what was written. */
   /** A copy of what was written from `start` on. */
   copyFrom(start: number): Uint8Array {
     return this.bytes.slice(start, this.length);
+  }
+
+  /**
+   * What was written from `start` on, without a copy: for a writer reused message after
+   * message, valid until its next reset (growing leaves earlier views intact).
+   */
+  viewFrom(start: number): Uint8Array {
+    return this.bytes.subarray(start, this.length);
+  }
+
+  /** Bytes it holds before it must grow. */
+  get capacity(): number {
+    return this.bytes.length;
   }
 
   done(): Uint8Array {
