@@ -722,7 +722,8 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
     }
   };
   // Both systems warm before anything counts: a Node server at its first thousands of
-  // writes still runs them interpreted or half-compiled (docs/benchmarks.md, "Warm").
+  // writes still runs them interpreted or half-compiled (docs/benchmarks.md, "Warm
+  // servers, the floor, and the garbage collector").
   if (opts.primeSeconds > 0) {
     const prime = { ...opts, warmupSeconds: 0, seconds: opts.primeSeconds };
     for (const [system, { write, group }] of systems) {
