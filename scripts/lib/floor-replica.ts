@@ -18,31 +18,31 @@
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
+import { encodeFrameHeader, FrameReader } from "../../src/core/framing.js";
 
 const logBytes = 64 * 1024 * 1024;
 const entryHeaderBytes = 8;
 
-/** Calls `onFrame` with each whole frame of a byte stream, holding partial ones. */
+/** A frame bigger than anything the floor sends: the stream is broken. */
+const frameBytesMax = 64 * 1024 * 1024;
+
+/**
+ * Calls `onFrame` with each whole frame of a byte stream (the bus's framing:
+ * core/framing.ts), holding partial ones.
+ */
 export function frameReader(onFrame: (body: Buffer) => void): (chunk: Buffer) => void {
-  let held: Buffer = Buffer.alloc(0);
+  const reader = new FrameReader(frameBytesMax);
   return (chunk) => {
-    held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-    let at = 0;
-    while (held.length - at >= 4) {
-      const n = held.readUInt32BE(at);
-      if (held.length - at - 4 < n) break;
-      onFrame(held.subarray(at + 4, at + 4 + n));
-      at += 4 + n;
-    }
-    held = held.subarray(at);
+    const frames = reader.push(chunk);
+    if (frames === "oversized") throw new Error("floor: a frame past 64 MiB, the stream is broken");
+    for (const f of frames) onFrame(f);
   };
 }
 
+/** `parts` as one frame. */
 export function frameOf(parts: readonly Uint8Array[]): Buffer {
   const length = parts.reduce((s, p) => s + p.length, 0);
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(length);
-  return Buffer.concat([head, ...parts]);
+  return Buffer.concat([encodeFrameHeader(length), ...parts]);
 }
 
 interface Pending {
