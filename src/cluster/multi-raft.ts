@@ -323,8 +323,6 @@ interface Group<L extends GroupLog> {
   passive: ConfState | null;
   /** MultiRaft's tick count when a leader last sent this replica an append, heartbeat or snapshot. */
   leaderHeardTick: number;
-  /** A compaction whose image is being built (stepImages), or null. */
-  imaging: Imaging | null;
   /** Bytes of entry data applied since the last compaction began (or snapshot installed). */
   appliedBytes: number;
 }
@@ -415,8 +413,8 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   private allDirty = false;
   /** Groups holding a deferred hard state (see persist). */
   private readonly deferred = new Set<Group<L>>();
-  /** Groups whose compaction image is being built, oldest first (stepImages). */
-  private readonly imaging = new Set<Group<L>>();
+  /** Compactions whose image is being built, oldest first (stepImages). */
+  private readonly imaging = new Map<Group<L>, Imaging>();
   /** One per peer node, reused flush after flush. */
   private readonly builders = new Map<NodeId, EnvelopeBuilder>();
   private flushing = false;
@@ -510,7 +508,6 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       deferred: null,
       passive: options.passive === true ? conf : null,
       leaderHeardTick: this.ticks,
-      imaging: null,
       appliedBytes: 0,
     };
     this.groups.set(group, g);
@@ -1037,7 +1034,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * (every compactEntries entries per group), so not worth folding into the flush's.
    */
   private maybeCompact(g: Group<L>): void {
-    if (g.imaging !== null) return;
+    if (this.imaging.has(g)) return;
     const every = this.compactEvery(g.id);
     const index = g.applied;
     if (every === 0 || index - g.snapshotIndex < every) return;
@@ -1054,8 +1051,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     }
     g.appliedBytes = 0;
     if (g.machine.beginSnapshot !== undefined) {
-      g.imaging = { index, conf: g.raft.confState(), job: g.machine.beginSnapshot() };
-      this.imaging.add(g);
+      this.imaging.set(g, { index, conf: g.raft.confState(), job: g.machine.beginSnapshot() });
       this.stats.imagesBegun += 1;
       return;
     }
@@ -1085,9 +1081,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
   stepImages(units: number): boolean {
     this.checkUsable();
     assert(!this.flushing && this.half === null, "multi-raft: stepImages during a flush");
-    const g = this.imaging.values().next().value;
-    if (this.stall !== null || g === undefined) return this.imaging.size > 0;
-    const im = g.imaging as Imaging;
+    const oldest = this.imaging.entries().next().value;
+    if (this.stall !== null || oldest === undefined) return this.imaging.size > 0;
+    const [g, im] = oldest;
     let image: Uint8Array | null = null;
     try {
       if (im.job.aborted === null) image = im.job.step(units);
@@ -1111,7 +1107,6 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
       this.dropImage(g, `storing the snapshot failed: ${(e as Error).message}`);
       return;
     }
-    g.imaging = null;
     this.imaging.delete(g);
     g.snapshotIndex = im.index;
     this.stats.snapshotsTaken += 1;
@@ -1119,9 +1114,9 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
 
   /** Gives up the group's image in steps, if it has one; `why` counts it as dropped. */
   private dropImage(g: Group<L>, why: string | null): void {
-    if (g.imaging === null) return;
-    g.imaging.job.cancel();
-    g.imaging = null;
+    const im = this.imaging.get(g);
+    if (im === undefined) return;
+    im.job.cancel();
     this.imaging.delete(g);
     if (why === null) return;
     this.stats.imagesDropped += 1;
