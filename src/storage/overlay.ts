@@ -395,6 +395,13 @@ export class OverlayStore implements KeyStore {
 /**
  * The union of `overlay` (unsorted, sorted here) and `durable` (already in order), in
  * order, each item once: an item in both comes from the overlay.
+ *
+ * A caller that stops early (a compaction image's slice, a SCAN page) ends `durable` too:
+ * on LMDB an unfinished range holds its read transaction, and LMDB reuses no page freed
+ * after the oldest open reader, so one abandoned walk made every later commit write new
+ * pages: the key space file grew by the size of each commit, without end (900 MB in two
+ * minutes at 8,000 writes/s), and its writeback slowed every raft log fdatasync behind it
+ * (docs/storage.md, "Read transactions").
  */
 function* mergeOrdered<T>(
   overlay: T[],
@@ -403,20 +410,24 @@ function* mergeOrdered<T>(
 ): Generator<T> {
   overlay.sort(compare);
   let i = 0;
-  let next = durable?.next() ?? { done: true, value: undefined };
-  while (i < overlay.length || next.done !== true) {
-    if (next.done === true) {
-      yield overlay[i++] as T;
-      continue;
+  try {
+    let next = durable?.next() ?? { done: true, value: undefined };
+    while (i < overlay.length || next.done !== true) {
+      if (next.done === true) {
+        yield overlay[i++] as T;
+        continue;
+      }
+      const order = i < overlay.length ? compare(overlay[i] as T, next.value) : 1;
+      if (order <= 0) {
+        yield overlay[i++] as T;
+        if (order === 0) next = (durable as Iterator<T>).next();
+      } else {
+        yield next.value;
+        next = (durable as Iterator<T>).next();
+      }
     }
-    const order = i < overlay.length ? compare(overlay[i] as T, next.value) : 1;
-    if (order <= 0) {
-      yield overlay[i++] as T;
-      if (order === 0) next = (durable as Iterator<T>).next();
-    } else {
-      yield next.value;
-      next = (durable as Iterator<T>).next();
-    }
+  } finally {
+    durable?.return?.();
   }
 }
 
