@@ -218,7 +218,8 @@ async function openCluster(
   const membership = node.membership as MembershipDriver;
   // One LMDB environment for every shard's keys on this node, apart from the raft logs:
   // its writes need no sync of their own (the logs are the durable record), and where the
-  // machine has a boot id it is synced in the background once a second (docs/cluster.md).
+  // machine has a boot id it is synced only at close: the kernel writes it back
+  // (shardSyncIntervalMs, docs/cluster.md).
   const bootId = machineBootId();
   const space = new LmdbShardSpace({
     path: join(dir, "kv"),

@@ -312,16 +312,16 @@ const dataFile = "data.mdb";
  */
 export const shardCommitIntervalMs = 100;
 /**
- * What the server gives syncIntervalMs. Without any sync the kernel wrote the key space's
- * pages back in bursts of its own timing, and a raft log fdatasync caught in one waited:
- * same-minute A/B on a 3-node cluster (4 pairs), never synced against synced every
- * commit, 554–792 writes/s at 1 writer against 691–981, max latency at 200 writers
- * 448–582 ms against 328–369. Synced once a second (2 pairs) it did as well as a sync
- * per commit or better (720–929 / 6,728–8,215 / 11,503–11,914 writes/s at 1 / 50 / 200
- * writers against 674–732 / 7,074–7,388 / 8,854–9,781), with 40% fewer bytes written
- * to the disk (docs/cluster.md).
+ * What the server gives syncIntervalMs: 0, no sync but at close; the kernel writes the
+ * pages back (after 30 s by default). Once LMDB reuses its free pages (see mergeOrdered
+ * in overlay.ts) the dirty pages are at most the file, ~40 MB a node at 100,000 keys,
+ * and a sync once a second wrote nearly all of it every second: 87–99 MB/s on the disk
+ * at 50 writers against 18–26 MB/s without, each sync a burst of 20–45 ms that the raft
+ * logs' fdatasyncs queued behind (p99 at 1 writer 3.49–3.72 ms against 2.70–3.05). It
+ * was chosen (1 s) while an open read pinned LMDB's pages, when every commit wrote new
+ * pages and the kernel's own writeback came in bursts of a gigabyte (docs/cluster.md).
  */
-export const shardSyncIntervalMs = 1000;
+export const shardSyncIntervalMs = 0;
 
 /** The default commitWritesMax: etcd's backend batch limit. */
 export const shardCommitWritesMax = 10_000;
