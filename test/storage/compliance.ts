@@ -272,6 +272,46 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
       }),
     );
 
+    // The counts are worked out from the layers and the backend when asked (counts() in
+    // overlay.ts): checked against a model after every step, with batches committing
+    // underneath (flushes not awaited) and clears among them.
+    it(
+      "size and expiringCount follow writes, deletes and clears while batches commit",
+      withStore(async ({ store }) => {
+        for (const seed of [1, 2, 3]) {
+          const random = new SeededRandom(seed);
+          store.clear();
+          await store.flush();
+          const model = new Map<string, number>();
+          const inFlight: Promise<void>[] = [];
+          for (let step = 0; step < 600; step++) {
+            const k = `k${random.int(60)}`;
+            const r = random.int(100);
+            if (r < 55) {
+              const expireAtMs = random.int(3) === 0 ? 1_000_000 + step : 0;
+              store.set(b(k), str(`v${step}`, expireAtMs));
+              model.set(k, expireAtMs);
+            } else if (r < 85) {
+              assert.equal(store.delete(b(k)), model.delete(k), `seed ${seed} step ${step}`);
+            } else if (r < 87) {
+              store.clear();
+              model.clear();
+            } else if (r < 97) {
+              inFlight.push(store.flush());
+            } else {
+              await Promise.all(inFlight.splice(0));
+            }
+            const expiring = [...model.values()].filter((e) => e !== 0).length;
+            assert.equal(store.size(), model.size, `seed ${seed} step ${step}: size`);
+            assert.equal(store.expiringCount(), expiring, `seed ${seed} step ${step}: expiring`);
+          }
+          await Promise.all(inFlight);
+          await store.flush();
+          assert.equal(store.size(), model.size, `seed ${seed}: size once durable`);
+        }
+      }),
+    );
+
     it(
       "indexes expiry times, follows overwrites, and bounds the answer",
       withStore(async ({ store }) => {
