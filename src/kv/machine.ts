@@ -109,7 +109,8 @@ export function encodeLogCommand(cmd: LogCommand): Uint8Array {
     w.u32(a.length);
     w.raw(a);
   }
-  return w.done();
+  // Sized exactly above, and dropped here: its bytes are the entry's, no copy needed.
+  return w.take();
 }
 
 /**
