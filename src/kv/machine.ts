@@ -502,6 +502,9 @@ export class ShardMachine implements ReplicatedMachine {
   private nextRead = 1;
   private failure: Error | null = null;
   private closed = false;
+  /** A commit of the store is in flight (flush), and more was written since it began. */
+  private flushing = false;
+  private flushAgain = false;
 
   constructor(options: ShardMachineOptions) {
     this.store = options.store;
@@ -846,10 +849,34 @@ export class ShardMachine implements ReplicatedMachine {
     this.pendingReads.clear();
   }
 
-  /** Commits what apply or restore wrote, with the mark; a failure stops the machine. */
+  /**
+   * Commits what apply or restore wrote, with the mark; a failure stops the machine. One
+   * commit of the store at a time: while one is in flight (the key space commits at most
+   * every 100 ms, shardCommitIntervalMs) the writes gather in the store's pending layer,
+   * and the next commit, started when it settles, takes them all with the mark of then.
+   * Committing at every apply sealed a layer per apply (a Map, a batch and four promises
+   * each, and one more layer for every read to look through) for batches the key space
+   * would have merged into one transaction anyway.
+   */
   private flush(): void {
     if (this.store.writeSeq === this.store.durableSeq) return;
-    this.store.flush().catch((e: unknown) => this.fail(e));
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    this.store.flush().then(
+      () => {
+        this.flushing = false;
+        if (!this.flushAgain || this.closed) return;
+        this.flushAgain = false;
+        this.flush();
+      },
+      (e: unknown) => {
+        this.flushing = false;
+        this.fail(e);
+      },
+    );
   }
 
   private fail(e: unknown): void {

@@ -317,8 +317,9 @@ export class OverlayStore implements KeyStore {
         if (at !== 0 && at <= nowMs) consider(w.key);
       }
     }
+    // Ties in key order, whichever layer or the backend a key came from.
     return [...found.values()]
-      .sort((a, b) => a.at - b.at)
+      .sort((a, b) => a.at - b.at || Buffer.compare(a.key, b.key))
       .slice(0, limit)
       .map((e) => e.key);
   }

@@ -37,9 +37,10 @@ import { type HashedKey, StorageError, type StoredValue } from "./types.js";
  * entries.
  *
  * Writes go through `OverlayStore` (group commit): the handlers' writes are visible at
- * once and committed by `flush()`; the machine flushes after each apply. On LMDB the
- * flushes of every shard made in one synchronous run (one multi-raft flush applies all
- * groups) share one LMDB transaction.
+ * once and committed by `flush()`; the machine flushes after an apply, one flush at a
+ * time (the writes applied meanwhile wait for the next). On LMDB the flushes of every
+ * shard made in one synchronous run (one multi-raft flush applies all groups) share one
+ * LMDB transaction.
  */
 
 /** Redis Cluster's slot count (cluster/slots.ts SLOT_COUNT; storage cannot import cluster). */
