@@ -181,6 +181,8 @@ function raftFields(node: HomeostatNode): [string, string | number][] {
     ["raft_snapshots_installed", m.snapshotsInstalled],
     ["raft_images_pending", cluster.runtime.multi.imagesPending],
     ["raft_images_dropped", m.imagesDropped],
+    // Why the last image was given up ("" if none was): a value, so no line breaks.
+    ["raft_last_image_error", cluster.runtime.multi.lastImageError.replace(/[\r\n]+/g, " ")],
     ["raft_unroutable", r.unroutable],
   ];
 }

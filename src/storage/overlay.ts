@@ -63,8 +63,6 @@ export interface BatchChain {
 class Layer implements WriteBatch {
   cleared = false;
   readonly entries = new Map<string, PendingWrite>();
-  /** Writes made in this layer with an expiry (some may be overwritten since). */
-  expiringWrites = 0;
   /** writeSeq after this layer's last write; set when the layer is sealed for commit. */
   upto = 0;
   epoch = 0;
@@ -95,8 +93,8 @@ export class OverlayStore implements KeyStore {
   private epoch = 0;
   private lastQueuedBatch: number;
   private lastDurableBatch: number;
-  /** counts() as of writeSeq `seq` in `epoch`, or null. */
-  private countsAt: { seq: number; epoch: number; keys: number; expiring: number } | null = null;
+  private keyCount: number;
+  private expiringKeys: number;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
   /** Walks begun with freeze() and not finished: each is told of every write. */
   private readonly walks = new Set<LayeredWalk>();
@@ -104,6 +102,8 @@ export class OverlayStore implements KeyStore {
   durableSeq = 0;
 
   constructor(private readonly backend: Backend) {
+    this.keyCount = backend.count();
+    this.expiringKeys = backend.expiringCount();
     this.lastQueuedBatch = backend.lastBatchId();
     this.lastDurableBatch = this.lastQueuedBatch;
   }
@@ -151,15 +151,12 @@ export class OverlayStore implements KeyStore {
     return undefined;
   }
 
-  /**
-   * Looks nothing up: what the key held before is needed only by the counts (size,
-   * expiringCount), which work it out when asked (counts()). Looking it up here was one
-   * B-tree read per write, the biggest single cost of a SET on a cluster node's event
-   * loop besides the raft log's fdatasync (docs/cluster.md, "The key counts").
-   */
   set(key: Buffer, value: StoredValue): void {
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
-    if (value.expireAtMs !== 0) this.pending.expiringWrites++;
+    const oldExpiry = this.peekExpiry(key);
+    if (oldExpiry === undefined) this.keyCount++;
+    else if (oldExpiry !== 0) this.expiringKeys--;
+    if (value.expireAtMs !== 0) this.expiringKeys++;
     const owned = Buffer.from(key);
     const data = Buffer.from(value.data);
     this.pending.entries.set(owned.toString("latin1"), {
@@ -173,6 +170,8 @@ export class OverlayStore implements KeyStore {
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) return false;
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
+    this.keyCount--;
+    if (oldExpiry !== 0) this.expiringKeys--;
     const owned = Buffer.from(key);
     this.pending.entries.set(owned.toString("latin1"), { key: owned, value: null });
     this.writeSeq++;
@@ -183,63 +182,17 @@ export class OverlayStore implements KeyStore {
     this.abortWalks("the store was cleared");
     this.pending = new Layer();
     this.pending.cleared = true;
+    this.keyCount = 0;
+    this.expiringKeys = 0;
     this.writeSeq++;
   }
 
   size(): number {
-    return this.counts().keys;
+    return this.keyCount;
   }
 
   expiringCount(): number {
-    return this.counts().expiring;
-  }
-
-  /**
-   * The keys, and the keys with an expiry: the backend's counts, corrected for each key
-   * the layers wrote (its newest write there, back to the newest clear) by what the
-   * backend holds for it now. Right whichever layers the backend has taken in already
-   * (a key's correction is against the backend as it is), so it stays valid until the
-   * next write or rollback. It reads the backend once per key in the layers (at most
-   * ~100 ms of writes on a cluster node): DBSIZE, INFO, a compaction image's start and
-   * RANDOMKEY ask, not the writes.
-   */
-  private counts(): { keys: number; expiring: number } {
-    if (this.overlayEmpty()) {
-      return { keys: this.backend.count(), expiring: this.backend.expiringCount() };
-    }
-    const at = this.countsAt;
-    if (at !== null && at.seq === this.writeSeq && at.epoch === this.epoch) return at;
-    const newest = new Map<string, PendingWrite>();
-    const layers = this.layers();
-    let hidden = false;
-    for (let i = layers.length - 1; i >= 0 && !hidden; i--) {
-      const layer = layers[i] as Layer;
-      for (const [k, w] of layer.entries) if (!newest.has(k)) newest.set(k, w);
-      hidden = layer.cleared;
-    }
-    let keys = hidden ? 0 : this.backend.count();
-    let expiring = hidden ? 0 : this.backend.expiringCount();
-    for (const w of newest.values()) {
-      const before = hidden ? undefined : this.backend.peekExpiry(w.key);
-      if (before !== undefined) {
-        keys--;
-        if (before !== 0) expiring--;
-      }
-      if (w.value !== null) {
-        keys++;
-        if (w.value.expireAtMs !== 0) expiring++;
-      }
-    }
-    this.countsAt = { seq: this.writeSeq, epoch: this.epoch, keys, expiring };
-    return this.countsAt;
-  }
-
-  /** False only if no key has an expiry; cheap (no read), unlike expiringCount(). */
-  private mayHaveExpiring(): boolean {
-    if (this.pending.expiringWrites > 0 || this.committing.some((l) => l.expiringWrites > 0)) {
-      return true;
-    }
-    return !this.backendHidden() && this.backend.expiringCount() > 0;
+    return this.expiringKeys;
   }
 
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
@@ -298,7 +251,7 @@ export class OverlayStore implements KeyStore {
 
   expiredKeys(nowMs: number, limit: number): Buffer[] {
     // Asked 10 times a second per shard led: with no key expiring, nothing to look at.
-    if (!this.mayHaveExpiring()) return [];
+    if (this.expiringKeys === 0) return [];
     if (this.overlayEmpty()) return this.backend.expiredKeys(nowMs, limit);
     const found = new Map<string, { key: Buffer; at: number }>();
     const consider = (key: Buffer): void => {
@@ -325,8 +278,7 @@ export class OverlayStore implements KeyStore {
   }
 
   randomKey(random: Random): Buffer | undefined {
-    const keyCount = this.size();
-    if (keyCount === 0) return undefined;
+    if (this.keyCount === 0) return undefined;
     const overlayLive: Buffer[] = [];
     if (!this.overlayEmpty()) {
       for (const layer of this.layers()) {
@@ -334,7 +286,8 @@ export class OverlayStore implements KeyStore {
       }
     }
     for (let attempt = 0; attempt < randomKeyTriesMax; attempt++) {
-      const fromOverlay = overlayLive.length > 0 && random.next() * keyCount < overlayLive.length;
+      const fromOverlay =
+        overlayLive.length > 0 && random.next() * this.keyCount < overlayLive.length;
       const key = fromOverlay
         ? overlayLive[random.int(overlayLive.length)]
         : this.backend.randomKey(random);
@@ -407,6 +360,8 @@ export class OverlayStore implements KeyStore {
     this.epoch++;
     this.committing = [];
     this.pending = new Layer();
+    this.keyCount = this.backend.count();
+    this.expiringKeys = this.backend.expiringCount();
     this.durableSeq = this.writeSeq;
     this.lastQueuedBatch = this.lastDurableBatch;
   }
@@ -421,7 +376,7 @@ export class OverlayStore implements KeyStore {
    * each write of a key it has not reached yet first keeps that key's value of now.
    */
   freeze(): FrozenWalk {
-    const walk = new LayeredWalk(this, this.size(), (w) => this.walks.delete(w));
+    const walk = new LayeredWalk(this, this.keyCount, (w) => this.walks.delete(w));
     this.walks.add(walk);
     return walk;
   }
