@@ -110,6 +110,7 @@ it("rebuilds a cluster node's key spaces from its raft logs after a machine rest
       const info = await r.info("raft");
       assert.match(info, /raft_snapshots_taken:[1-9]/);
       assert.match(info, /raft_images_dropped:0\r/);
+      assert.match(info, /raft_last_image_error:\r/);
     } finally {
       r.disconnect();
     }
