@@ -272,9 +272,9 @@ export function storeCompliance(name: string, make: () => Promise<StoreFixture>)
       }),
     );
 
-    // The counts are worked out from the layers and the backend when asked (counts() in
-    // overlay.ts): checked against a model after every step, with batches committing
-    // underneath (flushes not awaited) and clears among them.
+    // The key counts, checked against a model after every step, with batches committing
+    // underneath (flushes not awaited) and clears among them (docs/cluster.md, "The key
+    // counts").
     it(
       "size and expiringCount follow writes, deletes and clears while batches commit",
       withStore(async ({ store }) => {
