@@ -502,9 +502,8 @@ export class ShardMachine implements ReplicatedMachine {
   private nextRead = 1;
   private failure: Error | null = null;
   private closed = false;
-  /** A commit of the store is in flight (flush), and more was written since it began. */
+  /** A commit of the store is in flight (flush). */
   private flushing = false;
-  private flushAgain = false;
 
   constructor(options: ShardMachineOptions) {
     this.store = options.store;
@@ -859,18 +858,13 @@ export class ShardMachine implements ReplicatedMachine {
    * would have merged into one transaction anyway.
    */
   private flush(): void {
-    if (this.store.writeSeq === this.store.durableSeq) return;
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
+    if (this.flushing || this.store.writeSeq === this.store.durableSeq) return;
     this.flushing = true;
     this.store.flush().then(
       () => {
         this.flushing = false;
-        if (!this.flushAgain || this.closed) return;
-        this.flushAgain = false;
-        this.flush();
+        // Whatever was written since it began is not durable yet: commit it now.
+        if (!this.closed) this.flush();
       },
       (e: unknown) => {
         this.flushing = false;
