@@ -1,7 +1,7 @@
 import dgram from "node:dgram";
 import net from "node:net";
 import { assert } from "./assert.js";
-import { encodeFrameHeader, FrameReader, frameHeaderBytes } from "./framing.js";
+import { FrameReader, frameHeaderBytes } from "./framing.js";
 import { Sealer, SealKind, sealOverheadBytes } from "./seal.js";
 import {
   addressBytesMax,
@@ -168,15 +168,18 @@ export class UdpTransport implements Transport {
       return;
     }
     // Sequence number 0: the receiver does not acknowledge it.
-    writeFrame(peer.socket, this.sealFrame(unackedHead, data));
+    peer.socket.write(this.sealFrame(unackedHead, data));
   }
 
-  /** A stream frame: sequence number `head`, our address, `data`; counted as sent. */
+  /**
+   * A stream frame, its length first: sequence number `head`, our address, `data`, sealed;
+   * counted as sent.
+   */
   private sealFrame(head: Buffer, data: Uint8Array): Buffer {
-    const sealed = this.sealer.seal(SealKind.frame, [head, this.fromHeader, data]);
+    const frame = sealedFrame(this.sealer, SealKind.frame, [head, this.fromHeader, data]);
     this.counters.reliableSent++;
-    this.counters.bytesSent += frameHeaderBytes + sealed.length;
-    return sealed;
+    this.counters.bytesSent += frame.length;
+    return frame;
   }
 
   sendReliable(to: string, data: Uint8Array): Promise<void> {
@@ -194,14 +197,14 @@ export class UdpTransport implements Transport {
     this.nextSeq = (this.nextSeq + 1) >>> 0 || 1;
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(seq, 0);
-    const sealed = this.sealFrame(head, data);
+    const frame = this.sealFrame(head, data);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.counters.sendFailures++;
         this.drop(to, peer, "timeout", `no ack from ${to} in ${this.reliableTimeoutMs} ms`);
       }, this.reliableTimeoutMs);
       peer.pending.set(seq, { resolve, reject, timer });
-      writeFrame(peer.socket, sealed);
+      peer.socket.write(frame);
     });
   }
 
@@ -260,7 +263,7 @@ export class UdpTransport implements Transport {
         if (plain.readUInt32BE(0) !== 0) last = plain;
       }
       if (last === null) return;
-      writeFrame(socket, this.sealer.seal(SealKind.ack, [last.subarray(0, 4)]));
+      socket.write(sealedFrame(this.sealer, SealKind.ack, [last.subarray(0, 4)]));
       if (socket.writableLength > inboundWriteBytesMax) return this.reject(socket);
     });
   }
@@ -327,8 +330,11 @@ export class UdpTransport implements Transport {
  * no delay (no Nagle), which a raft leader relies on to have its appends on the wire
  * before it blocks in its own fsync.
  */
-function writeFrame(socket: net.Socket, sealed: Buffer): void {
-  socket.write(Buffer.concat([encodeFrameHeader(sealed.length), sealed]));
+/** `parts` sealed as one envelope of `kind`, after the frame header giving its length. */
+function sealedFrame(sealer: Sealer, kind: SealKind, parts: readonly Uint8Array[]): Buffer {
+  const frame = sealer.seal(kind, parts, frameHeaderBytes);
+  frame.writeUInt32BE(frame.length - frameHeaderBytes, 0);
+  return frame;
 }
 
 /** The sequence field of a frame sent with sendStream: 0, never acknowledged. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import dgram from "node:dgram";
 import net from "node:net";
 import { describe, it } from "node:test";
@@ -31,6 +32,34 @@ describe("Sealer", () => {
     }
     const other = new Sealer(deriveClusterKey("another secret"));
     assert.equal(other.open(SealKind.datagram, sealed), null);
+  });
+
+  it("is standard ChaCha20-Poly1305 (RFC 8439): OpenSSL opens its envelopes and makes ones it opens", () => {
+    // An independent implementation (node:crypto's OpenSSL) pins the wire format.
+    const sealed = sealer.seal(SealKind.frame, [plain.subarray(0, 3), plain.subarray(3)], 4);
+    const envelope = sealed.subarray(4); // the headroom is left to the caller
+    assert.deepEqual([...envelope.subarray(0, 2)], [2, SealKind.frame]);
+    const nonce = envelope.subarray(2, 14);
+    const decipher = createDecipheriv("chacha20-poly1305", testKey, nonce, { authTagLength: 16 });
+    decipher.setAAD(envelope.subarray(0, 2), { plaintextLength: envelope.length - 30 });
+    decipher.setAuthTag(envelope.subarray(envelope.length - 16));
+    const text = decipher.update(envelope.subarray(14, envelope.length - 16));
+    assert.deepEqual(Buffer.concat([text, decipher.final()]), plain);
+
+    const header = Buffer.from([2, SealKind.ack]);
+    const cipher = createCipheriv("chacha20-poly1305", testKey, nonce, { authTagLength: 16 });
+    cipher.setAAD(header, { plaintextLength: plain.length });
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    const theirs = Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
+    assert.deepEqual(sealer.open(SealKind.ack, theirs), plain);
+    theirs[0] = 1; // version 1 (AES-256-GCM) is not read
+    assert.equal(sealer.open(SealKind.ack, theirs), null);
+  });
+
+  it("leaves `headroom` bytes before the envelope", () => {
+    const sealed = sealer.seal(SealKind.datagram, [plain], 7);
+    assert.equal(sealed.length, 7 + 30 + plain.length);
+    assert.deepEqual(sealer.open(SealKind.datagram, sealed.subarray(7)), plain);
   });
 
   it("never repeats a nonce: a random field per sealer, then a counter", () => {
