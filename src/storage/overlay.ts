@@ -20,6 +20,12 @@ export interface WriteBatch {
   readonly cleared: boolean;
   /** Keyed by the key's Latin-1 string, which orders as its bytes do. */
   readonly entries: ReadonlyMap<string, PendingWrite>;
+  /**
+   * Told by a backend that works out, before the batch is in its counts, how the batch
+   * changes them (the keys, and the keys with an expiry), relative to the batches before
+   * it; called again if the batch is tried again. See OverlayStore.counts().
+   */
+  countsWorkedOut?(keys: number, expiring: number): void;
 }
 
 /**
@@ -63,10 +69,20 @@ export interface BatchChain {
 class Layer implements WriteBatch {
   cleared = false;
   readonly entries = new Map<string, PendingWrite>();
+  /** Its batch id once sealed (BatchChain.id). */
+  id = 0;
+  /** Writes made in this layer with an expiry (some may be overwritten since). */
+  expiringWrites = 0;
+  /** How it changes the counts, once its backend has worked that out (countsWorkedOut). */
+  worked: { keys: number; expiring: number } | null = null;
   /** writeSeq after this layer's last write; set when the layer is sealed for commit. */
   upto = 0;
   epoch = 0;
   done: Promise<void> | null = null;
+
+  countsWorkedOut(keys: number, expiring: number): void {
+    this.worked = { keys, expiring };
+  }
 }
 
 /**
@@ -93,8 +109,8 @@ export class OverlayStore implements KeyStore {
   private epoch = 0;
   private lastQueuedBatch: number;
   private lastDurableBatch: number;
-  private keyCount: number;
-  private expiringKeys: number;
+  /** counts() as of writeSeq `seq` in `epoch`, or null. */
+  private countsAt: { seq: number; epoch: number; keys: number; expiring: number } | null = null;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
   /** Walks begun with freeze() and not finished: each is told of every write. */
   private readonly walks = new Set<LayeredWalk>();
@@ -102,8 +118,6 @@ export class OverlayStore implements KeyStore {
   durableSeq = 0;
 
   constructor(private readonly backend: Backend) {
-    this.keyCount = backend.count();
-    this.expiringKeys = backend.expiringCount();
     this.lastQueuedBatch = backend.lastBatchId();
     this.lastDurableBatch = this.lastQueuedBatch;
   }
@@ -151,12 +165,15 @@ export class OverlayStore implements KeyStore {
     return undefined;
   }
 
+  /**
+   * Looks nothing up: what the key held before matters only to the counts (size,
+   * expiringCount), which are worked out when asked (counts()). Looking it up here was a
+   * B-tree read per write, the biggest cost of a SET on a cluster node's event loop after
+   * the raft log's fdatasync (docs/cluster.md, "The key counts").
+   */
   set(key: Buffer, value: StoredValue): void {
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
-    const oldExpiry = this.peekExpiry(key);
-    if (oldExpiry === undefined) this.keyCount++;
-    else if (oldExpiry !== 0) this.expiringKeys--;
-    if (value.expireAtMs !== 0) this.expiringKeys++;
+    if (value.expireAtMs !== 0) this.pending.expiringWrites++;
     const owned = Buffer.from(key);
     const data = Buffer.from(value.data);
     this.pending.entries.set(owned.toString("latin1"), {
@@ -170,8 +187,6 @@ export class OverlayStore implements KeyStore {
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) return false;
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
-    this.keyCount--;
-    if (oldExpiry !== 0) this.expiringKeys--;
     const owned = Buffer.from(key);
     this.pending.entries.set(owned.toString("latin1"), { key: owned, value: null });
     this.writeSeq++;
@@ -182,17 +197,84 @@ export class OverlayStore implements KeyStore {
     this.abortWalks("the store was cleared");
     this.pending = new Layer();
     this.pending.cleared = true;
-    this.keyCount = 0;
-    this.expiringKeys = 0;
     this.writeSeq++;
   }
 
   size(): number {
-    return this.keyCount;
+    return this.counts().keys;
   }
 
   expiringCount(): number {
-    return this.expiringKeys;
+    return this.counts().expiring;
+  }
+
+  /**
+   * The keys, and the keys with an expiry: the backend's counts, then each layer the
+   * backend has not counted yet, oldest first. A layer whose change the backend has worked
+   * out (countsWorkedOut, when it staged the batch) adds that; any other is worked out
+   * here, key by key, against what the key held before it (in an older layer, else in the
+   * backend). Not against the backend for every key: the shard space's LMDB shows a
+   * commit's writes a moment before its counts take them in (the writer thread commits,
+   * this thread settles after), and in that moment a key of the batch would look as if it
+   * had held its new value already. A key in no older layer is in no commit in flight.
+   * Cached until the next write or rollback: the writes, DBSIZE, INFO, a compaction
+   * image's start and RANDOMKEY ask, and these read at most ~100 ms of writes.
+   */
+  private counts(): { keys: number; expiring: number } {
+    if (this.overlayEmpty()) {
+      return { keys: this.backend.count(), expiring: this.backend.expiringCount() };
+    }
+    const at = this.countsAt;
+    if (at !== null && at.seq === this.writeSeq && at.epoch === this.epoch) return at;
+    const counted = this.backend.lastBatchId();
+    let keys = this.backend.count();
+    let expiring = this.backend.expiringCount();
+    const layers = this.layers();
+    for (const [i, layer] of layers.entries()) {
+      if (layer !== this.pending && layer.id <= counted) continue;
+      if (layer.worked !== null && layer !== this.pending) {
+        keys += layer.worked.keys;
+        expiring += layer.worked.expiring;
+        continue;
+      }
+      if (layer.cleared) {
+        keys = 0;
+        expiring = 0;
+      }
+      for (const w of layer.entries.values()) {
+        const before = layer.cleared ? undefined : this.expiryBefore(layers, i, w.key);
+        if (before !== undefined) {
+          keys--;
+          if (before !== 0) expiring--;
+        }
+        if (w.value !== null) {
+          keys++;
+          if (w.value.expireAtMs !== 0) expiring++;
+        }
+      }
+    }
+    this.countsAt = { seq: this.writeSeq, epoch: this.epoch, keys, expiring };
+    return this.countsAt;
+  }
+
+  /** The expiry `key` had before layers[upto] (see peekExpiry), newest layer first. */
+  private expiryBefore(layers: readonly Layer[], upto: number, key: Buffer): number | undefined {
+    const k = key.toString("latin1");
+    for (let i = upto - 1; i >= 0; i--) {
+      const layer = layers[i] as Layer;
+      const w = layer.entries.get(k);
+      if (w !== undefined) return w.value?.expireAtMs;
+      if (layer.cleared) return undefined;
+    }
+    return this.backend.peekExpiry(key);
+  }
+
+  /** False only if no key has an expiry; cheap (no read), unlike expiringCount(). */
+  private mayHaveExpiring(): boolean {
+    if (this.pending.expiringWrites > 0 || this.committing.some((l) => l.expiringWrites > 0)) {
+      return true;
+    }
+    return !this.backendHidden() && this.backend.expiringCount() > 0;
   }
 
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
@@ -251,7 +333,7 @@ export class OverlayStore implements KeyStore {
 
   expiredKeys(nowMs: number, limit: number): Buffer[] {
     // Asked 10 times a second per shard led: with no key expiring, nothing to look at.
-    if (this.expiringKeys === 0) return [];
+    if (!this.mayHaveExpiring()) return [];
     if (this.overlayEmpty()) return this.backend.expiredKeys(nowMs, limit);
     const found = new Map<string, { key: Buffer; at: number }>();
     const consider = (key: Buffer): void => {
@@ -278,7 +360,8 @@ export class OverlayStore implements KeyStore {
   }
 
   randomKey(random: Random): Buffer | undefined {
-    if (this.keyCount === 0) return undefined;
+    const keyCount = this.size();
+    if (keyCount === 0) return undefined;
     const overlayLive: Buffer[] = [];
     if (!this.overlayEmpty()) {
       for (const layer of this.layers()) {
@@ -286,8 +369,7 @@ export class OverlayStore implements KeyStore {
       }
     }
     for (let attempt = 0; attempt < randomKeyTriesMax; attempt++) {
-      const fromOverlay =
-        overlayLive.length > 0 && random.next() * this.keyCount < overlayLive.length;
+      const fromOverlay = overlayLive.length > 0 && random.next() * keyCount < overlayLive.length;
       const key = fromOverlay
         ? overlayLive[random.int(overlayLive.length)]
         : this.backend.randomKey(random);
@@ -331,6 +413,7 @@ export class OverlayStore implements KeyStore {
     this.committing.push(layer);
     const chain = { id: this.lastQueuedBatch + 1, after: this.lastQueuedBatch };
     this.lastQueuedBatch = chain.id;
+    layer.id = chain.id;
     layer.done = this.backend.commit(layer, chain).then(
       () => {
         if (layer.epoch !== this.epoch) return;
@@ -360,8 +443,6 @@ export class OverlayStore implements KeyStore {
     this.epoch++;
     this.committing = [];
     this.pending = new Layer();
-    this.keyCount = this.backend.count();
-    this.expiringKeys = this.backend.expiringCount();
     this.durableSeq = this.writeSeq;
     this.lastQueuedBatch = this.lastDurableBatch;
   }
@@ -376,7 +457,7 @@ export class OverlayStore implements KeyStore {
    * each write of a key it has not reached yet first keeps that key's value of now.
    */
   freeze(): FrozenWalk {
-    const walk = new LayeredWalk(this, this.keyCount, (w) => this.walks.delete(w));
+    const walk = new LayeredWalk(this, this.size(), (w) => this.walks.delete(w));
     this.walks.add(walk);
     return walk;
   }

@@ -905,6 +905,8 @@ export class LmdbShardSpace implements ShardSpace {
     }
     if (b.isClosed()) return new StorageError("CLOSED", `shard ${b.shard} is closed`);
     if (st.lastBatch !== item.chain.after) return notApplied(item.chain);
+    const keysBefore = st.keys;
+    const expiringBefore = st.expiring;
     if (item.batch.cleared) {
       // Relative to the committed counts, as every staged delta is: nothing is left.
       st.keys = -b.count();
@@ -913,6 +915,9 @@ export class LmdbShardSpace implements ShardSpace {
       this.clearShard(b.shard, b.slots, deltas, writes);
     }
     for (const w of item.batch.entries.values()) b.stageWrite(w.key, w.value, st, deltas, writes);
+    // Read here, where each key's old record is read anyway: the overlay need not read them
+    // again to count (OverlayStore.counts).
+    item.batch.countsWorkedOut?.(st.keys - keysBefore, st.expiring - expiringBefore);
     st.lastBatch = item.chain.id;
     st.mark = item.mark;
     writes.put(this.meta, u32Key(b.shard), encodeMeta(st.lastBatch, item.mark, b.slots));

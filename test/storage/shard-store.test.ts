@@ -370,6 +370,39 @@ describe("lmdb shard space", () => {
       await s.close();
     }));
 
+  // lmdb-js commits on its writer thread; the space settles the commit (its counts) on
+  // this one a little later. In between, LMDB already shows the commit's writes: counts
+  // worked out from LMDB's records then must not take the in-flight writes for old ones.
+  it("counts right between a commit landing in LMDB and its settling here", () =>
+    withTempSpace({}, async ({ space }) => {
+      const s = space.openShard(1, ALL_SLOTS);
+      const keys = keysIn(ALL_SLOTS, 200, "c");
+      for (const k of keys.slice(0, 100)) s.set(b(k), str("v"));
+      await s.flush();
+      const later = Date.now() + 3_600_000;
+      for (const k of keys.slice(50, 200)) s.set(b(k), str("w", later));
+      const flushed = s.flush();
+      // The space stages the commit in one turn, lmdb-js hands it to its writer thread in
+      // the next (both with setImmediate).
+      for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+      // This thread stands still while the writer thread commits: no settling meanwhile.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      assert.equal(s.size(), 200);
+      assert.equal(s.expiringCount(), 150);
+      s.set(b(keys[60] as string), str("x")); // in the commit: its expiry goes
+      s.set(b(keys[10] as string), str("x", later)); // committed before: gains one
+      s.set(b("c:new"), str("y"));
+      assert.equal(s.size(), 201);
+      assert.equal(s.expiringCount(), 150);
+      await flushed;
+      assert.equal(s.size(), 201);
+      assert.equal(s.expiringCount(), 150);
+      await s.flush();
+      assert.equal(s.size(), 201);
+      assert.equal(s.expiringCount(), 150);
+      await s.close();
+    }));
+
   it("commits the flushes of many shards made together in one transaction", () =>
     withTempSpace({}, async ({ space }) => {
       const ranges = Array.from({ length: 8 }, (_, i) => ({ from: i * 2048, to: i * 2048 + 2047 }));
