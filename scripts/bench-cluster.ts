@@ -40,6 +40,12 @@ export interface ClusterBenchOptions {
   concurrency: number[];
   /** Measured time per run, after `warmupSeconds` that are not counted. */
   seconds: number;
+  /**
+   * Times the whole schedule (every concurrency, every system) is run; the summary gives
+   * each system's median over the rounds. This machine is shared: one system's writes/s
+   * moves by up to 60% from one minute to the next, so one round can mislead.
+   */
+  rounds: number;
   warmupSeconds: number;
   /**
    * Uncounted writes at concurrency 50 to each system before the first run, so the runs
@@ -72,6 +78,7 @@ export function defaultClusterBenchOptions(quick = false): ClusterBenchOptions {
   return {
     concurrency: [1, 50, 200],
     seconds: quick ? 3 : 10,
+    rounds: 1,
     warmupSeconds: quick ? 1 : 2,
     primeSeconds: quick ? 2 : 20,
     valueBytes: 100,
@@ -98,6 +105,8 @@ and against redis-server (appendonly yes, appendfsync always).
 Options:
   --concurrency a,b,c   clients in flight, one run each (default 1,50,200)
   --seconds S           measured seconds per run (default 10)
+  --rounds N            run the whole schedule N times, systems interleaved; the
+                        summary gives medians over the rounds (default 1)
   --warmup S            uncounted seconds before each run (default 2)
   --prime S             uncounted seconds of writes at concurrency 50 to each system
                         before the first run, so both are measured warm (default 20)
@@ -351,6 +360,8 @@ interface RunResult {
   system: string;
   /** Index of the run's concurrency in the options' list. */
   step: number;
+  /** Which round of the schedule (0 when there is one). */
+  round?: number;
   concurrency: number;
   seconds: number;
   writes: number;
@@ -662,10 +673,11 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   if (etcd && etcdClient) systems.set("etcd", { write: etcdClient.write, group: etcd });
   if (floor)
     systems.set("floor", { write: (_worker, key) => floor.write(key), group: floorGroup(floor) });
-  const runOne = async (system: SystemName, step: number, concurrency: number) => {
+  const runOne = async (system: SystemName, step: number, concurrency: number, round: number) => {
     const before = new Map(seen);
     const { write, group } = systems.get(system) as { write: WriteOp; group: Group };
     const r = await closedLoop(system, step, concurrency, opts, write, pids(group));
+    r.round = round;
     results.push(r);
     let extra = "";
     if (system === "homeostat") {
@@ -677,8 +689,9 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
         extra += `; errors ioredis handled (it retries MOVED, TRYAGAIN): ${fmtCounts(delta)}`;
     }
     if (Object.keys(r.errors).length > 0) extra += `; FAILED writes: ${fmtCounts(r.errors)}`;
+    const label = opts.rounds > 1 ? `round ${round + 1} ` : "";
     w(
-      `  ${system.padEnd(9)} c=${String(concurrency).padEnd(3)} ${fmtInt(r.writesPerSecond).padStart(7)} writes/s` +
+      `  ${label}${system.padEnd(9)} c=${String(concurrency).padEnd(3)} ${fmtInt(r.writesPerSecond).padStart(7)} writes/s` +
         `  p50 ${fmtMs(r.p50Ms)}  p99 ${fmtMs(r.p99Ms)}  max ${fmtMs(r.maxMs)}` +
         `  (CPU: servers ${fmtCores(r.serverCores)}, client ${fmtCores(r.clientCores)})${extra}`,
     );
@@ -737,15 +750,17 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
     }
   }
   let alive = true;
-  for (const [i, concurrency] of opts.concurrency.entries()) {
-    // Alternate which system goes first, so neither always runs on a fresher machine.
-    const names = [...systems.keys()];
-    const order = i % 2 === 0 ? names.reverse() : names;
-    for (const system of order) {
-      alive = (await runOne(system, i, concurrency)) && alive;
-      if (interrupted()) return 130;
+  for (let round = 0; round < opts.rounds && alive; round++) {
+    for (const [i, concurrency] of opts.concurrency.entries()) {
+      // Alternate which system goes first, so neither always runs on a fresher machine.
+      const names = [...systems.keys()];
+      const order = (i + round) % 2 === 0 ? names.reverse() : names;
+      for (const system of order) {
+        alive = (await runOne(system, i, concurrency, round)) && alive;
+        if (interrupted()) return 130;
+      }
+      if (!alive) break;
     }
-    if (!alive) break;
   }
   client.disconnect();
   etcdClient?.close();
@@ -820,13 +835,27 @@ function printSummary(
   rb: RedisBenchmarkResult[],
   elapsedS: number,
 ): void {
-  const find = (system: string, step: number) =>
-    results.find((r) => r.system === system && r.step === step);
+  // One round: its run. Several: the median of each figure over the rounds.
+  const find = (system: string, step: number): Figures | undefined =>
+    medianFigures(results.filter((r) => r.system === system && r.step === step));
+  const perRound = (step: number): string => {
+    if (opts.rounds < 2) return "";
+    const ratios: string[] = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      const at = (system: string) =>
+        results.find((r) => r.system === system && r.step === step && r.round === round);
+      const h = at("homeostat");
+      const e = at("etcd");
+      if (h && e) ratios.push(`${(h.writesPerSecond / e.writesPerSecond).toFixed(2)}x`);
+    }
+    return ratios.join(" ");
+  };
   const hasEtcd = results.some((r) => r.system === "etcd");
   const header = ["clients", "homeostat writes/s", "p50 ms", "p99 ms"];
   if (hasEtcd) header.push("etcd writes/s", "p50 ms", "p99 ms", "homeostat/etcd", "p99 <= etcd");
   const hasFloor = results.some((r) => r.system === "floor");
   if (hasFloor) header.push("floor writes/s", "p50 ms", "p99 ms", "homeostat/floor");
+  if (hasEtcd && opts.rounds > 1) header.push("homeostat/etcd by round");
   const rows: string[][] = [header];
   for (const [step, c] of opts.concurrency.entries()) {
     const h = find("homeostat", step);
@@ -848,10 +877,12 @@ function printSummary(
       row.push(fmtInt(f.writesPerSecond), fmtMs(f.p50Ms), fmtMs(f.p99Ms));
       row.push(`${(h.writesPerSecond / f.writesPerSecond).toFixed(2)}x`);
     }
+    if (hasEtcd && opts.rounds > 1) row.push(perRound(step));
     rows.push(row);
   }
   w(
     `\nDurable writes, ${opts.valueBytes}-byte values, ${opts.seconds} s per run ` +
+      (opts.rounds > 1 ? `(medians of ${opts.rounds} rounds) ` : "") +
       `(${elapsedS} s in all for the cluster section)` +
       (hasEtcd ? `; goal: homeostat/etcd >= ${GOAL_RATIO}x with p99 no worse` : ""),
   );
@@ -865,6 +896,29 @@ function printSummary(
       ["GET", fmtInt(h.get), fmtInt(r.get), `${(h.get / r.get).toFixed(2)}x`],
     ]);
   }
+}
+
+interface Figures {
+  writesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Each figure's median over `runs` (for an even count, the mean of the middle two). */
+function medianFigures(runs: readonly RunResult[]): Figures | undefined {
+  if (runs.length === 0) return undefined;
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    return s.length % 2 === 1
+      ? (s[mid] as number)
+      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  };
+  return {
+    writesPerSecond: median(runs.map((r) => r.writesPerSecond)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+  };
 }
 
 function printRows(rows: string[][]): void {
@@ -912,6 +966,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
     options: {
       concurrency: { type: "string" },
       seconds: { type: "string" },
+      rounds: { type: "string" },
       warmup: { type: "string" },
       prime: { type: "string" },
       "value-bytes": { type: "string" },
@@ -938,6 +993,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
     o.concurrency = values.concurrency.split(",").map((c) => positiveInt("--concurrency", c));
   }
   if (values.seconds !== undefined) o.seconds = positiveInt("--seconds", values.seconds);
+  if (values.rounds !== undefined) o.rounds = positiveInt("--rounds", values.rounds);
   if (values.warmup !== undefined) o.warmupSeconds = Number(values.warmup);
   if (!(o.warmupSeconds >= 0)) throw new Error(`--warmup must be >= 0, not ${values.warmup}`);
   if (values.prime !== undefined) o.primeSeconds = Number(values.prime);
