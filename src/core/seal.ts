@@ -71,7 +71,8 @@ export class Sealer {
 
   /**
    * The envelope of `parts` concatenated as the plaintext (sparing the caller a copy),
-   * after `headroom` bytes left for the caller to fill (a frame's length, say).
+   * after `headroom` bytes left for the caller to fill (a frame's length, say; they are
+   * not zeroed).
    */
   seal(kind: SealKind, parts: readonly Uint8Array[], headroom = 0): Buffer {
     let plainBytes = 0;

@@ -217,8 +217,9 @@ export class OverlayStore implements KeyStore {
    * commit's writes a moment before its counts take them in (the writer thread commits,
    * this thread settles after), and in that moment a key of the batch would look as if it
    * had held its new value already. A key in no older layer is in no commit in flight.
-   * Cached until the next write or rollback: the writes, DBSIZE, INFO, a compaction
-   * image's start and RANDOMKEY ask, and these read at most ~100 ms of writes.
+   * Cached until the next write or rollback. DBSIZE, INFO, a compaction image's start and
+   * RANDOMKEY ask, not the writes, and it reads at most the layers' writes (~100 ms of
+   * them on a cluster node).
    */
   private counts(): { keys: number; expiring: number } {
     if (this.overlayEmpty()) {
