@@ -84,6 +84,14 @@ const diskReportTtlMs = 5_000;
 
 /** How long a replica we were removed from is not recreated by late messages. */
 const removedGroupQuietMs = 10_000;
+/** How long, and how often, a node proposes again a conf change refused for a passing reason. */
+const confRetryForMs = 3_000;
+const confRetryEveryMs = 100;
+
+/** A refusal that goes away by itself: the learner catches up, the last change applies. */
+function passingRefusal(reason: string): boolean {
+  return reason === "not-caught-up" || reason === "conf-pending";
+}
 
 /** How long the bus addresses taken from membership are reused before being read again. */
 const memberAddressesTtlMs = 1000;
@@ -783,6 +791,9 @@ export class ClusterRuntime {
         if (a.at !== this.raftId) return;
         const r = multi.proposeConfChange(a.group, a.change);
         if (r.ok && this.isMetaLeader()) this.track(a);
+        else if (!r.ok && !this.isMetaLeader() && passingRefusal(r.reason)) {
+          this.proposeConfAgain(a, Date.now() + confRetryForMs);
+        }
         break;
       }
       case "transfer-leader":
@@ -797,6 +808,24 @@ export class ClusterRuntime {
     }
     this.o.log.debug({ action: a.kind, why: a.why }, "controller");
     this.runtime.flushSoon();
+  }
+
+  /**
+   * A conf change the meta leader sent this node, refused for a passing reason, proposed
+   * again every confRetryEveryMs until `until`. The meta leader tracks a remote action
+   * from the moment it sends it and hears nothing of a refusal, so without this it waits
+   * out the 10 s timeout (track) and plans it again. Under steady writes a learner's
+   * match trails the leader's commit index most of the time ("not-caught-up"): the
+   * 5-node suite's drain, under a CPU hog beside it, took 10–25 s in some runs instead of
+   * 5 s, one `add-voter` timing out once or twice (docs/control.md, "Drain").
+   */
+  private proposeConfAgain(a: Action & { kind: "conf-change" }, until: number): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      const r = this.runtime.multi.proposeConfChange(a.group, a.change);
+      if (r.ok) this.runtime.flushSoon();
+      else if (passingRefusal(r.reason) && Date.now() < until) this.proposeConfAgain(a, until);
+    }, confRetryEveryMs).unref();
   }
 
   private track(a: Action): void {
