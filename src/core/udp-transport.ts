@@ -326,11 +326,11 @@ export class UdpTransport implements Transport {
 }
 
 /**
- * Writes a frame (length header, then the sealed body) in one write: one system call with
- * no delay (no Nagle), which a raft leader relies on to have its appends on the wire
- * before it blocks in its own fsync.
+ * `parts` sealed as one envelope of `kind`, after the frame header giving its length: one
+ * buffer, so a frame goes out in one write, one system call with no delay (no Nagle),
+ * which a raft leader relies on to have its appends on the wire before it blocks in its
+ * own fsync.
  */
-/** `parts` sealed as one envelope of `kind`, after the frame header giving its length. */
 function sealedFrame(sealer: Sealer, kind: SealKind, parts: readonly Uint8Array[]): Buffer {
   const frame = sealer.seal(kind, parts, frameHeaderBytes);
   frame.writeUInt32BE(frame.length - frameHeaderBytes, 0);

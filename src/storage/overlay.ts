@@ -156,7 +156,12 @@ export class OverlayStore implements KeyStore {
     const p = this.pending.entries.get(k);
     if (p !== undefined) return p;
     if (this.pending.cleared) return null;
-    for (let i = this.committing.length - 1; i >= 0; i--) {
+    return this.committedBefore(k, this.committing.length);
+  }
+
+  /** As layered(), in the committing layers before committing[end] only, newest first. */
+  private committedBefore(k: string, end: number): PendingWrite | null | undefined {
+    for (let i = end - 1; i >= 0; i--) {
       const c = this.committing[i] as Layer;
       const cw = c.entries.get(k);
       if (cw !== undefined) return cw;
@@ -243,7 +248,7 @@ export class OverlayStore implements KeyStore {
         expiring = 0;
       }
       for (const w of layer.entries.values()) {
-        const before = layer.cleared ? undefined : this.expiryBefore(layers, i, w.key);
+        const before = layer.cleared ? undefined : this.expiryBefore(i, w.key);
         if (before !== undefined) {
           keys--;
           if (before !== 0) expiring--;
@@ -258,16 +263,11 @@ export class OverlayStore implements KeyStore {
     return this.countsAt;
   }
 
-  /** The expiry `key` had before layers[upto] (see peekExpiry), newest layer first. */
-  private expiryBefore(layers: readonly Layer[], upto: number, key: Buffer): number | undefined {
-    const k = key.toString("latin1");
-    for (let i = upto - 1; i >= 0; i--) {
-      const layer = layers[i] as Layer;
-      const w = layer.entries.get(k);
-      if (w !== undefined) return w.value?.expireAtMs;
-      if (layer.cleared) return undefined;
-    }
-    return this.backend.peekExpiry(key);
+  /** The expiry `key` had before layers()[upto] (as peekExpiry answers for now). */
+  private expiryBefore(upto: number, key: Buffer): number | undefined {
+    // layers() is the committing layers, then the pending one.
+    const w = this.committedBefore(key.toString("latin1"), Math.min(upto, this.committing.length));
+    return w === undefined ? this.backend.peekExpiry(key) : w?.value?.expireAtMs;
   }
 
   /** False only if no key has an expiry; cheap (no read), unlike expiringCount(). */
