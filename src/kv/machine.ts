@@ -329,10 +329,14 @@ function toBuffer(u: Uint8Array): Buffer {
 // ---- the machine ---------------------------------------------------------------------------
 
 /**
- * Why a proposal's outcome is unknown to the caller, who must then treat the command as
- * possibly applied or not (a client gets an error and retries if it can):
- *   "term-mismatch"    another term's entry was applied at the proposal's index;
- *   "leadership-lost"  this node stopped leading the group (the entry may still commit);
+ * Why a proposal has no reply. "term-mismatch" says the command did not run and never will
+ * (ProposalLost.didNotRun): the caller may run it again. With any other reason its outcome
+ * is unknown, and the caller must treat the command as possibly applied or not:
+ *   "term-mismatch"    another term's entry was applied at the proposal's index, or this
+ *                      node, leading again, proposed anew at it (an index holds one
+ *                      committed entry, and a leader's log holds every committed one);
+ *   "leadership-lost"  this node stopped leading the group and did not learn the entry's
+ *                      fate before the host gave up on it (dropOrphans);
  *   "restored"         a snapshot replaced the state past the proposal's index;
  *   "already-applied"  expect() came after its index was applied (call it right after
  *                      propose, before the next flush);
@@ -356,7 +360,13 @@ export class ProposalLost extends Error {
     readonly term: number,
     readonly reason: ProposalLostReason,
   ) {
-    super(`proposal at index ${index} (term ${term}): outcome unknown (${reason})`);
+    const outcome = reason === "term-mismatch" ? "not applied" : "outcome unknown";
+    super(`proposal at index ${index} (term ${term}): ${outcome} (${reason})`);
+  }
+
+  /** The command did not run and never will: running it again runs it once. */
+  get didNotRun(): boolean {
+    return this.reason === "term-mismatch";
   }
 }
 
@@ -442,6 +452,8 @@ export interface ShardMachineStats {
 
 interface Waiter {
   readonly term: number;
+  /** 0 while this node leads in `term`; else the orphan round it stopped in (dropOrphans). */
+  orphaned: number;
   readonly resolve: (reply: Reply) => void;
   readonly reject: (e: ProposalLost) => void;
 }
@@ -500,6 +512,8 @@ export class ShardMachine implements ReplicatedMachine {
   private readonly proposalsPendingMax: number;
   private readonly readsPendingMax: number;
   private nextRead = 1;
+  /** Counts the host's dropOrphans calls: a waiter orphaned in an earlier round is dropped. */
+  private orphanRound = 1;
   private failure: Error | null = null;
   private closed = false;
   /** A commit of the store is in flight (flush). */
@@ -562,7 +576,15 @@ export class ShardMachine implements ReplicatedMachine {
    */
   expect(index: number, term: number): Promise<Reply> {
     assert(Number.isSafeInteger(index) && index > 0, "shard machine: bad index");
-    assert(!this.waiters.has(index), `shard machine: index ${index} is already expected`);
+    const older = this.waiters.get(index);
+    if (older !== undefined) {
+      // Leading again, in a newer term, at an index whose entry of ours was overwritten
+      // while we followed: that entry never commits (we lead, so we hold every one that did).
+      assert(older.term < term, `shard machine: index ${index} is already expected`);
+      this.waiters.delete(index);
+      this.stats.proposalsLost++;
+      older.reject(new ProposalLost(index, older.term, "term-mismatch"));
+    }
     let refused: ProposalLostReason | null = null;
     if (this.closed) refused = "closed";
     else if (this.failure !== null) refused = "failed";
@@ -572,7 +594,9 @@ export class ShardMachine implements ReplicatedMachine {
       this.stats.proposalsLost++;
       return Promise.reject(new ProposalLost(index, term, refused));
     }
-    return new Promise((resolve, reject) => this.waiters.set(index, { term, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.waiters.set(index, { term, orphaned: 0, resolve, reject }),
+    );
   }
 
   /**
@@ -729,17 +753,31 @@ export class ShardMachine implements ReplicatedMachine {
   }
 
   /**
-   * Not leading any more: every proposal waiting here may or may not commit, and every read
-   * not yet served loses its read index. Leading in a newer term: proposals of older terms
-   * may or may not commit.
+   * Not leading any more: every read not yet served loses its read index. A proposal
+   * waiting here may or may not commit; it keeps waiting, as an orphan, because this node
+   * goes on applying the group's entries: the entry applied at its index settles it, with
+   * the command's reply when it is the proposal's own (same index and term), or as not run
+   * when it is another. The host bounds that wait with dropOrphans. Leading in a newer
+   * term: proposals of older terms are orphans too (they commit with this term's entries,
+   * or were overwritten before it).
    */
   roleChanged(status: RoleStatus): void {
-    if (status.role !== "leader") {
-      this.loseProposals(() => true, "leadership-lost");
-      this.abortReads("leadership-lost");
-      return;
+    const leading = status.role === "leader";
+    if (!leading) this.abortReads("leadership-lost");
+    for (const w of this.waiters.values()) {
+      if (w.orphaned === 0 && (!leading || w.term < status.term)) w.orphaned = this.orphanRound;
     }
-    this.loseProposals((_, w) => w.term < status.term, "leadership-lost");
+  }
+
+  /**
+   * Gives up on the orphans (see roleChanged) of the rounds before this call: their
+   * outcome is unknown ("leadership-lost"). The host calls it every so often, so an orphan
+   * waits between one and two periods for the entry at its index to be applied here.
+   */
+  dropOrphans(): void {
+    const round = this.orphanRound;
+    this.loseProposals((_, w) => w.orphaned !== 0 && w.orphaned < round, "leadership-lost");
+    this.orphanRound++;
   }
 
   // ---- running commands ----------------------------------------------------------------------

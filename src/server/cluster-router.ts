@@ -3,6 +3,7 @@ import { moved } from "../cluster/replies.js";
 import { slotOfKeys } from "../cluster/slots.js";
 import type { Random } from "../core/random.js";
 import { type CommandSpec, commandKeyIndexes } from "../kv/command-table.js";
+import { ProposalLost } from "../kv/machine.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
@@ -14,7 +15,10 @@ import type { CommandRouter } from "./node.js";
 export interface ShardReplica {
   /** The time of the last entry applied: a leader's entries never go back before it. */
   readonly lastNowMs: number;
-  /** The reply of the command proposed at (index, term), once applied; rejects if it was lost. */
+  /**
+   * The reply of the command proposed at (index, term), once applied; rejects with a
+   * ProposalLost if it was lost, whose didNotRun says whether it may be run again.
+   */
   expect(index: number, term: number): Promise<Reply>;
   newReadId(): number;
   /** Runs a read once read-index request `id` is applied here, at time `nowMs`. */
@@ -96,7 +100,12 @@ export class ClusterRouter implements CommandRouter {
     // A client that follows redirects (or another node forwarding) is sent to the leader.
     const away = (node: RegisteredNode) =>
       client.clusterAware || client.forwarded ? moved(slot, node) : null;
-    return this.atLeader(client, group, args, write, away, args);
+    return this.writeOrRead(
+      client,
+      group,
+      write,
+      this.atLeader(client, group, args, write, away, args),
+    );
   }
 
   /**
@@ -109,7 +118,22 @@ export class ClusterRouter implements CommandRouter {
     // A forwarded request that finds us not leading says so; the sender asks again.
     const away = () => (client.forwarded ? notLeading : null);
     const wrapped = [Buffer.from("HOMEOSTAT"), Buffer.from("SHARD"), Buffer.from(String(group))];
-    return this.atLeader(client, group, args, write, away, [...wrapped, ...args]);
+    const reply = this.atLeader(client, group, args, write, away, [...wrapped, ...args]);
+    return this.writeOrRead(client, group, write, reply);
+  }
+
+  /**
+   * A write's reply, once known, is what this client's later reads of the shard wait for
+   * (local): the whole of it, with the runs again that atLeader may make.
+   */
+  private writeOrRead(
+    client: Client,
+    group: number,
+    write: boolean,
+    reply: Promise<Reply>,
+  ): Promise<Reply> {
+    if (write) this.writesOf(client).set(group, reply);
+    return reply;
   }
 
   /**
@@ -129,12 +153,16 @@ export class ClusterRouter implements CommandRouter {
     // A leader that cannot be reached (a node restarting, whose new address the registry
     // does not have yet) is waited for as long as a missing one, asking the registry again.
     const reachableBy = Date.now() + leaderWaitMs;
-    for (let round = 0; ; round++) {
+    rounds: for (let round = 0; ; round++) {
       const deadline = Date.now() + leaderWaitMs;
       let node: RegisteredNode | undefined;
       while (node === undefined) {
         if (this.cluster.runtime.multi.status(group)?.role === "leader") {
-          return this.local(client, group, args, write);
+          const reply = await this.local(client, group, args, write);
+          // Leadership moved before the write was applied, and it did not run: run it
+          // where the shard is led now (here again, or forwarded, or MOVED).
+          if (reply !== notRun || round >= forwardRetriesMax) return reply;
+          continue rounds;
         }
         const leader = this.cluster.leaderOf(group);
         if (leader !== null && leader.raftId !== this.cluster.raftId) node = leader.node;
@@ -235,8 +263,11 @@ export class ClusterRouter implements CommandRouter {
       const data = this.encode(args, nowMs, this.random.int(2 ** 31));
       const r = runtime.multi.propose(group, data);
       if (!r.ok) return Promise.resolve(proposeRefused(r.reason));
-      const done = replica.expect(r.index, r.term).catch(() => outcomeUnknown);
-      this.writesOf(client).set(group, done);
+      const done = replica
+        .expect(r.index, r.term)
+        .catch((e: unknown) =>
+          e instanceof ProposalLost && e.didNotRun ? notRun : outcomeUnknown,
+        );
       runtime.flushSoon();
       return done;
     }
@@ -272,6 +303,14 @@ export class ClusterRouter implements CommandRouter {
 const uncertainCode = "UNCERTAIN ";
 export const outcomeUnknownText = `${uncertainCode}the shard's leader changed before the write was applied; it may or may not have been`;
 const outcomeUnknown = R.error(outcomeUnknownText);
+/**
+ * A write that lost its place in the log to another leader's entry: it did not run. The
+ * router runs it again (atLeader); a client that still gets this may retry it, as any
+ * TRYAGAIN.
+ */
+const notRun = R.error(
+  "TRYAGAIN the shard's leader changed before the write was applied; it did not run",
+);
 
 function proposeRefused(reason: string): Reply {
   if (reason === "too-large") return R.error("ERR the command is too large for one log entry");

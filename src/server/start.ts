@@ -259,8 +259,10 @@ async function openCluster(
       dropRetries.add(t);
     }
   };
-  // Active expiry's timer (below); closing stops it before the shard store closes.
+  // Active expiry's timer and the orphans' (below); closing stops them before the shard
+  // store closes.
   let expiry: NodeJS.Timeout | undefined;
+  let orphans: NodeJS.Timeout | undefined;
   const now = () => Date.now();
   const host = parseAddress(membership.clientAddress)?.host ?? options.host;
   const cluster = await ClusterRuntime.open({
@@ -297,6 +299,7 @@ async function openCluster(
     },
     onClose: async () => {
       clearInterval(expiry);
+      clearInterval(orphans);
       for (const t of dropRetries) clearTimeout(t);
       for (const m of machines.values()) await m.close();
       await space.close();
@@ -325,8 +328,21 @@ async function openCluster(
     }
   }, 100);
   expiry.unref();
+  // A write whose leader stepped down before it was applied waits for the entry at its
+  // index to be applied here (ShardMachine.roleChanged): 2-4 s, then UNCERTAIN.
+  orphans = setInterval(() => {
+    for (const m of machines.values()) m.dropOrphans();
+  }, orphanWaitMs);
+  orphans.unref();
   node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
+
+/**
+ * How often a shard's orphaned proposals are given up (ShardMachine.dropOrphans). A
+ * leadership transfer or an election settles them in well under this; a node cut off from
+ * its group does not learn their fate, and its clients hear UNCERTAIN after 2-4 s.
+ */
+const orphanWaitMs = 2000;
 
 /** "1.2.3" as 10203: metadata carries numbers; later layers compare versions with it. */
 function versionNumber(version: string): number {

@@ -422,34 +422,68 @@ describe("shard machine: proposals", () => {
     });
   });
 
-  it("fails every waiting proposal and read when leadership is lost", async () => {
+  it("aborts reads when leadership is lost; a proposal then waits for the entry at its index", async () => {
     const m = memoryMachine();
-    const p1 = m.expect(1, 4);
-    const p2 = m.expect(2, 4);
+    const mine = m.expect(1, 4);
+    const overwritten = m.expect(2, 4);
     const id = m.newReadId();
     const r = m.read(id, [b("GET"), b("x")], START_MS);
     m.roleChanged({ role: "follower", term: 5, lead: 2 });
-    for (const p of [p1, p2]) {
-      await assert.rejects(
-        p,
-        (e: unknown) => e instanceof ProposalLost && e.reason === "leadership-lost",
-      );
-    }
     await assert.rejects(
       r,
       (e: unknown) => e instanceof ReadAborted && e.reason === "leadership-lost",
     );
+    assert.equal(m.proposalsPending, 2);
+    // Applied here as a follower: index 1 is our entry (same term), index 2 the new leader's.
+    m.apply([cmd(1, 4, ["SET", "x", "1"]), cmd(2, 5, ["SET", "x", "2"])]);
+    assert.deepEqual(plain(await mine), ok);
+    await assert.rejects(overwritten, (e: unknown) => {
+      assert.ok(e instanceof ProposalLost);
+      assert.equal(e.reason, "term-mismatch");
+      assert.ok(e.didNotRun);
+      return true;
+    });
     assert.equal(m.proposalsPending + m.readsPending, 0);
   });
 
-  it("fails proposals of older terms when leading again in a newer one", async () => {
+  it("gives up an orphaned proposal at the second dropOrphans after leadership is lost", async () => {
     const m = memoryMachine();
-    const old = m.expect(1, 4);
-    const current = m.expect(2, 6);
+    const p = m.expect(1, 4);
+    let settled = false;
+    p.catch(() => undefined).finally(() => {
+      settled = true;
+    });
+    m.dropOrphans(); // still leading: nothing is an orphan yet
+    m.roleChanged({ role: "follower", term: 5, lead: 2 });
+    m.dropOrphans(); // orphaned in this round: kept
+    await Promise.resolve();
+    assert.equal(settled, false);
+    assert.equal(m.proposalsPending, 1);
+    m.dropOrphans();
+    await assert.rejects(p, (e: unknown) => {
+      assert.ok(e instanceof ProposalLost);
+      assert.equal(e.reason, "leadership-lost");
+      assert.equal(e.didNotRun, false);
+      return true;
+    });
+    assert.equal(m.proposalsPending, 0);
+  });
+
+  it("settles proposals of older terms when leading again in a newer one", async () => {
+    const m = memoryMachine();
+    const kept = m.expect(1, 4);
+    const lost = m.expect(2, 4);
+    m.roleChanged({ role: "follower", term: 5, lead: 2 });
     m.roleChanged({ role: "leader", term: 6, lead: 1 });
-    await assert.rejects(old, ProposalLost);
-    m.apply([noop(1, 6), cmd(2, 6, ["SET", "a", "b"])]);
+    // Our entry at 2 was overwritten while following: leading now, we propose anew at 2.
+    const current = m.expect(2, 6);
+    await assert.rejects(lost, (e: unknown) => (e as ProposalLost).didNotRun);
+    m.apply([cmd(1, 4, ["SET", "a", "1"]), cmd(2, 6, ["SET", "a", "2"])]);
+    assert.deepEqual(plain(await kept), ok);
     assert.deepEqual(plain(await current), ok);
+    // The same index and term twice is a programmer error.
+    void m.expect(3, 6).catch(() => undefined);
+    assert.throws(() => m.expect(3, 6), AssertionError);
   });
 
   it("refuses an index already applied, and fails all on close", async () => {
