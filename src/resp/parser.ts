@@ -130,24 +130,7 @@ export class ParsedCommand implements Args {
 
   lower(i: number): string {
     this.check(i);
-    const b = this.buffer;
-    const s = this.base + this.starts[i];
-    const e = this.base + this.ends[i];
-    const n = e - s;
-    if (n > LOWER_CACHE_MAX_BYTES) return foldLatin1(b, s, e);
-    // Command names and option words repeat: answer from a small cache, without allocating.
-    let h = n;
-    for (let k = s; k < e; k++) h = (Math.imul(h, 31) + fold(b[k])) | 0;
-    const slot = (h ^ (h >>> 8)) & (LOWER_CACHE_SLOTS - 1);
-    const hit = LOWER_CACHE[slot];
-    if (hit !== undefined && hit.length === n) {
-      let k = 0;
-      while (k < n && fold(b[s + k]) === hit.charCodeAt(k)) k++;
-      if (k === n) return hit;
-    }
-    const str = foldLatin1(b, s, e);
-    LOWER_CACHE[slot] = str;
-    return str;
+    return lowerWord(this.buffer, this.base + this.starts[i], this.base + this.ends[i]);
   }
 
   is(i: number, word: string): boolean {
@@ -794,6 +777,27 @@ export class RequestParser {
     this.cmd.buffer = EMPTY;
     this.cmd.frameBuffer = EMPTY;
   }
+}
+
+/**
+ * b[s, e) decoded as Latin-1 with ASCII letters lower-cased (Args.lower). Command names and
+ * option words repeat: short ones are answered from a small cache, without allocating.
+ */
+export function lowerWord(b: Buffer, s: number, e: number): string {
+  const n = e - s;
+  if (n > LOWER_CACHE_MAX_BYTES) return foldLatin1(b, s, e);
+  let h = n;
+  for (let k = s; k < e; k++) h = (Math.imul(h, 31) + fold(b[k] as number)) | 0;
+  const slot = (h ^ (h >>> 8)) & (LOWER_CACHE_SLOTS - 1);
+  const hit = LOWER_CACHE[slot];
+  if (hit !== undefined && hit.length === n) {
+    let k = 0;
+    while (k < n && fold(b[s + k] as number) === hit.charCodeAt(k)) k++;
+    if (k === n) return hit;
+  }
+  const str = foldLatin1(b, s, e);
+  LOWER_CACHE[slot] = str;
+  return str;
 }
 
 /** ASCII lower case; other bytes unchanged (as Redis's strcasecmp in the C locale). */
