@@ -100,7 +100,7 @@ export class ClusterRouter implements CommandRouter {
     // A client that follows redirects (or another node forwarding) is sent to the leader.
     const away = (node: RegisteredNode) =>
       client.clusterAware || client.forwarded ? moved(slot, node) : null;
-    return this.writeOrRead(
+    return this.rememberWrite(
       client,
       group,
       write,
@@ -119,14 +119,14 @@ export class ClusterRouter implements CommandRouter {
     const away = () => (client.forwarded ? notLeading : null);
     const wrapped = [Buffer.from("HOMEOSTAT"), Buffer.from("SHARD"), Buffer.from(String(group))];
     const reply = this.atLeader(client, group, args, write, away, [...wrapped, ...args]);
-    return this.writeOrRead(client, group, write, reply);
+    return this.rememberWrite(client, group, write, reply);
   }
 
   /**
-   * A write's reply, once known, is what this client's later reads of the shard wait for
-   * (local): the whole of it, with the runs again that atLeader may make.
+   * A write's reply is what this client's later reads of the shard wait for (local): the
+   * whole of it, with the runs again that atLeader may make, forwarded ones included.
    */
-  private writeOrRead(
+  private rememberWrite(
     client: Client,
     group: number,
     write: boolean,
