@@ -33,6 +33,7 @@ import {
   waitForPong,
   which,
 } from "./lib/proc.js";
+import { median } from "./lib/stats.js";
 import { homeostatCli, type RunningServer, startRedis, tail } from "./lib/targets.js";
 
 export interface ClusterBenchOptions {
@@ -907,13 +908,6 @@ interface Figures {
 /** Each figure's median over `runs` (for an even count, the mean of the middle two). */
 function medianFigures(runs: readonly RunResult[]): Figures | undefined {
   if (runs.length === 0) return undefined;
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    return s.length % 2 === 1
-      ? (s[mid] as number)
-      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  };
   return {
     writesPerSecond: median(runs.map((r) => r.writesPerSecond)),
     p50Ms: median(runs.map((r) => r.p50Ms)),

@@ -26,6 +26,7 @@ import {
 } from "./bench-cluster.js";
 import { defaultRepairBenchOptions, runRepairBench } from "./bench-repair.js";
 import { interrupted, repoRoot, run, runMain, which } from "./lib/proc.js";
+import { median } from "./lib/stats.js";
 import {
   homeostatCli,
   type RunningServer,
@@ -241,13 +242,6 @@ function parseCsv(out: string): Map<string, number> {
     if (m) rows.set(m[1], Number(m[2]));
   }
   return rows;
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function startTarget(name: TargetName): Promise<RunningServer> {

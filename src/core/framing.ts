@@ -6,8 +6,13 @@ export const frameHeaderBytes = 4;
 
 export function encodeFrameHeader(length: number): Buffer {
   const header = Buffer.allocUnsafe(frameHeaderBytes);
-  header.writeUInt32BE(length, 0);
+  writeFrameHeader(header, length);
   return header;
+}
+
+/** Writes the header of a frame of `length` bytes at the start of `into`. */
+export function writeFrameHeader(into: Buffer, length: number): void {
+  into.writeUInt32BE(length, 0);
 }
 
 /**

@@ -1,7 +1,7 @@
 import dgram from "node:dgram";
 import net from "node:net";
 import { assert } from "./assert.js";
-import { FrameReader, frameHeaderBytes } from "./framing.js";
+import { FrameReader, frameHeaderBytes, writeFrameHeader } from "./framing.js";
 import { Sealer, SealKind, sealOverheadBytes } from "./seal.js";
 import {
   addressBytesMax,
@@ -333,7 +333,7 @@ export class UdpTransport implements Transport {
  */
 function sealedFrame(sealer: Sealer, kind: SealKind, parts: readonly Uint8Array[]): Buffer {
   const frame = sealer.seal(kind, parts, frameHeaderBytes);
-  frame.writeUInt32BE(frame.length - frameHeaderBytes, 0);
+  writeFrameHeader(frame, frame.length - frameHeaderBytes);
   return frame;
 }
 

@@ -199,7 +199,7 @@ class ArrayArgs implements Args {
   buf(i: number): Buffer {
     const p = this.parts[i];
     assert(p !== undefined, `argument ${i} out of range`);
-    return p instanceof Buffer ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    return toBuffer(p);
   }
   str(i: number): string {
     return this.buf(i).toString("utf8");
@@ -328,8 +328,9 @@ function readImage(bytes: Uint8Array, visit: (key: Buffer, value: StoredValue) =
   return nowMs;
 }
 
+/** `u` as a Buffer over the same bytes: itself if it is one. */
 function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return u instanceof Buffer ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 // ---- the machine ---------------------------------------------------------------------------

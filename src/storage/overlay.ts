@@ -238,7 +238,7 @@ export class OverlayStore implements KeyStore {
     const layers = this.layers();
     for (const [i, layer] of layers.entries()) {
       if (layer !== this.pending && layer.id <= counted) continue;
-      if (layer.worked !== null && layer !== this.pending) {
+      if (layer.worked !== null) {
         keys += layer.worked.keys;
         expiring += layer.worked.expiring;
         continue;
