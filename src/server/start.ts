@@ -241,6 +241,13 @@ async function openCluster(
       "shard key spaces deleted; rebuilding them from the raft logs",
     );
   }
+  if (space.writeMapOff !== null) {
+    // More CPU per write (docs/storage.md, "The write map"), nothing else.
+    node.log.info(
+      { path: space.path, reason: space.writeMapOff },
+      "shard key space writes its pages with pwrite, not through LMDB's write map",
+    );
+  }
   const machines = new Map<number, ShardMachine>();
   // Shards whose replica left this node and whose keys are still to be deleted (a delete
   // that failed, e.g. on a full disk, is tried again every 5 s).

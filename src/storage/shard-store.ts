@@ -7,6 +7,7 @@ import type { Random } from "../core/random.js";
 import { replaceFile, syncFile, syncFolder } from "./files.js";
 import { KEY_HASH_MAX, keyHash, writeKeyHash } from "./key-hash.js";
 import { decodeValue, encodeValue, headerBytes } from "./lmdb.js";
+import { chooseWriteMap, MapReserve } from "./map-reserve.js";
 import { MemoryBackend } from "./memory.js";
 import {
   type Backend,
@@ -248,6 +249,12 @@ const metaFixedBytes = 8 + 8 + 8 + 2;
  */
 const commitFlags = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT;
 
+/**
+ * Pages that opening the space may write (with the write map, see map-reserve.ts): the
+ * five databases' records in the main tree and checkFormat's record, with room to spare.
+ */
+const openPagesMax = 64;
+
 export interface LmdbShardSpaceOptions {
   /**
    * Folder holding data.mdb, lock.mdb and sync-state; created if missing. Not the raft
@@ -283,6 +290,11 @@ export interface LmdbShardSpaceOptions {
   onCommitFailing?: (error: StorageError) => void;
   /** A commit went through after `failures` failed tries in a row. */
   onCommitResumed?: (failures: number) => void;
+  /**
+   * Write the pages through LMDB's write map where the file system allows it safely
+   * (map-reserve.ts). Default true; false always writes them with `pwrite`.
+   */
+  writeMap?: boolean;
   /**
    * With a boot id: after a commit, the environment is synced in the background (on a
    * libuv thread) if this many ms have passed since the last sync started. 0 (default):
@@ -363,6 +375,19 @@ function addDelta(deltas: SlotDeltas, slot: number, keys: number, bytes: number)
   }
 }
 
+/** A database's tree as committed: for CommitWrites.pagesBound. */
+interface TreeShape {
+  readonly depth: number;
+  /** Branch and leaf pages (not overflow pages). */
+  readonly pages: number;
+}
+
+/**
+ * A data key and record this long or shorter are in their leaf at any page size LMDB
+ * uses (4 KiB and up; its node limit is about half a page).
+ */
+const inlineRecordMax = 4096 / 2 - 64;
+
 /**
  * One commit's writes, worked out on the event loop and carried out on lmdb-js's writer
  * thread (see LmdbShardSpace.commitQueued). What the staging reads must include what the
@@ -377,6 +402,8 @@ class CommitWrites {
   private readonly records = new Map<string, Buffer | null>();
   /** Shards this commit cleared: none of their committed keys is left. */
   readonly cleared = new Set<number>();
+  /** Data records written no longer than the one they replace (see pagesBound). */
+  private steady = 0;
 
   constructor(private readonly data: Database<Buffer, Buffer>) {}
 
@@ -396,8 +423,19 @@ class CommitWrites {
     this.values.push(null);
   }
 
-  /** Writes (or, with null, deletes) a data record and remembers it for record(). */
-  setRecord(dk: Buffer, record: Buffer | null): void {
+  /**
+   * Writes (or, with null, deletes) a data record and remembers it for record(). `old` is
+   * the record it replaces, if any.
+   */
+  setRecord(dk: Buffer, record: Buffer | null, old?: Buffer): void {
+    if (
+      record !== null &&
+      old !== undefined &&
+      record.length <= old.length &&
+      dk.length + old.length <= inlineRecordMax
+    ) {
+      this.steady++;
+    }
     this.records.set(dk.toString("latin1"), record);
     if (record === null) this.remove(this.data, dk);
     else this.put(this.data, dk, record);
@@ -413,6 +451,52 @@ class CommitWrites {
       if (mine !== undefined) return mine ?? undefined;
     }
     return this.cleared.has(shard) ? undefined : this.data.getBinaryFast(dk);
+  }
+
+  /**
+   * At most how many pages the transaction carrying these writes can take beyond the last
+   * page in use (see map-reserve.ts), given each database's tree as committed. Per
+   * database: each existing page copied once at most (a write copies its path, a delete
+   * its path and a sibling per level); each write that may make its leaf fuller (an
+   * insert, a longer record) splitting its path and adding a level; each value too big
+   * for a leaf taking overflow pages of its own. Then the free list's record of the
+   * pages freed. An overcount costs only zeros written ahead; an undercount could let a
+   * write land in a hole.
+   */
+  pagesBound(shape: (db: Database<Buffer, Buffer>) => TreeShape, pageBytes: number): number {
+    const per = new Map<Database<Buffer, Buffer>, { writes: number; growths: number }>();
+    // LMDB keeps a node in its leaf up to about half a page (me_nodemax); a bigger one
+    // has its value on overflow pages. Counted low here, which counts more as overflow.
+    const inlineMax = pageBytes / 2 - 64;
+    let overflow = 0;
+    for (let i = 0; i < this.dbs.length; i++) {
+      const db = this.dbs[i] as Database<Buffer, Buffer>;
+      const key = this.keys[i] as Buffer;
+      const value = this.values[i];
+      let t = per.get(db);
+      if (t === undefined) {
+        t = { writes: 0, growths: 0 };
+        per.set(db, t);
+      }
+      t.writes++;
+      if (value === null || value === undefined) continue;
+      t.growths++;
+      if (key.length + value.length > inlineMax) {
+        overflow += Math.ceil((value.length + 16) / pageBytes);
+      }
+    }
+    const data = per.get(this.data);
+    // A steady record takes no more room in its leaf than the one it replaces.
+    if (data !== undefined) data.growths -= this.steady;
+    let pages = overflow;
+    for (const [db, t] of per) {
+      const s = shape(db);
+      pages += Math.min(s.pages + 1, t.writes * 2 * Math.max(1, s.depth));
+      pages += t.growths * (s.depth + 2);
+    }
+    // The free list's records (8 bytes a freed page), the main database's records of
+    // the five trees, and the meta page.
+    return pages + Math.ceil(pages / 256) + 64;
   }
 
   /**
@@ -508,6 +592,12 @@ export class LmdbShardSpace implements ShardSpace {
   private readonly onCommitResumed: ((failures: number) => void) | undefined;
   /** Set when the environment has no syncs of its own (see LmdbShardSpaceOptions.bootId). */
   private readonly bootId: string | null;
+  /** The zero-filled end of the data file, when it is written through the map; else null. */
+  private readonly reserve: MapReserve | null = null;
+  /** Why the space does without the write map, or null if it uses it. */
+  readonly writeMapOff: string | null;
+  /** The page the commit in flight cannot reach (MapReserve.ensure). */
+  private reservedEnd = 0;
   /**
    * Why the folder's environment was deleted at open (it was left open by an earlier
    * boot of the machine and written without syncs), or null if it was kept. Its shards
@@ -539,6 +629,9 @@ export class LmdbShardSpace implements ShardSpace {
     try {
       mkdirSync(options.path, { recursive: true });
       this.discarded = this.bootId === null ? null : this.checkSyncState(this.bootId);
+      const writeMap =
+        options.writeMap === false ? { off: "turned off" } : chooseWriteMap(options.path);
+      this.writeMapOff = "off" in writeMap ? writeMap.off : null;
       this.root = open({
         path: options.path,
         maxDbs: 8,
@@ -548,7 +641,19 @@ export class LmdbShardSpace implements ShardSpace {
         // its own that no caller holds, and when a commit fails (a full disk) that promise
         // rejects unheard, which stops the node. This space queues its own batches.
         eventTurnBatching: false,
+        ...("mapBytes" in writeMap ? { useWritemap: true, mapSize: writeMap.mapBytes } : {}),
       });
+      if ("mapBytes" in writeMap) {
+        const env = this.envStats();
+        this.reserve = new MapReserve(
+          join(options.path, dataFile),
+          env.pageSize,
+          writeMap.mapBytes,
+          env.lastPageNumber,
+        );
+        // Opening a database that is not there yet, and checkFormat, write pages.
+        this.reserve.ensure(env.lastPageNumber + 1, openPagesMax);
+      }
       const binary = { encoding: "binary", keyEncoding: "binary" } as const;
       this.data = this.root.openDB<Buffer, Buffer>("shard-data", binary);
       this.hashes = this.root.openDB<Buffer, Buffer>("shard-hashes", binary);
@@ -590,6 +695,50 @@ export class LmdbShardSpace implements ShardSpace {
     }
     writeSyncState(this.path, bootId, true);
     return reason;
+  }
+
+  /** The environment's page size and last page in use, as committed. */
+  private envStats(): { pageSize: number; lastPageNumber: number } {
+    // lmdb-js's getStats() is declared to return {}: it has the main database's stat and
+    // the environment's info (mdb_stat, mdb_env_info).
+    return this.root.getStats() as { pageSize: number; lastPageNumber: number };
+  }
+
+  /**
+   * @internal With the write map: the last page in use, the page the last commit was
+   * bounded by (MapReserve.ensure), and the bytes with their blocks; else null.
+   */
+  writeMapState(): { lastPage: number; boundEnd: number; reservedBytes: number } | null {
+    if (this.reserve === null) return null;
+    return {
+      lastPage: this.envStats().lastPageNumber,
+      boundEnd: this.reservedEnd,
+      reservedBytes: this.reserve.reservedBytes,
+    };
+  }
+
+  /** A database's tree as committed (CommitWrites.pagesBound). */
+  private treeShape(db: Database<Buffer, Buffer>): TreeShape {
+    const s = db.getStats() as {
+      treeDepth: number;
+      treeBranchPageCount: number;
+      treeLeafPageCount: number;
+    };
+    return { depth: s.treeDepth, pages: s.treeBranchPageCount + s.treeLeafPageCount };
+  }
+
+  /**
+   * With the write map: makes sure the transaction about to carry `writes` writes only
+   * pages that have their blocks (map-reserve.ts), or throws. `inFlight`: a commit is
+   * still running, which may take pages up to where its own reserve ends.
+   */
+  private reserveFor(writes: CommitWrites, inFlight: boolean): void {
+    const reserve = this.reserve;
+    if (reserve === null) return;
+    const from = this.envStats().lastPageNumber + 1;
+    const pages = writes.pagesBound((db) => this.treeShape(db), reserve.pageBytes);
+    const end = reserve.ensure(inFlight ? Math.max(from, this.reservedEnd) : from, pages);
+    if (!inFlight) this.reservedEnd = end;
   }
 
   /** A slot's stored bytes, counted key by key (folders written before bytes were kept). */
@@ -644,6 +793,7 @@ export class LmdbShardSpace implements ShardSpace {
     this.clearShard(shard, slots, deltas, writes);
     this.writeSlotCounts(deltas, writes);
     writes.remove(this.meta, u32Key(shard));
+    this.reserveFor(writes, this.committing !== null);
     this.root.transactionSync(() => writes.issue(true), commitFlags);
     this.applySlotDeltas(deltas);
   }
@@ -658,11 +808,15 @@ export class LmdbShardSpace implements ShardSpace {
     return out;
   }
 
-  /** Bytes of the environment's file (all shards). */
+  /**
+   * Bytes of the environment's file (all shards) in use: its pages up to the last one in
+   * use, those free included. Not the zeros reserved past them (map-reserve.ts).
+   */
   usedBytes(): number {
     try {
-      const st = statSync(join(this.path, "data.mdb"));
-      return Math.min(st.size, st.blocks * 512);
+      const st = statSync(join(this.path, dataFile));
+      const env = this.envStats();
+      return Math.min(st.size, st.blocks * 512, (env.lastPageNumber + 1) * env.pageSize);
     } catch {
       return 0;
     }
@@ -680,6 +834,7 @@ export class LmdbShardSpace implements ShardSpace {
     for (const b of this.shards.values()) b.markClosed();
     this.shards.clear();
     if (this.syncing !== null) await this.syncing;
+    this.reserve?.close();
     await this.root.close();
     if (this.bootId !== null) {
       // Every commit is in the page cache: sync the file, then say so. A failure leaves
@@ -805,6 +960,7 @@ export class LmdbShardSpace implements ShardSpace {
         this.urgent = true;
       }
       this.writeSlotCounts(deltas, writes);
+      this.reserveFor(writes, false);
       // Staged in full before anything is queued: a throw above leaves nothing half written.
       done = this.root.batch(() => writes.issue());
     } catch (cause) {
@@ -1152,7 +1308,7 @@ class LmdbShardBackend implements ShardBackend {
       return;
     }
     const record = encodeValue(key, dk.length - 2, value); // past the slot prefix
-    writes.setRecord(dk, record);
+    writes.setRecord(dk, record, old);
     if (value.expireAtMs !== 0) {
       writes.put(expires, expireKey(this.prefix, value.expireAtMs, dk), EMPTY);
       st.expiring++;
