@@ -388,6 +388,9 @@ interface TreeShape {
  */
 const inlineRecordMax = 4096 / 2 - 64;
 
+/** Past this many pages (64 MiB of 4 KiB pages), CommitWrites.pagesBound assumes. */
+const worstPagesMax = 16_384;
+
 /**
  * One commit's writes, worked out on the event loop and carried out on lmdb-js's writer
  * thread (see LmdbShardSpace.commitQueued). What the staging reads must include what the
@@ -454,17 +457,29 @@ class CommitWrites {
   }
 
   /**
-   * At most how many pages the transaction carrying these writes can take beyond the last
-   * page in use (see map-reserve.ts), given each database's tree as committed. Per
-   * database: each existing page copied once at most (a write copies its path, a delete
-   * its path and a sibling per level); each write that may make its leaf fuller (an
-   * insert, a longer record) splitting its path and adding a level; each value too big
-   * for a leaf taking overflow pages of its own. Then the free list's record of the
-   * pages freed. An overcount costs only zeros written ahead; an undercount could let a
-   * write land in a hole.
+   * How many pages the transaction carrying these writes can take beyond the last page in
+   * use (see map-reserve.ts), given each database's tree as committed. First the worst
+   * case, per database: each existing page copied once at most (a write copies its path,
+   * a delete its path and a sibling per level); each write that may make its leaf fuller
+   * (an insert, a longer record) splitting its whole path and adding a level; each value
+   * too big for a leaf taking overflow pages of its own; then the free list's record of
+   * the pages freed. Measured, a commit takes a third of that at most.
+   *
+   * For a big commit (a snapshot's restore: a whole shard in one transaction) that worst
+   * case is far too much, 20 GB of zeros for a million keys that take 250 MB, which a
+   * disk with room for the keys may not have. Past `worstPagesMax`, the bound assumes
+   * instead that the pages the commit adds end at least a quarter full: four times the
+   * bytes it adds to the leaves, the branches over them (a separator key per leaf, each
+   * branch page a quarter full too), and each database's path. LMDB splits a page near
+   * its middle, so only keys of very uneven sizes leave pages emptier; there, on a full
+   * disk, a write could still land in a hole. A restore then needs free space for about
+   * twice the shard's data, or waits for it.
    */
   pagesBound(shape: (db: Database<Buffer, Buffer>) => TreeShape, pageBytes: number): number {
-    const per = new Map<Database<Buffer, Buffer>, { writes: number; growths: number }>();
+    const per = new Map<
+      Database<Buffer, Buffer>,
+      { writes: number; growths: number; growBytes: number; keyMax: number }
+    >();
     // LMDB keeps a node in its leaf up to about half a page (me_nodemax); a bigger one
     // has its value on overflow pages. Counted low here, which counts more as overflow.
     const inlineMax = pageBytes / 2 - 64;
@@ -475,25 +490,33 @@ class CommitWrites {
       const value = this.values[i];
       let t = per.get(db);
       if (t === undefined) {
-        t = { writes: 0, growths: 0 };
+        t = { writes: 0, growths: 0, growBytes: 0, keyMax: 0 };
         per.set(db, t);
       }
       t.writes++;
       if (value === null || value === undefined) continue;
       t.growths++;
+      if (key.length > t.keyMax) t.keyMax = key.length;
+      // A leaf node: an 8-byte header, the key, and the value or its overflow page's number.
       if (key.length + value.length > inlineMax) {
         overflow += Math.ceil((value.length + 16) / pageBytes);
-      }
+        t.growBytes += 16 + key.length;
+      } else t.growBytes += 8 + key.length + value.length;
     }
     const data = per.get(this.data);
     // A steady record takes no more room in its leaf than the one it replaces.
     if (data !== undefined) data.growths -= this.steady;
-    let pages = overflow;
+    let worst = overflow;
+    let likely = overflow;
     for (const [db, t] of per) {
       const s = shape(db);
-      pages += Math.min(s.pages + 1, t.writes * 2 * Math.max(1, s.depth));
-      pages += t.growths * (s.depth + 2);
+      const copied = Math.min(s.pages + 1, t.writes * 2 * Math.max(1, s.depth));
+      worst += copied + t.growths * (s.depth + 2);
+      const leaves = Math.ceil((4 * t.growBytes) / pageBytes);
+      const branches = Math.ceil((4 * leaves * (16 + t.keyMax)) / pageBytes);
+      likely += copied + leaves + branches + s.depth + 2;
     }
+    const pages = worst <= worstPagesMax ? worst : Math.min(worst, Math.max(worstPagesMax, likely));
     // The free list's records (8 bytes a freed page), the main database's records of
     // the five trees, and the meta page.
     return pages + Math.ceil(pages / 256) + 64;
@@ -669,6 +692,7 @@ export class LmdbShardSpace implements ShardSpace {
           v.length >= slotRecordBytes ? v.readDoubleBE(4) : this.countBytes(slot);
       }
     } catch (cause) {
+      this.reserve?.close();
       throw toStorageError(cause, `cannot open the shard data folder ${options.path}`);
     }
   }

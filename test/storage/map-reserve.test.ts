@@ -21,7 +21,7 @@ const turns = async (n: number) => {
 // A tmpfs where we may mount one (root), for a file system that surely takes the write
 // map and can be filled; else the temp folder, if its file system takes it.
 const mount = mkdtempSync(join(tmpdir(), "homeostat-map-reserve-"));
-const mounted = mountSmallFs(mount, 128);
+const mounted = mountSmallFs(mount, 256);
 after(() => {
   if (mounted) unmount(mount);
   rmSync(mount, { recursive: true, force: true });
@@ -138,6 +138,38 @@ describe("shard space through the write map", () => {
       await s.close();
       space.dropShard(1);
       check("drop");
+    } finally {
+      await space.close();
+    }
+  });
+
+  // A snapshot's restore writes a whole shard in one transaction: its worst case would ask
+  // for 20 GB of zeros per million keys. Its bound counts bytes instead.
+  it("bounds a big commit (a restore) by its bytes, and it stays within", {
+    skip: !writeMapHere && "the temp folder's file system does not take the write map",
+  }, async () => {
+    const path = join(mount, "space-restore");
+    const space = new LmdbShardSpace({ path, slotOf: keyHashSlot });
+    try {
+      const s = space.openShard(1, ALL_SLOTS);
+      const value = "v".repeat(100);
+      for (let i = 0; i < 20_000; i++) s.set(b(`old:${i}`), str(value));
+      await s.flush();
+      s.clear();
+      for (let i = 0; i < 100_000; i++) s.set(b(`key:${i}`), str(value));
+      const before = space.writeMapState()?.lastPage ?? 0;
+      await s.flush();
+      await s.flush(); // the clear commits alone first, then the keys
+      const st = space.writeMapState();
+      assert.ok(st !== null);
+      assert.ok(st.lastPage < st.boundEnd, `page ${st.lastPage} past ${st.boundEnd}`);
+      // 100,000 inserts, 5 pages each at worst, would be 500,000 pages (1.9 GiB); the
+      // keys take about 6,500 (26 MB).
+      const bound = st.boundEnd - before;
+      assert.ok(bound < 25_000, `bounded by ${bound} pages`);
+      assert.ok(st.lastPage - before < bound);
+      assert.equal(s.size(), 100_000);
+      await s.close();
     } finally {
       await space.close();
     }
