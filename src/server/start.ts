@@ -13,6 +13,7 @@ import {
   shardSyncIntervalMs,
 } from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
+import { defaultSegmentBytes } from "../storage/wal-raft-log.js";
 import { ClusterRuntime } from "./cluster.js";
 import { ClusterRouter } from "./cluster-router.js";
 import { Forwarder } from "./forwarder.js";
@@ -225,6 +226,9 @@ async function openCluster(
     path: join(dir, "kv"),
     slotOf: keyHashSlot,
     commitIntervalMs: shardCommitIntervalMs,
+    // Two of the raft log's segments (the one it writes and the one ahead): the log is
+    // the durable record, so the key space's reserve of zeros never takes its room.
+    reserveKeepFreeBytes: 2 * defaultSegmentBytes,
     ...(bootId === null ? {} : { bootId, syncIntervalMs: shardSyncIntervalMs }),
     onCommitFailing: (err) =>
       node.log.error(

@@ -1,4 +1,5 @@
-import { closeSync, openSync, statfsSync, writeSync } from "node:fs";
+import { closeSync, openSync, statfsSync, write, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { assert } from "../core/assert.js";
 import { toStorageError } from "./overlay.js";
 import { StorageError } from "./types.js";
@@ -20,6 +21,10 @@ import { StorageError } from "./types.js";
  * can reach (`CommitWrites.pagesBound` in shard-store.ts bounds that from the transaction's
  * writes), and a failure to write the zeros (ENOSPC) is then a failed commit, which the
  * shard space already survives: its batches wait in memory and are tried again.
+ *
+ * The reserve leaves the file system `keepFreeBytes` free (the server: two raft log
+ * segments): on a small disk, the raft logs, the durable record, must not be starved by
+ * zeros written ahead for a key space whose commits can wait.
  *
  * The zeros go beyond the last page in use only, where no committed page lives and no
  * transaction writes: a transaction runs only below the reserve's end as it was when the
@@ -77,6 +82,11 @@ export function chooseWriteMap(folder: string): WriteMapChoice {
 
 /** Bytes written in one go: by the synchronous fill, and by each turn of the background one. */
 const sliceBytes = MiB;
+/**
+ * A commit short of more than this writes its zeros on libuv's thread pool and starts
+ * once they are there (MapReserve.reserve); less, on the event loop (about 1 ms a MiB).
+ */
+const waitBytesMin = 4 * MiB;
 /** The reserve kept ahead of need grows with the data: an eighth of it, within these. */
 const slackMin = MiB;
 const slackMax = 64 * MiB;
@@ -93,6 +103,8 @@ export class MapReserve {
   /** Where the background fill stops; filledTo when there is nothing to do. */
   private wantTo: number;
   private background: NodeJS.Immediate | null = null;
+  /** Zeros being written on libuv's thread pool (reserve), or null. */
+  private pending: Promise<void> | null = null;
   /** Bytes of zeros written since open, and fills that failed (reported by `ensure`). */
   readonly stats = { zeroBytes: 0, failures: 0 };
   private readonly zeros = Buffer.alloc(sliceBytes);
@@ -106,6 +118,11 @@ export class MapReserve {
     readonly pageBytes: number,
     readonly mapBytes: number,
     lastPage: number,
+    /**
+     * Free space on the file system that reserving must leave: the raft logs, the durable
+     * record, need it more than the key space (whose commits can wait) needs its zeros.
+     */
+    private readonly keepFreeBytes = 0,
   ) {
     assert(Number.isSafeInteger(pageBytes) && pageBytes > 0, "map reserve: bad page size");
     this.filledTo = (lastPage + 1) * pageBytes;
@@ -131,37 +148,99 @@ export class MapReserve {
    * Returns the page the transaction cannot reach.
    */
   ensure(fromPage: number, pages: number): number {
+    const need = this.need(fromPage, pages);
+    if (this.filledTo < need) {
+      if (this.pending !== null) {
+        // Its pages would overlap the zeros being written on the pool.
+        throw new StorageError("OTHER", `space in ${this.file} is being reserved: try again`);
+      }
+      this.fill(need);
+    }
+    this.keepAhead(need);
+    return fromPage + pages;
+  }
+
+  /**
+   * As ensure(), for a commit that may wait: a shortfall of more than a few MiB is written
+   * on libuv's thread pool instead of here, and the returned promise settles once it is
+   * there (or rejects with the StorageError). Meanwhile no other transaction may start
+   * past what is reserved already: ensure() refuses one. Null if the transaction may
+   * start now. `end` is the page it cannot reach.
+   */
+  reserve(fromPage: number, pages: number): { end: number; ready: Promise<void> | null } {
+    const need = this.need(fromPage, pages);
+    const end = fromPage + pages;
+    assert(this.pending === null, "map reserve: one commit at a time");
+    if (need - this.filledTo <= waitBytesMin) {
+      this.ensure(fromPage, pages);
+      return { end, ready: null };
+    }
+    if (this.background !== null) clearImmediate(this.background);
+    this.background = null;
+    const ready = this.fillOnPool(need).finally(() => {
+      this.pending = null;
+    });
+    this.pending = ready;
+    return { end, ready: ready.then(() => this.keepAhead(need)) };
+  }
+
+  /** Bytes the file must have blocks for: pages up to fromPage + pages, within the map. */
+  private need(fromPage: number, pages: number): number {
     assert(this.fd !== null, "map reserve: closed");
-    const endPage = fromPage + pages;
-    const need = endPage * this.pageBytes;
+    const need = (fromPage + pages) * this.pageBytes;
     if (need > this.mapBytes) {
       throw new StorageError(
         "MAP_FULL",
         `the shard data in ${this.file} would outgrow its map of ${this.mapBytes} bytes (it is sized by the file system at open)`,
       );
     }
-    if (this.filledTo < need) this.fill(need);
+    return need;
+  }
+
+  /** Has the background fill keep a slack ahead of `need`. */
+  private keepAhead(need: number): void {
     const slack = Math.min(slackMax, Math.max(slackMin, need / 8));
     const want = Math.min(this.mapBytes, need + slack);
     if (want > this.wantTo) this.wantTo = want;
-    if (this.wantTo > this.filledTo && this.background === null) {
+    if (this.wantTo > this.filledTo && this.background === null && this.pending === null) {
       this.background = setImmediate(() => this.fillSlice());
     }
-    return endPage;
   }
 
   /** Stops the background fill and closes the file; the environment itself is not closed. */
   close(): void {
+    // A write still on the pool could land in whatever file takes the descriptor next.
+    assert(this.pending === null, "map reserve: closed while reserving");
     if (this.background !== null) clearImmediate(this.background);
     this.background = null;
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
 
+  /** Throws ENOSPC if writing `bytes` would leave less than keepFreeBytes free. */
+  private checkRoom(bytes: number): void {
+    if (this.keepFreeBytes === 0 || bytes <= 0) return;
+    let free: number;
+    try {
+      const fs = statfsSync(dirname(this.file));
+      free = Number(fs.bavail) * Number(fs.bsize);
+    } catch (cause) {
+      throw toStorageError(cause, `cannot tell the free space for ${this.file}`);
+    }
+    if (free - bytes < this.keepFreeBytes) {
+      this.stats.failures += 1;
+      throw new StorageError(
+        "ENOSPC",
+        `reserving ${bytes} bytes in ${this.file} would leave less than ${this.keepFreeBytes} bytes free (${free} are)`,
+      );
+    }
+  }
+
   /** Writes zeros from filledTo up to `to`, advancing filledTo as it goes. */
   private fill(to: number): void {
     const fd = this.fd;
     assert(fd !== null, "map reserve: closed");
+    this.checkRoom(to - this.filledTo);
     try {
       while (this.filledTo < to) {
         const n = Math.min(sliceBytes, to - this.filledTo);
@@ -175,10 +254,44 @@ export class MapReserve {
     }
   }
 
+  /** Writes zeros from filledTo up to `to` on libuv's thread pool, a slice at a time. */
+  private fillOnPool(to: number): Promise<void> {
+    const fd = this.fd;
+    try {
+      this.checkRoom(to - this.filledTo);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const next = (): void => {
+        if (this.fd !== fd || fd === null) {
+          reject(new StorageError("CLOSED", `the reserve of ${this.file} is closed`));
+          return;
+        }
+        if (this.filledTo >= to) {
+          resolve();
+          return;
+        }
+        const n = Math.min(sliceBytes, to - this.filledTo);
+        write(fd, this.zeros, 0, n, this.filledTo, (error, written) => {
+          if (error !== null) {
+            this.stats.failures += 1;
+            reject(toStorageError(error, `cannot reserve space in ${this.file}`));
+            return;
+          }
+          this.filledTo += written;
+          this.stats.zeroBytes += written;
+          next();
+        });
+      };
+      next();
+    });
+  }
+
   /** One slice of the background fill per turn of the event loop. */
   private fillSlice(): void {
     this.background = null;
-    if (this.fd === null || this.filledTo >= this.wantTo) return;
+    if (this.fd === null || this.pending !== null || this.filledTo >= this.wantTo) return;
     try {
       this.fill(Math.min(this.wantTo, this.filledTo + sliceBytes));
     } catch {

@@ -296,6 +296,11 @@ export interface LmdbShardSpaceOptions {
    */
   writeMap?: boolean;
   /**
+   * With the write map: free space on the file system that the data file's reserve of
+   * zeros must leave (for the raft logs, see MapReserve). Default 0.
+   */
+  reserveKeepFreeBytes?: number;
+  /**
    * With a boot id: after a commit, the environment is synced in the background (on a
    * libuv thread) if this many ms have passed since the last sync started. 0 (default):
    * only at close. See shardSyncIntervalMs for the server's value and why.
@@ -673,6 +678,7 @@ export class LmdbShardSpace implements ShardSpace {
           env.pageSize,
           writeMap.mapBytes,
           env.lastPageNumber,
+          options.reserveKeepFreeBytes ?? 0,
         );
         // Opening a database that is not there yet, and checkFormat, write pages.
         this.reserve.ensure(env.lastPageNumber + 1, openPagesMax);
@@ -752,17 +758,32 @@ export class LmdbShardSpace implements ShardSpace {
   }
 
   /**
-   * With the write map: makes sure the transaction about to carry `writes` writes only
-   * pages that have their blocks (map-reserve.ts), or throws. `inFlight`: a commit is
-   * still running, which may take pages up to where its own reserve ends.
+   * With the write map: makes sure the synchronous transaction about to carry `writes`
+   * (dropShard's) writes only pages that have their blocks (map-reserve.ts), or throws.
+   * `inFlight`: a commit is still running, which may take pages up to where its own
+   * reserve ends.
    */
   private reserveFor(writes: CommitWrites, inFlight: boolean): void {
     const reserve = this.reserve;
     if (reserve === null) return;
     const from = this.envStats().lastPageNumber + 1;
     const pages = writes.pagesBound((db) => this.treeShape(db), reserve.pageBytes);
-    const end = reserve.ensure(inFlight ? Math.max(from, this.reservedEnd) : from, pages);
-    if (!inFlight) this.reservedEnd = end;
+    reserve.ensure(inFlight ? Math.max(from, this.reservedEnd) : from, pages);
+  }
+
+  /**
+   * As reserveFor, for a commit (none in flight): null if it may start now, else a
+   * promise of when it may, its zeros being written on libuv's pool. Throws or rejects
+   * with the StorageError that fails the commit.
+   */
+  private reserveForCommit(writes: CommitWrites): Promise<void> | null {
+    const reserve = this.reserve;
+    if (reserve === null) return null;
+    const from = this.envStats().lastPageNumber + 1;
+    const pages = writes.pagesBound((db) => this.treeShape(db), reserve.pageBytes);
+    const { end, ready } = reserve.reserve(from, pages);
+    this.reservedEnd = end;
+    return ready;
   }
 
   /** A slot's stored bytes, counted key by key (folders written before bytes were kept). */
@@ -984,9 +1005,14 @@ export class LmdbShardSpace implements ShardSpace {
         this.urgent = true;
       }
       this.writeSlotCounts(deltas, writes);
-      this.reserveFor(writes, false);
+      const reserved = this.reserveForCommit(writes);
       // Staged in full before anything is queued: a throw above leaves nothing half written.
-      done = this.root.batch(() => writes.issue());
+      // While zeros are written first (reserved), no other transaction starts: dropShard
+      // refuses, so what the staging read stays committed as it read it.
+      done =
+        reserved === null
+          ? this.root.batch(() => writes.issue())
+          : reserved.then(() => this.root.batch(() => writes.issue()));
     } catch (cause) {
       done = Promise.reject(cause);
     }

@@ -85,7 +85,7 @@ export interface WalRaftLogsOptions {
   unsafeNoSync?: boolean;
 }
 
-const defaultSegmentBytes = 16 * 1024 * 1024;
+export const defaultSegmentBytes = 16 * 1024 * 1024;
 /**
  * A group whose oldest live entry is this many segments behind the one being started has
  * its live entries written again in it, if they come to at most copyForwardBytesMax: so at

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -52,6 +52,59 @@ describe("map reserve", () => {
       const zeros = reserve.stats.zeroBytes;
       reserve.ensure(20, 100);
       assert.equal(reserve.stats.zeroBytes, zeros);
+    } finally {
+      reserve.close();
+    }
+  });
+
+  it("writes a big shortfall on the thread pool; meanwhile no other transaction starts", async () => {
+    const file = join(mount, "reserve-pool");
+    writeFileSync(file, Buffer.alloc(2 * page));
+    const reserve = new MapReserve(file, page, 256 * MiB, 1);
+    try {
+      // A small one is written at once.
+      assert.deepEqual(reserve.reserve(2, 16), { end: 18, ready: null });
+      await turns(8); // the background slack
+      const pages = (16 * MiB) / page;
+      const { end, ready } = reserve.reserve(2, pages);
+      assert.equal(end, 2 + pages);
+      assert.ok(ready !== null, "16 MiB short: it waits");
+      // Below what is there already, a transaction may start; past it, not yet.
+      assert.equal(reserve.ensure(2, 16), 18);
+      assert.throws(
+        () => reserve.ensure(2, pages),
+        (e: unknown) => e instanceof StorageError && /being reserved/.test(e.message),
+      );
+      await ready;
+      assert.ok(reserve.reservedBytes >= end * page);
+      assert.ok(
+        readFileSync(file)
+          .subarray(2 * page)
+          .every((x) => x === 0),
+      );
+      assert.equal(reserve.ensure(2, pages), end);
+    } finally {
+      reserve.close();
+    }
+  });
+
+  it("leaves the free space it is told to keep (the raft logs')", {
+    skip: !mounted && "cannot mount a tmpfs here (needs root)",
+  }, () => {
+    const file = join(mount, "reserve-keep-free");
+    writeFileSync(file, Buffer.alloc(2 * page));
+    const free = () => {
+      const fs = statfsSync(mount);
+      return Number(fs.bavail) * Number(fs.bsize);
+    };
+    const reserve = new MapReserve(file, page, 1024 * MiB, 1, free() - 2 * MiB);
+    try {
+      assert.equal(reserve.ensure(2, MiB / page), 2 + MiB / page);
+      assert.throws(
+        () => reserve.ensure(2, (4 * MiB) / page),
+        (e: unknown) => e instanceof StorageError && e.code === "ENOSPC",
+      );
+      assert.ok(reserve.reservedBytes < 2 * page + 4 * MiB, "nothing written past the limit");
     } finally {
       reserve.close();
     }
