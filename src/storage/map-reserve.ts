@@ -8,11 +8,12 @@ import { StorageError } from "./types.js";
  * LMDB's write map (MDB_WRITEMAP, lmdb-js's `useWritemap`), made safe on a full disk.
  *
  * With the write map, a transaction writes its pages straight into the shared memory map
- * of the data file: no malloc per dirty page, no `pwrite` of each at commit. It took 10–18%
- * of the CPU per write off a node at 50 writers (docs/benchmarks.md, "Where a write's CPU
- * goes now"). But a store into a page of the map whose file blocks do not exist yet (a
- * hole) makes the file system allocate them at that moment, and when it cannot, the kernel
- * answers with SIGBUS, which kills the process. `pwrite` would have returned ENOSPC.
+ * of the data file: no malloc per dirty page, no `pwrite` of each at commit. It takes about
+ * a sixth of the CPU per write off the nodes at 50 writers (102 µs against 122: see
+ * docs/benchmarks.md, "The write map, made safe"). But a store into a page of the map
+ * whose file blocks do not exist yet (a hole) makes the file system allocate them at that
+ * moment, and when it cannot, the kernel answers with SIGBUS, which kills the process.
+ * `pwrite` would have returned ENOSPC.
  *
  * So every page a transaction may write must have its blocks before the transaction
  * starts. LMDB only ever writes pages it has used before (its free list) or new ones past
