@@ -246,7 +246,7 @@ async function openCluster(
     );
   }
   if (space.writeMapOff !== null) {
-    // More CPU per write (docs/storage.md, "The write map"), nothing else.
+    // More CPU per write (docs/cluster.md, "Pages written through LMDB's write map").
     node.log.info(
       { path: space.path, reason: space.writeMapOff },
       "shard key space writes its pages with pwrite, not through LMDB's write map",

@@ -43,10 +43,10 @@ import { StorageError } from "./types.js";
  */
 
 /** statfs(2) f_type of file systems that overwrite a file's blocks in place. */
-const overwriteInPlace: ReadonlyMap<number, string> = new Map([
-  [0xef53, "ext2/3/4"],
-  [0x58465342, "xfs"],
-  [0x01021994, "tmpfs"],
+const overwriteInPlace: ReadonlySet<number> = new Set([
+  0xef53, // ext2/3/4
+  0x58465342, // xfs
+  0x01021994, // tmpfs
 ]);
 
 const MiB = 2 ** 20;
@@ -106,8 +106,8 @@ export class MapReserve {
   private background: NodeJS.Immediate | null = null;
   /** Zeros being written on libuv's thread pool (reserve), or null. */
   private pending: Promise<void> | null = null;
-  /** Bytes of zeros written since open, and fills that failed (reported by `ensure`). */
-  readonly stats = { zeroBytes: 0, failures: 0 };
+  /** Bytes of zeros written since open. */
+  readonly stats = { zeroBytes: 0 };
   private readonly zeros = Buffer.alloc(sliceBytes);
 
   /**
@@ -169,13 +169,12 @@ export class MapReserve {
    * start now. `end` is the page it cannot reach.
    */
   reserve(fromPage: number, pages: number): { end: number; ready: Promise<void> | null } {
-    const need = this.need(fromPage, pages);
-    const end = fromPage + pages;
     assert(this.pending === null, "map reserve: one commit at a time");
+    const need = this.need(fromPage, pages);
     if (need - this.filledTo <= waitBytesMin) {
-      this.ensure(fromPage, pages);
-      return { end, ready: null };
+      return { end: this.ensure(fromPage, pages), ready: null };
     }
+    const end = fromPage + pages;
     if (this.background !== null) clearImmediate(this.background);
     this.background = null;
     const ready = this.fillOnPool(need).finally(() => {
@@ -229,7 +228,6 @@ export class MapReserve {
       throw toStorageError(cause, `cannot tell the free space for ${this.file}`);
     }
     if (free - bytes < this.keepFreeBytes) {
-      this.stats.failures += 1;
       throw new StorageError(
         "ENOSPC",
         `reserving ${bytes} bytes in ${this.file} would leave less than ${this.keepFreeBytes} bytes free (${free} are)`,
@@ -250,7 +248,6 @@ export class MapReserve {
         this.stats.zeroBytes += written;
       }
     } catch (cause) {
-      this.stats.failures += 1;
       throw toStorageError(cause, `cannot reserve space in ${this.file}`);
     }
   }
@@ -276,7 +273,6 @@ export class MapReserve {
         const n = Math.min(sliceBytes, to - this.filledTo);
         write(fd, this.zeros, 0, n, this.filledTo, (error, written) => {
           if (error !== null) {
-            this.stats.failures += 1;
             reject(toStorageError(error, `cannot reserve space in ${this.file}`));
             return;
           }

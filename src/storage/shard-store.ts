@@ -758,29 +758,22 @@ export class LmdbShardSpace implements ShardSpace {
   }
 
   /**
-   * With the write map: makes sure the synchronous transaction about to carry `writes`
-   * (dropShard's) writes only pages that have their blocks (map-reserve.ts), or throws.
-   * `inFlight`: a commit is still running, which may take pages up to where its own
-   * reserve ends.
+   * With the write map: makes sure the transaction about to carry `writes` writes only
+   * pages that have their blocks (map-reserve.ts), or throws the StorageError that fails
+   * it. A commit (`sync` false, none in flight) may wait: the promise of when it may
+   * start, its zeros being written on libuv's pool, or null if it may start now.
+   * dropShard's synchronous transaction (`sync`) cannot: it throws instead, and while a
+   * commit is in flight it starts past where that commit's reserve ends.
    */
-  private reserveFor(writes: CommitWrites, inFlight: boolean): void {
-    const reserve = this.reserve;
-    if (reserve === null) return;
-    const from = this.envStats().lastPageNumber + 1;
-    const pages = writes.pagesBound((db) => this.treeShape(db), reserve.pageBytes);
-    reserve.ensure(inFlight ? Math.max(from, this.reservedEnd) : from, pages);
-  }
-
-  /**
-   * As reserveFor, for a commit (none in flight): null if it may start now, else a
-   * promise of when it may, its zeros being written on libuv's pool. Throws or rejects
-   * with the StorageError that fails the commit.
-   */
-  private reserveForCommit(writes: CommitWrites): Promise<void> | null {
+  private reserveFor(writes: CommitWrites, sync: boolean): Promise<void> | null {
     const reserve = this.reserve;
     if (reserve === null) return null;
     const from = this.envStats().lastPageNumber + 1;
     const pages = writes.pagesBound((db) => this.treeShape(db), reserve.pageBytes);
+    if (sync) {
+      reserve.ensure(this.committing !== null ? Math.max(from, this.reservedEnd) : from, pages);
+      return null;
+    }
     const { end, ready } = reserve.reserve(from, pages);
     this.reservedEnd = end;
     return ready;
@@ -838,7 +831,7 @@ export class LmdbShardSpace implements ShardSpace {
     this.clearShard(shard, slots, deltas, writes);
     this.writeSlotCounts(deltas, writes);
     writes.remove(this.meta, u32Key(shard));
-    this.reserveFor(writes, this.committing !== null);
+    this.reserveFor(writes, true);
     this.root.transactionSync(() => writes.issue(true), commitFlags);
     this.applySlotDeltas(deltas);
   }
@@ -1005,7 +998,7 @@ export class LmdbShardSpace implements ShardSpace {
         this.urgent = true;
       }
       this.writeSlotCounts(deltas, writes);
-      const reserved = this.reserveForCommit(writes);
+      const reserved = this.reserveFor(writes, false);
       // Staged in full before anything is queued: a throw above leaves nothing half written.
       // While zeros are written first (reserved), no other transaction starts: dropShard
       // refuses, so what the staging read stays committed as it read it.
