@@ -976,9 +976,14 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
    * earlier flush: an unstable entry is in the Ready's entries), and takes its read
    * states. Returns how many entries it applied, or -1 if it did nothing (a Ready with a
    * snapshot is applied whole after the persist).
+   *
+   * Only where this node leads: a follower has no client waiting on its applies, and its
+   * acknowledgement of the new entries (sent right after the persist) is what the
+   * leader's clients wait for. Applying first would put the apply on that path: at 1
+   * writer, every append carries the commit of the write before it.
    */
   private applyDurable(g: Group<L>, rd: Ready): number {
-    if (rd.snapshot !== null) return -1;
+    if (rd.snapshot !== null || g.raft.state !== "leader") return -1;
     const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
     const entries = rd.committedEntries;
     let k = 0;
