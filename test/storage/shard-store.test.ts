@@ -374,7 +374,7 @@ describe("lmdb shard space", () => {
   // this one a little later. In between, LMDB already shows the commit's writes: counts
   // worked out from LMDB's records then must not take the in-flight writes for old ones.
   it("counts right between a commit landing in LMDB and its settling here", () =>
-    withTempSpace({}, async ({ space }) => {
+    withTempSpace({ stageSliceMs: Number.POSITIVE_INFINITY }, async ({ space }) => {
       const s = space.openShard(1, ALL_SLOTS);
       const keys = keysIn(ALL_SLOTS, 200, "c");
       for (const k of keys.slice(0, 100)) s.set(b(k), str("v"));
@@ -401,6 +401,46 @@ describe("lmdb shard space", () => {
       assert.equal(s.size(), 201);
       assert.equal(s.expiringCount(), 150);
       await s.close();
+    }));
+
+  it("stages a commit a slice at a time; a shard dropped between slices stays dropped", () =>
+    withTempSpace({ stageSliceMs: 0 }, async (t) => {
+      const high = t.space.openShard(2, HIGH);
+      const highKeys = keysIn(HIGH, 50, "h");
+      for (const k of highKeys) high.set(b(k), str(k));
+      await high.close();
+      const low = t.space.openShard(1, LOW);
+      const lowKeys = keysIn(LOW, 2_000, "l");
+      for (const k of lowKeys) low.set(b(k), str(k, Date.now() + 3_600_000));
+      const commits = t.space.stats.commits;
+      const pauses = t.space.stats.stagePauses;
+      const flushed = low.flush();
+      // Reads and writes go on between the slices, served from the overlay.
+      for (let turn = 0; turn < 1_000 && t.space.stats.stagePauses - pauses < 5; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(t.space.stats.stagePauses - pauses >= 5, "the staging let turns go by");
+      assert.equal(low.get(b(lowKeys[1_999] as string))?.data.toString(), lowKeys[1_999]);
+      low.set(b(lowKeys[0] as string), str("again"));
+      // A closed shard's keys may be deleted meanwhile: its slots are not this commit's.
+      t.space.dropShard(2);
+      await flushed;
+      await low.flush();
+      // At most 16 writes (stageCheckWrites) between two looks at the clock.
+      assert.ok(t.space.stats.stagePauses - pauses >= 2_000 / 16 - 1);
+      assert.equal(t.space.stats.commits - commits, 2);
+      await low.close();
+      const again = await t.reopen();
+      const low2 = again.openShard(1, LOW);
+      assert.equal(low2.size(), 2_000);
+      assert.equal(low2.expiringCount(), 1_999);
+      assert.equal(low2.get(b(lowKeys[0] as string))?.data.toString(), "again");
+      assert.equal(low2.get(b(lowKeys[1_000] as string))?.data.toString(), lowKeys[1_000]);
+      const high2 = again.openShard(2, HIGH);
+      assert.equal(high2.size(), 0);
+      assert.equal(high2.get(b(highKeys[0] as string)), undefined);
+      await low2.close();
+      await high2.close();
     }));
 
   it("commits the flushes of many shards made together in one transaction", () =>
