@@ -25,7 +25,7 @@
  * garbled frame (or a buggy peer), and nothing after it can be trusted either.
  */
 import { assert } from "../core/assert.js";
-import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { ByteReader, ByteWriter, DecodeError, pooledCopy } from "../core/bytes.js";
 import { reliableBytesMax } from "../core/transport.js";
 import { type DecodeResult, decodeMessage, messageBytes, writeMessage } from "../raft/codec.js";
 import type { Message, NodeId } from "../raft/types.js";
@@ -225,7 +225,9 @@ export class EnvelopeBuilder {
 
   private closeEnvelope(): void {
     this.w.patchU32(envelopeHeaderBytes - 4, this.count);
-    this.done.push(this.w.done());
+    // A copy (the builder's buffer is reused) from Node's pool: no malloc for an envelope
+    // under 4 KiB, no zero fill for a bigger one. It dies once sealed.
+    this.done.push(pooledCopy(this.w.viewFrom(0)));
     this.startEnvelope();
   }
 }

@@ -111,6 +111,23 @@ export class ByteWriter {
   }
 }
 
+/**
+ * `n` bytes from Node's pool of small buffers, not zeroed, as a plain Uint8Array (whose
+ * slice copies, where a Buffer's would not): no malloc for n under 4 KiB. For bytes that
+ * die young; a long-lived one keeps its 8 KiB pool slab alive.
+ */
+export function pooledBytes(n: number): Uint8Array {
+  const b = Buffer.allocUnsafe(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** A copy of `src` in pooledBytes. */
+export function pooledCopy(src: Uint8Array): Uint8Array {
+  const out = pooledBytes(src.length);
+  out.set(src);
+  return out;
+}
+
 export class ByteReader {
   protected offset = 0;
   /** Made on first use: most messages read no float. */

@@ -1,5 +1,5 @@
 import { assert } from "../core/assert.js";
-import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { ByteReader, ByteWriter, DecodeError, pooledBytes } from "../core/bytes.js";
 import { type Random, SeededRandom } from "../core/random.js";
 import type { DecodeResult } from "../raft/codec.js";
 import type { Entry, NodeId, RaftState, ReadState, Snapshot } from "../raft/types.js";
@@ -100,18 +100,38 @@ export function encodeLogCommand(cmd: LogCommand): Uint8Array {
   assert(count >= 1 && count <= (expire ? logExpireKeysMax : logArgsMax), "log entry: bad count");
   let size = headerBytes + (expire ? 4 : 8);
   for (const a of parts) size += 4 + a.length;
-  const w = new ByteWriter(size);
-  w.u8(logEntryVersion);
-  w.u8(expire ? kindExpire : kindCommand);
-  w.u64(cmd.nowMs);
-  if (!expire) w.u32(cmd.seed);
-  w.u32(count);
-  for (const a of parts) {
-    w.u32(a.length);
-    w.raw(a);
+  // A slice of Node's pool, not a buffer of its own: no malloc, no zero fill, no DataView
+  // (a ByteWriter's were 1% of a node's CPU at 50 writers). The entry dies young: the
+  // raft log keeps what it caches as views of its own frames.
+  const out = pooledBytes(size);
+  out[0] = logEntryVersion;
+  out[1] = expire ? kindExpire : kindCommand;
+  putU32(out, 2, Math.floor(cmd.nowMs / u32Bound));
+  putU32(out, 6, cmd.nowMs >>> 0);
+  let at = headerBytes;
+  if (!expire) {
+    assert(
+      Number.isInteger(cmd.seed) && cmd.seed >= 0 && cmd.seed < u32Bound,
+      "log entry: bad seed",
+    );
+    at = putU32(out, at, cmd.seed);
   }
-  // Sized exactly above, and dropped here: its bytes are the entry's, no copy needed.
-  return w.take();
+  at = putU32(out, at, count);
+  for (const a of parts) {
+    at = putU32(out, at, a.length);
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** Writes `v` (a u32) big-endian at `at`; returns the offset after it. */
+function putU32(b: Uint8Array, at: number, v: number): number {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+  return at + 4;
 }
 
 /**
