@@ -597,10 +597,10 @@ export class LmdbShardSpace implements ShardSpace {
   readonly slotBytes = new Float64Array(slotsMax);
   /**
    * Totals since open: transactions committed, the shard batches they carried,
-   * transactions that failed (their batches were tried again), and background syncs
-   * (syncIntervalMs) done and failed.
+   * transactions that failed (their batches were tried again), background syncs
+   * (syncIntervalMs) done and failed, and the turns of the event loop the stagings let
+   * go by (stageAll).
    */
-  /** `stagePauses`: turns of the event loop a commit's staging let go by (stageAll). */
   readonly stats = {
     commits: 0,
     batches: 0,
@@ -978,7 +978,8 @@ export class LmdbShardSpace implements ShardSpace {
    * queues them as one lmdb-js batch; the B-tree work, the commit and its sync run on
    * lmdb-js's writer thread. Staging inside a transaction callback with putSync, as
    * before, held the event loop 13–16 µs per write (1.4 ms per commit at 1 writer, 8 ms
-   * at 50, 14–56 ms at 200: docs/cluster.md).
+   * at 50, 14–56 ms at 200: docs/cluster.md); the staging itself now runs in slices of
+   * stageSliceMs (stageAll), and only the hand-over to lmdb-js is one piece.
    *
    * A transaction that fails (a full disk, an I/O error) changes nothing, on disk or in
    * memory: its batches go back to the head of the queue and are tried again, after
@@ -1009,7 +1010,8 @@ export class LmdbShardSpace implements ShardSpace {
     const done = this.stageAll(items, staged, deltas, refused, writes).then(() => {
       this.writeSlotCounts(deltas, writes);
       const reserved = this.reserveFor(writes, false);
-      // Staged in full before anything is queued: a throw above leaves nothing half written.
+      // Staged in full before anything is queued: a throw in the staging leaves nothing
+      // half written.
       // While zeros are written first (reserved), no other transaction starts: dropShard
       // refuses, so what the staging read stays committed as it read it.
       return reserved === null
