@@ -222,8 +222,8 @@ function readMessage(r: ByteReader): Message {
   const to = r.u32();
   const term = r.u64();
   if (from === 0 || to === 0) throw new DecodeError("missing sender or recipient");
-  // Each case spells out its literal: a spread of a shared head made V8 build every
-  // message by copying and then growing it (measured: 2x the decode's time).
+  // Each case spells out its literal: with a spread of a shared head, V8 copied the head
+  // and then added the rest, and a decode took a fifth longer (150 against 122 ns).
   switch (type) {
     case "app": {
       const index = r.u64();
