@@ -255,8 +255,10 @@ export class LmdbBackend implements Backend {
     }
     if (this.cacheBytesMax > 0) {
       for (const [k, w] of batch.entries) {
-        if (w.value === null) this.forget(k);
-        else this.remember(k, w.value);
+        const v = w.value;
+        if (v === null) this.forget(k);
+        // A copy: the batch's views pin the overlay's arena chunks they are in.
+        else this.remember(k, { ...v, data: Buffer.from(v.data) });
       }
     }
   }

@@ -112,7 +112,11 @@ export class MemoryBackend implements Backend {
     }
     for (const [k, w] of batch.entries) {
       this.remove(k);
-      if (w.value !== null) this.insert(k, { key: w.key, value: w.value });
+      // Copies: the batch's views pin the overlay's arena chunks they are in.
+      const v = w.value;
+      if (v !== null) {
+        this.insert(k, { key: Buffer.from(w.key), value: { ...v, data: Buffer.from(v.data) } });
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import {
   type KeyStore,
   StorageError,
   type StoredValue,
+  type ValueType,
 } from "./types.js";
 
 /** One write not yet durable: a new value, or `null` for a deletion. */
@@ -66,9 +67,55 @@ export interface BatchChain {
   readonly after: number;
 }
 
+/**
+ * A write held in a layer. Its key and value bytes are in the layer's arena, and the views
+ * of them are made when asked for: a write lives about one commit interval (100 ms), so
+ * long that a copy per write of the key and of the value (two Buffer objects), with a
+ * StoredValue around them, were most of what the collector found alive at each scavenge
+ * and then promoted (docs/benchmarks.md, "The overlay's writes in an arena").
+ */
+class LayerWrite implements PendingWrite {
+  constructor(
+    private readonly buf: Buffer,
+    private readonly at: number,
+    private readonly keyLength: number,
+    private readonly dataLength: number,
+    /** null for a deletion. */
+    private readonly type: ValueType | null,
+    readonly expireAtMs: number,
+  ) {}
+
+  get key(): Buffer {
+    return this.buf.subarray(this.at, this.at + this.keyLength);
+  }
+
+  get value(): StoredValue | null {
+    if (this.type === null) return null;
+    const from = this.at + this.keyLength;
+    const data = this.buf.subarray(from, from + this.dataLength);
+    return { type: this.type, data, expireAtMs: this.expireAtMs };
+  }
+
+  get deleted(): boolean {
+    return this.type === null;
+  }
+}
+
+/**
+ * Where layers copy their writes' keys and values: chunks outside the collected heap,
+ * shared by every layer of every store, written once, front to back, and never again, so a
+ * view made of a write stays valid as long as it is held. A chunk is freed once no write
+ * or view in it is left. A write bigger than a quarter of a chunk gets a buffer of its own.
+ * A chunk per layer instead (4 KiB and up, 16 shards committing 10 times a second) made
+ * V8 run more full collections at 1 writer.
+ */
+const arenaChunkBytes = 64 * 1024;
+let arenaChunk = Buffer.allocUnsafeSlow(arenaChunkBytes);
+let arenaUsed = 0;
+
 class Layer implements WriteBatch {
   cleared = false;
-  readonly entries = new Map<string, PendingWrite>();
+  readonly entries = new Map<string, LayerWrite>();
   /** Its batch id once sealed (BatchChain.id). */
   id = 0;
   /** Writes made in this layer with an expiry (some may be overwritten since). */
@@ -82,6 +129,30 @@ class Layer implements WriteBatch {
 
   countsWorkedOut(keys: number, expiring: number): void {
     this.worked = { keys, expiring };
+  }
+
+  /** Records a write of `key`, its bytes copied into the arena (`type` null: a deletion). */
+  write(key: Buffer, type: ValueType | null, data: Buffer | null, expireAtMs: number): void {
+    const dataLength = data === null ? 0 : data.length;
+    const need = key.length + dataLength;
+    let buf: Buffer;
+    let at: number;
+    if (need > arenaChunkBytes / 4) {
+      buf = Buffer.allocUnsafeSlow(need);
+      at = 0;
+    } else {
+      if (arenaUsed + need > arenaChunkBytes) {
+        arenaChunk = Buffer.allocUnsafeSlow(arenaChunkBytes);
+        arenaUsed = 0;
+      }
+      buf = arenaChunk;
+      at = arenaUsed;
+      arenaUsed += need;
+    }
+    key.copy(buf, at);
+    if (data !== null) data.copy(buf, at + key.length);
+    const w = new LayerWrite(buf, at, key.length, dataLength, type, expireAtMs);
+    this.entries.set(key.toString("latin1"), w);
   }
 }
 
@@ -143,14 +214,14 @@ export class OverlayStore implements KeyStore {
   /** Like `get(key)?.expireAtMs`, without copying the value out of the backend. */
   private peekExpiry(key: Buffer): number | undefined {
     const w = this.layered(key);
-    return w === undefined ? this.backend.peekExpiry(key) : w?.value?.expireAtMs;
+    return w === undefined ? this.backend.peekExpiry(key) : expiryOf(w);
   }
 
   /**
    * What the layers hold for `key`, newest first: its latest write there, null if a clear
    * hides it, undefined if they leave it to the backend.
    */
-  private layered(key: Buffer): PendingWrite | null | undefined {
+  private layered(key: Buffer): LayerWrite | null | undefined {
     if (this.overlayEmpty()) return undefined;
     const k = key.toString("latin1");
     const p = this.pending.entries.get(k);
@@ -160,7 +231,7 @@ export class OverlayStore implements KeyStore {
   }
 
   /** As layered(), in the committing layers before committing[end] only, newest first. */
-  private committedBefore(k: string, end: number): PendingWrite | null | undefined {
+  private committedBefore(k: string, end: number): LayerWrite | null | undefined {
     for (let i = end - 1; i >= 0; i--) {
       const c = this.committing[i] as Layer;
       const cw = c.entries.get(k);
@@ -179,12 +250,7 @@ export class OverlayStore implements KeyStore {
   set(key: Buffer, value: StoredValue): void {
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
     if (value.expireAtMs !== 0) this.pending.expiringWrites++;
-    const owned = Buffer.from(key);
-    const data = Buffer.from(value.data);
-    this.pending.entries.set(owned.toString("latin1"), {
-      key: owned,
-      value: { type: value.type, data, expireAtMs: value.expireAtMs },
-    });
+    this.pending.write(key, value.type, value.data, value.expireAtMs);
     this.writeSeq++;
   }
 
@@ -192,8 +258,7 @@ export class OverlayStore implements KeyStore {
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) return false;
     if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
-    const owned = Buffer.from(key);
-    this.pending.entries.set(owned.toString("latin1"), { key: owned, value: null });
+    this.pending.write(key, null, null, 0);
     this.writeSeq++;
     return true;
   }
@@ -253,9 +318,9 @@ export class OverlayStore implements KeyStore {
           keys--;
           if (before !== 0) expiring--;
         }
-        if (w.value !== null) {
+        if (!w.deleted) {
           keys++;
-          if (w.value.expireAtMs !== 0) expiring++;
+          if (w.expireAtMs !== 0) expiring++;
         }
       }
     }
@@ -267,7 +332,7 @@ export class OverlayStore implements KeyStore {
   private expiryBefore(upto: number, key: Buffer): number | undefined {
     // layers() is the committing layers, then the pending one.
     const w = this.committedBefore(key.toString("latin1"), Math.min(upto, this.committing.length));
-    return w === undefined ? this.backend.peekExpiry(key) : w?.value?.expireAtMs;
+    return w === undefined ? this.backend.peekExpiry(key) : expiryOf(w);
   }
 
   /** False only if no key has an expiry; cheap (no read), unlike expiringCount(). */
@@ -329,7 +394,7 @@ export class OverlayStore implements KeyStore {
    */
   private listedLive(key: Buffer): boolean {
     const w = this.layered(key);
-    return w === undefined || (w !== null && w.value !== null);
+    return w === undefined || (w !== null && !w.deleted);
   }
 
   expiredKeys(nowMs: number, limit: number): Buffer[] {
@@ -349,7 +414,7 @@ export class OverlayStore implements KeyStore {
     // nowMs cannot make it so, whatever it hides.
     for (const layer of this.layers()) {
       for (const w of layer.entries.values()) {
-        const at = w.value?.expireAtMs ?? 0;
+        const at = w.deleted ? 0 : w.expireAtMs;
         if (at !== 0 && at <= nowMs) consider(w.key);
       }
     }
@@ -366,7 +431,7 @@ export class OverlayStore implements KeyStore {
     const overlayLive: Buffer[] = [];
     if (!this.overlayEmpty()) {
       for (const layer of this.layers()) {
-        for (const w of layer.entries.values()) if (w.value !== null) overlayLive.push(w.key);
+        for (const w of layer.entries.values()) if (!w.deleted) overlayLive.push(w.key);
       }
     }
     for (let attempt = 0; attempt < randomKeyTriesMax; attempt++) {
@@ -648,4 +713,9 @@ export function toStorageError(cause: unknown, context?: string): StorageError {
   return new StorageError(code, context === undefined ? message : `${context}: ${message}`, {
     cause,
   });
+}
+
+/** What peekExpiry answers for a layer's write (null: hidden by a clear). */
+function expiryOf(w: LayerWrite | null): number | undefined {
+  return w === null || w.deleted ? undefined : w.expireAtMs;
 }

@@ -51,3 +51,31 @@ it("memory twin: a batch queued behind a failed one does not land without it", a
     ["c"],
   );
 });
+
+it("overlay: values read stay as they were while later writes fill and replace arena chunks", async () => {
+  const store = new MemoryStore();
+  const v = (s: string | Buffer) => ({
+    type: "string" as const,
+    data: typeof s === "string" ? Buffer.from(s) : s,
+    expireAtMs: 0,
+  });
+  const big = Buffer.alloc(40_000, 7); // beyond a quarter of a chunk: a buffer of its own
+  store.set(Buffer.from("big"), v(big));
+  store.set(Buffer.from("k0"), v("first"));
+  const held = store.get(Buffer.from("k0"))?.data;
+  // Some 600 KB of writes: many chunks, the first long full.
+  for (let i = 0; i < 6000; i++) store.set(Buffer.from(`k${i}`), v(`value-${i}-${"x".repeat(90)}`));
+  store.delete(Buffer.from("k1"));
+  assert.equal(held?.toString(), "first");
+  assert.equal(store.get(Buffer.from("k0"))?.data.toString(), `value-0-${"x".repeat(90)}`);
+  assert.equal(store.get(Buffer.from("k1")), undefined);
+  assert.deepEqual(store.get(Buffer.from("big"))?.data, big);
+  await store.flush();
+  for (const i of [0, 2, 2999, 5999]) {
+    assert.equal(store.get(Buffer.from(`k${i}`))?.data.toString(), `value-${i}-${"x".repeat(90)}`);
+  }
+  assert.equal(store.size(), 5999 + 1);
+  // What the backend keeps is its own copy, not a view pinning the chunks.
+  const k2 = store.get(Buffer.from("k2"))?.data as Buffer;
+  assert.ok(k2.buffer.byteLength < 64 * 1024);
+});
