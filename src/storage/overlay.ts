@@ -68,7 +68,7 @@ export interface BatchChain {
 }
 
 /**
- * A write held in a layer. Its key and value bytes are in the layer's arena, and the views
+ * A write held in a layer. Its key and value bytes are in the arena (below), and the views
  * of them are made when asked for: a write lives about one commit interval (100 ms), so
  * long that a copy per write of the key and of the value (two Buffer objects), with a
  * StoredValue around them, were most of what the collector found alive at each scavenge
@@ -104,8 +104,10 @@ class LayerWrite implements PendingWrite {
 /**
  * Where layers copy their writes' keys and values: chunks outside the collected heap,
  * shared by every layer of every store, written once, front to back, and never again, so a
- * view made of a write stays valid as long as it is held. A chunk is freed once no write
- * or view in it is left. A write bigger than a quarter of a chunk gets a buffer of its own.
+ * view made of a write stays valid as long as it is held, and a value read from a chunk
+ * can be written again (into fresh bytes). A chunk is freed once no write or view in it
+ * is left: whoever keeps values past a commit keeps copies (MemoryBackend, LmdbBackend's
+ * read cache). A write bigger than a quarter of a chunk gets a buffer of its own.
  * A chunk per layer instead (4 KiB and up, 16 shards committing 10 times a second) made
  * V8 run more full collections at 1 writer.
  */

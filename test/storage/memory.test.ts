@@ -66,7 +66,10 @@ it("overlay: values read stay as they were while later writes fill and replace a
   // Some 600 KB of writes: many chunks, the first long full.
   for (let i = 0; i < 6000; i++) store.set(Buffer.from(`k${i}`), v(`value-${i}-${"x".repeat(90)}`));
   store.delete(Buffer.from("k1"));
+  // A value read from the arena, written again under another key.
+  store.set(Buffer.from("dup"), v(store.get(Buffer.from("k5"))?.data as Buffer));
   assert.equal(held?.toString(), "first");
+  assert.equal(store.get(Buffer.from("dup"))?.data.toString(), `value-5-${"x".repeat(90)}`);
   assert.equal(store.get(Buffer.from("k0"))?.data.toString(), `value-0-${"x".repeat(90)}`);
   assert.equal(store.get(Buffer.from("k1")), undefined);
   assert.deepEqual(store.get(Buffer.from("big"))?.data, big);
@@ -74,7 +77,7 @@ it("overlay: values read stay as they were while later writes fill and replace a
   for (const i of [0, 2, 2999, 5999]) {
     assert.equal(store.get(Buffer.from(`k${i}`))?.data.toString(), `value-${i}-${"x".repeat(90)}`);
   }
-  assert.equal(store.size(), 5999 + 1);
+  assert.equal(store.size(), 5999 + 2);
   // What the backend keeps is its own copy, not a view pinning the chunks.
   const k2 = store.get(Buffer.from("k2"))?.data as Buffer;
   assert.ok(k2.buffer.byteLength < 64 * 1024);
