@@ -76,6 +76,19 @@ export interface RaftConfig {
    * Requires checkQuorum. See leaseTicks() for the lease length.
    */
   clockDriftBound: number;
+  /**
+   * Spares get new entries only at heartbeats. A commit needs quorum − 1 followers
+   * besides the leader, so the leader sends each new entry at once only to the quorum − 1
+   * followers whose acknowledged logs are longest (on a tie, those first after its own id,
+   * in ring order). The other voters, the spares, catch up with one burst of appends each
+   * time they answer a heartbeat. On 3 replicas one of the two followers then does no
+   * work per write of its own: 20–30% less CPU per write at one writer (docs/raft.md).
+   * A spare lags by at most a heartbeat interval; if a follower the quorum counts on stops
+   * answering, the spare overtakes it at its next catch-up and takes its place, so writes
+   * wait at most one heartbeat interval longer. Learners, a leader transfer's target, a
+   * new leader's first entry and conf changes are never held back.
+   */
+  sparesAtHeartbeat: boolean;
 }
 
 /** Appends in one message, whatever their size: the codec's count field is bounded by it. */
@@ -103,6 +116,7 @@ export function lanConfig(id: NodeId): RaftConfig {
     preVote: true,
     checkQuorum: true,
     clockDriftBound: 0,
+    sparesAtHeartbeat: true,
   };
 }
 

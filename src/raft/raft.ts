@@ -892,8 +892,9 @@ export class RaftNode {
     // counts an old configuration's voters (docs/control.md).
     if (this.maybeCommit() && this.confChangeCommitted(committedBefore)) this.broadcastAppend();
     else if (wasPaused) this.sendAppend(m.from, true);
-    // Fill the pipeline; each send takes an inflight slot, so this ends.
-    for (let i = 0; i < this.config.maxInflightMsgs && this.sendAppend(m.from, false); i++);
+    // Fill the pipeline; each send takes an inflight slot, so this ends. A spare waits for
+    // its next heartbeat, unless this answer just ranked it among the quorum's followers.
+    if (!this.isSpare(m.from, pr)) this.fillPipeline(m.from);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.sendTimeoutNow(m.from);
     }
@@ -916,6 +917,13 @@ export class RaftNode {
     // slot so the next append goes out; a gap makes the follower reject, and we probe.
     if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirst();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    // A spare's catch-up: everything it lacks, in as many appends as the pipeline holds.
+    if (this.isSpare(m.from, pr)) this.fillPipeline(m.from);
+  }
+
+  /** Sends appends to `to` until it has every entry or its pipeline is full. */
+  private fillPipeline(to: NodeId): void {
+    for (let i = 0; i < this.config.maxInflightMsgs && this.sendAppend(to, false); i++);
   }
 
   private onSnapshotResponse(m: Extract<Message, { type: "snap-resp" }>, pr: Progress): void {
@@ -972,7 +980,8 @@ export class RaftNode {
     }
     this.appendEntries([entry]);
     this.uncommittedBytes += bytes;
-    this.broadcastAppend();
+    // A conf change goes to every member at once (see onAppendAccepted).
+    this.broadcastAppend(type === "normal");
     this.checkInvariants();
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
@@ -987,10 +996,42 @@ export class RaftNode {
     this.maybeCommit();
   }
 
-  private broadcastAppend(): void {
-    for (const id of this.tracker.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id, true);
+  /** Sends every member what it lacks; with `skipSpares`, every member but the spares. */
+  private broadcastAppend(skipSpares = false): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id || (skipSpares && this.isSpare(id, pr))) continue;
+      this.sendAppend(id, true);
     }
+  }
+
+  /**
+   * Whether a follower is a spare (RaftConfig.sparesAtHeartbeat): a voter that at least
+   * quorum − 1 other followers rank ahead of — by a longer acknowledged log, then by
+   * coming sooner after the leader's id, in ring order. A spare gets new entries only when
+   * it answers a heartbeat. Ranking by the acknowledged log lets a spare take the place
+   * of a follower that stopped answering at its next catch-up, while a tie (every
+   * follower up to date) keeps the choice stable. Learners and a transfer's target are
+   * never spares.
+   */
+  private isSpare(id: NodeId, pr: Progress): boolean {
+    if (!this.config.sparesAtHeartbeat || id === this.leadTransferee) return false;
+    if (!this.tracker.voters.has(id)) return false;
+    const needed = this.tracker.quorum() - 1;
+    const distance = ringDistance(this.id, id);
+    let ahead = 0;
+    for (const v of this.tracker.voters) {
+      if (v === this.id || v === id) continue;
+      const other = this.tracker.progress.get(v);
+      if (other === undefined) continue;
+      if (
+        other.match > pr.match ||
+        (other.match === pr.match && ringDistance(this.id, v) < distance)
+      ) {
+        ahead += 1;
+        if (ahead >= needed) return true;
+      }
+    }
+    return false;
   }
 
   private broadcastHeartbeat(): void {
@@ -1175,6 +1216,11 @@ export class RaftNode {
     }
     return m.logTerm <= m.term;
   }
+}
+
+/** How far after `from` the id `to` comes, going up from `from` and wrapping at 2^32. */
+function ringDistance(from: NodeId, to: NodeId): number {
+  return (to - from) >>> 0;
 }
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {

@@ -238,7 +238,10 @@ function addNodes(cluster: Cluster, line: string): void {
       else if (k === "chunk") out.snapshotChunkBytes = num(v);
       else if (k === "uncommitted") out.maxUncommittedBytes = num(v);
       else if (k === "lease") out.clockDriftBound = Number(v);
-      else fail(`unknown option ${k}`);
+      else if (k === "spares") {
+        if (v !== "heartbeat" && v !== "eager") fail(`spares=${v}: heartbeat or eager`);
+        out.sparesAtHeartbeat = v === "heartbeat";
+      } else fail(`unknown option ${k}`);
     }
     return out;
   };
