@@ -24,7 +24,12 @@ export function runSeed(seed: number, n: number, steps: number): void {
   const rnd = new SeededRandom(seed);
   const cluster = new Cluster(seed);
   const voters = Array.from({ length: n }, (_, i) => i + 1);
-  for (const id of voters) cluster.add(id, { voters, learners: [] }, small);
+  // Odd seeds with spares (sparesAtHeartbeat, the default), even seeds without.
+  const configure = (c: RaftConfig): RaftConfig => ({
+    ...small(c),
+    sparesAtHeartbeat: seed % 2 === 1,
+  });
+  for (const id of voters) cluster.add(id, { voters, learners: [] }, configure);
   const pick = <T>(xs: T[]): T | undefined =>
     xs.length === 0 ? undefined : xs[rnd.int(xs.length)];
   const liveIds = (): number[] => voters.filter((id) => cluster.get(id).node !== null);
