@@ -149,6 +149,11 @@ export class RaftNode {
   private prevHardState: HardState;
   private prevSoftState: SoftState;
   private handed: Handed | null = null;
+  /**
+   * Proposals appended since the last ready(): their appends go out there, one per
+   * follower for all of them, instead of one per proposal (and one answer each).
+   */
+  private appendsDue = false;
 
   constructor(config: RaftConfig, storage: LogStorage, random: Random) {
     validateConfig(config);
@@ -312,6 +317,10 @@ export class RaftNode {
   /** What to persist, send and apply; acknowledge with advance() (contract: types.ts). */
   ready(): Ready {
     assert(this.handed === null, "raft: ready() again before advance()");
+    if (this.appendsDue) {
+      this.appendsDue = false;
+      this.broadcastAppend(true);
+    }
     const unstable = this.log.unstable;
     const hs = this.hardState();
     const ss = this.softState();
@@ -453,6 +462,7 @@ export class RaftNode {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = none;
+    this.appendsDue = false;
     this.tracker.resetVotes();
     const next = this.log.lastIndex() + 1;
     for (const id of [...this.tracker.progress.keys()]) {
@@ -980,8 +990,10 @@ export class RaftNode {
     }
     this.appendEntries([entry]);
     this.uncommittedBytes += bytes;
-    // A conf change goes to every member at once (see onAppendAccepted).
-    this.broadcastAppend(type === "normal");
+    // A conf change goes to every member at once (see onAppendAccepted); other entries
+    // wait for ready(), so that a burst of proposals leaves in one append per follower.
+    if (type === "normal") this.appendsDue = true;
+    else this.broadcastAppend(false);
     this.checkInvariants();
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
