@@ -82,7 +82,8 @@ export interface RaftConfig {
    * followers whose acknowledged logs are longest (on a tie, those first after its own id,
    * in ring order). The other voters, the spares, catch up with one burst of appends each
    * time they answer a heartbeat. On 3 replicas one of the two followers then does no
-   * work per write of its own: 20–30% less CPU per write at one writer (docs/raft.md).
+   * work per write of its own: a quarter less CPU per write at one writer, in most
+   * rounds measured (docs/raft.md, docs/benchmarks.md).
    * A spare lags by at most a heartbeat interval; if a follower the quorum counts on stops
    * answering, the spare overtakes it at its next catch-up and takes its place, so writes
    * wait at most one heartbeat interval longer. Learners, a leader transfer's target, a
