@@ -27,6 +27,8 @@ export interface WriteBatch {
    * it; called again if the batch is tried again. See OverlayStore.counts().
    */
   countsWorkedOut?(keys: number, expiring: number): void;
+  /** Key and value bytes of the writes made into it, overwritten ones included. */
+  readonly bytes?: number;
 }
 
 /**
@@ -69,10 +71,10 @@ export interface BatchChain {
 
 /**
  * A write held in a layer. Its key and value bytes are in the arena (below), and the views
- * of them are made when asked for: a write lives about one commit interval (100 ms), so
- * long that a copy per write of the key and of the value (two Buffer objects), with a
- * StoredValue around them, were most of what the collector found alive at each scavenge
- * and then promoted (docs/benchmarks.md, "The overlay's writes in an arena").
+ * of them are made when asked for: a write lives about one commit interval (a second on a
+ * cluster node; 100 ms when this was measured), so long that a copy per write of the key
+ * and of the value (two Buffer objects), with a StoredValue around them, were most of what
+ * the collector found alive at each scavenge and then promoted (docs/benchmarks.md, "The overlay's writes in an arena").
  */
 class LayerWrite implements PendingWrite {
   constructor(
@@ -122,6 +124,8 @@ class Layer implements WriteBatch {
   id = 0;
   /** Writes made in this layer with an expiry (some may be overwritten since). */
   expiringWrites = 0;
+  /** Key and value bytes written into it (WriteBatch.bytes). */
+  bytes = 0;
   /** How it changes the counts, once its backend has worked that out (countsWorkedOut). */
   worked: { keys: number; expiring: number } | null = null;
   /** writeSeq after this layer's last write; set when the layer is sealed for commit. */
@@ -137,6 +141,7 @@ class Layer implements WriteBatch {
   write(key: Buffer, type: ValueType | null, data: Buffer | null, expireAtMs: number): void {
     const dataLength = data === null ? 0 : data.length;
     const need = key.length + dataLength;
+    this.bytes += need;
     let buf: Buffer;
     let at: number;
     if (need > arenaChunkBytes / 4) {

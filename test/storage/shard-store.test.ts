@@ -590,6 +590,24 @@ describe("lmdb shard space", () => {
       await s.close();
     }));
 
+  it("commits early, interval or not, once commitBytesMax bytes wait", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000, commitBytesMax: 4096 }, async ({ space }) => {
+      const s = space.openShard(1, LOW);
+      s.set(b("first"), str("x"));
+      await s.flush();
+      const [small, big] = keysIn(LOW, 2, "bytes");
+      s.set(b(small as string), str("y".repeat(1000)));
+      const first = s.flush();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(space.stats.commits, 1, "about 1 KB waiting: still inside the interval");
+      s.set(b(big as string), str("z".repeat(4000)));
+      // Resolves only if the 4 KB value starts the commit (else this waits an hour).
+      await Promise.all([first, s.flush()]);
+      assert.equal(space.stats.commits, 2);
+      assert.equal(s.get(b(big as string))?.data.length, 4000);
+      await s.close();
+    }));
+
   it("walks many slots in key order, from any start", () =>
     withTempSpace({}, async ({ space }) => {
       const s = space.openShard(1, ALL_SLOTS);
