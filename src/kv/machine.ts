@@ -916,7 +916,7 @@ export class ShardMachine implements ReplicatedMachine {
   /**
    * Commits what apply or restore wrote, with the mark; a failure stops the machine. One
    * commit of the store at a time: while one is in flight (the key space commits at most
-   * at most every second, shardCommitIntervalMs) the writes gather in the store's pending layer,
+   * every second, shardCommitIntervalMs) the writes gather in the store's pending layer,
    * and the next commit, started when it settles, takes them all with the mark of then.
    * Committing at every apply sealed a layer per apply (a Map, a batch and four promises
    * each, and one more layer for every read to look through) for batches the key space

@@ -56,6 +56,14 @@ export interface Backend {
    * may depend on it) fails too instead of landing without it.
    */
   commit(batch: WriteBatch, chain: BatchChain): Promise<void>;
+  /**
+   * A backend that waits out an interval before it commits (the shard space) names the
+   * bytes of keys and values past which the writes not yet handed to commit should not
+   * wait: once the pending layer holds that many, the store calls hurry(), and the batch
+   * waiting (or else the next) commits without waiting out the interval.
+   */
+  readonly hurryBytes?: number;
+  hurry?(): void;
   /** Id of the last batch applied (0 for a new store). */
   lastBatchId(): number;
   usedBytes(): number;
@@ -74,7 +82,8 @@ export interface BatchChain {
  * of them are made when asked for: a write lives about one commit interval (a second on a
  * cluster node; 100 ms when this was measured), so long that a copy per write of the key
  * and of the value (two Buffer objects), with a StoredValue around them, were most of what
- * the collector found alive at each scavenge and then promoted (docs/benchmarks.md, "The overlay's writes in an arena").
+ * the collector found alive at each scavenge and then promoted (docs/benchmarks.md, "The
+ * overlay's writes in an arena").
  */
 class LayerWrite implements PendingWrite {
   constructor(
@@ -126,6 +135,8 @@ class Layer implements WriteBatch {
   expiringWrites = 0;
   /** Key and value bytes written into it (WriteBatch.bytes). */
   bytes = 0;
+  /** The backend was told to hurry for it (Backend.hurry). */
+  hurried = false;
   /** How it changes the counts, once its backend has worked that out (countsWorkedOut). */
   worked: { keys: number; expiring: number } | null = null;
   /** writeSeq after this layer's last write; set when the layer is sealed for commit. */
@@ -194,8 +205,11 @@ export class OverlayStore implements KeyStore {
   private readonly walks = new Set<LayeredWalk>();
   writeSeq = 0;
   durableSeq = 0;
+  /** Backend.hurryBytes, or never. */
+  private readonly hurryBytes: number;
 
   constructor(private readonly backend: Backend) {
+    this.hurryBytes = backend.hurryBytes ?? Number.POSITIVE_INFINITY;
     this.lastQueuedBatch = backend.lastBatchId();
     this.lastDurableBatch = this.lastQueuedBatch;
   }
@@ -259,6 +273,10 @@ export class OverlayStore implements KeyStore {
     if (value.expireAtMs !== 0) this.pending.expiringWrites++;
     this.pending.write(key, value.type, value.data, value.expireAtMs);
     this.writeSeq++;
+    if (this.pending.bytes >= this.hurryBytes && !this.pending.hurried) {
+      this.pending.hurried = true;
+      this.backend.hurry?.();
+    }
   }
 
   delete(key: Buffer): boolean {

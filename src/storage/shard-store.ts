@@ -272,9 +272,9 @@ export interface LmdbShardSpaceOptions {
   /** A commit starts early, interval or not, once the batches waiting hold this many writes. */
   commitWritesMax?: number;
   /**
-   * A commit starts early, interval or not, once the batches waiting hold this many bytes
-   * of keys and values (default shardCommitBytesMax): big values do not pile up in memory
-   * for a whole interval.
+   * A commit starts early, interval or not, once the batches waiting, or the writes
+   * gathering in one shard's store, hold this many bytes of keys and values (default
+   * shardCommitBytesMax): big values do not pile up in memory for a whole interval.
    */
   commitBytesMax?: number;
   /**
@@ -370,9 +370,10 @@ export const shardSyncIntervalMs = 0;
 /** The default commitWritesMax: etcd's backend batch limit. */
 export const shardCommitWritesMax = 10_000;
 /**
- * The default commitBytesMax: with a commit at most every second, 64 MiB of keys and values
- * waiting (two batches of them at most: one committing, one gathering) bounds the overlay's
- * memory whatever the values' sizes.
+ * The default commitBytesMax: with a commit at most every second, a bound on the keys and
+ * values waiting, whatever the values' sizes. Batches queued for the next commit past it
+ * start that commit, and so does a shard's pending layer past it (Backend.hurry): about
+ * twice this is held at most, the commit in flight and what gathers meanwhile.
  */
 export const shardCommitBytesMax = 64 * 1024 * 1024;
 
@@ -641,7 +642,8 @@ export class LmdbShardSpace implements ShardSpace {
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   private readonly commitIntervalMs: number;
   private readonly commitWritesMax: number;
-  private readonly commitBytesMax: number;
+  /** @internal */
+  readonly commitBytesMax: number;
   private readonly stageSliceMs: number;
   /** The commit in flight (see commitQueued), or null. */
   private committing: Promise<void> | null = null;
@@ -957,8 +959,8 @@ export class LmdbShardSpace implements ShardSpace {
   }
 
   /**
-   * The next commit starts without waiting out the interval: enough writes wait, or a
-   * closing store waits for its own. One in flight already: the next starts right after.
+   * The next commit starts without waiting out the interval: enough writes or bytes wait
+   * (queued, or in a store's pending layer: hurry), or a closing store waits for its own. One in flight already: the next starts right after.
    * @internal
    */
   expedite(): void {
@@ -1401,6 +1403,16 @@ class LmdbShardBackend implements ShardBackend {
 
   lastBatchId(): number {
     return this.lastBatch;
+  }
+
+  /** The pending layer's bytes past which the store calls hurry(): commitBytesMax. */
+  get hurryBytes(): number {
+    return this.space.commitBytesMax;
+  }
+
+  /** The writes gathering in the store's pending layer are many: commit without waiting. */
+  hurry(): void {
+    this.space.expedite();
   }
 
   commit(batch: WriteBatch, chain: BatchChain): Promise<void> {

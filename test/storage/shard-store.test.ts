@@ -608,6 +608,25 @@ describe("lmdb shard space", () => {
       await s.close();
     }));
 
+  it("a pending layer past commitBytesMax commits the batch waiting, unflushed", () =>
+    withTempSpace({ commitIntervalMs: 3_600_000, commitBytesMax: 4096 }, async ({ space }) => {
+      const s = space.openShard(1, LOW);
+      s.set(b("first"), str("x"));
+      await s.flush();
+      const [waiting, big] = keysIn(LOW, 2, "hurry");
+      s.set(b(waiting as string), str("w"));
+      const queued = s.flush();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(space.stats.commits, 1, "one small batch waiting: inside the interval");
+      // Not flushed: the store's own pending layer outgrows the bound and hurries the space.
+      s.set(b(big as string), str("z".repeat(5000)));
+      await queued; // else this waits an hour
+      assert.equal(space.stats.commits, 2);
+      await s.flush();
+      assert.equal(space.stats.commits, 3);
+      await s.close();
+    }));
+
   it("walks many slots in key order, from any start", () =>
     withTempSpace({}, async ({ space }) => {
       const s = space.openShard(1, ALL_SLOTS);
