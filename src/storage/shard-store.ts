@@ -372,8 +372,9 @@ export const shardCommitWritesMax = 10_000;
 /**
  * The default commitBytesMax: with a commit at most every second, a bound on the keys and
  * values waiting, whatever the values' sizes. Batches queued for the next commit past it
- * start that commit, and so does a shard's pending layer past it (Backend.hurry): about
- * twice this is held at most, the commit in flight and what gathers meanwhile.
+ * start that commit, and so does a shard's pending layer past it (Backend.hurry): what is
+ * held is then about this much in the commit in flight, plus, in each shard's store, at
+ * most this much gathering meanwhile.
  */
 export const shardCommitBytesMax = 64 * 1024 * 1024;
 
