@@ -961,7 +961,8 @@ export class LmdbShardSpace implements ShardSpace {
 
   /**
    * The next commit starts without waiting out the interval: enough writes or bytes wait
-   * (queued, or in a store's pending layer: hurry), or a closing store waits for its own. One in flight already: the next starts right after.
+   * (queued, or in a store's pending layer: hurry), or a closing store waits for its own.
+   * One in flight already: the next starts right after.
    * @internal
    */
   expedite(): void {

@@ -29,6 +29,10 @@ const str = (s: string, expireAtMs = 0): StoredValue => ({
 });
 const b = (s: string) => Buffer.from(s, "latin1");
 const names = (keys: Iterable<Buffer>) => [...keys].map((k) => k.toString("latin1"));
+/** Lets `n` turns of the event loop go by (a commit that was due would have started). */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
 
 /** Keys whose slot lies in `slots`, `count` of them, named prefix:i. */
 function keysIn(slots: readonly SlotRange[], count: number, prefix: string): string[] {
@@ -473,7 +477,7 @@ describe("lmdb shard space", () => {
         waiting.push(s.flush());
         await new Promise((r) => setImmediate(r));
       }
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await turns(5);
       assert.equal(space.stats.commits, 1, "a commit started inside the interval");
       // Visible before they are committed.
       assert.equal(s.size(), 4);
@@ -581,7 +585,7 @@ describe("lmdb shard space", () => {
       const keys = keysIn(LOW, 10, "bound");
       for (const k of keys.slice(0, 9)) s.set(b(k), str(k));
       const nine = s.flush();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await turns(5);
       assert.equal(space.stats.commits, 1, "9 writes waiting: still inside the interval");
       s.set(b(keys[9] as string), str("tenth"));
       // Resolves only if the tenth write starts the commit (else this waits an hour).
@@ -598,7 +602,7 @@ describe("lmdb shard space", () => {
       const [small, big] = keysIn(LOW, 2, "bytes");
       s.set(b(small as string), str("y".repeat(1000)));
       const first = s.flush();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await turns(5);
       assert.equal(space.stats.commits, 1, "about 1 KB waiting: still inside the interval");
       s.set(b(big as string), str("z".repeat(4000)));
       // Resolves only if the 4 KB value starts the commit (else this waits an hour).
@@ -616,7 +620,7 @@ describe("lmdb shard space", () => {
       const [waiting, big] = keysIn(LOW, 2, "hurry");
       s.set(b(waiting as string), str("w"));
       const queued = s.flush();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await turns(5);
       assert.equal(space.stats.commits, 1, "one small batch waiting: inside the interval");
       // Not flushed: the store's own pending layer outgrows the bound and hurries the space.
       s.set(b(big as string), str("z".repeat(5000)));
