@@ -440,8 +440,16 @@ class CommitWrites {
   private readonly dbs: Database<Buffer, Buffer>[] = [];
   private readonly keys: Buffer[] = [];
   private readonly values: (Buffer | null)[] = [];
-  /** Data records this commit wrote, by data key (Latin-1); null where it deleted one. */
+  /**
+   * Data records this commit wrote, by data key (Latin-1); null where it deleted one. Only
+   * of shards with more than one batch in the commit (sharedShards): a batch writes a key
+   * once, so only a later batch of the same shard can meet a key written before it. Most
+   * commits have one batch per shard, and at 50 writers the map's upkeep was 2% of a
+   * node's CPU.
+   */
   private readonly records = new Map<string, Buffer | null>();
+  /** Shards with more than one batch in this commit (shareShards). */
+  private readonly sharedShards = new Set<number>();
   /** Shards this commit cleared: none of their committed keys is left. */
   readonly cleared = new Set<number>();
   /** Data records written no longer than the one they replace (see pagesBound). */
@@ -451,6 +459,20 @@ class CommitWrites {
 
   get size(): number {
     return this.dbs.length;
+  }
+
+  /** Notes the shards of which `shards` (one per batch) holds more than one batch. */
+  shareShards(shards: Iterable<number>): void {
+    const seen = new Set<number>();
+    for (const shard of shards) {
+      if (seen.has(shard)) this.sharedShards.add(shard);
+      else seen.add(shard);
+    }
+  }
+
+  /** Whether `shard` has more than one batch in this commit: see records. */
+  shared(shard: number): boolean {
+    return this.sharedShards.has(shard);
   }
 
   put(db: Database<Buffer, Buffer>, key: Buffer, value: Buffer): void {
@@ -469,7 +491,7 @@ class CommitWrites {
    * Writes (or, with null, deletes) a data record and remembers it for record(). `old` is
    * the record it replaces, if any.
    */
-  setRecord(dk: Buffer, record: Buffer | null, old?: Buffer): void {
+  setRecord(dk: Buffer, record: Buffer | null, shared: boolean, old?: Buffer): void {
     if (
       record !== null &&
       old !== undefined &&
@@ -478,7 +500,7 @@ class CommitWrites {
     ) {
       this.steady++;
     }
-    this.records.set(dk.toString("latin1"), record);
+    if (shared) this.records.set(dk.toString("latin1"), record);
     if (record === null) this.remove(this.data, dk);
     else this.put(this.data, dk, record);
   }
@@ -487,8 +509,8 @@ class CommitWrites {
    * The data record under `dk` as this commit leaves it so far. A committed one is
    * lmdb-js's shared read buffer: read it before the next read.
    */
-  record(dk: Buffer, shard: number): Buffer | undefined {
-    if (this.records.size > 0) {
+  record(dk: Buffer, shard: number, shared: boolean): Buffer | undefined {
+    if (shared && this.records.size > 0) {
       const mine = this.records.get(dk.toString("latin1"));
       if (mine !== undefined) return mine ?? undefined;
     }
@@ -1045,6 +1067,7 @@ export class LmdbShardSpace implements ShardSpace {
     const deltas: SlotDeltas = new Map();
     const refused: (StorageError | null)[] = [];
     const writes = new CommitWrites(this.data);
+    writes.shareShards(items.map((item) => item.backend.shard));
     const done = this.stageAll(items, staged, deltas, refused, writes).then(() => {
       this.writeSlotCounts(deltas, writes);
       const reserved = this.reserveFor(writes, false);
@@ -1205,8 +1228,9 @@ export class LmdbShardSpace implements ShardSpace {
       this.clearShard(b.shard, b.slots, deltas, writes);
     }
     let sinceCheck = 0;
+    const shared = writes.shared(b.shard);
     for (const w of item.batch.entries.values()) {
-      b.stageWrite(w.key, w.value, st, deltas, writes);
+      b.stageWrite(w.key, w.value, st, deltas, writes, shared);
       if (++sinceCheck === stageCheckWrites) {
         sinceCheck = 0;
         yield;
@@ -1435,11 +1459,12 @@ class LmdbShardBackend implements ShardBackend {
     st: Staged,
     deltas: SlotDeltas,
     writes: CommitWrites,
+    shared: boolean,
   ): void {
     const { hashes, expires } = this.space;
     const slot = this.slotOf(key);
     const dk = dataKeyOf(slot, key);
-    const old = writes.record(dk, this.shard);
+    const old = writes.record(dk, this.shard, shared);
     const existed = old !== undefined;
     if (existed) {
       const oldExpiry = old.readDoubleBE(2);
@@ -1451,7 +1476,7 @@ class LmdbShardBackend implements ShardBackend {
     const oldBytes = existed ? dk.length + old.length : 0;
     if (value === null) {
       if (!existed) return;
-      writes.setRecord(dk, null);
+      writes.setRecord(dk, null, shared);
       writes.remove(hashes, hashKey(this.prefix, key, dk));
       st.keys--;
       st.bytes -= oldBytes;
@@ -1459,7 +1484,7 @@ class LmdbShardBackend implements ShardBackend {
       return;
     }
     const record = encodeValue(key, dk.length - 2, value); // past the slot prefix
-    writes.setRecord(dk, record, old);
+    writes.setRecord(dk, record, shared, old);
     if (value.expireAtMs !== 0) {
       writes.put(expires, expireKey(this.prefix, value.expireAtMs, dk), EMPTY);
       st.expiring++;
