@@ -557,6 +557,11 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     return this.groups.size;
   }
 
+  /** Whether this node leads `group` (status's role, without making a status). */
+  leads(group: number): boolean {
+    return this.groups.get(group)?.raft.state === "leader";
+  }
+
   status(group: number): GroupStatus | null {
     const g = this.groups.get(group);
     return g === undefined ? null : statusOf(g);

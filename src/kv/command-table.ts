@@ -1419,7 +1419,30 @@ export function arityAccepts(arity: number, argc: number): boolean {
  * ascending (for cluster routing). Follows the key specs as Redis's getKeysFromCommand
  * does; indexes past the end are dropped.
  */
-export function keyIndexes(spec: CommandSpec, argc: number): number[] {
+export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
+  if (argc > keyIndexesMemoArgc) return findKeyIndexes(spec, argc);
+  let byArgc = keyIndexesMemo.get(spec);
+  if (byArgc === undefined) {
+    byArgc = [];
+    keyIndexesMemo.set(spec, byArgc);
+  }
+  let found = byArgc[argc];
+  if (found === undefined) {
+    found = Object.freeze(findKeyIndexes(spec, argc));
+    byArgc[argc] = found;
+  }
+  return found;
+}
+
+/**
+ * keyIndexes are worked out once per spec and argument count up to this count (every
+ * command routed and applied asks; an array and its sort each time were 1% of a node's
+ * allocations at 50 writers).
+ */
+const keyIndexesMemoArgc = 16;
+const keyIndexesMemo = new WeakMap<CommandSpec, (readonly number[] | undefined)[]>();
+
+function findKeyIndexes(spec: CommandSpec, argc: number): number[] {
   const out: number[] = [];
   for (const ks of spec.keySpecs) {
     const first = ks.beginSearch.index;
@@ -1435,7 +1458,7 @@ export function keyIndexes(spec: CommandSpec, argc: number): number[] {
 }
 
 /** Key argument indexes of a command instance; undefined for an unknown command. */
-export function commandKeyIndexes(args: Args): number[] | undefined {
+export function commandKeyIndexes(args: Args): readonly number[] | undefined {
   const spec = findCommandSpec(args);
   return spec === undefined ? undefined : keyIndexes(spec, args.length);
 }

@@ -1,9 +1,10 @@
 import type { RegisteredNode } from "../cluster/meta.js";
 import { moved } from "../cluster/replies.js";
-import { slotOfKeys } from "../cluster/slots.js";
+import { keyHashSlot } from "../cluster/slots.js";
+import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
-import { type CommandSpec, commandKeyIndexes } from "../kv/command-table.js";
-import { ProposalLost } from "../kv/machine.js";
+import { type CommandSpec, commandKeyIndexes, keyIndexes } from "../kv/command-table.js";
+import { decodeLogCommand, ProposalLost } from "../kv/machine.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
@@ -69,10 +70,10 @@ export class ClusterRouter implements CommandRouter {
     spec: CommandSpec,
     args: Args,
   ): Reply | Promise<Reply> | null {
-    const indexes = commandKeyIndexes(args) ?? [];
-    const copy = copyArgs(args, 0);
+    const indexes = keyIndexesOf(spec, args);
     const write = spec.flags.includes("write");
     if (indexes.length === 0) {
+      const copy = copyArgs(args, 0);
       switch (name) {
         case "dbsize":
         case "keys":
@@ -87,24 +88,31 @@ export class ClusterRouter implements CommandRouter {
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }
     }
-    const keys = indexes.map((i) => args.buf(i));
-    const where = slotOfKeys(keys);
-    if (where.kind === "crossslot") return crossSlot;
-    const slot = where.kind === "slot" ? where.slot : 0;
-    return this.run(client, slot, copy, write);
+    const slot = keyHashSlot(args.buf(indexes[0] as number));
+    for (let i = 1; i < indexes.length; i++) {
+      if (keyHashSlot(args.buf(indexes[i] as number)) !== slot) return crossSlot;
+    }
+    return this.run(client, slot, args, write);
   }
 
-  private run(client: Client, slot: number, args: Buffer[], write: boolean): Promise<Reply> {
+  private run(client: Client, slot: number, args: Args, write: boolean): Promise<Reply> {
     const group = this.cluster.shardOf(slot);
     if (group === null) return Promise.resolve(R.error("CLUSTERDOWN Hash slot not served"));
     // A client that follows redirects (or another node forwarding) is sent to the leader.
     const away = (node: RegisteredNode) =>
       client.clusterAware || client.forwarded ? moved(slot, node) : null;
+    if (write && this.cluster.runtime.multi.leads(group)) {
+      // Most writes: proposed here and now, the arguments copied once, into the entry.
+      const views: Buffer[] = [];
+      for (let i = 0; i < args.length; i++) views.push(args.buf(i));
+      return this.rememberWrite(client, group, true, this.propose(client, group, views, 0, away));
+    }
+    const copy = copyArgs(args, 0);
     return this.rememberWrite(
       client,
       group,
       write,
-      this.atLeader(client, group, args, write, away, args),
+      this.atLeader(client, group, copy, write, away, copy),
     );
   }
 
@@ -145,24 +153,22 @@ export class ClusterRouter implements CommandRouter {
   private async atLeader(
     client: Client,
     group: number,
-    args: Buffer[],
+    args: readonly Buffer[],
     write: boolean,
     away: (leader: RegisteredNode) => Reply | null,
-    forward: Buffer[],
+    forward: readonly Buffer[],
+    firstRound = 0,
   ): Promise<Reply> {
     // A leader that cannot be reached (a node restarting, whose new address the registry
     // does not have yet) is waited for as long as a missing one, asking the registry again.
     const reachableBy = Date.now() + leaderWaitMs;
-    rounds: for (let round = 0; ; round++) {
+    for (let round = firstRound; ; round++) {
       const deadline = Date.now() + leaderWaitMs;
       let node: RegisteredNode | undefined;
       while (node === undefined) {
-        if (this.cluster.runtime.multi.status(group)?.role === "leader") {
-          const reply = await this.local(client, group, args, write);
-          // Leadership moved before the write was applied, and it did not run: run it
-          // where the shard is led now (here again, or forwarded, or MOVED).
-          if (reply !== notRun || round >= forwardRetriesMax) return reply;
-          continue rounds;
+        if (this.cluster.runtime.multi.leads(group)) {
+          if (write) return this.propose(client, group, args, round, away, forward);
+          return this.read(client, group, args);
         }
         const leader = this.cluster.leaderOf(group);
         if (leader !== null && leader.raftId !== this.cluster.raftId) node = leader.node;
@@ -254,34 +260,54 @@ export class ClusterRouter implements CommandRouter {
     return R.NULL;
   }
 
-  private local(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply> {
+  /**
+   * Proposes a write to `group`, which we lead, and answers once it is applied. A write
+   * whose leadership moved before it was applied, and that did not run, is run again where
+   * the shard is led now (atLeader: here again, forwarded, or MOVED), for rounds up to
+   * forwardRetriesMax. `forward` is what a forward sends; by default the write itself, as
+   * its entry holds it (`args` are views that die with the caller's turn).
+   */
+  private propose(
+    client: Client,
+    group: number,
+    args: readonly Buffer[],
+    round: number,
+    away: (leader: RegisteredNode) => Reply | null,
+    forward?: readonly Buffer[],
+  ): Promise<Reply> {
     const runtime = this.cluster.runtime;
     const replica = this.replicaOf(group);
     if (replica === undefined) return Promise.resolve(noLeader);
-    if (write) {
-      const nowMs = Math.max(this.nowMs(), replica.lastNowMs);
-      const data = this.encode(args, nowMs, this.random.int(2 ** 31));
-      const r = runtime.multi.propose(group, data);
-      if (!r.ok) return Promise.resolve(proposeRefused(r.reason));
-      const done = replica
-        .expect(r.index, r.term)
-        .catch((e: unknown) =>
-          e instanceof ProposalLost && e.didNotRun ? notRun : outcomeUnknown,
-        );
-      runtime.flushSoon();
-      return done;
-    }
+    const nowMs = Math.max(this.nowMs(), replica.lastNowMs);
+    const data = this.encode(args, nowMs, this.random.int(2 ** 31));
+    const r = runtime.multi.propose(group, data);
+    if (!r.ok) return Promise.resolve(proposeRefused(r.reason));
+    const done = replica.expect(r.index, r.term).catch((e: unknown) => {
+      if (!(e instanceof ProposalLost && e.didNotRun)) return outcomeUnknown;
+      if (round >= forwardRetriesMax) return notRun;
+      const again = argsOfEntry(data);
+      return this.atLeader(client, group, again, true, away, forward ?? again, round + 1);
+    });
+    runtime.flushSoon();
+    return done;
+  }
+
+  /**
+   * A read of `group`, which we lead, through read-index; after this client's last write
+   * to the shard, so a pipeline reads its writes.
+   */
+  private async read(client: Client, group: number, args: readonly Buffer[]): Promise<Reply> {
+    const runtime = this.cluster.runtime;
+    const replica = this.replicaOf(group);
+    if (replica === undefined) return noLeader;
     const before = this.writesOf(client).get(group);
-    const read = async (): Promise<Reply> => {
-      if (before !== undefined) await before;
-      const id = replica.newReadId();
-      const r = runtime.multi.readIndex(group, id);
-      if (!r.ok) return r.reason === "stalled" ? logUnwritable : noLeader;
-      const reply = replica.read(id, args, this.nowMs()).catch(() => noLeader);
-      runtime.flushSoon();
-      return reply;
-    };
-    return read();
+    if (before !== undefined) await before;
+    const id = replica.newReadId();
+    const r = runtime.multi.readIndex(group, id);
+    if (!r.ok) return r.reason === "stalled" ? logUnwritable : noLeader;
+    const reply = replica.read(id, args, this.nowMs()).catch(() => noLeader);
+    runtime.flushSoon();
+    return reply;
   }
 
   private writesOf(client: Client): Map<number, Promise<unknown>> {
@@ -327,6 +353,22 @@ const logUnwritable = R.error(
 );
 
 const notLeading = R.error("TRYAGAIN this node does not lead the shard any more");
+
+/**
+ * Key argument indexes of a command instance whose spec the server found: `spec`'s own,
+ * unless it has subcommands.
+ */
+function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
+  if (spec.subcommands !== undefined) return commandKeyIndexes(args) ?? [];
+  return keyIndexes(spec, args.length);
+}
+
+/** The arguments of a write's own entry (views into it), to run it again. */
+function argsOfEntry(data: Uint8Array): Buffer[] {
+  const d = decodeLogCommand(data);
+  assert(d.ok && d.value.kind === "command", "router: a write's entry does not decode");
+  return d.value.args.map((a) => Buffer.from(a.buffer, a.byteOffset, a.length));
+}
 
 /** Arguments `from`.. as Buffers of their own (the parser's buffers are reused). */
 export function copyArgs(args: Args, from: number): Buffer[] {
