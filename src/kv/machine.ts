@@ -148,7 +148,12 @@ export function encodeClientCommand(args: Args, nowMs: number, seed: number): Ui
 class ViewReader extends ByteReader {
   take(n: number): Buffer {
     this.need(n);
-    const v = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.offset, n);
+    const b = this.bytes;
+    // A Buffer's subarray is a Buffer already, made without Buffer.from's checks.
+    const v =
+      b instanceof Buffer
+        ? b.subarray(this.offset, this.offset + n)
+        : Buffer.from(b.buffer, b.byteOffset + this.offset, n);
     this.offset += n;
     return v;
   }
