@@ -194,8 +194,9 @@ function readParts(r: ViewReader, max: number): Uint8Array[] {
   if (count === 0 || count > max) throw new DecodeError(`bad count ${count}`);
   // Each part takes at least its 4-byte length: refuse before allocating.
   if (count * 4 > r.remaining) throw new DecodeError("truncated");
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) parts.push(r.take(r.u32()));
+  // Sized at once: an array grown by push from empty holds room for 17.
+  const parts = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) parts[i] = r.take(r.u32());
   return parts;
 }
 

@@ -28,7 +28,6 @@ import {
   type Ready,
   type Snapshot,
   type SoftState,
-  sameHardState,
 } from "./types.js";
 
 /** Counters for introspection: every dropped input lands in exactly one drop counter. */
@@ -322,21 +321,28 @@ export class RaftNode {
       this.broadcastAppend(true);
     }
     const unstable = this.log.unstable;
-    const hs = this.hardState();
-    const ss = this.softState();
+    // The states as last handed out when unchanged (most of a busy leader's Readies): no
+    // objects made for them.
+    const prevHs = this.prevHardState;
+    const hs =
+      prevHs.term === this.term && prevHs.vote === this.vote && prevHs.commit === this.log.committed
+        ? prevHs
+        : this.hardState();
+    const prevSs = this.prevSoftState;
+    const ss = prevSs.lead === this.lead && prevSs.state === this.state ? prevSs : this.softState();
     const snapshot = unstable.snapshot;
     const appliedFrom = Math.max(this.log.applied, snapshot?.meta.index ?? 0);
     const committedEntries = this.log.committedAfter(appliedFrom, this.config.maxApplyBytes);
     const entries = [...unstable.entries];
     const last = entries[entries.length - 1];
     const rd: Ready = {
-      hardState: sameHardState(hs, this.prevHardState) ? null : hs,
+      hardState: hs === prevHs ? null : hs,
       entries,
       snapshot,
       messages: this.msgs,
       committedEntries,
       readStates: this.readStates,
-      softState: sameSoftState(ss, this.prevSoftState) ? null : ss,
+      softState: ss === prevSs ? null : ss,
     };
     this.msgs = [];
     this.readStates = [];
@@ -511,7 +517,13 @@ export class RaftNode {
     if (self !== undefined) self.recentActive = true;
     // Entries of earlier terms commit only through one of ours (raft §5.4.2): the no-op.
     this.pendingConfIndex = this.log.lastIndex();
-    this.appendEntries([{ term: 0, index: 0, type: "normal", data: new Uint8Array(0) }]);
+    const noop: Entry = {
+      term: this.term,
+      index: this.log.lastIndex() + 1,
+      type: "normal",
+      data: new Uint8Array(0),
+    };
+    this.appendEntries([noop]);
     this.noopIndex = this.log.lastIndex();
   }
 
@@ -973,20 +985,16 @@ export class RaftNode {
   }
 
   private proposeEntry(type: EntryType, data: Uint8Array): ProposeResult {
-    const refuse = (reason: Extract<ProposeResult, { ok: false }>["reason"]): ProposeResult => {
-      this.stats.proposalsDropped += 1;
-      return { ok: false, reason, lead: this.lead };
-    };
-    if (this.state !== "leader") return refuse("not-leader");
-    if (this.leadTransferee !== none) return refuse("transferring");
-    const entry: Entry = { term: this.term, index: 0, type, data };
+    if (this.state !== "leader") return this.refuse("not-leader");
+    if (this.leadTransferee !== none) return this.refuse("transferring");
+    const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
     const bytes = entryBytes(entry);
-    if (bytes > this.config.maxMsgBytes) return refuse("too-large");
+    if (bytes > this.config.maxMsgBytes) return this.refuse("too-large");
     if (
       this.uncommittedBytes > 0 &&
       this.uncommittedBytes + bytes > this.config.maxUncommittedBytes
     ) {
-      return refuse("overloaded");
+      return this.refuse("overloaded");
     }
     this.appendEntries([entry]);
     this.uncommittedBytes += bytes;
@@ -998,10 +1006,18 @@ export class RaftNode {
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
+  private refuse(reason: Extract<ProposeResult, { ok: false }>["reason"]): ProposeResult {
+    this.stats.proposalsDropped += 1;
+    return { ok: false, reason, lead: this.lead };
+  }
+
+  /** Appends new entries of ours, made with this term and the indexes after the log's. */
   private appendEntries(ents: Entry[]): void {
     let index = this.log.lastIndex();
-    const stamped = ents.map((e) => ({ ...e, term: this.term, index: ++index }));
-    const last = this.log.append(stamped);
+    for (const e of ents) {
+      assert(e.term === this.term && e.index === ++index, "raft: an entry not stamped for us");
+    }
+    const last = this.log.append(ents);
     // Our own copy counts toward the quorum now: we persist it before any follower can
     // acknowledge it, because our appends leave only after our Ready is persisted.
     this.tracker.progress.get(this.id)?.maybeUpdate(last);
@@ -1233,10 +1249,6 @@ export class RaftNode {
 /** How far after `from` the id `to` comes, going up from `from` and wrapping at 2^32. */
 function ringDistance(from: NodeId, to: NodeId): number {
   return (to - from) >>> 0;
-}
-
-function sameSoftState(a: SoftState, b: SoftState): boolean {
-  return a.lead === b.lead && a.state === b.state;
 }
 
 /** A configuration after one change, or null if the change is invalid or a no-op. */
