@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SeededRandom } from "../../src/core/random.js";
+import { COMMAND_SPECS, type CommandSpec } from "../../src/kv/command-table.js";
+import {
+  decodeLogCommand,
+  encodeLogCommand,
+  ProposalLost,
+  type ProposalLostReason,
+} from "../../src/kv/machine.js";
+import * as R from "../../src/resp/reply.js";
+import type { Reply } from "../../src/resp/types.js";
+import type { Client } from "../../src/server/client.js";
+import type { ClusterRuntime } from "../../src/server/cluster.js";
+import { ClusterRouter, type ShardReplica } from "../../src/server/cluster-router.js";
+import type { Forwarder } from "../../src/server/forwarder.js";
+import { TestArgs } from "../kv/helpers.js";
+
+const shard = 7;
+const setSpec = COMMAND_SPECS.get("set") as CommandSpec;
+
+/**
+ * A router on a node that leads `shard`, which holds every slot. The proposal at index i
+ * (from 1) ends as outcomes[i - 1]: applied, or lost for that reason. The cluster is a
+ * stand-in with only what a write to a shard led here uses.
+ */
+function leadingNode(outcomes: readonly (ProposalLostReason | "applied")[]) {
+  const proposed: Uint8Array[] = [];
+  const cluster = {
+    shardOf: () => shard,
+    runtime: {
+      multi: {
+        leads: (group: number) => group === shard,
+        propose: (_group: number, data: Uint8Array) => {
+          proposed.push(Uint8Array.from(data));
+          return { ok: true, index: proposed.length, term: 1 };
+        },
+      },
+      flushSoon: () => {},
+    },
+  } as unknown as ClusterRuntime;
+  const replica: ShardReplica = {
+    lastNowMs: 0,
+    expect(index: number, term: number): Promise<Reply> {
+      const outcome = outcomes[index - 1] ?? "applied";
+      if (outcome === "applied") return Promise.resolve(R.OK);
+      return Promise.reject(new ProposalLost(index, term, outcome));
+    },
+    newReadId: () => 1,
+    read: () => Promise.resolve(R.NULL),
+  };
+  const router = new ClusterRouter(
+    cluster,
+    (group) => (group === shard ? replica : undefined),
+    (args, nowMs, seed) => encodeLogCommand({ kind: "command", nowMs, seed, args }),
+    {} as Forwarder,
+    new SeededRandom(1),
+    () => 1_000,
+  );
+  return { router, proposed };
+}
+
+const client = { clusterAware: false, forwarded: false } as unknown as Client;
+
+function argsOf(data: Uint8Array): string[] {
+  const d = decodeLogCommand(data);
+  assert.ok(d.ok && d.value.kind === "command");
+  return d.value.args.map((a) => Buffer.from(a).toString());
+}
+
+/** Routes SET k v, then scribbles over the arguments as the parser's reused buffer would. */
+function routeSet(router: ClusterRouter): Promise<Reply> {
+  const args = new TestArgs(["SET", "k", "v"]);
+  const reply = router.route(client, "set", setSpec, args);
+  args.invalidate();
+  assert.ok(reply instanceof Promise);
+  return reply;
+}
+
+describe("ClusterRouter, a write to a shard led here", () => {
+  it("proposes it from the arguments, answered once applied", async () => {
+    const { router, proposed } = leadingNode(["applied"]);
+    assert.deepEqual(await routeSet(router), R.OK);
+    assert.equal(proposed.length, 1);
+    assert.deepEqual(argsOf(proposed[0] as Uint8Array), ["SET", "k", "v"]);
+  });
+
+  it("runs a write that did not run again, its arguments taken from its entry", async () => {
+    const { router, proposed } = leadingNode(["term-mismatch", "applied"]);
+    assert.deepEqual(await routeSet(router), R.OK);
+    assert.equal(proposed.length, 2);
+    for (const data of proposed) assert.deepEqual(argsOf(data), ["SET", "k", "v"]);
+  });
+
+  it("gives up with TRYAGAIN after three runs again", async () => {
+    const { router, proposed } = leadingNode(Array(10).fill("term-mismatch"));
+    const reply = await routeSet(router);
+    assert.equal(reply.kind, "error");
+    assert.match(String(reply.kind === "error" ? reply.value : ""), /^TRYAGAIN .*did not run/);
+    assert.equal(proposed.length, 4);
+  });
+
+  it("answers UNCERTAIN, and runs nothing again, when the outcome is unknown", async () => {
+    const { router, proposed } = leadingNode(["closed"]);
+    const reply = await routeSet(router);
+    assert.equal(reply.kind, "error");
+    assert.match(String(reply.kind === "error" ? reply.value : ""), /^UNCERTAIN /);
+    assert.equal(proposed.length, 1);
+  });
+
+  it("refuses keys of two slots with CROSSSLOT, proposing nothing", () => {
+    const { router, proposed } = leadingNode([]);
+    const args = new TestArgs(["MSET", "a", "1", "b", "2"]);
+    const reply = router.route(client, "mset", COMMAND_SPECS.get("mset") as CommandSpec, args);
+    assert.ok(!(reply instanceof Promise) && reply !== null && reply.kind === "error");
+    assert.match(String(reply.value), /^CROSSSLOT/);
+    assert.equal(proposed.length, 0);
+  });
+});
