@@ -167,8 +167,9 @@ class Layer implements WriteBatch {
       at = arenaUsed;
       arenaUsed += need;
     }
-    key.copy(buf, at);
-    if (data !== null) data.copy(buf, at + key.length);
+    // TypedArray's set, not Buffer's copy: the same copy without copy's argument checks.
+    buf.set(key, at);
+    if (data !== null) buf.set(data, at + key.length);
     const w = new LayerWrite(buf, at, key.length, dataLength, type, expireAtMs);
     this.entries.set(key.toString("latin1"), w);
   }
