@@ -539,8 +539,6 @@ export class ShardMachine implements ReplicatedMachine {
   private hostIndex = 0;
   private readonly ctx: ExecContext;
   private readonly entryRandom = new EntryRandom();
-  /** The last command resolve() found (its spec is the one of its name). */
-  private lastResolved: { readonly spec: CommandSpec } | null = null;
   private readonly readRandom: Random;
   private readonly waiters = new Map<number, Waiter>();
   private readonly pendingReads = new Map<number, PendingRead>();
@@ -862,23 +860,15 @@ export class ShardMachine implements ReplicatedMachine {
    * arity, then (the shard's own) every key in one of this shard's slots.
    */
   private resolve(args: Args): { spec: CommandSpec } | { reply: Reply } {
-    // Most entries run the command the one before ran: known without lower-casing its
-    // name into a new string and looking it up again.
-    let found = this.lastResolved;
-    if (found === null || !args.is(0, found.spec.name)) {
-      const name = args.lower(0);
-      const spec = COMMAND_SPECS.get(name);
-      if (spec === undefined || !KV_HANDLERS.has(name)) return { reply: unknownCommand(args) };
-      found = { spec };
-      this.lastResolved = found;
-    }
-    const spec = found.spec;
-    if (!arityAccepts(spec.arity, args.length)) return { reply: wrongArity(spec.name) };
+    const name = args.lower(0);
+    const spec = COMMAND_SPECS.get(name);
+    if (spec === undefined || !KV_HANDLERS.has(name)) return { reply: unknownCommand(args) };
+    if (!arityAccepts(spec.arity, args.length)) return { reply: wrongArity(name) };
     for (const i of keyIndexes(spec, args.length)) {
       const slot = this.store.slotOf(args.buf(i));
       if (!this.store.ownsSlot(slot)) return { reply: notServedReply(slot, this.store.shard) };
     }
-    return found;
+    return { spec };
   }
 
   private run(name: string, args: Args): Reply {

@@ -167,9 +167,8 @@ class Layer implements WriteBatch {
       at = arenaUsed;
       arenaUsed += need;
     }
-    // TypedArray's set, not Buffer's copy: the same copy without copy's argument checks.
-    buf.set(key, at);
-    if (data !== null) buf.set(data, at + key.length);
+    key.copy(buf, at);
+    if (data !== null) data.copy(buf, at + key.length);
     const w = new LayerWrite(buf, at, key.length, dataLength, type, expireAtMs);
     this.entries.set(key.toString("latin1"), w);
   }
