@@ -65,31 +65,26 @@ function byteIndex(key: Uint8Array, byte: number, from: number): number {
   return -1;
 }
 
-/** Where a command's keys live. */
-export type KeysSlot =
-  /** The command has no keys: any node may run it. */
-  | { readonly kind: "none" }
-  /** Every key hashes to `slot`. */
-  | { readonly kind: "slot"; readonly slot: number }
-  /** The keys hash to different slots: the command is refused with CROSSSLOT. */
-  | { readonly kind: "crossslot" };
-
-const noKeys: KeysSlot = { kind: "none" };
-const crossSlot: KeysSlot = { kind: "crossslot" };
+/** What slotOfKeys answers for keys in different slots: no slot has that number. */
+export const CROSS_SLOT = -1;
 
 /**
- * The one slot all `keys` hash to, as Redis Cluster requires of a multi-key command.
+ * The one slot all the keys of a command hash to, as Redis Cluster requires of a
+ * multi-key command: `args.buf(i)` for each of `indexes` (at least one), or CROSS_SLOT.
  * Keys in different slots are refused even when their slots happen to sit in the same
  * shard today, as Redis refuses them even when one master holds both slots: a shard's
  * slot range changes when shards split or merge, and a command that worked only because
  * two slots shared a shard would start failing the day they no longer do. With Redis's
- * rule a client learns at once to use hash tags, and what works keeps working.
+ * rule a client learns at once to use hash tags, and what works keeps working. Nothing is
+ * allocated: every routed command asks.
  */
-export function slotOfKeys(keys: readonly Uint8Array[]): KeysSlot {
-  if (keys.length === 0) return noKeys;
-  const slot = keyHashSlot(keys[0] as Uint8Array);
-  for (let i = 1; i < keys.length; i++) {
-    if (keyHashSlot(keys[i] as Uint8Array) !== slot) return crossSlot;
+export function slotOfKeys(
+  args: { buf(i: number): Uint8Array },
+  indexes: readonly number[],
+): number {
+  const slot = keyHashSlot(args.buf(indexes[0] as number));
+  for (let i = 1; i < indexes.length; i++) {
+    if (keyHashSlot(args.buf(indexes[i] as number)) !== slot) return CROSS_SLOT;
   }
-  return { kind: "slot", slot };
+  return slot;
 }

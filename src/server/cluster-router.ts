@@ -1,6 +1,6 @@
 import type { RegisteredNode } from "../cluster/meta.js";
 import { moved } from "../cluster/replies.js";
-import { keyHashSlot } from "../cluster/slots.js";
+import { CROSS_SLOT, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { type CommandSpec, commandKeyIndexes, keyIndexes } from "../kv/command-table.js";
@@ -88,10 +88,8 @@ export class ClusterRouter implements CommandRouter {
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }
     }
-    const slot = keyHashSlot(args.buf(indexes[0] as number));
-    for (let i = 1; i < indexes.length; i++) {
-      if (keyHashSlot(args.buf(indexes[i] as number)) !== slot) return crossSlot;
-    }
+    const slot = slotOfKeys(args, indexes);
+    if (slot === CROSS_SLOT) return crossSlot;
     return this.run(client, slot, args, write);
   }
 

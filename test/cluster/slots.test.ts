@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Command } from "ioredis";
-import { crc16, keyHashSlot, SLOT_COUNT, slotOfKeys } from "../../src/cluster/slots.js";
+import { CROSS_SLOT, crc16, keyHashSlot, SLOT_COUNT, slotOfKeys } from "../../src/cluster/slots.js";
 
 const b = (s: string): Buffer => Buffer.from(s, "latin1");
 
@@ -121,16 +121,40 @@ describe("keyHashSlot", () => {
   });
 });
 
+describe("keyHashSlot on keys long and short", () => {
+  it("finds a tag the same way in keys past 64 bytes as in short ones", () => {
+    const pad = "x".repeat(70);
+    assert.equal(keyHashSlot(b(`${pad}{user1000}`)), keyHashSlot(b("user1000")));
+    assert.equal(keyHashSlot(b(`{user1000}${pad}`)), keyHashSlot(b("user1000")));
+    assert.equal(keyHashSlot(b(`${pad}{}{user1000}`)), crc16(b(`${pad}{}{user1000}`)) & 16383);
+    assert.equal(keyHashSlot(b(`${pad}{user1000`)), crc16(b(`${pad}{user1000`)) & 16383);
+    for (const len of [63, 64, 65]) {
+      const key = `${"y".repeat(len - 4)}{ab}`;
+      assert.equal(keyHashSlot(b(key)), keyHashSlot(b("ab")), `a ${len}-byte key`);
+    }
+  });
+});
+
 describe("slotOfKeys", () => {
-  it("tells no keys, one slot and several slots apart", () => {
-    assert.deepEqual(slotOfKeys([]), { kind: "none" });
-    assert.deepEqual(slotOfKeys([b("foo")]), { kind: "slot", slot: 12182 });
-    assert.deepEqual(slotOfKeys([b("{user1000}.following"), b("{user1000}.followers")]), {
-      kind: "slot",
-      slot: keyHashSlot(b("user1000")),
-    });
-    assert.deepEqual(slotOfKeys([b("foo"), b("foo")]), { kind: "slot", slot: 12182 });
-    assert.deepEqual(slotOfKeys([b("foo"), b("bar")]), { kind: "crossslot" });
-    assert.deepEqual(slotOfKeys([b("{a}1"), b("{a}2"), b("b")]), { kind: "crossslot" });
+  const slotOf = (...keys: string[]) =>
+    slotOfKeys(
+      { buf: (i: number) => b(keys[i] as string) },
+      keys.map((_, i) => i),
+    );
+
+  it("gives the keys' one slot, or CROSS_SLOT when they have several", () => {
+    assert.equal(slotOf("foo"), 12182);
+    assert.equal(
+      slotOf("{user1000}.following", "{user1000}.followers"),
+      keyHashSlot(b("user1000")),
+    );
+    assert.equal(slotOf("foo", "foo"), 12182);
+    assert.equal(slotOf("foo", "bar"), CROSS_SLOT);
+    assert.equal(slotOf("{a}1", "{a}2", "b"), CROSS_SLOT);
+  });
+
+  it("reads only the arguments named", () => {
+    const args = [b("MSET"), b("{a}1"), b("x"), b("{a}2"), b("y")];
+    assert.equal(slotOfKeys({ buf: (i) => args[i] as Buffer }, [1, 3]), keyHashSlot(b("a")));
   });
 });
