@@ -1385,7 +1385,11 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map(
  * else the command's own. Undefined when the name, or the subcommand, is unknown.
  */
 export function findCommandSpec(args: Args): CommandSpec | undefined {
-  const spec = COMMAND_SPECS.get(args.lower(0));
+  return runSpec(COMMAND_SPECS.get(args.lower(0)), args);
+}
+
+/** As findCommandSpec, given the spec of the command's name (undefined if unknown). */
+export function runSpec(spec: CommandSpec | undefined, args: Args): CommandSpec | undefined {
   if (spec === undefined || spec.subcommands === undefined || args.length === 1) return spec;
   const sub = `${spec.name}|${args.lower(1)}`;
   return spec.subcommands.find((s) => s.name === sub);

@@ -304,13 +304,19 @@ export class RaftNode {
       this.log.unstable.snapshot !== null ||
       this.readStates.length > 0 ||
       this.log.committed > this.log.applied ||
-      // Field by field, so an idle group's check allocates nothing.
-      this.term !== this.prevHardState.term ||
-      this.vote !== this.prevHardState.vote ||
-      this.log.committed !== this.prevHardState.commit ||
-      this.lead !== this.prevSoftState.lead ||
-      this.state !== this.prevSoftState.state
+      this.hardStateChanged() ||
+      this.softStateChanged()
     );
+  }
+
+  /** Field by field, so that an idle group's check and a Ready allocate nothing for it. */
+  private hardStateChanged(): boolean {
+    const hs = this.prevHardState;
+    return this.term !== hs.term || this.vote !== hs.vote || this.log.committed !== hs.commit;
+  }
+
+  private softStateChanged(): boolean {
+    return this.lead !== this.prevSoftState.lead || this.state !== this.prevSoftState.state;
   }
 
   /** What to persist, send and apply; acknowledge with advance() (contract: types.ts). */
@@ -324,12 +330,9 @@ export class RaftNode {
     // The states as last handed out when unchanged (most of a busy leader's Readies): no
     // objects made for them.
     const prevHs = this.prevHardState;
-    const hs =
-      prevHs.term === this.term && prevHs.vote === this.vote && prevHs.commit === this.log.committed
-        ? prevHs
-        : this.hardState();
+    const hs = this.hardStateChanged() ? this.hardState() : prevHs;
     const prevSs = this.prevSoftState;
-    const ss = prevSs.lead === this.lead && prevSs.state === this.state ? prevSs : this.softState();
+    const ss = this.softStateChanged() ? this.softState() : prevSs;
     const snapshot = unstable.snapshot;
     const appliedFrom = Math.max(this.log.applied, snapshot?.meta.index ?? 0);
     const committedEntries = this.log.committedAfter(appliedFrom, this.config.maxApplyBytes);

@@ -3,7 +3,7 @@ import { moved } from "../cluster/replies.js";
 import { CROSS_SLOT, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
-import { type CommandSpec, commandKeyIndexes, keyIndexes } from "../kv/command-table.js";
+import { type CommandSpec, keyIndexes, runSpec } from "../kv/command-table.js";
 import { decodeLogCommand, ProposalLost } from "../kv/machine.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -70,7 +70,8 @@ export class ClusterRouter implements CommandRouter {
     spec: CommandSpec,
     args: Args,
   ): Reply | Promise<Reply> | null {
-    const indexes = keyIndexesOf(spec, args);
+    const own = runSpec(spec, args);
+    const indexes = own === undefined ? [] : keyIndexes(own, args.length);
     const write = spec.flags.includes("write");
     if (indexes.length === 0) {
       const copy = copyArgs(args, 0);
@@ -351,15 +352,6 @@ const logUnwritable = R.error(
 );
 
 const notLeading = R.error("TRYAGAIN this node does not lead the shard any more");
-
-/**
- * Key argument indexes of a command instance whose spec the server found: `spec`'s own,
- * unless it has subcommands.
- */
-function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
-  if (spec.subcommands !== undefined) return commandKeyIndexes(args) ?? [];
-  return keyIndexes(spec, args.length);
-}
 
 /** The arguments of a write's own entry (views into it), to run it again. */
 function argsOfEntry(data: Uint8Array): Buffer[] {

@@ -470,11 +470,6 @@ class CommitWrites {
     }
   }
 
-  /** Whether `shard` has more than one batch in this commit: see records. */
-  shared(shard: number): boolean {
-    return this.sharedShards.has(shard);
-  }
-
   put(db: Database<Buffer, Buffer>, key: Buffer, value: Buffer): void {
     this.dbs.push(db);
     this.keys.push(key);
@@ -488,10 +483,11 @@ class CommitWrites {
   }
 
   /**
-   * Writes (or, with null, deletes) a data record and remembers it for record(). `old` is
-   * the record it replaces, if any.
+   * Writes (or, with null, deletes) a data record of `shard` and, if the shard has more
+   * batches in this commit, remembers it for record(). `old` is the record it replaces, if
+   * any.
    */
-  setRecord(dk: Buffer, record: Buffer | null, shared: boolean, old?: Buffer): void {
+  setRecord(dk: Buffer, shard: number, record: Buffer | null, old?: Buffer): void {
     if (
       record !== null &&
       old !== undefined &&
@@ -500,7 +496,7 @@ class CommitWrites {
     ) {
       this.steady++;
     }
-    if (shared) this.records.set(dk.toString("latin1"), record);
+    if (this.sharedShards.has(shard)) this.records.set(dk.toString("latin1"), record);
     if (record === null) this.remove(this.data, dk);
     else this.put(this.data, dk, record);
   }
@@ -509,8 +505,8 @@ class CommitWrites {
    * The data record under `dk` as this commit leaves it so far. A committed one is
    * lmdb-js's shared read buffer: read it before the next read.
    */
-  record(dk: Buffer, shard: number, shared: boolean): Buffer | undefined {
-    if (shared && this.records.size > 0) {
+  record(dk: Buffer, shard: number): Buffer | undefined {
+    if (this.records.size > 0 && this.sharedShards.has(shard)) {
       const mine = this.records.get(dk.toString("latin1"));
       if (mine !== undefined) return mine ?? undefined;
     }
@@ -1228,9 +1224,8 @@ export class LmdbShardSpace implements ShardSpace {
       this.clearShard(b.shard, b.slots, deltas, writes);
     }
     let sinceCheck = 0;
-    const shared = writes.shared(b.shard);
     for (const w of item.batch.entries.values()) {
-      b.stageWrite(w.key, w.value, st, deltas, writes, shared);
+      b.stageWrite(w.key, w.value, st, deltas, writes);
       if (++sinceCheck === stageCheckWrites) {
         sinceCheck = 0;
         yield;
@@ -1459,12 +1454,11 @@ class LmdbShardBackend implements ShardBackend {
     st: Staged,
     deltas: SlotDeltas,
     writes: CommitWrites,
-    shared: boolean,
   ): void {
     const { hashes, expires } = this.space;
     const slot = this.slotOf(key);
     const dk = dataKeyOf(slot, key);
-    const old = writes.record(dk, this.shard, shared);
+    const old = writes.record(dk, this.shard);
     const existed = old !== undefined;
     if (existed) {
       const oldExpiry = old.readDoubleBE(2);
@@ -1476,7 +1470,7 @@ class LmdbShardBackend implements ShardBackend {
     const oldBytes = existed ? dk.length + old.length : 0;
     if (value === null) {
       if (!existed) return;
-      writes.setRecord(dk, null, shared);
+      writes.setRecord(dk, this.shard, null);
       writes.remove(hashes, hashKey(this.prefix, key, dk));
       st.keys--;
       st.bytes -= oldBytes;
@@ -1484,7 +1478,7 @@ class LmdbShardBackend implements ShardBackend {
       return;
     }
     const record = encodeValue(key, dk.length - 2, value); // past the slot prefix
-    writes.setRecord(dk, record, shared, old);
+    writes.setRecord(dk, this.shard, record, old);
     if (value.expireAtMs !== 0) {
       writes.put(expires, expireKey(this.prefix, value.expireAtMs, dk), EMPTY);
       st.expiring++;
