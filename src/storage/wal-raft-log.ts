@@ -29,6 +29,7 @@ import {
   type Snapshot,
   type SnapshotMeta,
 } from "../raft/types.js";
+import { DirectAppender, directBlockBytes } from "./direct-append.js";
 import { syncFolder, writeFully } from "./files.js";
 import { toStorageError } from "./overlay.js";
 import { type LogWrite, type RaftLogsStats, ReadyLog } from "./raft-log.js";
@@ -83,6 +84,12 @@ export interface WalRaftLogsOptions {
   segmentBytes?: number;
   /** As RaftLogsOptions.unsafeNoSync: tests of behaviour only, never data. */
   unsafeNoSync?: boolean;
+  /**
+   * Writes the segment being filled with O_DIRECT where its file system allows
+   * (direct-append.ts; docs/storage.md, "Direct writes"), else through the page cache.
+   * Default true; never with unsafeNoSync, whose writes need not reach the device.
+   */
+  directWrites?: boolean;
 }
 
 export const defaultSegmentBytes = 16 * 1024 * 1024;
@@ -96,6 +103,7 @@ export const defaultSegmentBytes = 16 * 1024 * 1024;
 const segmentsBehindMax = 8;
 const copyForwardBytesMax = 4 * 1024 * 1024;
 const zeroChunkBytes = 1024 * 1024;
+const noBytes = new Uint8Array(0);
 const frameHeaderBytes = 8;
 const sectorBytes = 512;
 const recordCheckpoint = 1;
@@ -303,6 +311,9 @@ export class WalRaftLogs {
   /** Where the next record goes in the last segment, and the CRC it chains from. */
   private cursor = 0;
   private chain = 0;
+  /** Direct writes to the last segment, while the file system takes them. */
+  private direct: boolean;
+  private appender: DirectAppender | null = null;
   private nextFile = 1;
   private spare: { size: number } | null = null;
   private spareJob: Promise<void> | null = null;
@@ -324,6 +335,7 @@ export class WalRaftLogs {
     this.segmentBytes = options.segmentBytes ?? defaultSegmentBytes;
     assert(this.segmentBytes >= 4096, "raft log: segments of at least 4 KiB");
     this.sync = options.unsafeNoSync !== true;
+    this.direct = this.sync && options.directWrites !== false;
     try {
       mkdirSync(this.path, { recursive: true });
       lockFolder(this.path);
@@ -334,6 +346,7 @@ export class WalRaftLogs {
     try {
       this.recover();
     } catch (cause) {
+      this.appender?.close();
       for (const s of this.segments) closeQuietly(s.fd);
       this.segments = [];
       unlockFolder(this.path);
@@ -416,6 +429,11 @@ export class WalRaftLogs {
     };
   }
 
+  /** Whether commits write the segment with O_DIRECT: for diagnostics and tests. */
+  writesDirect(): boolean {
+    return this.appender !== null;
+  }
+
   /** Where the next commit goes: for tests that cut the last one short. */
   writePosition(): { segment: number; at: number } {
     return { segment: this.segments.at(-1)?.seq ?? 0, at: this.cursor };
@@ -427,6 +445,8 @@ export class WalRaftLogs {
     this.closed = true;
     for (const g of this.groups.values()) g.handle?.markClosed();
     if (this.spareJob !== null) await this.spareJob;
+    this.appender?.close();
+    this.appender = null;
     for (const s of this.segments) closeQuietly(s.fd);
     this.segments = [];
     unlockFolder(this.path);
@@ -470,7 +490,7 @@ export class WalRaftLogs {
     }
     const at = this.cursor;
     try {
-      writeFully(seg.fd, frames.buf, at);
+      if (!this.appendDirect(frames.buf, at)) writeFully(seg.fd, frames.buf, at);
       if (this.sync) fdatasyncSync(seg.fd);
     } catch (cause) {
       for (const f of files) rmQuietly(join(this.path, f));
@@ -501,6 +521,47 @@ export class WalRaftLogs {
     if (this.spare === null && this.spareJob === null && this.cursor > seg.size / 2) {
       this.prepareSpare();
     }
+  }
+
+  /**
+   * Writes `data` at `at` of the last segment with O_DIRECT; false if it is to be written
+   * through the page cache (no direct writes, or the file system refused this one).
+   */
+  private appendDirect(data: Uint8Array, at: number): boolean {
+    const a = this.appender;
+    if (a === null) return false;
+    assert(a.position === at, "raft log: the direct writes are not at the cursor");
+    if (a.append(data)) return true;
+    this.stopDirect();
+    return false;
+  }
+
+  /** The file system refused a direct write: this log writes through the page cache. */
+  private stopDirect(): void {
+    this.appender?.close();
+    this.appender = null;
+    this.direct = false;
+  }
+
+  /**
+   * Direct writes to `seg`, the last segment, from `at`: `buf` holds the segment's bytes
+   * at least up to `at`.
+   */
+  private appendTo(seg: Segment, at: number, buf: Uint8Array): void {
+    this.appender?.close();
+    this.appender = null;
+    if (!this.direct) return;
+    try {
+      this.appender = DirectAppender.open(join(this.path, segmentFile(seg.seq)));
+    } catch {
+      // Out of descriptors, say: this segment is written through the page cache.
+      return;
+    }
+    if (this.appender === null) {
+      this.stopDirect();
+      return;
+    }
+    this.appender.resume(at, buf.subarray(at - (at % directBlockBytes), at));
   }
 
   /** What a fresh segment begins with: a checkpoint, then the entries of groups that lag. */
@@ -649,6 +710,7 @@ export class WalRaftLogs {
     if (this.sync) syncFolder(this.path);
     const seg = { seq, fd, size: made };
     this.segments.push(seg);
+    this.appendTo(seg, 0, noBytes);
     this.cursor = 0;
     this.chain = seedOf(seq);
     return seg;
@@ -933,6 +995,7 @@ export class WalRaftLogs {
       fillZeros(seg.fd, at, buf.length);
       if (this.sync) fdatasyncSync(seg.fd);
     }
+    this.appendTo(seg, at, buf);
   }
 
   /** @internal */

@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { AssertionError } from "../../src/core/assert.js";
 import { MemoryLogStorage } from "../../src/raft/storage.js";
 import type { Entry } from "../../src/raft/types.js";
+import { DirectAppender } from "../../src/storage/direct-append.js";
 import { LmdbRaftLogs, type LogWrite } from "../../src/storage/raft-log.js";
 import { openRaftLogs } from "../../src/storage/raft-log-migrate.js";
 import { StorageError } from "../../src/storage/types.js";
@@ -192,6 +193,35 @@ describe("WalRaftLogs", () => {
     const again = new WalRaftLogs({ path });
     await again.close();
     assert.equal(existsSync(join(path, "LOCK")), false);
+  });
+
+  it("writes the segment being filled with O_DIRECT where it can, reading back what it wrote", async () => {
+    const probe = join(root, "probe");
+    writeFileSync(probe, Buffer.alloc(4096));
+    const appender = DirectAppender.open(probe);
+    appender?.close();
+    for (const directWrites of [true, false]) {
+      const direct = directWrites && appender !== null;
+      // No decoded cache: every read of an entry is a pread of what the commits wrote.
+      const options = { segmentBytes: 64 * 1024, entryCacheBytesMax: 0, directWrites };
+      const p = new Pair(freshDir(), options);
+      try {
+        p.add(0);
+        p.add(1);
+        for (let k = 0; k < 60; k++) p.persist([[k % 2, p.next(k % 2, 1 + (k % 7), 50 + k * 97)]]);
+        assert.equal(p.logs.writesDirect(), direct);
+        assert.ok(p.logs.writePosition().segment > 3, "the writes went on over new segments");
+        p.same();
+        await p.reopen();
+        assert.equal(p.logs.writesDirect(), direct);
+        p.persist([[1, p.next(1, 3, 777)]]);
+        p.same();
+        await p.reopen();
+        p.same();
+      } finally {
+        await p.logs.close();
+      }
+    }
   });
 
   it("a commit larger than a segment gets a segment of its own", async () => {
