@@ -20,8 +20,12 @@ import { writeFully } from "./files.js";
 
 /** Bytes of a write's unit and of its memory's alignment: a page, a common physical block. */
 export const directBlockBytes = 4096;
-/** The aligned memory kept between writes; a bigger write gets a bigger one for its time. */
-const keptBytes = 256 * 1024;
+/**
+ * The most one direct write takes. Its aligned memory is made once (a WebAssembly memory
+ * reserves gigabytes of address space, and V8 caps the total: one made per big write could
+ * run out before the collector frees them); a bigger write goes through the page cache.
+ */
+export const directWriteBytesMax = 1024 * 1024;
 /** A WebAssembly memory grows in pages of 64 KiB. */
 const wasmPageBytes = 64 * 1024;
 
@@ -47,7 +51,7 @@ export class DirectAppender {
   private length = 0;
 
   private constructor(private readonly fd: number) {
-    this.buf = alignedBytes(keptBytes);
+    this.buf = alignedBytes(directWriteBytesMax + directBlockBytes);
   }
 
   /**
@@ -79,19 +83,20 @@ export class DirectAppender {
     return this.start + this.length;
   }
 
+  /** Whether `bytes` can go in one direct write (else: written through the page cache). */
+  fits(bytes: number): boolean {
+    return bytes <= directWriteBytesMax;
+  }
+
   /**
-   * Writes `data` at position (not synced). False if the file system refuses a direct
-   * write (EINVAL): the caller writes `data` through the page cache instead. Throws what
-   * else the write throws; the appender is then as before it.
+   * Writes `data` (it fits) at position (not synced). False if the file system refuses a
+   * direct write (EINVAL): the caller writes `data` through the page cache instead. Throws
+   * what else the write throws; the appender is then as before it.
    */
   append(data: Uint8Array): boolean {
+    assert(this.fits(data.length), "direct append: a write too big for one");
     const end = this.length + data.length;
     const span = roundUp(end, directBlockBytes);
-    if (span > this.buf.length) {
-      const bigger = alignedBytes(span);
-      bigger.set(this.buf.subarray(0, this.length), 0);
-      this.buf = bigger;
-    }
     this.buf.set(data, this.length);
     this.buf.fill(0, end, span);
     try {
@@ -104,12 +109,15 @@ export class DirectAppender {
     this.buf.copyWithin(0, tail, end);
     this.start += tail;
     this.length = end - tail;
-    if (this.buf.length > keptBytes) {
-      const kept = alignedBytes(keptBytes);
-      kept.set(this.buf.subarray(0, this.length), 0);
-      this.buf = kept;
-    }
     return true;
+  }
+
+  /** The caller wrote `data` (too big to fit) at position through the page cache. */
+  passed(data: Uint8Array): void {
+    assert(!this.fits(data.length), "direct append: a write that fits passed by");
+    const end = this.start + this.length + data.length;
+    const start = end - (end % directBlockBytes);
+    this.resume(end, data.subarray(data.length - (end - start)));
   }
 
   close(): void {

@@ -490,7 +490,7 @@ export class WalRaftLogs {
     }
     const at = this.cursor;
     try {
-      if (!this.appendDirect(frames.buf, at)) writeFully(seg.fd, frames.buf, at);
+      this.writeAt(seg, frames.buf, at);
       if (this.sync) fdatasyncSync(seg.fd);
     } catch (cause) {
       for (const f of files) rmQuietly(join(this.path, f));
@@ -524,16 +524,22 @@ export class WalRaftLogs {
   }
 
   /**
-   * Writes `data` at `at` of the last segment with O_DIRECT; false if it is to be written
-   * through the page cache (no direct writes, or the file system refused this one).
+   * Writes `data` at `at` of `seg`, the last segment: with O_DIRECT while the file system
+   * takes it and the write fits in one, else through the page cache.
    */
-  private appendDirect(data: Uint8Array, at: number): boolean {
+  private writeAt(seg: Segment, data: Uint8Array, at: number): void {
     const a = this.appender;
-    if (a === null) return false;
-    assert(a.position === at, "raft log: the direct writes are not at the cursor");
-    if (a.append(data)) return true;
-    this.stopDirect();
-    return false;
+    if (a !== null) {
+      assert(a.position === at, "raft log: the direct writes are not at the cursor");
+      if (!a.fits(data.length)) {
+        writeFully(seg.fd, data, at);
+        a.passed(data);
+        return;
+      }
+      if (a.append(data)) return;
+      this.stopDirect();
+    }
+    writeFully(seg.fd, data, at);
   }
 
   /** The file system refused a direct write: this log writes through the page cache. */

@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DirectAppender, directBlockBytes } from "../../src/storage/direct-append.js";
+import {
+  DirectAppender,
+  directBlockBytes,
+  directWriteBytesMax,
+} from "../../src/storage/direct-append.js";
 import { blob } from "./raft-log-helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "homeostat-direct-"));
@@ -18,8 +30,8 @@ function zeroFile(bytes: number): string {
 }
 
 describe("DirectAppender", () => {
-  it("appends across block edges and past its kept memory, the file reading as written", (t) => {
-    const size = 2 * 1024 * 1024;
+  it("appends across block edges, and after writes too big for it, the file reading as written", (t) => {
+    const size = 4 * 1024 * 1024;
     const path = zeroFile(size);
     const a = DirectAppender.open(path);
     if (a === null) return t.skip("this file system has no O_DIRECT");
@@ -27,17 +39,39 @@ describe("DirectAppender", () => {
     try {
       a.resume(0, new Uint8Array(0));
       let at = 0;
-      // Ends and starts at, before and after block edges; one write bigger than the
-      // 256 KiB the appender keeps between writes, then small ones again.
-      const sizes = [1, 100, 3995, 1, 4096, 4095, 2, 8191, 5000, 300_000, 7, 4089, 12_345, 1];
+      // Ends and starts at, before and after block edges; the biggest direct write; two
+      // too big for one, written through the page cache as the raft log does.
+      const big = directWriteBytesMax + 1;
+      const sizes = [
+        1,
+        100,
+        3995,
+        1,
+        4096,
+        4095,
+        2,
+        8191,
+        5000,
+        directWriteBytesMax,
+        7,
+        big,
+        4089,
+      ].concat([12_345, big + 4096, 1]);
+      const cached = openSync(path, "r+");
       for (const [k, n] of sizes.entries()) {
         const data = blob(n, k + 1);
         assert.equal(a.position, at);
-        assert.equal(a.append(data), true);
+        if (a.fits(n)) {
+          assert.equal(a.append(data), true);
+        } else {
+          writeSync(cached, data, 0, n, at);
+          a.passed(data);
+        }
         expected.set(data, at);
         at += n;
         assert.deepEqual(readFileSync(path), expected, `after write ${k} (${n} bytes)`);
       }
+      closeSync(cached);
     } finally {
       a.close();
     }

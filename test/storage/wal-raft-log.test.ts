@@ -221,6 +221,19 @@ describe("WalRaftLogs", () => {
       } finally {
         await p.logs.close();
       }
+      // A commit too big for one direct write, between small ones in one segment.
+      const q = new Pair(freshDir(), { entryCacheBytesMax: 0, directWrites });
+      try {
+        q.add(0);
+        for (const size of [100, 1_500_000, 5000, 3]) q.persist([[0, q.next(0, 2, size)]]);
+        assert.equal(q.logs.writePosition().segment, 0);
+        assert.equal(q.logs.writesDirect(), direct);
+        q.same();
+        await q.reopen();
+        q.same();
+      } finally {
+        await q.logs.close();
+      }
     }
   });
 
