@@ -50,15 +50,19 @@ export class DirectAppender {
   /** Bytes at buf[0..length) are the file's at [start, start + length). */
   private length = 0;
 
-  private constructor(private readonly fd: number) {
-    this.buf = alignedBytes(directWriteBytesMax + directBlockBytes);
+  private constructor(
+    private readonly fd: number,
+    memory: Buffer | undefined,
+  ) {
+    this.buf = memory ?? alignedBytes(directWriteBytesMax + directBlockBytes);
   }
 
   /**
    * Opens `path` for direct writes, or null if its file system has no O_DIRECT (EINVAL).
-   * The caller says where its next write goes with resume().
+   * With `after`, an appender of a file written before (closed by now), it takes over its
+   * aligned memory. The caller says where its next write goes with resume().
    */
-  static open(path: string): DirectAppender | null {
+  static open(path: string, after?: DirectAppender): DirectAppender | null {
     let fd: number;
     try {
       fd = openSync(path, constants.O_WRONLY | constants.O_DIRECT);
@@ -66,7 +70,7 @@ export class DirectAppender {
       if ((err as NodeJS.ErrnoException).code === "EINVAL") return null;
       throw err;
     }
-    return new DirectAppender(fd);
+    return new DirectAppender(fd, after?.buf);
   }
 
   /** The next write goes at `at`; `before` is the file's bytes from at's block start to at. */

@@ -554,11 +554,12 @@ export class WalRaftLogs {
    * at least up to `at`.
    */
   private appendTo(seg: Segment, at: number, buf: Uint8Array): void {
-    this.appender?.close();
+    const before = this.appender ?? undefined;
+    before?.close();
     this.appender = null;
     if (!this.direct) return;
     try {
-      this.appender = DirectAppender.open(join(this.path, segmentFile(seg.seq)));
+      this.appender = DirectAppender.open(join(this.path, segmentFile(seg.seq)), before);
     } catch {
       // Out of descriptors, say: this segment is written through the page cache.
       return;

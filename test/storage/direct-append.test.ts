@@ -98,6 +98,30 @@ describe("DirectAppender", () => {
     }
   });
 
+  it("the appender of the next file takes over the memory, and writes only its file", (t) => {
+    const first = zeroFile(16 * 1024);
+    const second = zeroFile(16 * 1024);
+    const a = DirectAppender.open(first);
+    if (a === null) return t.skip("this file system has no O_DIRECT");
+    a.resume(0, new Uint8Array(0));
+    const one = blob(5000, 1);
+    assert.equal(a.append(one), true);
+    a.close();
+    const b = DirectAppender.open(second, a) as DirectAppender;
+    try {
+      b.resume(0, new Uint8Array(0));
+      const two = blob(3000, 2);
+      assert.equal(b.append(two), true);
+      const expected = Buffer.alloc(16 * 1024);
+      expected.set(two, 0);
+      assert.deepEqual(readFileSync(second), expected);
+      expected.fill(0).set(one, 0);
+      assert.deepEqual(readFileSync(first), expected);
+    } finally {
+      b.close();
+    }
+  });
+
   it("a file that is not there is an error, not a fallback", () => {
     assert.throws(() => DirectAppender.open(join(root, "missing")), { code: "ENOENT" });
   });
