@@ -212,6 +212,14 @@ export class ClusterRuntime {
     });
   }
 
+  /**
+   * Whether the raft log writes its segment with O_DIRECT (INFO raft); false on a file
+   * system without it, which then goes through the page cache (docs/storage.md).
+   */
+  raftLogWritesDirect(): boolean {
+    return this.logs.writesDirect();
+  }
+
   static async open(o: ClusterOptions): Promise<ClusterRuntime> {
     // The raft folder of LMDB is moved over to the log once, then deleted.
     const { logs, migratedGroups } = await openRaftLogs(

@@ -170,6 +170,7 @@ function raftFields(node: HomeostatNode): [string, string | number][] {
     ["raft_groups", cluster.runtime.multi.size],
     ["raft_flushes", m.flushes],
     ["raft_persists", m.persists],
+    ["raft_log_direct_writes", cluster.raftLogWritesDirect() ? 1 : 0],
     ["raft_group_writes", m.groupWrites],
     ["raft_hard_states_deferred", m.hardStatesDeferred],
     ["raft_messages_sent", m.messagesSent],

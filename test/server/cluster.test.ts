@@ -7,6 +7,7 @@ import { Cluster, Redis } from "ioredis";
 import { HistoryRecorder } from "../../src/sim/checkers/history.js";
 import { type KvInput, type KvOutput, kvModel } from "../../src/sim/checkers/kv-model.js";
 import { checkLinearizability } from "../../src/sim/checkers/linearizability.js";
+import { DirectAppender } from "../../src/storage/direct-append.js";
 import { CLI, cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
@@ -208,6 +209,21 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       return c.length === 3 && Math.max(...c) - Math.min(...c) <= 1;
     });
     assert.ok(counts.length >= 1);
+    // The raft log writes with O_DIRECT where the file system has it (INFO raft says).
+    const probe = join(dirs[0] as string, "direct-probe");
+    writeFileSync(probe, Buffer.alloc(4096));
+    const appender = DirectAppender.open(probe);
+    appender?.close();
+    for (const n of nodes) {
+      const r = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await r.connect();
+        const direct = /raft_log_direct_writes:(\d)/.exec(await r.info("raft"))?.[1];
+        assert.equal(direct, appender === null ? "0" : "1");
+      } finally {
+        r.disconnect();
+      }
+    }
   });
 
   it("serves ioredis in cluster mode and in single-node mode through any node", async () => {
