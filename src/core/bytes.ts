@@ -121,6 +121,11 @@ export function pooledBytes(n: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
+/** `n` rounded up to a multiple of `to`. */
+export function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
 /** A copy of `src` in pooledBytes. */
 export function pooledCopy(src: Uint8Array): Uint8Array {
   const out = pooledBytes(src.length);

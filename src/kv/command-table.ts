@@ -1460,9 +1460,3 @@ function findKeyIndexes(spec: CommandSpec, argc: number): number[] {
   }
   return out.sort((a, b) => a - b);
 }
-
-/** Key argument indexes of a command instance; undefined for an unknown command. */
-export function commandKeyIndexes(args: Args): readonly number[] | undefined {
-  const spec = findCommandSpec(args);
-  return spec === undefined ? undefined : keyIndexes(spec, args.length);
-}

@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync } from "node:fs";
 import { assert } from "../core/assert.js";
+import { roundUp } from "../core/bytes.js";
 import { writeFully } from "./files.js";
 
 /**
@@ -131,8 +132,4 @@ export class DirectAppender {
       // Already closed, or the file system is gone: nothing left to release.
     }
   }
-}
-
-function roundUp(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
 }

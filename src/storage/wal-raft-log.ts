@@ -17,7 +17,7 @@ import { open as openAsync } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { AssertionError, assert } from "../core/assert.js";
-import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { ByteReader, ByteWriter, DecodeError, roundUp } from "../core/bytes.js";
 import { copyConf, type LogStorage } from "../raft/storage.js";
 import {
   type ConfState,
@@ -1393,10 +1393,6 @@ export function segmentFile(seq: number): string {
 
 function snapshotFile(group: number, file: number): string {
   return `snap-${group.toString(16).padStart(8, "0")}-${file.toString(16).padStart(16, "0")}.bin`;
-}
-
-function roundUp(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
 }
 
 /** Writes zeros over [from, to) of the file. */

@@ -3,7 +3,6 @@ import { describe, it } from "node:test";
 import {
   COMMAND_SPECS,
   type CommandSpec,
-  commandKeyIndexes,
   findCommandSpec,
   keyIndexes,
   resolveCommand,
@@ -157,7 +156,10 @@ describe("command table", () => {
 });
 
 describe("key positions", () => {
-  const idx = (...parts: string[]) => commandKeyIndexes(new TestArgs(parts));
+  const idx = (...parts: string[]) => {
+    const spec = findCommandSpec(new TestArgs(parts));
+    return spec === undefined ? undefined : keyIndexes(spec, parts.length);
+  };
 
   it("follow the key specs", () => {
     assert.deepEqual(idx("GET", "k"), [1]);
