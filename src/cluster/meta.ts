@@ -280,9 +280,15 @@ export type MetaResult =
  * retries (safely: see the module comment) or reports the failure.
  */
 export type LostReason =
-  /** Another term's entry was applied at the proposal's index: it was overwritten. */
+  /**
+   * Another term's entry was applied at the proposal's index, or another proposal took
+   * the index: the command did not run and never will (ProposalLostError.didNotRun).
+   */
   | "overwritten"
-  /** This replica stopped leading, or leads in a new term. */
+  /**
+   * This replica stopped leading (or leads in a new term) and did not learn the entry's
+   * fate before the host gave up on it (MetaMachine.dropOrphans).
+   */
   | "leadership-lost"
   /** A snapshot covering the index was installed: the entries were not applied here. */
   | "snapshot"
@@ -297,7 +303,13 @@ export class ProposalLostError extends Error {
     readonly index: number,
     readonly term: number,
   ) {
-    super(`meta proposal at index ${index}, term ${term}: outcome unknown (${reason})`);
+    const outcome = reason === "overwritten" ? "not applied" : "outcome unknown";
+    super(`meta proposal at index ${index}, term ${term}: ${outcome} (${reason})`);
+  }
+
+  /** The command did not run and never will: proposing it again runs it once. */
+  get didNotRun(): boolean {
+    return this.reason === "overwritten";
   }
 }
 
@@ -1083,6 +1095,8 @@ export interface MetaMachineOptions {
 interface Waiting {
   readonly term: number;
   readonly waiter: MetaWaiter;
+  /** 0 while this replica leads in `term`; else the orphan round it stopped in (dropOrphans). */
+  orphaned: number;
 }
 
 const noCommand: MetaResult = {
@@ -1115,6 +1129,8 @@ export class MetaMachine implements GroupMachine {
   private appliedIndex = 0;
   /** By log index, each waiting for the entry at its index to apply. */
   private readonly waiting = new Map<number, Waiting>();
+  /** Counts the host's dropOrphans calls: a waiter orphaned in an earlier round is dropped. */
+  private orphanRound = 1;
 
   constructor(private readonly options: MetaMachineOptions = {}) {}
 
@@ -1176,8 +1192,9 @@ export class MetaMachine implements GroupMachine {
       return;
     }
     // An older proposal at the same index was from another term: it is overwritten.
-    this.waiting.get(index)?.waiter.reject(new ProposalLostError("overwritten", index, term));
-    this.waiting.set(index, { term, waiter });
+    const older = this.waiting.get(index);
+    older?.waiter.reject(new ProposalLostError("overwritten", index, older.term));
+    this.waiting.set(index, { term, waiter, orphaned: 0 });
   }
 
   // ---- GroupMachine ------------------------------------------------------------------------
@@ -1241,16 +1258,34 @@ export class MetaMachine implements GroupMachine {
   }
 
   /**
-   * A replica that is no longer leader — or leads in a new term — cannot know whether its
-   * earlier proposals commit: their proposers are told so now, not left waiting.
+   * Not leading any more, or leading in a new term: a proposal waiting here may or may not
+   * commit. It keeps waiting, as an orphan, because this replica goes on applying the meta
+   * log (every node holds a replica): the entry applied at its index settles it, with the
+   * command's result when it is the proposal's own (same index and term), or as not run
+   * when it is another. A meta leader that paused (a stop, a long collection) or handed
+   * its role over usually learns so within an election. The host bounds the wait with
+   * dropOrphans, as ShardMachine's.
    */
   roleChanged(status: GroupStatus): void {
     const leading = status.role === "leader";
+    for (const w of this.waiting.values()) {
+      if (w.orphaned === 0 && (!leading || w.term < status.term)) w.orphaned = this.orphanRound;
+    }
+  }
+
+  /**
+   * Gives up on the orphans (see roleChanged) of the rounds before this call: their
+   * outcome is unknown ("leadership-lost"). Called every so often, an orphan waits between
+   * one and two periods for the entry at its index to be applied here.
+   */
+  dropOrphans(): void {
+    const round = this.orphanRound;
     for (const [i, w] of [...this.waiting]) {
-      if (leading && w.term === status.term) continue;
+      if (w.orphaned === 0 || w.orphaned >= round) continue;
       this.waiting.delete(i);
       w.waiter.reject(new ProposalLostError("leadership-lost", i, w.term));
     }
+    this.orphanRound++;
   }
 
   private notify(changes: MetaChanges): void {

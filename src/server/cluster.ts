@@ -17,6 +17,7 @@ import {
   type MetaResult,
   metaGroupId,
   type NodeAddress,
+  ProposalLostError,
   type RegisteredNode,
 } from "../cluster/meta.js";
 import type { GroupMachine } from "../cluster/multi-raft.js";
@@ -47,8 +48,15 @@ import type { MembershipDriver } from "./membership-driver.js";
 import { RaftRuntime } from "./raft-runtime.js";
 import { call, callAll } from "./resp-client.js";
 
-/** A meta proposal's outcome: the command's result, or why it was not even proposed here. */
-export type MetaOutcome = MetaResult | { ok: false; code: "not-proposed"; message: string };
+/**
+ * A meta proposal's outcome: the command's result; why it was not even proposed here;
+ * "not-applied" when another entry took its place in the log (it never ran: proposing it
+ * again is safe); "outcome-unknown" when this node stopped leading the meta group and did
+ * not learn the entry's fate in time (meta commands are safe to retry: see meta.ts).
+ */
+export type MetaOutcome =
+  | MetaResult
+  | { ok: false; code: "not-proposed" | "not-applied" | "outcome-unknown"; message: string };
 
 /** Real milliseconds per raft tick: raft's election timeout is 10 ticks (1–2 s to fail over). */
 export const raftTickMs = 100;
@@ -314,7 +322,11 @@ export class ClusterRuntime {
     };
   }
 
-  /** Proposes a meta command on this node (it must lead the meta group) and waits for it. */
+  /**
+   * Proposes a meta command on this node (it must lead the meta group) and waits for it.
+   * Never rejects for a lost proposal: a leader change while it waits ends as an outcome
+   * the caller can word (see MetaOutcome), not as an exception.
+   */
   proposeMeta(cmd: MetaCommand): Promise<MetaOutcome> {
     const r = this.runtime.multi.propose(metaGroupId, encodeMetaCommand(cmd));
     if (!r.ok) return Promise.resolve({ ok: false, code: "not-proposed", message: r.reason });
@@ -322,7 +334,22 @@ export class ClusterRuntime {
       this.meta.expect(r.index, r.term, { resolve, reject }),
     );
     this.runtime.flushSoon();
-    return done;
+    return done.catch((err: unknown) => {
+      if (!(err instanceof ProposalLostError)) throw err;
+      return err.didNotRun
+        ? {
+            ok: false,
+            code: "not-applied",
+            message: "the meta group's leader changed before it committed; try again",
+          }
+        : {
+            ok: false,
+            code: "outcome-unknown",
+            message:
+              "the meta group's leader changed before this node learned whether it was " +
+              "applied; check, then try again",
+          };
+    });
   }
 
   /** The meta group's leader as a registered node, or undefined while there is none. */
@@ -716,9 +743,13 @@ export class ClusterRuntime {
     this.watchFeasibility(now);
     const drafts = this.journal.take();
     if (drafts.length > 0) {
-      this.proposeMeta({ kind: "journal", entries: drafts }).catch((err: unknown) =>
-        this.o.log.warn({ err: String(err), entries: drafts.length }, "journal entries lost"),
-      );
+      void this.proposeMeta({ kind: "journal", entries: drafts }).then((r) => {
+        if (r.ok) return;
+        this.o.log.warn(
+          { code: r.code, reason: r.message, entries: drafts.length },
+          "journal entries lost",
+        );
+      });
     }
   }
 

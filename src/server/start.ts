@@ -340,16 +340,18 @@ async function openCluster(
   }, 100);
   expiry.unref();
   // A write whose leader stepped down before it was applied waits for the entry at its
-  // index to be applied here (ShardMachine.roleChanged): 2-4 s, then UNCERTAIN.
+  // index to be applied here (ShardMachine.roleChanged): 2-4 s, then UNCERTAIN. A meta
+  // proposal likewise (MetaMachine.roleChanged), then "outcome unknown".
   orphans = setInterval(() => {
     for (const m of machines.values()) m.dropOrphans();
+    cluster.meta.dropOrphans();
   }, orphanWaitMs);
   orphans.unref();
   node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
 
 /**
- * How often a shard's orphaned proposals are given up (ShardMachine.dropOrphans). A
+ * How often orphaned proposals are given up (ShardMachine and MetaMachine.dropOrphans). A
  * leadership transfer or an election settles them in well under this; a node cut off from
  * its group does not learn their fate, and its clients hear UNCERTAIN after 2-4 s.
  */

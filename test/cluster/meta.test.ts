@@ -645,7 +645,7 @@ describe("MetaMachine", () => {
     assert.equal(m.waiters, 0);
   });
 
-  it("expect: rejects when another term's entry applies, on leadership loss, and on a snapshot", () => {
+  it("expect: another term's entry at the index means not applied; a snapshot past it, unknown", () => {
     const m = new MetaMachine();
     const lost: ProposalLostError[] = [];
     const waiter = {
@@ -656,10 +656,38 @@ describe("MetaMachine", () => {
     m.apply([entry(1, 2, bootstrapCmd)]);
     assert.equal(lost[0]?.reason, "overwritten");
     assert.equal(lost[0]?.code, "proposal-lost");
+    assert.equal(lost[0]?.didNotRun, true);
+    assert.match(lost[0]?.message ?? "", /not applied/);
     m.expect(1, 2, waiter);
     assert.equal(lost[1]?.reason, "not-waited", "index 1 is already applied");
-    m.expect(5, 2, waiter);
-    m.expect(6, 3, waiter);
+    assert.equal(lost[1]?.didNotRun, false);
+    // A newer term's proposal at an index takes it from an older one's.
+    m.expect(3, 2, waiter);
+    m.expect(3, 4, waiter);
+    assert.deepEqual([lost[2]?.reason, lost[2]?.index, lost[2]?.term], ["overwritten", 3, 2]);
+    m.expect(8, 4, waiter);
+    m.restore({
+      meta: { index: 10, term: 4, conf: { voters: [1], learners: [] } },
+      data: m.snapshot(),
+    });
+    assert.deepEqual(
+      lost.slice(3).map((e) => [e.reason, e.index, e.didNotRun]),
+      [
+        ["snapshot", 3, false],
+        ["snapshot", 8, false],
+      ],
+    );
+    assert.equal(m.waiters, 0);
+    assert.ok(lost[3] instanceof ProposalLostError);
+  });
+
+  it("expect: a proposal whose leader stepped down waits, as an orphan, for its index", () => {
+    const m = new MetaMachine();
+    const got: [number, MetaResult | ProposalLostError][] = [];
+    const waiterFor = (index: number) => ({
+      resolve: (r: MetaResult) => got.push([index, r]),
+      reject: (e: ProposalLostError) => got.push([index, e]),
+    });
     const status = (role: "leader" | "follower", term: number) => ({
       group: metaGroupId,
       lead: role === "leader" ? 1 : 2,
@@ -670,28 +698,40 @@ describe("MetaMachine", () => {
       lastIndex: 6,
       snapshotIndex: 0,
     });
-    m.roleChanged(status("leader", 3));
-    assert.deepEqual(
-      lost.slice(2).map((e) => [e.reason, e.index]),
-      [["leadership-lost", 5]],
-    );
+    m.apply([entry(1, 2, bootstrapCmd)]);
+    m.expect(2, 2, waiterFor(2));
+    m.expect(3, 2, waiterFor(3));
+    m.expect(4, 2, waiterFor(4));
+    m.roleChanged(status("leader", 2));
+    assert.equal(m.waiters, 3, "still leading in the proposals' term");
     m.roleChanged(status("follower", 3));
-    assert.deepEqual(
-      lost.slice(3).map((e) => [e.reason, e.index]),
-      [["leadership-lost", 6]],
-    );
-    m.expect(8, 3, waiter);
-    m.expect(20, 3, waiter);
-    m.restore({
-      meta: { index: 10, term: 3, conf: { voters: [1], learners: [] } },
-      data: m.snapshot(),
-    });
-    assert.deepEqual(
-      lost.slice(4).map((e) => [e.reason, e.index]),
-      [["snapshot", 8]],
-    );
-    assert.equal(m.waiters, 1);
-    assert.ok(lost[4] instanceof ProposalLostError);
+    m.dropOrphans();
+    assert.deepEqual(got, [], "an orphan outlives the round it was orphaned in");
+    assert.equal(m.waiters, 3);
+    // The new leader committed index 2 (sent before the step-down) and its own entry at 3.
+    m.apply([
+      entry(2, 2, { kind: "register-node", node: addr(2) }),
+      entry(3, 3, { kind: "register-node", node: addr(3) }),
+    ]);
+    assert.deepEqual(got[0], [2, { ok: true, epoch: 1, raftId: 2 }], "its own entry: its result");
+    const [index, lostAt3] = got[1] as [number, ProposalLostError];
+    assert.equal(index, 3);
+    assert.ok(lostAt3 instanceof ProposalLostError);
+    assert.equal(lostAt3.didNotRun, true, "another term's entry took index 3");
+    // Index 4 never learnt of: given up at the next round, outcome unknown.
+    m.dropOrphans();
+    const [index4, lostAt4] = got[2] as [number, ProposalLostError];
+    assert.equal(index4, 4);
+    assert.equal(lostAt4.reason, "leadership-lost");
+    assert.equal(lostAt4.didNotRun, false);
+    assert.match(lostAt4.message, /outcome unknown/);
+    assert.equal(m.waiters, 0);
+    // Leading again in a newer term: the older term's proposals are orphans too.
+    m.expect(5, 3, waiterFor(5));
+    m.roleChanged(status("leader", 5));
+    m.dropOrphans();
+    m.dropOrphans();
+    assert.equal((got[3]?.[1] as ProposalLostError).reason, "leadership-lost");
   });
 
   it("tells its listener what changed, once per apply", () => {

@@ -390,6 +390,47 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     const journal = cli(["journal", "-p", port]);
     assert.match(journal.out, /contract {2}contract version 1 applied \(replicas 3\)/);
   });
+
+  it("answers a contract applied across a pause of the meta leader with its outcome", async () => {
+    const metaRoles = async (n: RunningNode) =>
+      (await groupsOf(n.port)).find((g) => g.group === 0)?.role;
+    let leader: RunningNode | undefined;
+    for (const n of nodes) if ((await metaRoles(n)) === "leader") leader = n;
+    assert.ok(leader !== undefined, "a meta leader");
+    const others = nodes.filter((n) => n !== leader);
+    const r = new Redis({ port: leader.port, maxRetriesPerRequest: 0 });
+    try {
+      await r.ping();
+      // The followers cannot answer: the proposal waits on the leader, its append in their
+      // sockets. Then the leader pauses, the followers elect another, and it resumes to
+      // find itself a follower with the proposal still unsettled.
+      for (const n of others) n.proc.kill("SIGSTOP");
+      const text = "durability:\n  replicas: 3\navailability:\n  deadNodeAfter: 20m\n";
+      const reply = r.call("HOMEOSTAT", "CONTRACT", "APPLY", text).then(
+        (v) => ({ ok: true, text: JSON.stringify(v) }),
+        (e: Error) => ({ ok: false, text: e.message }),
+      );
+      await new Promise((res) => setTimeout(res, 300));
+      leader.proc.kill("SIGSTOP");
+      for (const n of others) n.proc.kill("SIGCONT");
+      await waitFor("another meta leader", 20_000, async () => {
+        for (const n of others) if ((await metaRoles(n)) === "leader") return true;
+        return false;
+      });
+      leader.proc.kill("SIGCONT");
+      const got = await reply;
+      // The append reached the followers, so the new leader commits it: the paused one
+      // learns so as it applies the meta log, and answers with the result. A lost append
+      // would give "not applied"; never an internal error, never a dead node.
+      if (got.ok) assert.match(got.text, /contract version 2 applied/);
+      else assert.match(got.text, /not applied|outcome unknown/);
+    } finally {
+      for (const n of nodes) n.proc.kill("SIGCONT");
+      r.disconnect();
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+    for (const n of nodes) assert.equal(n.proc.exitCode, null, "every node is still up");
+  });
 });
 
 /** Runs the homeostat CLI; its exit code, stdout and stderr. */
