@@ -731,7 +731,8 @@ describe("MetaMachine", () => {
     m.roleChanged(status("leader", 5));
     m.dropOrphans();
     m.dropOrphans();
-    assert.equal((got[3]?.[1] as ProposalLostError).reason, "leadership-lost");
+    const [index5, lostAt5] = got[3] as [number, ProposalLostError];
+    assert.deepEqual([index5, lostAt5.reason], [5, "leadership-lost"]);
   });
 
   it("tells its listener what changed, once per apply", () => {
