@@ -24,7 +24,12 @@ function sections(node: HomeostatNode): Section[] {
   const cpu = process.cpuUsage();
   const stats = node.stats;
   const flushError = stats.lastFlushError;
-  const keys = node.store.size();
+  const space = node.keyspace?.() ?? {
+    keys: node.store.size(),
+    expires: node.store.expiringCount(),
+    usedBytes: node.store.usedBytes(),
+  };
+  const keys = space.keys;
   return [
     [
       "server",
@@ -62,8 +67,8 @@ function sections(node: HomeostatNode): Section[] {
         ["used_memory_human", human(mem.heapUsed + mem.external)],
         ["used_memory_rss", mem.rss],
         ["used_memory_rss_human", human(mem.rss)],
-        ["used_memory_dataset_disk", node.store.usedBytes()],
-        ["used_memory_dataset_disk_human", human(node.store.usedBytes())],
+        ["used_memory_dataset_disk", space.usedBytes],
+        ["used_memory_dataset_disk_human", human(space.usedBytes)],
         ["maxmemory", 0],
         ["maxmemory_policy", "noeviction"],
       ],
@@ -114,10 +119,7 @@ function sections(node: HomeostatNode): Section[] {
     ],
     ["membership", membershipFields(node)],
     ["raft", raftFields(node)],
-    [
-      "keyspace",
-      keys > 0 ? [["db0", `keys=${keys},expires=${node.store.expiringCount()},avg_ttl=0`]] : [],
-    ],
+    ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${space.expires},avg_ttl=0`]] : []],
   ];
 }
 

@@ -57,6 +57,13 @@ const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
  */
 const gatherMsMax = 0.2;
 
+/** INFO's keyspace figures: keys, keys with a time to live, bytes of the data files. */
+export interface KeyspaceFigures {
+  keys: number;
+  expires: number;
+  usedBytes: number;
+}
+
 export interface NodeDeps {
   settings: Settings;
   store: KeyStore;
@@ -119,6 +126,11 @@ export class HomeostatNode {
   router: CommandRouter | null;
   /** The cluster side (raft groups, meta, controller); null in tests without one. */
   cluster: ClusterRuntime | null = null;
+  /**
+   * What INFO's keyspace and dataset size report when the keys are not in `store` (in
+   * sharded mode: the shards this node leads, see start.ts); null: `store`'s.
+   */
+  keyspace: (() => KeyspaceFigures) | null = null;
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;

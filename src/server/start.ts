@@ -317,6 +317,19 @@ async function openCluster(
     },
   });
   node.cluster = cluster;
+  // INFO keyspace: the keys this node serves as a shard's leader, as a Redis Cluster
+  // primary reports its own (summed over the nodes: every key once); the data files are
+  // the whole shard space's.
+  node.keyspace = () => {
+    let keys = 0;
+    let expires = 0;
+    for (const [group, m] of machines) {
+      if (cluster.runtime.multi.status(group)?.role !== "leader") continue;
+      keys += m.store.size();
+      expires += m.store.expiringCount();
+    }
+    return { keys, expires, usedBytes: space.usedBytes() };
+  };
   const random = new SeededRandom((seed ^ 0x85ebca6b) >>> 0);
   node.router = new ClusterRouter(
     cluster,

@@ -343,6 +343,17 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       for (let i = 0; i < 100; i++) await plain.set(`ks:${i}`, "v");
       const total = await other.dbsize();
       assert.ok(total >= 100, `dbsize ${total}`);
+      // INFO keyspace: each node counts the shards it leads, so the nodes sum to DBSIZE.
+      let led = 0;
+      for (const n of nodes) {
+        const r = new Redis({ port: n.port });
+        try {
+          led += Number(/db0:keys=(\d+)/.exec(await r.info("keyspace"))?.[1] ?? 0);
+        } finally {
+          r.disconnect();
+        }
+      }
+      assert.equal(led, total, "INFO keyspace summed over the nodes");
       assert.equal((await plain.keys("ks:*")).length, 100);
       const seen = new Set<string>();
       let cursor = "0";
