@@ -582,7 +582,21 @@ function cluster(node: HomeostatNode, c: Client, args: Args): Reply {
   return runtime.clusterReply(sub) ?? unknownSubcommand(args);
 }
 
+/**
+ * READONLY, READWRITE and ASKING, which cluster clients send: accepted in sharded mode and
+ * change nothing. READONLY allows a replica to answer reads that may be stale; here every
+ * read is linearizable wherever it is sent (answered by, or forwarded to, the shard's
+ * leader), which READONLY permits. ASKING precedes a command redirected by -ASK during a
+ * slot migration, which shards never send (their slots do not move).
+ */
+function clusterConnection(node: HomeostatNode): Reply {
+  return node.cluster === null ? R.error("ERR This instance has cluster support disabled") : R.OK;
+}
+
 export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
+  ["readonly", clusterConnection],
+  ["readwrite", clusterConnection],
+  ["asking", clusterConnection],
   ["ping", ping],
   ["echo", echo],
   ["auth", auth],

@@ -117,6 +117,8 @@ function sections(node: HomeostatNode): Section[] {
         ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
       ],
     ],
+    // As Redis: redis-cli --cluster and other tools check cluster_enabled before anything.
+    ["cluster", [["cluster_enabled", node.cluster === null ? 0 : 1]]],
     ["membership", membershipFields(node)],
     ["raft", raftFields(node)],
     ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${space.expires},avg_ttl=0`]] : []],

@@ -33,6 +33,9 @@ const SERVER_SIDE = [
   "function",
   "homeostat",
   "cluster",
+  "readonly",
+  "readwrite",
+  "asking",
 ];
 
 describe("command table", () => {

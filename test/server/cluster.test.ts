@@ -343,6 +343,11 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       for (let i = 0; i < 100; i++) await plain.set(`ks:${i}`, "v");
       const total = await other.dbsize();
       assert.ok(total >= 100, `dbsize ${total}`);
+      // What cluster clients send: accepted; redis-cli --cluster checks cluster_enabled.
+      assert.equal(await plain.call("READONLY"), "OK");
+      assert.equal(await plain.call("ASKING"), "OK");
+      assert.equal(await plain.call("READWRITE"), "OK");
+      assert.match(await plain.info("cluster"), /cluster_enabled:1/);
       // INFO keyspace: each node counts the shards it leads, so the nodes sum to DBSIZE.
       let led = 0;
       for (const n of nodes) {

@@ -190,6 +190,13 @@ describe("a node over real sockets", () => {
     const [getInfo] = (await client.command("INFO", "get")) as [unknown[]];
     assert.deepEqual(getInfo.slice(0, 2), ["get", 2]);
     assert.equal(await client.call("FUNCTION", "FLUSH"), "OK");
+    // A standalone node answers cluster commands as a Redis without cluster support does.
+    assert.match(await client.info("cluster"), /cluster_enabled:0/);
+    for (const name of ["READONLY", "READWRITE", "ASKING"]) {
+      await assert.rejects(client.call(name), /ERR This instance has cluster support disabled/);
+    }
+    const [readonlyInfo] = (await client.command("INFO", "readonly")) as [unknown[]];
+    assert.deepEqual(readonlyInfo.slice(0, 3), ["readonly", 1, ["loading", "stale", "fast"]]);
   });
 
   it("requires AUTH once a password is set", async () => {
