@@ -78,9 +78,10 @@ export class ClusterRouter implements CommandRouter {
       switch (name) {
         case "dbsize":
         case "keys":
+          return this.everyShard(client, name, this.ledShardIds(), copy, write);
         case "flushall":
         case "flushdb":
-          return this.everyShard(client, name, copy, write);
+          return this.everyShard(client, name, this.shardIds(), copy, write);
         case "scan":
           return this.scan(client, copy);
         case "randomkey":
@@ -192,20 +193,32 @@ export class ClusterRouter implements CommandRouter {
       .sort((a, b) => a - b);
   }
 
+  /** The shards this node leads now: its share of the key space, as a Redis Cluster primary's. */
+  private ledShardIds(): number[] {
+    const multi = this.cluster.runtime.multi;
+    return this.shardIds().filter((g) => multi.leads(g));
+  }
+
   /**
-   * DBSIZE (the sum), KEYS (every shard's, concatenated), FLUSHALL and FLUSHDB (OK once
-   * every shard has flushed; each shard's flush is atomic, the whole is not) — run on
-   * every shard at once. Any shard's error is the answer.
+   * Runs a keyless command on each of `ids` at once: DBSIZE (the sum) and KEYS (every
+   * shard's, concatenated) on the shards this node leads, FLUSHALL and FLUSHDB (OK once
+   * every shard has flushed; each shard's flush is atomic, the whole is not) on all of
+   * them. Any shard's error is the answer.
+   *
+   * DBSIZE and KEYS answer for this node's share, as a Redis Cluster node does: cluster
+   * clients follow the command tips (`REQUEST_POLICY:ALL_SHARDS`, DBSIZE's
+   * `RESPONSE_POLICY:AGG_SUM`) and send them to every primary, then add the replies up
+   * (node-redis does); an answer for the whole key space from each would be counted once
+   * per node. A flush of everything from each primary flushes the same key space again.
    */
   private async everyShard(
     client: Client,
     name: string,
+    ids: readonly number[],
     args: Buffer[],
     write: boolean,
   ): Promise<Reply> {
-    const replies = await Promise.all(
-      this.shardIds().map((g) => this.onShard(client, g, args, write)),
-    );
+    const replies = await Promise.all(ids.map((g) => this.onShard(client, g, args, write)));
     const failed = replies.find((r) => r.kind === "error");
     if (failed !== undefined) return failed;
     if (name === "dbsize") {
@@ -222,17 +235,28 @@ export class ClusterRouter implements CommandRouter {
   }
 
   /**
-   * SCAN over every shard in turn: the cursor is inner × shards + the shard's position,
-   * where inner is the shard's own SCAN cursor (0 starts a shard), so the cursor alone
-   * carries the iteration, as Redis requires. The shard count never changes (no splits).
+   * SCAN over the shards this node leads (its share, as DBSIZE and KEYS: cluster clients
+   * scan every primary in turn), one shard after the other in shard order. The cursor is
+   * inner × shards + the shard's position among all shards, where inner is the shard's
+   * own SCAN cursor (0 starts a shard), so the cursor alone carries the iteration, as
+   * Redis requires; the shard count never changes (no splits). A shard not led here is
+   * skipped when its turn comes; one begun here is finished wherever it is led now, so a
+   * leadership that moves away mid-shard loses none of its keys (Redis allows a key to be
+   * returned twice, not to be missed). A shard that moves here after its turn is left to
+   * the node that led it then, as keys that change hands during a Redis Cluster scan are.
    */
   private async scan(client: Client, args: Buffer[]): Promise<Reply> {
     const ids = this.shardIds();
     const n = BigInt(ids.length);
     const cursor = parseCursorArg(args[1] as Buffer);
     if (cursor === undefined || n === 0n) return R.error("ERR invalid cursor");
-    const position = Number(cursor % n);
+    let position = Number(cursor % n);
     const inner = cursor / n;
+    if (inner === 0n) {
+      const multi = this.cluster.runtime.multi;
+      while (position < ids.length && !multi.leads(ids[position] as number)) position += 1;
+      if (position === ids.length) return R.array([R.bulk("0"), R.EMPTY_ARRAY]);
+    }
     const sub = [...args];
     sub[1] = Buffer.from(inner.toString());
     const reply = await this.onShard(client, ids[position] as number, sub, false);
