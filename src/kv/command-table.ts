@@ -724,6 +724,18 @@ const DECLS: Record<string, Decl> = {
     keySpecs: [keys("RO", 1, -1)],
     args: [key("key", 0, { multiple: true })],
   },
+  touch: {
+    arity: -2,
+    flags: "READONLY FAST",
+    acl: "KEYSPACE",
+    group: "generic",
+    since: "3.2.1",
+    summary: "Counts how many of the given keys exist (there is no access time to alter).",
+    complexity: "O(N) for N keys.",
+    tips: "REQUEST_POLICY:MULTI_SHARD RESPONSE_POLICY:AGG_SUM",
+    keySpecs: [keys("RO", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
   type: {
     arity: 2,
     flags: "READONLY FAST",

@@ -94,6 +94,9 @@ export const KEYSPACE_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["del", del],
   ["unlink", del],
   ["exists", exists],
+  // Redis's TOUCH also updates each key's access time, for LRU eviction; nothing here
+  // evicts, so it answers as EXISTS.
+  ["touch", exists],
   ["type", type],
   ["rename", (ctx: ExecContext, args: Args) => rename(ctx, args, false)],
   ["renamenx", (ctx: ExecContext, args: Args) => rename(ctx, args, true)],

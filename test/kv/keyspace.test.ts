@@ -12,7 +12,7 @@ function putOtherType(db: TestDb, key: string): void {
   db.store.set(Buffer.from(key), value);
 }
 
-describe("DEL, UNLINK, EXISTS, TYPE", () => {
+describe("DEL, UNLINK, EXISTS, TOUCH, TYPE", () => {
   for (const command of ["del", "unlink"]) {
     it(`${command} counts the keys it removed, each once`, () => {
       const db = newDb();
@@ -31,14 +31,16 @@ describe("DEL, UNLINK, EXISTS, TYPE", () => {
     assert.equal(db.store.get(Buffer.from("a")), undefined);
   });
 
-  it("EXISTS counts repeats, skips expired keys, and never deletes", () => {
-    const db = newDb();
-    r(db, "set", "a", "1");
-    r(db, "set", "e", "1", "px", "5");
-    db.advance(5);
-    assert.deepEqual(r(db, "exists", "a", "a", "e", "missing"), 2);
-    assert.notEqual(db.store.get(Buffer.from("e")), undefined, "reads never write");
-  });
+  for (const command of ["exists", "touch"]) {
+    it(`${command} counts repeats, skips expired keys, and never deletes`, () => {
+      const db = newDb();
+      r(db, "set", "a", "1");
+      r(db, "set", "e", "1", "px", "5");
+      db.advance(5);
+      assert.deepEqual(r(db, command, "a", "a", "e", "missing"), 2);
+      assert.notEqual(db.store.get(Buffer.from("e")), undefined, "reads never write");
+    });
+  }
 
   it("TYPE names the type, none when absent or expired", () => {
     const db = newDb();
