@@ -37,6 +37,12 @@ export class ForwardConnection {
   /** Replies to the handshake still to skip. */
   private skip: number;
   private closed = false;
+  /**
+   * Whether the connection was ever made. Commands written before are queued in the
+   * socket and leave only once it connects: if it never does (the leader's node is down,
+   * its port refuses), none of them reached it, so none ran.
+   */
+  private connected = false;
 
   constructor(
     readonly host: string,
@@ -46,6 +52,9 @@ export class ForwardConnection {
   ) {
     this.socket = connect(port, host);
     this.socket.setNoDelay(true);
+    this.socket.once("connect", () => {
+      this.connected = true;
+    });
     const hello: string[][] = [];
     if (password !== "") hello.push(["AUTH", password]);
     hello.push(["HOMEOSTAT", "FORWARDED"]);
@@ -64,8 +73,9 @@ export class ForwardConnection {
   }
 
   /**
-   * The leader's reply; a TRYAGAIN error if the command could not be sent, an UNCERTAIN
-   * one if it was sent and the connection was lost before the reply.
+   * The leader's reply; a TRYAGAIN error if the command could not be sent (this
+   * connection is closed, or never connected), an UNCERTAIN one if it was sent and the
+   * connection was lost before the reply.
    */
   send(args: readonly Buffer[]): Promise<Reply> {
     if (this.closed || this.pending.length >= inflightMax) {
@@ -82,9 +92,12 @@ export class ForwardConnection {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
+    const answer = this.connected
+      ? R.error(`${lostInFlightPrefix} (${why}); the command may or may not have run`)
+      : R.error(`${unreachablePrefix} (${why}); the command was not sent`);
     for (const p of this.pending.splice(0)) {
       clearTimeout(p.timer);
-      p.resolve(R.error(`${lostInFlightPrefix} (${why}); the command may or may not have run`));
+      p.resolve(answer);
     }
     this.onClose();
   }

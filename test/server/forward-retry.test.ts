@@ -62,6 +62,17 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
     assert.equal(mayRetry(reply, true), true);
   });
 
+  it("a forward sent while connecting to a node that is down did not run: it is retried", async () => {
+    // The leader's node was SIGKILLed: its port refuses. The command was written to a
+    // socket that never connected, so it never left this node.
+    const forward = new ForwardConnection("127.0.0.1", await unusedPort(), "", () => {});
+    const reply = await forward.send(set);
+    const text = errorText(reply);
+    assert.ok(text.startsWith(unreachablePrefix), text);
+    assert.match(text, /ECONNREFUSED.*not sent$/);
+    assert.equal(mayRetry(reply, true), true);
+  });
+
   it("retries a write after the answers that say it did not run, not after the others", () => {
     const didNotRun = [
       R.error("MOVED 42 127.0.0.1:7001"),
