@@ -60,6 +60,12 @@ export type MetaOutcome =
 
 /** Real milliseconds per raft tick: raft's election timeout is 10 ticks (1–2 s to fail over). */
 export const raftTickMs = 100;
+/**
+ * Longest a clean stop waits for its leaderships to move (handOver): a transfer takes a
+ * round trip or two once the target is caught up; one that has not happened by then
+ * (no live voter to take it, a target that lags far behind) leaves an election.
+ */
+const handOverMs = 3000;
 /** How often the meta leader plans (controller.ts): a few ticks, so actions settle between plans. */
 const controllerIntervalMs = 500;
 /** First byte of a controller message on the bus (membership's is 0xb5, raft's envelopes 1). */
@@ -1021,6 +1027,55 @@ export class ClusterRuntime {
     while (!done()) {
       if (Date.now() > deadline) throw new Error("timed out waiting for the cluster");
       await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
+   * Before a clean stop: moves every leadership this node holds to another live voter of
+   * its group (raft's leader transfer: the target is brought up to date, then campaigns
+   * at once), until it leads nothing or `timeoutMs` has passed; how many it still leads.
+   * Without it, each group it led would wait out an election timeout (1-2 s) after the
+   * stop with no leader, every write to it paused. The controller stops planning here
+   * first, so that it moves nothing back; another node's would only after a round.
+   */
+  async handOver(timeoutMs = handOverMs): Promise<{ moved: number; kept: number }> {
+    if (this.controllerTimer !== null) clearInterval(this.controllerTimer);
+    this.controllerTimer = null;
+    const multi = this.runtime.multi;
+    const led = () => multi.groupIds().filter((g) => multi.leads(g));
+    const first = led().length;
+    const deadline = Date.now() + timeoutMs;
+    // One target per group, kept while it is alive: a new target restarts a transfer.
+    const targets = new Map<number, number>();
+    for (;;) {
+      const groups = led();
+      if (groups.length === 0 || Date.now() > deadline || this.closed) {
+        return { moved: first - groups.length, kept: groups.length };
+      }
+      const states = this.memberStates();
+      const alive = (id: number) => {
+        const n = this.meta.nodeByRaftId(id);
+        return n !== undefined && states.get(n.id) === "alive";
+      };
+      for (const g of groups) {
+        const raft = multi.raftOf(g);
+        if (raft === undefined) continue;
+        let to = targets.get(g) ?? 0;
+        if (to === 0 || !alive(to)) {
+          // The live voter furthest along: the shortest catch-up before it campaigns.
+          to = 0;
+          let best = -1;
+          for (const id of raft.confState().voters) {
+            const match = raft.progressOf(id)?.match ?? -1;
+            if (id !== this.raftId && alive(id) && match > best) [to, best] = [id, match];
+          }
+        }
+        if (to === 0) continue;
+        targets.set(g, to);
+        multi.transferLeader(g, to);
+      }
+      this.runtime.flushSoon();
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

@@ -492,6 +492,17 @@ export class HomeostatNode {
       if (server === null) resolve();
       else server.close(() => resolve());
     });
+    // The clients still connected are served meanwhile: a write to a group whose
+    // leadership moved is forwarded to the new leader (or answered MOVED).
+    const cluster = this.cluster;
+    if (cluster !== null) {
+      const startedAt = Date.now();
+      const { moved, kept } = await cluster.handOver();
+      this.log.info(
+        { moved, kept, ms: Date.now() - startedAt },
+        "leaderships handed over before stopping",
+      );
+    }
     while (this.flushesInFlight > 0 || this.store.writeSeq > this.store.durableSeq) {
       if (this.flushesInFlight === 0) this.runFlush();
       await new Promise((r) => setTimeout(r, 5));

@@ -252,6 +252,9 @@ async function openCluster(
       "shard key space writes its pages with pwrite, not through LMDB's write map",
     );
   }
+  // Connections to other nodes for the commands forwarded to their shards' leaders: closed
+  // with the cluster, or their sockets would keep a stopped node's process alive.
+  const forwarder = new Forwarder(options.requirepass);
   const machines = new Map<number, ShardMachine>();
   // Shards whose replica left this node and whose keys are still to be deleted (a delete
   // that failed, e.g. on a full disk, is tried again every 5 s).
@@ -311,6 +314,7 @@ async function openCluster(
     onClose: async () => {
       clearInterval(expiry);
       clearInterval(orphans);
+      forwarder.close();
       for (const t of dropRetries) clearTimeout(t);
       for (const m of machines.values()) await m.close();
       await space.close();
@@ -335,7 +339,7 @@ async function openCluster(
     cluster,
     (group) => machines.get(group),
     (args, nowMs, s) => encodeLogCommand({ kind: "command", nowMs, seed: s, args }),
-    new Forwarder(options.requirepass),
+    forwarder,
     random,
     now,
   );

@@ -315,6 +315,35 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     assertLinearizable(work.history);
   });
 
+  it("hands its leaderships over before a clean stop, and rejoins", async () => {
+    const victim = nodes[1] as RunningNode;
+    const id = await raftIdOf(victim.port);
+    await waitFor("node 2 leads a shard", 30_000, async () =>
+      (await groupsOf(victim.port)).some((g) => g.role === "leader" && g.lead === id),
+    );
+    const stopped = await Promise.race([
+      victim.stop(),
+      new Promise<string>((r) => setTimeout(() => r("still running after 20 s"), 20_000)),
+    ]);
+    assert.equal(
+      stopped,
+      0,
+      `exit: ${stopped}; last log lines:\n${victim.logs.slice(-25).join("\n")}`,
+    );
+    const line = victim.logs.find((l) => l.includes("leaderships handed over before stopping"));
+    assert.ok(line !== undefined, "the node says what it handed over");
+    const { moved, kept } = JSON.parse(line) as { moved: number; kept: number };
+    assert.ok(moved >= 1, line);
+    assert.equal(kept, 0, line);
+    nodes[1] = await startNode(victim.dir, [
+      "--cluster",
+      "--join",
+      `127.0.0.1:${(nodes[0] as RunningNode).port}`,
+    ]);
+    await waitPlaced(nodes, 3);
+    await waitRegistered(nodes);
+  });
+
   it("stops cleanly on SIGTERM and restarts as a whole with its data", async () => {
     // Every node at once: no shard leader is left to recreate a replica by messaging it,
     // so each node must reopen its shards from its own raft log.
