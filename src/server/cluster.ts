@@ -1033,7 +1033,8 @@ export class ClusterRuntime {
   /**
    * Before a clean stop: moves every leadership this node holds to another live voter of
    * its group (raft's leader transfer: the target is brought up to date, then campaigns
-   * at once), until it leads nothing or `timeoutMs` has passed; how many it still leads.
+   * at once), until it leads nothing or `timeoutMs` has passed. Returns how many
+   * leaderships moved and how many it still holds.
    * Without it, each group it led would wait out an election timeout (1-2 s) after the
    * stop with no leader, every write to it paused. The controller stops planning here
    * first, so that it moves nothing back; another node's would only after a round.
