@@ -1058,6 +1058,7 @@ export class ClusterRuntime {
         const n = this.meta.nodeByRaftId(id);
         return n !== undefined && states.get(n.id) === "alive";
       };
+      let transferring = 0;
       for (const g of groups) {
         const raft = multi.raftOf(g);
         if (raft === undefined) continue;
@@ -1073,8 +1074,10 @@ export class ClusterRuntime {
         }
         if (to === 0) continue;
         targets.set(g, to);
-        multi.transferLeader(g, to);
+        if (multi.transferLeader(g, to)) transferring += 1;
       }
+      // Nothing can move (a one-node cluster, no other voter alive): no need to wait.
+      if (transferring === 0) return { moved: first - groups.length, kept: groups.length };
       this.runtime.flushSoon();
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -57,6 +57,9 @@ const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
  */
 const gatherMsMax = 0.2;
 
+/** Longest a stopping node waits for its clients to take their last replies and close. */
+const clientsDrainMs = 1000;
+
 /** INFO's keyspace figures: keys, keys with a time to live, bytes of the data files. */
 export interface KeyspaceFigures {
   keys: number;
@@ -505,6 +508,18 @@ export class HomeostatNode {
     }
     while (this.flushesInFlight > 0 || this.store.writeSeq > this.store.durableSeq) {
       if (this.flushesInFlight === 0) this.runFlush();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Every command read so far gets its reply before its connection ends; nothing more
+    // is read. Cut off instead, a write that ran could go unanswered, and a client that
+    // sends its unanswered commands again on a new connection (ioredis does) would run
+    // it twice. A client that does not close its side in time is cut off.
+    for (const c of this.clients.values()) {
+      c.closing = true;
+      if (c.held.length === 0) c.socket.end();
+    }
+    const until = Date.now() + clientsDrainMs;
+    while (this.clients.size > 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.clients.values()) c.socket.destroy();

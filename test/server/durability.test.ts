@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { it } from "node:test";
 import { Redis } from "ioredis";
@@ -143,6 +144,63 @@ it("rebuilds a cluster node's key spaces from its raft logs after a machine rest
       assert.equal(await again.stop(), 0);
     }
     assert.match(readFileSync(stateFile, "latin1"), / closed\n$/, "synced at a clean stop");
+  } finally {
+    removeDir(dir);
+  }
+});
+
+it("answers every command it ran before a SIGTERM, and runs none it did not answer", async () => {
+  const dir = tempDir();
+  try {
+    // A one-node cluster: its replies wait for raft (a commit, then the apply), not for
+    // the store's sync, which a stop used to wait for alone.
+    const node = await startNode(dir, ["--cluster", "--shards", "1"]);
+    // A long pipeline of INCRs on one connection, SIGTERM while it is being answered.
+    const incrs = Buffer.from("*2\r\n$4\r\nINCR\r\n$1\r\nc\r\n".repeat(20_000));
+    let answered = 0;
+    let tail = "";
+    let stopping = false;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(node.port, "127.0.0.1");
+      socket.on("connect", () => {
+        for (let i = 0; i < 10; i++) socket.write(incrs);
+      });
+      socket.on("data", (d: Buffer) => {
+        const text = tail + d.toString("latin1");
+        const lines = text.split("\r\n");
+        tail = lines.pop() ?? "";
+        for (const l of lines) if (l.startsWith(":")) answered += 1;
+        if (answered > 0 && !stopping) {
+          stopping = true;
+          node.proc.kill("SIGTERM");
+        }
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", (e: NodeJS.ErrnoException) => {
+        // Cut off (the old behaviour): the count is still checked below.
+        if (e.code === "ECONNRESET") resolve();
+        else reject(e);
+      });
+    });
+    // One SIGTERM only: a second one ends the process at once.
+    if (node.proc.exitCode === null && node.proc.signalCode === null) {
+      await new Promise((r) => node.proc.once("exit", r));
+    }
+    assert.equal(node.proc.exitCode, 0);
+    const again = await startNode(dir, ["--cluster"]);
+    const r = new Redis({ port: again.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+    try {
+      let ran = -1;
+      await waitFor("the shard elected again", 20_000, async () => {
+        ran = Number(await r.get("c").catch(() => -1));
+        return ran >= 0;
+      });
+      assert.ok(answered > 0 && answered < 200_000, `answered ${answered}`);
+      assert.equal(answered, ran, "every INCR that ran was answered, and only those ran");
+    } finally {
+      r.disconnect();
+      assert.equal(await again.stop(), 0);
+    }
   } finally {
     removeDir(dir);
   }
