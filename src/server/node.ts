@@ -123,6 +123,8 @@ export class HomeostatNode {
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly onCommandBound = (args: Args): boolean => this.onCommand(args);
   private stopping = false;
+  /** Where stop() is: for the log line of a stop that does not finish (start.ts). */
+  stopStage = "running";
   /** Cluster membership; null until start.ts opened it (and in tests without a bus). */
   membership: MembershipDriver | null = null;
   /** See NodeDeps.router; may be set once the cluster side is up. */
@@ -499,6 +501,7 @@ export class HomeostatNode {
     // leadership moved is forwarded to the new leader (or answered MOVED).
     const cluster = this.cluster;
     if (cluster !== null) {
+      this.stopStage = "handing leaderships over";
       const startedAt = Date.now();
       const { moved, kept } = await cluster.handOver();
       this.log.info(
@@ -506,10 +509,12 @@ export class HomeostatNode {
         "leaderships handed over before stopping",
       );
     }
+    this.stopStage = "making the last writes durable";
     while (this.flushesInFlight > 0 || this.store.writeSeq > this.store.durableSeq) {
       if (this.flushesInFlight === 0) this.runFlush();
       await new Promise((r) => setTimeout(r, 5));
     }
+    this.stopStage = "answering and closing clients";
     // Every command read so far gets its reply before its connection ends; nothing more
     // is read. Cut off instead, a write that ran could go unanswered, and a client that
     // sends its unanswered commands again on a new connection (ioredis does) would run
@@ -523,10 +528,15 @@ export class HomeostatNode {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.clients.values()) c.socket.destroy();
+    this.stopStage = "closing the cluster side";
     await this.cluster?.close();
+    this.stopStage = "leaving the membership";
     await this.membership?.close();
+    this.stopStage = "closing the listener";
     await closed;
+    this.stopStage = "closing the store";
     await this.store.close();
+    this.stopStage = "stopped";
   }
 }
 

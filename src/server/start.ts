@@ -171,6 +171,13 @@ export async function startNode(options: StartOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, "shutting down");
+      // A stop that does not finish (a stage that hangs, or a handle that keeps the
+      // process alive after it) says where it was and ends the process: an operator's
+      // SIGTERM must end the node. Unref'd: it never keeps a finished process alive.
+      setTimeout(() => {
+        log.error({ stage: node.stopStage }, "stopping took over 20 s: exiting anyway");
+        process.exit(1);
+      }, stopWatchdogMs).unref();
       node.stop().then(
         () => {
           log.info("stopped");
@@ -366,6 +373,9 @@ async function openCluster(
   orphans.unref();
   node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
+
+/** Longest a stop may take before the process ends anyway (handOver 3 s, clients 1 s...). */
+const stopWatchdogMs = 20_000;
 
 /**
  * How often orphaned proposals are given up (ShardMachine and MetaMachine.dropOrphans). A
