@@ -139,6 +139,8 @@ interface Workload {
   history: HistoryRecorder<KvInput, KvOutput>;
   acked: number;
   errors: number;
+  /** The error replies and failures the clients saw, in order. */
+  messages: string[];
 }
 
 /**
@@ -148,7 +150,7 @@ interface Workload {
  */
 function runWorkload(ports: number[], keys: string[], clients: number): Workload {
   const history = new HistoryRecorder<KvInput, KvOutput>();
-  const w: Workload = { stop: async () => {}, history, acked: 0, errors: 0 };
+  const w: Workload = { stop: async () => {}, history, acked: 0, errors: 0, messages: [] };
   let running = true;
   let counter = 0;
   const loops: Promise<void>[] = [];
@@ -174,9 +176,10 @@ function runWorkload(ports: number[], keys: string[], clients: number): Workload
             const out = write ? await r.set(key, value) : await r.get(key);
             history.ok(h, out, performance.now());
             if (write) w.acked += 1;
-          } catch {
+          } catch (e) {
             history.fail(h);
             w.errors += 1;
+            w.messages.push(e instanceof Error ? e.message : String(e));
             await new Promise((res) => setTimeout(res, 50));
           }
         }
@@ -269,6 +272,10 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     await work.stop();
     assert.ok(ackedAfter > ackedBefore + 20, "writes resumed after the kill");
     assertLinearizable(work.history);
+    // A forward that could not even connect to the dead leader's node never left: it is
+    // retried, not answered "may or may not have run" (forwarder.ts).
+    const refused = work.messages.filter((m) => /ECONNREFUSED.*may or may not have run/.test(m));
+    assert.deepEqual(refused, [], "no command that was never sent is reported as uncertain");
 
     // Restarted on its data folder, it catches up and serves again.
     const idx = nodes.indexOf(victim);
