@@ -24,6 +24,9 @@ export type ServerHandler = (
 /** The Redis version whose commands and replies this node follows. */
 export const REDIS_COMPAT_VERSION = "7.0.15";
 
+/** What a standalone node answers to a cluster command, as Redis without cluster support. */
+const clusterDisabled = R.error("ERR This instance has cluster support disabled");
+
 /** Unknown subcommand or wrong arity, as Redis says them; undefined when it is fine. */
 function checkSub(args: Args): Reply | undefined {
   return resolveCommand(args).error;
@@ -490,12 +493,12 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
   if (bad !== undefined) return bad;
   if (args.lower(1) === "groups") {
     const cluster = node.cluster;
-    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (cluster === null) return clusterDisabled;
     return R.array(cluster.groupRows().map((row) => R.bulk(row)));
   }
   if (args.lower(1) === "contract") {
     const cluster = node.cluster;
-    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (cluster === null) return clusterDisabled;
     const sub = args.lower(2);
     if (sub === "apply" && args.length === 4) return cluster.applyContract(args.str(3));
     if (sub === "show" && args.length === 3) return cluster.contractShow();
@@ -504,7 +507,7 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
   }
   if (args.lower(1) === "journal") {
     const cluster = node.cluster;
-    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (cluster === null) return clusterDisabled;
     if (args.length === 2) return cluster.journalRows(0);
     const after = Number(args.str(3));
     if (args.length !== 4 || !args.is(2, "after") || !Number.isSafeInteger(after) || after < 0) {
@@ -514,13 +517,13 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
   }
   if (args.lower(1) === "remove") {
     const cluster = node.cluster;
-    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (cluster === null) return clusterDisabled;
     return cluster.removeNode(args.str(2));
   }
   if (args.lower(1) === "shard") {
     const onShard = node.router?.onShard;
     if (node.cluster === null || onShard === undefined) {
-      return R.error("ERR This instance has cluster support disabled");
+      return clusterDisabled;
     }
     const group = Number(args.str(2));
     if (!Number.isSafeInteger(group) || group < 1) return R.error("ERR shard must be a shard id");
@@ -536,7 +539,7 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
   }
   if (args.lower(1) === "register") {
     const cluster = node.cluster;
-    if (cluster === null) return R.error("ERR This instance has cluster support disabled");
+    if (cluster === null) return clusterDisabled;
     const port = Number(args.str(4));
     const busPort = Number(args.str(5));
     if (!Number.isInteger(port) || !Number.isInteger(busPort)) {
@@ -575,7 +578,7 @@ function cluster(node: HomeostatNode, c: Client, args: Args): Reply {
   const sub = args.lower(1);
   if (sub === "keyslot") return R.integer(keyHashSlot(args.buf(2)));
   const runtime = node.cluster;
-  if (runtime === null) return R.error("ERR This instance has cluster support disabled");
+  if (runtime === null) return clusterDisabled;
   // A client that reads the slot map can follow MOVED: from now on it gets MOVED rather
   // than having its commands forwarded.
   if (sub === "slots" || sub === "shards" || sub === "nodes") c.clusterAware = true;
@@ -590,7 +593,7 @@ function cluster(node: HomeostatNode, c: Client, args: Args): Reply {
  * slot migration, which shards never send (their slots do not move).
  */
 function clusterConnection(node: HomeostatNode): Reply {
-  return node.cluster === null ? R.error("ERR This instance has cluster support disabled") : R.OK;
+  return node.cluster === null ? clusterDisabled : R.OK;
 }
 
 export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([

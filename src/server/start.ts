@@ -335,7 +335,7 @@ async function openCluster(
     let keys = 0;
     let expires = 0;
     for (const [group, m] of machines) {
-      if (cluster.runtime.multi.status(group)?.role !== "leader") continue;
+      if (!cluster.runtime.multi.leads(group)) continue;
       keys += m.store.size();
       expires += m.store.expiringCount();
     }
@@ -354,7 +354,7 @@ async function openCluster(
   // log entry (a replica deletes each only if it is expired at the entry's time).
   expiry = setInterval(() => {
     for (const [group, m] of machines) {
-      if (cluster.runtime.multi.status(group)?.role !== "leader") continue;
+      if (!cluster.runtime.multi.leads(group)) continue;
       const nowMs = Math.max(now(), m.lastNowMs);
       const keys = m.expiredKeys(nowMs, 200);
       if (keys.length === 0) continue;
