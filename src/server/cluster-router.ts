@@ -304,7 +304,20 @@ export class ClusterRouter implements CommandRouter {
     const nowMs = Math.max(this.nowMs(), replica.lastNowMs);
     const data = this.encode(args, nowMs, this.random.int(2 ** 31));
     const r = runtime.multi.propose(group, data);
-    if (!r.ok) return Promise.resolve(proposeRefused(r.reason));
+    if (!r.ok) {
+      // A leadership on its way to another node (a transfer: the controller spreading
+      // leaders, or this node stopping) settles in a round trip or two: the write waits
+      // for it and goes where the shard is led then, instead of a TRYAGAIN that a plain
+      // client does not retry. A transfer that fails ends in an election timeout: after
+      // the rounds the answer is TRYAGAIN, as before.
+      if (r.reason !== "transferring" || round >= forwardRetriesMax) {
+        return Promise.resolve(proposeRefused(r.reason));
+      }
+      const again = argsOfEntry(data);
+      return sleep(50 * (round + 1)).then(() =>
+        this.atLeader(client, group, again, true, away, forward ?? again, round + 1),
+      );
+    }
     const done = replica.expect(r.index, r.term).catch((e: unknown) => {
       if (!(e instanceof ProposalLost && e.didNotRun)) return outcomeUnknown;
       if (round >= forwardRetriesMax) return notRun;

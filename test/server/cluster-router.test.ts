@@ -24,14 +24,20 @@ const setSpec = COMMAND_SPECS.get("set") as CommandSpec;
  * (from 1) ends as outcomes[i - 1]: applied, or lost for that reason. The cluster is a
  * stand-in with only what a write to a shard led here uses.
  */
-function leadingNode(outcomes: readonly (ProposalLostReason | "applied")[]) {
+function leadingNode(outcomes: readonly (ProposalLostReason | "applied")[], transferring = 0) {
   const proposed: Uint8Array[] = [];
+  let refused = 0;
   const cluster = {
     shardOf: () => shard,
     runtime: {
       multi: {
         leads: (group: number) => group === shard,
         propose: (_group: number, data: Uint8Array) => {
+          // The first `transferring` proposals meet a leadership on its way elsewhere.
+          if (refused < transferring) {
+            refused += 1;
+            return { ok: false, reason: "transferring", lead: 1 };
+          }
           proposed.push(Uint8Array.from(data));
           return { ok: true, index: proposed.length, term: 1 };
         },
@@ -98,6 +104,21 @@ describe("ClusterRouter, a write to a shard led here", () => {
     assert.equal(reply.kind, "error");
     assert.match(String(reply.kind === "error" ? reply.value : ""), /^TRYAGAIN .*did not run/);
     assert.equal(proposed.length, 4);
+  });
+
+  it("waits out a leadership transfer, then runs it where the shard is led", async () => {
+    const { router, proposed } = leadingNode(["applied"], 2);
+    assert.deepEqual(await routeSet(router), R.OK);
+    assert.equal(proposed.length, 1);
+    assert.deepEqual(argsOf(proposed[0] as Uint8Array), ["SET", "k", "v"]);
+  });
+
+  it("answers TRYAGAIN when the transfer does not settle in three more rounds", async () => {
+    const { router, proposed } = leadingNode(["applied"], 10);
+    const reply = await routeSet(router);
+    assert.equal(reply.kind, "error");
+    assert.match(String(reply.kind === "error" ? reply.value : ""), /^TRYAGAIN /);
+    assert.equal(proposed.length, 0);
   });
 
   it("answers UNCERTAIN, and runs nothing again, when the outcome is unknown", async () => {
