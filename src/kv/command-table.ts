@@ -17,6 +17,7 @@ export type CommandGroup =
   | "connection"
   | "server"
   | "scripting"
+  | "transactions"
   | "cluster";
 
 /** Flags COMMAND INFO shows, in the order Redis 7.0 lists them. */
@@ -1292,6 +1293,26 @@ const DECLS: Record<string, Decl> = {
         complexity: "O(N) for N groups.",
         tips: "NONDETERMINISTIC_OUTPUT",
       },
+      transaction: {
+        arity: 3,
+        flags: "WRITE NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "(between nodes) Runs a forwarded MULTI/EXEC on its shard's leader, as one log entry.",
+        complexity: "Depends on the commands in the transaction.",
+        args: [str("body")],
+      },
+      fingerprint: {
+        arity: -3,
+        flags: "READONLY NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "(between nodes) Reads the fingerprints of forwarded WATCH keys on their shard's leader.",
+        complexity: "O(N) for N keys.",
+        args: [str("key", { multiple: true })],
+      },
       forwarded: {
         arity: 2,
         flags: "NOSCRIPT LOADING STALE FAST",
@@ -1302,6 +1323,53 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
       },
     },
+  },
+  multi: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE FAST ALLOW_BUSY",
+    acl: "TRANSACTION",
+    group: "transactions",
+    since: "1.2.0",
+    summary: "Starts a transaction.",
+    complexity: O1,
+  },
+  exec: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE SKIP_SLOWLOG",
+    acl: "TRANSACTION",
+    group: "transactions",
+    since: "1.2.0",
+    summary: "Runs the commands queued since MULTI, with nothing in between.",
+    complexity: "Depends on the commands in the transaction.",
+  },
+  discard: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE FAST ALLOW_BUSY",
+    acl: "TRANSACTION",
+    group: "transactions",
+    since: "2.0.0",
+    summary: "Discards the commands queued since MULTI.",
+    complexity: "O(N) for N queued commands.",
+  },
+  watch: {
+    arity: -2,
+    flags: "NOSCRIPT LOADING STALE FAST ALLOW_BUSY",
+    acl: "TRANSACTION",
+    group: "transactions",
+    since: "2.2.0",
+    summary: "Makes the next EXEC run only if the given keys still hold their values of now.",
+    complexity: "O(1) for every key.",
+    keySpecs: [keys("RO", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  unwatch: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE FAST ALLOW_BUSY",
+    acl: "TRANSACTION",
+    group: "transactions",
+    since: "2.2.0",
+    summary: "Forgets the keys watched by WATCH.",
+    complexity: O1,
   },
   readonly: {
     arity: 1,

@@ -12,6 +12,7 @@ import { arityAccepts, COMMAND_SPECS, type CommandSpec, keyIndexes } from "./com
 import { isExpired } from "./db.js";
 import { unknownCommand, wrongArity } from "./errors.js";
 import { KV_HANDLERS } from "./handlers.js";
+import { decodeTransaction, fingerprint, sameFingerprint } from "./transaction.js";
 import type { ExecContext } from "./types.js";
 
 /**
@@ -200,6 +201,16 @@ function readParts(r: ViewReader, max: number): Uint8Array[] {
   return parts;
 }
 
+/**
+ * Internal commands that reach a shard as a client command's argument vector: HOMEOSTAT
+ * TRANSACTION <body> (a MULTI/EXEC, kv/transaction.ts), logged and applied as one entry,
+ * and HOMEOSTAT FINGERPRINT <key>... (WATCH), a read of the keys' fingerprints.
+ */
+export function isInternal(args: Args, sub: "transaction" | "fingerprint"): boolean {
+  return args.length >= 3 && args.is(0, "homeostat") && args.is(1, sub);
+}
+const fingerprintRead = "homeostat|fingerprint";
+
 /** A fresh u32 seed for a LogCommand. */
 export function drawSeed(random: Random): number {
   return random.int(u32Bound);
@@ -217,7 +228,7 @@ export function copyArgs(args: Args): Buffer[] {
  * Buffer (decodeLogCommand's views) is handed out as it is: apply asks for the key two or
  * three times per command, and a view per ask was a tenth of a node's allocations.
  */
-class ArrayArgs implements Args {
+export class ArrayArgs implements Args {
   constructor(private readonly parts: readonly Uint8Array[]) {}
   get length(): number {
     return this.parts.length;
@@ -657,12 +668,20 @@ export class ShardMachine implements ReplicatedMachine {
   read(id: number, args: readonly Uint8Array[], nowMs: number): Promise<Reply> {
     assert(args.length > 0, "shard machine: a read without a command");
     const cmd = new ArrayArgs(args);
-    const resolved = this.resolve(cmd);
-    if (!("spec" in resolved)) return Promise.resolve(resolved.reply);
-    assert(
-      resolved.spec.flags.includes("readonly") && !resolved.spec.flags.includes("write"),
-      `shard machine: '${resolved.spec.name}' is not a read-only command; propose it`,
-    );
+    let name: string;
+    if (isInternal(cmd, "fingerprint")) {
+      const refused = this.unowned(cmd, 2);
+      if (refused !== null) return Promise.resolve(refused);
+      name = fingerprintRead;
+    } else {
+      const resolved = this.resolve(cmd);
+      if (!("spec" in resolved)) return Promise.resolve(resolved.reply);
+      assert(
+        resolved.spec.flags.includes("readonly") && !resolved.spec.flags.includes("write"),
+        `shard machine: '${resolved.spec.name}' is not a read-only command; propose it`,
+      );
+      name = resolved.spec.name;
+    }
     let refused: ReadAbortedReason | null = null;
     if (this.closed) refused = "closed";
     else if (this.failure !== null) refused = "failed";
@@ -673,7 +692,7 @@ export class ShardMachine implements ReplicatedMachine {
       return Promise.reject(new ReadAborted(id, refused));
     }
     return new Promise((resolve, reject) =>
-      this.pendingReads.set(id, { args: cmd, name: resolved.spec.name, nowMs, resolve, reject }),
+      this.pendingReads.set(id, { args: cmd, name, nowMs, resolve, reject }),
     );
   }
 
@@ -829,9 +848,57 @@ export class ShardMachine implements ReplicatedMachine {
     this.entryRandom.reseed(cmd.seed);
     this.ctx.random = this.entryRandom;
     const args = new ArrayArgs(cmd.args);
+    if (args.length === 3 && isInternal(args, "transaction")) {
+      return this.runTransaction(args.buf(2));
+    }
     const resolved = this.resolve(args);
     if (!("spec" in resolved)) return resolved.reply;
     return this.run(resolved.spec.name, args);
+  }
+
+  /**
+   * A MULTI/EXEC transaction (kv/transaction.ts): nothing runs unless every key it names
+   * is in this shard; a watched key whose fingerprint changed makes the answer a null
+   * array (EXEC aborted); otherwise the commands run one after the other, with no other
+   * entry between them, and the answer is the array of their replies.
+   */
+  private runTransaction(body: Uint8Array): Reply {
+    const decoded = decodeTransaction(body);
+    if (!decoded.ok) {
+      this.stats.entriesUndecodable++;
+      return undecodableReply(decoded.error);
+    }
+    const { watches, commands } = decoded.value;
+    const runs: { name: string | null; args: ArrayArgs; reply: Reply | null }[] = [];
+    for (const parts of commands) {
+      const args = new ArrayArgs(parts);
+      const resolved = this.resolve(args);
+      if (!("spec" in resolved)) {
+        if (resolved.unowned === true) return resolved.reply;
+        runs.push({ name: null, args, reply: resolved.reply });
+      } else {
+        runs.push({ name: resolved.spec.name, args, reply: null });
+      }
+    }
+    for (const w of watches) {
+      const key = toBuffer(w.key);
+      const slot = this.store.slotOf(key);
+      if (!this.store.ownsSlot(slot)) return notServedReply(slot, this.store.shard);
+      const now = fingerprint(this.store.get(key), this.ctx.nowMs);
+      if (!sameFingerprint(now, w.fingerprint)) return R.NULL_ARRAY;
+    }
+    return R.array(
+      runs.map((r) => (r.name === null ? (r.reply as Reply) : this.run(r.name, r.args))),
+    );
+  }
+
+  /** A MOVED answer if a key among `args` from `from` on is not in this shard, else null. */
+  private unowned(args: Args, from: number): Reply | null {
+    for (let i = from; i < args.length; i++) {
+      const slot = this.store.slotOf(args.buf(i));
+      if (!this.store.ownsSlot(slot)) return notServedReply(slot, this.store.shard);
+    }
+    return null;
   }
 
   /** The expire entry: each named key of this shard that is expired at `nowMs` goes. */
@@ -848,6 +915,14 @@ export class ShardMachine implements ReplicatedMachine {
 
   private runRead(r: PendingRead): Reply {
     this.ctx.nowMs = Math.max(r.nowMs, this.appliedNowMs);
+    if (r.name === fingerprintRead) {
+      const out: Reply[] = [];
+      for (let i = 2; i < r.args.length; i++) {
+        const f = fingerprint(this.store.get(r.args.buf(i)), this.ctx.nowMs);
+        out.push(f === null ? R.NULL : R.bulk(Buffer.from(f)));
+      }
+      return R.array(out);
+    }
     this.ctx.random = this.readRandom;
     const seq = this.store.writeSeq;
     const reply = this.run(r.name, r.args);
@@ -859,14 +934,16 @@ export class ShardMachine implements ReplicatedMachine {
    * The dispatcher's checks, as node.ts does them: a known command with a kv handler, its
    * arity, then (the shard's own) every key in one of this shard's slots.
    */
-  private resolve(args: Args): { spec: CommandSpec } | { reply: Reply } {
+  private resolve(args: Args): { spec: CommandSpec } | { reply: Reply; unowned?: true } {
     const name = args.lower(0);
     const spec = COMMAND_SPECS.get(name);
     if (spec === undefined || !KV_HANDLERS.has(name)) return { reply: unknownCommand(args) };
     if (!arityAccepts(spec.arity, args.length)) return { reply: wrongArity(name) };
     for (const i of keyIndexes(spec, args.length)) {
       const slot = this.store.slotOf(args.buf(i));
-      if (!this.store.ownsSlot(slot)) return { reply: notServedReply(slot, this.store.shard) };
+      if (!this.store.ownsSlot(slot)) {
+        return { reply: notServedReply(slot, this.store.shard), unowned: true };
+      }
     }
     return { spec };
   }

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Watch } from "../kv/transaction.js";
 import type { Reply } from "../resp/types.js";
 
 /**
@@ -12,6 +13,14 @@ export interface HeldReply {
    */
   tag: number;
   reply: Reply;
+}
+
+/** A command queued between MULTI and EXEC, its arguments copied. */
+export interface QueuedCommand {
+  readonly name: string;
+  readonly args: readonly Buffer[];
+  /** The slot of its keys (all in one), or null when it has none. */
+  readonly slot: number | null;
 }
 
 /** One client connection's state. */
@@ -33,6 +42,15 @@ export class Client {
   forwarded = false;
   /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
   clusterAware = false;
+  /** The commands queued since MULTI, or null outside a transaction (transactions.ts). */
+  tx: QueuedCommand[] | null = null;
+  /** A command was refused while queuing: EXEC answers EXECABORT. */
+  txFailed = false;
+  /**
+   * What each WATCH since the last EXEC, DISCARD or UNWATCH watches: its keys'
+   * fingerprints, or their promise while a sharded cluster reads them.
+   */
+  watches: (readonly Watch[] | Promise<readonly Watch[]>)[] = [];
   readonly addr: string;
   readonly laddr: string;
 
@@ -61,12 +79,12 @@ export class Client {
       `name=${this.name}`,
       `age=${age}`,
       `idle=${idle}`,
-      "flags=N",
+      `flags=${this.tx === null ? "N" : "x"}`,
       "db=0",
       "sub=0",
       "psub=0",
       "ssub=0",
-      "multi=-1",
+      `multi=${this.tx === null ? -1 : this.tx.length}`,
       `qbuf=${queryBufferBytes}`,
       "qbuf-free=0",
       "argv-mem=0",

@@ -1,16 +1,18 @@
 import type { RegisteredNode } from "../cluster/meta.js";
 import { moved } from "../cluster/replies.js";
-import { CROSS_SLOT, slotOfKeys } from "../cluster/slots.js";
+import { CROSS_SLOT, keyHashSlot, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
-import { type CommandSpec, keyIndexes, runSpec } from "../kv/command-table.js";
-import { decodeLogCommand, ProposalLost } from "../kv/machine.js";
+import { COMMAND_SPECS, type CommandSpec, keyIndexes, runSpec } from "../kv/command-table.js";
+import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
+import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
-import type { Client } from "./client.js";
+import type { Client, QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { type Forwarder, unreachablePrefix } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
+import { collect } from "./transactions.js";
 
 /** What the router needs of a shard's state machine on this node (kv/machine.ts). */
 export interface ShardReplica {
@@ -33,6 +35,10 @@ export type EncodeCommand = (args: readonly Buffer[], nowMs: number, seed: numbe
 const leaderWaitMs = 2000;
 /** Forwarding rounds when the leader moved meanwhile (each answers MOVED). */
 const forwardRetriesMax = 3;
+
+const homeostatWord = Buffer.from("HOMEOSTAT");
+const transactionWord = Buffer.from("TRANSACTION");
+const fingerprintWord = Buffer.from("FINGERPRINT");
 
 const crossSlot = R.error("CROSSSLOT Keys in request don't hash to the same slot");
 const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly");
@@ -184,6 +190,105 @@ export class ClusterRouter implements CommandRouter {
       if (round >= forwardRetriesMax && !waitMore) return reply;
       await sleep(Math.min(50 * (round + 1), 200));
     }
+  }
+
+  // ---- MULTI/EXEC and WATCH (transactions.ts) ----------------------------------------------
+
+  /**
+   * A key-space command queued after MULTI: its keys in one slot (keyless ones, which
+   * span shards, are refused), and a client that follows redirects is sent MOVED when
+   * another node leads that slot's shard, as Redis Cluster does (EXEC then aborts, and
+   * ioredis sends the whole transaction again there).
+   */
+  queued(client: Client, name: string, slot: number | null): Reply | null {
+    if (slot === null) {
+      return R.error(`ERR '${name}' inside MULTI is not supported by a sharded cluster`);
+    }
+    if (slot === CROSS_SLOT) return crossSlot;
+    if (!client.clusterAware && !client.forwarded) return null;
+    const group = this.cluster.shardOf(slot);
+    if (group === null || this.cluster.runtime.multi.leads(group)) return null;
+    const leader = this.cluster.leaderOf(group);
+    if (leader === null || leader.raftId === this.cluster.raftId || leader.node === undefined) {
+      return null;
+    }
+    return moved(slot, leader.node);
+  }
+
+  /**
+   * EXEC: the key-space commands and the watches go to their shard as ONE entry (HOMEOSTAT
+   * TRANSACTION, run by kv/machine.ts), proposed here or forwarded to the leader like any
+   * write; every key they name must be in one slot. The other commands (PING, INFO...)
+   * run here. A null array (a watched key changed) or an error of the shard's is EXEC's
+   * answer; otherwise the replies in the order the commands were queued.
+   */
+  async exec(
+    client: Client,
+    commands: readonly QueuedCommand[],
+    watchesReady: Promise<readonly Watch[]>,
+    runHere: (q: QueuedCommand) => Reply | Promise<Reply>,
+  ): Promise<Reply> {
+    const watches = await watchesReady;
+    const slots = commands.map((q) => q.slot).filter((s) => s !== null);
+    for (const w of watches) slots.push(keyHashSlot(w.key));
+    const slot = slots[0];
+    if (slot === undefined) return collect(commands.map(runHere));
+    if (slots.some((s) => s !== slot)) return crossSlot;
+    const body = encodeTransaction({
+      watches,
+      commands: commands.filter((q) => q.slot !== null).map((q) => q.args),
+    });
+    const args = new ArrayArgs([homeostatWord, transactionWord, Buffer.from(body)]);
+    const shard = await this.run(client, slot, args, true);
+    if (shard.kind !== "array") return shard;
+    const replies: (Reply | Promise<Reply>)[] = [];
+    let k = 0;
+    for (const q of commands)
+      replies.push(q.slot === null ? runHere(q) : (shard.value[k++] as Reply));
+    return collect(replies);
+  }
+
+  /** WATCH: the keys' fingerprints as their shard's leader reads them now (read-index). */
+  async watch(client: Client, keys: Buffer[]): Promise<readonly Watch[] | Reply> {
+    const slot = slotOfKeys(
+      new ArrayArgs(keys),
+      keys.map((_, i) => i),
+    );
+    if (slot === CROSS_SLOT) return crossSlot;
+    const args = new ArrayArgs([homeostatWord, fingerprintWord, ...keys]);
+    const reply = await this.run(client, slot, args, false);
+    if (reply.kind !== "array" || reply.value.length !== keys.length) return reply;
+    return keys.map((key, i) => {
+      const f = reply.value[i] as Reply;
+      return { key, fingerprint: f.kind === "bulk" ? Buffer.from(f.value) : null };
+    });
+  }
+
+  /** A transaction or a fingerprint read forwarded by another node: run where it is led. */
+  internal(client: Client, args: Buffer[]): Promise<Reply> {
+    const inner = new ArrayArgs(args);
+    if (isInternal(inner, "fingerprint")) {
+      const slot = slotOfKeys(
+        inner,
+        args.slice(2).map((_, i) => i + 2),
+      );
+      if (slot === CROSS_SLOT) return Promise.resolve(crossSlot);
+      return this.run(client, slot, inner, false);
+    }
+    const decoded = decodeTransaction(args[2] as Buffer);
+    if (args.length !== 3 || !decoded.ok) return Promise.resolve(R.error("ERR bad transaction"));
+    const slots: number[] = [];
+    for (const w of decoded.value.watches) slots.push(keyHashSlot(w.key));
+    for (const parts of decoded.value.commands) {
+      const cmd = new ArrayArgs(parts);
+      const spec = runSpec(COMMAND_SPECS.get(cmd.lower(0)), cmd);
+      const indexes = spec === undefined ? [] : keyIndexes(spec, cmd.length);
+      if (indexes.length > 0) slots.push(slotOfKeys(cmd, indexes));
+    }
+    const slot = slots[0];
+    if (slot === undefined) return Promise.resolve(R.error("ERR bad transaction"));
+    if (slots.some((s) => s !== slot)) return Promise.resolve(crossSlot);
+    return this.run(client, slot, inner, true);
   }
 
   private shardIds(): number[] {

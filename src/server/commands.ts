@@ -13,6 +13,7 @@ import type { Client } from "./client.js";
 import { infoText } from "./info.js";
 import type { HomeostatNode } from "./node.js";
 import { SETTINGS } from "./settings.js";
+import * as T from "./transactions.js";
 
 /** Connection and server commands: they need the node and the client, not just the data. */
 export type ServerHandler = (
@@ -118,6 +119,7 @@ function quit(_node: HomeostatNode, client: Client): Reply {
 }
 
 function reset(node: HomeostatNode, client: Client): Reply {
+  T.endTransaction(client);
   client.protocol = 2;
   client.name = "";
   client.authenticated = node.settings.requirepass === "";
@@ -533,6 +535,16 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     for (let i = 3; i < args.length; i++) inner.push(Buffer.from(args.buf(i)));
     return onShard.call(node.router, c, group, inner, spec.flags.includes("write"));
   }
+  if (args.lower(1) === "transaction" || args.lower(1) === "fingerprint") {
+    // Sent between nodes (a forwarded MULTI/EXEC or WATCH): never by a client.
+    const internal = node.router?.internal;
+    if (!c.forwarded || internal === undefined) {
+      return R.error("ERR HOMEOSTAT TRANSACTION and FINGERPRINT are sent between nodes");
+    }
+    const inner: Buffer[] = [];
+    for (let i = 0; i < args.length; i++) inner.push(Buffer.from(args.buf(i)));
+    return internal.call(node.router, c, inner);
+  }
   if (args.lower(1) === "forwarded") {
     c.forwarded = true;
     return R.OK;
@@ -614,5 +626,10 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],
+  ["multi", T.multi],
+  ["exec", T.exec],
+  ["discard", T.discard],
+  ["watch", T.watch],
+  ["unwatch", T.unwatch],
   ["cluster", cluster],
 ]);

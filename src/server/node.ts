@@ -5,18 +5,21 @@ import { arityAccepts, COMMAND_SPECS, type CommandSpec } from "../kv/command-tab
 import { unknownCommand, wrongArity } from "../kv/errors.js";
 import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
+import { ArrayArgs } from "../kv/machine.js";
+import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
 import { ReplyWriter } from "../resp/encoder.js";
 import { type ProtocolError, RequestParser } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
-import { Client, type HeldReply } from "./client.js";
+import { Client, type HeldReply, type QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
 import type { Settings } from "./settings.js";
+import { queue, queues, refusedInMulti } from "./transactions.js";
 
 /** Counters reported by INFO stats. */
 export class Stats {
@@ -87,6 +90,25 @@ export interface CommandRouter {
   route(client: Client, name: string, spec: CommandSpec, args: Args): Reply | Promise<Reply> | null;
   /** A command run on shard `group` of a sharded cluster (HOMEOSTAT SHARD). */
   onShard?(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply>;
+  /**
+   * A key-space command about to be queued after MULTI, its keys in `slot` (null: none,
+   * CROSS_SLOT: several): null to queue it, or the error that refuses it.
+   */
+  queued?(client: Client, name: string, slot: number | null): Reply | null;
+  /**
+   * EXEC of `commands` once `watches` are known: the key-space commands as one
+   * transaction of their shard, the others through `runHere`, replies in command order.
+   */
+  exec?(
+    client: Client,
+    commands: readonly QueuedCommand[],
+    watches: Promise<readonly Watch[]>,
+    runHere: (q: QueuedCommand) => Reply | Promise<Reply>,
+  ): Promise<Reply>;
+  /** WATCH: the keys' fingerprints, read on their shard's leader, or the error reply. */
+  watch?(client: Client, keys: Buffer[]): Promise<readonly Watch[] | Reply>;
+  /** HOMEOSTAT TRANSACTION and HOMEOSTAT FINGERPRINT, from another node's forward. */
+  internal?(client: Client, args: Buffer[]): Promise<Reply>;
 }
 
 /**
@@ -354,13 +376,23 @@ export class HomeostatNode {
   execute(client: Client, args: Args): Reply | Promise<Reply> {
     const name = args.lower(0);
     const entry = this.commands.get(name);
-    if (entry === undefined) return unknownCommand(args);
-    if (!arityAccepts(entry.spec.arity, args.length)) return wrongArity(name);
+    if (entry === undefined) {
+      refusedInMulti(client);
+      return unknownCommand(args);
+    }
+    if (!arityAccepts(entry.spec.arity, args.length)) {
+      refusedInMulti(client);
+      return wrongArity(name);
+    }
     if (!client.authenticated && !allowedBeforeAuth.has(name)) {
+      refusedInMulti(client);
       return R.error("NOAUTH Authentication required.");
     }
     this.stats.commandsProcessed++;
     client.lastCommand = name;
+    if (queues(client, name)) {
+      return queue(this, client, name, entry.spec, entry.kind === "kv", args);
+    }
     try {
       if (entry.kind === "kv") {
         const routed = this.router?.route(client, name, entry.spec, args) ?? null;
@@ -373,6 +405,30 @@ export class HomeostatNode {
       this.log.error({ err, command: name }, "command failed unexpectedly");
       return R.error(`ERR internal error while running '${name}'`);
     }
+  }
+
+  /**
+   * Runs a command queued after MULTI, at EXEC (transactions.ts): here, without the
+   * router. A key-space command runs on this node's store; in a sharded cluster only the
+   * others come here.
+   */
+  runQueued(client: Client, q: QueuedCommand): Reply | Promise<Reply> {
+    const entry = this.commands.get(q.name);
+    if (entry === undefined) return R.error(`ERR unknown command '${q.name}'`);
+    const args = new ArrayArgs(q.args);
+    try {
+      return entry.kind === "kv"
+        ? entry.handler(this.ctx, args)
+        : entry.handler(this, client, args);
+    } catch (err) {
+      this.log.error({ err, command: q.name }, "command failed unexpectedly");
+      return R.error(`ERR internal error while running '${q.name}'`);
+    }
+  }
+
+  /** The time the commands of the current input run at. */
+  commandNowMs(): number {
+    return this.ctx.nowMs;
   }
 
   waitingClients(): number {

@@ -20,6 +20,7 @@ import {
   ReadAborted,
   ShardMachine,
 } from "../../src/kv/machine.js";
+import { encodeTransaction, type TransactionBody } from "../../src/kv/transaction.js";
 import {
   type ConfState,
   type Entry,
@@ -1045,5 +1046,90 @@ describe("shard machine on the multi-raft host", () => {
     for (const n of t.nodes) assert.equal(await readNow(n.machine, ["GET", "n"]), String(expected));
     const image = Buffer.from((t.leader() as E2eNode).machine.snapshot());
     for (const n of t.nodes) assert.deepEqual(Buffer.from(n.machine.snapshot()), image);
+  });
+});
+
+describe("shard machine: transactions", () => {
+  /** A HOMEOSTAT TRANSACTION entry, as the router proposes an EXEC. */
+  function tx(index: number, term: number, body: TransactionBody): Entry {
+    const args = ["HOMEOSTAT", "TRANSACTION", Buffer.from(encodeTransaction(body))];
+    return entryOf(index, term, encodeLogCommand(command(args, START_MS + index, index)));
+  }
+
+  it("runs the queued commands in one entry and answers their replies, errors included", async () => {
+    const m = memoryMachine();
+    const p = m.expect(1, 1);
+    m.apply([
+      tx(1, 1, {
+        watches: [],
+        commands: [
+          [b("SET"), b("{t}a"), b("1")],
+          [b("INCR"), b("{t}a")],
+          [b("INCR"), b("{t}a"), b("extra")],
+          [b("GET"), b("{t}a")],
+        ],
+      }),
+    ]);
+    assert.deepEqual(plain(await p), [
+      ok,
+      2,
+      err("ERR wrong number of arguments for 'incr' command"),
+      "2",
+    ]);
+  });
+
+  it("answers a null array, running nothing, when a watched key's fingerprint changed", async () => {
+    const m = memoryMachine();
+    const seen = m.expect(1, 1);
+    m.apply([cmd(1, 1, ["SET", "{t}w", "old"])]);
+    await seen;
+    const id = m.newReadId();
+    const read = m.read(id, [b("HOMEOSTAT"), b("FINGERPRINT"), b("{t}w"), b("{t}none")], START_MS);
+    m.reads([{ id, index: m.applied }]);
+    const got = await read;
+    assert.equal(got.kind, "array");
+    assert.ok(got.kind === "array");
+    const [f, none] = got.value as [Reply, Reply];
+    assert.equal(f.kind, "bulk");
+    assert.equal(none.kind, "null");
+    const watches = [
+      { key: b("{t}w"), fingerprint: Buffer.from((f as { value: Buffer }).value) },
+      { key: b("{t}none"), fingerprint: null },
+    ];
+    const body = { watches, commands: [[b("INCR"), b("{t}n")]] };
+    const first = m.expect(2, 1);
+    m.apply([tx(2, 1, body)]);
+    assert.deepEqual(plain(await first), [1]);
+    const changed = m.expect(4, 1);
+    m.apply([cmd(3, 1, ["SET", "{t}w", "new"]), tx(4, 1, body)]);
+    assert.equal((await changed).kind, "nullArray");
+    assert.deepEqual(await readNow(m, ["GET", "{t}n"]), "1");
+  });
+
+  it("runs nothing when a key is not in the shard's slots", async () => {
+    const low: SlotRange[] = [{ from: 0, to: 8191 }];
+    const m = memoryMachine(undefined, 1, low);
+    const foreign = ["a", "b", "c", "d", "e"].find((k) => keyHashSlot(b(k)) > 8191) as string;
+    const own = ["a", "b", "c", "d", "e"].find((k) => keyHashSlot(b(k)) <= 8191) as string;
+    const p = m.expect(1, 1);
+    m.apply([
+      tx(1, 1, {
+        watches: [],
+        commands: [
+          [b("SET"), b(own), b("1")],
+          [b("SET"), b(foreign), b("2")],
+        ],
+      }),
+    ]);
+    assert.match((plain(await p) as { error: string }).error, /^TRYAGAIN slot \d+ is not served/);
+    assert.equal(m.store.size(), 0);
+  });
+
+  it("answers an undecodable transaction with an error, on every replica alike", async () => {
+    const m = memoryMachine();
+    const p = m.expect(1, 1);
+    m.apply([cmd(1, 1, ["HOMEOSTAT", "TRANSACTION", "garbage"])]);
+    assert.match((plain(await p) as { error: string }).error, /^ERR/);
+    assert.equal(m.applied, 1);
   });
 });

@@ -251,6 +251,62 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("runs MULTI/EXEC and WATCH through ioredis's cluster mode and through any node", async () => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      // Tags over many slots, so the shards of every node's leaderships take part.
+      for (let i = 0; i < 24; i++) {
+        const t = `{tx${i}}`;
+        assert.deepEqual(
+          await cluster.multi().set(`${t}a`, "1").incr(`${t}a`).get(`${t}a`).exec(),
+          [
+            [null, "OK"],
+            [null, 2],
+            [null, "2"],
+          ],
+        );
+      }
+      await assert.rejects(cluster.multi().set("a", "1").set("b", "2").exec(), /same slot/);
+    } finally {
+      cluster.disconnect();
+    }
+    // Plain clients: a node that does not lead the shard forwards the whole transaction,
+    // and WATCH's read, to the leader.
+    for (const [k, node] of nodes.entries()) {
+      const plain = new Redis({ port: node.port, maxRetriesPerRequest: 0 });
+      const writer = new Redis({ port: (nodes[(k + 1) % nodes.length] as RunningNode).port });
+      try {
+        for (let i = 0; i < 8; i++) {
+          const t = `{plain${i}}`;
+          await plain.set(`${t}v`, "10");
+          await plain.watch(`${t}v`);
+          const v = Number(await plain.get(`${t}v`));
+          assert.deepEqual(
+            await plain
+              .multi()
+              .set(`${t}v`, String(v + 1))
+              .exec(),
+            [[null, "OK"]],
+          );
+          await plain.watch(`${t}v`);
+          await writer.set(`${t}v`, "99");
+          assert.equal(await plain.multi().set(`${t}v`, "0").exec(), null, "watched key changed");
+          assert.equal(await plain.get(`${t}v`), "99");
+        }
+        assert.equal(await plain.call("MULTI"), "OK");
+        assert.equal(await plain.call("SET", "a", "1"), "QUEUED");
+        assert.equal(await plain.call("SET", "b", "1"), "QUEUED");
+        await assert.rejects(plain.call("EXEC"), /CROSSSLOT/);
+        assert.equal(await plain.call("MULTI"), "OK");
+        await assert.rejects(plain.call("DBSIZE"), /not supported by a sharded cluster/);
+        await assert.rejects(plain.call("EXEC"), /EXECABORT/);
+      } finally {
+        plain.disconnect();
+        writer.disconnect();
+      }
+    }
+  });
+
   it("keeps every acknowledged write across SIGKILL of a shard leader, linearizably", async () => {
     const ports = nodes.map((n) => n.port);
     const keys = Array.from({ length: 12 }, (_, i) => `lin:${i}`);
