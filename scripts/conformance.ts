@@ -17,13 +17,7 @@ import { parseRuntestOutput, type RuntestResult, readSkipFile } from "./lib/runt
 import { type RunningServer, startHomeostat, startRedis } from "./lib/targets.js";
 import { startTraceProxy, type TracedCommand, type TraceProxy } from "./lib/trace-proxy.js";
 
-const UNITS = [
-  "unit/type/string",
-  "unit/type/incr",
-  "unit/keyspace",
-  "unit/expire",
-  "unit/multi",
-];
+const UNITS = ["unit/type/string", "unit/type/incr", "unit/keyspace", "unit/expire", "unit/multi"];
 const DENIED_TAGS = [
   "needs:debug",
   "needs:repl",
