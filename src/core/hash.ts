@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
+
 /**
  * Small non-cryptographic hashes shared by the codecs, the simulator and its checkers.
  * None of them is a defence against chosen input; they spread keys and compare states.
+ * (sha256, at the end, is the one that is.)
  *
  * The `| 0`s keep the running value a small integer for V8: FNV's offset basis is above
  * 2³¹, and without them the loops run on doubles, about 5× slower.
@@ -32,4 +35,14 @@ export function fmix32(x: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * SHA-256 of the parts, one after the other: a digest no input can be crafted to collide
+ * with (kv/transaction.ts's fingerprints, which decide whether a transaction runs).
+ */
+export function sha256(parts: readonly (Uint8Array | string)[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest();
 }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { ByteReader, ByteWriter, DecodeError } from "../core/bytes.js";
+import { sha256 } from "../core/hash.js";
 import type { DecodeResult } from "../raft/codec.js";
 import type { StoredValue } from "../storage/types.js";
 import { isExpired } from "./db.js";
@@ -41,11 +41,7 @@ export function fingerprint(value: StoredValue | undefined, nowMs: number): Uint
   const head = Buffer.alloc(8);
   head.writeUIntBE(Math.floor(value.expireAtMs / 2 ** 16), 0, 6);
   head.writeUInt16BE(value.expireAtMs % 2 ** 16, 6);
-  const h = createHash("sha256");
-  h.update(value.type, "latin1");
-  h.update(head);
-  h.update(value.data);
-  return h.digest();
+  return sha256([value.type, head, value.data]);
 }
 
 export function sameFingerprint(a: Uint8Array | null, b: Uint8Array | null): boolean {

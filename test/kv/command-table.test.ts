@@ -36,6 +36,11 @@ const SERVER_SIDE = [
   "readonly",
   "readwrite",
   "asking",
+  "multi",
+  "exec",
+  "discard",
+  "watch",
+  "unwatch",
 ];
 
 describe("command table", () => {
