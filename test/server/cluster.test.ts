@@ -300,6 +300,22 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
         assert.equal(await plain.call("MULTI"), "OK");
         await assert.rejects(plain.call("DBSIZE"), /not supported by a sharded cluster/);
         await assert.rejects(plain.call("EXEC"), /EXECABORT/);
+        // A client that read the slot map is sent MOVED while queuing, as by Redis Cluster:
+        // EXEC aborts and the client sends the transaction to the leader.
+        await plain.call("CLUSTER", "SLOTS");
+        let moved = 0;
+        for (let i = 0; i < 40 && moved === 0; i++) {
+          assert.equal(await plain.call("MULTI"), "OK");
+          const queued = await plain.call("SET", `{m${i}}k`, "1").catch((e: Error) => e.message);
+          if (queued !== "QUEUED") {
+            assert.match(String(queued), /^MOVED \d+ 127\.0\.0\.1:\d+$/);
+            moved += 1;
+            await assert.rejects(plain.call("EXEC"), /EXECABORT/);
+          } else {
+            assert.deepEqual(await plain.call("EXEC"), ["OK"]);
+          }
+        }
+        assert.equal(moved, 1, "some shard is led by another node");
       } finally {
         plain.disconnect();
         writer.disconnect();

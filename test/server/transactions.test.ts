@@ -101,6 +101,15 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       await client.watch("{w}short");
       await new Promise((r) => setTimeout(r, 120));
       assert.equal(await client.multi().incr("{w}n").exec(), null);
+      // A transaction of connection commands only still checks its watches.
+      await client.watch("{w}balance");
+      await other.set("{w}balance", "4");
+      assert.equal(await client.multi().ping().exec(), null);
+      await client.watch("{w}balance");
+      assert.deepEqual(await client.multi().ping().echo("e").exec(), [
+        [null, "PONG"],
+        [null, "e"],
+      ]);
       // UNWATCH, and EXEC itself, forget the keys.
       await client.watch("{w}balance");
       await other.set("{w}balance", "6");
