@@ -17,7 +17,14 @@ import { parseRuntestOutput, type RuntestResult, readSkipFile } from "./lib/runt
 import { type RunningServer, startHomeostat, startRedis } from "./lib/targets.js";
 import { startTraceProxy, type TracedCommand, type TraceProxy } from "./lib/trace-proxy.js";
 
-const UNITS = ["unit/type/string", "unit/type/incr", "unit/keyspace", "unit/expire", "unit/multi"];
+const UNITS = [
+  "unit/type/string",
+  "unit/type/incr",
+  "unit/keyspace",
+  "unit/expire",
+  "unit/multi",
+  "unit/pubsub",
+];
 const DENIED_TAGS = [
   "needs:debug",
   "needs:repl",
@@ -34,7 +41,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the five above)
+  --units a,b               test units to run (default: the six above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

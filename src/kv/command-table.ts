@@ -18,6 +18,7 @@ export type CommandGroup =
   | "server"
   | "scripting"
   | "transactions"
+  | "pubsub"
   | "cluster";
 
 /** Flags COMMAND INFO shows, in the order Redis 7.0 lists them. */
@@ -1320,6 +1321,114 @@ const DECLS: Record<string, Decl> = {
         since: "0.1.0",
         summary:
           "Marks a connection as another node forwarding for its clients: never forwarded on.",
+        complexity: O1,
+      },
+    },
+  },
+  subscribe: {
+    arity: -2,
+    flags: "PUBSUB NOSCRIPT LOADING STALE",
+    group: "pubsub",
+    since: "2.0.0",
+    summary: "Listens for messages published to the given channels.",
+    complexity: "O(N) where N is the number of channels to subscribe to.",
+    args: [str("channel", { multiple: true })],
+  },
+  unsubscribe: {
+    arity: -1,
+    flags: "PUBSUB NOSCRIPT LOADING STALE",
+    group: "pubsub",
+    since: "2.0.0",
+    summary: "Stops listening to the given channels, or to all of them.",
+    complexity: "O(N) where N is the number of clients already subscribed to a channel.",
+    args: [str("channel", { optional: true, multiple: true })],
+  },
+  psubscribe: {
+    arity: -2,
+    flags: "PUBSUB NOSCRIPT LOADING STALE",
+    group: "pubsub",
+    since: "2.0.0",
+    summary: "Listens for messages published to channels matching the given patterns.",
+    complexity: "O(N) where N is the number of patterns the client is already subscribed to.",
+    args: [block("pattern", { multiple: true }, [pattern("pattern")])],
+  },
+  punsubscribe: {
+    arity: -1,
+    flags: "PUBSUB NOSCRIPT LOADING STALE",
+    group: "pubsub",
+    since: "2.0.0",
+    summary: "Stops listening to the given patterns, or to all of them.",
+    complexity:
+      "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
+    args: [pattern("pattern", { optional: true, multiple: true })],
+  },
+  publish: {
+    arity: 3,
+    flags: "PUBSUB LOADING STALE FAST",
+    group: "pubsub",
+    since: "2.0.0",
+    summary: "Posts a message to a channel, on every node of the cluster.",
+    complexity:
+      "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+    args: [str("channel"), str("message")],
+  },
+  pubsub: {
+    arity: -2,
+    group: "pubsub",
+    since: "2.8.0",
+    summary: "A container for Pub/Sub commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      channels: {
+        arity: -2,
+        flags: "PUBSUB LOADING STALE",
+        group: "pubsub",
+        since: "2.8.0",
+        summary: "Lists the channels with a subscriber on this node.",
+        complexity: "O(N) where N is the number of active channels.",
+        args: [pattern("pattern", { optional: true })],
+      },
+      numpat: {
+        arity: 2,
+        flags: "PUBSUB LOADING STALE",
+        group: "pubsub",
+        since: "2.8.0",
+        summary: "Counts the distinct patterns subscribed to on this node.",
+        complexity: O1,
+      },
+      numsub: {
+        arity: -2,
+        flags: "PUBSUB LOADING STALE",
+        group: "pubsub",
+        since: "2.8.0",
+        summary: "Counts the subscribers of each given channel on this node.",
+        complexity: "O(N) for N channels.",
+        args: [str("channel", { optional: true, multiple: true })],
+      },
+      shardchannels: {
+        arity: -2,
+        flags: "PUBSUB LOADING STALE",
+        group: "pubsub",
+        since: "7.0.0",
+        summary: "Lists active shard channels (sharded Pub/Sub is not served: none).",
+        complexity: O1,
+        args: [pattern("pattern", { optional: true })],
+      },
+      shardnumsub: {
+        arity: -2,
+        flags: "PUBSUB LOADING STALE",
+        group: "pubsub",
+        since: "7.0.0",
+        summary: "Counts the subscribers of shard channels (sharded Pub/Sub is not served: 0).",
+        complexity: "O(N) for N channels.",
+        args: [str("shardchannel", { optional: true, multiple: true })],
+      },
+      help: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "pubsub",
+        since: "6.2.0",
+        summary: "Shows helpful text about the different subcommands.",
         complexity: O1,
       },
     },

@@ -85,7 +85,7 @@ export class ReplyWriter {
         this.writeNullArray(proto);
         break;
       case "array":
-        this.header(0x2a, reply.value.length);
+        this.header(reply.push === true && proto === 3 ? 0x3e : 0x2a, reply.value.length);
         for (const item of reply.value) this.write(item, proto);
         break;
       case "map":

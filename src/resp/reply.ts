@@ -42,6 +42,11 @@ export function array(value: readonly Reply[]): Reply {
   return { kind: "array", value };
 }
 
+/** A RESP3 push reply (an array in RESP2): what Pub/Sub delivers. */
+export function push(value: readonly Reply[]): Reply {
+  return { kind: "array", value, push: true };
+}
+
 export function map(value: readonly (readonly [Reply, Reply])[]): Reply {
   return { kind: "map", value };
 }

@@ -13,7 +13,8 @@ export type Reply =
   | { readonly kind: "null" }
   /** Null array (RESP2 `*-1`, RESP3 `_`). */
   | { readonly kind: "nullArray" }
-  | { readonly kind: "array"; readonly value: readonly Reply[] }
+  /** `push`: a RESP3 push (`>`, Pub/Sub messages); RESP2 sends it as an array. */
+  | { readonly kind: "array"; readonly value: readonly Reply[]; readonly push?: true }
   /** RESP3 map; RESP2 flat array of key, value, key, value... */
   | { readonly kind: "map"; readonly value: readonly (readonly [Reply, Reply])[] }
   /** RESP3 set; RESP2 array. */

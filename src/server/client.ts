@@ -42,6 +42,9 @@ export class Client {
   forwarded = false;
   /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
   clusterAware = false;
+  /** Channels and patterns subscribed to (pubsub.ts keeps them). */
+  subscribedChannels = 0;
+  subscribedPatterns = 0;
   /** The commands queued since MULTI, or null outside a transaction (transactions.ts). */
   tx: QueuedCommand[] | null = null;
   /** A command was refused while queuing: EXEC answers EXECABORT. */
@@ -66,6 +69,17 @@ export class Client {
     this.laddr = `${socket.localAddress}:${socket.localPort}`;
   }
 
+  /** In a subscribed state: in RESP2 it may then only (un)subscribe, PING, QUIT, RESET. */
+  get subscribed(): boolean {
+    return this.subscribedChannels + this.subscribedPatterns > 0;
+  }
+
+  /** CLIENT LIST's flags: P subscribed, x in MULTI, N none. */
+  private flags(): string {
+    const f = `${this.subscribed ? "P" : ""}${this.tx === null ? "" : "x"}`;
+    return f === "" ? "N" : f;
+  }
+
   /** One line of CLIENT LIST / CLIENT INFO, in Redis's format. */
   describe(nowMs: number, queryBufferBytes: number): string {
     const age = Math.floor((nowMs - this.createdAtMs) / 1000);
@@ -79,10 +93,10 @@ export class Client {
       `name=${this.name}`,
       `age=${age}`,
       `idle=${idle}`,
-      `flags=${this.tx === null ? "N" : "x"}`,
+      `flags=${this.flags()}`,
       "db=0",
-      "sub=0",
-      "psub=0",
+      `sub=${this.subscribedChannels}`,
+      `psub=${this.subscribedPatterns}`,
       "ssub=0",
       `multi=${this.tx === null ? -1 : this.tx.length}`,
       `qbuf=${queryBufferBytes}`,

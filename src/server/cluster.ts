@@ -70,6 +70,8 @@ const handOverMs = 3000;
 const controllerIntervalMs = 500;
 /** First byte of a controller message on the bus (membership's is 0xb5, raft's envelopes 1). */
 const controlMagic = 0xc7;
+/** First byte of a published Pub/Sub message on the bus (publishToOthers). */
+const publishMagic = 0xc8;
 
 /** Between nodes: reports of led groups to the meta leader, and actions back. */
 type ControlMessage =
@@ -272,6 +274,7 @@ export class ClusterRuntime {
     }
     o.membership.onForeign((from, data) => {
       if (data[0] === controlMagic) c.onControl(data);
+      else if (data[0] === publishMagic) c.onPublished(data);
       else c.runtime.receive(from, data);
     });
     const stored = new Set(logs.groupIds());
@@ -690,6 +693,37 @@ export class ClusterRuntime {
     } else if (msg.t === "act" && msg.action !== undefined) {
       this.execute(msg.action);
     }
+  }
+
+  /** Where messages PUBLISHed on other nodes go (the node's Pub/Sub); none: dropped. */
+  published: ((channel: Buffer, message: Buffer) => void) | null = null;
+
+  /**
+   * A message PUBLISHed on this node, sent once to every other live member, in order per
+   * member (the bus stream), not acknowledged: Pub/Sub delivers at most once, and a member
+   * that is down misses it, as a Redis Cluster node's subscribers do.
+   * Message: magic:u8 channelLength:u32 channel message.
+   */
+  publishToOthers(channel: Buffer, message: Buffer): void {
+    if (this.closed) return;
+    const self = this.o.membership.transport.localAddress;
+    const data = Buffer.allocUnsafe(5 + channel.length + message.length);
+    data[0] = publishMagic;
+    data.writeUInt32BE(channel.length, 1);
+    channel.copy(data, 5);
+    message.copy(data, 5 + channel.length);
+    for (const address of this.memberAddresses().byAddress.keys()) {
+      if (address !== self) this.o.membership.transport.sendStream(address, data);
+    }
+  }
+
+  onPublished(data: Uint8Array): void {
+    if (this.closed || this.published === null || data.length < 5) return;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.length);
+    const length = b.readUInt32BE(1);
+    if (5 + length > b.length) return;
+    // The transport's buffer dies when we return: copy.
+    this.published(Buffer.from(b.subarray(5, 5 + length)), Buffer.from(b.subarray(5 + length)));
   }
 
   private sendControl(to: NodeId, msg: ControlMessage): void {

@@ -33,9 +33,75 @@ function checkSub(args: Args): Reply | undefined {
   return resolveCommand(args).error;
 }
 
-function ping(_node: HomeostatNode, _client: Client, args: Args): Reply {
+function ping(_node: HomeostatNode, client: Client, args: Args): Reply {
   if (args.length > 2) return wrongArity("ping");
+  if (client.protocol === 2 && client.subscribed) {
+    // Redis's answer to PING in RESP2's subscribed state.
+    return R.array([R.bulk("pong"), R.bulk(args.length === 2 ? Buffer.from(args.buf(1)) : "")]);
+  }
   return args.length === 2 ? R.bulk(Buffer.from(args.buf(1))) : R.PONG;
+}
+
+// ---- Pub/Sub (pubsub.ts) ---------------------------------------------------------------------
+
+function subscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.subscribe(client, args, false);
+}
+
+function psubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.subscribe(client, args, true);
+}
+
+function unsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.unsubscribe(client, args, false);
+}
+
+function punsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.unsubscribe(client, args, true);
+}
+
+function publish(node: HomeostatNode, _client: Client, args: Args): Reply {
+  return R.integer(node.pubsub.publish(Buffer.from(args.buf(1)), Buffer.from(args.buf(2))));
+}
+
+const pubsubHelp = [
+  "CHANNELS [<pattern>]",
+  "    Return the currently active channels matching a <pattern> (default: '*').",
+  "NUMPAT",
+  "    Return number of subscriptions to patterns.",
+  "NUMSUB [<channel> ...]",
+  "    Return the number of subscribers for the specified channels, excluding",
+  "    pattern subscriptions(default: no channels).",
+  "SHARDCHANNELS [<pattern>]",
+  "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+  "SHARDNUMSUB [<shardchannel> ...]",
+  "    Return the number of subscribers for the specified shard level channel(s)",
+];
+
+/** PUBSUB CHANNELS | NUMSUB | NUMPAT: this node's subscriptions, as in Redis Cluster. */
+function pubsub(node: HomeostatNode, _client: Client, args: Args): Reply {
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  const sub = args.lower(1);
+  const rest: Buffer[] = [];
+  for (let i = 2; i < args.length; i++) rest.push(Buffer.from(args.buf(i)));
+  switch (sub) {
+    case "help":
+      return helpReply("PUBSUB", pubsubHelp);
+    case "channels":
+      return node.pubsub.activeChannels(rest[0]);
+    case "numsub":
+      return node.pubsub.numsub(rest);
+    case "numpat":
+      return R.integer(node.pubsub.numpat());
+    case "shardchannels":
+      // Sharded Pub/Sub (SSUBSCRIBE) is not served: there are none.
+      return R.EMPTY_ARRAY;
+    case "shardnumsub":
+      return R.array(rest.flatMap((c) => [R.bulk(c), R.integer(0)]));
+    default:
+      return unknownSubcommand(args);
+  }
 }
 
 function echo(_node: HomeostatNode, _client: Client, args: Args): Reply {
@@ -120,6 +186,7 @@ function quit(_node: HomeostatNode, client: Client): Reply {
 
 function reset(node: HomeostatNode, client: Client): Reply {
   T.endTransaction(client);
+  node.pubsub.forget(client);
   client.protocol = 2;
   client.name = "";
   client.authenticated = node.settings.requirepass === "";
@@ -626,6 +693,12 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],
+  ["subscribe", subscribe],
+  ["psubscribe", psubscribe],
+  ["unsubscribe", unsubscribe],
+  ["punsubscribe", punsubscribe],
+  ["publish", publish],
+  ["pubsub", pubsub],
   ["multi", T.multi],
   ["exec", T.exec],
   ["discard", T.discard],

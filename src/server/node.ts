@@ -18,6 +18,7 @@ import type { ClusterRuntime } from "./cluster.js";
 import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
+import { PubSub } from "./pubsub.js";
 import type { Settings } from "./settings.js";
 import { queue, queues, refusedInMulti } from "./transactions.js";
 
@@ -62,6 +63,26 @@ const gatherMsMax = 0.2;
 
 /** Longest a stopping node waits for its clients to take their last replies and close. */
 const clientsDrainMs = 1000;
+
+/**
+ * A subscriber whose unread output passes this is disconnected, as Redis's
+ * `client-output-buffer-limit pubsub 32mb` does: a client that does not read its
+ * messages cannot make the node buffer them without bound.
+ */
+const pubsubOutputMaxBytes = 32 * 1024 * 1024;
+
+/** What a RESP2 client may run while subscribed (Redis 7.0's list). */
+const allowedSubscribed = new Set([
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "ssubscribe",
+  "sunsubscribe",
+  "ping",
+  "quit",
+  "reset",
+]);
 
 /** INFO's keyspace figures: keys, keys with a time to live, bytes of the data files. */
 export interface KeyspaceFigures {
@@ -130,6 +151,10 @@ export class HomeostatNode {
   private readonly commands = new Map<string, Entry>();
   private readonly ctx: ExecContext;
   private readonly writer = new ReplyWriter();
+  /** Encodes messages to subscribers other than the client whose input is being run. */
+  private readonly pushWriter = new ReplyWriter();
+  /** SUBSCRIBE, PUBLISH...: see pubsub.ts. */
+  readonly pubsub = new PubSub((client, reply) => this.deliver(client, reply));
   private server: Server | null = null;
   private nextClientId = 1;
   /** The client whose input is being parsed. */
@@ -259,7 +284,35 @@ export class HomeostatNode {
     socket.on("close", () => this.forget(client));
   }
 
+  /**
+   * A Pub/Sub push for `client`, in order with its replies: behind those still held, else
+   * at once (in the output of the input being run, if it is this client's).
+   */
+  private deliver(client: Client, reply: Reply): void {
+    if (!this.clients.has(client.id) || client.closing) return;
+    if (client === this.current) {
+      this.emit(client, reply);
+      return;
+    }
+    if (client.held.length > 0) {
+      client.held.push({ tag: 0, reply });
+      return;
+    }
+    this.pushWriter.write(reply, client.protocol);
+    const out = this.pushWriter.take();
+    this.stats.netOutputBytes += out.length;
+    client.socket.write(out);
+    if (client.socket.writableLength > pubsubOutputMaxBytes) {
+      this.log.warn(
+        { client: client.id, addr: client.addr, bytes: client.socket.writableLength },
+        "closing a subscriber that does not read its messages (output past 32 MiB)",
+      );
+      client.socket.destroy();
+    }
+  }
+
   private forget(client: Client): void {
+    this.pubsub.forget(client);
     this.clients.delete(client.id);
     this.parsers.delete(client.id);
     this.waiting.delete(client);
@@ -387,6 +440,12 @@ export class HomeostatNode {
     if (!client.authenticated && !allowedBeforeAuth.has(name)) {
       refusedInMulti(client);
       return R.error("NOAUTH Authentication required.");
+    }
+    if (client.protocol === 2 && client.subscribed && !allowedSubscribed.has(name)) {
+      refusedInMulti(client);
+      return R.error(
+        `ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
     }
     this.stats.commandsProcessed++;
     client.lastCommand = name;

@@ -328,6 +328,9 @@ async function openCluster(
     },
   });
   node.cluster = cluster;
+  // Pub/Sub over the cluster: PUBLISH reaches the subscribers of every node.
+  node.pubsub.setBroadcast((channel, message) => cluster.publishToOthers(channel, message));
+  cluster.published = (channel, message) => node.pubsub.received(channel, message);
   // INFO keyspace: the keys this node serves as a shard's leader, as a Redis Cluster
   // primary reports its own (summed over the nodes: every key once); the data files are
   // the whole shard space's.

@@ -41,6 +41,12 @@ const SERVER_SIDE = [
   "discard",
   "watch",
   "unwatch",
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "publish",
+  "pubsub",
 ];
 
 describe("command table", () => {

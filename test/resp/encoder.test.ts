@@ -112,6 +112,12 @@ const CASES: [string, Reply, string, string][] = [
   ["boolean false", R.boolean(false), ":0\r\n", "#f\r\n"],
   ["verbatim", R.verbatim("hello"), "$5\r\nhello\r\n", "=9\r\ntxt:hello\r\n"],
   [
+    "push",
+    R.push([R.bulk("message"), R.integer(1)]),
+    "*2\r\n$7\r\nmessage\r\n:1\r\n",
+    ">2\r\n$7\r\nmessage\r\n:1\r\n",
+  ],
+  [
     "verbatim, markdown, UTF-8",
     R.verbatim("é", "mkd"),
     "$2\r\n\xc3\xa9\r\n",

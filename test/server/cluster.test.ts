@@ -323,6 +323,36 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("delivers a message PUBLISHed on one node to the subscribers of every node", async () => {
+    const subs = nodes.map((n) => new Redis({ port: n.port, maxRetriesPerRequest: 0 }));
+    const got: string[][] = subs.map(() => []);
+    try {
+      for (const [k, sub] of subs.entries()) {
+        sub.on("message", (channel: string, message: string) =>
+          got[k]?.push(`${channel}:${message}`),
+        );
+        assert.equal(await sub.subscribe("cluster-news"), 1);
+      }
+      for (const [k, node] of nodes.entries()) {
+        const publisher = new Redis({ port: node.port, maxRetriesPerRequest: 0 });
+        try {
+          // PUBLISH counts this node's receivers, as on a Redis Cluster node.
+          assert.equal(await publisher.publish("cluster-news", `from ${k}`), 1);
+        } finally {
+          publisher.disconnect();
+        }
+      }
+      await waitFor("every subscriber has every message", 10_000, async () =>
+        got.every((g) => g.length === nodes.length),
+      );
+      for (const g of got) {
+        assert.deepEqual(g.sort(), nodes.map((_, k) => `cluster-news:from ${k}`).sort());
+      }
+    } finally {
+      for (const s of subs) s.disconnect();
+    }
+  });
+
   it("keeps every acknowledged write across SIGKILL of a shard leader, linearizably", async () => {
     const ports = nodes.map((n) => n.port);
     const keys = Array.from({ length: 12 }, (_, i) => `lin:${i}`);
