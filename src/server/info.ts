@@ -101,6 +101,12 @@ function sections(node: HomeostatNode): Section[] {
         ["rejected_connections", stats.connectionsRejected],
         ["expired_keys", stats.expiredKeys],
         ["evicted_keys", 0],
+        // As Redis: this node's subscriptions. Then what Pub/Sub moved (ours).
+        ["pubsub_channels", node.pubsub.channelTotal()],
+        ["pubsub_patterns", node.pubsub.numpat()],
+        ["pubsub_published", node.pubsub.stats.published],
+        ["pubsub_received_from_nodes", node.pubsub.stats.received],
+        ["pubsub_deliveries", node.pubsub.stats.delivered],
       ],
     ],
     [

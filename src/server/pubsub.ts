@@ -157,6 +157,11 @@ export class PubSub {
     return R.array(out);
   }
 
+  /** Channels with a subscriber on this node (INFO's pubsub_channels). */
+  channelTotal(): number {
+    return this.channels.size;
+  }
+
   /** PUBSUB NUMPAT: distinct patterns subscribed on this node. */
   numpat(): number {
     return this.patterns.size;

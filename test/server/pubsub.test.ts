@@ -81,6 +81,10 @@ for (const mode of ["--standalone", "--cluster"] as const) {
           "sport",
         ]);
         assert.deepEqual(await publisher.pubsub("CHANNELS", "s*"), ["sport"]);
+        const info = await publisher.info("stats");
+        assert.match(info, /pubsub_channels:2\r\n/);
+        assert.match(info, /pubsub_patterns:1\r\n/);
+        assert.match(info, /pubsub_deliveries:3\r\n/);
         await sub.unsubscribe("news");
         assert.equal(await publisher.publish("news", "again"), 1, "the pattern still matches");
       } finally {
