@@ -35,6 +35,7 @@ import { checkFeasibility, feasibilityVerdict } from "../contract/feasibility.js
 import { formatErrors, parseContract } from "../contract/parse.js";
 import type { Contract } from "../contract/schema.js";
 import type { Random } from "../core/random.js";
+import { reliableBytesMax } from "../core/transport.js";
 import { formatAddress, parseAddress } from "../core/udp-transport.js";
 import type { MemberState } from "../membership/index.js";
 import { lanConfig, type NodeId, type RaftConfig } from "../raft/index.js";
@@ -72,6 +73,8 @@ const controllerIntervalMs = 500;
 const controlMagic = 0xc7;
 /** First byte of a published Pub/Sub message on the bus (publishToOthers). */
 const publishMagic = 0xc8;
+/** The largest channel plus message publishToOthers carries: a bus message, less its head. */
+export const publishBytesMax = reliableBytesMax - 5;
 
 /** Between nodes: reports of led groups to the meta leader, and actions back. */
 type ControlMessage =

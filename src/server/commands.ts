@@ -61,7 +61,11 @@ function punsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
 }
 
 function publish(node: HomeostatNode, _client: Client, args: Args): Reply {
-  return R.integer(node.pubsub.publish(Buffer.from(args.buf(1)), Buffer.from(args.buf(2))));
+  const channel = Buffer.from(args.buf(1));
+  const message = Buffer.from(args.buf(2));
+  const refusal = node.pubsub.refusal(channel, message);
+  if (refusal !== null) return R.error(refusal);
+  return R.integer(node.pubsub.publish(channel, message));
 }
 
 const pubsubHelp = [

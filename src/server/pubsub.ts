@@ -39,8 +39,25 @@ export class PubSub {
     private broadcast: ((channel: Buffer, message: Buffer) => void) | null = null,
   ) {}
 
-  setBroadcast(broadcast: ((channel: Buffer, message: Buffer) => void) | null): void {
+  /** The largest channel plus message the broadcast carries (the bus's message bound). */
+  private broadcastBytesMax = Number.POSITIVE_INFINITY;
+
+  setBroadcast(
+    broadcast: ((channel: Buffer, message: Buffer) => void) | null,
+    bytesMax = Number.POSITIVE_INFINITY,
+  ): void {
     this.broadcast = broadcast;
+    this.broadcastBytesMax = bytesMax;
+  }
+
+  /** Why PUBLISH cannot carry this message to every node, or null when it can. */
+  refusal(channel: Buffer, message: Buffer): string | null {
+    const bytes = channel.length + message.length;
+    if (this.broadcast === null || bytes <= this.broadcastBytesMax) return null;
+    return (
+      `ERR the channel and message are ${bytes} bytes; a cluster's Pub/Sub carries at ` +
+      `most ${this.broadcastBytesMax} between nodes`
+    );
   }
 
   /** Subscriptions of `client`: channels plus patterns (Redis's count in its replies). */

@@ -14,7 +14,7 @@ import {
 } from "../storage/shard-store.js";
 import { StorageError } from "../storage/types.js";
 import { defaultSegmentBytes } from "../storage/wal-raft-log.js";
-import { ClusterRuntime } from "./cluster.js";
+import { ClusterRuntime, publishBytesMax } from "./cluster.js";
 import { ClusterRouter } from "./cluster-router.js";
 import { Forwarder } from "./forwarder.js";
 import { HOMEOSTAT_VERSION } from "./info.js";
@@ -329,7 +329,10 @@ async function openCluster(
   });
   node.cluster = cluster;
   // Pub/Sub over the cluster: PUBLISH reaches the subscribers of every node.
-  node.pubsub.setBroadcast((channel, message) => cluster.publishToOthers(channel, message));
+  node.pubsub.setBroadcast(
+    (channel, message) => cluster.publishToOthers(channel, message),
+    publishBytesMax,
+  );
   cluster.published = (channel, message) => node.pubsub.received(channel, message);
   // INFO keyspace: the keys this node serves as a shard's leader, as a Redis Cluster
   // primary reports its own (summed over the nodes: every key once); the data files are

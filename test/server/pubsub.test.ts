@@ -142,6 +142,19 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       }
     });
 
+    it("refuses in a cluster a message too big for the bus, and nothing is delivered", async () => {
+      const huge = Buffer.alloc(8 * 1024 * 1024, 0x61);
+      if (mode === "--cluster") {
+        await assert.rejects(
+          publisher.publish("big", huge),
+          /carries at most 8388603 between nodes/,
+        );
+      } else {
+        assert.equal(await publisher.publish("big", huge), 0);
+      }
+      assert.equal(await publisher.publish("big", huge.subarray(0, 1024)), 0);
+    });
+
     it("disconnects a subscriber that does not read its messages, past 32 MiB", async () => {
       const raw = await Raw.open(node.port);
       raw.send(["SUBSCRIBE", "flood"]);
