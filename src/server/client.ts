@@ -19,7 +19,7 @@ export interface HeldReply {
 export interface QueuedCommand {
   readonly name: string;
   readonly args: readonly Buffer[];
-  /** The slot of its keys (all in one), or null when it has none. */
+  /** A key-space command's slot (its keys all in one), or null (no keys, or not key-space). */
   readonly slot: number | null;
 }
 

@@ -72,7 +72,8 @@ export function queue(
   }
   const copy: Buffer[] = [];
   for (let i = 0; i < args.length; i++) copy.push(Buffer.from(args.buf(i)));
-  tx.push({ name, args: copy, slot: slot === CROSS_SLOT ? null : slot });
+  // Only key-space commands go to a shard at EXEC: the slot marks them.
+  tx.push({ name, args: copy, slot: kv && slot !== CROSS_SLOT ? slot : null });
   return R.QUEUED;
 }
 
