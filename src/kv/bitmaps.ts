@@ -2,6 +2,7 @@ import { integer } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { isReply, stringValue } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { NOTIFY_STRING, notifyIfNew, notifyKey } from "./notify.js";
 import { parseI64 } from "./numbers.js";
 import { lookupString } from "./strings.js";
 import type { CommandHandler, ExecContext } from "./types.js";
@@ -66,7 +67,9 @@ const setbit: CommandHandler = (ctx, args) => {
   oldData.copy(data);
   const mask = 0x80 >> (offset % 8);
   data[byte] = on === 1n ? (data[byte] as number) | mask : (data[byte] as number) & ~mask;
+  notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
+  notifyKey(ctx, NOTIFY_STRING, "setbit", key);
   return was === 1 ? ONE : ZERO;
 };
 

@@ -1064,6 +1064,19 @@ const DECLS: Record<string, Decl> = {
         complexity: O1,
         args: [str("connection-name")],
       },
+      reply: {
+        arity: 3,
+        flags: "NOSCRIPT LOADING STALE",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "3.2.0",
+        summary:
+          "Turns the replies to this connection's commands off, on, or off for the next one.",
+        complexity: O1,
+        args: [
+          oneof("on_off_skip", {}, [token("on", "ON"), token("off", "OFF"), token("skip", "SKIP")]),
+        ],
+      },
       getname: {
         arity: 2,
         flags: "NOSCRIPT LOADING STALE SENTINEL",

@@ -3,6 +3,7 @@ import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore } from "../storage/types.js";
 import { integerReply, isExpired, isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, invalidExpire, NOT_INTEGER } from "./errors.js";
+import { NOTIFY_GENERIC, notifyKey } from "./notify.js";
 import { I64_MAX, I64_MIN, parseI64 } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
@@ -18,13 +19,21 @@ const MINUS_TWO = integer(-2);
  * many it deleted. Bounded work per call: the caller runs it from its tick, and raft-applied
  * state machines run it as a logged command so every replica deletes the same keys.
  */
-export function activeExpireCycle(store: KeyStore, nowMs: number, maxKeys: number): number {
+export function activeExpireCycle(
+  store: KeyStore,
+  nowMs: number,
+  maxKeys: number,
+  expired?: (key: Buffer) => void,
+): number {
   if (maxKeys <= 0) return 0;
   let deleted = 0;
   for (const key of store.expiredKeys(nowMs, maxKeys)) {
     const value = store.get(key);
     // Re-check: the index may lag a write that just gave the key a new life.
-    if (value !== undefined && isExpired(value, nowMs) && store.delete(key)) deleted++;
+    if (value !== undefined && isExpired(value, nowMs) && store.delete(key)) {
+      deleted++;
+      expired?.(key);
+    }
   }
   return deleted;
 }
@@ -85,8 +94,13 @@ function expireGeneric(
   if (c.gt && (current === -1n || when <= current)) return ZERO;
   if (c.lt && current !== -1n && when >= current) return ZERO;
 
-  if (when <= BigInt(ctx.nowMs)) ctx.store.delete(key);
-  else ctx.store.set(key, { ...value, expireAtMs: Number(when) });
+  if (when <= BigInt(ctx.nowMs)) {
+    ctx.store.delete(key);
+    notifyKey(ctx, NOTIFY_GENERIC, "del", key);
+  } else {
+    ctx.store.set(key, { ...value, expireAtMs: Number(when) });
+    notifyKey(ctx, NOTIFY_GENERIC, "expire", key);
+  }
   return ONE;
 }
 
@@ -111,6 +125,7 @@ const persist: CommandHandler = (ctx, args) => {
   const value = lookup(ctx, key);
   if (value === undefined || value.expireAtMs === NO_EXPIRY) return ZERO;
   ctx.store.set(key, { ...value, expireAtMs: NO_EXPIRY });
+  notifyKey(ctx, NOTIFY_GENERIC, "persist", key);
   return ONE;
 };
 

@@ -2,6 +2,7 @@ import { integer, OK, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { lookup, typeName } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { NOTIFY_GENERIC, notifyIfNew, notifyKey } from "./notify.js";
 import { parseI64 } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
@@ -21,7 +22,10 @@ function del(ctx: ExecContext, args: Args): Reply {
   for (let i = 1; i < args.length; i++) {
     const key = args.buf(i);
     const live = lookup(ctx, key) !== undefined;
-    if (ctx.store.delete(key) && live) deleted++;
+    if (ctx.store.delete(key) && live) {
+      deleted++;
+      notifyKey(ctx, NOTIFY_GENERIC, "del", key);
+    }
   }
   return integer(deleted);
 }
@@ -43,8 +47,11 @@ function rename(ctx: ExecContext, args: Args, nx: boolean): Reply {
   if (value === undefined) return errorReply("NO_SUCH_KEY");
   if (from.equals(to)) return nx ? ZERO : OK;
   if (nx && lookup(ctx, to) !== undefined) return ZERO;
+  notifyIfNew(ctx, to);
   ctx.store.set(to, value);
   ctx.store.delete(from);
+  notifyKey(ctx, NOTIFY_GENERIC, "rename_from", from);
+  notifyKey(ctx, NOTIFY_GENERIC, "rename_to", to);
   return nx ? ONE : OK;
 }
 
@@ -74,7 +81,9 @@ const copy: CommandHandler = (ctx, args) => {
   const value = lookup(ctx, from);
   if (value === undefined) return ZERO;
   if (!replace && lookup(ctx, to) !== undefined) return ZERO;
+  notifyIfNew(ctx, to);
   ctx.store.set(to, value);
+  notifyKey(ctx, NOTIFY_GENERIC, "copy_to", to);
   return ONE;
 };
 

@@ -12,6 +12,7 @@ import { arityAccepts, COMMAND_SPECS, type CommandSpec, keyIndexes } from "./com
 import { isExpired } from "./db.js";
 import { unknownCommand, wrongArity } from "./errors.js";
 import { KV_HANDLERS } from "./handlers.js";
+import { NOTIFY_EXPIRED, type Notifier, notifyKey } from "./notify.js";
 import { decodeTransaction, fingerprint, sameFingerprint } from "./transaction.js";
 import type { ExecContext } from "./types.js";
 
@@ -471,6 +472,11 @@ export interface ShardMachineOptions {
   proposalsPendingMax?: number;
   /** Reads waiting for their read index; each holds its arguments. */
   readsPendingMax?: number;
+  /**
+   * Where this node's keyspace notifications go (notify.ts), sent while this replica
+   * leads its group; none: no notifications.
+   */
+  notifier?: Notifier;
 }
 
 /** Totals since creation; read them, never write them. */
@@ -562,6 +568,9 @@ export class ShardMachine implements ReplicatedMachine {
   private closed = false;
   /** A commit of the store is in flight (flush). */
   private flushing = false;
+  /** This replica leads its group (roleChanged): its node sends the keyspace events. */
+  private leading = false;
+  private readonly notifier: Notifier | undefined;
 
   constructor(options: ShardMachineOptions) {
     this.store = options.store;
@@ -571,6 +580,7 @@ export class ShardMachine implements ReplicatedMachine {
     this.readRandom = options.random ?? new SeededRandom(0);
     this.proposalsPendingMax = options.proposalsPendingMax ?? defaultProposalsPendingMax;
     this.readsPendingMax = options.readsPendingMax ?? defaultReadsPendingMax;
+    this.notifier = options.notifier;
     this.ctx = {
       store: this.store,
       nowMs: mark.nowMs,
@@ -815,6 +825,7 @@ export class ShardMachine implements ReplicatedMachine {
    */
   roleChanged(status: RoleStatus): void {
     const leading = status.role === "leader";
+    this.leading = leading;
     if (!leading) this.abortReads("leadership-lost");
     for (const w of this.waiters.values()) {
       if (w.orphaned === 0 && (!leading || w.term < status.term)) w.orphaned = this.orphanRound;
@@ -844,6 +855,9 @@ export class ShardMachine implements ReplicatedMachine {
     const nowMs = Math.max(cmd.nowMs, this.appliedNowMs);
     this.appliedNowMs = nowMs;
     this.ctx.nowMs = nowMs;
+    // Keyspace notifications come from the leader's node only, as from a Redis Cluster
+    // master: one message per change, where the clients of the shard's keys are sent.
+    this.ctx.notify = this.leading ? this.notifier : undefined;
     if (cmd.kind === "expire") return R.integer(this.deleteExpired(cmd.keys, nowMs));
     this.entryRandom.reseed(cmd.seed);
     this.ctx.random = this.entryRandom;
@@ -908,13 +922,17 @@ export class ShardMachine implements ReplicatedMachine {
       const key = toBuffer(k);
       if (!this.store.ownsSlot(this.store.slotOf(key))) continue;
       const value = this.store.get(key);
-      if (value !== undefined && isExpired(value, nowMs) && this.store.delete(key)) deleted++;
+      if (value !== undefined && isExpired(value, nowMs) && this.store.delete(key)) {
+        deleted++;
+        notifyKey(this.ctx, NOTIFY_EXPIRED, "expired", key);
+      }
     }
     return deleted;
   }
 
   private runRead(r: PendingRead): Reply {
     this.ctx.nowMs = Math.max(r.nowMs, this.appliedNowMs);
+    this.ctx.notify = undefined;
     if (r.name === fingerprintRead) {
       const out: Reply[] = [];
       for (let i = 2; i < r.args.length; i++) {

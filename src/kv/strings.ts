@@ -12,6 +12,7 @@ import {
   WRONG_TYPE,
   wrongArity,
 } from "./errors.js";
+import { NOTIFY_GENERIC, NOTIFY_STRING, notifyIfNew, notifyKey } from "./notify.js";
 import {
   addLongDouble,
   formatLongDoubleHuman,
@@ -151,8 +152,13 @@ function setGeneric(
     return o.get ? getReply : abortReply;
   }
   if (o.keepTtl && old !== undefined) expireAtMs = old.expireAtMs;
+  if (ctx.notify !== undefined) notifyIfNew(ctx, key, needsOld ? old !== undefined : undefined);
   // An EXAT/PXAT already past leaves the key absent, as Redis's lazy expiry would.
   storeUnlessExpired(ctx, key, stringValue(args.buf(valueIndex), expireAtMs));
+  if (ctx.notify !== undefined) {
+    notifyKey(ctx, NOTIFY_STRING, "set", key);
+    if (o.expiry !== undefined) notifyKey(ctx, NOTIFY_GENERIC, "expire", key);
+  }
   return o.get ? getReply : okReply;
 }
 
@@ -191,7 +197,9 @@ const getset: CommandHandler = (ctx, args) => {
   const key = args.buf(1);
   const old = lookupString(ctx, key);
   if (isReply(old)) return old;
+  notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, stringValue(args.buf(2)));
+  notifyKey(ctx, NOTIFY_STRING, "set", key);
   return old === undefined ? NULL : bulk(old.data);
 };
 
@@ -200,6 +208,7 @@ const getdel: CommandHandler = (ctx, args) => {
   const old = lookupString(ctx, key);
   if (old === undefined || isReply(old)) return old ?? NULL;
   ctx.store.delete(key);
+  notifyKey(ctx, NOTIFY_GENERIC, "del", key);
   return bulk(old.data);
 };
 
@@ -214,8 +223,10 @@ const getex: CommandHandler = (ctx, args) => {
     if (isReply(at)) return at;
     // EX/PX always land in the future; an EXAT/PXAT in the past deletes the key.
     storeUnlessExpired(ctx, key, { ...value, expireAtMs: Number(at) });
+    notifyKey(ctx, NOTIFY_GENERIC, Number(at) <= ctx.nowMs ? "del" : "expire", key);
   } else if (o.persist && value.expireAtMs !== NO_EXPIRY) {
     ctx.store.set(key, { ...value, expireAtMs: NO_EXPIRY });
+    notifyKey(ctx, NOTIFY_GENERIC, "persist", key);
   }
   return bulk(value.data);
 };
@@ -238,7 +249,10 @@ function msetGeneric(ctx: ExecContext, args: Args, nx: boolean): Reply {
     }
   }
   for (let i = 1; i < args.length; i += 2) {
-    ctx.store.set(args.buf(i), stringValue(args.buf(i + 1)));
+    const key = args.buf(i);
+    notifyIfNew(ctx, key);
+    ctx.store.set(key, stringValue(args.buf(i + 1)));
+    notifyKey(ctx, NOTIFY_STRING, "set", key);
   }
   return nx ? ONE : OK;
 }
@@ -260,12 +274,15 @@ const append: CommandHandler = (ctx, args) => {
   const old = lookupString(ctx, key);
   if (isReply(old)) return old;
   if (old === undefined) {
+    notifyIfNew(ctx, key, false);
     ctx.store.set(key, stringValue(addition));
+    notifyKey(ctx, NOTIFY_STRING, "append", key);
     return integer(addition.length);
   }
   if (tooLong(ctx, old.data.length + addition.length)) return errorReply("STRING_TOO_LONG");
   const data = Buffer.concat([old.data, addition]);
   ctx.store.set(key, { ...old, data });
+  notifyKey(ctx, NOTIFY_STRING, "append", key);
   return integer(data.length);
 };
 
@@ -308,7 +325,9 @@ const setrange: CommandHandler = (ctx, args) => {
   const data = Buffer.alloc(Math.max(oldData.length, at + patch.length));
   oldData.copy(data, 0);
   patch.copy(data, at);
+  notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
+  notifyKey(ctx, NOTIFY_STRING, "setrange", key);
   return integer(data.length);
 };
 
@@ -328,7 +347,9 @@ function incrBy(ctx: ExecContext, key: Buffer, delta: bigint): Reply {
   const next = current + delta;
   if (next > I64_MAX || next < I64_MIN) return OVERFLOW;
   const data = Buffer.from(next.toString(), "latin1");
+  notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
+  notifyKey(ctx, NOTIFY_STRING, "incrby", key);
   return integerReply(next);
 }
 
@@ -359,7 +380,9 @@ const incrbyfloat: CommandHandler = (ctx, args) => {
   const sum = addLongDouble(current, delta);
   if (sum.kind !== "finite") return errorReply("NAN_OR_INFINITY");
   const data = Buffer.from(formatLongDoubleHuman(sum), "latin1");
+  notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
+  notifyKey(ctx, NOTIFY_STRING, "incrbyfloat", key);
   return bulk(data);
 };
 

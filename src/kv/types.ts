@@ -1,6 +1,7 @@
 import type { Random } from "../core/random.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore } from "../storage/types.js";
+import type { Notifier } from "./notify.js";
 
 /**
  * Everything a command handler may touch. Handlers are pure functions of this context and
@@ -17,6 +18,8 @@ export interface ExecContext {
    * bound on LCS's working table.
    */
   maxBulkBytes: number;
+  /** Keyspace notifications (notify.ts): undefined when none is to be sent. */
+  notify?: Notifier | undefined;
 }
 
 /**

@@ -42,6 +42,11 @@ export class Client {
   forwarded = false;
   /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
   clusterAware = false;
+  /**
+   * CLIENT REPLY: "off" sends no replies; "skip-next" is set by SKIP and becomes "skip"
+   * for the command after it, whose reply is dropped, then "on" again.
+   */
+  replies: "on" | "off" | "skip-next" | "skip" = "on";
   /** Channels and patterns subscribed to (pubsub.ts keeps them). */
   subscribedChannels = 0;
   subscribedPatterns = 0;

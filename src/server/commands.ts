@@ -22,6 +22,9 @@ export type ServerHandler = (
   args: Args,
 ) => Reply | Promise<Reply>;
 
+/** What a command answers when it sends nothing back (CLIENT REPLY OFF and SKIP). */
+export const NO_REPLY: Reply = { kind: "simple", value: "" };
+
 /** The Redis version whose commands and replies this node follows. */
 export const REDIS_COMPAT_VERSION = "7.0.15";
 
@@ -191,6 +194,7 @@ function quit(_node: HomeostatNode, client: Client): Reply {
 function reset(node: HomeostatNode, client: Client): Reply {
   T.endTransaction(client);
   node.pubsub.forget(client);
+  client.replies = "on";
   client.protocol = 2;
   client.name = "";
   client.authenticated = node.settings.requirepass === "";
@@ -218,6 +222,21 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
       return R.integer(c.id);
     case "getname":
       return c.name === "" ? R.NULL : R.bulk(c.name);
+    case "reply":
+      // OFF and SKIP are not answered (node.ts drops NO_REPLY); messages still arrive.
+      if (args.is(2, "on")) {
+        c.replies = "on";
+        return R.OK;
+      }
+      if (args.is(2, "off")) {
+        c.replies = "off";
+        return NO_REPLY;
+      }
+      if (args.is(2, "skip")) {
+        if (c.replies === "on") c.replies = "skip-next";
+        return NO_REPLY;
+      }
+      return R.error("ERR syntax error");
     case "setname": {
       const name = args.str(2);
       if (!validClientName(name)) return R.error(badNameMessage);
@@ -284,6 +303,8 @@ const clientHelp = [
   "    Return information about the current client connection.",
   "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
   "    Return information about client connections.",
+  "REPLY (ON|OFF|SKIP)",
+  "    Control the replies sent to the current connection.",
 ];
 
 function helpReply(command: string, lines: string[]): Reply {

@@ -6,6 +6,7 @@ import { unknownCommand, wrongArity } from "../kv/errors.js";
 import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { ArrayArgs } from "../kv/machine.js";
+import { NOTIFY_EXPIRED } from "../kv/notify.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
 import { ReplyWriter } from "../resp/encoder.js";
@@ -15,9 +16,10 @@ import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
 import { Client, type HeldReply, type QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
-import { SERVER_HANDLERS, type ServerHandler } from "./commands.js";
+import { NO_REPLY, SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
+import { KeyspaceNotifier } from "./notifications.js";
 import { PubSub } from "./pubsub.js";
 import type { Settings } from "./settings.js";
 import { queue, queues, refusedInMulti } from "./transactions.js";
@@ -155,6 +157,8 @@ export class HomeostatNode {
   private readonly pushWriter = new ReplyWriter();
   /** SUBSCRIBE, PUBLISH...: see pubsub.ts. */
   readonly pubsub = new PubSub((client, reply) => this.deliver(client, reply));
+  /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
+  readonly notifier: KeyspaceNotifier;
   private server: Server | null = null;
   private nextClientId = 1;
   /** The client whose input is being parsed. */
@@ -198,6 +202,7 @@ export class HomeostatNode {
       random: deps.random,
       maxBulkBytes: deps.settings.protoMaxBulkLen,
     };
+    this.notifier = new KeyspaceNotifier(this.settings, this.pubsub);
     for (const [name, spec] of COMMAND_SPECS) {
       const kv = KV_HANDLERS.get(name);
       const srv = SERVER_HANDLERS.get(name);
@@ -236,7 +241,7 @@ export class HomeostatNode {
     const budget = this.settings.activeExpireKeysPerCycle;
     let deleted = 0;
     for (;;) {
-      const n = activeExpireCycle(this.store, this.clock.nowMs(), budget);
+      const n = activeExpireCycle(this.store, this.clock.nowMs(), budget, this.expiredBound);
       deleted += n;
       if (n < budget || performance.now() - startMs > periodMs / 4) break;
     }
@@ -311,6 +316,12 @@ export class HomeostatNode {
     }
   }
 
+  /** A key the active expiry deleted: the "expired" event (x). */
+  private readonly expiredBound = (key: Buffer): void => {
+    if ((this.notifier.flags & NOTIFY_EXPIRED) !== 0)
+      this.notifier.emit(NOTIFY_EXPIRED, "expired", key);
+  };
+
   private forget(client: Client): void {
     this.pubsub.forget(client);
     this.clients.delete(client.id);
@@ -342,6 +353,7 @@ export class HomeostatNode {
     client.lastInteractionMs = now;
     this.ctx.nowMs = now;
     this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen; // CONFIG SET may have changed it
+    this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
     this.current = client;
     let failure: ProtocolError | undefined;
     try {
@@ -369,8 +381,19 @@ export class HomeostatNode {
     const client = this.current as Client;
     if (client.closing) return true;
     const authenticated = client.authenticated;
+    const skip = client.replies === "skip";
+    if (skip) client.replies = "on";
     const reply = this.execute(client, args);
-    this.emit(client, reply);
+    if (client.replies === "skip-next" && reply === NO_REPLY) client.replies = "skip";
+    // Pub/Sub's replies (SUBSCRIBE's confirmations) are sent whatever CLIENT REPLY says,
+    // as Redis sends them.
+    const pushed = !(reply instanceof Promise) && reply.kind === "array" && reply.push === true;
+    if (reply === NO_REPLY || ((skip || client.replies === "off") && !pushed)) {
+      // CLIENT REPLY OFF or SKIP: nothing is sent back (a routed reply still settles).
+      if (reply instanceof Promise) reply.catch(() => undefined);
+    } else {
+      this.emit(client, reply);
+    }
     if (authenticated !== client.authenticated) {
       // Before AUTH, Redis bounds commands more tightly; AUTH, HELLO or RESET changed that.
       this.parsers.get(client.id)?.setAuthRequired(!client.authenticated);

@@ -148,6 +148,11 @@ export class PubSub {
     return this.deliverLocal(channel, message);
   }
 
+  /** A message for this node's subscribers only (keyspace notifications); receivers. */
+  deliverHere(channel: Buffer, message: Buffer): number {
+    return this.deliverLocal(channel, message);
+  }
+
   /** A message another node published: delivered to this node's subscribers. */
   received(channel: Buffer, message: Buffer): void {
     this.stats.received++;

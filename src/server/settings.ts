@@ -1,3 +1,5 @@
+import { getNotifyFlags, setNotifyFlags } from "./notifications.js";
+
 /**
  * The settings a running node exposes through CONFIG GET / CONFIG SET, with their
  * defaults and why. Names follow Redis's where the meaning is the same, so tools that
@@ -28,6 +30,8 @@ export interface Settings {
    */
   hz: number;
   activeExpireKeysPerCycle: number;
+  /** Keyspace notifications (Redis's notify-keyspace-events; kv/notify.ts): none by default. */
+  notifyKeyspaceEvents: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -44,6 +48,7 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     requirepass: "",
     hz: 10,
     activeExpireKeysPerCycle: 200,
+    notifyKeyspaceEvents: 0,
     ...overrides,
   };
 }
@@ -100,6 +105,7 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["maxclients", intSetting("maxclients", 1, 1_000_000)],
   ["timeout", intSetting("timeout", 0, 2 ** 31 - 1)],
   ["hz", intSetting("hz", 1, 500)],
+  ["notify-keyspace-events", { get: getNotifyFlags, set: setNotifyFlags }],
   [
     "requirepass",
     {

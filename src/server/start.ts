@@ -308,7 +308,11 @@ async function openCluster(
         slots.map(([from, to]) => ({ from, to })),
       );
       // Every replica of a group must use the same bulk bound: it decides replies.
-      const m = new ShardMachine({ store, maxBulkBytes: 512 * 1024 * 1024 });
+      const m = new ShardMachine({
+        store,
+        maxBulkBytes: 512 * 1024 * 1024,
+        notifier: node.notifier,
+      });
       machines.set(group, m);
       return m;
     },

@@ -70,6 +70,7 @@ describe("command table", () => {
     assert.deepEqual(client, [
       "client|id",
       "client|setname",
+      "client|reply",
       "client|getname",
       "client|info",
       "client|list",

@@ -353,6 +353,34 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("sends each keyspace notification once, from the node that leads the key's shard", async () => {
+    const subs = nodes.map((n) => new Redis({ port: n.port, maxRetriesPerRequest: 0 }));
+    const got: string[][] = subs.map(() => []);
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      for (const [k, sub] of subs.entries()) {
+        assert.equal(await sub.config("SET", "notify-keyspace-events", "E$"), "OK");
+        sub.on("message", (_channel: string, key: string) => got[k]?.push(key));
+      }
+      const listeners = subs.map((n) => new Redis({ port: n.options.port }));
+      for (const [k, l] of listeners.entries()) {
+        l.on("message", (_channel: string, key: string) => got[k]?.push(key));
+        await l.subscribe("__keyevent@0__:set");
+      }
+      const keys = Array.from({ length: 24 }, (_, i) => `{ev${i}}k`);
+      for (const key of keys) await cluster.set(key, "v");
+      await waitFor("every set event", 10_000, async () => got.flat().length >= keys.length);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(got.flat().sort(), [...keys].sort(), "each event once, in all");
+      assert.ok(got.filter((g) => g.length > 0).length >= 2, "events come from several leaders");
+      for (const l of listeners) l.disconnect();
+      for (const sub of subs) await sub.config("SET", "notify-keyspace-events", "");
+    } finally {
+      cluster.disconnect();
+      for (const s of subs) s.disconnect();
+    }
+  });
+
   it("keeps every acknowledged write across SIGKILL of a shard leader, linearizably", async () => {
     const ports = nodes.map((n) => n.port);
     const keys = Array.from({ length: 12 }, (_, i) => `lin:${i}`);

@@ -142,6 +142,87 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       }
     });
 
+    it("publishes keyspace notifications when notify-keyspace-events turns them on", async () => {
+      const sub = new Redis({ port: node.port, maxRetriesPerRequest: 0 });
+      try {
+        const got: string[] = [];
+        sub.on("pmessage", (_p: string, channel: string, message: string) =>
+          got.push(`${channel} ${message}`),
+        );
+        assert.equal(
+          await publisher.config("GET", "notify-keyspace-events").then(String),
+          "notify-keyspace-events,",
+        );
+        await assert.rejects(
+          publisher.config("SET", "notify-keyspace-events", "KQ"),
+          /Invalid event class/,
+        );
+        assert.equal(await publisher.config("SET", "notify-keyspace-events", "KEg$xn"), "OK");
+        assert.deepEqual(await publisher.config("GET", "notify-keyspace-events"), [
+          "notify-keyspace-events",
+          "g$xnKE",
+        ]);
+        assert.equal(await sub.psubscribe("__key*__:*"), 1);
+        await publisher.set("{n}k", "1");
+        await publisher.incr("{n}k");
+        await publisher.pexpire("{n}k", 50);
+        await publisher.del("{n}gone");
+        await publisher.rename("{n}k", "{n}k2");
+        await waitFor("the key expires", 10_000, async () =>
+          got.includes("__keyevent@0__:expired {n}k2"),
+        ).catch(async (e: unknown) => {
+          const ttl = await publisher.pttl("{n}k2");
+          throw new Error(`${e}; events: ${got.join("; ")}; PTTL of {n}k2: ${ttl}`);
+        });
+        assert.deepEqual(
+          got.filter((g) => g.startsWith("__keyevent")),
+          [
+            "__keyevent@0__:new {n}k",
+            "__keyevent@0__:set {n}k",
+            "__keyevent@0__:incrby {n}k",
+            "__keyevent@0__:expire {n}k",
+            "__keyevent@0__:new {n}k2",
+            "__keyevent@0__:rename_from {n}k",
+            "__keyevent@0__:rename_to {n}k2",
+            "__keyevent@0__:expired {n}k2",
+          ],
+        );
+        assert.ok(got.includes("__keyspace@0__:{n}k set"), got.join("; "));
+        assert.equal(await publisher.config("SET", "notify-keyspace-events", ""), "OK");
+        await publisher.set("{n}quiet", "1");
+        assert.equal(await publisher.publish("after", "x"), 0);
+        assert.ok(!got.some((g) => g.includes("quiet")));
+      } finally {
+        sub.disconnect();
+      }
+    });
+
+    it("stops and starts its replies with CLIENT REPLY, messages still arriving", async () => {
+      const raw = await Raw.open(node.port);
+      try {
+        raw.send(
+          ["CLIENT", "REPLY", "OFF"],
+          ["SET", "{r}a", "1"],
+          ["SUBSCRIBE", "r"],
+          ["UNSUBSCRIBE"],
+          ["CLIENT", "REPLY", "ON"],
+          ["GET", "{r}a"],
+        );
+        await raw.until("$1\r\n1\r\n");
+        assert.equal(
+          raw.text,
+          "*3\r\n$9\r\nsubscribe\r\n$1\r\nr\r\n:1\r\n" +
+            "*3\r\n$11\r\nunsubscribe\r\n$1\r\nr\r\n:0\r\n+OK\r\n$1\r\n1\r\n",
+        );
+        raw.text = "";
+        raw.send(["CLIENT", "REPLY", "SKIP"], ["GET", "{r}a"], ["ECHO", "e"]);
+        await raw.until("$1\r\ne\r\n");
+        assert.equal(raw.text, "$1\r\ne\r\n");
+      } finally {
+        raw.close();
+      }
+    });
+
     it("refuses in a cluster a message too big for the bus, and nothing is delivered", async () => {
       const huge = Buffer.alloc(8 * 1024 * 1024, 0x61);
       if (mode === "--cluster") {
