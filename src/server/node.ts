@@ -318,8 +318,8 @@ export class HomeostatNode {
 
   /** A key the active expiry deleted: the "expired" event (x). */
   private readonly expiredBound = (key: Buffer): void => {
-    if ((this.notifier.flags & NOTIFY_EXPIRED) !== 0)
-      this.notifier.emit(NOTIFY_EXPIRED, "expired", key);
+    if ((this.notifier.flags & NOTIFY_EXPIRED) === 0) return;
+    this.notifier.emit(NOTIFY_EXPIRED, "expired", key);
   };
 
   private forget(client: Client): void {
