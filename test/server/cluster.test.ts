@@ -324,10 +324,13 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
   });
 
   it("delivers a message PUBLISHed on one node to the subscribers of every node", async () => {
-    const subs = nodes.map((n) => new Redis({ port: n.port, maxRetriesPerRequest: 0 }));
+    const subs = nodes.map(
+      (n) => new Redis({ port: n.port, maxRetriesPerRequest: 0, lazyConnect: true }),
+    );
     const got: string[][] = subs.map(() => []);
     try {
       for (const [k, sub] of subs.entries()) {
+        await sub.connect();
         sub.on("message", (channel: string, message: string) =>
           got[k]?.push(`${channel}:${message}`),
         );
@@ -362,14 +365,23 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
         assert.equal(await sub.config("SET", "notify-keyspace-events", "E$"), "OK");
         sub.on("message", (_channel: string, key: string) => got[k]?.push(key));
       }
-      const listeners = subs.map((n) => new Redis({ port: n.options.port }));
+      // Connected before they subscribe: ioredis's ready check (INFO) fails on a
+      // connection already in subscriber mode.
+      const listeners = subs.map((n) => new Redis({ port: n.options.port, lazyConnect: true }));
       for (const [k, l] of listeners.entries()) {
+        await l.connect();
         l.on("message", (_channel: string, key: string) => got[k]?.push(key));
         await l.subscribe("__keyevent@0__:set");
       }
       const keys = Array.from({ length: 24 }, (_, i) => `{ev${i}}k`);
       for (const key of keys) await cluster.set(key, "v");
-      await waitFor("every set event", 10_000, async () => got.flat().length >= keys.length);
+      await waitFor("every set event", 10_000, async () => got.flat().length >= keys.length).catch(
+        (e: unknown) => {
+          for (const l of listeners) l.disconnect();
+          const missing = keys.filter((k) => !got.flat().includes(k));
+          throw new Error(`${e}; missing: ${missing.join(" ")}; by node: ${JSON.stringify(got)}`);
+        },
+      );
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(got.flat().sort(), [...keys].sort(), "each event once, in all");
       assert.ok(got.filter((g) => g.length > 0).length >= 2, "events come from several leaders");

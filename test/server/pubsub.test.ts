@@ -60,7 +60,10 @@ for (const mode of ["--standalone", "--cluster"] as const) {
     });
 
     it("delivers to channel and pattern subscribers, and counts them", async () => {
-      const sub = new Redis({ port: node.port, maxRetriesPerRequest: 0 });
+      // Connected before it subscribes: ioredis's ready check (INFO) fails on a connection
+      // already in subscriber mode.
+      const sub = new Redis({ port: node.port, maxRetriesPerRequest: 0, lazyConnect: true });
+      await sub.connect();
       try {
         const got: string[] = [];
         sub.on("message", (channel: string, message: string) => got.push(`${channel}:${message}`));
@@ -143,7 +146,10 @@ for (const mode of ["--standalone", "--cluster"] as const) {
     });
 
     it("publishes keyspace notifications when notify-keyspace-events turns them on", async () => {
-      const sub = new Redis({ port: node.port, maxRetriesPerRequest: 0 });
+      // Connected before it subscribes: ioredis's ready check (INFO) fails on a connection
+      // already in subscriber mode.
+      const sub = new Redis({ port: node.port, maxRetriesPerRequest: 0, lazyConnect: true });
+      await sub.connect();
       try {
         const got: string[] = [];
         sub.on("pmessage", (_p: string, channel: string, message: string) =>
