@@ -360,14 +360,15 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     const subs = nodes.map((n) => new Redis({ port: n.port, maxRetriesPerRequest: 0 }));
     const got: string[][] = subs.map(() => []);
     const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    // Connected before they subscribe: ioredis's ready check (INFO) fails on a connection
+    // already in subscriber mode. Disconnected whatever happens: a subscriber left
+    // connected keeps reconnecting after the cluster is gone, and the test process alive.
+    const listeners = subs.map((n) => new Redis({ port: n.options.port, lazyConnect: true }));
     try {
       for (const [k, sub] of subs.entries()) {
         assert.equal(await sub.config("SET", "notify-keyspace-events", "E$"), "OK");
         sub.on("message", (_channel: string, key: string) => got[k]?.push(key));
       }
-      // Connected before they subscribe: ioredis's ready check (INFO) fails on a
-      // connection already in subscriber mode.
-      const listeners = subs.map((n) => new Redis({ port: n.options.port, lazyConnect: true }));
       for (const [k, l] of listeners.entries()) {
         await l.connect();
         l.on("message", (_channel: string, key: string) => got[k]?.push(key));
@@ -377,7 +378,6 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       for (const key of keys) await cluster.set(key, "v");
       await waitFor("every set event", 10_000, async () => got.flat().length >= keys.length).catch(
         (e: unknown) => {
-          for (const l of listeners) l.disconnect();
           const missing = keys.filter((k) => !got.flat().includes(k));
           throw new Error(`${e}; missing: ${missing.join(" ")}; by node: ${JSON.stringify(got)}`);
         },
@@ -385,10 +385,10 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(got.flat().sort(), [...keys].sort(), "each event once, in all");
       assert.ok(got.filter((g) => g.length > 0).length >= 2, "events come from several leaders");
-      for (const l of listeners) l.disconnect();
       for (const sub of subs) await sub.config("SET", "notify-keyspace-events", "");
     } finally {
       cluster.disconnect();
+      for (const l of listeners) l.disconnect();
       for (const s of subs) s.disconnect();
     }
   });
