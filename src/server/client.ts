@@ -50,6 +50,7 @@ export class Client {
   /** Channels and patterns subscribed to (pubsub.ts keeps them). */
   subscribedChannels = 0;
   subscribedPatterns = 0;
+  subscribedShardChannels = 0;
   /** The commands queued since MULTI, or null outside a transaction (transactions.ts). */
   tx: QueuedCommand[] | null = null;
   /** A command was refused while queuing: EXEC answers EXECABORT. */
@@ -76,7 +77,7 @@ export class Client {
 
   /** In a subscribed state: in RESP2 it may then only (un)subscribe, PING, QUIT, RESET. */
   get subscribed(): boolean {
-    return this.subscribedChannels + this.subscribedPatterns > 0;
+    return this.subscribedChannels + this.subscribedPatterns + this.subscribedShardChannels > 0;
   }
 
   /** CLIENT LIST's flags: P subscribed, x in MULTI, N none. */
@@ -102,7 +103,7 @@ export class Client {
       "db=0",
       `sub=${this.subscribedChannels}`,
       `psub=${this.subscribedPatterns}`,
-      "ssub=0",
+      `ssub=${this.subscribedShardChannels}`,
       `multi=${this.tx === null ? -1 : this.tx.length}`,
       `qbuf=${queryBufferBytes}`,
       "qbuf-free=0",

@@ -71,8 +71,9 @@ const handOverMs = 3000;
 const controllerIntervalMs = 500;
 /** First byte of a controller message on the bus (membership's is 0xb5, raft's envelopes 1). */
 const controlMagic = 0xc7;
-/** First byte of a published Pub/Sub message on the bus (publishToOthers). */
+/** First byte of a published Pub/Sub message on the bus (publishToOthers); SPUBLISH's. */
 const publishMagic = 0xc8;
+const spublishMagic = 0xc9;
 /** The largest channel plus message publishToOthers carries: a bus message, less its head. */
 export const publishBytesMax = reliableBytesMax - 5;
 
@@ -277,7 +278,7 @@ export class ClusterRuntime {
     }
     o.membership.onForeign((from, data) => {
       if (data[0] === controlMagic) c.onControl(data);
-      else if (data[0] === publishMagic) c.onPublished(data);
+      else if (data[0] === publishMagic || data[0] === spublishMagic) c.onPublished(data);
       else c.runtime.receive(from, data);
     });
     const stored = new Set(logs.groupIds());
@@ -699,7 +700,7 @@ export class ClusterRuntime {
   }
 
   /** Where messages PUBLISHed on other nodes go (the node's Pub/Sub); none: dropped. */
-  published: ((channel: Buffer, message: Buffer) => void) | null = null;
+  published: ((channel: Buffer, message: Buffer, shard: boolean) => void) | null = null;
 
   /**
    * A message PUBLISHed on this node, sent once to every other live member, in order per
@@ -707,11 +708,11 @@ export class ClusterRuntime {
    * that is down misses it, as a Redis Cluster node's subscribers do.
    * Message: magic:u8 channelLength:u32 channel message.
    */
-  publishToOthers(channel: Buffer, message: Buffer): void {
+  publishToOthers(channel: Buffer, message: Buffer, shard: boolean): void {
     if (this.closed) return;
     const self = this.o.membership.transport.localAddress;
     const data = Buffer.allocUnsafe(5 + channel.length + message.length);
-    data[0] = publishMagic;
+    data[0] = shard ? spublishMagic : publishMagic;
     data.writeUInt32BE(channel.length, 1);
     channel.copy(data, 5);
     message.copy(data, 5 + channel.length);
@@ -726,7 +727,11 @@ export class ClusterRuntime {
     const length = b.readUInt32BE(1);
     if (5 + length > b.length) return;
     // The transport's buffer dies when we return: copy.
-    this.published(Buffer.from(b.subarray(5, 5 + length)), Buffer.from(b.subarray(5 + length)));
+    this.published(
+      Buffer.from(b.subarray(5, 5 + length)),
+      Buffer.from(b.subarray(5 + length)),
+      b[0] === spublishMagic,
+    );
   }
 
   private sendControl(to: NodeId, msg: ControlMessage): void {

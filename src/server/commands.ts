@@ -63,6 +63,22 @@ function punsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
   return node.pubsub.unsubscribe(client, args, true);
 }
 
+function ssubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.ssubscribe(client, args);
+}
+
+function sunsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
+  return node.pubsub.sunsubscribe(client, args);
+}
+
+function spublish(node: HomeostatNode, _client: Client, args: Args): Reply {
+  const channel = Buffer.from(args.buf(1));
+  const message = Buffer.from(args.buf(2));
+  const refusal = node.pubsub.refusal(channel, message);
+  if (refusal !== null) return R.error(refusal);
+  return R.integer(node.pubsub.spublish(channel, message));
+}
+
 function publish(node: HomeostatNode, _client: Client, args: Args): Reply {
   const channel = Buffer.from(args.buf(1));
   const message = Buffer.from(args.buf(2));
@@ -102,10 +118,9 @@ function pubsub(node: HomeostatNode, _client: Client, args: Args): Reply {
     case "numpat":
       return R.integer(node.pubsub.numpat());
     case "shardchannels":
-      // Sharded Pub/Sub (SSUBSCRIBE) is not served: there are none.
-      return R.EMPTY_ARRAY;
+      return node.pubsub.activeShardChannels(rest[0]);
     case "shardnumsub":
-      return R.array(rest.flatMap((c) => [R.bulk(c), R.integer(0)]));
+      return node.pubsub.shardNumsub(rest);
     default:
       return unknownSubcommand(args);
   }
@@ -723,6 +738,9 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["unsubscribe", unsubscribe],
   ["punsubscribe", punsubscribe],
   ["publish", publish],
+  ["ssubscribe", ssubscribe],
+  ["sunsubscribe", sunsubscribe],
+  ["spublish", spublish],
   ["pubsub", pubsub],
   ["multi", T.multi],
   ["exec", T.exec],

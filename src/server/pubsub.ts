@@ -27,6 +27,10 @@ export class PubSub {
     { channels: Set<string>; patterns: Set<string> }
   >();
 
+  /** Shard channel (latin1; SSUBSCRIBE) → its subscribers; a namespace of its own. */
+  private readonly shardChannels = new Map<string, Set<Client>>();
+  private readonly shardSubscriptions = new Map<Client, Set<string>>();
+
   /** Messages published here or received from other nodes, and deliveries made. */
   readonly stats = { published: 0, received: 0, delivered: 0 };
 
@@ -36,16 +40,13 @@ export class PubSub {
    */
   constructor(
     private readonly deliver: (client: Client, reply: Reply) => void,
-    private broadcast: ((channel: Buffer, message: Buffer) => void) | null = null,
+    private broadcast: Broadcast | null = null,
   ) {}
 
   /** The largest channel plus message the broadcast carries (the bus's message bound). */
   private broadcastBytesMax = Number.POSITIVE_INFINITY;
 
-  setBroadcast(
-    broadcast: ((channel: Buffer, message: Buffer) => void) | null,
-    bytesMax = Number.POSITIVE_INFINITY,
-  ): void {
+  setBroadcast(broadcast: Broadcast | null, bytesMax = Number.POSITIVE_INFINITY): void {
     this.broadcast = broadcast;
     this.broadcastBytesMax = bytesMax;
   }
@@ -134,6 +135,9 @@ export class PubSub {
 
   /** Everything `client` subscribed to goes (RESET, a closed connection). */
   forget(client: Client): void {
+    for (const name of [...(this.shardSubscriptions.get(client) ?? [])]) {
+      this.dropShard(client, name);
+    }
     const s = this.subscriptions.get(client);
     if (s === undefined) return;
     for (const name of [...s.channels]) this.drop(client, name, false);
@@ -144,8 +148,15 @@ export class PubSub {
   /** PUBLISH here: delivered on this node, sent to the others; this node's receivers. */
   publish(channel: Buffer, message: Buffer): number {
     this.stats.published++;
-    this.broadcast?.(channel, message);
+    this.broadcast?.(channel, message, false);
     return this.deliverLocal(channel, message);
+  }
+
+  /** SPUBLISH here: as PUBLISH, to the shard channels' subscribers. */
+  spublish(channel: Buffer, message: Buffer): number {
+    this.stats.published++;
+    this.broadcast?.(channel, message, true);
+    return this.deliverShard(channel, message);
   }
 
   /** A message for this node's subscribers only (keyspace notifications); receivers. */
@@ -153,10 +164,95 @@ export class PubSub {
     return this.deliverLocal(channel, message);
   }
 
-  /** A message another node published: delivered to this node's subscribers. */
-  received(channel: Buffer, message: Buffer): void {
+  /** A message another node published (SPUBLISH: `shard`): to this node's subscribers. */
+  received(channel: Buffer, message: Buffer, shard = false): void {
     this.stats.received++;
-    this.deliverLocal(channel, message);
+    if (shard) this.deliverShard(channel, message);
+    else this.deliverLocal(channel, message);
+  }
+
+  /** SSUBSCRIBE: one confirmation per shard channel, all but the last delivered now. */
+  ssubscribe(client: Client, args: Args): Reply {
+    let mine = this.shardSubscriptions.get(client);
+    if (mine === undefined) {
+      mine = new Set();
+      this.shardSubscriptions.set(client, mine);
+    }
+    let last: Reply = R.NULL;
+    for (let i = 1; i < args.length; i++) {
+      const name = args.buf(i).toString("latin1");
+      if (!mine.has(name)) {
+        mine.add(name);
+        let set = this.shardChannels.get(name);
+        if (set === undefined) {
+          set = new Set();
+          this.shardChannels.set(name, set);
+        }
+        set.add(client);
+      }
+      client.subscribedShardChannels = mine.size;
+      if (i > 1) this.deliver(client, last);
+      last = push("ssubscribe", Buffer.from(name, "latin1"), mine.size);
+    }
+    return last;
+  }
+
+  /** SUNSUBSCRIBE: the shard channels given, or all the client has, as UNSUBSCRIBE. */
+  sunsubscribe(client: Client, args: Args): Reply {
+    const mine = this.shardSubscriptions.get(client);
+    const names: string[] = [];
+    if (args.length > 1) {
+      for (let i = 1; i < args.length; i++) names.push(args.buf(i).toString("latin1"));
+    } else if (mine !== undefined) {
+      names.push(...mine);
+    }
+    if (names.length === 0) return push("sunsubscribe", null, 0);
+    let last: Reply = R.NULL;
+    for (const [i, name] of names.entries()) {
+      this.dropShard(client, name);
+      if (i > 0) this.deliver(client, last);
+      last = push("sunsubscribe", Buffer.from(name, "latin1"), client.subscribedShardChannels);
+    }
+    return last;
+  }
+
+  /** PUBSUB SHARDCHANNELS [pattern]: shard channels with a subscriber on this node. */
+  activeShardChannels(pattern: Buffer | undefined): Reply {
+    const glob = pattern === undefined ? null : new GlobPattern(pattern);
+    const out: Reply[] = [];
+    for (const name of this.shardChannels.keys()) {
+      const b = Buffer.from(name, "latin1");
+      if (glob === null || glob.matches(b)) out.push(R.bulk(b));
+    }
+    return R.array(out);
+  }
+
+  /** PUBSUB SHARDNUMSUB: subscribers on this node per shard channel. */
+  shardNumsub(channels: readonly Buffer[]): Reply {
+    const out: Reply[] = [];
+    for (const c of channels) {
+      out.push(R.bulk(c), R.integer(this.shardChannels.get(c.toString("latin1"))?.size ?? 0));
+    }
+    return R.array(out);
+  }
+
+  private deliverShard(channel: Buffer, message: Buffer): number {
+    const subscribers = this.shardChannels.get(channel.toString("latin1"));
+    if (subscribers === undefined) return 0;
+    const reply = R.push([R.bulk("smessage"), R.bulk(channel), R.bulk(message)]);
+    for (const c of subscribers) this.deliver(c, reply);
+    this.stats.delivered += subscribers.size;
+    return subscribers.size;
+  }
+
+  private dropShard(client: Client, name: string): void {
+    const mine = this.shardSubscriptions.get(client);
+    if (mine === undefined || !mine.delete(name)) return;
+    const set = this.shardChannels.get(name);
+    set?.delete(client);
+    if (set !== undefined && set.size === 0) this.shardChannels.delete(name);
+    client.subscribedShardChannels = mine.size;
+    if (mine.size === 0) this.shardSubscriptions.delete(client);
   }
 
   /** PUBSUB CHANNELS [pattern]: the channels with a subscriber on this node. */
@@ -253,6 +349,9 @@ export class PubSub {
     if (s.channels.size === 0 && s.patterns.size === 0) this.subscriptions.delete(client);
   }
 }
+
+/** Sends a message published here to the other nodes; `shard`: an SPUBLISH. */
+export type Broadcast = (channel: Buffer, message: Buffer, shard: boolean) => void;
 
 /** A (un)subscribe confirmation: [kind, name or null, subscriptions left]. */
 function push(kind: string, name: Buffer | null, count: number): Reply {

@@ -334,10 +334,10 @@ async function openCluster(
   node.cluster = cluster;
   // Pub/Sub over the cluster: PUBLISH reaches the subscribers of every node.
   node.pubsub.setBroadcast(
-    (channel, message) => cluster.publishToOthers(channel, message),
+    (channel, message, shard) => cluster.publishToOthers(channel, message, shard),
     publishBytesMax,
   );
-  cluster.published = (channel, message) => node.pubsub.received(channel, message);
+  cluster.published = (channel, message, shard) => node.pubsub.received(channel, message, shard);
   // INFO keyspace: the keys this node serves as a shard's leader, as a Redis Cluster
   // primary reports its own (summed over the nodes: every key once); the data files are
   // the whole shard space's.

@@ -47,6 +47,9 @@ const SERVER_SIDE = [
   "punsubscribe",
   "publish",
   "pubsub",
+  "ssubscribe",
+  "sunsubscribe",
+  "spublish",
 ];
 
 describe("command table", () => {

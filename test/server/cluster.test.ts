@@ -345,6 +345,27 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
           publisher.disconnect();
         }
       }
+      // Sharded Pub/Sub reaches every node too: a shard channel's subscribers may be on
+      // any node, whichever leads the channel's slot.
+      const sharded = new Redis({ port: (nodes[2] as RunningNode).port, lazyConnect: true });
+      const smessages: string[] = [];
+      try {
+        await sharded.connect();
+        sharded.on("smessage", (channel: string, message: string) =>
+          smessages.push(`${channel}:${message}`),
+        );
+        await sharded.ssubscribe("shard-news");
+        const publisher = new Redis({ port: (nodes[0] as RunningNode).port });
+        try {
+          assert.equal(await publisher.call("SPUBLISH", "shard-news", "s"), 0);
+        } finally {
+          publisher.disconnect();
+        }
+        await waitFor("the shard message", 10_000, async () => smessages.length === 1);
+        assert.deepEqual(smessages, ["shard-news:s"]);
+      } finally {
+        sharded.disconnect();
+      }
       await waitFor("every subscriber has every message", 10_000, async () =>
         got.every((g) => g.length === nodes.length),
       );

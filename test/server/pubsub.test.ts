@@ -102,6 +102,53 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.deepEqual(await publisher.pubsub("NUMSUB", "sport"), ["sport", 0]);
     });
 
+    it("serves sharded Pub/Sub (SSUBSCRIBE, SPUBLISH) in a namespace of its own", async () => {
+      const raw = await Raw.open(node.port);
+      try {
+        raw.send(["SSUBSCRIBE", "chan1", "chan2", "chan1"], ["SUBSCRIBE", "chan1"]);
+        await raw.until("$9\r\nsubscribe\r\n$5\r\nchan1\r\n:1\r\n");
+        assert.equal(
+          raw.text,
+          "*3\r\n$10\r\nssubscribe\r\n$5\r\nchan1\r\n:1\r\n" +
+            "*3\r\n$10\r\nssubscribe\r\n$5\r\nchan2\r\n:2\r\n" +
+            "*3\r\n$10\r\nssubscribe\r\n$5\r\nchan1\r\n:2\r\n" +
+            "*3\r\n$9\r\nsubscribe\r\n$5\r\nchan1\r\n:1\r\n",
+        );
+        raw.text = "";
+        assert.equal(await publisher.call("SPUBLISH", "chan1", "hello"), 1);
+        assert.equal(await publisher.publish("chan1", "plain"), 1);
+        assert.deepEqual(await publisher.call("PUBSUB", "SHARDNUMSUB", "chan1", "x"), [
+          "chan1",
+          1,
+          "x",
+          0,
+        ]);
+        assert.deepEqual(((await publisher.call("PUBSUB", "SHARDCHANNELS")) as string[]).sort(), [
+          "chan1",
+          "chan2",
+        ]);
+        assert.deepEqual(await publisher.call("PUBSUB", "SHARDCHANNELS", "*2"), ["chan2"]);
+        await raw.until("$5\r\nplain\r\n");
+        assert.equal(
+          raw.text,
+          "*3\r\n$8\r\nsmessage\r\n$5\r\nchan1\r\n$5\r\nhello\r\n" +
+            "*3\r\n$7\r\nmessage\r\n$5\r\nchan1\r\n$5\r\nplain\r\n",
+        );
+        raw.text = "";
+        raw.send(["SUNSUBSCRIBE"], ["SUNSUBSCRIBE", "none"]);
+        await raw.until("$4\r\nnone\r\n:0\r\n");
+        assert.equal(
+          raw.text,
+          "*3\r\n$12\r\nsunsubscribe\r\n$5\r\nchan1\r\n:1\r\n" +
+            "*3\r\n$12\r\nsunsubscribe\r\n$5\r\nchan2\r\n:0\r\n" +
+            "*3\r\n$12\r\nsunsubscribe\r\n$4\r\nnone\r\n:0\r\n",
+        );
+        assert.equal(await publisher.call("SPUBLISH", "chan1", "gone"), 0);
+      } finally {
+        raw.close();
+      }
+    });
+
     it("answers a RESP2 subscriber only (un)subscribe, PING, QUIT and RESET", async () => {
       const raw = await Raw.open(node.port);
       try {
