@@ -596,6 +596,10 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    Decommissions a node (raft id or node id): its replicas move to the others first.",
       "SHARD <shard> <command> [<arg> ...]",
       "    Runs a key-space command on one shard (on its leader): DBSIZE, SCAN, KEYS... per shard.",
+      "TRANSACTION <body>",
+      "    (between nodes) A MULTI/EXEC forwarded to its shard's leader, run as one log entry.",
+      "FINGERPRINT <key> [<key> ...]",
+      "    (between nodes) WATCH's read of the keys' fingerprints on their shard's leader.",
     ]);
   }
   const bad = checkSub(args);
