@@ -94,12 +94,7 @@ export class PubSub {
         }
       } else if (!s.channels.has(name)) {
         s.channels.add(name);
-        let set = this.channels.get(name);
-        if (set === undefined) {
-          set = new Set();
-          this.channels.set(name, set);
-        }
-        set.add(client);
+        join(this.channels, name, client);
       }
       client.subscribedChannels = s.channels.size;
       client.subscribedPatterns = s.patterns.size;
@@ -183,12 +178,7 @@ export class PubSub {
       const name = args.buf(i).toString("latin1");
       if (!mine.has(name)) {
         mine.add(name);
-        let set = this.shardChannels.get(name);
-        if (set === undefined) {
-          set = new Set();
-          this.shardChannels.set(name, set);
-        }
-        set.add(client);
+        join(this.shardChannels, name, client);
       }
       client.subscribedShardChannels = mine.size;
       if (i > 1) this.deliver(client, last);
@@ -218,22 +208,12 @@ export class PubSub {
 
   /** PUBSUB SHARDCHANNELS [pattern]: shard channels with a subscriber on this node. */
   activeShardChannels(pattern: Buffer | undefined): Reply {
-    const glob = pattern === undefined ? null : new GlobPattern(pattern);
-    const out: Reply[] = [];
-    for (const name of this.shardChannels.keys()) {
-      const b = Buffer.from(name, "latin1");
-      if (glob === null || glob.matches(b)) out.push(R.bulk(b));
-    }
-    return R.array(out);
+    return channelList(this.shardChannels, pattern);
   }
 
   /** PUBSUB SHARDNUMSUB: subscribers on this node per shard channel. */
   shardNumsub(channels: readonly Buffer[]): Reply {
-    const out: Reply[] = [];
-    for (const c of channels) {
-      out.push(R.bulk(c), R.integer(this.shardChannels.get(c.toString("latin1"))?.size ?? 0));
-    }
-    return R.array(out);
+    return subscriberCounts(this.shardChannels, channels);
   }
 
   private deliverShard(channel: Buffer, message: Buffer): number {
@@ -248,31 +228,19 @@ export class PubSub {
   private dropShard(client: Client, name: string): void {
     const mine = this.shardSubscriptions.get(client);
     if (mine === undefined || !mine.delete(name)) return;
-    const set = this.shardChannels.get(name);
-    set?.delete(client);
-    if (set !== undefined && set.size === 0) this.shardChannels.delete(name);
+    leave(this.shardChannels, name, client);
     client.subscribedShardChannels = mine.size;
     if (mine.size === 0) this.shardSubscriptions.delete(client);
   }
 
   /** PUBSUB CHANNELS [pattern]: the channels with a subscriber on this node. */
   activeChannels(pattern: Buffer | undefined): Reply {
-    const glob = pattern === undefined ? null : new GlobPattern(pattern);
-    const out: Reply[] = [];
-    for (const name of this.channels.keys()) {
-      const b = Buffer.from(name, "latin1");
-      if (glob === null || glob.matches(b)) out.push(R.bulk(b));
-    }
-    return R.array(out);
+    return channelList(this.channels, pattern);
   }
 
   /** PUBSUB NUMSUB: subscribers on this node per channel. */
   numsub(channels: readonly Buffer[]): Reply {
-    const out: Reply[] = [];
-    for (const c of channels) {
-      out.push(R.bulk(c), R.integer(this.channels.get(c.toString("latin1"))?.size ?? 0));
-    }
-    return R.array(out);
+    return subscriberCounts(this.channels, channels);
   }
 
   /** Channels with a subscriber on this node (INFO's pubsub_channels). */
@@ -342,12 +310,47 @@ export class PubSub {
       if (p !== undefined && p.clients.size === 0) this.patterns.delete(name);
     } else {
       if (!s.channels.delete(name)) return;
-      const set = this.channels.get(name);
-      set?.delete(client);
-      if (set !== undefined && set.size === 0) this.channels.delete(name);
+      leave(this.channels, name, client);
     }
     if (s.channels.size === 0 && s.patterns.size === 0) this.subscriptions.delete(client);
   }
+}
+
+/** Adds `client` to the subscribers of channel `name`. */
+function join(channels: Map<string, Set<Client>>, name: string, client: Client): void {
+  let set = channels.get(name);
+  if (set === undefined) {
+    set = new Set();
+    channels.set(name, set);
+  }
+  set.add(client);
+}
+
+/** Removes `client` from the subscribers of channel `name`; a channel left empty goes. */
+function leave(channels: Map<string, Set<Client>>, name: string, client: Client): void {
+  const set = channels.get(name);
+  set?.delete(client);
+  if (set !== undefined && set.size === 0) channels.delete(name);
+}
+
+/** PUBSUB CHANNELS / SHARDCHANNELS: the channels of `channels` matching `pattern`. */
+function channelList(channels: Map<string, Set<Client>>, pattern: Buffer | undefined): Reply {
+  const glob = pattern === undefined ? null : new GlobPattern(pattern);
+  const out: Reply[] = [];
+  for (const name of channels.keys()) {
+    const b = Buffer.from(name, "latin1");
+    if (glob === null || glob.matches(b)) out.push(R.bulk(b));
+  }
+  return R.array(out);
+}
+
+/** PUBSUB NUMSUB / SHARDNUMSUB: each channel asked, then its subscribers here. */
+function subscriberCounts(channels: Map<string, Set<Client>>, asked: readonly Buffer[]): Reply {
+  const out: Reply[] = [];
+  for (const c of asked) {
+    out.push(R.bulk(c), R.integer(channels.get(c.toString("latin1"))?.size ?? 0));
+  }
+  return R.array(out);
 }
 
 /** Sends a message published here to the other nodes; `shard`: an SPUBLISH. */
