@@ -418,6 +418,27 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     const ports = nodes.map((n) => n.port);
     const keys = Array.from({ length: 12 }, (_, i) => `lin:${i}`);
     const work = runWorkload(ports, keys, 6);
+    // Beside it, transactions of two INCRs each through node 1 (never the victim below),
+    // forwarded to the shards' leaders: each must apply whole or not at all.
+    const txTags = Array.from({ length: 6 }, (_, i) => `{tx-kill${i}}`);
+    const txAcked = new Map<string, number>(txTags.map((t) => [t, 0]));
+    const txSent = new Map<string, number>(txTags.map((t) => [t, 0]));
+    let txRunning = true;
+    const txClient = new Redis({ port: ports[0], maxRetriesPerRequest: 0 });
+    const txLoops = txTags.map(async (tag) => {
+      while (txRunning) {
+        txSent.set(tag, (txSent.get(tag) as number) + 1);
+        const r = await txClient
+          .multi()
+          .incr(`${tag}a`)
+          .incr(`${tag}b`)
+          .exec()
+          .catch(() => null);
+        if (r !== null && r.every(([e]) => e === null)) {
+          txAcked.set(tag, (txAcked.get(tag) as number) + 1);
+        }
+      }
+    });
     await new Promise((r) => setTimeout(r, 2000));
     // A node that leads a shard but not the meta group (raft id 1 bootstrapped it).
     const groups = await ledGroups(nodes);
@@ -433,8 +454,23 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 6000));
     const ackedAfter = work.acked;
     await work.stop();
+    txRunning = false;
+    await Promise.all(txLoops);
     assert.ok(ackedAfter > ackedBefore + 20, "writes resumed after the kill");
     assertLinearizable(work.history);
+    try {
+      for (const tag of txTags) {
+        const [a, b] = (await txClient.mget(`${tag}a`, `${tag}b`)).map(Number);
+        assert.equal(a, b, `${tag}: both INCRs of every transaction, or neither`);
+        assert.ok(
+          (a as number) >= (txAcked.get(tag) as number),
+          `${tag}: no acknowledged one lost`,
+        );
+        assert.ok((a as number) <= (txSent.get(tag) as number), `${tag}: none ran twice`);
+      }
+    } finally {
+      txClient.disconnect();
+    }
     // A forward that could not even connect to the dead leader's node never left: it is
     // retried, not answered "may or may not have run" (forwarder.ts).
     const refused = work.messages.filter((m) => /ECONNREFUSED.*may or may not have run/.test(m));
