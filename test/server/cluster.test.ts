@@ -434,7 +434,7 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
           .incr(`${tag}b`)
           .exec()
           .catch(() => null);
-        if (r !== null && r.every(([e]) => e === null)) {
+        if (r?.every(([e]) => e === null)) {
           txAcked.set(tag, (txAcked.get(tag) as number) + 1);
         }
       }
