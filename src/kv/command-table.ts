@@ -1218,6 +1218,14 @@ const DECLS: Record<string, Decl> = {
         tips: "REQUEST_POLICY:ALL_NODES RESPONSE_POLICY:ALL_SUCCEEDED",
         args: [block("parameter_value", { multiple: true }, [str("parameter"), str("value")])],
       },
+      resetstat: {
+        arity: 2,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        group: "server",
+        since: "2.0.0",
+        summary: "Resets the statistics INFO reports.",
+        complexity: O1,
+      },
     },
   },
   time: {

@@ -493,6 +493,10 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
   if (sub === "help") return helpReply("CONFIG", configHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
+  if (sub === "resetstat") {
+    node.stats.reset();
+    return R.OK;
+  }
   if (sub === "get") {
     const found = new Map<string, string>();
     for (let i = 2; i < args.length; i++) {
@@ -550,6 +554,8 @@ const configHelp = [
   "    Return parameters matching the glob-like <pattern> and their values.",
   "SET <directive> <value>",
   "    Set the configuration <directive> to <value>.",
+  "RESETSTAT",
+  "    Reset statistics reported by the INFO command.",
 ];
 
 function time(node: HomeostatNode): Reply {

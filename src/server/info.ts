@@ -100,6 +100,7 @@ function sections(node: HomeostatNode): Section[] {
         ["total_net_output_bytes", stats.netOutputBytes],
         ["rejected_connections", stats.connectionsRejected],
         ["expired_keys", stats.expiredKeys],
+        ["total_error_replies", stats.errorReplies],
         ["evicted_keys", 0],
         // As Redis: this node's subscriptions. Then what Pub/Sub moved (ours).
         ["pubsub_channels", node.pubsub.channelTotal()],
@@ -128,8 +129,29 @@ function sections(node: HomeostatNode): Section[] {
     ["membership", membershipFields(node)],
     ["raft", raftFields(node)],
     ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${space.expires},avg_ttl=0`]] : []],
+    ["commandstats", commandStats(node)],
+    ["errorstats", [...stats.errors].map(([code, n]) => [`errorstat_${code}`, `count=${n}`])],
   ];
 }
+
+/** As Redis's: cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=… */
+function commandStats(node: HomeostatNode): [string, string][] {
+  const rows: [string, string][] = [];
+  for (const [name, s] of node.stats.commands) {
+    if (s.calls === 0 && s.rejected === 0) continue;
+    const usec = Math.round(s.usec);
+    const perCall = s.calls === 0 ? 0 : s.usec / s.calls;
+    rows.push([
+      `cmdstat_${name}`,
+      `calls=${s.calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},` +
+        `rejected_calls=${s.rejected},failed_calls=${s.failed}`,
+    ]);
+  }
+  return rows;
+}
+
+/** Sections INFO leaves out unless named (or "all", "everything"), as Redis does. */
+const notByDefault = new Set(["commandstats"]);
 
 function membershipFields(node: HomeostatNode): [string, string | number][] {
   const driver = node.membership;
@@ -202,10 +224,12 @@ function raftFields(node: HomeostatNode): [string, string | number][] {
 export function infoText(node: HomeostatNode, wanted: string[]): string {
   const all = sections(node);
   const names = new Set(wanted.length === 0 ? ["default"] : wanted);
-  const everything = names.has("all") || names.has("everything") || names.has("default");
+  const everything = names.has("all") || names.has("everything");
+  const byDefault = names.has("default");
   const out: string[] = [];
   for (const [name, fields] of all) {
-    if (!everything && !names.has(name)) continue;
+    const shown = everything || names.has(name) || (byDefault && !notByDefault.has(name));
+    if (!shown) continue;
     if (out.length > 0) out.push("");
     out.push(`# ${name[0]?.toUpperCase()}${name.slice(1)}`);
     for (const [k, v] of fields) out.push(`${k}:${v}`);

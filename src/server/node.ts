@@ -37,7 +37,52 @@ export class Stats {
   lastFlushError: StorageError | null = null;
   /** Durations of the last flushes, for INFO (ms). */
   lastFlushMs = 0;
+  /** Per command, as Redis's INFO commandstats (see CommandStat). */
+  readonly commands = new Map<string, CommandStat>();
+  /** Error replies by their code, the first word (INFO errorstats); at most errorCodesMax. */
+  readonly errors = new Map<string, number>();
+  errorReplies = 0;
+
+  /** CONFIG RESETSTAT: the counters back to zero (not the flush state). */
+  reset(): void {
+    this.connectionsReceived = 0;
+    this.connectionsRejected = 0;
+    this.commandsProcessed = 0;
+    this.expiredKeys = 0;
+    this.netInputBytes = 0;
+    this.netOutputBytes = 0;
+    this.commands.clear();
+    this.errors.clear();
+    this.errorReplies = 0;
+  }
+
+  /** Counts an error reply sent to a client. */
+  error(message: string): void {
+    this.errorReplies++;
+    const space = message.indexOf(" ");
+    const code = space < 0 ? message : message.slice(0, space);
+    const seen = this.errors.get(code);
+    // As Redis, a bounded table: a client cannot grow it with made-up codes.
+    if (seen !== undefined) this.errors.set(code, seen + 1);
+    else if (this.errors.size < errorCodesMax) this.errors.set(code, 1);
+  }
 }
+
+/**
+ * One command's figures, as Redis's INFO commandstats: calls run, the time spent running
+ * them on this node's thread (µs; a write routed to its shard's raft group is counted
+ * until it is proposed or forwarded, not while it waits for its quorum), calls refused
+ * before running (arity, authentication...) and calls answered with an error.
+ */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  rejected: number;
+  failed: number;
+}
+
+/** Distinct error codes INFO errorstats tracks (Redis's limit too). */
+const errorCodesMax = 128;
 
 type Entry =
   | { readonly spec: CommandSpec; readonly kind: "kv"; readonly handler: CommandHandler }
@@ -174,6 +219,8 @@ export class HomeostatNode {
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private readonly onCommandBound = (args: Args): boolean => this.onCommand(args);
   private stopping = false;
+  /** The figures of the command execute() last ran (null: refused), for emit(). */
+  private lastStat: CommandStat | null = null;
   /** Where stop() is: for the log line of a stop that does not finish (start.ts). */
   stopStage = "running";
   /** Cluster membership; null until start.ts opened it (and in tests without a bus). */
@@ -392,7 +439,7 @@ export class HomeostatNode {
       // CLIENT REPLY OFF or SKIP: nothing is sent back (a routed reply still settles).
       if (reply instanceof Promise) reply.catch(() => undefined);
     } else {
-      this.emit(client, reply);
+      this.emit(client, reply, this.lastStat);
     }
     if (authenticated !== client.authenticated) {
       // Before AUTH, Redis bounds commands more tightly; AUTH, HELLO or RESET changed that.
@@ -416,7 +463,11 @@ export class HomeostatNode {
   }
 
   /** Queues a reply behind the held ones, or encodes it now if nothing needs waiting for. */
-  private emit(client: Client, reply: Reply | Promise<Reply>): void {
+  private emit(
+    client: Client,
+    reply: Reply | Promise<Reply>,
+    stat: CommandStat | null = null,
+  ): void {
     if (reply instanceof Promise) {
       const held = { tag: Number.POSITIVE_INFINITY, reply: R.NULL };
       client.held.push(held);
@@ -424,6 +475,10 @@ export class HomeostatNode {
       const settle = (r: Reply) => {
         held.tag = 0;
         held.reply = r;
+        if (r.kind === "error") {
+          this.stats.error(r.value);
+          if (stat !== null) stat.failed++;
+        }
         this.releaseSoon(client);
       };
       reply.then(settle, (err: unknown) => {
@@ -431,6 +486,10 @@ export class HomeostatNode {
         settle(R.error("ERR internal error while running the command"));
       });
       return;
+    }
+    if (reply.kind === "error") {
+      this.stats.error(reply.value);
+      if (stat !== null) stat.failed++;
     }
     const store = this.store;
     if (client.held.length === 0 && store.writeSeq === store.durableSeq) {
@@ -450,43 +509,66 @@ export class HomeostatNode {
   }
 
   execute(client: Client, args: Args): Reply | Promise<Reply> {
+    this.lastStat = null;
     const name = args.lower(0);
     const entry = this.commands.get(name);
     if (entry === undefined) {
       refusedInMulti(client);
       return unknownCommand(args);
     }
-    if (!arityAccepts(entry.spec.arity, args.length)) {
+    const refusal = this.refusal(client, name, entry, args);
+    if (refusal !== null) {
       refusedInMulti(client);
-      return wrongArity(name);
-    }
-    if (!client.authenticated && !allowedBeforeAuth.has(name)) {
-      refusedInMulti(client);
-      return R.error("NOAUTH Authentication required.");
-    }
-    if (client.protocol === 2 && client.subscribed && !allowedSubscribed.has(name)) {
-      refusedInMulti(client);
-      return R.error(
-        `ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-      );
+      this.statOf(name).rejected++;
+      return refusal;
     }
     this.stats.commandsProcessed++;
     client.lastCommand = name;
     if (queues(client, name)) {
       return queue(this, client, name, entry.spec, entry.kind === "kv", args);
     }
+    const stat = this.statOf(name);
+    this.lastStat = stat;
+    const startMs = performance.now();
+    let reply: Reply | Promise<Reply>;
     try {
       if (entry.kind === "kv") {
         const routed = this.router?.route(client, name, entry.spec, args) ?? null;
-        if (routed !== null) return routed;
-        return entry.handler(this.ctx, args);
+        reply = routed ?? entry.handler(this.ctx, args);
+      } else {
+        reply = entry.handler(this, client, args);
       }
-      return entry.handler(this, client, args);
     } catch (err) {
       // A bug, not bad input: keep serving the others and say so.
       this.log.error({ err, command: name }, "command failed unexpectedly");
-      return R.error(`ERR internal error while running '${name}'`);
+      reply = R.error(`ERR internal error while running '${name}'`);
     }
+    stat.calls++;
+    stat.usec += (performance.now() - startMs) * 1000;
+    return reply;
+  }
+
+  /** Why a known command may not run now (arity, authentication, RESP2 subscribed), or null. */
+  private refusal(client: Client, name: string, entry: Entry, args: Args): Reply | null {
+    if (!arityAccepts(entry.spec.arity, args.length)) return wrongArity(name);
+    if (!client.authenticated && !allowedBeforeAuth.has(name)) {
+      return R.error("NOAUTH Authentication required.");
+    }
+    if (client.protocol === 2 && client.subscribed && !allowedSubscribed.has(name)) {
+      return R.error(
+        `ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+    }
+    return null;
+  }
+
+  private statOf(name: string): CommandStat {
+    let s = this.stats.commands.get(name);
+    if (s === undefined) {
+      s = { calls: 0, usec: 0, rejected: 0, failed: 0 };
+      this.stats.commands.set(name, s);
+    }
+    return s;
   }
 
   /**

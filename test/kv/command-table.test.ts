@@ -84,7 +84,7 @@ describe("command table", () => {
     );
     assert.deepEqual(
       spec("config").subcommands?.map((s) => s.name),
-      ["config|get", "config|set"],
+      ["config|get", "config|set", "config|resetstat"],
     );
     assert.deepEqual(
       spec("function").subcommands?.map((s) => s.name),

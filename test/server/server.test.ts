@@ -86,6 +86,36 @@ describe("a node over real sockets", () => {
     assert.equal(await client.exists("greeting"), 0);
   });
 
+  it("reports INFO commandstats and errorstats as Redis does, and CONFIG RESETSTAT clears them", async () => {
+    assert.equal(await client.config("RESETSTAT"), "OK");
+    await client.set("stats:a", "1");
+    await client.incr("stats:a");
+    await client.set("stats:s", "text");
+    await assert.rejects(client.incr("stats:s"), /not an integer/);
+    await assert.rejects(client.call("INCR"), /wrong number of arguments/);
+    await assert.rejects(client.call("NOSUCH"), /unknown command/);
+    await assert.rejects(client.call("GET", "stats:a", "extra"), /wrong number/);
+    const text = await client.info("commandstats");
+    assert.match(
+      text,
+      /cmdstat_incr:calls=2,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=1,failed_calls=1\r\n/,
+    );
+    assert.match(
+      text,
+      /cmdstat_set:calls=2,usec=\d+,usec_per_call=[\d.]+,rejected_calls=0,failed_calls=0/,
+    );
+    assert.match(
+      text,
+      /cmdstat_get:calls=0,usec=0,usec_per_call=0\.00,rejected_calls=1,failed_calls=0/,
+    );
+    assert.match(await client.info("errorstats"), /^# Errorstats\r\nerrorstat_ERR:count=4\r\n$/);
+    assert.match(await client.info("stats"), /total_error_replies:4\r\n/);
+    assert.doesNotMatch(await client.info(), /cmdstat_/, "commandstats only when asked");
+    assert.equal(await client.config("RESETSTAT"), "OK");
+    assert.doesNotMatch(await client.info("commandstats"), /cmdstat_incr/);
+    assert.match(await client.info("stats"), /total_error_replies:0\r\n/);
+  });
+
   it("keeps binary values intact", async () => {
     const value = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     await client.set(Buffer.from([0, 1, 2, 255]), value);
