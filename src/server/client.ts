@@ -47,10 +47,10 @@ export class Client {
    * for the command after it, whose reply is dropped, then "on" again.
    */
   replies: "on" | "off" | "skip-next" | "skip" = "on";
-  /** Channels and patterns subscribed to (pubsub.ts keeps them). */
-  subscribedChannels = 0;
-  subscribedPatterns = 0;
-  subscribedShardChannels = 0;
+  /** Channels, patterns and shard channels subscribed to (latin1; pubsub.ts keeps them). */
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  readonly shardChannels = new Set<string>();
   /** The commands queued since MULTI, or null outside a transaction (transactions.ts). */
   tx: QueuedCommand[] | null = null;
   /** A command was refused while queuing: EXEC answers EXECABORT. */
@@ -77,7 +77,7 @@ export class Client {
 
   /** In a subscribed state: in RESP2 it may then only (un)subscribe, PING, QUIT, RESET. */
   get subscribed(): boolean {
-    return this.subscribedChannels + this.subscribedPatterns + this.subscribedShardChannels > 0;
+    return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
   }
 
   /** CLIENT LIST's flags: P subscribed, x in MULTI, N none. */
@@ -101,9 +101,9 @@ export class Client {
       `idle=${idle}`,
       `flags=${this.flags()}`,
       "db=0",
-      `sub=${this.subscribedChannels}`,
-      `psub=${this.subscribedPatterns}`,
-      `ssub=${this.subscribedShardChannels}`,
+      `sub=${this.channels.size}`,
+      `psub=${this.patterns.size}`,
+      `ssub=${this.shardChannels.size}`,
       `multi=${this.tx === null ? -1 : this.tx.length}`,
       `qbuf=${queryBufferBytes}`,
       "qbuf-free=0",

@@ -12,6 +12,7 @@ import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 import { infoText } from "./info.js";
 import type { HomeostatNode } from "./node.js";
+import type { SpaceName } from "./pubsub.js";
 import { SETTINGS } from "./settings.js";
 import * as T from "./transactions.js";
 
@@ -47,44 +48,24 @@ function ping(_node: HomeostatNode, client: Client, args: Args): Reply {
 
 // ---- Pub/Sub (pubsub.ts) ---------------------------------------------------------------------
 
-function subscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.subscribe(client, args, false);
+/** SUBSCRIBE and its kin, in the namespace of their channels (pubsub.ts). */
+function subscriber(space: SpaceName, subscribe: boolean): ServerHandler {
+  return (node, client, args) =>
+    subscribe
+      ? node.pubsub.subscribe(client, args, space)
+      : node.pubsub.unsubscribe(client, args, space);
 }
 
-function psubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.subscribe(client, args, true);
-}
-
-function unsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.unsubscribe(client, args, false);
-}
-
-function punsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.unsubscribe(client, args, true);
-}
-
-function ssubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.ssubscribe(client, args);
-}
-
-function sunsubscribe(node: HomeostatNode, client: Client, args: Args): Reply {
-  return node.pubsub.sunsubscribe(client, args);
-}
-
-function spublish(node: HomeostatNode, _client: Client, args: Args): Reply {
-  const channel = Buffer.from(args.buf(1));
-  const message = Buffer.from(args.buf(2));
-  const refusal = node.pubsub.refusal(channel, message);
-  if (refusal !== null) return R.error(refusal);
-  return R.integer(node.pubsub.spublish(channel, message));
-}
-
-function publish(node: HomeostatNode, _client: Client, args: Args): Reply {
-  const channel = Buffer.from(args.buf(1));
-  const message = Buffer.from(args.buf(2));
-  const refusal = node.pubsub.refusal(channel, message);
-  if (refusal !== null) return R.error(refusal);
-  return R.integer(node.pubsub.publish(channel, message));
+/** PUBLISH and SPUBLISH: the receivers on this node, once sent to every other node. */
+function publisher(shard: boolean): ServerHandler {
+  return (node, _client, args) => {
+    const channel = Buffer.from(args.buf(1));
+    const message = Buffer.from(args.buf(2));
+    const refusal = node.pubsub.refusal(channel, message);
+    if (refusal !== null) return R.error(refusal);
+    const pubsub = node.pubsub;
+    return R.integer(shard ? pubsub.spublish(channel, message) : pubsub.publish(channel, message));
+  };
 }
 
 const pubsubHelp = [
@@ -112,15 +93,15 @@ function pubsub(node: HomeostatNode, _client: Client, args: Args): Reply {
     case "help":
       return helpReply("PUBSUB", pubsubHelp);
     case "channels":
-      return node.pubsub.activeChannels(rest[0]);
+      return node.pubsub.activeChannels(rest[0], false);
     case "numsub":
-      return node.pubsub.numsub(rest);
+      return node.pubsub.numsub(rest, false);
     case "numpat":
       return R.integer(node.pubsub.numpat());
     case "shardchannels":
-      return node.pubsub.activeShardChannels(rest[0]);
+      return node.pubsub.activeChannels(rest[0], true);
     case "shardnumsub":
-      return node.pubsub.shardNumsub(rest);
+      return node.pubsub.numsub(rest, true);
     default:
       return unknownSubcommand(args);
   }
@@ -743,14 +724,14 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],
-  ["subscribe", subscribe],
-  ["psubscribe", psubscribe],
-  ["unsubscribe", unsubscribe],
-  ["punsubscribe", punsubscribe],
-  ["publish", publish],
-  ["ssubscribe", ssubscribe],
-  ["sunsubscribe", sunsubscribe],
-  ["spublish", spublish],
+  ["subscribe", subscriber("channel", true)],
+  ["psubscribe", subscriber("pattern", true)],
+  ["ssubscribe", subscriber("shard", true)],
+  ["unsubscribe", subscriber("channel", false)],
+  ["punsubscribe", subscriber("pattern", false)],
+  ["sunsubscribe", subscriber("shard", false)],
+  ["publish", publisher(false)],
+  ["spublish", publisher(true)],
   ["pubsub", pubsub],
   ["multi", T.multi],
   ["exec", T.exec],

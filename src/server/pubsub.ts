@@ -20,16 +20,32 @@ import type { Client } from "./client.js";
 export class PubSub {
   /** Channel (latin1) → its subscribers. */
   private readonly channels = new Map<string, Set<Client>>();
-  /** Pattern (latin1) → its compiled form and subscribers. */
-  private readonly patterns = new Map<string, { glob: GlobPattern; clients: Set<Client> }>();
-  private readonly subscriptions = new Map<
-    Client,
-    { channels: Set<string>; patterns: Set<string> }
-  >();
-
+  /** Pattern (latin1) → its subscribers, and its compiled form while it has any. */
+  private readonly patterns = new Map<string, Set<Client>>();
+  private readonly globs = new Map<string, GlobPattern>();
   /** Shard channel (latin1; SSUBSCRIBE) → its subscribers; a namespace of its own. */
   private readonly shardChannels = new Map<string, Set<Client>>();
-  private readonly shardSubscriptions = new Map<Client, Set<string>>();
+  /** The three namespaces: which map, which of the client's sets, the reply kinds. */
+  private readonly spaces: Record<SpaceName, Space> = {
+    channel: {
+      subscribers: this.channels,
+      mine: (c) => c.channels,
+      kinds: ["subscribe", "unsubscribe"],
+      count: (c) => c.channels.size + c.patterns.size,
+    },
+    pattern: {
+      subscribers: this.patterns,
+      mine: (c) => c.patterns,
+      kinds: ["psubscribe", "punsubscribe"],
+      count: (c) => c.channels.size + c.patterns.size,
+    },
+    shard: {
+      subscribers: this.shardChannels,
+      mine: (c) => c.shardChannels,
+      kinds: ["ssubscribe", "sunsubscribe"],
+      count: (c) => c.shardChannels.size,
+    },
+  };
 
   /** Messages published here or received from other nodes, and deliveries made. */
   readonly stats = { published: 0, received: 0, delivered: 0 };
@@ -61,90 +77,64 @@ export class PubSub {
     );
   }
 
-  /** Subscriptions of `client`: channels plus patterns (Redis's count in its replies). */
-  count(client: Client): number {
-    const s = this.subscriptions.get(client);
-    return s === undefined ? 0 : s.channels.size + s.patterns.size;
-  }
-
-  channelCount(client: Client): number {
-    return this.subscriptions.get(client)?.channels.size ?? 0;
-  }
-
-  patternCount(client: Client): number {
-    return this.subscriptions.get(client)?.patterns.size ?? 0;
-  }
-
-  /** SUBSCRIBE / PSUBSCRIBE: one confirmation per name, all but the last delivered now. */
-  subscribe(client: Client, args: Args, pattern: boolean): Reply {
-    const s = this.of(client);
-    const kind = pattern ? "psubscribe" : "subscribe";
+  /**
+   * SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE: one confirmation per name (with the client's count
+   * of subscriptions, as Redis), all but the last delivered now, the last returned.
+   */
+  subscribe(client: Client, args: Args, space: SpaceName): Reply {
+    const s = this.spaces[space];
+    const mine = s.mine(client);
     let last: Reply = R.NULL;
     for (let i = 1; i < args.length; i++) {
       const name = args.buf(i).toString("latin1");
-      if (pattern) {
-        if (!s.patterns.has(name)) {
-          s.patterns.add(name);
-          let p = this.patterns.get(name);
-          if (p === undefined) {
-            p = { glob: new GlobPattern(Buffer.from(name, "latin1")), clients: new Set() };
-            this.patterns.set(name, p);
-          }
-          p.clients.add(client);
+      if (!mine.has(name)) {
+        mine.add(name);
+        join(s.subscribers, name, client);
+        if (space === "pattern" && !this.globs.has(name)) {
+          this.globs.set(name, new GlobPattern(Buffer.from(name, "latin1")));
         }
-      } else if (!s.channels.has(name)) {
-        s.channels.add(name);
-        join(this.channels, name, client);
       }
-      client.subscribedChannels = s.channels.size;
-      client.subscribedPatterns = s.patterns.size;
       if (i > 1) this.deliver(client, last);
-      last = push(kind, Buffer.from(name, "latin1"), this.count(client));
+      last = push(s.kinds[0], Buffer.from(name, "latin1"), s.count(client));
     }
     return last;
   }
 
   /**
-   * UNSUBSCRIBE / PUNSUBSCRIBE: the names given, or every one the client has; one
-   * confirmation each (one with a null name when it had none), all but the last delivered
-   * now.
+   * UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE: the names given, or every one the client has
+   * there; one confirmation each (one with a null name when it had none), all but the
+   * last delivered now.
    */
-  unsubscribe(client: Client, args: Args, pattern: boolean): Reply {
-    const kind = pattern ? "punsubscribe" : "unsubscribe";
-    const s = this.subscriptions.get(client);
+  unsubscribe(client: Client, args: Args, space: SpaceName): Reply {
+    const s = this.spaces[space];
     const names: string[] = [];
     if (args.length > 1) {
       for (let i = 1; i < args.length; i++) names.push(args.buf(i).toString("latin1"));
-    } else if (s !== undefined) {
-      names.push(...(pattern ? s.patterns : s.channels));
+    } else {
+      names.push(...s.mine(client));
     }
-    if (names.length === 0) return push(kind, null, this.count(client));
+    if (names.length === 0) return push(s.kinds[1], null, s.count(client));
     let last: Reply = R.NULL;
     for (const [i, name] of names.entries()) {
-      this.drop(client, name, pattern);
+      this.drop(client, name, space);
       if (i > 0) this.deliver(client, last);
-      last = push(kind, Buffer.from(name, "latin1"), this.count(client));
+      last = push(s.kinds[1], Buffer.from(name, "latin1"), s.count(client));
     }
     return last;
   }
 
   /** Everything `client` subscribed to goes (RESET, a closed connection). */
   forget(client: Client): void {
-    for (const name of [...(this.shardSubscriptions.get(client) ?? [])]) {
-      this.dropShard(client, name);
+    for (const space of spaceNames) {
+      for (const name of [...this.spaces[space].mine(client)]) this.drop(client, name, space);
     }
-    const s = this.subscriptions.get(client);
-    if (s === undefined) return;
-    for (const name of [...s.channels]) this.drop(client, name, false);
-    for (const name of [...s.patterns]) this.drop(client, name, true);
-    this.subscriptions.delete(client);
   }
 
   /** PUBLISH here: delivered on this node, sent to the others; this node's receivers. */
   publish(channel: Buffer, message: Buffer): number {
     this.stats.published++;
     this.broadcast?.(channel, message, false);
-    return this.deliverLocal(channel, message);
+    return this.deliverHere(channel, message);
   }
 
   /** SPUBLISH here: as PUBLISH, to the shard channels' subscribers. */
@@ -154,93 +144,60 @@ export class PubSub {
     return this.deliverShard(channel, message);
   }
 
-  /** A message for this node's subscribers only (keyspace notifications); receivers. */
-  deliverHere(channel: Buffer, message: Buffer): number {
-    return this.deliverLocal(channel, message);
-  }
-
   /** A message another node published (SPUBLISH: `shard`): to this node's subscribers. */
   received(channel: Buffer, message: Buffer, shard = false): void {
     this.stats.received++;
     if (shard) this.deliverShard(channel, message);
-    else this.deliverLocal(channel, message);
+    else this.deliverHere(channel, message);
   }
 
-  /** SSUBSCRIBE: one confirmation per shard channel, all but the last delivered now. */
-  ssubscribe(client: Client, args: Args): Reply {
-    let mine = this.shardSubscriptions.get(client);
-    if (mine === undefined) {
-      mine = new Set();
-      this.shardSubscriptions.set(client, mine);
+  /**
+   * A message for this node's channel and pattern subscribers only (PUBLISH's local part,
+   * keyspace notifications); the number of receivers.
+   */
+  deliverHere(channel: Buffer, message: Buffer): number {
+    let receivers = 0;
+    const subscribers = this.channels.get(channel.toString("latin1"));
+    if (subscribers !== undefined) {
+      const reply = R.push([R.bulk("message"), R.bulk(channel), R.bulk(message)]);
+      for (const c of subscribers) this.deliver(c, reply);
+      receivers += subscribers.size;
     }
-    let last: Reply = R.NULL;
-    for (let i = 1; i < args.length; i++) {
-      const name = args.buf(i).toString("latin1");
-      if (!mine.has(name)) {
-        mine.add(name);
-        join(this.shardChannels, name, client);
-      }
-      client.subscribedShardChannels = mine.size;
-      if (i > 1) this.deliver(client, last);
-      last = push("ssubscribe", Buffer.from(name, "latin1"), mine.size);
+    for (const [name, glob] of this.globs) {
+      if (!glob.matches(channel)) continue;
+      const clients = this.patterns.get(name) as Set<Client>;
+      const reply = R.push([
+        R.bulk("pmessage"),
+        R.bulk(Buffer.from(name, "latin1")),
+        R.bulk(channel),
+        R.bulk(message),
+      ]);
+      for (const c of clients) this.deliver(c, reply);
+      receivers += clients.size;
     }
-    return last;
+    this.stats.delivered += receivers;
+    return receivers;
   }
 
-  /** SUNSUBSCRIBE: the shard channels given, or all the client has, as UNSUBSCRIBE. */
-  sunsubscribe(client: Client, args: Args): Reply {
-    const mine = this.shardSubscriptions.get(client);
-    const names: string[] = [];
-    if (args.length > 1) {
-      for (let i = 1; i < args.length; i++) names.push(args.buf(i).toString("latin1"));
-    } else if (mine !== undefined) {
-      names.push(...mine);
+  /** PUBSUB CHANNELS / SHARDCHANNELS [pattern]: those with a subscriber on this node. */
+  activeChannels(pattern: Buffer | undefined, shard: boolean): Reply {
+    const glob = pattern === undefined ? null : new GlobPattern(pattern);
+    const out: Reply[] = [];
+    for (const name of (shard ? this.shardChannels : this.channels).keys()) {
+      const b = Buffer.from(name, "latin1");
+      if (glob === null || glob.matches(b)) out.push(R.bulk(b));
     }
-    if (names.length === 0) return push("sunsubscribe", null, 0);
-    let last: Reply = R.NULL;
-    for (const [i, name] of names.entries()) {
-      this.dropShard(client, name);
-      if (i > 0) this.deliver(client, last);
-      last = push("sunsubscribe", Buffer.from(name, "latin1"), client.subscribedShardChannels);
+    return R.array(out);
+  }
+
+  /** PUBSUB NUMSUB / SHARDNUMSUB: each channel asked, then its subscribers on this node. */
+  numsub(asked: readonly Buffer[], shard: boolean): Reply {
+    const channels = shard ? this.shardChannels : this.channels;
+    const out: Reply[] = [];
+    for (const c of asked) {
+      out.push(R.bulk(c), R.integer(channels.get(c.toString("latin1"))?.size ?? 0));
     }
-    return last;
-  }
-
-  /** PUBSUB SHARDCHANNELS [pattern]: shard channels with a subscriber on this node. */
-  activeShardChannels(pattern: Buffer | undefined): Reply {
-    return channelList(this.shardChannels, pattern);
-  }
-
-  /** PUBSUB SHARDNUMSUB: subscribers on this node per shard channel. */
-  shardNumsub(channels: readonly Buffer[]): Reply {
-    return subscriberCounts(this.shardChannels, channels);
-  }
-
-  private deliverShard(channel: Buffer, message: Buffer): number {
-    const subscribers = this.shardChannels.get(channel.toString("latin1"));
-    if (subscribers === undefined) return 0;
-    const reply = R.push([R.bulk("smessage"), R.bulk(channel), R.bulk(message)]);
-    for (const c of subscribers) this.deliver(c, reply);
-    this.stats.delivered += subscribers.size;
-    return subscribers.size;
-  }
-
-  private dropShard(client: Client, name: string): void {
-    const mine = this.shardSubscriptions.get(client);
-    if (mine === undefined || !mine.delete(name)) return;
-    leave(this.shardChannels, name, client);
-    client.subscribedShardChannels = mine.size;
-    if (mine.size === 0) this.shardSubscriptions.delete(client);
-  }
-
-  /** PUBSUB CHANNELS [pattern]: the channels with a subscriber on this node. */
-  activeChannels(pattern: Buffer | undefined): Reply {
-    return channelList(this.channels, pattern);
-  }
-
-  /** PUBSUB NUMSUB: subscribers on this node per channel. */
-  numsub(channels: readonly Buffer[]): Reply {
-    return subscriberCounts(this.channels, channels);
+    return R.array(out);
   }
 
   /** Channels with a subscriber on this node (INFO's pubsub_channels). */
@@ -253,67 +210,35 @@ export class PubSub {
     return this.patterns.size;
   }
 
-  private deliverLocal(channel: Buffer, message: Buffer): number {
-    let receivers = 0;
-    const subscribers = this.channels.get(channel.toString("latin1"));
-    if (subscribers !== undefined) {
-      const reply = R.push([R.bulk("message"), R.bulk(channel), R.bulk(message)]);
-      for (const c of subscribers) {
-        this.deliver(c, reply);
-        receivers++;
-      }
-    }
-    for (const [name, p] of this.patterns) {
-      if (!p.glob.matches(channel)) continue;
-      const reply = R.push([
-        R.bulk("pmessage"),
-        R.bulk(Buffer.from(name, "latin1")),
-        R.bulk(channel),
-        R.bulk(message),
-      ]);
-      for (const c of p.clients) {
-        this.deliver(c, reply);
-        receivers++;
-      }
-    }
-    this.stats.delivered += receivers;
-    return receivers;
+  private deliverShard(channel: Buffer, message: Buffer): number {
+    const subscribers = this.shardChannels.get(channel.toString("latin1"));
+    if (subscribers === undefined) return 0;
+    const reply = R.push([R.bulk("smessage"), R.bulk(channel), R.bulk(message)]);
+    for (const c of subscribers) this.deliver(c, reply);
+    this.stats.delivered += subscribers.size;
+    return subscribers.size;
   }
 
-  private of(client: Client): { channels: Set<string>; patterns: Set<string> } {
-    let s = this.subscriptions.get(client);
-    if (s === undefined) {
-      s = { channels: new Set(), patterns: new Set() };
-      this.subscriptions.set(client, s);
-    }
-    return s;
+  private drop(client: Client, name: string, space: SpaceName): void {
+    const s = this.spaces[space];
+    if (!s.mine(client).delete(name)) return;
+    leave(s.subscribers, name, client);
+    if (space === "pattern" && !this.patterns.has(name)) this.globs.delete(name);
   }
+}
 
-  private drop(client: Client, name: string, pattern: boolean): void {
-    const s = this.subscriptions.get(client);
-    if (s === undefined) return;
-    this.dropOne(client, s, name, pattern);
-    client.subscribedChannels = s.channels.size;
-    client.subscribedPatterns = s.patterns.size;
-  }
+export type SpaceName = "channel" | "pattern" | "shard";
+const spaceNames: readonly SpaceName[] = ["channel", "pattern", "shard"];
 
-  private dropOne(
-    client: Client,
-    s: { channels: Set<string>; patterns: Set<string> },
-    name: string,
-    pattern: boolean,
-  ): void {
-    if (pattern) {
-      if (!s.patterns.delete(name)) return;
-      const p = this.patterns.get(name);
-      p?.clients.delete(client);
-      if (p !== undefined && p.clients.size === 0) this.patterns.delete(name);
-    } else {
-      if (!s.channels.delete(name)) return;
-      leave(this.channels, name, client);
-    }
-    if (s.channels.size === 0 && s.patterns.size === 0) this.subscriptions.delete(client);
-  }
+/** One namespace of subscriptions (see PubSub.spaces). */
+interface Space {
+  readonly subscribers: Map<string, Set<Client>>;
+  /** The client's own names there (kept on the Client, for CLIENT LIST and RESP2's rule). */
+  readonly mine: (client: Client) => Set<string>;
+  /** Its confirmations: [subscribe, unsubscribe]. */
+  readonly kinds: readonly [string, string];
+  /** The count its confirmations carry. */
+  readonly count: (client: Client) => number;
 }
 
 /** Adds `client` to the subscribers of channel `name`. */
@@ -331,26 +256,6 @@ function leave(channels: Map<string, Set<Client>>, name: string, client: Client)
   const set = channels.get(name);
   set?.delete(client);
   if (set !== undefined && set.size === 0) channels.delete(name);
-}
-
-/** PUBSUB CHANNELS / SHARDCHANNELS: the channels of `channels` matching `pattern`. */
-function channelList(channels: Map<string, Set<Client>>, pattern: Buffer | undefined): Reply {
-  const glob = pattern === undefined ? null : new GlobPattern(pattern);
-  const out: Reply[] = [];
-  for (const name of channels.keys()) {
-    const b = Buffer.from(name, "latin1");
-    if (glob === null || glob.matches(b)) out.push(R.bulk(b));
-  }
-  return R.array(out);
-}
-
-/** PUBSUB NUMSUB / SHARDNUMSUB: each channel asked, then its subscribers here. */
-function subscriberCounts(channels: Map<string, Set<Client>>, asked: readonly Buffer[]): Reply {
-  const out: Reply[] = [];
-  for (const c of asked) {
-    out.push(R.bulk(c), R.integer(channels.get(c.toString("latin1"))?.size ?? 0));
-  }
-  return R.array(out);
 }
 
 /** Sends a message published here to the other nodes; `shard`: an SPUBLISH. */
