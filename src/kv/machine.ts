@@ -680,8 +680,10 @@ export class ShardMachine implements ReplicatedMachine {
     const cmd = new ArrayArgs(args);
     let name: string;
     if (isInternal(cmd, "fingerprint")) {
-      const refused = this.unowned(cmd, 2);
-      if (refused !== null) return Promise.resolve(refused);
+      for (let i = 2; i < cmd.length; i++) {
+        const refused = this.notServed(cmd.buf(i));
+        if (refused !== null) return Promise.resolve(refused);
+      }
       name = fingerprintRead;
     } else {
       const resolved = this.resolve(cmd);
@@ -883,36 +885,31 @@ export class ShardMachine implements ReplicatedMachine {
       return undecodableReply(decoded.error);
     }
     const { watches, commands } = decoded.value;
-    const runs: { name: string | null; args: ArrayArgs; reply: Reply | null }[] = [];
-    for (const parts of commands) {
+    const runs = commands.map((parts) => {
       const args = new ArrayArgs(parts);
-      const resolved = this.resolve(args);
-      if (!("spec" in resolved)) {
-        if (resolved.unowned === true) return resolved.reply;
-        runs.push({ name: null, args, reply: resolved.reply });
-      } else {
-        runs.push({ name: resolved.spec.name, args, reply: null });
-      }
+      return { args, resolved: this.resolve(args) };
+    });
+    for (const { resolved } of runs) {
+      if ("unowned" in resolved) return resolved.reply;
     }
     for (const w of watches) {
       const key = toBuffer(w.key);
-      const slot = this.store.slotOf(key);
-      if (!this.store.ownsSlot(slot)) return notServedReply(slot, this.store.shard);
+      const refused = this.notServed(key);
+      if (refused !== null) return refused;
       const now = fingerprint(this.store.get(key), this.ctx.nowMs);
       if (!sameFingerprint(now, w.fingerprint)) return R.NULL_ARRAY;
     }
     return R.array(
-      runs.map((r) => (r.name === null ? (r.reply as Reply) : this.run(r.name, r.args))),
+      runs.map(({ args, resolved }) =>
+        "spec" in resolved ? this.run(resolved.spec.name, args) : resolved.reply,
+      ),
     );
   }
 
-  /** A MOVED answer if a key among `args` from `from` on is not in this shard, else null. */
-  private unowned(args: Args, from: number): Reply | null {
-    for (let i = from; i < args.length; i++) {
-      const slot = this.store.slotOf(args.buf(i));
-      if (!this.store.ownsSlot(slot)) return notServedReply(slot, this.store.shard);
-    }
-    return null;
+  /** TRYAGAIN (notServedReply) when `key` is not in this shard's slots, else null. */
+  private notServed(key: Buffer): Reply | null {
+    const slot = this.store.slotOf(key);
+    return this.store.ownsSlot(slot) ? null : notServedReply(slot, this.store.shard);
   }
 
   /** The expire entry: each named key of this shard that is expired at `nowMs` goes. */
@@ -958,10 +955,8 @@ export class ShardMachine implements ReplicatedMachine {
     if (spec === undefined || !KV_HANDLERS.has(name)) return { reply: unknownCommand(args) };
     if (!arityAccepts(spec.arity, args.length)) return { reply: wrongArity(name) };
     for (const i of keyIndexes(spec, args.length)) {
-      const slot = this.store.slotOf(args.buf(i));
-      if (!this.store.ownsSlot(slot)) {
-        return { reply: notServedReply(slot, this.store.shard), unowned: true };
-      }
+      const refused = this.notServed(args.buf(i));
+      if (refused !== null) return { reply: refused, unowned: true };
     }
     return { spec };
   }

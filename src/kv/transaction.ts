@@ -35,13 +35,17 @@ export interface TransactionBody {
   readonly commands: readonly (readonly Uint8Array[])[];
 }
 
-/** The fingerprint of a key's value at `nowMs`: null when it is absent or expired. */
+/**
+ * The fingerprint of a key's value at `nowMs`: null when it is absent or expired. It is
+ * part of the log's format: a transaction entry carries fingerprints, and a replica that
+ * replays the entry after an upgrade must compute the same ones (a change here needs a
+ * new bodyVersion).
+ */
 export function fingerprint(value: StoredValue | undefined, nowMs: number): Uint8Array | null {
   if (value === undefined || isExpired(value, nowMs)) return null;
-  const head = Buffer.alloc(8);
-  head.writeUIntBE(Math.floor(value.expireAtMs / 2 ** 16), 0, 6);
-  head.writeUInt16BE(value.expireAtMs % 2 ** 16, 6);
-  return sha256([value.type, head, value.data]);
+  const expiry = Buffer.alloc(8);
+  expiry.writeDoubleBE(value.expireAtMs);
+  return sha256([value.type, expiry, value.data]);
 }
 
 export function sameFingerprint(a: Uint8Array | null, b: Uint8Array | null): boolean {

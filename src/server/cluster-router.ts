@@ -3,7 +3,7 @@ import { moved } from "../cluster/replies.js";
 import { CROSS_SLOT, keyHashSlot, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
-import { COMMAND_SPECS, type CommandSpec, keyIndexes, runSpec } from "../kv/command-table.js";
+import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import * as R from "../resp/reply.js";
@@ -12,7 +12,7 @@ import type { Client, QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { type Forwarder, unreachablePrefix } from "./forwarder.js";
 import type { CommandRouter } from "./node.js";
-import { collect } from "./transactions.js";
+import { collect, commandSlot, sameSlot } from "./transactions.js";
 
 /** What the router needs of a shard's state machine on this node (kv/machine.ts). */
 export interface ShardReplica {
@@ -76,10 +76,9 @@ export class ClusterRouter implements CommandRouter {
     spec: CommandSpec,
     args: Args,
   ): Reply | Promise<Reply> | null {
-    const own = runSpec(spec, args);
-    const indexes = own === undefined ? [] : keyIndexes(own, args.length);
+    const slot = commandSlot(spec, args);
     const write = spec.flags.includes("write");
-    if (indexes.length === 0) {
+    if (slot === null) {
       const copy = copyArgs(args, 0);
       switch (name) {
         case "dbsize":
@@ -96,7 +95,6 @@ export class ClusterRouter implements CommandRouter {
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }
     }
-    const slot = slotOfKeys(args, indexes);
     if (slot === CROSS_SLOT) return crossSlot;
     return this.run(client, slot, args, write);
   }
@@ -231,9 +229,9 @@ export class ClusterRouter implements CommandRouter {
     const watches = await watchesReady;
     const slots = commands.map((q) => q.slot).filter((s) => s !== null);
     for (const w of watches) slots.push(keyHashSlot(w.key));
-    const slot = slots[0];
-    if (slot === undefined) return collect(commands.map(runHere));
-    if (slots.some((s) => s !== slot)) return crossSlot;
+    const slot = sameSlot(slots);
+    if (slot === null) return collect(commands.map(runHere));
+    if (slot === CROSS_SLOT) return crossSlot;
     const body = encodeTransaction({
       watches,
       commands: commands.filter((q) => q.slot !== null).map((q) => q.args),
@@ -277,17 +275,16 @@ export class ClusterRouter implements CommandRouter {
     }
     const decoded = decodeTransaction(args[2] as Buffer);
     if (args.length !== 3 || !decoded.ok) return Promise.resolve(R.error("ERR bad transaction"));
-    const slots: number[] = [];
-    for (const w of decoded.value.watches) slots.push(keyHashSlot(w.key));
+    const slots = decoded.value.watches.map((w) => keyHashSlot(w.key));
     for (const parts of decoded.value.commands) {
       const cmd = new ArrayArgs(parts);
-      const spec = runSpec(COMMAND_SPECS.get(cmd.lower(0)), cmd);
-      const indexes = spec === undefined ? [] : keyIndexes(spec, cmd.length);
-      if (indexes.length > 0) slots.push(slotOfKeys(cmd, indexes));
+      const spec = COMMAND_SPECS.get(cmd.lower(0));
+      const s = spec === undefined ? null : commandSlot(spec, cmd);
+      if (s !== null) slots.push(s);
     }
-    const slot = slots[0];
-    if (slot === undefined) return Promise.resolve(R.error("ERR bad transaction"));
-    if (slots.some((s) => s !== slot)) return Promise.resolve(crossSlot);
+    const slot = sameSlot(slots);
+    if (slot === null) return Promise.resolve(R.error("ERR bad transaction"));
+    if (slot === CROSS_SLOT) return Promise.resolve(crossSlot);
     return this.run(client, slot, inner, true);
   }
 

@@ -40,11 +40,21 @@ export function refusedInMulti(client: Client): void {
   if (client.tx !== null) client.txFailed = true;
 }
 
-/** The slot a command's keys are in: null without keys, CROSS_SLOT for several slots. */
-function slotOf(spec: CommandSpec, args: Args): number | null {
+/**
+ * The slot a command's keys are in: null without keys, CROSS_SLOT for several slots. What
+ * the cluster router routes by, and MULTI's queue checks.
+ */
+export function commandSlot(spec: CommandSpec, args: Args): number | null {
   const own = runSpec(spec, args);
   const indexes = own === undefined ? [] : keyIndexes(own, args.length);
   return indexes.length === 0 ? null : slotOfKeys(args, indexes);
+}
+
+/** The one slot of `slots`: null when there is none, CROSS_SLOT when they differ. */
+export function sameSlot(slots: readonly number[]): number | null {
+  const first = slots[0];
+  if (first === undefined) return null;
+  return slots.every((s) => s === first) ? first : CROSS_SLOT;
 }
 
 /** Queues a checked command of a client in MULTI: QUEUED, or why not (and EXEC aborts). */
@@ -61,7 +71,7 @@ export function queue(
   if (spec.flags.includes("no_multi")) {
     refusal = R.error("ERR Command not allowed inside a transaction");
   }
-  const slot = slotOf(spec, args);
+  const slot = commandSlot(spec, args);
   const router = node.router;
   if (refusal === null && kv && router?.queued !== undefined) {
     refusal = router.queued(client, name, slot);
