@@ -85,6 +85,15 @@ export class ReplyWriter {
         this.writeNullArray(proto);
         break;
       case "array":
+        if (reply.pairs === true && proto === 3) {
+          this.header(0x2a, reply.value.length >> 1);
+          for (let i = 0; i + 1 < reply.value.length; i += 2) {
+            this.header(0x2a, 2);
+            this.write(reply.value[i] as Reply, proto);
+            this.write(reply.value[i + 1] as Reply, proto);
+          }
+          break;
+        }
         this.header(reply.push === true && proto === 3 ? 0x3e : 0x2a, reply.value.length);
         for (const item of reply.value) this.write(item, proto);
         break;

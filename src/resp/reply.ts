@@ -47,6 +47,11 @@ export function push(value: readonly Reply[]): Reply {
   return { kind: "array", value, push: true };
 }
 
+/** Items in pairs: an array of [a, b] arrays in RESP3, flat in RESP2 (see Reply). */
+export function pairs(flat: readonly Reply[]): Reply {
+  return { kind: "array", value: flat, pairs: true };
+}
+
 export function map(value: readonly (readonly [Reply, Reply])[]): Reply {
   return { kind: "map", value };
 }

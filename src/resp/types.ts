@@ -13,8 +13,17 @@ export type Reply =
   | { readonly kind: "null" }
   /** Null array (RESP2 `*-1`, RESP3 `_`). */
   | { readonly kind: "nullArray" }
-  /** `push`: a RESP3 push (`>`, Pub/Sub messages); RESP2 sends it as an array. */
-  | { readonly kind: "array"; readonly value: readonly Reply[]; readonly push?: true }
+  /**
+   * `push`: a RESP3 push (`>`, Pub/Sub messages); RESP2 sends it as an array. `pairs`:
+   * RESP3 sends `value` as an array of two-element arrays, one per pair of items in order
+   * (HRANDFIELD WITHVALUES); RESP2 as it is, flat.
+   */
+  | {
+      readonly kind: "array";
+      readonly value: readonly Reply[];
+      readonly push?: true;
+      readonly pairs?: true;
+    }
   /** RESP3 map; RESP2 flat array of key, value, key, value... */
   | { readonly kind: "map"; readonly value: readonly (readonly [Reply, Reply])[] }
   /** RESP3 set; RESP2 array. */

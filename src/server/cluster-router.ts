@@ -182,7 +182,7 @@ export class ClusterRouter implements CommandRouter {
       }
       const answer = away(node);
       if (answer !== null) return answer;
-      const reply = await this.forwarder.send(node.host, node.port, forward);
+      const reply = await this.forwarder.send(node.host, node.port, forward, client.protocol);
       if (!mayRetry(reply, write)) return reply;
       const waitMore = isUnreachable(reply) && Date.now() < reachableBy;
       if (round >= forwardRetriesMax && !waitMore) return reply;

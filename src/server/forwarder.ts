@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { encodeCommand } from "../resp/encoder.js";
+import { encodeCommand, type Protocol } from "../resp/encoder.js";
 import * as R from "../resp/reply.js";
 import { ReplyParser } from "../resp/reply-parser.js";
 import type { Reply } from "../resp/types.js";
@@ -49,6 +49,7 @@ export class ForwardConnection {
     readonly port: number,
     password: string,
     private readonly onClose: () => void,
+    proto: Protocol = 2,
   ) {
     this.socket = connect(port, host);
     this.socket.setNoDelay(true);
@@ -57,6 +58,7 @@ export class ForwardConnection {
     });
     const hello: string[][] = [];
     if (password !== "") hello.push(["AUTH", password]);
+    if (proto === 3) hello.push(["HELLO", "3"]);
     hello.push(["HOMEOSTAT", "FORWARDED"]);
     this.skip = hello.length;
     for (const args of hello) this.socket.write(encodeCommand(args));
@@ -115,19 +117,30 @@ export class ForwardConnection {
   }
 }
 
-/** One ForwardConnection per leader address, opened on first use and dropped on close. */
+/**
+ * One ForwardConnection per leader address and protocol, opened on first use and dropped
+ * on close. A command goes over a connection in its client's protocol, so the leader
+ * builds the reply that protocol gets (a RESP3 map stays a map, HRANDFIELD WITHVALUES
+ * stays flat in RESP2 and nested in RESP3).
+ */
 export class Forwarder {
   private readonly connections = new Map<string, ForwardConnection>();
 
   constructor(private readonly password: string) {}
 
-  send(host: string, port: number, args: readonly Buffer[]): Promise<Reply> {
-    const key = `${host}:${port}`;
+  send(host: string, port: number, args: readonly Buffer[], proto: Protocol = 2): Promise<Reply> {
+    const key = `${host}:${port}/${proto}`;
     let c = this.connections.get(key);
     if (c === undefined) {
-      const fresh = new ForwardConnection(host, port, this.password, () => {
-        if (this.connections.get(key) === fresh) this.connections.delete(key);
-      });
+      const fresh = new ForwardConnection(
+        host,
+        port,
+        this.password,
+        () => {
+          if (this.connections.get(key) === fresh) this.connections.delete(key);
+        },
+        proto,
+      );
       c = fresh;
       this.connections.set(key, c);
     }
