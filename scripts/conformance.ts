@@ -24,6 +24,7 @@ const UNITS = [
   "unit/expire",
   "unit/multi",
   "unit/pubsub",
+  "unit/type/hash",
 ];
 const DENIED_TAGS = [
   "needs:debug",
@@ -41,7 +42,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the six above)
+  --units a,b               test units to run (default: the seven above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

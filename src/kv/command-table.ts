@@ -13,6 +13,7 @@ import { unknownCommand, unknownSubcommand, wrongArity } from "./errors.js";
 export type CommandGroup =
   | "string"
   | "bitmap"
+  | "hash"
   | "generic"
   | "connection"
   | "server"
@@ -363,6 +364,11 @@ const indexUnit = oneof("index_unit", { optional: true, since: "7.0.0" }, [
 
 const O1 = "O(1)";
 
+/** Hash costs: a hash is one value, scanned to read a field, re-encoded on every write. */
+const HASH_SCAN = "O(N) for a hash of N fields (the field is found by a scan).";
+const HASH_WRITE = "O(N) for a hash of N fields, which is decoded and re-encoded.";
+const HASH_WHOLE = "O(N) for a hash of N fields.";
+
 const DECLS: Record<string, Decl> = {
   // --- strings -------------------------------------------------------------------------
   get: {
@@ -686,6 +692,204 @@ const DECLS: Record<string, Decl> = {
         int("start"),
         block("end_index", { optional: true }, [int("end"), indexUnit]),
       ]),
+    ],
+  },
+
+  // --- hashes --------------------------------------------------------------------------
+  // A hash is one stored value, its fields in insertion order: a read of one field scans
+  // it, and every write decodes and re-encodes the whole hash.
+  hget: {
+    arity: 3,
+    flags: "READONLY FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns the value of a field in a hash.",
+    complexity: HASH_SCAN,
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("field")],
+  },
+  hset: {
+    arity: -4,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Sets one or more fields of a hash, creating the key if needed.",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), block("field_value", { multiple: true }, [str("field"), str("value")])],
+  },
+  hsetnx: {
+    arity: 4,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Sets a field of a hash only when the field does not exist.",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW insert", 1)],
+    args: [key("key", 0), str("field"), str("value")],
+  },
+  hmset: {
+    arity: -4,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Sets one or more fields of a hash (as HSET, but replies OK).",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), block("field_value", { multiple: true }, [str("field"), str("value")])],
+    deprecatedSince: "4.0.0",
+    replacedBy: "`HSET` with multiple field-value pairs",
+  },
+  hmget: {
+    arity: -3,
+    flags: "READONLY FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns the values of one or more fields of a hash.",
+    complexity: "O(N*M) for M fields asked of a hash of N fields (each one is a scan).",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("field", { multiple: true })],
+  },
+  hdel: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Deletes one or more fields of a hash, and the key with its last field.",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW delete", 1)],
+    args: [key("key", 0), str("field", { multiple: true })],
+  },
+  hexists: {
+    arity: 3,
+    flags: "READONLY FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Tells whether a field exists in a hash.",
+    complexity: HASH_SCAN,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0), str("field")],
+  },
+  hlen: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns the number of fields in a hash.",
+    complexity: "O(1): the count is read from the hash's header.",
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0)],
+  },
+  hstrlen: {
+    arity: 3,
+    flags: "READONLY FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "3.2.0",
+    summary: "Returns the length of the value of a field in a hash.",
+    complexity: HASH_SCAN,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0), str("field")],
+  },
+  hincrby: {
+    arity: 4,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Adds an integer to the integer value of a field in a hash.",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), str("field"), int("increment")],
+  },
+  hincrbyfloat: {
+    arity: 4,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HASH",
+    group: "hash",
+    since: "2.6.0",
+    summary: "Adds a floating point number to the numeric value of a field in a hash.",
+    complexity: HASH_WRITE,
+    keySpecs: [keys("RW access update", 1)],
+    args: [key("key", 0), str("field"), arg("increment", "double")],
+  },
+  hgetall: {
+    arity: 2,
+    flags: "READONLY",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns every field and value of a hash.",
+    complexity: HASH_WHOLE,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  hkeys: {
+    arity: 2,
+    flags: "READONLY",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns every field name of a hash.",
+    complexity: HASH_WHOLE,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  hvals: {
+    arity: 2,
+    flags: "READONLY",
+    acl: "HASH",
+    group: "hash",
+    since: "2.0.0",
+    summary: "Returns every value of a hash.",
+    complexity: HASH_WHOLE,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  hrandfield: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "HASH",
+    group: "hash",
+    since: "6.2.0",
+    summary: "Returns one or more fields of a hash chosen at random, optionally with values.",
+    complexity: "O(N) for a hash of N fields, plus O(M) for M fields returned.",
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      block("options", { optional: true }, [
+        int("count"),
+        token("withvalues", "WITHVALUES", { optional: true }),
+      ]),
+    ],
+  },
+  hscan: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "HASH",
+    group: "hash",
+    since: "2.8.0",
+    summary: "Iterates over the fields and values of a hash (all of them in one call here).",
+    complexity: "O(N) for a hash of N fields: one call returns the whole hash.",
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      int("cursor"),
+      pattern("pattern", { token: "MATCH", optional: true }),
+      int("count", { token: "COUNT", optional: true }),
     ],
   },
 
@@ -1191,6 +1395,25 @@ const DECLS: Record<string, Decl> = {
     complexity: O1,
     tips: "NONDETERMINISTIC_OUTPUT REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:SPECIAL",
     args: [str("section", { optional: true, multiple: true })],
+  },
+  memory: {
+    arity: -2,
+    group: "server",
+    since: "4.0.0",
+    summary: "A container for memory diagnostics commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      usage: {
+        arity: -3,
+        flags: "READONLY",
+        group: "server",
+        since: "4.0.0",
+        summary: "Returns the bytes a key and its value take in the key space.",
+        complexity: O1,
+        keySpecs: [keys("RO", 2)],
+        args: [key("key", 0), int("count", { token: "SAMPLES", optional: true })],
+      },
+    },
   },
   config: {
     arity: -2,

@@ -49,6 +49,22 @@ export const ERRORS = {
     message: "ERR increment would produce NaN or Infinity",
     meaning: "INCRBYFLOAT would store an infinite or undefined number.",
   },
+  NAN_OR_INFINITY_ARGUMENT: {
+    message: "ERR value is NaN or Infinity",
+    meaning: "HINCRBYFLOAT was given an infinite increment.",
+  },
+  HASH_NOT_INTEGER: {
+    message: "ERR hash value is not an integer",
+    meaning: "HINCRBY met a field whose value is not a 64-bit signed integer.",
+  },
+  HASH_NOT_FLOAT: {
+    message: "ERR hash value is not a float",
+    meaning: "HINCRBYFLOAT met a field whose value is not a number (as strtold reads it).",
+  },
+  OUT_OF_RANGE: {
+    message: "ERR value is out of range",
+    meaning: "HRANDFIELD with WITHVALUES was given a count beyond ±(2^63 − 1)/2.",
+  },
   INVALID_EXPIRE: {
     message: "ERR invalid expire time in '%s' command",
     meaning:

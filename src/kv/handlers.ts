@@ -1,5 +1,6 @@
 import { BITMAP_HANDLERS } from "./bitmaps.js";
 import { EXPIRE_HANDLERS } from "./expire.js";
+import { HASH_HANDLERS } from "./hashes.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
 import { SCAN_HANDLERS } from "./scan.js";
@@ -14,6 +15,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...STRING_HANDLERS,
   ...LCS_HANDLERS,
   ...BITMAP_HANDLERS,
+  ...HASH_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,

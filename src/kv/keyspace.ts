@@ -1,4 +1,4 @@
-import { integer, OK, simple } from "../resp/reply.js";
+import { integer, NULL, OK, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { lookup, typeName } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
@@ -38,6 +38,28 @@ const exists: CommandHandler = (ctx, args) => {
 };
 
 const type: CommandHandler = (ctx, args) => simple(typeName(lookup(ctx, args.buf(1))?.type));
+
+/** A stored value's header: type, flags and expiry (storage/lmdb.ts, encodeValue). */
+const VALUE_HEADER_BYTES = 10;
+
+/**
+ * MEMORY USAGE key [SAMPLES count] (the container's one subcommand here; the dispatcher
+ * answers the others): the bytes of the key, its value's header and its data, as the key
+ * space stores them; null for a missing key. Every value is held whole, so no sampling is
+ * needed: SAMPLES is checked as Redis checks it and then has nothing to do.
+ */
+const memory: CommandHandler = (ctx, args) => {
+  for (let i = 3; i < args.length; i++) {
+    if (!args.is(i, "samples") || i + 1 >= args.length) return SYNTAX;
+    const n = parseI64(args.buf(++i));
+    if (n === undefined) return NOT_INTEGER;
+    if (n < 0n) return SYNTAX;
+  }
+  const key = args.buf(2);
+  const value = lookup(ctx, key);
+  if (value === undefined) return NULL;
+  return integer(key.length + VALUE_HEADER_BYTES + value.data.length);
+};
 
 /** renameGenericCommand: the value moves with its expiry; the destination is replaced. */
 function rename(ctx: ExecContext, args: Args, nx: boolean): Reply {
@@ -107,6 +129,7 @@ export const KEYSPACE_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   // evicts, so it answers as EXISTS.
   ["touch", exists],
   ["type", type],
+  ["memory", memory],
   ["rename", (ctx: ExecContext, args: Args) => rename(ctx, args, false)],
   ["renamenx", (ctx: ExecContext, args: Args) => rename(ctx, args, true)],
   ["copy", copy],

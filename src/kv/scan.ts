@@ -1,7 +1,7 @@
 import { array, bulk, NULL } from "../resp/reply.js";
-import type { Reply } from "../resp/types.js";
+import type { Args, Reply } from "../resp/types.js";
 import { KEY_HASH_MAX } from "../storage/key-hash.js";
-import { isExpired, typeName } from "./db.js";
+import { isExpired, isReply, typeName } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import { GlobPattern } from "./glob.js";
 import { parseI64 } from "./numbers.js";
@@ -50,28 +50,52 @@ export function parseCursor(text: Uint8Array): bigint | undefined {
   return v <= CURSOR_MAX ? v : undefined;
 }
 
-const scan: CommandHandler = (ctx, args) => {
-  const cursor = parseCursor(args.buf(1));
-  if (cursor === undefined) return errorReply("INVALID_CURSOR");
-  let count = SCAN_COUNT_DEFAULT;
-  let pattern: GlobPattern | undefined;
-  let wantedType: string | undefined;
-  for (let i = 2; i < args.length; i += 2) {
+/** "ERR invalid cursor", allocated once. */
+export const INVALID_CURSOR = errorReply("INVALID_CURSOR");
+
+/** The options of SCAN (TYPE allowed) and HSCAN, as Redis's scanGenericCommand reads them. */
+export interface ScanOptions {
+  count: bigint;
+  pattern: GlobPattern | undefined;
+  /** TYPE's type name, lower-cased (SCAN only). */
+  type: string | undefined;
+}
+
+/**
+ * Reads COUNT, MATCH and (when `allowType`) TYPE from argument `from` on: each needs a
+ * value; COUNT must be an integer of at least 1; anything else is a syntax error.
+ */
+export function parseScanOptions(
+  args: Args,
+  from: number,
+  allowType: boolean,
+): ScanOptions | Reply {
+  const o: ScanOptions = { count: SCAN_COUNT_DEFAULT, pattern: undefined, type: undefined };
+  for (let i = from; i < args.length; i += 2) {
     const hasValue = i + 1 < args.length;
     if (args.is(i, "count") && hasValue) {
       const n = parseI64(args.buf(i + 1));
       if (n === undefined) return NOT_INTEGER;
       if (n < 1n) return SYNTAX;
-      count = n;
+      o.count = n;
     } else if (args.is(i, "match") && hasValue) {
       const p = args.buf(i + 1);
-      pattern = p.length === 1 && p[0] === 0x2a ? undefined : new GlobPattern(p);
-    } else if (args.is(i, "type") && hasValue) {
-      wantedType = args.lower(i + 1);
+      o.pattern = p.length === 1 && p[0] === 0x2a ? undefined : new GlobPattern(p);
+    } else if (allowType && args.is(i, "type") && hasValue) {
+      o.type = args.lower(i + 1);
     } else {
       return SYNTAX;
     }
   }
+  return o;
+}
+
+const scan: CommandHandler = (ctx, args) => {
+  const cursor = parseCursor(args.buf(1));
+  if (cursor === undefined) return INVALID_CURSOR;
+  const options = parseScanOptions(args, 2, true);
+  if (isReply(options)) return options;
+  const { count, pattern, type: wantedType } = options;
 
   const found: Reply[] = [];
   let visited = 0n;

@@ -32,6 +32,13 @@ export interface Settings {
   activeExpireKeysPerCycle: number;
   /** Keyspace notifications (Redis's notify-keyspace-events; kv/notify.ts): none by default. */
   notifyKeyspaceEvents: number;
+  /**
+   * Redis's hash-max-listpack-entries and -value (alias hash-max-ziplist-*): where Redis
+   * changes a hash's encoding. Accepted and reported for tools and test suites that set
+   * them; a hash is stored one way here (kv/hashes.ts), so they change nothing.
+   */
+  hashMaxListpackEntries: number;
+  hashMaxListpackValue: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -49,6 +56,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     hz: 10,
     activeExpireKeysPerCycle: 200,
     notifyKeyspaceEvents: 0,
+    hashMaxListpackEntries: 128,
+    hashMaxListpackValue: 64,
     ...overrides,
   };
 }
@@ -60,7 +69,14 @@ interface SettingSpec {
 }
 
 function intSetting(
-  key: "protoMaxBulkLen" | "clientQueryBufferLimit" | "maxclients" | "timeout" | "hz",
+  key:
+    | "protoMaxBulkLen"
+    | "clientQueryBufferLimit"
+    | "maxclients"
+    | "timeout"
+    | "hz"
+    | "hashMaxListpackEntries"
+    | "hashMaxListpackValue",
   min: number,
   max: number,
 ): SettingSpec {
@@ -106,6 +122,10 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["timeout", intSetting("timeout", 0, 2 ** 31 - 1)],
   ["hz", intSetting("hz", 1, 500)],
   ["notify-keyspace-events", { get: getNotifyFlags, set: setNotifyFlags }],
+  ["hash-max-listpack-entries", intSetting("hashMaxListpackEntries", 0, 2 ** 53 - 1)],
+  ["hash-max-listpack-value", intSetting("hashMaxListpackValue", 0, 2 ** 53 - 1)],
+  ["hash-max-ziplist-entries", intSetting("hashMaxListpackEntries", 0, 2 ** 53 - 1)],
+  ["hash-max-ziplist-value", intSetting("hashMaxListpackValue", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {

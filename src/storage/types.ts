@@ -1,12 +1,15 @@
 import type { Random } from "../core/random.js";
 
-/** The data types a key can hold. Only strings exist so far; lists, hashes, sets come later. */
-export type ValueType = "string";
+/**
+ * The data types a key can hold: strings and hashes so far; lists, sets and sorted sets
+ * come later. Each is stored as one value (kv/hashes.ts has the hash's encoding).
+ */
+export type ValueType = "string" | "hash";
 
 /** What the store keeps under one key. */
 export interface StoredValue {
   readonly type: ValueType;
-  /** Type-specific encoding; for strings, the raw bytes. */
+  /** Type-specific encoding; for strings, the raw bytes; for hashes, see kv/hashes.ts. */
   readonly data: Buffer;
   /** Absolute expiry in ms since the Unix epoch; 0 means no expiry. */
   readonly expireAtMs: number;

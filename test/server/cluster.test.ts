@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Cluster, Redis } from "ioredis";
-import { createCluster } from "redis";
+import { createClient, createCluster, RESP_TYPES } from "redis";
 import { HistoryRecorder } from "../../src/sim/checkers/history.js";
 import { type KvInput, type KvOutput, kvModel } from "../../src/sim/checkers/kv-model.js";
 import { checkLinearizability } from "../../src/sim/checkers/linearizability.js";
@@ -247,6 +247,47 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
         for (let i = 0; i < 50; i += 7) assert.equal(await plain.get(`key:${i}`), `value:${i}`);
       } finally {
         plain.disconnect();
+      }
+    }
+  });
+
+  it("serves hashes through ioredis's cluster mode, and through any node in RESP2 and RESP3", async () => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      for (let i = 0; i < 24; i++) {
+        assert.equal(await cluster.hset(`user:${i}`, { name: `n${i}`, visits: "0" }), 2);
+        assert.equal(await cluster.hincrby(`user:${i}`, "visits", i), i);
+      }
+      assert.deepEqual(await cluster.hgetall("user:5"), { name: "n5", visits: "5" });
+    } finally {
+      cluster.disconnect();
+    }
+    // Plain clients on every node: most keys are led elsewhere, so these are forwarded, in
+    // the client's own protocol (a RESP3 client gets maps, and HRANDFIELD's nested pairs).
+    for (const node of nodes) {
+      const plain = new Redis({ port: node.port });
+      const r3 = createClient({ socket: { port: node.port, host: "127.0.0.1" }, RESP: 3 });
+      await r3.connect();
+      try {
+        for (let i = 0; i < 24; i += 5) {
+          assert.deepEqual(await plain.hmget(`user:${i}`, "name", "visits"), [`n${i}`, String(i)]);
+          const all = await r3.withTypeMapping({ [RESP_TYPES.MAP]: Map }).hGetAll(`user:${i}`);
+          assert.ok(all instanceof Map, "a map in RESP3");
+          assert.deepEqual(
+            [...all.entries()],
+            [
+              ["name", `n${i}`],
+              ["visits", String(i)],
+            ],
+          );
+          const pairs = await r3.sendCommand(["HRANDFIELD", `user:${i}`, "-1", "WITHVALUES"]);
+          assert.equal((pairs as unknown as unknown[][])[0]?.length, 2, "nested pairs in RESP3");
+          const flat = await plain.call("HRANDFIELD", `user:${i}`, "-1", "WITHVALUES");
+          assert.equal((flat as unknown[]).length, 2, "flat pairs in RESP2");
+        }
+      } finally {
+        plain.disconnect();
+        r3.destroy();
       }
     }
   });
@@ -765,7 +806,10 @@ describe("a 5-node cluster (real processes)", { timeout: 300_000 }, () => {
   it("rebuilds a SIGKILLed node's replicas on the other nodes", async (t) => {
     const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
     try {
-      for (let i = 0; i < 40; i++) assert.equal(await cluster.set(`dead:${i}`, `v${i}`), "OK");
+      for (let i = 0; i < 40; i++) {
+        assert.equal(await cluster.set(`dead:${i}`, `v${i}`), "OK");
+        assert.equal(await cluster.hset(`deadh:${i}`, "f", `v${i}`, "g", String(i)), 2);
+      }
     } finally {
       cluster.disconnect();
     }
@@ -797,7 +841,10 @@ describe("a 5-node cluster (real processes)", { timeout: 300_000 }, () => {
     );
     const plain = new Redis({ port: (live[1] as RunningNode).port });
     try {
-      for (let i = 0; i < 40; i++) assert.equal(await plain.get(`dead:${i}`), `v${i}`);
+      for (let i = 0; i < 40; i++) {
+        assert.equal(await plain.get(`dead:${i}`), `v${i}`);
+        assert.deepEqual(await plain.hgetall(`deadh:${i}`), { f: `v${i}`, g: String(i) });
+      }
     } finally {
       plain.disconnect();
     }
