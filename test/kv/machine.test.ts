@@ -585,6 +585,12 @@ describe("shard machine: snapshots", () => {
   it("restores a snapshot into a fresh machine: same keys, expiries, time", async () => {
     const a = memoryMachine();
     fill(a, 40);
+    // Hashes too: a value of another type in the image and in LMDB's records.
+    a.apply([
+      cmd(a.applied + 1, 1, ["HSET", "h", "f", "1", "g", "2"]),
+      cmd(a.applied + 2, 1, ["HINCRBY", "h", "f", "41"]),
+      cmd(a.applied + 3, 1, ["PEXPIRE", "h", "100000000"]),
+    ]);
     const image = a.snapshot();
     const snapshot = {
       meta: { index: a.applied, term: 1, conf: { voters: [1], learners: [] } },
@@ -598,6 +604,8 @@ describe("shard machine: snapshots", () => {
     assert.equal(bm.lastNowMs, a.lastNowMs);
     assert.deepEqual(Buffer.from(bm.snapshot()), Buffer.from(image));
     assert.equal(await readNow(bm, ["GET", "counter"]), await readNow(a, ["GET", "counter"]));
+    assert.deepEqual(await readNow(bm, ["HGETALL", "h"]), await readNow(a, ["HGETALL", "h"]));
+    assert.deepEqual(await readNow(bm, ["HGET", "h", "f"]), "42");
     assert.equal(bm.store.expiringCount(), a.store.expiringCount());
     await bm.close();
     await other.close();
