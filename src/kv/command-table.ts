@@ -1413,6 +1413,14 @@ const DECLS: Record<string, Decl> = {
         keySpecs: [keys("RO", 2)],
         args: [key("key", 0), int("count", { token: "SAMPLES", optional: true })],
       },
+      help: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "server",
+        since: "4.0.0",
+        summary: "Returns helpful text about the MEMORY subcommands.",
+        complexity: O1,
+      },
     },
   },
   config: {

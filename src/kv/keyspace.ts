@@ -1,7 +1,7 @@
-import { integer, NULL, OK, simple } from "../resp/reply.js";
+import { help, integer, NULL, OK, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { lookup, typeName } from "./db.js";
-import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { errorReply, NOT_INTEGER, SYNTAX, unknownSubcommand, wrongArity } from "./errors.js";
 import { NOTIFY_GENERIC, notifyIfNew, notifyKey } from "./notify.js";
 import { parseI64 } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
@@ -42,13 +42,30 @@ const type: CommandHandler = (ctx, args) => simple(typeName(lookup(ctx, args.buf
 /** A stored value's header: type, flags and expiry (storage/lmdb.ts, encodeValue). */
 const VALUE_HEADER_BYTES = 10;
 
+const MEMORY_HELP = help("MEMORY", [
+  "USAGE <key> [SAMPLES <count>]",
+  "    Return the bytes <key> and its value take in the key space (SAMPLES is accepted:",
+  "    every value is held whole, there is nothing to sample).",
+]);
+
 /**
- * MEMORY USAGE key [SAMPLES count] (the container's one subcommand here; the dispatcher
- * answers the others): the bytes of the key, its value's header and its data, as the key
- * space stores them; null for a missing key. Every value is held whole, so no sampling is
- * needed: SAMPLES is checked as Redis checks it and then has nothing to do.
+ * MEMORY without a key to work on: HELP, or the error for a subcommand this server does
+ * not have (DOCTOR, STATS...) or for USAGE without its key. A cluster node answers these
+ * itself (cluster-router.ts); USAGE with a key goes to the key's shard.
+ */
+export function memoryKeyless(args: Args): Reply {
+  if (args.is(1, "help")) return args.length === 2 ? MEMORY_HELP : wrongArity("memory|help");
+  if (args.is(1, "usage")) return wrongArity("memory|usage");
+  return unknownSubcommand(args);
+}
+
+/**
+ * MEMORY USAGE key [SAMPLES count]: the bytes of the key, its value's header and its data,
+ * as the key space stores them; null for a missing key. SAMPLES is checked as Redis
+ * checks it.
  */
 const memory: CommandHandler = (ctx, args) => {
+  if (!args.is(1, "usage") || args.length < 3) return memoryKeyless(args);
   for (let i = 3; i < args.length; i++) {
     if (!args.is(i, "samples") || i + 1 >= args.length) return SYNTAX;
     const n = parseI64(args.buf(++i));

@@ -8,7 +8,13 @@ import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { AppliedMark, ShardStore } from "../storage/shard-store.js";
 import type { FrozenWalk, StoredValue, ValueType } from "../storage/types.js";
-import { arityAccepts, COMMAND_SPECS, type CommandSpec, keyIndexes } from "./command-table.js";
+import {
+  arityAccepts,
+  COMMAND_SPECS,
+  type CommandSpec,
+  keyIndexes,
+  runSpec,
+} from "./command-table.js";
 import { isExpired } from "./db.js";
 import { unknownCommand, wrongArity } from "./errors.js";
 import { KV_HANDLERS } from "./handlers.js";
@@ -689,7 +695,7 @@ export class ShardMachine implements ReplicatedMachine {
       const resolved = this.resolve(cmd);
       if (!("spec" in resolved)) return Promise.resolve(resolved.reply);
       assert(
-        resolved.spec.flags.includes("readonly") && !resolved.spec.flags.includes("write"),
+        resolved.own.flags.includes("readonly") && !resolved.own.flags.includes("write"),
         `shard machine: '${resolved.spec.name}' is not a read-only command; propose it`,
       );
       name = resolved.spec.name;
@@ -949,16 +955,21 @@ export class ShardMachine implements ReplicatedMachine {
    * The dispatcher's checks, as node.ts does them: a known command with a kv handler, its
    * arity, then (the shard's own) every key in one of this shard's slots.
    */
-  private resolve(args: Args): { spec: CommandSpec } | { reply: Reply; unowned?: true } {
+  private resolve(
+    args: Args,
+  ): { spec: CommandSpec; own: CommandSpec } | { reply: Reply; unowned?: true } {
     const name = args.lower(0);
     const spec = COMMAND_SPECS.get(name);
     if (spec === undefined || !KV_HANDLERS.has(name)) return { reply: unknownCommand(args) };
     if (!arityAccepts(spec.arity, args.length)) return { reply: wrongArity(name) };
-    for (const i of keyIndexes(spec, args.length)) {
+    // A container's subcommand (MEMORY USAGE) has its own flags and keys; the handler is
+    // the container's, and answers the subcommands it does not have.
+    const own = runSpec(spec, args) ?? spec;
+    for (const i of keyIndexes(own, args.length)) {
       const refused = this.notServed(args.buf(i));
       if (refused !== null) return { reply: refused, unowned: true };
     }
-    return { spec };
+    return { spec, own };
   }
 
   private run(name: string, args: Args): Reply {

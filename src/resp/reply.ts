@@ -71,3 +71,14 @@ export function boolean(value: boolean): Reply {
 export function verbatim(value: string, format = "txt"): Reply {
   return { kind: "verbatim", format, value };
 }
+
+/** A container command's HELP: its usage line, `lines`, then HELP itself, as Redis words it. */
+export function help(command: string, lines: readonly string[]): Reply {
+  const all = [
+    `${command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
+    ...lines,
+    "HELP",
+    "    Print this help.",
+  ];
+  return array(all.map((l) => simple(l)));
+}

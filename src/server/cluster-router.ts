@@ -4,6 +4,7 @@ import { CROSS_SLOT, keyHashSlot, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { memoryKeyless } from "../kv/keyspace.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import * as R from "../resp/reply.js";
@@ -91,6 +92,8 @@ export class ClusterRouter implements CommandRouter {
           return this.scan(client, copy);
         case "randomkey":
           return this.randomKey(client, copy);
+        case "memory":
+          return memoryKeyless(args);
         default:
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }

@@ -91,7 +91,7 @@ function pubsub(node: HomeostatNode, _client: Client, args: Args): Reply {
   for (let i = 2; i < args.length; i++) rest.push(Buffer.from(args.buf(i)));
   switch (sub) {
     case "help":
-      return helpReply("PUBSUB", pubsubHelp);
+      return R.help("PUBSUB", pubsubHelp);
     case "channels":
       return node.pubsub.activeChannels(rest[0], false);
     case "numsub":
@@ -209,7 +209,7 @@ function validClientName(name: string): boolean {
 
 function client(node: HomeostatNode, c: Client, args: Args): Reply {
   const sub = args.lower(1);
-  if (sub === "help") return helpReply("CLIENT", clientHelp);
+  if (sub === "help") return R.help("CLIENT", clientHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   const now = node.clock.nowMs();
@@ -302,16 +302,6 @@ const clientHelp = [
   "REPLY (ON|OFF|SKIP)",
   "    Control the replies sent to the current connection.",
 ];
-
-function helpReply(command: string, lines: string[]): Reply {
-  const all = [
-    `${command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
-    ...lines,
-    "HELP",
-    "    Print this help.",
-  ];
-  return R.array(all.map((l) => R.simple(l)));
-}
 
 /** COMMAND INFO's entry for one command, field for field as Redis 7.0 gives it. */
 function commandInfo(spec: CommandSpec): Reply {
@@ -410,7 +400,7 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
   const specs = [...COMMAND_SPECS.values()].filter((s) => node.specOf(s.name) !== undefined);
   if (args.length === 1) return R.array(specs.map(commandInfo));
   const sub = args.lower(1);
-  if (sub === "help") return helpReply("COMMAND", commandHelp);
+  if (sub === "help") return R.help("COMMAND", commandHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   switch (sub) {
@@ -471,7 +461,7 @@ function info(node: HomeostatNode, _c: Client, args: Args): Reply {
 
 function config(node: HomeostatNode, _c: Client, args: Args): Reply {
   const sub = args.lower(1);
-  if (sub === "help") return helpReply("CONFIG", configHelp);
+  if (sub === "help") return R.help("CONFIG", configHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   if (sub === "resetstat") {
@@ -547,10 +537,7 @@ function time(node: HomeostatNode): Reply {
 function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
   const sub = args.lower(1);
   if (sub === "help")
-    return helpReply("FUNCTION", [
-      "FLUSH [ASYNC|SYNC]",
-      "    Delete all functions (there are none).",
-    ]);
+    return R.help("FUNCTION", ["FLUSH [ASYNC|SYNC]", "    Delete all functions (there are none)."]);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   if (sub === "flush") {
@@ -565,7 +552,7 @@ function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
 /** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */
 function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
   if (args.lower(1) === "help") {
-    return helpReply("HOMEOSTAT", [
+    return R.help("HOMEOSTAT", [
       "MEMBERS",
       "    List the cluster's members: id, address (bus), client (Redis address), state,",
       "    incarnation, zone.",

@@ -54,6 +54,19 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.deepEqual(pairs, ["score", "1.25"]);
     });
 
+    it("answers MEMORY USAGE for a key, MEMORY HELP, and refuses other subcommands", async () => {
+      await client.hset("sized", "field", "value");
+      await client.set("plain", "12345");
+      // Key, the value's 10-byte header, then the data: count, and each length and bytes.
+      assert.equal(await client.call("MEMORY", "USAGE", "sized"), 5 + 10 + 4 + 4 + 5 + 4 + 5);
+      assert.equal(await client.call("MEMORY", "USAGE", "plain", "SAMPLES", "0"), 5 + 10 + 5);
+      assert.equal(await client.call("MEMORY", "USAGE", "missing"), null);
+      const help = (await client.call("MEMORY", "HELP")) as string[];
+      assert.match(help[0] ?? "", /^MEMORY <subcommand>/);
+      await assert.rejects(client.call("MEMORY", "DOCTOR"), /unknown subcommand 'DOCTOR'/);
+      await assert.rejects(client.call("MEMORY", "USAGE"), /wrong number of arguments/);
+    });
+
     it("keeps a hash's expiry across changes, and drops the hash when it expires", async () => {
       await client.hset("session", "a", "1");
       await client.pexpire("session", 300);
