@@ -74,6 +74,11 @@ export const ERRORS = {
     message: "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
     meaning: "SETRANGE or APPEND would build a string longer than proto-max-bulk-len.",
   },
+  HASH_TOO_LONG: {
+    message: "ERR hash exceeds maximum allowed size (proto-max-bulk-len)",
+    meaning:
+      "A hash write would make the hash's encoding longer than proto-max-bulk-len (Homeostat stores a hash as one value; Redis has no such limit).",
+  },
   OFFSET_OUT_OF_RANGE: {
     message: "ERR offset is out of range",
     meaning: "SETRANGE was given a negative offset.",

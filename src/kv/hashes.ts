@@ -33,6 +33,12 @@ import type { CommandHandler, ExecContext } from "./types.js";
 const ZERO = integer(0);
 const ONE = integer(1);
 const EMPTY_SCAN = array([bulk("0"), array([])]);
+/**
+ * A hash is one value, so it is bounded as a string is: its encoding may not pass
+ * proto-max-bulk-len (512 MiB by default; snapshot images and the key space's records
+ * hold it whole).
+ */
+const HASH_TOO_LONG = errorReply("HASH_TOO_LONG");
 const LD_ZERO: LongDouble = { kind: "finite", negative: false, mant: 0n, exp: 0 };
 
 /** Bytes of a hash with no field: its count. */
@@ -152,12 +158,15 @@ const placeEditFieldsMax = 16;
  * arguments are copied into it: the views of a command die with it.
  */
 function edit(
+  ctx: ExecContext,
   data: Buffer | undefined,
   sets: readonly (readonly [Buffer, Buffer])[],
   deletes: readonly Buffer[],
-): Edited {
+): Edited | typeof HASH_TOO_LONG {
   const old = data ?? EMPTY_HASH;
-  if (sets.length + deletes.length > placeEditFieldsMax) return editDecoded(old, sets, deletes);
+  if (sets.length + deletes.length > placeEditFieldsMax) {
+    return editDecoded(ctx, old, sets, deletes);
+  }
   const unique: [Buffer, Buffer][] = [];
   for (const [f, v] of sets) {
     const seen = unique.find(([g]) => g.equals(f));
@@ -185,6 +194,7 @@ function edit(
   for (const c of cuts)
     bytes += (c.value === undefined ? 0 : 4 + c.value.length) - (c.end - c.start);
   for (const [f, v] of appended) bytes += 8 + f.length + v.length;
+  if (bytes > ctx.maxBulkBytes) return HASH_TOO_LONG;
   const out = Buffer.allocUnsafe(bytes);
   out.writeUInt32BE(count, 0);
   let from = headerBytes;
@@ -204,10 +214,11 @@ function edit(
 
 /** edit() for commands naming many fields: the hash decoded into a map once. */
 function editDecoded(
+  ctx: ExecContext,
   old: Buffer,
   sets: readonly (readonly [Buffer, Buffer])[],
   deletes: readonly Buffer[],
-): Edited {
+): Edited | typeof HASH_TOO_LONG {
   const fields = new Map<string, [Buffer, Buffer]>();
   for (const pair of hashPairs(old)) fields.set(pair[0].toString("latin1"), pair);
   let created = 0;
@@ -223,6 +234,9 @@ function editDecoded(
   let deleted = 0;
   for (const f of deletes) if (fields.delete(f.toString("latin1"))) deleted++;
   if (fields.size === 0) return { data: null, created, deleted };
+  let bytes = headerBytes;
+  for (const [f, v] of fields.values()) bytes += 8 + f.length + v.length;
+  if (bytes > ctx.maxBulkBytes) return HASH_TOO_LONG;
   return { data: encodeHash([...fields.values()]), created, deleted };
 }
 
@@ -252,7 +266,8 @@ function store(ctx: ExecContext, key: Buffer, old: StoredValue | undefined, data
 
 /**
  * Sets one field to `value` in the hash at `key` (created if missing), keeping its expiry:
- * what HSETNX, HINCRBY and HINCRBYFLOAT store, with their event.
+ * what HSETNX, HINCRBY and HINCRBYFLOAT store, with their event. Null once stored, else
+ * the refusal (the hash would pass proto-max-bulk-len).
  */
 function setOne(
   ctx: ExecContext,
@@ -261,10 +276,13 @@ function setOne(
   field: Buffer,
   value: Buffer,
   event: string,
-): void {
+): Reply | null {
+  const edited = edit(ctx, old?.data, [[field, value]], []);
+  if (isReply(edited)) return edited;
   notifyIfNew(ctx, key, old !== undefined);
-  store(ctx, key, old, edit(old?.data, [[field, value]], []).data);
+  store(ctx, key, old, edited.data);
   notifyKey(ctx, NOTIFY_HASH, event, key);
+  return null;
 }
 
 /** HSET and HMSET: field-value pairs from argument 2 on; the number of new fields. */
@@ -275,7 +293,8 @@ function hsetGeneric(ctx: ExecContext, args: Args, name: string): Reply | number
   if (isReply(old)) return old;
   const sets: [Buffer, Buffer][] = [];
   for (let i = 2; i < args.length; i += 2) sets.push([args.buf(i), args.buf(i + 1)]);
-  const edited = edit(old?.data, sets, []);
+  const edited = edit(ctx, old?.data, sets, []);
+  if (isReply(edited)) return edited;
   notifyIfNew(ctx, key, old !== undefined);
   store(ctx, key, old, edited.data);
   notifyKey(ctx, NOTIFY_HASH, "hset", key);
@@ -297,8 +316,7 @@ const hsetnx: CommandHandler = (ctx, args) => {
   const old = lookupHash(ctx, key);
   if (isReply(old)) return old;
   if (old !== undefined && hashGet(old.data, args.buf(2)) !== undefined) return ZERO;
-  setOne(ctx, key, old, args.buf(2), args.buf(3), "hset");
-  return ONE;
+  return setOne(ctx, key, old, args.buf(2), args.buf(3), "hset") ?? ONE;
 };
 
 const hdel: CommandHandler = (ctx, args) => {
@@ -308,7 +326,8 @@ const hdel: CommandHandler = (ctx, args) => {
   if (isReply(old)) return old;
   const deletes: Buffer[] = [];
   for (let i = 2; i < args.length; i++) deletes.push(args.buf(i));
-  const edited = edit(old.data, [], deletes);
+  const edited = edit(ctx, old.data, [], deletes);
+  if (isReply(edited)) return edited;
   if (edited.deleted === 0) return ZERO;
   store(ctx, key, old, edited.data);
   notifyKey(ctx, NOTIFY_HASH, "hdel", key);
@@ -332,8 +351,8 @@ const hincrby: CommandHandler = (ctx, args) => {
   }
   const next = current + delta;
   if (next > I64_MAX || next < I64_MIN) return OVERFLOW;
-  setOne(ctx, key, old, args.buf(2), Buffer.from(next.toString(), "latin1"), "hincrby");
-  return integerReply(next);
+  const value = Buffer.from(next.toString(), "latin1");
+  return setOne(ctx, key, old, args.buf(2), value, "hincrby") ?? integerReply(next);
 };
 
 /** HINCRBYFLOAT: long double arithmetic and formatting, as INCRBYFLOAT. */
@@ -350,8 +369,7 @@ const hincrbyfloat: CommandHandler = (ctx, args) => {
   const sum = addLongDouble(current, delta);
   if (sum.kind !== "finite") return errorReply("NAN_OR_INFINITY");
   const data = Buffer.from(formatLongDoubleHuman(sum), "latin1");
-  setOne(ctx, key, old, args.buf(2), data, "hincrbyfloat");
-  return bulk(data);
+  return setOne(ctx, key, old, args.buf(2), data, "hincrbyfloat") ?? bulk(data);
 };
 
 // ---------------------------------------------------------------------------------------

@@ -58,6 +58,25 @@ describe("HSET, HGET and the reads", () => {
     assert.deepEqual(r(db, "type", "h"), { status: "hash" });
   });
 
+  it("a command naming many fields (decoded once) keeps the same order and counts", () => {
+    const db = newDb();
+    db.run("hset", "h", "f3", "old", "f7", "old");
+    const pairs: string[] = [];
+    for (let i = 0; i < 20; i++) pairs.push(`f${i}`, `v${i}`);
+    pairs.push("f3", "last");
+    assert.equal(r(db, "hset", "h", ...pairs), 18);
+    const keys = r(db, "hkeys", "h") as string[];
+    assert.deepEqual(keys.slice(0, 3), ["f3", "f7", "f0"]);
+    assert.equal(keys.length, 20);
+    assert.equal(r(db, "hget", "h", "f3"), "last");
+    const dels = keys.filter((_, i) => i % 2 === 0);
+    assert.equal(r(db, "hdel", "h", ...dels, ...dels), 10);
+    assert.equal(r(db, "hlen", "h"), 10);
+    // The same with a few fields, edited in place: a field named twice takes its last value.
+    assert.equal(r(db, "hset", "g", "a", "1", "b", "2", "a", "3"), 2);
+    assert.deepEqual(r(db, "hgetall", "g"), ["a", "3", "b", "2"]);
+  });
+
   it("HMSET answers OK; an unpaired field is an arity error naming the command", () => {
     const db = newDb();
     assert.deepEqual(r(db, "hmset", "h", "a", "1", "b", "2"), ok);
@@ -124,6 +143,24 @@ describe("HSET, HGET and the reads", () => {
     // SET overwrites whatever the key holds.
     assert.deepEqual(r(db, "set", "h", "x"), ok);
     assert.deepEqual(r(db, "type", "h"), { status: "string" });
+  });
+});
+
+describe("the size bound", () => {
+  it("refuses a write that would take a hash past proto-max-bulk-len, and changes nothing", () => {
+    const db = newDb({ maxBulkBytes: 64 });
+    assert.equal(r(db, "hset", "h", "a", "x".repeat(20)), 1);
+    const tooLong = err("ERR hash exceeds maximum allowed size (proto-max-bulk-len)");
+    assert.deepEqual(r(db, "hset", "h", "b", "y".repeat(40)), tooLong);
+    assert.deepEqual(r(db, "hsetnx", "h", "b", "y".repeat(40)), tooLong);
+    assert.deepEqual(r(db, "hset", "fresh", "b", "y".repeat(60)), tooLong);
+    assert.deepEqual(r(db, "hkeys", "h"), ["a"]);
+    assert.equal(r(db, "exists", "fresh"), 0);
+    // Many fields at once go the decoded way; the bound is the same.
+    const many: string[] = [];
+    for (let i = 0; i < 20; i++) many.push(`f${i}`, "v");
+    assert.deepEqual(r(db, "hset", "h", ...many), tooLong);
+    assert.equal(r(db, "hlen", "h"), 1);
   });
 });
 
