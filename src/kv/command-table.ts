@@ -14,6 +14,7 @@ export type CommandGroup =
   | "string"
   | "bitmap"
   | "hash"
+  | "set"
   | "generic"
   | "connection"
   | "server"
@@ -100,19 +101,50 @@ const KEY_SPEC_FLAGS = [
 export type KeySpecFlag = (typeof KEY_SPEC_FLAGS)[number];
 
 /**
- * Where a command's keys are (Redis 7 key specs). Every command here uses the simplest
- * form: keys start at a fixed argument index and run to `lastKey` (relative to the first
- * key when >= 0; -1 is the last argument, -2 the one before...) every `keyStep` arguments.
+ * Where a command's keys are (Redis 7 key specs). The search begins at a fixed argument
+ * index; from there the keys are found one of two ways (Redis's find_keys types):
+ *  - "range": they run to `lastKey` (relative to the first key when >= 0; -1 is the last
+ *    argument, -2 the one before...) every `keyStep` arguments;
+ *  - "keynum": the argument `keyNumIdx` after the begin index holds their count, and they
+ *    start `firstKey` after the begin index, every `keyStep` arguments (SINTERCARD).
+ *    Such a spec needs the arguments themselves: see keyIndexesOf.
  */
 export interface KeySpec {
   readonly flags: readonly KeySpecFlag[];
   readonly beginSearch: { readonly type: "index"; readonly index: number };
-  readonly findKeys: {
-    readonly type: "range";
-    readonly lastKey: number;
-    readonly keyStep: number;
-    readonly limit: number;
-  };
+  readonly findKeys: RangeFindKeys | KeynumFindKeys;
+}
+
+export interface RangeFindKeys {
+  readonly type: "range";
+  readonly lastKey: number;
+  readonly keyStep: number;
+  readonly limit: number;
+}
+
+export interface KeynumFindKeys {
+  readonly type: "keynum";
+  readonly keyNumIdx: number;
+  readonly firstKey: number;
+  readonly keyStep: number;
+}
+
+/**
+ * A find_keys spec's fields as COMMAND INFO names and orders them: lastkey, keystep, limit
+ * for a range; keynumidx, firstkey, keystep for a keynum.
+ */
+export function findKeysFields(fk: KeySpec["findKeys"]): [string, number][] {
+  return fk.type === "range"
+    ? [
+        ["lastkey", fk.lastKey],
+        ["keystep", fk.keyStep],
+        ["limit", fk.limit],
+      ]
+    : [
+        ["keynumidx", fk.keyNumIdx],
+        ["firstkey", fk.firstKey],
+        ["keystep", fk.keyStep],
+      ];
 }
 
 export type ArgType =
@@ -206,18 +238,41 @@ const oneof = (name: string, opts: ArgOpts, children: ArgSpec[]) =>
 const block = (name: string, opts: ArgOpts, children: ArgSpec[]) =>
   arg(name, "block", opts, children);
 
-/** A range key spec: "RW access update" flags, first key index, last key, step. */
-function keys(flags: string, index: number, lastKey = 0, keyStep = 1): KeySpec {
+/** "RW access update": key spec flags, checked, in COMMAND INFO's order. */
+function keySpecFlags(flags: string): KeySpecFlag[] {
   const words = flags.split(" ");
   for (const w of words) {
     if (!(KEY_SPEC_FLAGS as readonly string[]).includes(w)) {
       throw new Error(`command table: unknown key spec flag ${w}`);
     }
   }
+  return KEY_SPEC_FLAGS.filter((f) => words.includes(f));
+}
+
+/** A range key spec: "RW access update" flags, first key index, last key, step. */
+function keys(flags: string, index: number, lastKey = 0, keyStep = 1): KeySpec {
   return {
-    flags: KEY_SPEC_FLAGS.filter((f) => words.includes(f)),
+    flags: keySpecFlags(flags),
     beginSearch: { type: "index", index },
     findKeys: { type: "range", lastKey, keyStep, limit: 0 },
+  };
+}
+
+/**
+ * A keynum key spec: flags, begin index, then (relative to it) the index of the key count
+ * and of the first key, and the step.
+ */
+function keynum(
+  flags: string,
+  index: number,
+  keyNumIdx: number,
+  firstKey: number,
+  keyStep = 1,
+): KeySpec {
+  return {
+    flags: keySpecFlags(flags),
+    beginSearch: { type: "index", index },
+    findKeys: { type: "keynum", keyNumIdx, firstKey, keyStep },
   };
 }
 
@@ -250,10 +305,11 @@ function build(name: string, d: Decl, container?: string): CommandSpec {
       (HIDDEN_FLAGS as readonly string[]).includes(f);
     if (!known) throw new Error(`command table: unknown flag ${f} on ${name}`);
   }
+  const keySpecs = d.keySpecs ?? [];
+  const [firstKey, lastKey, step, movable] = legacyRange(keySpecs);
+  if (movable) declared.push("movablekeys");
   const flags = VISIBLE_FLAGS.filter((f) => declared.includes(f));
   const hiddenFlags = HIDDEN_FLAGS.filter((f) => declared.includes(f));
-  const keySpecs = d.keySpecs ?? [];
-  const [firstKey, lastKey, step] = legacyRange(keySpecs);
   const fullName = container === undefined ? name : `${container}|${name}`;
   const spec: {
     -readonly [K in keyof CommandSpec]: CommandSpec[K];
@@ -316,28 +372,42 @@ function aclCategories(declared: string, flags: readonly string[]): string[] {
 }
 
 /**
- * COMMAND INFO's (first, last, step), computed as Redis does from the key specs: one spec
- * is used as is; several consecutive step-1 ranges are glued together.
+ * COMMAND INFO's (first, last, step), computed as Redis's populateCommandLegacyRangeSpec
+ * does from the key specs, and whether that sets the movablekeys flag: one range spec is
+ * used as is; else consecutive step-1 range specs are glued together, and any other spec
+ * (a keynum one, a range with another step or not next to the previous) is left out and
+ * makes the keys movable. No range spec left: (0, 0, 0), movable.
  */
-function legacyRange(specs: readonly KeySpec[]): [number, number, number] {
-  const toLegacy = (s: KeySpec): [number, number, number] => {
-    const first = s.beginSearch.index;
-    const last = s.findKeys.lastKey >= 0 ? first + s.findKeys.lastKey : s.findKeys.lastKey;
-    return [first, last, s.findKeys.keyStep];
-  };
-  if (specs.length === 0) return [0, 0, 0];
-  if (specs.length === 1) return toLegacy(specs[0] as KeySpec);
+function legacyRange(specs: readonly KeySpec[]): [number, number, number, boolean] {
+  if (specs.length === 0) return [0, 0, 0, false];
+  const incomplete = (s: KeySpec) => s.flags.includes("incomplete");
+  const only = specs[0] as KeySpec;
+  if (specs.length === 1 && only.findKeys.type === "range") {
+    const first = only.beginSearch.index;
+    const { lastKey, keyStep } = only.findKeys;
+    return [first, lastKey >= 0 ? first + lastKey : lastKey, keyStep, incomplete(only)];
+  }
+  let movable = false;
   let first = Number.MAX_SAFE_INTEGER;
   let last = 0;
   for (const s of specs) {
-    const [f, l, step] = toLegacy(s);
-    if (step !== 1 || (last !== 0 && last !== f - 1)) {
-      throw new Error("command table: key specs that cannot be glued need movablekeys");
+    const fk = s.findKeys;
+    if (
+      fk.type !== "range" ||
+      fk.keyStep !== 1 ||
+      (last !== 0 && last !== s.beginSearch.index - 1)
+    ) {
+      movable = true;
+      continue;
     }
-    first = Math.min(first, f);
-    last = l < 0 || last < 0 ? Math.min(last, l) : Math.max(last, l);
+    if (incomplete(s)) movable = true;
+    first = Math.min(first, s.beginSearch.index);
+    const l = fk.lastKey >= 0 ? s.beginSearch.index + fk.lastKey : fk.lastKey;
+    // Redis compares unsigned: a negative (from the end) last key beats any positive one.
+    last = l >>> 0 > last >>> 0 ? l : last;
   }
-  return [first, last, 1];
+  if (first === Number.MAX_SAFE_INTEGER) return [0, 0, 0, true];
+  return [first, last, 1, movable];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -366,8 +436,13 @@ const O1 = "O(1)";
 
 /** Hash costs: a hash is one value, scanned to read a field, re-encoded on every write. */
 const HASH_SCAN = "O(N) for a hash of N fields (the field is found by a scan).";
-const HASH_WRITE = "O(N) for a hash of N fields, which is decoded and re-encoded.";
+const HASH_WRITE = "O(N) for a hash of N fields: a pass over it and one copy of it.";
 const HASH_WHOLE = "O(N) for a hash of N fields.";
+/** Set costs: a set is one value too, its members in insertion order. */
+const SET_SCAN = "O(N) for a set of N members (the member is found by a scan).";
+const SET_WRITE = "O(N) for a set of N members: a pass over it and one copy of it.";
+const SET_WHOLE = "O(N) for a set of N members.";
+const SET_ALGEBRA = "O(N) for N members in all in the given sets.";
 
 const DECLS: Record<string, Decl> = {
   // --- strings -------------------------------------------------------------------------
@@ -891,6 +966,213 @@ const DECLS: Record<string, Decl> = {
       pattern("pattern", { token: "MATCH", optional: true }),
       int("count", { token: "COUNT", optional: true }),
     ],
+  },
+
+  // --- sets ----------------------------------------------------------------------------
+  // A set is one stored value, its members in insertion order, as a hash is: a membership
+  // test scans it, and every write decodes and re-encodes the whole set.
+  sadd: {
+    arity: -3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Adds members to a set, creating it if needed; counts the new ones.",
+    complexity: SET_WRITE,
+    keySpecs: [keys("RW insert", 1)],
+    args: [key("key", 0), str("member", { multiple: true })],
+  },
+  srem: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Removes members from a set; the key goes with its last member.",
+    complexity: SET_WRITE,
+    keySpecs: [keys("RW delete", 1)],
+    args: [key("key", 0), str("member", { multiple: true })],
+  },
+  scard: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns the number of members of a set.",
+    complexity: O1,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0)],
+  },
+  sismember: {
+    arity: 3,
+    flags: "READONLY FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Says whether a member is in a set.",
+    complexity: SET_SCAN,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0), str("member")],
+  },
+  smismember: {
+    arity: -3,
+    flags: "READONLY FAST",
+    acl: "SET",
+    group: "set",
+    since: "6.2.0",
+    summary: "Says, for each of several members, whether it is in a set.",
+    complexity: "O(N*M) for M members asked of a set of N members (each one is a scan).",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("member", { multiple: true })],
+  },
+  smembers: {
+    arity: 2,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns every member of a set.",
+    complexity: SET_WHOLE,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0)],
+  },
+  smove: {
+    arity: 4,
+    flags: "WRITE FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Moves a member from one set to another.",
+    complexity: "O(N+M) for sets of N and M members.",
+    keySpecs: [keys("RW access delete", 1), keys("RW insert", 2)],
+    args: [key("source", 0), key("destination", 1), str("member")],
+  },
+  spop: {
+    arity: -2,
+    flags: "WRITE FAST",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Removes and returns random members of a set.",
+    complexity: SET_WRITE,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RW access delete", 1)],
+    args: [key("key", 0), int("count", { optional: true, since: "3.2.0" })],
+  },
+  srandmember: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns random members of a set, distinct or drawn with repeats.",
+    complexity: "O(N) for a set of N members, plus O(M) for M members returned.",
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), int("count", { optional: true, since: "2.6.0" })],
+  },
+  sscan: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "2.8.0",
+    summary: "Iterates over the members of a set (all of them in one call here).",
+    complexity: "O(N) for a set of N members: one call returns the whole set.",
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      int("cursor"),
+      pattern("pattern", { token: "MATCH", optional: true }),
+      int("count", { token: "COUNT", optional: true }),
+    ],
+  },
+  sinter: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns the members every given set has.",
+    complexity: SET_ALGEBRA,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  sunion: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns the members of any of the given sets.",
+    complexity: SET_ALGEBRA,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  sdiff: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Returns the members of the first set that no other given set has.",
+    complexity: SET_ALGEBRA,
+    tips: "NONDETERMINISTIC_OUTPUT_ORDER",
+    keySpecs: [keys("RO access", 1, -1)],
+    args: [key("key", 0, { multiple: true })],
+  },
+  sintercard: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "SET",
+    group: "set",
+    since: "7.0.0",
+    summary: "Counts the members every given set has, optionally stopping at a limit.",
+    complexity: SET_ALGEBRA,
+    keySpecs: [keynum("RO access", 1, 0, 1)],
+    args: [
+      int("numkeys"),
+      key("key", 0, { multiple: true }),
+      int("limit", { token: "LIMIT", optional: true }),
+    ],
+  },
+  sinterstore: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Stores the members every given set has in a key.",
+    complexity: SET_ALGEBRA,
+    keySpecs: [keys("RW update", 1), keys("RO access", 2, -1)],
+    args: [key("destination", 0), key("key", 1, { multiple: true })],
+  },
+  sunionstore: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Stores the members of any of the given sets in a key.",
+    complexity: SET_ALGEBRA,
+    keySpecs: [keys("OW update", 1), keys("RO access", 2, -1)],
+    args: [key("destination", 0), key("key", 1, { multiple: true })],
+  },
+  sdiffstore: {
+    arity: -3,
+    flags: "WRITE DENYOOM",
+    acl: "SET",
+    group: "set",
+    since: "1.0.0",
+    summary: "Stores the members of the first set that no other given set has in a key.",
+    complexity: SET_ALGEBRA,
+    keySpecs: [keys("OW update", 1), keys("RO access", 2, -1)],
+    args: [key("destination", 0), key("key", 1, { multiple: true })],
   },
 
   // --- generic keyspace ----------------------------------------------------------------
@@ -1920,6 +2202,11 @@ export function arityAccepts(arity: number, argc: number): boolean {
  * The argument indexes holding keys in an instance of `spec` with `argc` arguments,
  * ascending (for cluster routing). Follows the key specs as Redis's getKeysFromCommand
  * does; indexes past the end are dropped.
+ *
+ * A keynum spec (SINTERCARD) needs the arguments: without them it is answered
+ * conservatively, with every argument from its first key to the last (a superset of its
+ * keys, so a command is never routed away from one of them, but SINTERCARD 1 k LIMIT 5
+ * counts LIMIT and 5 as keys). Use keyIndexesOf for the exact answer.
  */
 export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
   if (argc > keyIndexesMemoArgc) return findKeyIndexes(spec, argc);
@@ -1937,6 +2224,18 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
 }
 
 /**
+ * As keyIndexes, exactly for every spec: a keynum spec's count is read from `args`. As in
+ * Redis, a count that is not an integer, is below 1 or runs past the arguments gives no
+ * keys at all (the command answers its own error).
+ */
+export function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
+  if (!spec.keySpecs.some((ks) => ks.findKeys.type === "keynum")) {
+    return keyIndexes(spec, args.length);
+  }
+  return findKeyIndexes(spec, args.length, args);
+}
+
+/**
  * keyIndexes are worked out once per spec and argument count up to this count (every
  * command routed and applied asks; an array and its sort each time were 1% of a node's
  * allocations at 50 writers).
@@ -1944,17 +2243,39 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
 const keyIndexesMemoArgc = 16;
 const keyIndexesMemo = new WeakMap<CommandSpec, (readonly number[] | undefined)[]>();
 
-function findKeyIndexes(spec: CommandSpec, argc: number): number[] {
+/** `args` given, keynum specs are followed exactly; else see keyIndexes. */
+function findKeyIndexes(spec: CommandSpec, argc: number, args?: Args): number[] {
   const out: number[] = [];
   for (const ks of spec.keySpecs) {
-    const first = ks.beginSearch.index;
-    if (first >= argc) continue;
-    const { lastKey, keyStep, limit } = ks.findKeys;
+    const begin = ks.beginSearch.index;
+    if (begin >= argc) continue;
+    const fk = ks.findKeys;
+    let first = begin;
     let last: number;
-    if (lastKey >= 0) last = first + lastKey;
-    else if (limit > 1 && lastKey === -1) last = first + Math.floor((argc - first) / limit) - 1;
-    else last = argc + lastKey;
-    for (let i = first; i <= last && i < argc; i += keyStep) out.push(i);
+    if (fk.type === "range") {
+      const { lastKey, limit } = fk;
+      if (lastKey >= 0) last = first + lastKey;
+      else if (limit > 1 && lastKey === -1) last = first + Math.floor((argc - first) / limit) - 1;
+      else last = argc + lastKey;
+    } else {
+      first = begin + fk.firstKey;
+      if (args === undefined) {
+        last = argc - 1;
+      } else {
+        const count = keyCount(args, begin + fk.keyNumIdx);
+        if (count === undefined || count < 1) return [];
+        last = first + count - 1; // as Redis has it, whatever the step (always 1 in 7.0)
+        if (last >= argc) return [];
+      }
+    }
+    for (let i = first; i <= last && i < argc; i += fk.keyStep) out.push(i);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** Argument `i` as Redis's string2ll reads a key count: a plain decimal integer, else undefined. */
+function keyCount(args: Args, i: number): number | undefined {
+  if (i >= args.length || args.byteLength(i) > 20) return undefined;
+  const text = args.lower(i);
+  return /^(0|-?[1-9][0-9]*)$/.test(text) ? Number(text) : undefined;
 }

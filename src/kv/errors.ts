@@ -63,7 +63,8 @@ export const ERRORS = {
   },
   OUT_OF_RANGE: {
     message: "ERR value is out of range",
-    meaning: "HRANDFIELD with WITHVALUES was given a count beyond ±(2^63 − 1)/2.",
+    meaning:
+      "HRANDFIELD with WITHVALUES was given a count beyond ±(2^63 − 1)/2; HRANDFIELD or SRANDMEMBER a negative count beyond −1,000,000 (a Homeostat bound: the reply is built whole).",
   },
   INVALID_EXPIRE: {
     message: "ERR invalid expire time in '%s' command",
@@ -78,6 +79,15 @@ export const ERRORS = {
     message: "ERR hash exceeds maximum allowed size (proto-max-bulk-len)",
     meaning:
       "A hash write would make the hash's encoding longer than proto-max-bulk-len (Homeostat stores a hash as one value; Redis has no such limit).",
+  },
+  SET_TOO_LONG: {
+    message: "ERR set exceeds maximum allowed size (proto-max-bulk-len)",
+    meaning:
+      "A set write would make the set's encoding longer than proto-max-bulk-len (Homeostat stores a set as one value; Redis has no such limit).",
+  },
+  NOT_POSITIVE: {
+    message: "ERR value is out of range, must be positive",
+    meaning: "SPOP was given a count that is negative or not an integer.",
   },
   OFFSET_OUT_OF_RANGE: {
     message: "ERR offset is out of range",

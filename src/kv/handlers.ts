@@ -4,6 +4,7 @@ import { HASH_HANDLERS } from "./hashes.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
 import { SCAN_HANDLERS } from "./scan.js";
+import { SET_HANDLERS } from "./sets.js";
 import { STRING_HANDLERS } from "./strings.js";
 import type { CommandHandler } from "./types.js";
 
@@ -16,6 +17,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...LCS_HANDLERS,
   ...BITMAP_HANDLERS,
   ...HASH_HANDLERS,
+  ...SET_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,

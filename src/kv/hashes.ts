@@ -1,6 +1,6 @@
 import { array, bulk, integer, map, NULL, OK, pairs } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
-import type { StoredValue } from "../storage/types.js";
+import type { StoredValue, ValueType } from "../storage/types.js";
 import { integerReply, isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, NOT_FLOAT, NOT_INTEGER, OVERFLOW, WRONG_TYPE, wrongArity } from "./errors.js";
 import { NOTIFY_GENERIC, NOTIFY_HASH, notifyIfNew, notifyKey } from "./notify.js";
@@ -136,7 +136,7 @@ function writePair(out: Buffer, at: number, field: Buffer, value: Buffer): numbe
 }
 
 /** A hash's data after a command's changes, and what they did. */
-interface Edited {
+export interface Edited {
   /** null: no field is left (the key goes). */
   readonly data: Buffer | null;
   readonly created: number;
@@ -157,15 +157,16 @@ const placeEditFieldsMax = 16;
  * the hash and a copy of it, whatever the hash's size (docs/commands.md, "hash"). The
  * arguments are copied into it: the views of a command die with it.
  */
-function edit(
+export function edit(
   ctx: ExecContext,
   data: Buffer | undefined,
   sets: readonly (readonly [Buffer, Buffer])[],
   deletes: readonly Buffer[],
-): Edited | typeof HASH_TOO_LONG {
+  tooLong: Reply = HASH_TOO_LONG,
+): Edited | Reply {
   const old = data ?? EMPTY_HASH;
   if (sets.length + deletes.length > placeEditFieldsMax) {
-    return editDecoded(ctx, old, sets, deletes);
+    return editDecoded(ctx, old, sets, deletes, tooLong);
   }
   const unique: [Buffer, Buffer][] = [];
   for (const [f, v] of sets) {
@@ -194,7 +195,7 @@ function edit(
   for (const c of cuts)
     bytes += (c.value === undefined ? 0 : 4 + c.value.length) - (c.end - c.start);
   for (const [f, v] of appended) bytes += 8 + f.length + v.length;
-  if (bytes > ctx.maxBulkBytes) return HASH_TOO_LONG;
+  if (bytes > ctx.maxBulkBytes) return tooLong;
   const out = Buffer.allocUnsafe(bytes);
   out.writeUInt32BE(count, 0);
   let from = headerBytes;
@@ -218,7 +219,8 @@ function editDecoded(
   old: Buffer,
   sets: readonly (readonly [Buffer, Buffer])[],
   deletes: readonly Buffer[],
-): Edited | typeof HASH_TOO_LONG {
+  tooLong: Reply,
+): Edited | Reply {
   const fields = new Map<string, [Buffer, Buffer]>();
   for (const pair of hashPairs(old)) fields.set(pair[0].toString("latin1"), pair);
   let created = 0;
@@ -236,29 +238,41 @@ function editDecoded(
   if (fields.size === 0) return { data: null, created, deleted };
   let bytes = headerBytes;
   for (const [f, v] of fields.values()) bytes += 8 + f.length + v.length;
-  if (bytes > ctx.maxBulkBytes) return HASH_TOO_LONG;
+  if (bytes > ctx.maxBulkBytes) return tooLong;
   return { data: encodeHash([...fields.values()]), created, deleted };
 }
 
 const EMPTY_HASH = encodeHash([]);
 
-/** The live hash at `key`; WRONGTYPE for another type; undefined when absent. */
-function lookupHash(ctx: ExecContext, key: Buffer): StoredValue | Reply | undefined {
+/** The live value of `type` at `key`; WRONGTYPE for another type; undefined when absent. */
+export function lookupTyped(
+  ctx: ExecContext,
+  key: Buffer,
+  type: ValueType,
+): StoredValue | Reply | undefined {
   const value = lookup(ctx, key);
-  if (value !== undefined && value.type !== "hash") return WRONG_TYPE;
+  if (value !== undefined && value.type !== type) return WRONG_TYPE;
   return value;
 }
+
+const lookupHash = (ctx: ExecContext, key: Buffer) => lookupTyped(ctx, key, "hash");
 
 /**
  * Stores the edited hash at `key`, keeping the old hash's expiry (a hash changed is not a
  * new key); no data left deletes the key.
  */
-function store(ctx: ExecContext, key: Buffer, old: StoredValue | undefined, data: Buffer | null) {
+export function store(
+  ctx: ExecContext,
+  key: Buffer,
+  old: StoredValue | undefined,
+  data: Buffer | null,
+  type: ValueType = "hash",
+): void {
   if (data === null) {
     ctx.store.delete(key);
     return;
   }
-  ctx.store.set(key, { type: "hash", data, expireAtMs: old?.expireAtMs ?? NO_EXPIRY });
+  ctx.store.set(key, { type, data, expireAtMs: old?.expireAtMs ?? NO_EXPIRY });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -424,6 +438,13 @@ const hgetall: CommandHandler = (ctx, args) =>
     map(hashPairs(data).map(([f, v]) => [bulk(f), bulk(v)] as const)),
   );
 
+/**
+ * Draws with repeats (HRANDFIELD, SRANDMEMBER with a negative count) past which the count
+ * is refused as out of range: the reply is built whole before it is sent (Redis streams
+ * it), so a count of billions would take the node's memory. Redis has no such bound.
+ */
+export const RANDOM_REPEATS_MAX = 1_000_000;
+
 /** HRANDFIELD's count with WITHVALUES must stay within ±LONG_MAX/2, as Redis checks. */
 const RANDFIELD_WITHVALUES_MAX = (2n ** 63n - 1n) / 2n;
 
@@ -459,6 +480,7 @@ const hrandfield: CommandHandler = (ctx, args) => {
     if (count === 0n) return array([]);
     const all = hashPairs(data);
     if (count < 0n) {
+      if (-count > RANDOM_REPEATS_MAX) return errorReply("OUT_OF_RANGE");
       const n = Number(-count);
       const chosen: [Buffer, Buffer][] = [];
       for (let i = 0; i < n; i++) chosen.push(all[ctx.random.int(all.length)] as [Buffer, Buffer]);

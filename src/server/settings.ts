@@ -39,6 +39,8 @@ export interface Settings {
    */
   hashMaxListpackEntries: number;
   hashMaxListpackValue: number;
+  /** Redis's set-max-intset-entries: accepted and reported, as the hash ones (kv/sets.ts). */
+  setMaxIntsetEntries: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -58,6 +60,7 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     notifyKeyspaceEvents: 0,
     hashMaxListpackEntries: 128,
     hashMaxListpackValue: 64,
+    setMaxIntsetEntries: 512,
     ...overrides,
   };
 }
@@ -76,7 +79,8 @@ function intSetting(
     | "timeout"
     | "hz"
     | "hashMaxListpackEntries"
-    | "hashMaxListpackValue",
+    | "hashMaxListpackValue"
+    | "setMaxIntsetEntries",
   min: number,
   max: number,
 ): SettingSpec {
@@ -126,6 +130,7 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["hash-max-listpack-value", intSetting("hashMaxListpackValue", 0, 2 ** 53 - 1)],
   ["hash-max-ziplist-entries", intSetting("hashMaxListpackEntries", 0, 2 ** 53 - 1)],
   ["hash-max-ziplist-value", intSetting("hashMaxListpackValue", 0, 2 ** 53 - 1)],
+  ["set-max-intset-entries", intSetting("setMaxIntsetEntries", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {
@@ -140,7 +145,17 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   // with fsync always. These are reported so tools see the durability they get.
   ["appendonly", fixed("yes")],
   ["appendfsync", fixed("always")],
-  ["save", fixed("")],
+  // No RDB snapshots: "" (what turns them off in Redis) is accepted, anything else refused.
+  [
+    "save",
+    {
+      get: () => "",
+      set: (_s, value) =>
+        value.trim() === ""
+          ? undefined
+          : "Homeostat takes no RDB snapshots: every write is durable when acknowledged",
+    },
+  ],
   ["databases", fixed("1")],
   ["maxmemory", fixed("0")],
   ["maxmemory-policy", fixed("noeviction")],

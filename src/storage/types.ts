@@ -1,10 +1,11 @@
 import type { Random } from "../core/random.js";
 
 /**
- * The data types a key can hold: strings and hashes so far; lists, sets and sorted sets
- * come later. Each is stored as one value (kv/hashes.ts has the hash's encoding).
+ * The data types a key can hold: strings, hashes and sets so far; lists and sorted sets
+ * come later. Each is stored as one value (kv/hashes.ts has the hash's encoding, which a
+ * set shares: kv/sets.ts).
  */
-export type ValueType = "string" | "hash";
+export type ValueType = "string" | "hash" | "set";
 
 /** What the store keeps under one key. */
 export interface StoredValue {

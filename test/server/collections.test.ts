@@ -5,14 +5,15 @@ import { createClient, RESP_TYPES } from "redis";
 import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
 
 /**
- * Hashes against a real node over loopback, in both modes: a standalone node and a
- * one-node sharded cluster (where every write is a raft entry of the key's shard). The
- * commands' replies and errors are checked in test/kv/hashes.test.ts and by Redis's own
- * unit/type/hash (npm run conformance); here: real clients, both protocols, keys with
- * expiry, transactions, and hashes kept across a SIGKILL.
+ * Hashes and sets against a real node over loopback, in both modes: a standalone node and
+ * a one-node sharded cluster (where every write is a raft entry of the key's shard). The
+ * commands' replies and errors are checked in test/kv/hashes.test.ts and sets.test.ts and
+ * by Redis's own unit/type/hash and unit/type/set (npm run conformance); here: real
+ * clients, both protocols, keys with expiry, transactions, and writes kept across a
+ * SIGKILL.
  */
 for (const mode of ["--standalone", "--cluster"] as const) {
-  describe(`hashes on a node (${mode})`, () => {
+  describe(`hashes and sets on a node (${mode})`, () => {
     let node: RunningNode;
     let dir: string;
     let client: Redis;
@@ -65,6 +66,23 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.match(help[0] ?? "", /^MEMORY <subcommand>/);
       await assert.rejects(client.call("MEMORY", "DOCTOR"), /unknown subcommand 'DOCTOR'/);
       await assert.rejects(client.call("MEMORY", "USAGE"), /wrong number of arguments/);
+    });
+
+    it("serves ioredis's set commands, the multi-key ones within one slot", async () => {
+      assert.equal(await client.sadd("{s}a", "1", "2", "3"), 3);
+      assert.equal(await client.sadd("{s}b", "2", "3", "4"), 3);
+      assert.deepEqual((await client.sinter("{s}a", "{s}b")).sort(), ["2", "3"]);
+      assert.equal(await client.sunionstore("{s}u", "{s}a", "{s}b"), 4);
+      assert.deepEqual((await client.smembers("{s}u")).sort(), ["1", "2", "3", "4"]);
+      assert.equal(await client.smove("{s}a", "{s}b", "1"), 1);
+      assert.deepEqual(await client.smismember("{s}b", "1", "9"), [1, 0]);
+      const popped = await client.spop("{s}u", 2);
+      assert.equal(popped.length, 2);
+      assert.equal(await client.scard("{s}u"), 2);
+      assert.equal(await client.type("{s}u"), "set");
+      if (mode === "--cluster") {
+        await assert.rejects(client.sinter("{s}a", "{other}b"), /CROSSSLOT/);
+      }
     });
 
     it("keeps a hash's expiry across changes, and drops the hash when it expires", async () => {
