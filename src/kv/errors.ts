@@ -89,6 +89,18 @@ export const ERRORS = {
     message: "ERR value is out of range, must be positive",
     meaning: "SPOP was given a count that is negative or not an integer.",
   },
+  NUMKEYS_NOT_POSITIVE: {
+    message: "ERR numkeys should be greater than 0",
+    meaning: "SINTERCARD was given a key count below 1, or not an integer.",
+  },
+  NUMKEYS_TOO_MANY: {
+    message: "ERR Number of keys can't be greater than number of args",
+    meaning: "SINTERCARD was given a key count larger than the keys that follow it.",
+  },
+  LIMIT_NEGATIVE: {
+    message: "ERR LIMIT can't be negative",
+    meaning: "SINTERCARD was given a LIMIT that is negative or not an integer.",
+  },
   OFFSET_OUT_OF_RANGE: {
     message: "ERR offset is out of range",
     meaning: "SETRANGE was given a negative offset.",

@@ -12,7 +12,7 @@ import {
   arityAccepts,
   COMMAND_SPECS,
   type CommandSpec,
-  keyIndexes,
+  keyIndexesOf,
   runSpec,
 } from "./command-table.js";
 import { isExpired } from "./db.js";
@@ -965,7 +965,7 @@ export class ShardMachine implements ReplicatedMachine {
     // A container's subcommand (MEMORY USAGE) has its own flags and keys; the handler is
     // the container's, and answers the subcommands it does not have.
     const own = runSpec(spec, args) ?? spec;
-    for (const i of keyIndexes(own, args.length)) {
+    for (const i of keyIndexesOf(own, args)) {
       const refused = this.notServed(args.buf(i));
       if (refused !== null) return { reply: refused, unowned: true };
     }

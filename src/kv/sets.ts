@@ -247,7 +247,7 @@ const sscan: CommandHandler = (ctx, args) => {
 };
 
 // ---------------------------------------------------------------------------------------
-// Several sets: SINTER, SUNION, SDIFF and their STORE forms
+// Several sets: SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD
 
 type Algebra = "inter" | "union" | "diff";
 
@@ -276,6 +276,7 @@ function combine(
     const out: Buffer[] = [];
     for (const m of members(smallest)) {
       if (others.every((d) => isMember(d, m))) out.push(m);
+      if (limit > 0 && out.length >= limit) break;
     }
     return out;
   }
@@ -322,6 +323,41 @@ const algebraStore =
     return integer(result.length);
   };
 
+/** SINTERCARD's key count and LIMIT, or the error Redis answers for them. */
+function sintercardArgs(args: Args): { keys: number; limit: number } | Reply {
+  const numkeys = parseI64(args.buf(1));
+  if (numkeys === undefined || numkeys < 1n) return errorReply("NUMKEYS_NOT_POSITIVE");
+  if (numkeys > BigInt(args.length - 2)) return errorReply("NUMKEYS_TOO_MANY");
+  const keys = Number(numkeys);
+  let limit = 0;
+  for (let i = 2 + keys; i < args.length; i++) {
+    if (!args.is(i, "limit") || i + 1 >= args.length) return SYNTAX;
+    const l = parseI64(args.buf(++i));
+    if (l === undefined || l < 0n) return errorReply("LIMIT_NEGATIVE");
+    limit = l > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(l);
+  }
+  return { keys, limit };
+}
+
+/**
+ * SINTERCARD with no key to route by (its key count is not a number, or too large): the
+ * error it gets, answered by a cluster node itself (cluster-router.ts).
+ */
+export function sintercardKeyless(args: Args): Reply {
+  const parsed = sintercardArgs(args);
+  return isReply(parsed) ? parsed : SYNTAX;
+}
+
+/** SINTERCARD numkeys key [key ...] [LIMIT limit]: the intersection's size, up to LIMIT. */
+const sintercard: CommandHandler = (ctx, args) => {
+  const parsed = sintercardArgs(args);
+  if (isReply(parsed)) return parsed;
+  const keys: Buffer[] = [];
+  for (let i = 2; i < 2 + parsed.keys; i++) keys.push(args.buf(i));
+  const result = combine(ctx, keys, "inter", parsed.limit);
+  return isReply(result) ? result : integer(result.length);
+};
+
 export const SET_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["sadd", sadd],
   ["srem", srem],
@@ -339,4 +375,5 @@ export const SET_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["sinterstore", algebraStore("inter")],
   ["sunionstore", algebraStore("union")],
   ["sdiffstore", algebraStore("diff")],
+  ["sintercard", sintercard],
 ]);

@@ -6,6 +6,7 @@ import type { Random } from "../core/random.js";
 import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
 import { memoryKeyless } from "../kv/keyspace.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
+import { sintercardKeyless } from "../kv/sets.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -94,6 +95,8 @@ export class ClusterRouter implements CommandRouter {
           return this.randomKey(client, copy);
         case "memory":
           return memoryKeyless(args);
+        case "sintercard":
+          return sintercardKeyless(args);
         default:
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }

@@ -3,6 +3,7 @@ import {
   type ArgSpec,
   COMMAND_SPECS,
   type CommandSpec,
+  findKeysFields,
   resolveCommand,
 } from "../kv/command-table.js";
 import { unknownSubcommand, wrongArity } from "../kv/errors.js";
@@ -335,11 +336,7 @@ function keySpecInfo(ks: CommandSpec["keySpecs"][number]): Reply {
         [R.bulk("type"), R.bulk(ks.findKeys.type)],
         [
           R.bulk("spec"),
-          R.map([
-            [R.bulk("lastkey"), R.integer(ks.findKeys.lastKey)],
-            [R.bulk("keystep"), R.integer(ks.findKeys.keyStep)],
-            [R.bulk("limit"), R.integer(ks.findKeys.limit)],
-          ]),
+          R.map(findKeysFields(ks.findKeys).map(([k, v]) => [R.bulk(k), R.integer(v)] as const)),
         ],
       ]),
     ],

@@ -1,5 +1,5 @@
 import { CROSS_SLOT, slotOfKeys } from "../cluster/slots.js";
-import { type CommandSpec, keyIndexes, runSpec } from "../kv/command-table.js";
+import { type CommandSpec, keyIndexesOf, runSpec } from "../kv/command-table.js";
 import { fingerprint, sameFingerprint, type Watch } from "../kv/transaction.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -46,7 +46,7 @@ export function refusedInMulti(client: Client): void {
  */
 export function commandSlot(spec: CommandSpec, args: Args): number | null {
   const own = runSpec(spec, args);
-  const indexes = own === undefined ? [] : keyIndexes(own, args.length);
+  const indexes = own === undefined ? [] : keyIndexesOf(own, args);
   return indexes.length === 0 ? null : slotOfKeys(args, indexes);
 }
 

@@ -5,6 +5,7 @@ import {
   type CommandSpec,
   findCommandSpec,
   keyIndexes,
+  keyIndexesOf,
   resolveCommand,
 } from "../../src/kv/command-table.js";
 import { KV_HANDLERS } from "../../src/kv/handlers.js";
@@ -176,7 +177,8 @@ describe("command table", () => {
 describe("key positions", () => {
   const idx = (...parts: string[]) => {
     const spec = findCommandSpec(new TestArgs(parts));
-    return spec === undefined ? undefined : keyIndexes(spec, parts.length);
+    const args = new TestArgs(parts);
+    return spec === undefined ? undefined : keyIndexesOf(spec, args);
   };
 
   it("follow the key specs", () => {
@@ -189,6 +191,15 @@ describe("key positions", () => {
     assert.deepEqual(idx("COPY", "a", "b", "REPLACE"), [1, 2]);
     assert.deepEqual(idx("LCS", "a", "b", "IDX"), [1, 2]);
     assert.deepEqual(idx("SETBIT", "k", "7", "1"), [1]);
+    assert.deepEqual(idx("HSET", "h", "f", "v"), [1]);
+    assert.deepEqual(idx("SINTERSTORE", "d", "a", "b"), [1, 2, 3]);
+    assert.deepEqual(idx("SMOVE", "a", "b", "m"), [1, 2]);
+    // SINTERCARD's keys are counted by its first argument (a keynum key spec).
+    assert.deepEqual(idx("SINTERCARD", "2", "a", "b"), [2, 3]);
+    assert.deepEqual(idx("SINTERCARD", "1", "a", "LIMIT", "5"), [2]);
+    assert.deepEqual(idx("SINTERCARD", "3", "a", "b"), []);
+    assert.deepEqual(idx("SINTERCARD", "x", "a"), []);
+    assert.deepEqual(idx("MEMORY", "USAGE", "k"), [2]);
     assert.deepEqual(idx("KEYS", "*"), []);
     assert.deepEqual(idx("PING"), []);
     assert.deepEqual(idx("CONFIG", "GET", "x"), []);

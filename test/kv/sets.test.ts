@@ -169,6 +169,28 @@ describe("SINTER, SUNION, SDIFF and their STORE forms", () => {
     assert.deepEqual(sorted(db, "sunion", "a", "c", "missing"), ["1", "2", "3", "4", "6"]);
     assert.deepEqual(sorted(db, "sdiff", "a", "b", "missing"), ["1", "4"]);
     assert.deepEqual(r(db, "sdiff", "missing", "a"), []);
+    assert.equal(r(db, "sintercard", "2", "a", "b"), 2);
+    assert.equal(r(db, "sintercard", "2", "a", "b", "limit", "1"), 1);
+    assert.equal(r(db, "sintercard", "2", "a", "b", "limit", "0"), 2);
+    assert.equal(r(db, "sintercard", "2", "a", "missing"), 0);
+  });
+
+  it("SINTERCARD checks its counts as Redis does", () => {
+    const db = newDb();
+    three(db);
+    assert.deepEqual(r(db, "sintercard", "0", "a"), err("ERR numkeys should be greater than 0"));
+    assert.deepEqual(r(db, "sintercard", "x", "a"), err("ERR numkeys should be greater than 0"));
+    assert.deepEqual(
+      r(db, "sintercard", "3", "a", "b"),
+      err("ERR Number of keys can't be greater than number of args"),
+    );
+    assert.deepEqual(
+      r(db, "sintercard", "1", "a", "limit", "-1"),
+      err("ERR LIMIT can't be negative"),
+    );
+    assert.deepEqual(r(db, "sintercard", "1", "a", "bogus", "1"), SYNTAX);
+    db.run("set", "str", "v");
+    assert.deepEqual(r(db, "sintercard", "2", "a", "str"), WRONGTYPE);
   });
 
   it("STORE forms replace the destination, its type and expiry, and delete it when empty", () => {

@@ -76,12 +76,15 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.deepEqual((await client.smembers("{s}u")).sort(), ["1", "2", "3", "4"]);
       assert.equal(await client.smove("{s}a", "{s}b", "1"), 1);
       assert.deepEqual(await client.smismember("{s}b", "1", "9"), [1, 0]);
+      assert.equal(await client.call("SINTERCARD", "2", "{s}a", "{s}b", "LIMIT", "1"), 1);
+      await assert.rejects(client.call("SINTERCARD", "x", "{s}a"), /numkeys should be greater/);
       const popped = await client.spop("{s}u", 2);
       assert.equal(popped.length, 2);
       assert.equal(await client.scard("{s}u"), 2);
       assert.equal(await client.type("{s}u"), "set");
       if (mode === "--cluster") {
         await assert.rejects(client.sinter("{s}a", "{other}b"), /CROSSSLOT/);
+        await assert.rejects(client.call("SINTERCARD", "2", "{s}a", "{o}b"), /CROSSSLOT/);
       }
     });
 
