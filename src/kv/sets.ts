@@ -1,7 +1,7 @@
 import { array, bulk, integer, NULL, set } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
-import { isReply, lookup } from "./db.js";
+import { isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import {
   edit,
@@ -61,7 +61,7 @@ function storeNew(ctx: ExecContext, key: Buffer, items: readonly Buffer[]): Repl
     ctx.store.set(key, {
       type: "set",
       data: encodeHash(items.map((m) => [m, EMPTY])),
-      expireAtMs: 0,
+      expireAtMs: NO_EXPIRY,
     });
   return null;
 }
