@@ -453,7 +453,7 @@ const RANDFIELD_WITHVALUES_MAX = (2n ** 63n - 1n) / 2n;
  * field or null; a positive count gives that many distinct fields (all of them when the
  * hash has no more), in the hash's order; a negative one |count| fields drawn
  * independently, so possibly repeated, in the order drawn. The draws come from the
- * command's seeded random, so every replica draws the same.
+ * context's random, never Math.random, so a simulation replays them.
  */
 const hrandfield: CommandHandler = (ctx, args) => {
   if (args.length === 2) {

@@ -166,8 +166,9 @@ const smove: CommandHandler = (ctx, args) => {
 };
 
 /**
- * `count` distinct indexes below `size`, drawn with the command's seeded random (every
- * replica draws the same), in ascending order: a partial Fisher-Yates shuffle.
+ * `count` distinct indexes below `size`, drawn with the context's random (for SPOP, a
+ * write, seeded by its log entry: every replica draws the same), in ascending order: a
+ * partial Fisher-Yates shuffle.
  */
 function distinctDraws(ctx: ExecContext, size: number, count: number): number[] {
   const order = Array.from({ length: size }, (_, i) => i);
