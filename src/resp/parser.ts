@@ -56,8 +56,11 @@ export const REQUEST_LIMITS_DEFAULT: RequestLimits = {
   maxBufferBytes: 1 * GiB,
 };
 
-/** Offsets are Int32: no bound may let a frame reach 2 GiB. */
-const MAX_BUFFER_BYTES_LIMIT = 2 ** 31 - 2;
+/**
+ * Offsets are Int32: no bound may let a frame reach 2 GiB. The largest proto-max-bulk-len
+ * and client-query-buffer-limit a node takes (server/settings.ts).
+ */
+export const MAX_BUFFER_BYTES_LIMIT = 2 ** 31 - 2;
 /** Redis refuses a multibulk count above INT_MAX whatever the configuration. */
 const INT_MAX = 2 ** 31 - 1;
 /** Before AUTH, Redis allows only small commands, so an anonymous peer cannot make it buffer much. */

@@ -1,3 +1,4 @@
+import { MAX_BUFFER_BYTES_LIMIT } from "../resp/parser.js";
 import { getNotifyFlags, setNotifyFlags } from "./notifications.js";
 
 /**
@@ -120,8 +121,13 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["cluster-port", { get: (s) => String(s.busPort) }],
   ["bind", { get: (s) => s.bind }],
   ["dir", { get: (s) => s.dir }],
-  ["proto-max-bulk-len", intSetting("protoMaxBulkLen", 1024 * 1024, 2 ** 53 - 1)],
-  ["client-query-buffer-limit", intSetting("clientQueryBufferLimit", 1024 * 1024, 2 ** 53 - 1)],
+  // Below 2 GiB, as the request parser's offsets need: Redis takes more, but a node given
+  // more would fail every new connection.
+  ["proto-max-bulk-len", intSetting("protoMaxBulkLen", 1024 * 1024, MAX_BUFFER_BYTES_LIMIT)],
+  [
+    "client-query-buffer-limit",
+    intSetting("clientQueryBufferLimit", 1024 * 1024, MAX_BUFFER_BYTES_LIMIT),
+  ],
   ["maxclients", intSetting("maxclients", 1, 1_000_000)],
   ["timeout", intSetting("timeout", 0, 2 ** 31 - 1)],
   ["hz", intSetting("hz", 1, 500)],

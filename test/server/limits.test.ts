@@ -95,4 +95,20 @@ describe("a node under hostile or careless clients", () => {
       await client.config("SET", "proto-max-bulk-len", "512mb");
     }
   });
+
+  it("refuses request limits of 2 GiB or more, and goes on taking connections", async () => {
+    for (const name of ["proto-max-bulk-len", "client-query-buffer-limit"]) {
+      await assert.rejects(
+        client.config("SET", name, "10000000000"),
+        /must be between 1048576 and 2147483646 inclusive/,
+      );
+    }
+    const fresh = new Redis({ port: node.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await fresh.connect();
+      assert.equal(await fresh.ping(), "PONG");
+    } finally {
+      fresh.disconnect();
+    }
+  });
 });
