@@ -2229,11 +2229,21 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
  * keys at all (the command answers its own error).
  */
 export function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
-  if (!spec.keySpecs.some((ks) => ks.findKeys.type === "keynum")) {
-    return keyIndexes(spec, args.length);
-  }
-  return findKeyIndexes(spec, args.length, args);
+  return countsKeys(spec) ? findKeyIndexes(spec, args.length, args) : keyIndexes(spec, args.length);
 }
+
+/** Whether a spec finds keys by a count (a keynum key spec): looked up once per spec. */
+function countsKeys(spec: CommandSpec): boolean {
+  let counts = countsKeysMemo.get(spec);
+  if (counts === undefined) {
+    counts = spec.keySpecs.some((ks) => ks.findKeys.type === "keynum");
+    countsKeysMemo.set(spec, counts);
+  }
+  return counts;
+}
+
+/** keyIndexesOf runs for every command routed and applied: the spec's scan is kept. */
+const countsKeysMemo = new WeakMap<CommandSpec, boolean>();
 
 /**
  * keyIndexes are worked out once per spec and argument count up to this count (every

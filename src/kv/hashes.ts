@@ -117,15 +117,33 @@ export function hashPairs(data: Buffer): [Buffer, Buffer][] {
   return out;
 }
 
-/** The data of a hash holding `fields` in their order. */
-export function encodeHash(fields: readonly (readonly [Buffer, Buffer])[]): Buffer {
+/** The bytes of a hash holding `fields`. */
+function encodedBytes(fields: readonly (readonly [Buffer, Buffer])[]): number {
   let bytes = headerBytes;
   for (const [f, v] of fields) bytes += 8 + f.length + v.length;
-  const out = Buffer.allocUnsafe(bytes);
+  return bytes;
+}
+
+/** The data of a hash holding `fields` in their order. */
+export function encodeHash(fields: readonly (readonly [Buffer, Buffer])[]): Buffer {
+  const out = Buffer.allocUnsafe(encodedBytes(fields));
   out.writeUInt32BE(fields.length, 0);
   let at = headerBytes;
   for (const [f, v] of fields) at = writePair(out, at, f, v);
   return out;
+}
+
+/**
+ * encodeHash, or `tooLong` when the data would pass proto-max-bulk-len: a hash or set is
+ * one value, bounded as a string is (snapshot images and the key space's records hold it
+ * whole).
+ */
+export function encodeBounded(
+  ctx: ExecContext,
+  fields: readonly (readonly [Buffer, Buffer])[],
+  tooLong: Reply,
+): Buffer | Reply {
+  return encodedBytes(fields) > ctx.maxBulkBytes ? tooLong : encodeHash(fields);
 }
 
 function writePair(out: Buffer, at: number, field: Buffer, value: Buffer): number {
@@ -236,10 +254,8 @@ function editDecoded(
   let deleted = 0;
   for (const f of deletes) if (fields.delete(f.toString("latin1"))) deleted++;
   if (fields.size === 0) return { data: null, created, deleted };
-  let bytes = headerBytes;
-  for (const [f, v] of fields.values()) bytes += 8 + f.length + v.length;
-  if (bytes > ctx.maxBulkBytes) return tooLong;
-  return { data: encodeHash([...fields.values()]), created, deleted };
+  const data = encodeBounded(ctx, [...fields.values()], tooLong);
+  return isReply(data) ? data : { data, created, deleted };
 }
 
 const EMPTY_HASH = encodeHash([]);
@@ -452,8 +468,7 @@ const RANDFIELD_WITHVALUES_MAX = (2n ** 63n - 1n) / 2n;
  * HRANDFIELD key [count [WITHVALUES]], as Redis's hrandfieldCommand: without a count one
  * field or null; a positive count gives that many distinct fields (all of them when the
  * hash has no more), in the hash's order; a negative one |count| fields drawn
- * independently, so possibly repeated, in the order drawn. The draws come from the
- * context's random, never Math.random, so a simulation replays them.
+ * independently, so possibly repeated, in the order drawn (drawRandom).
  */
 const hrandfield: CommandHandler = (ctx, args) => {
   if (args.length === 2) {
@@ -477,29 +492,40 @@ const hrandfield: CommandHandler = (ctx, args) => {
       ? pairs(chosen.flatMap(([f, v]) => [bulk(f), bulk(v)]))
       : array(chosen.map(([f]) => bulk(f)));
   return readHash(ctx, args, array([]), (data) => {
-    if (count === 0n) return array([]);
-    const all = hashPairs(data);
-    if (count < 0n) {
-      if (-count > RANDOM_REPEATS_MAX) return errorReply("OUT_OF_RANGE");
-      const n = Number(-count);
-      const chosen: [Buffer, Buffer][] = [];
-      for (let i = 0; i < n; i++) chosen.push(all[ctx.random.int(all.length)] as [Buffer, Buffer]);
-      return reply(chosen);
-    }
-    if (count >= BigInt(all.length)) return reply(all);
-    // A partial Fisher-Yates shuffle picks `count` distinct indexes; reply in hash order.
-    const n = Number(count);
-    const order = all.map((_, i) => i);
-    for (let i = 0; i < n; i++) {
-      const j = i + ctx.random.int(order.length - i);
-      const t = order[i] as number;
-      order[i] = order[j] as number;
-      order[j] = t;
-    }
-    const picked = order.slice(0, n).sort((a, b) => a - b);
-    return reply(picked.map((i) => all[i] as [Buffer, Buffer]));
+    const drawn = drawRandom(ctx, hashPairs(data), count);
+    return isReply(drawn) ? drawn : reply(drawn);
   });
 };
+
+/**
+ * `count` of `items` drawn as HRANDFIELD, SRANDMEMBER and SPOP draw them: a negative count
+ * gives |count| items drawn independently (so possibly repeated), in the order drawn; a
+ * positive one that many distinct items (all of them when there are no more), in their
+ * order, picked by a partial Fisher-Yates shuffle. The draws come from the context's
+ * random, never Math.random: a write's (SPOP) is seeded by its log entry, so every
+ * replica draws the same, and a simulation replays them.
+ */
+export function drawRandom<T>(ctx: ExecContext, items: readonly T[], count: bigint): T[] | Reply {
+  if (count < 0n) {
+    if (-count > RANDOM_REPEATS_MAX) return errorReply("OUT_OF_RANGE");
+    const out: T[] = [];
+    for (let i = 0n; i < -count; i++) out.push(items[ctx.random.int(items.length)] as T);
+    return out;
+  }
+  if (count >= BigInt(items.length)) return items.slice();
+  const n = Number(count);
+  const order = items.map((_, i) => i);
+  for (let i = 0; i < n; i++) {
+    const j = i + ctx.random.int(order.length - i);
+    const t = order[i] as number;
+    order[i] = order[j] as number;
+    order[j] = t;
+  }
+  return order
+    .slice(0, n)
+    .sort((a, b) => a - b)
+    .map((i) => items[i] as T);
+}
 
 /**
  * HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one reply with cursor

@@ -1,4 +1,4 @@
-import { isExpired } from "./db.js";
+import { lookup } from "./db.js";
 import type { ExecContext } from "./types.js";
 
 /**
@@ -107,10 +107,5 @@ export function notifyKey(ctx: ExecContext, eventClass: number, event: string, k
 export function notifyIfNew(ctx: ExecContext, key: Buffer, existed?: boolean): void {
   const n = ctx.notify;
   if (n === undefined || (n.flags & NOTIFY_NEW) === 0) return;
-  let exists = existed;
-  if (exists === undefined) {
-    const value = ctx.store.get(key);
-    exists = value !== undefined && !isExpired(value, ctx.nowMs);
-  }
-  if (!exists) n.emit(NOTIFY_NEW, "new", key);
+  if (!(existed ?? lookup(ctx, key) !== undefined)) n.emit(NOTIFY_NEW, "new", key);
 }

@@ -4,13 +4,13 @@ import type { StoredValue } from "../storage/types.js";
 import { isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import {
+  drawRandom,
   edit,
-  encodeHash,
+  encodeBounded,
   hashGet,
   hashLength,
   hashPairs,
   lookupTyped,
-  RANDOM_REPEATS_MAX,
   store as storeValue,
 } from "./hashes.js";
 import { NOTIFY_GENERIC, NOTIFY_SET, notifyIfNew, notifyKey } from "./notify.js";
@@ -53,16 +53,17 @@ function store(ctx: ExecContext, key: Buffer, old: StoredValue | undefined, data
 
 /** A new set of `items` (distinct, in order) at `key`, replacing whatever it held. */
 function storeNew(ctx: ExecContext, key: Buffer, items: readonly Buffer[]): Reply | null {
-  let bytes = 4;
-  for (const m of items) bytes += 8 + m.length;
-  if (bytes > ctx.maxBulkBytes) return SET_TOO_LONG;
-  if (items.length === 0) ctx.store.delete(key);
-  else
-    ctx.store.set(key, {
-      type: "set",
-      data: encodeHash(items.map((m) => [m, EMPTY])),
-      expireAtMs: NO_EXPIRY,
-    });
+  if (items.length === 0) {
+    ctx.store.delete(key);
+    return null;
+  }
+  const data = encodeBounded(
+    ctx,
+    items.map((m) => [m, EMPTY]),
+    SET_TOO_LONG,
+  );
+  if (isReply(data)) return data;
+  ctx.store.set(key, { type: "set", data, expireAtMs: NO_EXPIRY });
   return null;
 }
 
@@ -165,22 +166,6 @@ const smove: CommandHandler = (ctx, args) => {
   return ONE;
 };
 
-/**
- * `count` distinct indexes below `size`, drawn with the context's random (for SPOP, a
- * write, seeded by its log entry: every replica draws the same), in ascending order: a
- * partial Fisher-Yates shuffle.
- */
-function distinctDraws(ctx: ExecContext, size: number, count: number): number[] {
-  const order = Array.from({ length: size }, (_, i) => i);
-  for (let i = 0; i < count; i++) {
-    const j = i + ctx.random.int(size - i);
-    const t = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = t;
-  }
-  return order.slice(0, count).sort((a, b) => a - b);
-}
-
 /** SPOP key [count], as Redis's spopCommand: the members taken are gone (spop, del). */
 const spop: CommandHandler = (ctx, args) => {
   if (args.length > 3) return SYNTAX;
@@ -196,12 +181,8 @@ const spop: CommandHandler = (ctx, args) => {
   if (isReply(old)) return old;
   if (count === 0) return EMPTY_SET;
   const all = members(old.data);
-  const taken =
-    count < 0
-      ? [all[ctx.random.int(all.length)] as Buffer]
-      : count >= all.length
-        ? all
-        : distinctDraws(ctx, all.length, count).map((i) => all[i] as Buffer);
+  const taken = drawRandom(ctx, all, BigInt(count < 0 ? -1 : count));
+  if (isReply(taken)) return taken;
   const reply = count < 0 ? bulk(taken[0] as Buffer) : set(taken.map((m) => bulk(m)));
   const removed = remove(ctx, key, old, taken, "spop");
   return isReply(removed) ? removed : reply;
@@ -223,16 +204,8 @@ const srandmember: CommandHandler = (ctx, args) => {
   const value = lookupSet(ctx, args.buf(1));
   if (value === undefined) return array([]);
   if (isReply(value)) return value;
-  if (count === 0n) return array([]);
-  const all = members(value.data);
-  if (count < 0n) {
-    if (-count > RANDOM_REPEATS_MAX) return errorReply("OUT_OF_RANGE");
-    const out: Reply[] = [];
-    for (let i = 0n; i < -count; i++) out.push(bulk(all[ctx.random.int(all.length)] as Buffer));
-    return array(out);
-  }
-  if (count >= BigInt(all.length)) return array(all.map((m) => bulk(m)));
-  return array(distinctDraws(ctx, all.length, Number(count)).map((i) => bulk(all[i] as Buffer)));
+  const drawn = drawRandom(ctx, members(value.data), count);
+  return isReply(drawn) ? drawn : array(drawn.map((m) => bulk(m)));
 };
 
 /** SSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, as HSCAN. */
