@@ -87,11 +87,11 @@ export const ERRORS = {
   },
   NOT_POSITIVE: {
     message: "ERR value is out of range, must be positive",
-    meaning: "SPOP was given a count that is negative or not an integer.",
+    meaning: "SPOP, LPOP or RPOP was given a count that is negative or not an integer.",
   },
   NUMKEYS_NOT_POSITIVE: {
     message: "ERR numkeys should be greater than 0",
-    meaning: "SINTERCARD was given a key count below 1, or not an integer.",
+    meaning: "SINTERCARD, LMPOP or BLMPOP was given a key count below 1, or not an integer.",
   },
   NUMKEYS_TOO_MANY: {
     message: "ERR Number of keys can't be greater than number of args",
@@ -100,6 +100,41 @@ export const ERRORS = {
   LIMIT_NEGATIVE: {
     message: "ERR LIMIT can't be negative",
     meaning: "SINTERCARD was given a LIMIT that is negative or not an integer.",
+  },
+  LIST_TOO_LONG: {
+    message: "ERR list exceeds maximum allowed size (proto-max-bulk-len)",
+    meaning:
+      "A list write would make the list's encoding longer than proto-max-bulk-len (Homeostat stores a list as one value; Redis has no such limit).",
+  },
+  INDEX_OUT_OF_RANGE: {
+    message: "ERR index out of range",
+    meaning: "LSET was given an index outside the list.",
+  },
+  TIMEOUT_NOT_FLOAT: {
+    message: "ERR timeout is not a float or out of range",
+    meaning:
+      "A blocking command (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) was given a timeout that is not a number of seconds.",
+  },
+  TIMEOUT_NEGATIVE: {
+    message: "ERR timeout is negative",
+    meaning: "A blocking command was given a negative timeout.",
+  },
+  COUNT_NOT_POSITIVE: {
+    message: "ERR count should be greater than 0",
+    meaning: "LMPOP or BLMPOP was given a COUNT below 1, or not an integer.",
+  },
+  RANK_ZERO: {
+    message:
+      "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+    meaning: "LPOS was given RANK 0.",
+  },
+  COUNT_NEGATIVE: {
+    message: "ERR COUNT can't be negative",
+    meaning: "LPOS was given a COUNT that is negative or not an integer.",
+  },
+  MAXLEN_NEGATIVE: {
+    message: "ERR MAXLEN can't be negative",
+    meaning: "LPOS was given a MAXLEN that is negative or not an integer.",
   },
   OFFSET_OUT_OF_RANGE: {
     message: "ERR offset is out of range",

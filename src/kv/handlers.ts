@@ -3,6 +3,7 @@ import { EXPIRE_HANDLERS } from "./expire.js";
 import { HASH_HANDLERS } from "./hashes.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
+import { LIST_HANDLERS } from "./lists.js";
 import { SCAN_HANDLERS } from "./scan.js";
 import { SET_HANDLERS } from "./sets.js";
 import { STRING_HANDLERS } from "./strings.js";
@@ -18,6 +19,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...BITMAP_HANDLERS,
   ...HASH_HANDLERS,
   ...SET_HANDLERS,
+  ...LIST_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,

@@ -297,7 +297,7 @@ class EntryRandom implements Random {
  * slot's range and took about twice as long), which restoring does not depend on.
  */
 const imageVersion = 1;
-const imageTypeCodes: Record<ValueType, number> = { string: 1, hash: 2, set: 3 };
+const imageTypeCodes: Record<ValueType, number> = { string: 1, hash: 2, set: 3, list: 4 };
 const imageTypes: ValueType[] = [];
 for (const [name, code] of Object.entries(imageTypeCodes)) imageTypes[code] = name as ValueType;
 /** The smallest key record: empty key, type, expiry, empty data. */
@@ -483,6 +483,11 @@ export interface ShardMachineOptions {
    * leads its group; none: no notifications.
    */
   notifier?: Notifier;
+  /**
+   * Told of every command this replica runs that wrote to the store, after it ran (its
+   * arguments live for the call only): the node serves the clients blocked on its keys.
+   */
+  ran?: (name: string, args: Args) => void;
 }
 
 /** Totals since creation; read them, never write them. */
@@ -577,6 +582,7 @@ export class ShardMachine implements ReplicatedMachine {
   /** This replica leads its group (roleChanged): its node sends the keyspace events. */
   private leading = false;
   private readonly notifier: Notifier | undefined;
+  private readonly ran: ((name: string, args: Args) => void) | undefined;
 
   constructor(options: ShardMachineOptions) {
     this.store = options.store;
@@ -587,6 +593,7 @@ export class ShardMachine implements ReplicatedMachine {
     this.proposalsPendingMax = options.proposalsPendingMax ?? defaultProposalsPendingMax;
     this.readsPendingMax = options.readsPendingMax ?? defaultReadsPendingMax;
     this.notifier = options.notifier;
+    this.ran = options.ran;
     this.ctx = {
       store: this.store,
       nowMs: mark.nowMs,
@@ -977,7 +984,10 @@ export class ShardMachine implements ReplicatedMachine {
     const handler = KV_HANDLERS.get(name);
     assert(handler !== undefined, `shard machine: no handler for ${name}`);
     try {
-      return handler(this.ctx, args);
+      const seq = this.store.writeSeq;
+      const reply = handler(this.ctx, args);
+      if (this.ran !== undefined && this.store.writeSeq !== seq) this.ran(name, args);
+      return reply;
     } catch (error) {
       // A bug, not bad input: the same on every replica, so answering it keeps them equal.
       this.stats.handlerFailures++;

@@ -5,6 +5,7 @@ import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
 import { memoryKeyless } from "../kv/keyspace.js";
+import { mpopKeyless } from "../kv/lists.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
@@ -97,6 +98,9 @@ export class ClusterRouter implements CommandRouter {
           return memoryKeyless(args);
         case "sintercard":
           return sintercardKeyless(args);
+        case "lmpop":
+        case "blmpop":
+          return mpopKeyless(name, args);
         default:
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }

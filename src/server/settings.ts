@@ -42,6 +42,12 @@ export interface Settings {
   hashMaxListpackValue: number;
   /** Redis's set-max-intset-entries: accepted and reported, as the hash ones (kv/sets.ts). */
   setMaxIntsetEntries: number;
+  /**
+   * Redis's list-max-listpack-size (alias list-max-ziplist-size) and list-compress-depth:
+   * accepted and reported, as the hash ones; a list is stored one way here (kv/lists.ts).
+   */
+  listMaxListpackSize: number;
+  listCompressDepth: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -62,6 +68,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     hashMaxListpackEntries: 128,
     hashMaxListpackValue: 64,
     setMaxIntsetEntries: 512,
+    listMaxListpackSize: -2,
+    listCompressDepth: 0,
     ...overrides,
   };
 }
@@ -81,7 +89,9 @@ function intSetting(
     | "hz"
     | "hashMaxListpackEntries"
     | "hashMaxListpackValue"
-    | "setMaxIntsetEntries",
+    | "setMaxIntsetEntries"
+    | "listMaxListpackSize"
+    | "listCompressDepth",
   min: number,
   max: number,
 ): SettingSpec {
@@ -137,6 +147,9 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["hash-max-ziplist-entries", intSetting("hashMaxListpackEntries", 0, 2 ** 53 - 1)],
   ["hash-max-ziplist-value", intSetting("hashMaxListpackValue", 0, 2 ** 53 - 1)],
   ["set-max-intset-entries", intSetting("setMaxIntsetEntries", 0, 2 ** 53 - 1)],
+  ["list-max-listpack-size", intSetting("listMaxListpackSize", -(2 ** 31), 2 ** 31 - 1)],
+  ["list-max-ziplist-size", intSetting("listMaxListpackSize", -(2 ** 31), 2 ** 31 - 1)],
+  ["list-compress-depth", intSetting("listCompressDepth", 0, 2 ** 31 - 1)],
   [
     "requirepass",
     {
