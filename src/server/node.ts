@@ -14,6 +14,7 @@ import { type ProtocolError, RequestParser } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
+import { Blocking, foundNothing, isBlockingCommand } from "./blocking.js";
 import { Client, type HeldReply, type QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { NO_REPLY, SERVER_HANDLERS, type ServerHandler } from "./commands.js";
@@ -234,6 +235,11 @@ export class HomeostatNode {
    * sharded mode: the shards this node leads, see start.ts); null: `store`'s.
    */
   keyspace: (() => KeyspaceFigures) | null = null;
+  /** Clients blocked by BLPOP and the other blocking pops (blocking.ts). */
+  readonly blocking: Blocking;
+  /** Standalone: blocked clients served, each waiting for its pop to be durable. */
+  private readonly durableWaits: { seq: number; done: (failure: StorageError | null) => void }[] =
+    [];
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;
@@ -250,6 +256,12 @@ export class HomeostatNode {
       maxBulkBytes: deps.settings.protoMaxBulkLen,
     };
     this.notifier = new KeyspaceNotifier(this.settings, this.pubsub);
+    this.blocking = new Blocking(
+      (client, name, args) => this.runBlockedAgain(client, name, args),
+      () => this.clock.nowMs(),
+      () => (this.router === null ? null : blockedPollMs),
+      (client) => this.unblocked(client),
+    );
     for (const [name, spec] of COMMAND_SPECS) {
       const kv = KV_HANDLERS.get(name);
       const srv = SERVER_HANDLERS.get(name);
@@ -371,6 +383,7 @@ export class HomeostatNode {
 
   private forget(client: Client): void {
     this.pubsub.forget(client);
+    this.blocking.forget(client);
     this.clients.delete(client.id);
     this.parsers.delete(client.id);
     this.waiting.delete(client);
@@ -385,7 +398,7 @@ export class HomeostatNode {
 
   /** The socket took what it had buffered: parse what was held, then read again. */
   private onDrain(client: Client, parser: RequestParser): void {
-    if (!client.paused) return;
+    if (!client.paused || this.blocking.isBlocked(client)) return;
     client.paused = false;
     if (parser.isPaused() && !client.closing) {
       this.runParser(client, () => parser.resume(this.onCommandBound));
@@ -446,6 +459,11 @@ export class HomeostatNode {
       this.parsers.get(client.id)?.setAuthRequired(!client.authenticated);
     }
     if (this.writer.length >= outputChunkBytes) this.sendOutput(client);
+    if (this.blocking.isBlocked(client)) {
+      // Blocked, as Redis blocks it: its next commands wait until it is answered.
+      this.pauseReading(client);
+      return false;
+    }
     if (client.socket.writableLength >= outputPauseBytes) {
       // The rest of this input waits, bounded by the query buffer limit, until the client
       // has read its replies: a pipelining client that never reads cannot make the node
@@ -534,7 +552,16 @@ export class HomeostatNode {
     try {
       if (entry.kind === "kv") {
         const routed = this.router?.route(client, name, entry.spec, args) ?? null;
-        reply = routed ?? entry.handler(this.ctx, args);
+        if (routed === null) {
+          const seq = this.store.writeSeq;
+          reply = entry.handler(this.ctx, args);
+          if (this.store.writeSeq !== seq) this.blocking.wrote(entry.spec, args);
+        } else {
+          reply = routed;
+        }
+        if (isBlockingCommand(name) && !client.forwarded) {
+          reply = this.blockIfNothing(client, name, args, reply);
+        }
       } else {
         reply = entry.handler(this, client, args);
       }
@@ -581,9 +608,11 @@ export class HomeostatNode {
     if (entry === undefined) return R.error(`ERR unknown command '${q.name}'`);
     const args = new ArrayArgs(q.args);
     try {
-      return entry.kind === "kv"
-        ? entry.handler(this.ctx, args)
-        : entry.handler(this, client, args);
+      if (entry.kind !== "kv") return entry.handler(this, client, args);
+      const seq = this.store.writeSeq;
+      const reply = entry.handler(this.ctx, args);
+      if (this.store.writeSeq !== seq) this.blocking.wrote(entry.spec, args);
+      return reply;
     } catch (err) {
       this.log.error({ err, command: q.name }, "command failed unexpectedly");
       return R.error(`ERR internal error while running '${q.name}'`);
@@ -686,6 +715,18 @@ export class HomeostatNode {
   /** Sends the held replies that are now durable, or the error that replaced them. */
   private releaseHeld(failure: StorageError | null): void {
     for (const client of this.waiting) this.release(client, failure);
+    if (this.durableWaits.length > 0) {
+      const durable = this.store.durableSeq;
+      const ready = this.durableWaits.filter((w) => w.seq <= durable);
+      if (ready.length > 0) {
+        this.durableWaits.splice(
+          0,
+          this.durableWaits.length,
+          ...this.durableWaits.filter((w) => w.seq > durable),
+        );
+        for (const w of ready) w.done(failure);
+      }
+    }
   }
 
   /** Sends `client`'s held replies that are ready, in order, up to the first that is not. */
@@ -704,6 +745,76 @@ export class HomeostatNode {
     if (held.length === 0) this.waiting.delete(client);
     this.sendOutput(client);
     if (client.closing && held.length === 0) client.socket.end();
+  }
+
+  /**
+   * A blocking command that found nothing to pop (`reply` null, now or once routed) blocks
+   * its client (blocking.ts); any other reply is the command's.
+   */
+  private blockIfNothing(
+    client: Client,
+    name: string,
+    args: Args,
+    reply: Reply | Promise<Reply>,
+  ): Reply | Promise<Reply> {
+    if (!(reply instanceof Promise)) {
+      return foundNothing(reply) ? this.block(client, name, args) : reply;
+    }
+    const kept = new ArrayArgs(copyParts(args));
+    return reply.then((r) =>
+      foundNothing(r) && this.clients.has(client.id) && !client.closing
+        ? this.block(client, name, kept)
+        : r,
+    );
+  }
+
+  private block(client: Client, name: string, args: Args): Promise<Reply> {
+    this.pauseReading(client);
+    return this.blocking.block(client, name, args);
+  }
+
+  /**
+   * Runs a blocked client's command again: routed on a cluster node (the leader's reply is
+   * durable), else here, answered once its pop is durable.
+   */
+  private runBlockedAgain(client: Client, name: string, args: Args): Reply | Promise<Reply> {
+    const entry = this.commands.get(name);
+    if (entry === undefined || entry.kind !== "kv") return R.error(`ERR unknown command '${name}'`);
+    const routed = this.router?.route(client, name, entry.spec, args) ?? null;
+    if (routed !== null) return routed;
+    const now = this.clock.nowMs();
+    this.ctx.nowMs = now;
+    this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen;
+    this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
+    const before = this.store.writeSeq;
+    const reply = entry.handler(this.ctx, args);
+    const seq = this.store.writeSeq;
+    if (seq !== before) this.blocking.wrote(entry.spec, args);
+    if (foundNothing(reply) || seq <= this.store.durableSeq) return reply;
+    this.requestFlush();
+    return new Promise((resolve) => {
+      this.durableWaits.push({
+        seq,
+        done: (failure) => resolve(failure === null ? reply : misconf(failure)),
+      });
+    });
+  }
+
+  /**
+   * A shard's replica on this node applied `name` (a cluster node): a write to a key a
+   * client blocks on here tries that client again (blocking.ts).
+   */
+  shardApplied(name: string, args: Args): void {
+    if (this.blocking.size === 0) return;
+    const spec = this.commands.get(name)?.spec;
+    if (spec !== undefined) this.blocking.wrote(spec, args);
+  }
+
+  /** A blocked client was answered: it reads and runs its next commands again. */
+  private unblocked(client: Client): void {
+    if (!this.clients.has(client.id) || client.closing || !client.paused) return;
+    if (client.socket.writableLength >= outputPauseBytes) return; // onDrain resumes it
+    this.onDrain(client, this.parsers.get(client.id) as RequestParser);
   }
 
   /** Stops accepting, makes what was written durable, closes clients and the store. */
@@ -729,6 +840,7 @@ export class HomeostatNode {
         "leaderships handed over before stopping",
       );
     }
+    this.blocking.close();
     this.stopStage = "making the last writes durable";
     while (this.flushesInFlight > 0 || this.store.writeSeq > this.store.durableSeq) {
       if (this.flushesInFlight === 0) this.runFlush();
@@ -758,6 +870,15 @@ export class HomeostatNode {
     await this.store.close();
     this.stopStage = "stopped";
   }
+}
+
+/** A cluster node tries each blocked client at least this often (blocking.ts). */
+const blockedPollMs = 1000;
+
+function copyParts(args: Args): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
+  return parts;
 }
 
 function misconf(err: StorageError): Reply {

@@ -312,6 +312,7 @@ async function openCluster(
         store,
         maxBulkBytes: 512 * 1024 * 1024,
         notifier: node.notifier,
+        ran: (name, args) => node.shardApplied(name, args),
       });
       machines.set(group, m);
       return m;

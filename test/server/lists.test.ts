@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { type RunningNode, removeDir, startNode, tempDir } from "./harness.js";
+
+/**
+ * Lists and the blocking pops against a real node over loopback, in both modes: a
+ * standalone node and a one-node sharded cluster (every write a raft entry, a blocked
+ * client tried again when its shard applies a write to its key). Replies and errors are
+ * checked in test/kv/lists.test.ts and by Redis's own unit/type/list (npm run conformance).
+ */
+for (const mode of ["--standalone", "--cluster"] as const) {
+  describe(`lists and blocking pops on a node (${mode})`, () => {
+    let node: RunningNode;
+    let dir: string;
+    const clients: Redis[] = [];
+    const connect = async () => {
+      const c = new Redis({
+        port: node.port,
+        host: "127.0.0.1",
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+      });
+      await c.connect();
+      clients.push(c);
+      return c;
+    };
+    let client: Redis;
+
+    before(async () => {
+      dir = tempDir();
+      node = await startNode(dir, [mode]);
+      client = await connect();
+    });
+
+    after(async () => {
+      for (const c of clients) c.disconnect();
+      await node.kill();
+      removeDir(dir);
+    });
+
+    it("serves ioredis's list commands", async () => {
+      assert.equal(await client.rpush("{j}jobs", "a", "b", "c"), 3);
+      assert.equal(await client.lpush("{j}jobs", "z"), 4);
+      assert.deepEqual(await client.lrange("{j}jobs", 0, -1), ["z", "a", "b", "c"]);
+      assert.equal(await client.lindex("{j}jobs", -1), "c");
+      assert.equal(await client.linsert("{j}jobs", "AFTER", "a", "a2"), 5);
+      assert.equal(await client.lpos("{j}jobs", "b"), 3);
+      assert.equal(await client.lmove("{j}jobs", "{j}done", "LEFT", "RIGHT"), "z");
+      assert.deepEqual(await client.lpop("{j}jobs", 2), ["a", "a2"]);
+      assert.equal(await client.llen("{j}jobs"), 2);
+      assert.equal(await client.type("{j}jobs"), "list");
+      await assert.rejects(client.get("{j}jobs"), /WRONGTYPE/);
+      assert.deepEqual(
+        await client.call("LMPOP", "2", "{j}nothing", "{j}jobs", "RIGHT", "COUNT", "5"),
+        ["{j}jobs", ["c", "b"]],
+      );
+      assert.equal(await client.exists("{j}jobs"), 0);
+    });
+
+    it("BLPOP waits for a push from another client, then answers it", async () => {
+      const waiter = await connect();
+      const popped = waiter.blpop("queue", 0);
+      await waitForBlocked(client, 1);
+      assert.equal(await client.rpush("queue", "job-1"), 1);
+      assert.deepEqual(await popped, ["queue", "job-1"]);
+      assert.equal(await client.exists("queue"), 0, "the element went to the waiter");
+      // Its next command runs once it is answered.
+      assert.equal(await waiter.ping(), "PONG");
+    });
+
+    it("serves blocked clients in the order they blocked, one element each", async () => {
+      const first = await connect();
+      const second = await connect();
+      const a = first.brpop("fifo", 0);
+      await waitForBlocked(client, 1);
+      const b = second.brpop("fifo", 0);
+      await waitForBlocked(client, 2);
+      await client.rpush("fifo", "one", "two");
+      assert.deepEqual(await a, ["fifo", "two"]);
+      assert.deepEqual(await b, ["fifo", "one"]);
+    });
+
+    it("answers null at the timeout, and pops at once when it can", async () => {
+      const waiter = await connect();
+      const started = Date.now();
+      assert.equal(await waiter.blpop("empty", 0.2), null);
+      assert.ok(Date.now() - started >= 190, "waited the timeout");
+      assert.equal(await waiter.call("BLMOVE", "empty", "{empty}d", "LEFT", "LEFT", "0.1"), null);
+      await client.rpush("full", "x");
+      assert.deepEqual(await waiter.blpop("full", 5), ["full", "x"]);
+      await assert.rejects(waiter.blpop("full", -1), /timeout is negative/);
+    });
+
+    it("BRPOPLPUSH and BLMOVE move what another client pushes", async () => {
+      const waiter = await connect();
+      const moved = waiter.brpoplpush("{m}src", "{m}dst", 0);
+      await waitForBlocked(client, 1);
+      await client.lpush("{m}src", "item");
+      assert.equal(await moved, "item");
+      assert.deepEqual(await client.lrange("{m}dst", 0, -1), ["item"]);
+      const blmpop = waiter.call("BLMPOP", "0", "2", "{m}a", "{m}b", "LEFT", "COUNT", "2");
+      await waitForBlocked(client, 1);
+      await client.rpush("{m}b", "1", "2", "3");
+      assert.deepEqual(await blmpop, ["{m}b", ["1", "2"]]);
+    });
+
+    it("does not block in MULTI, and a client that leaves loses nothing", async () => {
+      const tx = await client.multi().blpop("{t}none", 0).rpush("{t}none", "v").exec();
+      assert.deepEqual(tx, [
+        [null, null],
+        [null, 1],
+      ]);
+      const leaver = await connect();
+      void leaver.blpop("abandoned", 0).catch(() => undefined);
+      await waitForBlocked(client, 1);
+      leaver.disconnect();
+      await waitForBlocked(client, 0);
+      await client.rpush("abandoned", "kept");
+      assert.deepEqual(await client.lrange("abandoned", 0, -1), ["kept"]);
+    });
+  });
+}
+
+/** Waits until INFO says `count` clients are blocked. */
+async function waitForBlocked(client: Redis, count: number): Promise<void> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const info = await client.info("clients");
+    const n = Number(/blocked_clients:(\d+)/.exec(info)?.[1] ?? "-1");
+    if (n === count) return;
+    if (Date.now() > until) throw new Error(`blocked_clients stayed ${n}, not ${count}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
