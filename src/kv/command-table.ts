@@ -1891,6 +1891,22 @@ const DECLS: Record<string, Decl> = {
           ]),
         ],
       },
+      unblock: {
+        arity: -3,
+        flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "5.0.0",
+        summary: "Answers a client blocked by a blocking pop at once: null, or an error.",
+        complexity: "O(1) (and O(K) for the K keys the client waits on).",
+        args: [
+          int("client-id"),
+          oneof("timeout_error", { optional: true }, [
+            token("timeout", "TIMEOUT"),
+            token("error", "ERROR"),
+          ]),
+        ],
+      },
     },
   },
 

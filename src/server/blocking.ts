@@ -27,6 +27,8 @@ import type { Client } from "./client.js";
  * disconnects before reading its reply does.
  */
 
+const unblockedError = R.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+
 /** The commands that block, and the null each answers on a timeout. */
 const BLOCKING: ReadonlyMap<string, Reply> = new Map([
   ["blpop", R.NULL_ARRAY],
@@ -35,6 +37,15 @@ const BLOCKING: ReadonlyMap<string, Reply> = new Map([
   ["blmove", R.NULL],
   ["brpoplpush", R.NULL],
 ]);
+
+/**
+ * A blocked pop whose key now holds another type stays blocked, as in Redis (it serves a
+ * blocked client only from a list); BLMOVE and BRPOPLPUSH answer WRONGTYPE, which may be
+ * their destination's (Redis answers that one; it would wait on a source of another type).
+ */
+function skipsWrongType(name: string, error: string): boolean {
+  return error.startsWith("WRONGTYPE") && name !== "blmove" && name !== "brpoplpush";
+}
 
 export function isBlockingCommand(name: string): boolean {
   return BLOCKING.has(name);
@@ -93,6 +104,8 @@ interface Waiter {
   /** A key was written while the try ran: try again once it answers nothing. */
   again: boolean;
   timedOut: boolean;
+  /** What a timeout answers instead of the null (CLIENT UNBLOCK ... ERROR). */
+  unblockedReply: Reply | null;
   done: boolean;
   lastTryMs: number;
 }
@@ -144,6 +157,7 @@ export class Blocking {
         trying: false,
         again: false,
         timedOut: false,
+        unblockedReply: null,
         done: false,
         lastTryMs: this.nowMs(),
       };
@@ -157,6 +171,7 @@ export class Blocking {
         list.push(w);
       }
       this.byClient.set(client, w);
+      client.blocked = true;
       const pollMs = this.pollMs();
       if (pollMs !== null && this.poller === null) {
         this.poller = setInterval(() => this.poll(pollMs), pollMs);
@@ -177,6 +192,22 @@ export class Blocking {
   wrote(spec: CommandSpec, args: Args): void {
     if (this.byKey.size === 0 || !spec.flags.includes("write")) return;
     for (const i of keyIndexesOf(spec, args)) this.signal(args.buf(i).toString("latin1"));
+  }
+
+  /**
+   * CLIENT UNBLOCK: answers a blocked client at once, with its timeout's null or with the
+   * UNBLOCKED error; false when it is not blocked. A try under way still runs and answers.
+   */
+  unblock(client: Client, error: boolean): boolean {
+    const w = this.byClient.get(client);
+    if (w === undefined) return false;
+    if (w.trying) {
+      w.timedOut = true;
+      if (error) w.unblockedReply = unblockedError;
+      return true;
+    }
+    this.finish(w, error ? unblockedError : w.timeoutReply);
+    return true;
   }
 
   /** The client disconnected: it waits no more (a try under way still runs). */
@@ -234,7 +265,7 @@ export class Blocking {
 
   private tried(w: Waiter, reply: Reply, key: string | null): void {
     w.trying = false;
-    if (!foundNothing(reply)) {
+    if (!foundNothing(reply) && !(reply.kind === "error" && skipsWrongType(w.name, reply.value))) {
       this.finish(w, reply);
       // The next client blocked on the key may find more.
       if (key !== null) this.signal(key);
@@ -242,7 +273,7 @@ export class Blocking {
     }
     if (w.done || this.byClient.get(w.client) !== w) return; // answered, or disconnected
     if (w.timedOut) {
-      this.finish(w, w.timeoutReply);
+      this.finish(w, w.unblockedReply ?? w.timeoutReply);
       return;
     }
     if (w.again) this.attempt(w, key);
@@ -281,7 +312,10 @@ export class Blocking {
   private remove(w: Waiter): void {
     if (w.timer !== null) clearTimeout(w.timer);
     w.timer = null;
-    if (this.byClient.get(w.client) === w) this.byClient.delete(w.client);
+    if (this.byClient.get(w.client) === w) {
+      this.byClient.delete(w.client);
+      w.client.blocked = false;
+    }
     for (const k of w.keys) {
       const list = this.byKey.get(k);
       if (list === undefined) continue;

@@ -38,6 +38,8 @@ export class Client {
   closing = false;
   /** Reading is paused while the socket's output is backed up. */
   paused = false;
+  /** Blocked by a blocking pop (blocking.ts keeps it): CLIENT LIST's flag b. */
+  blocked = false;
   /** Another node forwarding its clients' commands: never forward them on (no loops). */
   forwarded = false;
   /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
@@ -80,9 +82,9 @@ export class Client {
     return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
   }
 
-  /** CLIENT LIST's flags: P subscribed, x in MULTI, N none. */
+  /** CLIENT LIST's flags: P subscribed, x in MULTI, b blocked, N none. */
   private flags(): string {
-    const f = `${this.subscribed ? "P" : ""}${this.tx === null ? "" : "x"}`;
+    const f = `${this.subscribed ? "P" : ""}${this.tx === null ? "" : "x"}${this.blocked ? "b" : ""}`;
     return f === "" ? "N" : f;
   }
 

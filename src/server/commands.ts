@@ -8,6 +8,7 @@ import {
 } from "../kv/command-table.js";
 import { unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
+import { parseI64 } from "../kv/numbers.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
@@ -254,6 +255,21 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
       return R.verbatim(`${c.describe(now, node.queryBufferBytes(c))}\n`);
     case "list":
       return clientList(node, args, now);
+    case "unblock": {
+      const id = parseI64(args.buf(2));
+      if (id === undefined) return R.error("ERR value is not an integer or out of range");
+      let error = false;
+      if (args.length === 4) {
+        if (args.is(3, "error")) error = true;
+        else if (!args.is(3, "timeout")) {
+          return R.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+      } else if (args.length > 4) {
+        return R.error("ERR syntax error");
+      }
+      const target = node.clients.get(Number(id));
+      return R.integer(target !== undefined && node.blocking.unblock(target, error) ? 1 : 0);
+    }
     default:
       return unknownSubcommand(args);
   }
@@ -302,6 +318,8 @@ const clientHelp = [
   "    Return information about client connections.",
   "REPLY (ON|OFF|SKIP)",
   "    Control the replies sent to the current connection.",
+  "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+  "    Unblock the specified blocked client.",
 ];
 
 /** COMMAND INFO's entry for one command, field for field as Redis 7.0 gives it. */

@@ -292,6 +292,35 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("serves a client blocked on one node by a push through another", async () => {
+    // Keys over many slots, so that the shards' leaders are spread over the nodes: a
+    // client blocked on a node is served once that node's replica applies the push, and
+    // its pop goes to the shard's leader (forwarded when that is another node).
+    for (let i = 0; i < 6; i++) {
+      const key = `queue:${i}`;
+      const waiterNode = nodes[i % 3] as RunningNode;
+      const pusherNode = nodes[(i + 1) % 3] as RunningNode;
+      const waiter = new Redis({ port: waiterNode.port });
+      const pusher = new Redis({ port: pusherNode.port });
+      const observer = new Redis({ port: waiterNode.port });
+      try {
+        const popped = waiter.brpop(key, 10);
+        const until = Date.now() + 5000;
+        while (!/blocked_clients:1/.test(await observer.info("clients"))) {
+          if (Date.now() > until) throw new Error("the client did not block");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(await pusher.lpush(key, `job-${i}`), 1);
+        assert.deepEqual(await popped, [key, `job-${i}`]);
+        assert.equal(await pusher.exists(key), 0);
+      } finally {
+        waiter.disconnect();
+        pusher.disconnect();
+        observer.disconnect();
+      }
+    }
+  });
+
   it("runs MULTI/EXEC and WATCH through ioredis's cluster mode and through any node", async () => {
     const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
     try {

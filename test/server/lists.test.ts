@@ -105,6 +105,26 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.deepEqual(await blmpop, ["{m}b", ["1", "2"]]);
     });
 
+    it("CLIENT UNBLOCK answers a blocked client with its null or an error", async () => {
+      const waiter = await connect();
+      const id = (await waiter.call("CLIENT", "ID")) as number;
+      const timedOut = waiter.blpop("never", 0);
+      await waitForBlocked(client, 1);
+      assert.match((await client.call("CLIENT", "LIST", "ID", String(id))) as string, /flags=b /);
+      assert.equal(await client.call("CLIENT", "UNBLOCK", String(id)), 1);
+      assert.equal(await timedOut, null);
+      const failed = waiter.call("BLMOVE", "never", "{never}d", "LEFT", "LEFT", "0");
+      await waitForBlocked(client, 1);
+      assert.equal(await client.call("CLIENT", "UNBLOCK", String(id), "ERROR"), 1);
+      await assert.rejects(failed, /UNBLOCKED client unblocked via CLIENT UNBLOCK/);
+      assert.equal(await client.call("CLIENT", "UNBLOCK", String(id)), 0, "not blocked now");
+      await assert.rejects(client.call("CLIENT", "UNBLOCK", "x"), /not an integer/);
+      await assert.rejects(
+        client.call("CLIENT", "UNBLOCK", String(id), "LATER"),
+        /reason should be TIMEOUT or ERROR/,
+      );
+    });
+
     it("does not block in MULTI, and a client that leaves loses nothing", async () => {
       const tx = await client.multi().blpop("{t}none", 0).rpush("{t}none", "v").exec();
       assert.deepEqual(tx, [
