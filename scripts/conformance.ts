@@ -26,6 +26,9 @@ const UNITS = [
   "unit/pubsub",
   "unit/type/hash",
   "unit/type/set",
+  "unit/type/list",
+  "unit/type/list-2",
+  "unit/type/list-3",
 ];
 const DENIED_TAGS = [
   "needs:debug",
@@ -43,7 +46,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the eight above)
+  --units a,b               test units to run (default: the eleven above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt
