@@ -1,10 +1,12 @@
-// Hashes against their size: redis-benchmark's HSET and HGET of random fields of one hash of
-// N fields, against a standalone Homeostat node and redis-server with appendfsync always,
-// both started here, the targets alternating. A hash is one value in Homeostat (a write
-// costs a pass over it and a copy, docs/commands.md, "hash"); Redis keeps a hash of more
-// than 128 fields in a hash table. This measures what that choice costs as N grows.
+// Hashes and lists against their size: redis-benchmark's HSET and HGET of random fields of
+// one hash of N fields (or, with --type list, LMOVE rotating one list of N elements and
+// LRANGE of its first 10), against a standalone Homeostat node and redis-server with
+// appendfsync always, both started here, the targets alternating. A hash or a list is one
+// value in Homeostat (a write costs a pass over it and a copy, docs/commands.md, "hash",
+// "list"); Redis keeps a hash of more than 128 fields in a hash table and a list in a
+// quicklist. This measures what that choice costs as N grows.
 //
-//   npm run build && node dist/scripts/bench-hash.js [--sizes 10,100,1000,10000] [--rounds 3]
+//   npm run build && node dist/scripts/bench-hash.js [--type hash|list] [--sizes 10,100,1000,10000]
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -18,10 +20,12 @@ For each size N, fills hash "h" with N fields (field:<12 digits>, 10-byte values
 standalone Homeostat node and on redis-server (appendonly, appendfsync always), then runs
 redis-benchmark -c 50 -r N "HSET h field:__rand_int__ <value>" and "HGET h
 field:__rand_int__" against each, alternating, and prints the median requests/s and the
-ratio Homeostat/Redis.
+ratio Homeostat/Redis. With --type list: fills list "l" with N 10-byte elements and runs
+"LMOVE l l LEFT RIGHT" (a pop and a push, the list's size kept) and "LRANGE l 0 9".
 
 Options:
-  --sizes a,b,c   hash sizes in fields (default 10,100,1000,10000)
+  --type T        hash (default) or list
+  --sizes a,b,c   sizes in fields or elements (default 10,100,1000,10000)
   --rounds R      rounds per size (default 3)
   --requests N    redis-benchmark -n per run (default 20000)
   -h, --help      this text`;
@@ -32,24 +36,52 @@ function field(i: number): string {
   return `field:${String(i).padStart(12, "0")}`;
 }
 
-async function fill(s: RunningServer, n: number): Promise<void> {
+/** What is measured for a type: how to fill it, and a write and a read command. */
+interface Workload {
+  readonly fill: (c: Redis, from: number, to: number) => Promise<unknown>;
+  readonly size: (c: Redis) => Promise<number>;
+  readonly write: readonly [string, string[]];
+  readonly read: readonly [string, string[]];
+}
+
+const WORKLOADS: Record<string, Workload> = {
+  hash: {
+    fill: (c, from, to) => {
+      const args: string[] = [];
+      for (let j = from; j < to; j++) args.push(field(j), VALUE);
+      return c.hset("h", ...args);
+    },
+    size: (c) => c.hlen("h"),
+    write: ["HSET", ["HSET", "h", "field:__rand_int__", VALUE]],
+    read: ["HGET", ["HGET", "h", "field:__rand_int__"]],
+  },
+  list: {
+    fill: (c, from, to) => c.rpush("l", ...Array.from({ length: to - from }, () => VALUE)),
+    size: (c) => c.llen("l"),
+    write: ["LMOVE", ["LMOVE", "l", "l", "LEFT", "RIGHT"]],
+    read: ["LRANGE", ["LRANGE", "l", "0", "9"]],
+  },
+};
+
+async function fill(s: RunningServer, n: number, work: Workload): Promise<void> {
   const c = new Redis({ host: s.host, port: s.port, lazyConnect: true });
   await c.connect();
   try {
-    await c.del("h");
-    for (let i = 0; i < n; i += 500) {
-      const args: string[] = [];
-      for (let j = i; j < Math.min(n, i + 500); j++) args.push(field(j), VALUE);
-      await c.hset("h", ...args);
-    }
-    const len = await c.hlen("h");
-    if (len !== n) throw new Error(`${s.label}: HLEN ${len}, expected ${n}`);
+    await c.del("h", "l");
+    for (let i = 0; i < n; i += 500) await work.fill(c, i, Math.min(n, i + 500));
+    const len = await work.size(c);
+    if (len !== n) throw new Error(`${s.label}: size ${len}, expected ${n}`);
   } finally {
     c.disconnect();
   }
 }
 
-async function rps(s: RunningServer, n: number, requests: number, cmd: string[]): Promise<number> {
+async function rps(
+  s: RunningServer,
+  n: number,
+  requests: number,
+  cmd: readonly string[],
+): Promise<number> {
   const args = ["-h", s.host, "-p", String(s.port), "-c", "50", "-n", String(requests)];
   args.push("-r", String(n), "-q", "--csv", ...cmd);
   const r = await run("redis-benchmark", args, { timeoutMs: 300_000 });
@@ -62,6 +94,7 @@ async function rps(s: RunningServer, n: number, requests: number, cmd: string[])
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
+      type: { type: "string", default: "hash" },
       sizes: { type: "string", default: "10,100,1000,10000" },
       rounds: { type: "string", default: "3" },
       requests: { type: "string", default: "20000" },
@@ -72,26 +105,32 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const work = WORKLOADS[values.type];
+  if (work === undefined) throw new Error(`--type must be hash or list, not ${values.type}`);
   if (!(await which("redis-benchmark"))) throw new Error("redis-benchmark not found");
   const sizes = values.sizes.split(",").map(Number);
   const rounds = Number(values.rounds);
   const requests = Number(values.requests);
   const servers = [await startRedis("aof-always"), await startHomeostat()];
   const w = (line: string) => process.stdout.write(`${line}\n`);
-  w(`HSET/HGET of random fields of one hash of N fields, -c 50 -n ${requests}, ${rounds} rounds`);
-  w("N        redis HSET  homeostat HSET  ratio   redis HGET  homeostat HGET  ratio");
+  const [wn, wcmd] = work.write;
+  const [rn, rcmd] = work.read;
+  w(`${wn}/${rn} on one ${values.type} of N, -c 50 -n ${requests}, ${rounds} rounds`);
+  w(
+    `N        ${`redis ${wn}`.padStart(11)}  ${`homeostat ${wn}`.padStart(14)}  ratio   ${`redis ${rn}`.padStart(11)}  ${`homeostat ${rn}`.padStart(14)}  ratio`,
+  );
   try {
     for (const n of sizes) {
       const got = new Map<string, number[]>();
-      for (const s of servers) await fill(s, n);
+      for (const s of servers) await fill(s, n, work);
       for (let r = 0; r < rounds && !interrupted(); r++) {
         const order = r % 2 === 0 ? servers : [...servers].reverse();
         for (const s of order) {
-          const set = await rps(s, n, requests, ["HSET", "h", "field:__rand_int__", VALUE]);
-          const get = await rps(s, n, requests, ["HGET", "h", "field:__rand_int__"]);
+          const set = await rps(s, n, requests, wcmd);
+          const get = await rps(s, n, requests, rcmd);
           for (const [k, v] of [
-            [`${s.label} HSET`, set],
-            [`${s.label} HGET`, get],
+            [`${s.label} write`, set],
+            [`${s.label} read`, get],
           ] as const) {
             got.set(k, [...(got.get(k) ?? []), v]);
           }
@@ -99,14 +138,14 @@ async function main(): Promise<number> {
       }
       const m = (k: string) => median(got.get(k) ?? []);
       const [rs, hs, rg, hg] = [
-        m("redis-aof-always HSET"),
-        m("homeostat HSET"),
-        m("redis-aof-always HGET"),
-        m("homeostat HGET"),
+        m("redis-aof-always write"),
+        m("homeostat write"),
+        m("redis-aof-always read"),
+        m("homeostat read"),
       ];
       const f = (x: number) => Math.round(x).toLocaleString("en-US").padStart(10);
       w(
-        `${String(n).padEnd(7)} ${f(rs)}  ${f(hs)}      ${(hs / rs).toFixed(2)}x  ${f(rg)}  ${f(hg)}      ${(hg / rg).toFixed(2)}x`,
+        `${String(n).padEnd(7)}  ${f(rs)}      ${f(hs)}  ${(hs / rs).toFixed(2)}x  ${f(rg)}      ${f(hg)}  ${(hg / rg).toFixed(2)}x`,
       );
     }
   } finally {
