@@ -78,6 +78,7 @@ describe("command table", () => {
       "client|getname",
       "client|info",
       "client|list",
+      "client|unblock",
     ]);
     assert.deepEqual(
       spec("command").subcommands?.map((s) => s.name),
@@ -199,11 +200,28 @@ describe("key positions", () => {
     assert.deepEqual(idx("SINTERCARD", "1", "a", "LIMIT", "5"), [2]);
     assert.deepEqual(idx("SINTERCARD", "3", "a", "b"), []);
     assert.deepEqual(idx("SINTERCARD", "x", "a"), []);
+    // The blocking pops: keys up to the timeout, LMPOP/BLMPOP by their key count.
+    assert.deepEqual(idx("BLPOP", "a", "b", "c", "0"), [1, 2, 3]);
+    assert.deepEqual(idx("BRPOPLPUSH", "s", "d", "0"), [1, 2]);
+    assert.deepEqual(idx("BLMOVE", "s", "d", "LEFT", "RIGHT", "0"), [1, 2]);
+    assert.deepEqual(idx("LMPOP", "2", "a", "b", "LEFT"), [2, 3]);
+    assert.deepEqual(idx("BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "3"), [3, 4]);
+    assert.deepEqual(idx("LMOVE", "s", "d", "LEFT", "LEFT"), [1, 2]);
     assert.deepEqual(idx("MEMORY", "USAGE", "k"), [2]);
     assert.deepEqual(idx("KEYS", "*"), []);
     assert.deepEqual(idx("PING"), []);
     assert.deepEqual(idx("CONFIG", "GET", "x"), []);
     assert.equal(idx("NOPE", "x"), undefined);
+  });
+
+  it("flag the blocking pops as Redis does", () => {
+    for (const name of ["blpop", "brpop", "blmove", "brpoplpush", "blmpop"]) {
+      assert.ok(spec(name).flags.includes("blocking"), name);
+      assert.ok(spec(name).aclCategories.includes("@blocking"), name);
+    }
+    assert.deepEqual(spec("lpush").flags, ["write", "denyoom", "fast"]);
+    assert.deepEqual(spec("lrange").flags, ["readonly"]);
+    assert.deepEqual(spec("lmpop").flags, ["write", "movablekeys"]);
   });
 
   it("never point past the arguments", () => {
