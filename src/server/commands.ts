@@ -436,7 +436,7 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
       if (args.length === 2) return R.array(specs.map(commandInfo));
       const out: Reply[] = [];
       for (let i = 2; i < args.length; i++) {
-        const spec = node.specOf(args.lower(i));
+        const spec = specByName(node, args.lower(i));
         out.push(spec === undefined ? R.NULL_ARRAY : commandInfo(spec));
       }
       return R.array(out);
@@ -445,7 +445,7 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
       const chosen: CommandSpec[] = [];
       if (args.length === 2) chosen.push(...specs);
       for (let i = 2; i < args.length; i++) {
-        const spec = node.specOf(args.lower(i));
+        const spec = specByName(node, args.lower(i));
         if (spec !== undefined) chosen.push(spec);
       }
       return R.map(chosen.map((s) => [R.bulk(s.name), commandDocs(s)] as const));
@@ -453,6 +453,13 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
     default:
       return unknownSubcommand(args);
   }
+}
+
+/** A command's spec by name, a subcommand's by "container|sub" as COMMAND INFO takes it. */
+function specByName(node: HomeostatNode, name: string): CommandSpec | undefined {
+  const bar = name.indexOf("|");
+  if (bar < 0) return node.specOf(name);
+  return node.specOf(name.slice(0, bar))?.subcommands?.find((s) => s.name === name);
 }
 
 const commandHelp = [

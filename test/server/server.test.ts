@@ -219,6 +219,13 @@ describe("a node over real sockets", () => {
     assert.ok(count >= 50, `COMMAND COUNT ${count}`);
     const [getInfo] = (await client.command("INFO", "get")) as [unknown[]];
     assert.deepEqual(getInfo.slice(0, 2), ["get", 2]);
+    // A subcommand by "container|sub", as Redis takes it.
+    const [unblockInfo, none] = (await client.command("INFO", "client|unblock", "client|x")) as [
+      unknown[],
+      null,
+    ];
+    assert.deepEqual(unblockInfo.slice(0, 2), ["client|unblock", -3]);
+    assert.equal(none, null);
     assert.equal(await client.call("FUNCTION", "FLUSH"), "OK");
     // A standalone node answers cluster commands as a Redis without cluster support does.
     assert.match(await client.info("cluster"), /cluster_enabled:0/);
