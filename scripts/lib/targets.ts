@@ -39,6 +39,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Where the server's stdout/stderr go; default: server.log beside its data dir. */
   logFile?: string;
+  /** startHomeostat: a one-node sharded cluster (every write a raft entry) instead. */
+  cluster?: boolean;
 }
 
 /** A temp dir holding `data/` (the server's dir) and, by default, `server.log`. */
@@ -150,7 +152,7 @@ export async function startHomeostat(opts: StartOptions = {}): Promise<RunningSe
     "--data",
     dataDir,
     // One node's engine against redis-server's: the sharded default adds raft to every write.
-    "--standalone",
+    opts.cluster ? "--cluster" : "--standalone",
   ];
   const proc = startProcess(label, process.execPath, args, { logFile, cwd: repoRoot() });
   try {

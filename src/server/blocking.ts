@@ -222,6 +222,15 @@ export class Blocking {
     for (const w of [...this.byClient.values()]) this.finish(w, w.timeoutReply);
   }
 
+  /**
+   * Serves the keys written so far now rather than on the next turn: a standalone node
+   * calls it once a client's input has run, so that a pop it serves joins the push's group
+   * commit instead of waiting for the next one.
+   */
+  serveNow(): void {
+    if (this.ready.size > 0) this.serve();
+  }
+
   private serve(): void {
     this.serveScheduled = false;
     const keys = [...this.ready];

@@ -432,6 +432,8 @@ export class HomeostatNode {
       client.closing = true;
     }
     this.sendOutput(client);
+    // Clients blocked on keys this input wrote (standalone): served now, in this commit.
+    if (this.router === null) this.blocking.serveNow();
     if (this.store.writeSeq > this.store.durableSeq) this.requestFlush();
     if (client.closing && client.held.length === 0) client.socket.end();
   }
