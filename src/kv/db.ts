@@ -1,5 +1,5 @@
 import { integer } from "../resp/reply.js";
-import type { Reply } from "../resp/types.js";
+import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue, ValueType } from "../storage/types.js";
 import type { ExecContext } from "./types.js";
 
@@ -37,6 +37,13 @@ export function typeName(type: ValueType | undefined): string {
 export function storeUnlessExpired(ctx: ExecContext, key: Buffer, value: StoredValue): void {
   if (isExpired(value, ctx.nowMs)) ctx.store.delete(key);
   else ctx.store.set(key, value);
+}
+
+/** Arguments `from` up to (not including) `to` as views: they die with the command. */
+export function argViews(args: Args, from: number, to: number = args.length): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = from; i < to; i++) out.push(args.buf(i));
+  return out;
 }
 
 /** Tells a handler's early-exit error reply from a parsed value. */

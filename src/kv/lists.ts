@@ -1,7 +1,7 @@
 import { array, bulk, EMPTY_ARRAY, integer, NULL, NULL_ARRAY, OK } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
-import { isReply } from "./db.js";
+import { argViews, isReply } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX, wrongArity } from "./errors.js";
 import { lookupTyped, store } from "./hashes.js";
 import { NOTIFY_GENERIC, NOTIFY_LIST, notifyIfNew, notifyKey } from "./notify.js";
@@ -113,31 +113,9 @@ function pushed(
   return out;
 }
 
-/** Where element `index` (0 ≤ index < count) lies in `data`: its bytes' range. */
-function locate(data: Buffer, index: number): { start: number; end: number } {
-  const count = listLength(data);
-  if (index < count / 2) {
-    let at = headerBytes;
-    for (let i = 0; ; i++) {
-      if (at + elementOverhead > data.length) throw truncated();
-      const end = at + 4 + data.readUInt32BE(at);
-      if (i === index) return { start: at + 4, end };
-      at = end + 4;
-    }
-  }
-  let end = data.length;
-  for (let i = count - 1; ; i--) {
-    if (end - elementOverhead < headerBytes) throw truncated();
-    const stop = end - 4;
-    const start = stop - data.readUInt32BE(stop);
-    if (i === index) return { start, end: stop };
-    end = start - 4;
-  }
-}
-
 /**
  * Elements `from` to `to` (0 ≤ from ≤ to < count) as views of `data`, walked from the
- * nearer end: LRANGE of a few elements at either end reads only those.
+ * nearer end: a pop, LINDEX or LRANGE near either end reads only what it takes.
  */
 function elementsBetween(data: Buffer, from: number, to: number): Buffer[] {
   const count = listLength(data);
@@ -173,33 +151,18 @@ interface Popped {
 function popped(data: Buffer, count: number, head: boolean): Popped {
   const length = listLength(data);
   const n = Math.min(count, length);
-  const taken: Buffer[] = [];
-  let cut: number;
-  if (head) {
-    let at = headerBytes;
-    for (let i = 0; i < n; i++) {
-      const end = at + 4 + data.readUInt32BE(at);
-      if (end + 4 > data.length) throw truncated();
-      taken.push(Buffer.from(data.subarray(at + 4, end)));
-      at = end + 4;
-    }
-    cut = at;
-  } else {
-    let end = data.length;
-    for (let i = 0; i < n; i++) {
-      const stop = end - 4;
-      const start = stop - data.readUInt32BE(stop);
-      if (start - 4 < headerBytes) throw truncated();
-      taken.push(Buffer.from(data.subarray(start, stop)));
-      end = start - 4;
-    }
-    cut = end;
-  }
+  const views = head
+    ? elementsBetween(data, 0, n - 1)
+    : elementsBetween(data, length - n, length - 1);
+  if (!head) views.reverse();
+  const taken = views.map((e) => Buffer.from(e));
   if (n === length) return { taken, rest: null };
-  const rest = Buffer.allocUnsafe(data.length - (head ? cut - headerBytes : data.length - cut));
+  let cut = 0;
+  for (const e of views) cut += elementOverhead + e.length;
+  const rest = Buffer.allocUnsafe(data.length - cut);
   rest.writeUInt32BE(length - n, 0);
-  if (head) data.copy(rest, headerBytes, cut);
-  else data.copy(rest, headerBytes, headerBytes, cut);
+  if (head) data.copy(rest, headerBytes, headerBytes + cut);
+  else data.copy(rest, headerBytes, headerBytes, data.length - cut);
   return { taken, rest };
 }
 
@@ -339,17 +302,11 @@ function popFirst(
   return NULL_ARRAY;
 }
 
-function keysBetween(args: Args, from: number, to: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = from; i < to; i++) out.push(args.buf(i));
-  return out;
-}
-
 /** BLPOP and BRPOP key [key ...] timeout, run without blocking. */
 function bpop(ctx: ExecContext, args: Args, head: boolean): Reply {
   const timeout = parseTimeout(args.buf(args.length - 1));
   if (isReply(timeout)) return timeout;
-  return popFirst(ctx, keysBetween(args, 1, args.length - 1), head, 1, true);
+  return popFirst(ctx, argViews(args, 1, args.length - 1), head, 1, true);
 }
 
 /** The parsed arguments of LMPOP (numkeys at 1) and BLMPOP (numkeys at 2). */
@@ -377,7 +334,7 @@ export function parseMpop(args: Args, at: number): MpopArgs | Reply {
       return SYNTAX;
     }
   }
-  return { keys: keysBetween(args, at + 1, whereAt), head, count: count === -1 ? 1 : count };
+  return { keys: argViews(args, at + 1, whereAt), head, count: count === -1 ? 1 : count };
 }
 
 const lmpop: CommandHandler = (ctx, args) => {
@@ -470,8 +427,7 @@ const lindex: CommandHandler = (ctx, args) => {
   const count = listLength(old.data);
   if (index < 0) index += count;
   if (index < 0 || index >= count) return NULL;
-  const { start, end } = locate(old.data, index);
-  return bulk(old.data.subarray(start, end));
+  return bulk(elementsBetween(old.data, index, index)[0] as Buffer);
 };
 
 /** [start, end] of a list of `count` after Redis's index rules, or null when empty. */

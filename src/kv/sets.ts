@@ -1,7 +1,7 @@
 import { array, bulk, integer, NULL, set } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
-import { isReply, lookup, NO_EXPIRY } from "./db.js";
+import { argViews, isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import {
   drawRandom,
@@ -67,12 +67,6 @@ function storeNew(ctx: ExecContext, key: Buffer, items: readonly Buffer[]): Repl
   return null;
 }
 
-function argsFrom(args: Args, from: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = from; i < args.length; i++) out.push(args.buf(i));
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------
 // One set
 
@@ -80,7 +74,7 @@ const sadd: CommandHandler = (ctx, args) => {
   const key = args.buf(1);
   const old = lookupSet(ctx, key);
   if (isReply(old)) return old;
-  const pairs = argsFrom(args, 2).map((m) => [m, EMPTY] as const);
+  const pairs = argViews(args, 2).map((m) => [m, EMPTY] as const);
   const edited = edit(ctx, old?.data, pairs, [], SET_TOO_LONG);
   if (isReply(edited)) return edited;
   if (edited.created === 0) return ZERO;
@@ -112,7 +106,7 @@ const srem: CommandHandler = (ctx, args) => {
   const old = lookupSet(ctx, key);
   if (old === undefined) return ZERO;
   if (isReply(old)) return old;
-  const n = remove(ctx, key, old, argsFrom(args, 2));
+  const n = remove(ctx, key, old, argViews(args, 2));
   return typeof n === "number" ? integer(n) : n;
 };
 
@@ -277,7 +271,7 @@ function combine(
 const algebra =
   (op: Algebra): CommandHandler =>
   (ctx, args) => {
-    const result = combine(ctx, argsFrom(args, 1), op);
+    const result = combine(ctx, argViews(args, 1), op);
     return isReply(result) ? result : set(result.map((m) => bulk(m)));
   };
 
@@ -286,7 +280,7 @@ const algebraStore =
   (op: Algebra): CommandHandler =>
   (ctx, args) => {
     const dst = args.buf(1);
-    const result = combine(ctx, argsFrom(args, 2), op);
+    const result = combine(ctx, argViews(args, 2), op);
     if (isReply(result)) return result;
     const existed = lookup(ctx, dst) !== undefined;
     if (result.length > 0) notifyIfNew(ctx, dst, existed);

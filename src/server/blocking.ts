@@ -138,18 +138,18 @@ export class Blocking {
   }
 
   /**
-   * Blocks `client` on its command's keys (the command found nothing to pop); the promise
-   * answers with the command's reply once a try pops, or its null at the timeout.
+   * Blocks `client` on its command's keys (the command found nothing to pop; `parts` are
+   * its arguments, copies it keeps); the promise answers with the command's reply once a
+   * try pops, or its null at the timeout.
    */
-  block(client: Client, name: string, args: Args): Promise<Reply> {
+  block(client: Client, name: string, parts: Buffer[]): Promise<Reply> {
+    const args = new ArrayArgs(parts);
     const { keys, timeoutMs } = blockingWait(name, args);
-    const parts: Buffer[] = [];
-    for (let i = 0; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
     return new Promise<Reply>((resolve) => {
       const w: Waiter = {
         client,
         name,
-        args: new ArrayArgs(parts),
+        args,
         keys,
         timeoutReply: BLOCKING.get(name) ?? R.NULL_ARRAY,
         answer: resolve,

@@ -5,7 +5,7 @@ import { arityAccepts, COMMAND_SPECS, type CommandSpec } from "../kv/command-tab
 import { unknownCommand, wrongArity } from "../kv/errors.js";
 import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
-import { ArrayArgs } from "../kv/machine.js";
+import { ArrayArgs, copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
@@ -411,9 +411,7 @@ export class HomeostatNode {
   private runParser(client: Client, parse: () => ProtocolError | undefined): void {
     const now = this.clock.nowMs();
     client.lastInteractionMs = now;
-    this.ctx.nowMs = now;
-    this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen; // CONFIG SET may have changed it
-    this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
+    this.prepareContext(now);
     this.current = client;
     let failure: ProtocolError | undefined;
     try {
@@ -436,6 +434,13 @@ export class HomeostatNode {
     if (this.router === null) this.blocking.serveNow();
     if (this.store.writeSeq > this.store.durableSeq) this.requestFlush();
     if (client.closing && client.held.length === 0) client.socket.end();
+  }
+
+  /** What the key space's commands run with now: the time, and settings CONFIG SET changes. */
+  private prepareContext(nowMs: number): void {
+    this.ctx.nowMs = nowMs;
+    this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen;
+    this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
   }
 
   /** Returns false to pause the parser while the client's replies pile up unread. */
@@ -554,13 +559,7 @@ export class HomeostatNode {
     try {
       if (entry.kind === "kv") {
         const routed = this.router?.route(client, name, entry.spec, args) ?? null;
-        if (routed === null) {
-          const seq = this.store.writeSeq;
-          reply = entry.handler(this.ctx, args);
-          if (this.store.writeSeq !== seq) this.blocking.wrote(entry.spec, args);
-        } else {
-          reply = routed;
-        }
+        reply = routed ?? this.runHere(entry, args);
         if (isBlockingCommand(name) && !client.forwarded) {
           reply = this.blockIfNothing(client, name, args, reply);
         }
@@ -610,15 +609,22 @@ export class HomeostatNode {
     if (entry === undefined) return R.error(`ERR unknown command '${q.name}'`);
     const args = new ArrayArgs(q.args);
     try {
-      if (entry.kind !== "kv") return entry.handler(this, client, args);
-      const seq = this.store.writeSeq;
-      const reply = entry.handler(this.ctx, args);
-      if (this.store.writeSeq !== seq) this.blocking.wrote(entry.spec, args);
-      return reply;
+      return entry.kind === "kv" ? this.runHere(entry, args) : entry.handler(this, client, args);
     } catch (err) {
       this.log.error({ err, command: q.name }, "command failed unexpectedly");
       return R.error(`ERR internal error while running '${q.name}'`);
     }
+  }
+
+  /**
+   * Runs a key-space command on this node's store; a write to a key a client blocks on
+   * tries that client again (blocking.ts).
+   */
+  private runHere(entry: Entry & { kind: "kv" }, args: Args): Reply {
+    const seq = this.store.writeSeq;
+    const reply = entry.handler(this.ctx, args);
+    if (this.store.writeSeq !== seq) this.blocking.wrote(entry.spec, args);
+    return reply;
   }
 
   /** The time the commands of the current input run at. */
@@ -717,18 +723,11 @@ export class HomeostatNode {
   /** Sends the held replies that are now durable, or the error that replaced them. */
   private releaseHeld(failure: StorageError | null): void {
     for (const client of this.waiting) this.release(client, failure);
-    if (this.durableWaits.length > 0) {
-      const durable = this.store.durableSeq;
-      const ready = this.durableWaits.filter((w) => w.seq <= durable);
-      if (ready.length > 0) {
-        this.durableWaits.splice(
-          0,
-          this.durableWaits.length,
-          ...this.durableWaits.filter((w) => w.seq > durable),
-        );
-        for (const w of ready) w.done(failure);
-      }
-    }
+    // Pushed in the order of their seqs: the durable ones are a prefix.
+    const durable = this.store.durableSeq;
+    let n = 0;
+    while (n < this.durableWaits.length && (this.durableWaits[n]?.seq ?? 0) <= durable) n++;
+    for (const w of this.durableWaits.splice(0, n)) w.done(failure);
   }
 
   /** Sends `client`'s held replies that are ready, in order, up to the first that is not. */
@@ -760,9 +759,9 @@ export class HomeostatNode {
     reply: Reply | Promise<Reply>,
   ): Reply | Promise<Reply> {
     if (!(reply instanceof Promise)) {
-      return foundNothing(reply) ? this.block(client, name, args) : reply;
+      return foundNothing(reply) ? this.block(client, name, copyArgs(args)) : reply;
     }
-    const kept = new ArrayArgs(copyParts(args));
+    const kept = copyArgs(args); // the parser's buffers are reused before the reply comes
     return reply.then((r) =>
       foundNothing(r) && this.clients.has(client.id) && !client.closing
         ? this.block(client, name, kept)
@@ -770,9 +769,9 @@ export class HomeostatNode {
     );
   }
 
-  private block(client: Client, name: string, args: Args): Promise<Reply> {
+  private block(client: Client, name: string, parts: Buffer[]): Promise<Reply> {
     this.pauseReading(client);
-    return this.blocking.block(client, name, args);
+    return this.blocking.block(client, name, parts);
   }
 
   /**
@@ -784,14 +783,9 @@ export class HomeostatNode {
     if (entry === undefined || entry.kind !== "kv") return R.error(`ERR unknown command '${name}'`);
     const routed = this.router?.route(client, name, entry.spec, args) ?? null;
     if (routed !== null) return routed;
-    const now = this.clock.nowMs();
-    this.ctx.nowMs = now;
-    this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen;
-    this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
-    const before = this.store.writeSeq;
-    const reply = entry.handler(this.ctx, args);
+    this.prepareContext(this.clock.nowMs());
+    const reply = this.runHere(entry, args);
     const seq = this.store.writeSeq;
-    if (seq !== before) this.blocking.wrote(entry.spec, args);
     if (foundNothing(reply) || seq <= this.store.durableSeq) return reply;
     this.requestFlush();
     return new Promise((resolve) => {
@@ -876,12 +870,6 @@ export class HomeostatNode {
 
 /** A cluster node tries each blocked client at least this often (blocking.ts). */
 const blockedPollMs = 1000;
-
-function copyParts(args: Args): Buffer[] {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
-  return parts;
-}
 
 function misconf(err: StorageError): Reply {
   return R.error(

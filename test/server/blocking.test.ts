@@ -16,8 +16,12 @@ function fakeClient(id: number): Client {
   return { id, blocked: false } as unknown as Client;
 }
 
-function args(...parts: string[]): ArrayArgs {
-  return new ArrayArgs(parts.map((p) => Buffer.from(p)));
+function parts(...words: string[]): Buffer[] {
+  return words.map((w) => Buffer.from(w));
+}
+
+function args(...words: string[]): ArrayArgs {
+  return new ArrayArgs(parts(...words));
 }
 
 interface Harness {
@@ -85,9 +89,9 @@ describe("blocked clients", () => {
   it("serves the clients of a key one at a time, in the order they blocked", async () => {
     const h = harness();
     const [c1, c2, c3] = [fakeClient(1), fakeClient(2), fakeClient(3)];
-    const r1 = h.blocking.block(c1, "blpop", args("blpop", "q", "0"));
-    const r2 = h.blocking.block(c2, "blpop", args("blpop", "other", "q", "0"));
-    const r3 = h.blocking.block(c3, "blpop", args("blpop", "q", "0"));
+    const r1 = h.blocking.block(c1, "blpop", parts("blpop", "q", "0"));
+    const r2 = h.blocking.block(c2, "blpop", parts("blpop", "other", "q", "0"));
+    const r3 = h.blocking.block(c3, "blpop", parts("blpop", "q", "0"));
     assert.equal(h.blocking.size, 3);
     assert.equal(c1.blocked, true);
     h.lists.set("q", ["a", "b"]);
@@ -111,11 +115,11 @@ describe("blocked clients", () => {
     const c = fakeClient(1);
     const started = Date.now();
     assert.equal(
-      (await h.blocking.block(c, "blpop", args("blpop", "q", "0.03"))).kind,
+      (await h.blocking.block(c, "blpop", parts("blpop", "q", "0.03"))).kind,
       "nullArray",
     );
     assert.ok(Date.now() - started >= 25);
-    const moved = h.blocking.block(c, "blmove", args("blmove", "q", "d", "left", "left", "0.02"));
+    const moved = h.blocking.block(c, "blmove", parts("blmove", "q", "d", "left", "left", "0.02"));
     h.lists.set("q", ["x"]);
     h.blocking.signal("q");
     // The try takes 40 ms, the timeout 20: the element it popped is answered, not lost.
@@ -124,7 +128,7 @@ describe("blocked clients", () => {
 
   it("tries every blocked client once a poll interval has passed, without a signal", async () => {
     const h = harness({ pollMs: 20 });
-    const popped = h.blocking.block(fakeClient(7), "brpop", args("brpop", "q", "0"));
+    const popped = h.blocking.block(fakeClient(7), "brpop", parts("brpop", "q", "0"));
     h.lists.set("q", ["late"]);
     assert.deepEqual(await popped, R.array([R.bulk("q"), R.bulk("late")]));
     assert.ok(h.tries.length >= 1);
@@ -133,11 +137,11 @@ describe("blocked clients", () => {
 
   it("keeps a pop blocked when its key holds another type; BLMOVE answers WRONGTYPE", async () => {
     const h = harness();
-    const pop = h.blocking.block(fakeClient(1), "blpop", args("blpop", "q", "0"));
+    const pop = h.blocking.block(fakeClient(1), "blpop", parts("blpop", "q", "0"));
     const move = h.blocking.block(
       fakeClient(2),
       "blmove",
-      args("blmove", "m", "d", "left", "left", "0"),
+      parts("blmove", "m", "d", "left", "left", "0"),
     );
     h.lists.set("q", []);
     h.lists.set("m", []);
@@ -155,11 +159,11 @@ describe("blocked clients", () => {
   it("CLIENT UNBLOCK answers null or the UNBLOCKED error", async () => {
     const h = harness();
     const c = fakeClient(1);
-    const a = h.blocking.block(c, "blpop", args("blpop", "q", "0"));
+    const a = h.blocking.block(c, "blpop", parts("blpop", "q", "0"));
     assert.equal(h.blocking.unblock(c, false), true);
     assert.equal((await a).kind, "nullArray");
     assert.equal(h.blocking.unblock(c, false), false);
-    const b = h.blocking.block(c, "blpop", args("blpop", "q", "0"));
+    const b = h.blocking.block(c, "blpop", parts("blpop", "q", "0"));
     h.blocking.unblock(c, true);
     assert.deepEqual(await b, R.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
   });
