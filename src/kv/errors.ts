@@ -64,7 +64,7 @@ export const ERRORS = {
   OUT_OF_RANGE: {
     message: "ERR value is out of range",
     meaning:
-      "HRANDFIELD with WITHVALUES was given a count beyond ±(2^63 − 1)/2; HRANDFIELD or SRANDMEMBER a negative count beyond −1,000,000 (a Homeostat bound: the reply is built whole).",
+      "HRANDFIELD with WITHVALUES or ZRANDMEMBER with WITHSCORES was given a count beyond ±(2^63 − 1)/2; HRANDFIELD, SRANDMEMBER or ZRANDMEMBER a negative count beyond −1,000,000 (a Homeostat bound: the reply is built whole).",
   },
   INVALID_EXPIRE: {
     message: "ERR invalid expire time in '%s' command",
@@ -85,13 +85,64 @@ export const ERRORS = {
     meaning:
       "A set write would make the set's encoding longer than proto-max-bulk-len (Homeostat stores a set as one value; Redis has no such limit).",
   },
+  ZSET_TOO_LONG: {
+    message: "ERR sorted set exceeds maximum allowed size (proto-max-bulk-len)",
+    meaning:
+      "A sorted set write would make the sorted set's encoding longer than proto-max-bulk-len (Homeostat stores a sorted set as one value; Redis has no such limit).",
+  },
+  ZSET_NAN_SCORE: {
+    message: "ERR resulting score is not a number (NaN)",
+    meaning: "ZINCRBY or ZADD INCR would make a score NaN (inf plus -inf).",
+  },
+  ZSET_RANGE_NOT_FLOAT: {
+    message: "ERR min or max is not a float",
+    meaning:
+      "A score range (ZRANGEBYSCORE, ZCOUNT, ZRANGE BYSCORE...) has an end that is not a number, optionally after '('.",
+  },
+  ZSET_LEX_RANGE_INVALID: {
+    message: "ERR min or max not valid string range item",
+    meaning:
+      "A lex range (ZRANGEBYLEX, ZLEXCOUNT, ZRANGE BYLEX...) has an end other than '-', '+', or a string after '[' or '('.",
+  },
+  ZADD_NX_XX: {
+    message: "ERR XX and NX options at the same time are not compatible",
+    meaning: "ZADD was given both NX and XX.",
+  },
+  ZADD_GT_LT_NX: {
+    message: "ERR GT, LT, and/or NX options at the same time are not compatible",
+    meaning: "ZADD was given GT with LT, or either with NX.",
+  },
+  ZADD_INCR_PAIRS: {
+    message: "ERR INCR option supports a single increment-element pair",
+    meaning: "ZADD INCR was given more than one score and member.",
+  },
+  ZRANGE_LIMIT_BY_RANK: {
+    message:
+      "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+    meaning: "ZRANGE or ZRANGESTORE was given LIMIT for a range of ranks.",
+  },
+  ZRANGE_WITHSCORES_BYLEX: {
+    message: "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+    meaning: "ZRANGE BYLEX or ZRANGEBYLEX was given WITHSCORES.",
+  },
+  ZSET_NUMKEYS: {
+    message: "ERR at least 1 input key is needed for '%s' command",
+    meaning:
+      "ZUNION, ZINTER, ZDIFF, their STORE forms or ZINTERCARD were given a key count below 1.",
+  },
+  ZSET_WEIGHT_NOT_FLOAT: {
+    message: "ERR weight value is not a float",
+    meaning: "ZUNION, ZINTER or their STORE forms were given a WEIGHTS value that is not a number.",
+  },
   NOT_POSITIVE: {
     message: "ERR value is out of range, must be positive",
-    meaning: "SPOP, LPOP or RPOP was given a count that is negative or not an integer.",
+    meaning:
+      "SPOP, LPOP, RPOP, ZPOPMIN or ZPOPMAX was given a count that is negative or not an integer.",
   },
   NUMKEYS_NOT_POSITIVE: {
     message: "ERR numkeys should be greater than 0",
-    meaning: "SINTERCARD, LMPOP or BLMPOP was given a key count below 1, or not an integer.",
+    meaning:
+      "SINTERCARD, LMPOP, BLMPOP, ZMPOP or BZMPOP was given a key count below 1, or not an integer.",
   },
   NUMKEYS_TOO_MANY: {
     message: "ERR Number of keys can't be greater than number of args",
@@ -99,7 +150,7 @@ export const ERRORS = {
   },
   LIMIT_NEGATIVE: {
     message: "ERR LIMIT can't be negative",
-    meaning: "SINTERCARD was given a LIMIT that is negative or not an integer.",
+    meaning: "SINTERCARD or ZINTERCARD was given a LIMIT that is negative or not an integer.",
   },
   LIST_TOO_LONG: {
     message: "ERR list exceeds maximum allowed size (proto-max-bulk-len)",
@@ -121,7 +172,7 @@ export const ERRORS = {
   },
   COUNT_NOT_POSITIVE: {
     message: "ERR count should be greater than 0",
-    meaning: "LMPOP or BLMPOP was given a COUNT below 1, or not an integer.",
+    meaning: "LMPOP, BLMPOP, ZMPOP or BZMPOP was given a COUNT below 1, or not an integer.",
   },
   RANK_ZERO: {
     message:

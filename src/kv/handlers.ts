@@ -8,6 +8,7 @@ import { SCAN_HANDLERS } from "./scan.js";
 import { SET_HANDLERS } from "./sets.js";
 import { STRING_HANDLERS } from "./strings.js";
 import type { CommandHandler } from "./types.js";
+import { ZSET_HANDLERS } from "./zsets.js";
 
 /**
  * Every command implemented in this folder, keyed by lower-case name. Each has a spec in
@@ -20,6 +21,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...HASH_HANDLERS,
   ...SET_HANDLERS,
   ...LIST_HANDLERS,
+  ...ZSET_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,

@@ -462,7 +462,7 @@ const hgetall: CommandHandler = (ctx, args) =>
 export const RANDOM_REPEATS_MAX = 1_000_000;
 
 /** HRANDFIELD's count with WITHVALUES must stay within ±LONG_MAX/2, as Redis checks. */
-const RANDFIELD_WITHVALUES_MAX = (2n ** 63n - 1n) / 2n;
+export const RANDFIELD_WITHVALUES_MAX = (2n ** 63n - 1n) / 2n;
 
 /**
  * HRANDFIELD key [count [WITHVALUES]], as Redis's hrandfieldCommand: without a count one

@@ -174,10 +174,16 @@ function parseIndex(buf: Buffer): number | Reply {
   return n === undefined ? NOT_INTEGER : Number(n);
 }
 
-/** LEFT or RIGHT: true for LEFT (the head), else SYNTAX. */
-function parseEnd(args: Args, i: number): boolean | Reply {
-  if (args.is(i, "left")) return true;
-  if (args.is(i, "right")) return false;
+const LEFT_RIGHT = ["left", "right"] as const;
+
+/** LEFT or RIGHT (or `ends`' two words): true for LEFT (the head), else SYNTAX. */
+function parseEnd(
+  args: Args,
+  i: number,
+  ends: readonly [string, string] = LEFT_RIGHT,
+): boolean | Reply {
+  if (args.is(i, ends[0])) return true;
+  if (args.is(i, ends[1])) return false;
   return SYNTAX;
 }
 
@@ -316,13 +322,20 @@ interface MpopArgs {
   readonly count: number;
 }
 
-/** LMPOP's and BLMPOP's arguments from the key count at `at` on, or the error they get. */
-export function parseMpop(args: Args, at: number): MpopArgs | Reply {
+/**
+ * LMPOP's and BLMPOP's arguments from the key count at `at` on, or the error they get;
+ * ZMPOP and BZMPOP name their ends MIN and MAX (`ends`), `head` then meaning MIN.
+ */
+export function parseMpop(
+  args: Args,
+  at: number,
+  ends: readonly [string, string] = LEFT_RIGHT,
+): MpopArgs | Reply {
   const numkeys = parseI64(args.buf(at));
   if (numkeys === undefined || numkeys < 1n) return errorReply("NUMKEYS_NOT_POSITIVE");
   const whereAt = at + 1 + Number(numkeys);
   if (numkeys > BigInt(args.length) || whereAt >= args.length) return SYNTAX;
-  const head = parseEnd(args, whereAt);
+  const head = parseEnd(args, whereAt, ends);
   if (isReply(head)) return head;
   let count = -1;
   for (let j = whereAt + 1; j < args.length; j++) {

@@ -7,10 +7,10 @@ import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 
 /**
- * Clients blocked by BLPOP, BRPOP, BLMOVE, BRPOPLPUSH and BLMPOP.
+ * Clients blocked by BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX and BZMPOP.
  *
  * The key space runs a blocking command as Redis runs it for a client that may not block
- * (kv/lists.ts): it pops if it can, else answers null. On a null, the node blocks the
+ * (kv/lists.ts, kv/zsets.ts): it pops if it can, else answers null. On a null, the node blocks the
  * client here, on the keys the command names, and runs the command again whenever one of
  * them is written: on a standalone node, by a command this node ran; on a cluster node, by
  * an entry this node's replica of the key's shard applied (every replica applies every
@@ -36,6 +36,9 @@ const BLOCKING: ReadonlyMap<string, Reply> = new Map([
   ["blmpop", R.NULL_ARRAY],
   ["blmove", R.NULL],
   ["brpoplpush", R.NULL],
+  ["bzpopmin", R.NULL_ARRAY],
+  ["bzpopmax", R.NULL_ARRAY],
+  ["bzmpop", R.NULL_ARRAY],
 ]);
 
 /**
@@ -63,12 +66,15 @@ export function blockingWait(name: string, args: Args): { keys: string[]; timeou
   switch (name) {
     case "blpop":
     case "brpop":
+    case "bzpopmin":
+    case "bzpopmax":
       keys = [];
       for (let i = 1; i < args.length - 1; i++) keys.push(args.buf(i));
       timeoutAt = args.length - 1;
       break;
-    case "blmpop": {
-      const parsed = parseMpop(args, 2);
+    case "blmpop":
+    case "bzmpop": {
+      const parsed = parseMpop(args, 2, name === "bzmpop" ? ["min", "max"] : undefined);
       keys = isReply(parsed) ? [] : parsed.keys;
       timeoutAt = 1;
       break;

@@ -9,6 +9,7 @@ import { mpopKeyless } from "../kv/lists.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
+import { zsetKeyless } from "../kv/zsets.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client, QueuedCommand } from "./client.js";
@@ -101,6 +102,13 @@ export class ClusterRouter implements CommandRouter {
         case "lmpop":
         case "blmpop":
           return mpopKeyless(name, args);
+        case "zmpop":
+        case "bzmpop":
+        case "zunion":
+        case "zinter":
+        case "zdiff":
+        case "zintercard":
+          return zsetKeyless(name, args);
         default:
           return R.error(`ERR '${name}' is not supported by a sharded cluster`);
       }

@@ -48,6 +48,12 @@ export interface Settings {
    */
   listMaxListpackSize: number;
   listCompressDepth: number;
+  /**
+   * Redis's zset-max-listpack-entries and -value (alias zset-max-ziplist-*): accepted and
+   * reported, as the hash ones; a sorted set is stored one way here (kv/zsets.ts).
+   */
+  zsetMaxListpackEntries: number;
+  zsetMaxListpackValue: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -70,6 +76,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     setMaxIntsetEntries: 512,
     listMaxListpackSize: -2,
     listCompressDepth: 0,
+    zsetMaxListpackEntries: 128,
+    zsetMaxListpackValue: 64,
     ...overrides,
   };
 }
@@ -91,7 +99,9 @@ function intSetting(
     | "hashMaxListpackValue"
     | "setMaxIntsetEntries"
     | "listMaxListpackSize"
-    | "listCompressDepth",
+    | "listCompressDepth"
+    | "zsetMaxListpackEntries"
+    | "zsetMaxListpackValue",
   min: number,
   max: number,
 ): SettingSpec {
@@ -150,6 +160,10 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["list-max-listpack-size", intSetting("listMaxListpackSize", -(2 ** 31), 2 ** 31 - 1)],
   ["list-max-ziplist-size", intSetting("listMaxListpackSize", -(2 ** 31), 2 ** 31 - 1)],
   ["list-compress-depth", intSetting("listCompressDepth", 0, 2 ** 31 - 1)],
+  ["zset-max-listpack-entries", intSetting("zsetMaxListpackEntries", 0, 2 ** 53 - 1)],
+  ["zset-max-listpack-value", intSetting("zsetMaxListpackValue", 0, 2 ** 53 - 1)],
+  ["zset-max-ziplist-entries", intSetting("zsetMaxListpackEntries", 0, 2 ** 53 - 1)],
+  ["zset-max-ziplist-value", intSetting("zsetMaxListpackValue", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {

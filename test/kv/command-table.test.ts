@@ -53,6 +53,45 @@ const SERVER_SIDE = [
   "spublish",
 ];
 
+/** The sorted-set commands of Redis 7.0.15 (src/commands/*.json, group sorted_set there). */
+const ZSET_COMMANDS = [
+  "zadd",
+  "zcard",
+  "zcount",
+  "zdiff",
+  "zdiffstore",
+  "zincrby",
+  "zinter",
+  "zintercard",
+  "zinterstore",
+  "zlexcount",
+  "zmpop",
+  "bzmpop",
+  "zmscore",
+  "zpopmax",
+  "zpopmin",
+  "bzpopmax",
+  "bzpopmin",
+  "zrandmember",
+  "zrange",
+  "zrangebylex",
+  "zrangebyscore",
+  "zrangestore",
+  "zrank",
+  "zrem",
+  "zremrangebylex",
+  "zremrangebyrank",
+  "zremrangebyscore",
+  "zrevrange",
+  "zrevrangebylex",
+  "zrevrangebyscore",
+  "zrevrank",
+  "zscan",
+  "zscore",
+  "zunion",
+  "zunionstore",
+];
+
 describe("command table", () => {
   it("has a spec for every handler, and a handler for every spec not served elsewhere", () => {
     for (const name of KV_HANDLERS.keys()) assert.ok(COMMAND_SPECS.has(name), name);
@@ -173,6 +212,26 @@ describe("command table", () => {
     assert.equal(mset?.type, "block");
     assert.equal(mset?.multiple, true);
   });
+
+  it("has the 35 sorted-set commands of Redis 7.0, in group sorted-set as COMMAND DOCS names it", () => {
+    const zset = [...COMMAND_SPECS.values()].filter((s) => s.group === "sorted-set");
+    assert.deepEqual(zset.map((s) => s.name).sort(), [...ZSET_COMMANDS].sort());
+    for (const name of ZSET_COMMANDS) {
+      assert.equal(spec(name).group, "sorted-set", name);
+      assert.ok(spec(name).aclCategories.includes("@sortedset"), name);
+    }
+    assert.deepEqual(
+      spec("zadd")
+        .arguments.at(-1)
+        ?.arguments?.map((a) => [a.name, a.type]),
+      [
+        ["score", "double"],
+        ["member", "string"],
+      ],
+    );
+    assert.deepEqual(spec("zrangebyscore").docFlags, ["deprecated"]);
+    assert.equal(spec("zrange").docFlags, undefined);
+  });
 });
 
 describe("key positions", () => {
@@ -222,6 +281,62 @@ describe("key positions", () => {
     assert.deepEqual(spec("lpush").flags, ["write", "denyoom", "fast"]);
     assert.deepEqual(spec("lrange").flags, ["readonly"]);
     assert.deepEqual(spec("lmpop").flags, ["write", "movablekeys"]);
+  });
+
+  it("find the sorted-set keys: up to the timeout, by their count, or dst then src", () => {
+    // BZPOPMIN/BZPOPMAX: every argument up to the timeout.
+    assert.deepEqual(idx("BZPOPMIN", "a", "b", "c", "0"), [1, 2, 3]);
+    assert.deepEqual(idx("BZPOPMAX", "a", "0.5"), [1]);
+    // The *STORE algebra: the destination, then numkeys keys (WEIGHTS and AGGREGATE are not).
+    assert.deepEqual(idx("ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"), [1, 3, 4]);
+    assert.deepEqual(idx("ZINTERSTORE", "d", "1", "a", "AGGREGATE", "MAX"), [1, 3]);
+    assert.deepEqual(idx("ZDIFFSTORE", "d", "2", "a", "b"), [1, 3, 4]);
+    // A count running past the arguments gives no keys at all, as in Redis.
+    assert.deepEqual(idx("ZUNIONSTORE", "d", "3", "a", "b"), []);
+    assert.deepEqual(idx("ZUNION", "2", "a", "b", "WITHSCORES"), [2, 3]);
+    assert.deepEqual(idx("ZINTERCARD", "1", "a", "LIMIT", "5"), [2]);
+    assert.deepEqual(idx("ZMPOP", "2", "a", "b", "MIN", "COUNT", "2"), [2, 3]);
+    // BZMPOP: the timeout, then numkeys and the keys.
+    assert.deepEqual(idx("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "3"), [3, 4]);
+    assert.deepEqual(idx("BZMPOP", "1.5", "1", "a", "MIN"), [3]);
+    // ZRANGESTORE: dst, then src.
+    assert.deepEqual(idx("ZRANGESTORE", "d", "s", "0", "-1"), [1, 2]);
+    assert.deepEqual(
+      idx("ZRANGESTORE", "d", "s", "(1", "+inf", "BYSCORE", "LIMIT", "0", "2"),
+      [1, 2],
+    );
+    assert.deepEqual(idx("ZADD", "z", "1", "m"), [1]);
+  });
+
+  it("flag the blocking sorted-set pops and the counted keys as Redis does", () => {
+    for (const name of ["bzpopmin", "bzpopmax", "bzmpop"]) {
+      assert.ok(spec(name).flags.includes("blocking"), name);
+      assert.ok(spec(name).aclCategories.includes("@blocking"), name);
+    }
+    assert.deepEqual(spec("bzpopmin").flags, ["write", "noscript", "blocking", "fast"]);
+    assert.deepEqual(spec("bzpopmin").aclCategories, [
+      "@write",
+      "@sortedset",
+      "@fast",
+      "@blocking",
+    ]);
+    assert.deepEqual(spec("bzmpop").flags, ["write", "blocking", "movablekeys"]);
+    assert.deepEqual(spec("zmpop").flags, ["write", "movablekeys"]);
+    const info = (s: CommandSpec) => [s.arity, s.flags, s.firstKey, s.lastKey, s.step];
+    assert.deepEqual(info(spec("bzpopmax")), [
+      -3,
+      ["write", "noscript", "blocking", "fast"],
+      1,
+      -2,
+      1,
+    ]);
+    assert.deepEqual(info(spec("zunionstore")), [-4, ["write", "denyoom", "movablekeys"], 1, 1, 1]);
+    assert.deepEqual(info(spec("zunion")), [-3, ["readonly", "movablekeys"], 0, 0, 0]);
+    assert.deepEqual(info(spec("zrangestore")), [-5, ["write", "denyoom"], 1, 2, 1]);
+    assert.deepEqual(info(spec("zadd")), [-4, ["write", "denyoom", "fast"], 1, 1, 1]);
+    for (const name of ZSET_COMMANDS) {
+      if (!name.startsWith("bz")) assert.ok(!spec(name).flags.includes("blocking"), name);
+    }
   });
 
   it("never point past the arguments", () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built CLI entry point (dist/src/cli/main.js), next to this compiled test. */
@@ -149,5 +150,17 @@ export async function waitFor(
     if (await check()) return performance.now() - start;
     if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until INFO says `count` clients are blocked. */
+export async function waitForBlocked(client: Redis, count: number): Promise<void> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const info = await client.info("clients");
+    const n = Number(/blocked_clients:(\d+)/.exec(info)?.[1] ?? "-1");
+    if (n === count) return;
+    if (Date.now() > until) throw new Error(`blocked_clients stayed ${n}, not ${count}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

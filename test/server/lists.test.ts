@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { type RunningNode, removeDir, startNode, tempDir } from "./harness.js";
+import { type RunningNode, removeDir, startNode, tempDir, waitForBlocked } from "./harness.js";
 
 /**
  * Lists and the blocking pops against a real node over loopback, in both modes: a
@@ -140,16 +140,4 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.deepEqual(await client.lrange("abandoned", 0, -1), ["kept"]);
     });
   });
-}
-
-/** Waits until INFO says `count` clients are blocked. */
-async function waitForBlocked(client: Redis, count: number): Promise<void> {
-  const until = Date.now() + 5000;
-  for (;;) {
-    const info = await client.info("clients");
-    const n = Number(/blocked_clients:(\d+)/.exec(info)?.[1] ?? "-1");
-    if (n === count) return;
-    if (Date.now() > until) throw new Error(`blocked_clients stayed ${n}, not ${count}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
