@@ -333,8 +333,9 @@ function commandInfo(spec: CommandSpec): Reply {
     R.integer(spec.step),
     R.set(spec.aclCategories.map((c) => R.simple(c))),
     R.set(spec.tips.map((t) => R.bulk(t))),
-    R.array(spec.keySpecs.map(keySpecInfo)),
-    R.array((spec.subcommands ?? []).map(commandInfo)),
+    // Sets in RESP3, as Redis 7.0 sends them (subcommands: an empty set, else an array).
+    R.set(spec.keySpecs.map(keySpecInfo)),
+    spec.subcommands?.length ? R.array(spec.subcommands.map(commandInfo)) : R.set([]),
   ]);
 }
 
