@@ -22,17 +22,22 @@ import type { CommandHandler, ExecContext } from "./types.js";
 
 /**
  * Sorted sets. A sorted set is one stored value holding its members in order of score,
- * then of the member's bytes (memcmp, as Redis orders equal scores), each with its score:
+ * then of the member's bytes (memcmp, as Redis orders equal scores), each with its score
+ * and its length on both sides, so that it can be walked from either end:
  *
  *   data   = count:u32 entry{count}
- *   entry  = score:f64 length:u32 bytes
+ *   entry  = score:f64 length:u32 bytes length:u32
  *
- * A command decodes the entries into two arrays (views of the data, no copy), works on
- * them (ranks are indexes, a score range is found by binary search) and a write encodes
- * the result in one copy: O(N) in the set's bytes, as hashes, sets and lists are here
- * (docs/commands.md, "sorted set"). Redis keeps a small sorted set as a listpack, which
- * it also walks and rewrites whole; past 128 members it switches to a skip list with a
- * hash table, O(log N) a write, which a value of its own per member would match here.
+ * The commands a sorted set is used for most work on the bytes: ZADD and ZINCRBY of one
+ * member, ZREM of one, ZSCORE, ZRANK and ZMSCORE find the member by a walk that compares
+ * lengths first, and a write builds the new value in one copy of the old around the
+ * entry it moves, adds or removes; ranges by rank walk from the nearer end and ranges by
+ * score from the end they start at, reading only what they return. The other commands
+ * (several members at once, lex ranges, the algebra) decode the entries into two arrays
+ * (views of the data, no copy) and encode the result. Either way a write is O(N) in the
+ * set's bytes, as hashes, sets and lists are here (docs/commands.md, "sorted set"). Redis
+ * keeps a small sorted set as a listpack, which it also walks and rewrites whole; past 128
+ * members it switches to a skip list with a hash table, O(log N) a write.
  * An empty sorted set is never stored: the command that removes the last member deletes
  * the key.
  *
@@ -41,6 +46,7 @@ import type { CommandHandler, ExecContext } from "./types.js";
  */
 
 const ZERO = integer(0);
+const ONE = integer(1);
 const ZSET_TOO_LONG = errorReply("ZSET_TOO_LONG");
 const NAN_SCORE = errorReply("ZSET_NAN_SCORE");
 const RANGE_NOT_FLOAT = errorReply("ZSET_RANGE_NOT_FLOAT");
@@ -48,8 +54,12 @@ const LEX_RANGE_INVALID = errorReply("ZSET_LEX_RANGE_INVALID");
 const EMPTY_SCAN = array([bulk("0"), array([])]);
 
 const headerBytes = 4;
-/** An entry's bytes besides its member's: its score and the member's length. */
-const entryOverhead = 12;
+/** An entry's bytes besides its member's: its score and the member's length, twice. */
+const entryOverhead = 16;
+/** Where an entry's member starts, from the entry's start. */
+const memberAt = 12;
+
+const truncated = () => new RangeError("sorted set value truncated");
 
 /** A sorted set decoded: member i has score i; ordered by score, then member bytes. */
 export interface Entries {
@@ -62,6 +72,25 @@ export function zsetLength(data: Buffer): number {
   return data.readUInt32BE(0);
 }
 
+/** The end of the entry at `at` (where the next one starts). */
+function entryEnd(data: Buffer, at: number): number {
+  const end = at + entryOverhead + data.readUInt32BE(at + 8);
+  if (end > data.length) throw truncated();
+  return end;
+}
+
+/** The member of the entry at `at`, a view of `data`. */
+function memberOf(data: Buffer, at: number): Buffer {
+  return data.subarray(at + memberAt, at + memberAt + data.readUInt32BE(at + 8));
+}
+
+/** The start of the entry that ends at `end`. */
+function entryStart(data: Buffer, end: number): number {
+  const at = end - entryOverhead - data.readUInt32BE(end - 4);
+  if (at < headerBytes) throw truncated();
+  return at;
+}
+
 /** Every member and score of a sorted set, in order, members as views of `data`. */
 export function zsetEntries(data: Buffer): Entries {
   const count = data.readUInt32BE(0);
@@ -69,15 +98,23 @@ export function zsetEntries(data: Buffer): Entries {
   const scores: number[] = new Array(count);
   let at = headerBytes;
   for (let i = 0; i < count; i++) {
-    if (at + entryOverhead > data.length) throw new RangeError("sorted set value truncated");
+    if (at + entryOverhead > data.length) throw truncated();
+    const end = entryEnd(data, at);
     scores[i] = data.readDoubleBE(at);
-    const end = at + entryOverhead + data.readUInt32BE(at + 8);
-    if (end > data.length) throw new RangeError("sorted set value truncated");
-    members[i] = data.subarray(at + entryOverhead, end);
+    members[i] = data.subarray(at + memberAt, end - 4);
     at = end;
   }
   if (at !== data.length) throw new RangeError("sorted set value has trailing bytes");
   return { members, scores };
+}
+
+/** Writes one entry at `at`; where it ends. A -0 is stored as 0, as Redis's listpack does. */
+function writeEntry(out: Buffer, at: number, score: number, member: Buffer): number {
+  out.writeDoubleBE(score + 0, at);
+  out.writeUInt32BE(member.length, at + 8);
+  const end = at + memberAt + member.copy(out, at + memberAt);
+  out.writeUInt32BE(member.length, end);
+  return end + 4;
 }
 
 /** The data of `e` (members copied), or ZSET_TOO_LONG past proto-max-bulk-len. */
@@ -89,13 +126,127 @@ function encode(ctx: ExecContext, e: Entries): Buffer | Reply {
   out.writeUInt32BE(e.members.length, 0);
   let at = headerBytes;
   for (let i = 0; i < e.members.length; i++) {
-    const m = e.members[i] as Buffer;
-    // + 0: a -0 is stored as 0, as Redis's small encoding stores it (an integer 0).
-    out.writeDoubleBE((e.scores[i] as number) + 0, at);
-    out.writeUInt32BE(m.length, at + 8);
-    at += entryOverhead + m.copy(out, at + entryOverhead);
+    at = writeEntry(out, at, e.scores[i] as number, e.members[i] as Buffer);
   }
   return out;
+}
+
+/** The u32 at `at`, read without Buffer's checks: the walks below read one per entry. */
+function u32(data: Buffer, at: number): number {
+  return (
+    (((data[at] as number) << 24) |
+      ((data[at + 1] as number) << 16) |
+      ((data[at + 2] as number) << 8) |
+      (data[at + 3] as number)) >>>
+    0
+  );
+}
+
+/** Where `member` is in `data`: its entry's start and rank, or undefined. */
+function findMember(data: Buffer, member: Buffer): { at: number; rank: number } | undefined {
+  const count = zsetLength(data);
+  const len = member.length;
+  // Members often share a prefix (user:1234): the last byte tells most apart, in JS,
+  // before a native compare.
+  const last = member[len - 1];
+  let at = headerBytes;
+  for (let rank = 0; rank < count; rank++) {
+    const n = u32(data, at + 8);
+    const m = at + memberAt;
+    if (
+      n === len &&
+      (len === 0 || (data[m + n - 1] === last && data.compare(member, 0, len, m, m + n) === 0))
+    ) {
+      return { at, rank };
+    }
+    at = m + n + 4;
+  }
+  if (at !== data.length) throw truncated();
+  return undefined;
+}
+
+/** Where an entry of `score` and `member` belongs in `data`: the first entry after it. */
+function insertionPoint(data: Buffer, score: number, member: Buffer): number {
+  const count = zsetLength(data);
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
+  let at = headerBytes;
+  for (let i = 0; i < count; i++) {
+    const s = view.getFloat64(at);
+    const end = at + entryOverhead + u32(data, at + 8);
+    if (s > score) return at;
+    if (s === score && data.compare(member, 0, member.length, at + memberAt, end - 4) > 0) {
+      return at;
+    }
+    at = end;
+  }
+  return at;
+}
+
+/**
+ * `data` (undefined: none yet) with the entry at `remove` taken out (-1: none) and an entry
+ * of `score` and `member` put in at `insert` (an entry's start in `data`, or its end; -1:
+ * none), in one copy; ZSET_TOO_LONG past proto-max-bulk-len.
+ */
+function spliced(
+  ctx: ExecContext,
+  data: Buffer | undefined,
+  remove: number,
+  insert: number,
+  score: number,
+  member: Buffer,
+): Buffer | Reply {
+  const old = data ?? EMPTY_ZSET;
+  const removeEnd = remove < 0 ? -1 : entryEnd(old, remove);
+  const bytes =
+    old.length -
+    (remove < 0 ? 0 : removeEnd - remove) +
+    (insert < 0 ? 0 : entryOverhead + member.length);
+  if (bytes > ctx.maxBulkBytes) return ZSET_TOO_LONG;
+  const out = Buffer.allocUnsafe(bytes);
+  out.writeUInt32BE(zsetLength(old) - (remove < 0 ? 0 : 1) + (insert < 0 ? 0 : 1), 0);
+  let w = headerBytes;
+  let r = headerBytes;
+  const copyTo = (upTo: number) => {
+    w += old.copy(out, w, r, upTo);
+    r = upTo;
+  };
+  if (insert >= 0 && (remove < 0 || insert <= remove)) {
+    copyTo(insert);
+    w = writeEntry(out, w, score, member);
+  }
+  if (remove >= 0) {
+    copyTo(remove);
+    r = removeEnd;
+  }
+  if (insert >= 0 && remove >= 0 && insert > remove) {
+    copyTo(insert);
+    w = writeEntry(out, w, score, member);
+  }
+  copyTo(old.length);
+  return out;
+}
+
+const EMPTY_ZSET = Buffer.alloc(headerBytes);
+
+/** The entries' starts of ranks `from` to `to` (0 ≤ from ≤ to < count), walked from the nearer end. */
+function ranksAt(data: Buffer, from: number, to: number): number[] {
+  const count = zsetLength(data);
+  const out: number[] = [];
+  if (from <= count - 1 - to) {
+    let at = headerBytes;
+    for (let i = 0; i <= to; i++) {
+      if (i >= from) out.push(at);
+      at = entryEnd(data, at);
+    }
+    return out;
+  }
+  let end = data.length;
+  for (let i = count - 1; i >= from; i--) {
+    const at = entryStart(data, end);
+    if (i <= to) out.push(at);
+    end = at;
+  }
+  return out.reverse();
 }
 
 /** The order of a sorted set: by score, then by the members' bytes. */
@@ -197,11 +348,6 @@ function withChanges(e: Entries, changes: Map<string, { member: Buffer; score: n
   return { members, scores };
 }
 
-/** Member i of `e` as [member, score] replies. */
-function entryReplies(e: Entries, i: number): [Reply, Reply] {
-  return [bulk(e.members[i] as Buffer), double(e.scores[i] as number)];
-}
-
 // ---------------------------------------------------------------------------------------
 // Numbers and ranges
 
@@ -272,24 +418,6 @@ function parseScoreRange(min: Buffer, max: Buffer): ScoreRange | Reply {
 const aboveMin = (r: ScoreRange, s: number) => (r.minEx ? s > r.min : s >= r.min);
 const belowMax = (r: ScoreRange, s: number) => (r.maxEx ? s < r.max : s <= r.max);
 
-/** The indexes [from, to) of `e` whose scores are in `r` (binary search on the scores). */
-function scoreSpan(e: Entries, r: ScoreRange): [number, number] {
-  if (r.min > r.max || (r.min === r.max && (r.minEx || r.maxEx))) return [0, 0];
-  const first = (pred: (s: number) => boolean) => {
-    let lo = 0;
-    let hi = e.scores.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (pred(e.scores[mid] as number)) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
-  const from = first((s) => aboveMin(r, s));
-  const to = first((s) => !belowMax(r, s));
-  return from < to ? [from, to] : [0, 0];
-}
-
 /** One end of a lex range: "-" (below all), "+" (above all), "[x" or "(x". */
 type LexEnd = { readonly inf: -1 | 1 } | { readonly value: Buffer; readonly ex: boolean };
 
@@ -342,23 +470,35 @@ function lexEmpty(r: LexRange): boolean {
 }
 
 /**
- * The indexes of `e` in the lex range `r`, in the order walked: as Redis walks a sorted set
- * in its small encoding, forward from the first member ≥ min while ≤ max, or backward from
- * the last member ≤ max while ≥ min (members of one score are in lex order; with several
- * scores the walk stops where Redis's does).
+ * The entries' starts in the lex range `r`, in the order walked: as Redis walks a sorted
+ * set in its small encoding, forward from the first member ≥ min while ≤ max, or backward
+ * from the last member ≤ max while ≥ min (members of one score are in lex order; with
+ * several scores the walk stops where Redis's does).
  */
-function lexIndexes(e: Entries, r: LexRange, reverse: boolean): number[] {
+function lexWalk(data: Buffer, r: LexRange, reverse: boolean): number[] {
   const out: number[] = [];
   if (lexEmpty(r)) return out;
-  const n = e.members.length;
+  const count = zsetLength(data);
   if (!reverse) {
+    let at = headerBytes;
     let i = 0;
-    while (i < n && !gteMin(r, e.members[i] as Buffer)) i++;
-    for (; i < n && lteMax(r, e.members[i] as Buffer); i++) out.push(i);
+    for (; i < count && !gteMin(r, memberOf(data, at)); i++) at = entryEnd(data, at);
+    for (; i < count && lteMax(r, memberOf(data, at)); i++) {
+      out.push(at);
+      at = entryEnd(data, at);
+    }
   } else {
-    let i = n - 1;
-    while (i >= 0 && !lteMax(r, e.members[i] as Buffer)) i--;
-    for (; i >= 0 && gteMin(r, e.members[i] as Buffer); i--) out.push(i);
+    let end = data.length;
+    let i = count - 1;
+    for (; i >= 0 && !lteMax(r, memberOf(data, entryStart(data, end))); i--) {
+      end = entryStart(data, end);
+    }
+    for (; i >= 0; i--) {
+      const at = entryStart(data, end);
+      if (!gteMin(r, memberOf(data, at))) break;
+      out.push(at);
+      end = at;
+    }
   }
   return out;
 }
@@ -418,6 +558,7 @@ function zaddGeneric(ctx: ExecContext, args: Args, incrOnly: boolean): Reply {
   const old = lookupZset(ctx, key);
   if (isReply(old)) return old;
   if (old === undefined && f.xx) return f.incr ? NULL : ZERO;
+  if (scores.length === 1) return addOne(ctx, key, old, args.buf(at + 1), scores[0] as number, f);
   const e = old === undefined ? { members: [], scores: [] } : zsetEntries(old.data);
   const changes = new Map<string, { member: Buffer; score: number } | null>();
   const index = n > 8 ? new Map(e.members.map((m, i) => [m.toString("latin1"), i])) : undefined;
@@ -466,6 +607,43 @@ function zaddGeneric(ctx: ExecContext, args: Args, incrOnly: boolean): Reply {
   return integer(f.ch ? added + updated : added);
 }
 
+/** ZADD or ZINCRBY of one member, on the bytes: a walk to find it, one copy to move or add it. */
+function addOne(
+  ctx: ExecContext,
+  key: Buffer,
+  old: StoredValue | undefined,
+  member: Buffer,
+  given: number,
+  f: AddFlags,
+): Reply {
+  const unchanged = f.incr ? NULL : ZERO;
+  const found = old === undefined ? undefined : findMember(old.data, member);
+  let score = given;
+  let data: Buffer | Reply;
+  if (found !== undefined && old !== undefined) {
+    if (f.nx) return unchanged;
+    const cur = old.data.readDoubleBE(found.at);
+    if (f.incr) {
+      score += cur;
+      if (Number.isNaN(score)) return NAN_SCORE;
+    }
+    if ((f.lt && score >= cur) || (f.gt && score <= cur)) return unchanged;
+    if (score === cur) return f.incr ? double(score) : ZERO;
+    data = spliced(ctx, old.data, found.at, insertionPoint(old.data, score, member), score, member);
+  } else if (!f.xx) {
+    const at = old === undefined ? headerBytes : insertionPoint(old.data, score, member);
+    data = spliced(ctx, old?.data, -1, at, score, member);
+  } else {
+    return unchanged;
+  }
+  if (isReply(data)) return data;
+  notifyIfNew(ctx, key, old !== undefined);
+  store(ctx, key, old, data, "zset");
+  notifyKey(ctx, NOTIFY_ZSET, f.incr ? "zincr" : "zadd", key);
+  if (f.incr) return double(score);
+  return found === undefined || f.ch ? ONE : ZERO;
+}
+
 const zadd: CommandHandler = (ctx, args) => zaddGeneric(ctx, args, false);
 const zincrby: CommandHandler = (ctx, args) => zaddGeneric(ctx, args, true);
 
@@ -474,6 +652,12 @@ const zrem: CommandHandler = (ctx, args) => {
   const old = lookupZset(ctx, key);
   if (old === undefined) return ZERO;
   if (isReply(old)) return old;
+  if (args.length === 3) {
+    const found = findMember(old.data, args.buf(2));
+    if (found === undefined) return ZERO;
+    const rest = spliced(ctx, old.data, found.at, -1, 0, EMPTY_ZSET);
+    return isReply(rest) ? rest : removed(ctx, key, old, rest, 1, "zrem");
+  }
   const e = zsetEntries(old.data);
   const changes = new Map<string, null>();
   const present = new Set(e.members.map((m) => m.toString("latin1")));
@@ -482,31 +666,59 @@ const zrem: CommandHandler = (ctx, args) => {
     if (present.has(k)) changes.set(k, null);
   }
   if (changes.size === 0) return ZERO;
-  return removed(ctx, key, old, withChanges(e, changes), changes.size, "zrem");
+  const rest = encode(ctx, withChanges(e, changes));
+  return isReply(rest) ? rest : removed(ctx, key, old, rest, changes.size, "zrem");
 };
 
-/** Stores what is left at `key` after a removal of `count`, with `event` (and del). */
+/** Stores what is left (`rest`) at `key` after a removal of `count`, with `event` (and del). */
 function removed(
   ctx: ExecContext,
   key: Buffer,
   old: StoredValue,
-  rest: Entries,
+  rest: Buffer,
   count: number,
   event: string,
 ): Reply {
-  const refused = storeEntries(ctx, key, old, rest);
-  if (refused !== null) return refused;
+  const gone = zsetLength(rest) === 0;
+  store(ctx, key, old, gone ? null : rest, "zset");
   notifyKey(ctx, NOTIFY_ZSET, event, key);
-  if (rest.members.length === 0) notifyKey(ctx, NOTIFY_GENERIC, "del", key);
+  if (gone) notifyKey(ctx, NOTIFY_GENERIC, "del", key);
   return integer(count);
 }
 
-/** `e` without indexes [from, to). */
-function without(e: Entries, from: number, to: number): Entries {
-  return {
-    members: [...e.members.slice(0, from), ...e.members.slice(to)],
-    scores: [...e.scores.slice(0, from), ...e.scores.slice(to)],
-  };
+/** `data` without the `count` entries from the one starting at `from` to `to` (exclusive): one copy. */
+function cut(data: Buffer, from: number, to: number, count: number): Buffer {
+  const out = Buffer.allocUnsafe(data.length - (to - from));
+  out.writeUInt32BE(zsetLength(data) - count, 0);
+  data.copy(out, headerBytes, headerBytes, from);
+  data.copy(out, from, to);
+  return out;
+}
+
+/** The entries' starts in score range `r`, walked from the low end (or, `reverse`, the high). */
+function scoreWalk(data: Buffer, r: ScoreRange, reverse: boolean): number[] {
+  const out: number[] = [];
+  if (r.min > r.max || (r.min === r.max && (r.minEx || r.maxEx))) return out;
+  const count = zsetLength(data);
+  if (!reverse) {
+    let at = headerBytes;
+    for (let i = 0; i < count; i++) {
+      const s = data.readDoubleBE(at);
+      if (!belowMax(r, s)) break;
+      if (aboveMin(r, s)) out.push(at);
+      at = entryEnd(data, at);
+    }
+  } else {
+    let end = data.length;
+    for (let i = count - 1; i >= 0; i--) {
+      const at = entryStart(data, end);
+      const s = data.readDoubleBE(at);
+      if (!aboveMin(r, s)) break;
+      if (belowMax(r, s)) out.push(at);
+      end = at;
+    }
+  }
+  return out;
 }
 
 type RemoveKind = "rank" | "score" | "lex";
@@ -515,36 +727,36 @@ type RemoveKind = "rank" | "score" | "lex";
 const zremrange =
   (kind: RemoveKind): CommandHandler =>
   (ctx, args) => {
-    let pick: (e: Entries) => [number, number];
+    /** The entries to remove: their starts, in order. */
+    let pick: (data: Buffer) => number[];
     if (kind === "rank") {
       const start = parseLong(args.buf(2));
       if (isReply(start)) return start;
       const stop = parseLong(args.buf(3));
       if (isReply(stop)) return stop;
-      pick = (e) => {
-        const span = rankSpan(start, stop, e.members.length);
-        return span === null ? [0, 0] : [span[0], span[1] + 1];
+      pick = (data) => {
+        const span = rankSpan(start, stop, zsetLength(data));
+        return span === null ? [] : ranksAt(data, span[0], span[1]);
       };
     } else if (kind === "score") {
       const range = parseScoreRange(args.buf(2), args.buf(3));
       if (isReply(range)) return range;
-      pick = (e) => scoreSpan(e, range);
+      pick = (data) => scoreWalk(data, range, false);
     } else {
       const range = parseLexRange(args.buf(2), args.buf(3));
       if (isReply(range)) return range;
-      pick = (e) => {
-        const found = lexIndexes(e, range, false);
-        return found.length === 0 ? [0, 0] : [found[0] as number, (found.at(-1) as number) + 1];
-      };
+      pick = (data) => lexWalk(data, range, false);
     }
     const key = args.buf(1);
     const old = lookupZset(ctx, key);
     if (old === undefined) return ZERO;
     if (isReply(old)) return old;
-    const e = zsetEntries(old.data);
-    const [from, to] = pick(e);
-    if (to <= from) return ZERO;
-    return removed(ctx, key, old, without(e, from, to), to - from, `zremrangeby${kind}`);
+    const starts = pick(old.data);
+    if (starts.length === 0) return ZERO;
+    const from = starts[0] as number;
+    const to = entryEnd(old.data, starts.at(-1) as number);
+    const rest = cut(old.data, from, to, starts.length);
+    return removed(ctx, key, old, rest, starts.length, `zremrangeby${kind}`);
   };
 
 // ---------------------------------------------------------------------------------------
@@ -557,20 +769,22 @@ const zcard: CommandHandler = (ctx, args) => {
 };
 
 const zscore: CommandHandler = (ctx, args) => {
-  const e = readZset(ctx, args.buf(1));
-  if (e === undefined) return NULL;
-  if (isReply(e)) return e;
-  const i = indexOf(e, args.buf(2));
-  return i < 0 ? NULL : double(e.scores[i] as number);
+  const value = lookupZset(ctx, args.buf(1));
+  if (value === undefined) return NULL;
+  if (isReply(value)) return value;
+  const found = findMember(value.data, args.buf(2));
+  return found === undefined ? NULL : double(value.data.readDoubleBE(found.at));
 };
 
 const zmscore: CommandHandler = (ctx, args) => {
-  const e = readZset(ctx, args.buf(1));
-  if (isReply(e)) return e;
+  const value = lookupZset(ctx, args.buf(1));
+  if (isReply(value)) return value;
   const out: Reply[] = [];
   for (let i = 2; i < args.length; i++) {
-    const at = e === undefined ? -1 : indexOf(e, args.buf(i));
-    out.push(at < 0 || e === undefined ? NULL : double(e.scores[at] as number));
+    const found = value === undefined ? undefined : findMember(value.data, args.buf(i));
+    out.push(
+      found === undefined || value === undefined ? NULL : double(value.data.readDoubleBE(found.at)),
+    );
   }
   return array(out);
 };
@@ -579,31 +793,30 @@ const zmscore: CommandHandler = (ctx, args) => {
 const zrank =
   (reverse: boolean): CommandHandler =>
   (ctx, args) => {
-    const e = readZset(ctx, args.buf(1));
-    if (e === undefined) return NULL;
-    if (isReply(e)) return e;
-    const i = indexOf(e, args.buf(2));
-    if (i < 0) return NULL;
-    return integer(reverse ? e.members.length - 1 - i : i);
+    const value = lookupZset(ctx, args.buf(1));
+    if (value === undefined) return NULL;
+    if (isReply(value)) return value;
+    const found = findMember(value.data, args.buf(2));
+    if (found === undefined) return NULL;
+    return integer(reverse ? zsetLength(value.data) - 1 - found.rank : found.rank);
   };
 
 const zcount: CommandHandler = (ctx, args) => {
   const range = parseScoreRange(args.buf(2), args.buf(3));
   if (isReply(range)) return range;
-  const e = readZset(ctx, args.buf(1));
-  if (e === undefined) return ZERO;
-  if (isReply(e)) return e;
-  const [from, to] = scoreSpan(e, range);
-  return integer(to - from);
+  const value = lookupZset(ctx, args.buf(1));
+  if (value === undefined) return ZERO;
+  if (isReply(value)) return value;
+  return integer(scoreWalk(value.data, range, false).length);
 };
 
 const zlexcount: CommandHandler = (ctx, args) => {
   const range = parseLexRange(args.buf(2), args.buf(3));
   if (isReply(range)) return range;
-  const e = readZset(ctx, args.buf(1));
-  if (e === undefined) return ZERO;
-  if (isReply(e)) return e;
-  return integer(lexIndexes(e, range, false).length);
+  const value = lookupZset(ctx, args.buf(1));
+  if (value === undefined) return ZERO;
+  if (isReply(value)) return value;
+  return integer(lexWalk(value.data, range, false).length);
 };
 
 // ---------------------------------------------------------------------------------------
@@ -685,33 +898,44 @@ function parseRange(
   return isReply(lex) ? lex : { ...base, start: 0, stop: 0, lex };
 }
 
-/** The indexes of `e` a range query selects, in the order of the reply. */
-function rangeIndexes(e: Entries, q: RangeQuery): number[] {
-  const n = e.members.length;
-  const out: number[] = [];
+/** The entries' starts a range query selects in `data`, in the order of the reply. */
+function rangeStarts(data: Buffer, q: RangeQuery): number[] {
+  const n = zsetLength(data);
   if (q.by === "rank") {
     const span = rankSpan(q.start, q.stop, n);
-    if (span === null) return out;
-    for (let r = span[0]; r <= span[1]; r++) out.push(q.reverse ? n - 1 - r : r);
-    return out;
+    if (span === null) return [];
+    if (!q.reverse) return ranksAt(data, span[0], span[1]);
+    return ranksAt(data, n - 1 - span[1], n - 1 - span[0]).reverse();
   }
-  let walked: number[];
-  if (q.by === "score") {
-    const [from, to] = scoreSpan(e, q.score as ScoreRange);
-    walked = [];
-    if (q.reverse) for (let i = to - 1; i >= from; i--) walked.push(i);
-    else for (let i = from; i < to; i++) walked.push(i);
-  } else {
-    walked = lexIndexes(e, q.lex as LexRange, q.reverse);
-  }
-  if (q.offset < 0 || q.limit === 0) return out;
+  if (q.offset < 0 || q.limit === 0) return [];
+  const walked =
+    q.by === "score"
+      ? scoreWalk(data, q.score as ScoreRange, q.reverse)
+      : lexWalk(data, q.lex as LexRange, q.reverse);
+  if (q.offset === 0 && q.limit < 0) return walked;
   return q.limit < 0 ? walked.slice(q.offset) : walked.slice(q.offset, q.offset + q.limit);
 }
 
-/** The members at `indexes` of `e`, with their scores when asked: pairs in RESP3. */
-function rangeReply(e: Entries, indexes: readonly number[], withScores: boolean): Reply {
-  if (!withScores) return array(indexes.map((i) => bulk(e.members[i] as Buffer)));
-  return pairs(indexes.flatMap((i) => entryReplies(e, i)));
+/** The entries at `starts` of `data`, with their scores when asked: pairs in RESP3. */
+function startsReply(data: Buffer, starts: readonly number[], withScores: boolean): Reply {
+  const out: Reply[] = [];
+  for (const at of starts) {
+    out.push(bulk(memberOf(data, at)));
+    if (withScores) out.push(double(data.readDoubleBE(at)));
+  }
+  return withScores ? pairs(out) : array(out);
+}
+
+/** The members of `e`, with their scores when asked: pairs in RESP3. */
+function entriesReply(e: Entries, withScores: boolean, order?: readonly number[]): Reply {
+  const out: Reply[] = [];
+  const n = order?.length ?? e.members.length;
+  for (let k = 0; k < n; k++) {
+    const i = order === undefined ? k : (order[k] as number);
+    out.push(bulk(e.members[i] as Buffer));
+    if (withScores) out.push(double(e.scores[i] as number));
+  }
+  return withScores ? pairs(out) : array(out);
 }
 
 const zrangeGeneric =
@@ -719,25 +943,23 @@ const zrangeGeneric =
   (ctx, args) => {
     const q = parseRange(args, 1, false, kind, reverse);
     if (isReply(q)) return q;
-    const e = readZset(ctx, args.buf(1));
-    if (e === undefined) return EMPTY_ARRAY;
-    if (isReply(e)) return e;
-    return rangeReply(e, rangeIndexes(e, q), q.withScores);
+    const value = lookupZset(ctx, args.buf(1));
+    if (value === undefined) return EMPTY_ARRAY;
+    if (isReply(value)) return value;
+    return startsReply(value.data, rangeStarts(value.data, q), q.withScores);
   };
 
 /** ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]. */
 const zrangestore: CommandHandler = (ctx, args) => {
   const q = parseRange(args, 2, true);
   if (isReply(q)) return q;
-  const e = readZset(ctx, args.buf(2));
-  if (isReply(e)) return e;
-  const picked =
-    e === undefined
-      ? []
-      : rangeIndexes(e, q).map((i) => ({
-          member: e.members[i] as Buffer,
-          score: e.scores[i] as number,
-        }));
+  const value = lookupZset(ctx, args.buf(2));
+  if (isReply(value)) return value;
+  const data = value?.data ?? EMPTY_ZSET;
+  const picked = rangeStarts(data, q).map((at) => ({
+    member: memberOf(data, at),
+    score: data.readDoubleBE(at),
+  }));
   return storeResult(ctx, args.buf(1), sortedEntries(picked), "zrangestore");
 };
 
@@ -746,7 +968,7 @@ const zrangestore: CommandHandler = (ctx, args) => {
 
 /**
  * Pops up to `count` members from the low (min) or high end of `old` at `key`, with the
- * events Redis sends; the members taken, in the order popped, with their scores.
+ * events Redis sends; the members taken and their scores, in the order popped, as replies.
  */
 function popFrom(
   ctx: ExecContext,
@@ -754,22 +976,23 @@ function popFrom(
   old: StoredValue,
   count: number,
   min: boolean,
-): [Buffer, number][] {
-  const e = zsetEntries(old.data);
-  const n = Math.min(count, e.members.length);
-  const taken: [Buffer, number][] = [];
-  for (let k = 0; k < n; k++) {
-    const i = min ? k : e.members.length - 1 - k;
-    taken.push([e.members[i] as Buffer, e.scores[i] as number]);
-  }
-  const rest = min ? without(e, 0, n) : without(e, e.members.length - n, e.members.length);
-  storeEntries(ctx, key, old, rest);
+): [Reply, Reply][] {
+  const data = old.data;
+  const total = zsetLength(data);
+  const n = Math.min(count, total);
+  const starts = min ? ranksAt(data, 0, n - 1) : ranksAt(data, total - n, total - 1).reverse();
+  const taken: [Reply, Reply][] = starts.map((at) => [
+    bulk(memberOf(data, at)),
+    double(data.readDoubleBE(at)),
+  ]);
+  const from = min ? headerBytes : (starts.at(-1) as number);
+  const to = min ? entryEnd(data, starts.at(-1) as number) : data.length;
+  const rest = cut(data, from, to, n);
+  store(ctx, key, old, n === total ? null : rest, "zset");
   notifyKey(ctx, NOTIFY_ZSET, min ? "zpopmin" : "zpopmax", key);
-  if (rest.members.length === 0) notifyKey(ctx, NOTIFY_GENERIC, "del", key);
+  if (n === total) notifyKey(ctx, NOTIFY_GENERIC, "del", key);
   return taken;
 }
-
-const takenReplies = (taken: [Buffer, number][]) => taken.flatMap(([m, s]) => [bulk(m), double(s)]);
 
 /** ZPOPMIN and ZPOPMAX key [count]: flat [member, score] alone, pairs with a count. */
 const zpop =
@@ -786,7 +1009,7 @@ const zpop =
     const old = lookupZset(ctx, key);
     if (isReply(old)) return old;
     if (old === undefined || count === 0) return EMPTY_ARRAY;
-    const taken = takenReplies(popFrom(ctx, key, old, count < 0 ? 1 : count, min));
+    const taken = popFrom(ctx, key, old, count < 0 ? 1 : count, min).flat();
     return count < 0 ? array(taken) : pairs(taken);
   };
 
@@ -808,8 +1031,8 @@ function popFirst(
     if (old === undefined) continue;
     const taken = popFrom(ctx, key, old, count, min);
     const name = bulk(Buffer.from(key));
-    if (single) return array([name, ...takenReplies(taken)]);
-    return array([name, array(taken.map(([m, s]) => array([bulk(m), double(s)])))]);
+    if (single) return array([name, ...(taken[0] as [Reply, Reply])]);
+    return array([name, array(taken.map((pair) => array(pair)))]);
   }
   return NULL_ARRAY;
 }
@@ -868,7 +1091,7 @@ const zrandmember: CommandHandler = (ctx, args) => {
     count,
   );
   if (isReply(drawn)) return drawn;
-  return rangeReply(e, drawn, withScores);
+  return entriesReply(e, withScores, drawn);
 };
 
 /** ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set at once, as HSCAN. */
@@ -1054,12 +1277,7 @@ const algebra =
   (ctx, args) => {
     const r = parseAlgebra(ctx, args, 1, op, `z${op}`, false, false);
     if (isReply(r)) return r;
-    const e = combine(op, r.sources, r.parsed);
-    return rangeReply(
-      e,
-      e.members.map((_, i) => i),
-      r.parsed.withScores,
-    );
+    return entriesReply(combine(op, r.sources, r.parsed), r.parsed.withScores);
   };
 
 /** ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE destination numkeys key [key ...] [options]. */

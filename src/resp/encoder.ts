@@ -383,6 +383,8 @@ export function formatDouble(d: number): string {
   if (d === Number.POSITIVE_INFINITY) return "inf";
   if (d === Number.NEGATIVE_INFINITY) return "-inf";
   if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  // An integer of up to 2^53 prints as its digits under %.17g too (scores often are).
+  if (Number.isSafeInteger(d)) return String(d);
   const negative = d < 0;
   const { digits, exponent } = seventeenDigits(negative ? -d : d);
   let out: string;

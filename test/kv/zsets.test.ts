@@ -273,6 +273,18 @@ describe("reads", () => {
     assert.equal(r(db, "zrandmember", "nokey"), null);
     assert.deepEqual(r(db, "zrandmember", "nokey", "3"), []);
   });
+
+  it("finds members that share a prefix or a last byte, and the empty member", () => {
+    const db = newDb();
+    r(db, "zadd", "z", "1", "user:1001", "2", "user:2001", "3", "", "4", "user:1", "5", "1");
+    assert.equal(r(db, "zscore", "z", "user:2001"), 2);
+    assert.equal(r(db, "zscore", "z", ""), 3);
+    assert.equal(r(db, "zscore", "z", "user:3001"), null);
+    assert.equal(r(db, "zrank", "z", "1"), 4);
+    assert.equal(r(db, "zrem", "z", ""), 1);
+    assert.equal(r(db, "zincrby", "z", "10", "user:1"), 14);
+    assert.deepEqual(r(db, "zrange", "z", "0", "-1"), ["user:1001", "user:2001", "1", "user:1"]);
+  });
 });
 
 describe("pops", () => {
