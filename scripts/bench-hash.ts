@@ -1,12 +1,13 @@
-// Hashes and lists against their size: redis-benchmark's HSET and HGET of random fields of
-// one hash of N fields (or, with --type list, LMOVE rotating one list of N elements and
-// LRANGE of its first 10), against a standalone Homeostat node and redis-server with
+// Hashes, lists and sorted sets against their size: redis-benchmark's HSET and HGET of random
+// fields of one hash of N fields (or, with --type list, LMOVE rotating one list of N elements
+// and LRANGE of its first 10; with --type zset, ZINCRBY of random members of one sorted set
+// of N and ZREVRANGE of its top 10), against a standalone Homeostat node and redis-server with
 // appendfsync always, both started here, the targets alternating. A hash or a list is one
 // value in Homeostat (a write costs a pass over it and a copy, docs/commands.md, "hash",
-// "list"); Redis keeps a hash of more than 128 fields in a hash table and a list in a
-// quicklist. This measures what that choice costs as N grows.
+// "list", "sorted set"); Redis keeps a hash of more than 128 fields in a hash table, a list
+// in a quicklist and a sorted set of more than 128 members in a skip list. This measures what that choice costs as N grows.
 //
-//   npm run build && node dist/scripts/bench-hash.js [--type hash|list] [--sizes 10,100,1000,10000]
+//   npm run build && node dist/scripts/bench-hash.js [--type hash|list|zset] [--sizes 10,100,1000,10000]
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -21,10 +22,12 @@ standalone Homeostat node and on redis-server (appendonly, appendfsync always), 
 redis-benchmark -c 50 -r N "HSET h field:__rand_int__ <value>" and "HGET h
 field:__rand_int__" against each, alternating, and prints the median requests/s and the
 ratio Homeostat/Redis. With --type list: fills list "l" with N 10-byte elements and runs
-"LMOVE l l LEFT RIGHT" (a pop and a push, the list's size kept) and "LRANGE l 0 9".
+"LMOVE l l LEFT RIGHT" (a pop and a push, the list's size kept) and "LRANGE l 0 9". With
+--type zset: fills sorted set "z" with N members scored 0..N-1 and runs "ZINCRBY z 1
+field:__rand_int__" and "ZREVRANGE z 0 9 WITHSCORES".
 
 Options:
-  --type T        hash (default) or list
+  --type T        hash (default), list or zset
   --sizes a,b,c   sizes in fields or elements (default 10,100,1000,10000)
   --rounds R      rounds per size (default 3)
   --requests N    redis-benchmark -n per run (default 20000)
@@ -61,13 +64,23 @@ const WORKLOADS: Record<string, Workload> = {
     write: ["LMOVE", ["LMOVE", "l", "l", "LEFT", "RIGHT"]],
     read: ["LRANGE", ["LRANGE", "l", "0", "9"]],
   },
+  zset: {
+    fill: (c, from, to) => {
+      const args: (string | number)[] = [];
+      for (let j = from; j < to; j++) args.push(j, field(j));
+      return c.zadd("z", ...args);
+    },
+    size: (c) => c.zcard("z"),
+    write: ["ZINCRBY", ["ZINCRBY", "z", "1", "field:__rand_int__"]],
+    read: ["ZREVRANGE", ["ZREVRANGE", "z", "0", "9", "WITHSCORES"]],
+  },
 };
 
 async function fill(s: RunningServer, n: number, work: Workload): Promise<void> {
   const c = new Redis({ host: s.host, port: s.port, lazyConnect: true });
   await c.connect();
   try {
-    await c.del("h", "l");
+    await c.del("h", "l", "z");
     for (let i = 0; i < n; i += 500) await work.fill(c, i, Math.min(n, i + 500));
     const len = await work.size(c);
     if (len !== n) throw new Error(`${s.label}: size ${len}, expected ${n}`);
@@ -106,7 +119,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const work = WORKLOADS[values.type];
-  if (work === undefined) throw new Error(`--type must be hash or list, not ${values.type}`);
+  if (work === undefined) throw new Error(`--type must be hash, list or zset, not ${values.type}`);
   if (!(await which("redis-benchmark"))) throw new Error("redis-benchmark not found");
   const sizes = values.sizes.split(",").map(Number);
   const rounds = Number(values.rounds);

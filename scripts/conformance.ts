@@ -29,6 +29,7 @@ const UNITS = [
   "unit/type/list",
   "unit/type/list-2",
   "unit/type/list-3",
+  "unit/type/zset",
 ];
 const DENIED_TAGS = [
   "needs:debug",
@@ -46,7 +47,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the eleven above)
+  --units a,b               test units to run (default: the twelve above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt
