@@ -271,6 +271,22 @@ export function lookupTyped(
   return value;
 }
 
+/**
+ * The first of `keys` that holds a value, with it (the pops of several keys: BLPOP, ZMPOP...);
+ * WRONGTYPE when a key holding another type than `type` is reached first; undefined if none.
+ */
+export function firstHolding(
+  ctx: ExecContext,
+  keys: readonly Buffer[],
+  type: ValueType,
+): { key: Buffer; value: StoredValue } | Reply | undefined {
+  for (const key of keys) {
+    const value = lookupTyped(ctx, key, type);
+    if (value !== undefined) return isReply(value) ? value : { key, value };
+  }
+  return undefined;
+}
+
 const lookupHash = (ctx: ExecContext, key: Buffer) => lookupTyped(ctx, key, "hash");
 
 /**

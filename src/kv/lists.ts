@@ -3,7 +3,7 @@ import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
 import { argViews, isReply } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX, wrongArity } from "./errors.js";
-import { lookupTyped, store } from "./hashes.js";
+import { firstHolding, lookupTyped, store } from "./hashes.js";
 import { NOTIFY_GENERIC, NOTIFY_LIST, notifyIfNew, notifyKey } from "./notify.js";
 import { type LongDouble, parseI64, parseLongDouble } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
@@ -297,15 +297,12 @@ function popFirst(
   count: number,
   single: boolean,
 ): Reply {
-  for (const key of keys) {
-    const old = lookupList(ctx, key);
-    if (isReply(old)) return old;
-    if (old === undefined) continue;
-    const { taken } = popFrom(ctx, key, old, count, head);
-    const popped = single ? bulk(taken[0] as Buffer) : array(taken.map((e) => bulk(e)));
-    return array([bulk(Buffer.from(key)), popped]);
-  }
-  return NULL_ARRAY;
+  const first = firstHolding(ctx, keys, "list");
+  if (first === undefined) return NULL_ARRAY;
+  if (isReply(first)) return first;
+  const { taken } = popFrom(ctx, first.key, first.value, count, head);
+  const popped = single ? bulk(taken[0] as Buffer) : array(taken.map((e) => bulk(e)));
+  return array([bulk(Buffer.from(first.key)), popped]);
 }
 
 /** BLPOP and BRPOP key [key ...] timeout, run without blocking. */

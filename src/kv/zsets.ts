@@ -13,7 +13,14 @@ import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
 import { argViews, isReply, lookup, NO_EXPIRY } from "./db.js";
 import { errorReply, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONG_TYPE } from "./errors.js";
-import { drawRandom, hashPairs, lookupTyped, RANDFIELD_WITHVALUES_MAX, store } from "./hashes.js";
+import {
+  drawRandom,
+  firstHolding,
+  hashPairs,
+  lookupTyped,
+  RANDFIELD_WITHVALUES_MAX,
+  store,
+} from "./hashes.js";
 import { parseMpop, parseTimeout } from "./lists.js";
 import { NOTIFY_GENERIC, NOTIFY_ZSET, notifyIfNew, notifyKey } from "./notify.js";
 import { I64_MAX, I64_MIN, parseI64, parseLongDouble } from "./numbers.js";
@@ -1025,16 +1032,13 @@ function popFirst(
   count: number,
   single: boolean,
 ): Reply {
-  for (const key of keys) {
-    const old = lookupZset(ctx, key);
-    if (isReply(old)) return old;
-    if (old === undefined) continue;
-    const taken = popFrom(ctx, key, old, count, min);
-    const name = bulk(Buffer.from(key));
-    if (single) return array([name, ...(taken[0] as [Reply, Reply])]);
-    return array([name, array(taken.map((pair) => array(pair)))]);
-  }
-  return NULL_ARRAY;
+  const first = firstHolding(ctx, keys, "zset");
+  if (first === undefined) return NULL_ARRAY;
+  if (isReply(first)) return first;
+  const taken = popFrom(ctx, first.key, first.value, count, min);
+  const name = bulk(Buffer.from(first.key));
+  if (single) return array([name, ...(taken[0] as [Reply, Reply])]);
+  return array([name, array(taken.map((pair) => array(pair)))]);
 }
 
 /** BZPOPMIN and BZPOPMAX key [key ...] timeout, run without blocking. */

@@ -2,18 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { StoredValue } from "../../src/storage/types.js";
-import { err, newDb, ok, plain, type TestDb } from "./helpers.js";
+import { err, NOT_INT, newDb, ok, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
 
-const NOT_INT = err("ERR value is not an integer or out of range");
-const SYNTAX = err("ERR syntax error");
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
 const BAD_OFFSET = err("ERR bit offset is not an integer or out of range");
 const BAD_BIT = err("ERR bit is not an integer or out of range");
 const BAD_BITPOS_ARG = err("ERR The bit argument must be 1 or 0.");
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
 
 const bytes = (...b: number[]) => Buffer.from(b);
 /** A string value as `plain` shows it. */

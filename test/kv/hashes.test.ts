@@ -3,16 +3,17 @@ import { describe, it } from "node:test";
 import { encodeHash, hashGet, hashLength, hashPairs } from "../../src/kv/hashes.js";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
 import { encodeReply } from "../../src/resp/encoder.js";
-import { err, newDb, ok, plain, type TestDb } from "./helpers.js";
-
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
-const NOT_INT = err("ERR value is not an integer or out of range");
-const NOT_FLOAT = err("ERR value is not a valid float");
-const SYNTAX = err("ERR syntax error");
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
+import {
+  err,
+  NOT_FLOAT,
+  NOT_INT,
+  newDb,
+  ok,
+  r,
+  SYNTAX,
+  type TestDb,
+  WRONGTYPE,
+} from "./helpers.js";
 
 describe("hash encoding", () => {
   it("round-trips fields in order, binary and empty ones included", () => {

@@ -122,3 +122,13 @@ export function plain(reply: Reply): Plain {
 
 export const ok = { status: "OK" };
 export const err = (message: string) => ({ error: message });
+
+// The errors most tests expect, and a command run to plain data.
+export const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
+export const NOT_INT = err("ERR value is not an integer or out of range");
+export const NOT_FLOAT = err("ERR value is not a valid float");
+export const SYNTAX = err("ERR syntax error");
+
+export function r(db: TestDb, ...parts: (string | Buffer)[]): Plain {
+  return plain(db.run(...parts));
+}

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeList, listElements, listLength } from "../../src/kv/lists.js";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
-import { err, newDb, ok, plain, type TestDb } from "./helpers.js";
-
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
-const NOT_INT = err("ERR value is not an integer or out of range");
-const SYNTAX = err("ERR syntax error");
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
+import { err, NOT_INT, newDb, ok, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
 
 function list(db: TestDb, key: string) {
   return r(db, "lrange", key, "0", "-1");

@@ -2,14 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT } from "../../src/kv/notify.js";
 import { encodeReply } from "../../src/resp/encoder.js";
-import { err, newDb, plain, type TestDb } from "./helpers.js";
-
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
-const SYNTAX = err("ERR syntax error");
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
+import { err, newDb, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
 
 /** A set reply's members, sorted: Redis's order is its hash table's, so tests sort. */
 function sorted(db: TestDb, ...parts: string[]): string[] {

@@ -1,18 +1,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { StoredValue } from "../../src/storage/types.js";
-import { err, newDb, ok, plain, START_MS, type TestDb } from "./helpers.js";
+import {
+  err,
+  NOT_FLOAT,
+  NOT_INT,
+  newDb,
+  ok,
+  r,
+  START_MS,
+  SYNTAX,
+  type TestDb,
+  WRONGTYPE,
+} from "./helpers.js";
 
-const NOT_INT = err("ERR value is not an integer or out of range");
-const SYNTAX = err("ERR syntax error");
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
-const NOT_FLOAT = err("ERR value is not a valid float");
 const TOO_LONG = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /** Runs a command and returns its reply as plain data. */
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
 
 /** Puts a value of a type other than string at `key`, as later data types will. */
 function putOtherType(db: TestDb, key: string): void {

@@ -2,16 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
 import { parseScore, zsetEntries, zsetLength } from "../../src/kv/zsets.js";
-import { err, newDb, plain, type TestDb } from "./helpers.js";
-
-const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
-const NOT_INT = err("ERR value is not an integer or out of range");
-const NOT_FLOAT = err("ERR value is not a valid float");
-const SYNTAX = err("ERR syntax error");
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
+import { err, NOT_FLOAT, NOT_INT, newDb, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
 
 /** The whole sorted set as [member, score, ...]. */
 function all(db: TestDb, key: string) {

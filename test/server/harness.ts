@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { after } from "node:test";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built CLI entry point (dist/src/cli/main.js), next to this compiled test. */
@@ -163,4 +163,57 @@ export async function waitForBlocked(client: Redis, count: number): Promise<void
     if (Date.now() > until) throw new Error(`blocked_clients stayed ${n}, not ${count}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A node for one suite's tests, with the ioredis clients they open. */
+export interface SuiteNode {
+  /** The running node (another one after `restart`). */
+  readonly node: RunningNode;
+  /** A new client of the node, connected; every one is closed after the suite. */
+  connect(): Promise<Redis>;
+  /** Closes every client, stops the node (SIGTERM) and starts it again on its data. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts a node with `extra` before the suite's tests and kills it, its clients and its
+ * data after them. Call it inside `describe`.
+ */
+export function nodeForSuite(extra: string[]): SuiteNode {
+  let node: RunningNode | undefined;
+  const dir = tempDir();
+  const clients: Redis[] = [];
+  const running = (): RunningNode => {
+    if (node === undefined) throw new Error("the suite's node is not started");
+    return node;
+  };
+  before(async () => {
+    node = await startNode(dir, extra);
+  });
+  after(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await node?.kill();
+    removeDir(dir);
+  });
+  return {
+    get node() {
+      return running();
+    },
+    async connect() {
+      const c = new Redis({
+        port: running().port,
+        host: "127.0.0.1",
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+      });
+      await c.connect();
+      clients.push(c);
+      return c;
+    },
+    async restart() {
+      for (const c of clients.splice(0)) c.disconnect();
+      await running().stop();
+      node = await startNode(dir, extra);
+    },
+  };
 }

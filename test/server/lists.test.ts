@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
-import { type RunningNode, removeDir, startNode, tempDir, waitForBlocked } from "./harness.js";
+import { before, describe, it } from "node:test";
+import type { Redis } from "ioredis";
+import { nodeForSuite, waitForBlocked } from "./harness.js";
 
 /**
  * Lists and the blocking pops against a real node over loopback, in both modes: a
@@ -11,32 +11,12 @@ import { type RunningNode, removeDir, startNode, tempDir, waitForBlocked } from 
  */
 for (const mode of ["--standalone", "--cluster"] as const) {
   describe(`lists and blocking pops on a node (${mode})`, () => {
-    let node: RunningNode;
-    let dir: string;
-    const clients: Redis[] = [];
-    const connect = async () => {
-      const c = new Redis({
-        port: node.port,
-        host: "127.0.0.1",
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-      });
-      await c.connect();
-      clients.push(c);
-      return c;
-    };
+    const suite = nodeForSuite([mode]);
+    const connect = () => suite.connect();
     let client: Redis;
 
     before(async () => {
-      dir = tempDir();
-      node = await startNode(dir, [mode]);
       client = await connect();
-    });
-
-    after(async () => {
-      for (const c of clients) c.disconnect();
-      await node.kill();
-      removeDir(dir);
     });
 
     it("serves ioredis's list commands", async () => {

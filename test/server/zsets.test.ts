@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { before, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import { createClient } from "redis";
-import {
-  type RunningNode,
-  removeDir,
-  startNode,
-  tempDir,
-  waitFor,
-  waitForBlocked,
-} from "./harness.js";
+import { nodeForSuite, waitFor, waitForBlocked } from "./harness.js";
 
 /**
  * Sorted sets against a real node over loopback, in both modes: a standalone node (the
@@ -20,32 +13,12 @@ import {
  */
 for (const mode of ["--standalone", "--cluster"] as const) {
   describe(`sorted sets on a node (${mode})`, () => {
-    let node: RunningNode;
-    let dir: string;
-    const clients: Redis[] = [];
-    const connect = async () => {
-      const c = new Redis({
-        port: node.port,
-        host: "127.0.0.1",
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-      });
-      await c.connect();
-      clients.push(c);
-      return c;
-    };
+    const suite = nodeForSuite([mode]);
+    const connect = () => suite.connect();
     let client: Redis;
 
     before(async () => {
-      dir = tempDir();
-      node = await startNode(dir, [mode]);
       client = await connect();
-    });
-
-    after(async () => {
-      for (const c of clients) c.disconnect();
-      await node.kill();
-      removeDir(dir);
     });
 
     it("serves a leaderboard through ioredis", async () => {
@@ -73,9 +46,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       for (let i = 0; i < 50; i++) members.push(i * 1.5, `m${i}`);
       await client.zadd("kept", ...members);
       await client.zrem("kept", "m0");
-      for (const c of clients.splice(0)) c.disconnect();
-      await node.stop();
-      node = await startNode(dir, [mode]);
+      await suite.restart();
       client = await connect();
       // A cluster node answers CLUSTERDOWN or TRYAGAIN until its shards have elected and
       // replayed their logs.
@@ -94,7 +65,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
     });
 
     it("answers a RESP3 client with doubles, and WITHSCORES as pairs", async () => {
-      const r3 = createClient({ socket: { port: node.port, host: "127.0.0.1" }, RESP: 3 });
+      const r3 = createClient({ socket: { port: suite.node.port, host: "127.0.0.1" }, RESP: 3 });
       await r3.connect();
       try {
         await r3.zAdd("r3", [
