@@ -9,7 +9,15 @@ import { HistoryRecorder } from "../../src/sim/checkers/history.js";
 import { type KvInput, type KvOutput, kvModel } from "../../src/sim/checkers/kv-model.js";
 import { checkLinearizability } from "../../src/sim/checkers/linearizability.js";
 import { DirectAppender } from "../../src/storage/direct-append.js";
-import { CLI, cleanUpAfter, type RunningNode, startNode, tempDir, waitFor } from "./harness.js";
+import {
+  CLI,
+  cleanUpAfter,
+  type RunningNode,
+  startNode,
+  tempDir,
+  waitFor,
+  waitForBlocked,
+} from "./harness.js";
 
 /**
  * Real processes on loopback in sharded mode (`--cluster`): they form a cluster, every
@@ -292,7 +300,7 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
-  it("serves a client blocked on one node by a push through another", async () => {
+  it("serves a client blocked on one node by a push (or ZADD) through another", async () => {
     // Keys over many slots, so that the shards' leaders are spread over the nodes: a
     // client blocked on a node is served once that node's replica applies the push, and
     // its pop goes to the shard's leader (forwarded when that is another node).
@@ -305,14 +313,16 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
       const observer = new Redis({ port: waiterNode.port });
       try {
         const popped = waiter.brpop(key, 10);
-        const until = Date.now() + 5000;
-        while (!/blocked_clients:1/.test(await observer.info("clients"))) {
-          if (Date.now() > until) throw new Error("the client did not block");
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await waitForBlocked(observer, 1);
         assert.equal(await pusher.lpush(key, `job-${i}`), 1);
         assert.deepEqual(await popped, [key, `job-${i}`]);
         assert.equal(await pusher.exists(key), 0);
+        // A sorted set's blocking pop, the same way: a delayed job's due time as its score.
+        const delayed = `delayed:${i}`;
+        const due = waiter.bzpopmin(delayed, 10);
+        await waitForBlocked(observer, 1);
+        assert.equal(await pusher.zadd(delayed, 1700000000 + i, `job-${i}`), 1);
+        assert.deepEqual(await due, [delayed, `job-${i}`, String(1700000000 + i)]);
       } finally {
         waiter.disconnect();
         pusher.disconnect();
