@@ -85,6 +85,12 @@ export const ERRORS = {
     meaning:
       "A set write would make the set's encoding longer than proto-max-bulk-len (Homeostat stores a set as one value; Redis has no such limit).",
   },
+  OBJECT_FREQ_NO_LFU: {
+    message:
+      "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+    meaning:
+      "OBJECT FREQ was asked for: access frequencies are tracked only under an LFU eviction policy, which Homeostat does not have.",
+  },
   ZSET_TOO_LONG: {
     message: "ERR sorted set exceeds maximum allowed size (proto-max-bulk-len)",
     meaning:

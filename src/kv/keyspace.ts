@@ -1,4 +1,4 @@
-import { help, integer, NULL, OK, simple } from "../resp/reply.js";
+import { bulk, help, integer, NULL, OK, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { lookup, typeName } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX, unknownSubcommand, wrongArity } from "./errors.js";
@@ -78,6 +78,65 @@ const memory: CommandHandler = (ctx, args) => {
   return integer(key.length + VALUE_HEADER_BYTES + value.data.length);
 };
 
+const OBJECT_HELP = help("OBJECT", [
+  "ENCODING <key>",
+  "    Return the kind of internal representation used in order to store the value",
+  "    associated with a <key>.",
+  "FREQ <key>",
+  "    Return the access frequency index of the <key>. The returned integer is",
+  "    proportional to the logarithm of the recent access frequency of the key.",
+  "REFCOUNT <key>",
+  "    Return the number of references of the value associated with the specified",
+  "    <key>.",
+]);
+
+/** Redis's refcount of a shared object (its small integers 0..9999): OBJ_SHARED_REFCOUNT. */
+const SHARED_REFCOUNT = integer(2_147_483_647);
+const SHARED_INTEGERS = 10_000n;
+/** Redis keeps a string of up to 44 bytes in one allocation with its header (embstr). */
+const EMBSTR_BYTES_MAX = 44;
+
+/**
+ * OBJECT without a key to work on: HELP, or the error for a subcommand this server does
+ * not have (IDLETIME: access times are not tracked) or for one without its key. A cluster
+ * node answers these itself (cluster-router.ts).
+ */
+export function objectKeyless(args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return args.length === 2 ? OBJECT_HELP : wrongArity("object|help");
+  if (sub === "encoding" || sub === "refcount" || sub === "freq")
+    return wrongArity(`object|${sub}`);
+  return unknownSubcommand(args);
+}
+
+/** The integer a string holds when Redis would store it as one (OBJ_ENCODING_INT). */
+function storedInteger(data: Buffer): bigint | undefined {
+  return data.length <= 20 ? parseI64(data) : undefined;
+}
+
+/**
+ * OBJECT ENCODING, REFCOUNT and FREQ key. ENCODING names the form a value is stored in,
+ * in Redis's words: a string as Redis would hold it (int, embstr, raw: the same bytes
+ * here); a hash, set, list or sorted set is one value in what Redis calls its small
+ * encoding, "listpack", whatever its size. REFCOUNT is 1 (values are not shared), or
+ * Redis's shared count for the small integers its clients expect it for. FREQ is refused
+ * as Redis refuses it without an LFU eviction policy, which there is none of here.
+ */
+const object: CommandHandler = (ctx, args) => {
+  if (args.length !== 3 || args.is(1, "help")) return objectKeyless(args);
+  const sub = args.lower(1);
+  if (sub !== "encoding" && sub !== "refcount" && sub !== "freq") return unknownSubcommand(args);
+  const value = lookup(ctx, args.buf(2));
+  if (value === undefined) return NULL;
+  if (sub === "freq") return errorReply("OBJECT_FREQ_NO_LFU");
+  if (value.type !== "string") return sub === "refcount" ? ONE : bulk("listpack");
+  const n = storedInteger(value.data);
+  if (sub === "refcount")
+    return n !== undefined && n >= 0n && n < SHARED_INTEGERS ? SHARED_REFCOUNT : ONE;
+  if (n !== undefined) return bulk("int");
+  return bulk(value.data.length <= EMBSTR_BYTES_MAX ? "embstr" : "raw");
+};
+
 /** renameGenericCommand: the value moves with its expiry; the destination is replaced. */
 function rename(ctx: ExecContext, args: Args, nx: boolean): Reply {
   const from = args.buf(1);
@@ -147,6 +206,7 @@ export const KEYSPACE_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["touch", exists],
   ["type", type],
   ["memory", memory],
+  ["object", object],
   ["rename", (ctx: ExecContext, args: Args) => rename(ctx, args, false)],
   ["renamenx", (ctx: ExecContext, args: Args) => rename(ctx, args, true)],
   ["copy", copy],

@@ -4,7 +4,7 @@ import { CROSS_SLOT, keyHashSlot, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
-import { memoryKeyless } from "../kv/keyspace.js";
+import { memoryKeyless, objectKeyless } from "../kv/keyspace.js";
 import { mpopKeyless } from "../kv/lists.js";
 import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
@@ -97,6 +97,8 @@ export class ClusterRouter implements CommandRouter {
           return this.randomKey(client, copy);
         case "memory":
           return memoryKeyless(args);
+        case "object":
+          return objectKeyless(args);
         case "sintercard":
           return sintercardKeyless(args);
         case "lmpop":

@@ -80,8 +80,8 @@ export function runIn(ctx: ExecContext, parts: readonly (string | Buffer)[]): Re
   const spec = findCommandSpec(args);
   assert.ok(spec !== undefined, `no spec for ${String(parts[0])}`);
   assert.ok(arityAccepts(spec.arity, args.length), `arity of ${spec.name} refuses ${parts.length}`);
-  const handler = KV_HANDLERS.get(spec.name);
-  assert.ok(handler !== undefined, `no handler for ${spec.name}`);
+  const handler = KV_HANDLERS.get(spec.container ?? spec.name);
+  assert.ok(handler !== undefined, `no handler for ${spec.container ?? spec.name}`);
   const reply = handler(ctx, args);
   args.invalidate();
   return reply;

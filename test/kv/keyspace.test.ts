@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { objectKeyless } from "../../src/kv/keyspace.js";
 import type { StoredValue } from "../../src/storage/types.js";
-import { err, newDb, ok, plain, type TestDb } from "./helpers.js";
-
-function r(db: TestDb, ...parts: (string | Buffer)[]) {
-  return plain(db.run(...parts));
-}
+import { err, newDb, ok, plain, r, TestArgs, type TestDb } from "./helpers.js";
 
 function putOtherType(db: TestDb, key: string): void {
   const value = { type: "list", data: Buffer.from("x"), expireAtMs: 0 } as unknown as StoredValue;
@@ -185,4 +182,54 @@ describe("DBSIZE, FLUSHDB, FLUSHALL", () => {
       assert.deepEqual(r(db, command, "async", "sync"), err("ERR syntax error"));
     });
   }
+});
+
+describe("OBJECT", () => {
+  it("names the form each value is stored in, and counts references as Redis does", () => {
+    const db = newDb();
+    r(db, "mset", "small", "100", "big", "123456789012", "word", "hello", "long", "x".repeat(45));
+    r(db, "hset", "h", "f", "v");
+    r(db, "rpush", "l", "a");
+    r(db, "sadd", "s", "1");
+    r(db, "zadd", "z", "1", "a");
+    const encoding = (k: string) => r(db, "object", "encoding", k);
+    assert.deepEqual(["small", "big", "word", "long", "h", "l", "s", "z"].map(encoding), [
+      "int",
+      "int",
+      "embstr",
+      "raw",
+      "listpack",
+      "listpack",
+      "listpack",
+      "listpack",
+    ]);
+    assert.equal(encoding("nokey"), null);
+    assert.equal(r(db, "object", "refcount", "small"), 2_147_483_647, "a shared integer");
+    assert.equal(r(db, "object", "refcount", "big"), 1);
+    assert.equal(r(db, "object", "refcount", "z"), 1);
+    assert.match(
+      (r(db, "object", "freq", "small") as { error: string }).error,
+      /^ERR An LFU maxmemory policy is not selected/,
+    );
+    assert.equal(r(db, "object", "freq", "nokey"), null);
+  });
+
+  it("answers HELP, and Redis's errors for a wrong subcommand or argument count", () => {
+    const db = newDb();
+    const [first] = r(db, "object", "help") as { status: string }[];
+    assert.match(first?.status ?? "", /^OBJECT <subcommand>/);
+    // The dispatcher lets OBJECT through with any count (arity -2); the handler checks.
+    assert.deepEqual(
+      plain(objectKeyless(new TestArgs(["object", "help", "x"]))),
+      err("ERR wrong number of arguments for 'object|help' command"),
+    );
+    assert.deepEqual(
+      plain(objectKeyless(new TestArgs(["object", "encoding"]))),
+      err("ERR wrong number of arguments for 'object|encoding' command"),
+    );
+    assert.deepEqual(
+      plain(objectKeyless(new TestArgs(["object", "idletime", "k"]))),
+      err("ERR unknown subcommand 'idletime'. Try OBJECT HELP."),
+    );
+  });
 });
