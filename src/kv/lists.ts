@@ -251,15 +251,22 @@ const linsert: CommandHandler = (ctx, args) => {
 // ---------------------------------------------------------------------------------------
 // Pops
 
+/** A pop's COUNT (LPOP, ZPOPMIN...): a non-negative integer, capped at 2^32 - 1. */
+export function parsePopCount(buf: Buffer): number | Reply {
+  const n = parseI64(buf);
+  if (n === undefined || n < 0n) return errorReply("NOT_POSITIVE");
+  return n > 0xffff_ffffn ? 0xffff_ffff : Number(n);
+}
+
 /** LPOP and RPOP key [count]: an element, or with a count an array of up to count. */
 function pop(ctx: ExecContext, args: Args, head: boolean): Reply {
   if (args.length > 3) return wrongArity(head ? "lpop" : "rpop");
   const withCount = args.length === 3;
   let count = 1;
   if (withCount) {
-    const n = parseI64(args.buf(2));
-    if (n === undefined || n < 0n) return errorReply("NOT_POSITIVE");
-    count = n > 0xffff_ffffn ? 0xffff_ffff : Number(n);
+    const n = parsePopCount(args.buf(2));
+    if (isReply(n)) return n;
+    count = n;
   }
   const key = args.buf(1);
   const old = lookupList(ctx, key);

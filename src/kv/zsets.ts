@@ -21,7 +21,7 @@ import {
   RANDFIELD_WITHVALUES_MAX,
   store,
 } from "./hashes.js";
-import { parseMpop, parseTimeout } from "./lists.js";
+import { parseMpop, parsePopCount, parseTimeout } from "./lists.js";
 import { NOTIFY_GENERIC, NOTIFY_ZSET, notifyIfNew, notifyKey } from "./notify.js";
 import { I64_MAX, I64_MIN, parseI64, parseLongDouble } from "./numbers.js";
 import { INVALID_CURSOR, parseCursor, parseScanOptions } from "./scan.js";
@@ -808,23 +808,23 @@ const zrank =
     return integer(reverse ? zsetLength(value.data) - 1 - found.rank : found.rank);
   };
 
-const zcount: CommandHandler = (ctx, args) => {
-  const range = parseScoreRange(args.buf(2), args.buf(3));
-  if (isReply(range)) return range;
-  const value = lookupZset(ctx, args.buf(1));
-  if (value === undefined) return ZERO;
-  if (isReply(value)) return value;
-  return integer(scoreWalk(value.data, range, false).length);
-};
+/** ZCOUNT and ZLEXCOUNT key min max: the members a walk of the range finds. */
+function rangeCount<R>(
+  parse: (min: Buffer, max: Buffer) => R | Reply,
+  walk: (data: Buffer, range: R, reverse: boolean) => number[],
+): CommandHandler {
+  return (ctx, args) => {
+    const range = parse(args.buf(2), args.buf(3));
+    if (isReply(range)) return range;
+    const value = lookupZset(ctx, args.buf(1));
+    if (value === undefined) return ZERO;
+    if (isReply(value)) return value;
+    return integer(walk(value.data, range, false).length);
+  };
+}
 
-const zlexcount: CommandHandler = (ctx, args) => {
-  const range = parseLexRange(args.buf(2), args.buf(3));
-  if (isReply(range)) return range;
-  const value = lookupZset(ctx, args.buf(1));
-  if (value === undefined) return ZERO;
-  if (isReply(value)) return value;
-  return integer(lexWalk(value.data, range, false).length);
-};
+const zcount = rangeCount(parseScoreRange, scoreWalk);
+const zlexcount = rangeCount(parseLexRange, lexWalk);
 
 // ---------------------------------------------------------------------------------------
 // ZRANGE and its older forms, ZRANGESTORE
@@ -1008,9 +1008,9 @@ const zpop =
     if (args.length > 3) return SYNTAX;
     let count = -1;
     if (args.length === 3) {
-      const n = parseI64(args.buf(2));
-      if (n === undefined || n < 0n) return errorReply("NOT_POSITIVE");
-      count = n > 0xffff_ffffn ? 0xffff_ffff : Number(n);
+      const n = parsePopCount(args.buf(2));
+      if (isReply(n)) return n;
+      count = n;
     }
     const key = args.buf(1);
     const old = lookupZset(ctx, key);
