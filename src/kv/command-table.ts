@@ -113,9 +113,19 @@ export type KeySpecFlag = (typeof KEY_SPEC_FLAGS)[number];
  *    Such a spec needs the arguments themselves: see keyIndexesOf.
  */
 export interface KeySpec {
+  /** Redis's note on a spec it cannot state (SORT's BY/GET and STORE keys). */
+  readonly notes?: string;
   readonly flags: readonly KeySpecFlag[];
-  readonly beginSearch: { readonly type: "index"; readonly index: number };
-  readonly findKeys: RangeFindKeys | KeynumFindKeys;
+  readonly beginSearch: { readonly type: "index"; readonly index: number } | UnknownSearch;
+  readonly findKeys: RangeFindKeys | KeynumFindKeys | UnknownSearch;
+}
+
+/**
+ * Keys no spec can locate (Redis's "unknown" begin_search and find_keys): found by the
+ * command's own `getKeys`, or, for keys named by the data (SORT BY/GET), not at all.
+ */
+export interface UnknownSearch {
+  readonly type: "unknown";
 }
 
 export interface RangeFindKeys {
@@ -137,6 +147,7 @@ export interface KeynumFindKeys {
  * for a range; keynumidx, firstkey, keystep for a keynum.
  */
 export function findKeysFields(fk: KeySpec["findKeys"]): [string, number][] {
+  if (fk.type === "unknown") return [];
   return fk.type === "range"
     ? [
         ["lastkey", fk.lastKey],
@@ -386,7 +397,7 @@ function legacyRange(specs: readonly KeySpec[]): [number, number, number, boolea
   if (specs.length === 0) return [0, 0, 0, false];
   const incomplete = (s: KeySpec) => s.flags.includes("incomplete");
   const only = specs[0] as KeySpec;
-  if (specs.length === 1 && only.findKeys.type === "range") {
+  if (specs.length === 1 && only.findKeys.type === "range" && only.beginSearch.type === "index") {
     const first = only.beginSearch.index;
     const { lastKey, keyStep } = only.findKeys;
     return [first, lastKey >= 0 ? first + lastKey : lastKey, keyStep, incomplete(only)];
@@ -396,17 +407,19 @@ function legacyRange(specs: readonly KeySpec[]): [number, number, number, boolea
   let last = 0;
   for (const s of specs) {
     const fk = s.findKeys;
+    const bs = s.beginSearch;
     if (
       fk.type !== "range" ||
+      bs.type !== "index" ||
       fk.keyStep !== 1 ||
-      (last !== 0 && last !== s.beginSearch.index - 1)
+      (last !== 0 && last !== bs.index - 1)
     ) {
       movable = true;
       continue;
     }
     if (incomplete(s)) movable = true;
-    first = Math.min(first, s.beginSearch.index);
-    const l = fk.lastKey >= 0 ? s.beginSearch.index + fk.lastKey : fk.lastKey;
+    first = Math.min(first, bs.index);
+    const l = fk.lastKey >= 0 ? bs.index + fk.lastKey : fk.lastKey;
     // Redis compares unsigned: a negative (from the end) last key beats any positive one.
     last = l >>> 0 > last >>> 0 ? l : last;
   }
@@ -480,6 +493,34 @@ const aggregate = oneof("aggregate", { token: "AGGREGATE", optional: true }, [
   token("min", "MIN"),
   token("max", "MAX"),
 ]);
+
+/** SORT's keys named by BY and GET patterns and by STORE: Redis declares them "unknown". */
+const SORT_PATTERN_KEYS: KeySpec[] = [
+  {
+    notes:
+      "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+    flags: keySpecFlags("RO access"),
+    beginSearch: { type: "unknown" },
+    findKeys: { type: "unknown" },
+  },
+];
+const SORT_STORE_KEY: KeySpec = {
+  notes:
+    "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+  flags: keySpecFlags("OW update"),
+  beginSearch: { type: "unknown" },
+  findKeys: { type: "unknown" },
+};
+const sortArgs = [
+  { ...pattern("pattern", { token: "BY", optional: true }), keySpecIndex: 1 },
+  block("offset_count", { token: "LIMIT", optional: true }, [int("offset"), int("count")]),
+  {
+    ...pattern("pattern", { token: "GET", optional: true, multiple: true, multipleToken: true }),
+    keySpecIndex: 1,
+  },
+  oneof("order", { optional: true }, [token("asc", "ASC"), token("desc", "DESC")]),
+  token("sorting", "ALPHA", { optional: true }),
+];
 
 const DECLS: Record<string, Decl> = {
   // --- strings -------------------------------------------------------------------------
@@ -2046,6 +2087,28 @@ const DECLS: Record<string, Decl> = {
     keySpecs: [keys("RW access delete", 1), keys("OW insert", 2)],
     args: [key("key", 0), key("newkey", 1)],
   },
+  sort: {
+    arity: -2,
+    flags: "WRITE DENYOOM",
+    acl: "SET SORTEDSET LIST DANGEROUS",
+    group: "generic",
+    since: "1.0.0",
+    summary: "Sorts a list, set or sorted set (or by other keys), returning or storing the result.",
+    complexity: "O(N+M*log(M)) for N elements, M of them returned; O(N) when not sorted.",
+    keySpecs: [keys("RO access", 1), ...SORT_PATTERN_KEYS, SORT_STORE_KEY],
+    args: [key("key", 0), ...sortArgs, key("destination", 2, { token: "STORE", optional: true })],
+  },
+  sort_ro: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "SET SORTEDSET LIST DANGEROUS",
+    group: "generic",
+    since: "7.0.0",
+    summary: "SORT without STORE: a read, so it runs on any replica.",
+    complexity: "O(N+M*log(M)) for N elements, M of them returned; O(N) when not sorted.",
+    keySpecs: [keys("RO access", 1), ...SORT_PATTERN_KEYS],
+    args: [key("key", 0), ...sortArgs],
+  },
   object: {
     arity: -2,
     group: "generic",
@@ -2508,6 +2571,15 @@ const DECLS: Record<string, Decl> = {
         complexity: "O(N) for N commands.",
         tips: "NONDETERMINISTIC_OUTPUT_ORDER",
         args: [str("command-name", { optional: true, multiple: true })],
+      },
+      getkeys: {
+        arity: -4,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "2.8.13",
+        summary: "Returns the keys of a command, as the key specs and key finders find them.",
+        complexity: "O(N) for N arguments of the command.",
       },
       list: {
         arity: -2,
@@ -3090,8 +3162,28 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
  * keys at all (the command answers its own error).
  */
 export function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
+  const own = GET_KEYS.get(spec.name);
+  if (own !== undefined) return own(args);
   return countsKeys(spec) ? findKeyIndexes(spec, args.length, args) : keyIndexes(spec, args.length);
 }
+
+/**
+ * SORT's keys, as Redis's sortGetKeys finds them: the key sorted, and the destination of
+ * the last STORE, skipping the arguments of LIMIT, GET and BY (a STORE right after one of
+ * those words is not an option).
+ */
+function sortKeys(args: Args): number[] {
+  let store = -1;
+  for (let i = 2; i < args.length; i++) {
+    if (args.is(i, "limit")) i += 2;
+    else if (args.is(i, "get") || args.is(i, "by")) i += 1;
+    else if (args.is(i, "store") && i + 1 < args.length) store = i + 1;
+  }
+  return store < 0 ? [1] : [1, store];
+}
+
+/** Commands whose keys no key spec states (an "unknown" one): their own finders. */
+const GET_KEYS: ReadonlyMap<string, (args: Args) => number[]> = new Map([["sort", sortKeys]]);
 
 /** Whether a spec finds keys by a count (a keynum key spec): looked up once per spec. */
 function countsKeys(spec: CommandSpec): boolean {
@@ -3118,9 +3210,10 @@ const keyIndexesMemo = new WeakMap<CommandSpec, (readonly number[] | undefined)[
 function findKeyIndexes(spec: CommandSpec, argc: number, args?: Args): number[] {
   const out: number[] = [];
   for (const ks of spec.keySpecs) {
+    const fk = ks.findKeys;
+    if (ks.beginSearch.type !== "index" || fk.type === "unknown") continue;
     const begin = ks.beginSearch.index;
     if (begin >= argc) continue;
-    const fk = ks.findKeys;
     let first = begin;
     let last: number;
     if (fk.type === "range") {

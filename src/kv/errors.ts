@@ -91,6 +91,19 @@ export const ERRORS = {
     meaning:
       "OBJECT FREQ was asked for: access frequencies are tracked only under an LFU eviction policy, which Homeostat does not have.",
   },
+  SORT_NOT_DOUBLE: {
+    message: "ERR One or more scores can't be converted into double",
+    meaning: "SORT without ALPHA met an element (or a BY value) that is not a number.",
+  },
+  SORT_BY_CLUSTER: {
+    message: "ERR BY option of SORT denied in Cluster mode.",
+    meaning:
+      "SORT BY with a pattern on a cluster node: the keys it names may live in other shards.",
+  },
+  SORT_GET_CLUSTER: {
+    message: "ERR GET option of SORT denied in Cluster mode.",
+    meaning: "SORT GET on a cluster node: the keys it names may live in other shards.",
+  },
   ZSET_TOO_LONG: {
     message: "ERR sorted set exceeds maximum allowed size (proto-max-bulk-len)",
     meaning:

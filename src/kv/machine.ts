@@ -599,6 +599,7 @@ export class ShardMachine implements ReplicatedMachine {
       nowMs: mark.nowMs,
       random: this.entryRandom,
       maxBulkBytes: options.maxBulkBytes ?? defaultMaxBulkBytes,
+      sharded: true,
     };
     this.store.markWith(() => this.mark());
   }

@@ -18,6 +18,11 @@ export interface ExecContext {
    * bound on LCS's working table.
    */
   maxBulkBytes: number;
+  /**
+   * A shard of a cluster: commands that would read keys named by the data (SORT's BY and
+   * GET patterns) refuse, as Redis Cluster does, since those keys may live in other shards.
+   */
+  sharded?: boolean;
   /** Keyspace notifications (notify.ts): undefined when none is to be sent. */
   notify?: Notifier | undefined;
 }

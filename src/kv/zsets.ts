@@ -366,11 +366,12 @@ const NONZERO_DIGIT = /[1-9]/;
 /**
  * C's strtod on the whole of `text`: the double, undefined when it is not a number or has
  * bytes after one. `strict` is Redis's string2d (scores, increments, weights): no leading
- * space, nothing empty, no overflow to ±inf or underflow to 0 but from "inf" or a zero.
- * Without it, as zslParseRange reads a range's ends with strtod: leading spaces skipped,
- * an empty string is 0, and an overflow is ±inf.
+ * space, nothing empty. Without it, as zslParseRange and SORT read numbers with strtod:
+ * leading spaces skipped, an empty string is 0. `rangeError` (string2d's and SORT's check
+ * of errno) refuses an overflow to ±inf or an underflow to 0 but from "inf" or a zero;
+ * a range's ends take them.
  */
-function strtod(text: string, strict: boolean): number | undefined {
+export function strtod(text: string, strict: boolean, rangeError = strict): number | undefined {
   let s = text;
   if (!strict) {
     s = s.replace(/^[ \t\n\v\f\r]+/, "");
@@ -390,7 +391,7 @@ function strtod(text: string, strict: boolean): number | undefined {
   } else {
     return undefined;
   }
-  if (strict && (!Number.isFinite(value) || (value === 0 && nonzero))) return undefined;
+  if (rangeError && (!Number.isFinite(value) || (value === 0 && nonzero))) return undefined;
   return value;
 }
 

@@ -1,13 +1,17 @@
 import { keyHashSlot } from "../cluster/slots.js";
 import {
   type ArgSpec,
+  arityAccepts,
   COMMAND_SPECS,
   type CommandSpec,
+  findCommandSpec,
   findKeysFields,
+  keyIndexesOf,
   resolveCommand,
 } from "../kv/command-table.js";
 import { unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
+import { ArrayArgs } from "../kv/machine.js";
 import { parseI64 } from "../kv/numbers.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -340,13 +344,19 @@ function commandInfo(spec: CommandSpec): Reply {
 }
 
 function keySpecInfo(ks: CommandSpec["keySpecs"][number]): Reply {
-  return R.map([
+  const fields: [Reply, Reply][] = [];
+  if (ks.notes !== undefined) fields.push([R.bulk("notes"), R.bulk(ks.notes)]);
+  const bs = ks.beginSearch;
+  fields.push(
     [R.bulk("flags"), R.set(ks.flags.map((f) => R.simple(f)))],
     [
       R.bulk("begin_search"),
       R.map([
-        [R.bulk("type"), R.bulk(ks.beginSearch.type)],
-        [R.bulk("spec"), R.map([[R.bulk("index"), R.integer(ks.beginSearch.index)]])],
+        [R.bulk("type"), R.bulk(bs.type)],
+        [
+          R.bulk("spec"),
+          R.map(bs.type === "index" ? [[R.bulk("index"), R.integer(bs.index)]] : []),
+        ],
       ]),
     ],
     [
@@ -359,7 +369,8 @@ function keySpecInfo(ks: CommandSpec["keySpecs"][number]): Reply {
         ],
       ]),
     ],
-  ]);
+  );
+  return R.map(fields);
 }
 
 function argumentDocs(args: readonly ArgSpec[]): Reply {
@@ -412,6 +423,24 @@ function commandDocs(spec: CommandSpec): Reply {
   return R.map(fields);
 }
 
+/** COMMAND GETKEYS command [arg ...]: the keys of that command, as Redis finds them. */
+function getKeys(node: HomeostatNode, args: Args): Reply {
+  const parts: Buffer[] = [];
+  for (let i = 2; i < args.length; i++) parts.push(args.buf(i));
+  const inner = new ArrayArgs(parts);
+  const spec = findCommandSpec(inner);
+  if (spec === undefined || node.specOf(spec.container ?? spec.name) === undefined) {
+    return R.error("ERR Invalid command specified");
+  }
+  if (spec.keySpecs.length === 0) return R.error("ERR The command has no key arguments");
+  if (!arityAccepts(spec.arity, inner.length)) {
+    return R.error("ERR Invalid number of arguments specified for command");
+  }
+  const keys = keyIndexesOf(spec, inner);
+  if (keys.length === 0) return R.error("ERR Invalid arguments specified for command");
+  return R.array(keys.map((i) => R.bulk(Buffer.from(inner.buf(i)))));
+}
+
 function command(node: HomeostatNode, _c: Client, args: Args): Reply {
   const specs = [...COMMAND_SPECS.values()].filter((s) => node.specOf(s.name) !== undefined);
   if (args.length === 1) return R.array(specs.map(commandInfo));
@@ -422,6 +451,8 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
   switch (sub) {
     case "count":
       return R.integer(specs.length);
+    case "getkeys":
+      return getKeys(node, args);
     case "list":
       if (args.length > 2) {
         if (args.length === 5 && args.is(2, "filterby") && args.is(3, "pattern")) {
@@ -474,6 +505,8 @@ const commandHelp = [
   "    Return details about multiple commands.",
   "DOCS [<command-name> ...]",
   "    Return documentation details about multiple commands.",
+  "GETKEYS <full-command>",
+  "    Return the keys from a full Redis command.",
 ];
 
 function info(node: HomeostatNode, _c: Client, args: Args): Reply {

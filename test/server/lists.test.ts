@@ -38,6 +38,24 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.equal(await client.exists("{j}jobs"), 0);
     });
 
+    it("SORT and SORT ... STORE, within one slot; BY patterns only on a standalone node", async () => {
+      await client.rpush("{s}nums", "3", "1", "2");
+      assert.deepEqual(await client.sort("{s}nums"), ["1", "2", "3"]);
+      assert.equal(await client.sort("{s}nums", "DESC", "STORE", "{s}sorted"), 3);
+      assert.deepEqual(await client.lrange("{s}sorted", 0, -1), ["3", "2", "1"]);
+      assert.deepEqual(await client.call("SORT_RO", "{s}nums", "LIMIT", "0", "1"), ["1"]);
+      await client.mset("{s}w_1", "9", "{s}w_2", "8", "{s}w_3", "7");
+      if (mode === "--cluster") {
+        await assert.rejects(
+          client.sort("{s}nums", "BY", "{s}w_*"),
+          /BY option of SORT denied in Cluster mode/,
+        );
+        await assert.rejects(client.sort("{s}nums", "STORE", "elsewhere"), /CROSSSLOT/);
+      } else {
+        assert.deepEqual(await client.sort("{s}nums", "BY", "{s}w_*"), ["3", "2", "1"]);
+      }
+    });
+
     it("BLPOP waits for a push from another client, then answers it", async () => {
       const waiter = await connect();
       const popped = waiter.blpop("queue", 0);
