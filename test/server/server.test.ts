@@ -226,6 +226,25 @@ describe("a node over real sockets", () => {
     ];
     assert.deepEqual(unblockInfo.slice(0, 2), ["client|unblock", -3]);
     assert.equal(none, null);
+    // COMMAND GETKEYS: what cluster clients ask for commands whose keys move (movablekeys).
+    assert.deepEqual(await client.call("COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"), [
+      "d",
+      "a",
+      "b",
+    ]);
+    assert.deepEqual(
+      await client.call("COMMAND", "GETKEYS", "SORT", "k", "LIMIT", "0", "1", "STORE", "d"),
+      ["k", "d"],
+    );
+    await assert.rejects(
+      client.call("COMMAND", "GETKEYS", "NOPE", "x"),
+      /Invalid command specified/,
+    );
+    await assert.rejects(client.call("COMMAND", "GETKEYS", "PING", "x"), /has no key arguments/);
+    await assert.rejects(
+      client.call("COMMAND", "GETKEYS", "GET", "a", "b"),
+      /Invalid number of arguments/,
+    );
     assert.equal(await client.call("FUNCTION", "FLUSH"), "OK");
     // A standalone node answers cluster commands as a Redis without cluster support does.
     assert.match(await client.info("cluster"), /cluster_enabled:0/);
