@@ -244,3 +244,18 @@ export function readText(
     throw new DecodeError(`${what} is not UTF-8`);
   }
 }
+
+/**
+ * The big-endian u32 at `at` of `data`, read without Buffer's argument checks: the scans
+ * of a hash's or a sorted set's value read one or two per entry. The caller checks the
+ * bounds it needs.
+ */
+export function u32be(data: Uint8Array, at: number): number {
+  return (
+    (((data[at] as number) << 24) |
+      ((data[at + 1] as number) << 16) |
+      ((data[at + 2] as number) << 8) |
+      (data[at + 3] as number)) >>>
+    0
+  );
+}

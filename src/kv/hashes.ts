@@ -1,3 +1,4 @@
+import { u32be } from "../core/bytes.js";
 import { array, bulk, integer, map, NULL, OK, pairs } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue, ValueType } from "../storage/types.js";
@@ -88,11 +89,11 @@ function find(data: Buffer, field: Buffer): Place | undefined {
   const last = n > 0 ? (field[n - 1] as number) : -1;
   let at = headerBytes;
   for (let i = 0; i < count; i++) {
-    const length = data.readUInt32BE(at);
+    const length = u32be(data, at);
     const fs = at + 4;
     const fe = fs + length;
     if (fe + 4 > data.length) throw truncated();
-    const ve = fe + 4 + data.readUInt32BE(fe);
+    const ve = fe + 4 + u32be(data, fe);
     if (ve > data.length) throw truncated();
     if (length === n && (n === 0 || (data[fe - 1] === last && field.compare(data, fs, fe) === 0))) {
       return { pair: at, vs: fe + 4, ve };

@@ -1,3 +1,4 @@
+import { u32be } from "../core/bytes.js";
 import { formatDouble } from "../resp/encoder.js";
 import {
   array,
@@ -81,7 +82,7 @@ export function zsetLength(data: Buffer): number {
 
 /** The end of the entry at `at` (where the next one starts). */
 function entryEnd(data: Buffer, at: number): number {
-  const end = at + entryOverhead + data.readUInt32BE(at + 8);
+  const end = at + entryOverhead + u32be(data, at + 8);
   if (end > data.length) throw truncated();
   return end;
 }
@@ -138,17 +139,6 @@ function encode(ctx: ExecContext, e: Entries): Buffer | Reply {
   return out;
 }
 
-/** The u32 at `at`, read without Buffer's checks: the walks below read one per entry. */
-function u32(data: Buffer, at: number): number {
-  return (
-    (((data[at] as number) << 24) |
-      ((data[at + 1] as number) << 16) |
-      ((data[at + 2] as number) << 8) |
-      (data[at + 3] as number)) >>>
-    0
-  );
-}
-
 /** Where `member` is in `data`: its entry's start and rank, or undefined. */
 function findMember(data: Buffer, member: Buffer): { at: number; rank: number } | undefined {
   const count = zsetLength(data);
@@ -158,7 +148,7 @@ function findMember(data: Buffer, member: Buffer): { at: number; rank: number } 
   const last = member[len - 1];
   let at = headerBytes;
   for (let rank = 0; rank < count; rank++) {
-    const n = u32(data, at + 8);
+    const n = u32be(data, at + 8);
     const m = at + memberAt;
     if (
       n === len &&
@@ -179,7 +169,7 @@ function insertionPoint(data: Buffer, score: number, member: Buffer): number {
   let at = headerBytes;
   for (let i = 0; i < count; i++) {
     const s = view.getFloat64(at);
-    const end = at + entryOverhead + u32(data, at + 8);
+    const end = at + entryOverhead + u32be(data, at + 8);
     if (s > score) return at;
     if (s === score && data.compare(member, 0, member.length, at + memberAt, end - 4) > 0) {
       return at;
