@@ -61,9 +61,9 @@ function eachPair(data: Buffer, visit: (fs: number, fe: number, vs: number, ve: 
   let at = headerBytes;
   for (let i = 0; i < count; i++) {
     const fs = at + 4;
-    const fe = fs + data.readUInt32BE(at);
+    const fe = fs + u32be(data, at);
     if (fe + 4 > data.length) throw truncated();
-    const ve = fe + 4 + data.readUInt32BE(fe);
+    const ve = fe + 4 + u32be(data, fe);
     if (ve > data.length) throw truncated();
     visit(fs, fe, fe + 4, ve);
     at = ve;

@@ -1,3 +1,4 @@
+import { u32be } from "../core/bytes.js";
 import { array, bulk, EMPTY_ARRAY, integer, NULL, NULL_ARRAY, OK } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
@@ -53,7 +54,7 @@ export function listElements(data: Buffer): Buffer[] {
   let at = headerBytes;
   for (let i = 0; i < count; i++) {
     if (at + elementOverhead > data.length) throw truncated();
-    const end = at + 4 + data.readUInt32BE(at);
+    const end = at + 4 + u32be(data, at);
     if (end + 4 > data.length) throw truncated();
     out[i] = data.subarray(at + 4, end);
     at = end + 4;
@@ -123,7 +124,7 @@ function elementsBetween(data: Buffer, from: number, to: number): Buffer[] {
   if (from <= count - 1 - to) {
     let at = headerBytes;
     for (let i = 0; i <= to; i++) {
-      const end = at + 4 + data.readUInt32BE(at);
+      const end = at + 4 + u32be(data, at);
       if (end + 4 > data.length) throw truncated();
       if (i >= from) out.push(data.subarray(at + 4, end));
       at = end + 4;
@@ -133,7 +134,7 @@ function elementsBetween(data: Buffer, from: number, to: number): Buffer[] {
   let end = data.length;
   for (let i = count - 1; i >= from; i--) {
     const stop = end - 4;
-    const start = stop - data.readUInt32BE(stop);
+    const start = stop - u32be(data, stop);
     if (start - 4 < headerBytes) throw truncated();
     if (i <= to) out.push(data.subarray(start, stop));
     end = start - 4;

@@ -89,12 +89,12 @@ function entryEnd(data: Buffer, at: number): number {
 
 /** The member of the entry at `at`, a view of `data`. */
 function memberOf(data: Buffer, at: number): Buffer {
-  return data.subarray(at + memberAt, at + memberAt + data.readUInt32BE(at + 8));
+  return data.subarray(at + memberAt, at + memberAt + u32be(data, at + 8));
 }
 
 /** The start of the entry that ends at `end`. */
 function entryStart(data: Buffer, end: number): number {
-  const at = end - entryOverhead - data.readUInt32BE(end - 4);
+  const at = end - entryOverhead - u32be(data, end - 4);
   if (at < headerBytes) throw truncated();
   return at;
 }
