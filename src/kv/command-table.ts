@@ -212,6 +212,8 @@ export interface CommandSpec {
   readonly replacedBy?: string;
   readonly arguments: readonly ArgSpec[];
   readonly subcommands?: readonly CommandSpec[];
+  /** The keys' indexes, for a command whose key specs cannot state them all (SORT). */
+  readonly getKeys?: (args: Args) => number[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -307,6 +309,7 @@ interface Decl {
   readonly deprecatedSince?: string;
   readonly replacedBy?: string;
   readonly subcommands?: Record<string, Decl>;
+  readonly getKeys?: (args: Args) => number[];
 }
 
 function build(name: string, d: Decl, container?: string): CommandSpec {
@@ -354,6 +357,7 @@ function build(name: string, d: Decl, container?: string): CommandSpec {
     spec.deprecatedSince = d.deprecatedSince;
   }
   if (d.replacedBy !== undefined) spec.replacedBy = d.replacedBy;
+  if (d.getKeys !== undefined) spec.getKeys = d.getKeys;
   if (d.subcommands !== undefined) {
     spec.subcommands = Object.entries(d.subcommands).map(([sub, sd]) => build(sub, sd, name));
   }
@@ -2096,6 +2100,7 @@ const DECLS: Record<string, Decl> = {
     summary: "Sorts a list, set or sorted set (or by other keys), returning or storing the result.",
     complexity: "O(N+M*log(M)) for N elements, M of them returned; O(N) when not sorted.",
     keySpecs: [keys("RO access", 1), ...SORT_PATTERN_KEYS, SORT_STORE_KEY],
+    getKeys: sortKeys,
     args: [key("key", 0), ...sortArgs, key("destination", 2, { token: "STORE", optional: true })],
   },
   sort_ro: {
@@ -3162,8 +3167,7 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
  * keys at all (the command answers its own error).
  */
 export function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
-  const own = GET_KEYS.get(spec.name);
-  if (own !== undefined) return own(args);
+  if (spec.getKeys !== undefined) return spec.getKeys(args);
   return countsKeys(spec) ? findKeyIndexes(spec, args.length, args) : keyIndexes(spec, args.length);
 }
 
@@ -3181,9 +3185,6 @@ function sortKeys(args: Args): number[] {
   }
   return store < 0 ? [1] : [1, store];
 }
-
-/** Commands whose keys no key spec states (an "unknown" one): their own finders. */
-const GET_KEYS: ReadonlyMap<string, (args: Args) => number[]> = new Map([["sort", sortKeys]]);
 
 /** Whether a spec finds keys by a count (a keynum key spec): looked up once per spec. */
 function countsKeys(spec: CommandSpec): boolean {

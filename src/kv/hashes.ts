@@ -308,6 +308,32 @@ export function store(
   ctx.store.set(key, { type, data, expireAtMs: old?.expireAtMs ?? NO_EXPIRY });
 }
 
+/**
+ * A command's result stored at `dst` as a new key of `type` (SINTERSTORE, ZUNIONSTORE,
+ * SORT ... STORE...): whatever `dst` held is replaced, expiry included, with an `event` of
+ * `eventClass` (and "new" when it did not exist); no data (an empty result) deletes `dst`,
+ * with a del event if it existed.
+ */
+export function storeResult(
+  ctx: ExecContext,
+  dst: Buffer,
+  type: ValueType,
+  data: Buffer | null,
+  eventClass: number,
+  event: string,
+): void {
+  const existed = lookup(ctx, dst) !== undefined;
+  if (data === null) {
+    if (!existed) return;
+    ctx.store.delete(dst);
+    notifyKey(ctx, NOTIFY_GENERIC, "del", dst);
+    return;
+  }
+  notifyIfNew(ctx, dst, existed);
+  ctx.store.set(dst, { type, data, expireAtMs: NO_EXPIRY });
+  notifyKey(ctx, eventClass, event, dst);
+}
+
 // ---------------------------------------------------------------------------------------
 // Writes
 

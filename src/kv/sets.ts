@@ -1,7 +1,7 @@
 import { array, bulk, integer, NULL, set } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
-import { argViews, isReply, lookup, NO_EXPIRY } from "./db.js";
+import { argViews, isReply } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
 import {
   drawRandom,
@@ -11,6 +11,7 @@ import {
   hashLength,
   hashPairs,
   lookupTyped,
+  storeResult,
   store as storeValue,
 } from "./hashes.js";
 import { NOTIFY_GENERIC, NOTIFY_SET, notifyIfNew, notifyKey } from "./notify.js";
@@ -49,22 +50,6 @@ function isMember(data: Buffer, member: Buffer): boolean {
 /** Stores a set's new data at `key` (null: none left, the key goes), keeping its expiry. */
 function store(ctx: ExecContext, key: Buffer, old: StoredValue | undefined, data: Buffer | null) {
   storeValue(ctx, key, old, data, "set");
-}
-
-/** A new set of `items` (distinct, in order) at `key`, replacing whatever it held. */
-function storeNew(ctx: ExecContext, key: Buffer, items: readonly Buffer[]): Reply | null {
-  if (items.length === 0) {
-    ctx.store.delete(key);
-    return null;
-  }
-  const data = encodeBounded(
-    ctx,
-    items.map((m) => [m, EMPTY]),
-    SET_TOO_LONG,
-  );
-  if (isReply(data)) return data;
-  ctx.store.set(key, { type: "set", data, expireAtMs: NO_EXPIRY });
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -282,12 +267,16 @@ const algebraStore =
     const dst = args.buf(1);
     const result = combine(ctx, argViews(args, 2), op);
     if (isReply(result)) return result;
-    const existed = lookup(ctx, dst) !== undefined;
-    if (result.length > 0) notifyIfNew(ctx, dst, existed);
-    const refused = storeNew(ctx, dst, result);
-    if (refused !== null) return refused;
-    if (result.length > 0) notifyKey(ctx, NOTIFY_SET, `s${op}store`, dst);
-    else if (existed) notifyKey(ctx, NOTIFY_GENERIC, "del", dst);
+    let data: Buffer | Reply | null = null;
+    if (result.length > 0) {
+      data = encodeBounded(
+        ctx,
+        result.map((m) => [m, EMPTY]),
+        SET_TOO_LONG,
+      );
+      if (isReply(data)) return data;
+    }
+    storeResult(ctx, dst, "set", data, NOTIFY_SET, `s${op}store`);
     return integer(result.length);
   };
 

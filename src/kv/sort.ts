@@ -1,10 +1,10 @@
 import { array, bulk, integer, NULL } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
-import { isReply, lookup, NO_EXPIRY } from "./db.js";
+import { isReply, lookup } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX, WRONG_TYPE } from "./errors.js";
-import { hashGet, hashPairs } from "./hashes.js";
+import { hashGet, hashPairs, storeResult } from "./hashes.js";
 import { encodeList, listElements } from "./lists.js";
-import { NOTIFY_GENERIC, NOTIFY_LIST, notifyIfNew, notifyKey } from "./notify.js";
+import { NOTIFY_LIST } from "./notify.js";
 import { parseI64 } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 import { strtod, zsetEntries } from "./zsets.js";
@@ -57,15 +57,15 @@ function parseOptions(ctx: ExecContext, args: Args, readonly: boolean): SortOpti
       o.limitCount = Number(count);
       j += 2;
     } else if (!readonly && args.is(j, "store") && left >= 1) {
-      o.store = Buffer.from(args.buf(++j));
+      o.store = args.buf(++j);
     } else if (args.is(j, "by") && left >= 1) {
-      const by = Buffer.from(args.buf(++j));
+      const by = args.buf(++j);
       o.by = by;
       if (!by.includes(0x2a)) o.dontSort = true;
       else if (ctx.sharded) return errorReply("SORT_BY_CLUSTER");
     } else if (args.is(j, "get") && left >= 1) {
       if (ctx.sharded) return errorReply("SORT_GET_CLUSTER");
-      o.gets.push(Buffer.from(args.buf(++j)));
+      o.gets.push(args.buf(++j));
     } else {
       return SYNTAX;
     }
@@ -184,22 +184,15 @@ function sortGeneric(ctx: ExecContext, args: Args, readonly: boolean): Reply {
 
 /** SORT ... STORE: the result as a list at `dst` (a missing GET value is ""), or dst deleted. */
 function storeSorted(ctx: ExecContext, dst: Buffer, out: (Buffer | undefined)[]): Reply {
-  const existed = lookup(ctx, dst) !== undefined;
-  if (out.length === 0) {
-    if (existed) {
-      ctx.store.delete(dst);
-      notifyKey(ctx, NOTIFY_GENERIC, "del", dst);
-    }
-    return integer(0);
-  }
-  const data = encodeList(
-    ctx,
-    out.map((v) => v ?? Buffer.alloc(0)),
-  );
+  const data =
+    out.length === 0
+      ? null
+      : encodeList(
+          ctx,
+          out.map((v) => v ?? Buffer.alloc(0)),
+        );
   if (isReply(data)) return data;
-  notifyIfNew(ctx, dst, existed);
-  ctx.store.set(dst, { type: "list", data, expireAtMs: NO_EXPIRY });
-  notifyKey(ctx, NOTIFY_LIST, "sortstore", dst);
+  storeResult(ctx, dst, "list", data, NOTIFY_LIST, "sortstore");
   return integer(out.length);
 }
 

@@ -12,7 +12,7 @@ import {
 } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
-import { argViews, isReply, lookup, NO_EXPIRY } from "./db.js";
+import { argViews, isReply, lookup } from "./db.js";
 import { errorReply, NOT_FLOAT, NOT_INTEGER, SYNTAX, WRONG_TYPE } from "./errors.js";
 import {
   drawRandom,
@@ -21,6 +21,7 @@ import {
   lookupTyped,
   RANDFIELD_WITHVALUES_MAX,
   store,
+  storeResult,
 } from "./hashes.js";
 import { parseMpop, parsePopCount, parseTimeout } from "./lists.js";
 import { NOTIFY_GENERIC, NOTIFY_ZSET, notifyIfNew, notifyKey } from "./notify.js";
@@ -268,48 +269,12 @@ function readZset(ctx: ExecContext, key: Buffer): Entries | Reply | undefined {
   return zsetEntries(value.data);
 }
 
-/** Stores `e` at `key` in place of `old` (keeping its expiry); no member left deletes it. */
-function storeEntries(
-  ctx: ExecContext,
-  key: Buffer,
-  old: StoredValue | undefined,
-  e: Entries,
-): Reply | null {
-  if (e.members.length === 0) {
-    store(ctx, key, old, null, "zset");
-    return null;
-  }
-  const data = encode(ctx, e);
+/** A command's result stored at `dst` as a new key (storeResult), with its size as the reply. */
+function storeEntriesAt(ctx: ExecContext, dst: Buffer, e: Entries, event: string): Reply {
+  const data = e.members.length === 0 ? null : encode(ctx, e);
   if (isReply(data)) return data;
-  store(ctx, key, old, data, "zset");
-  return null;
-}
-
-/**
- * A command's result stored at `dst` as a new key (ZUNIONSTORE, ZRANGESTORE...: no expiry
- * kept), with `event`; an empty result deletes `dst`, with a del event if it existed.
- */
-function storeResult(ctx: ExecContext, dst: Buffer, e: Entries, event: string): Reply {
-  const existed = lookup(ctx, dst) !== undefined;
-  if (e.members.length === 0) {
-    if (existed) {
-      ctx.store.delete(dst);
-      notifyKey(ctx, NOTIFY_GENERIC, "del", dst);
-    }
-    return ZERO;
-  }
-  const data = encode(ctx, e);
-  if (isReply(data)) return data;
-  notifyIfNew(ctx, dst, existed);
-  ctx.store.set(dst, { type: "zset", data, expireAtMs: NO_EXPIRY });
-  notifyKey(ctx, NOTIFY_ZSET, event, dst);
+  storeResult(ctx, dst, "zset", data, NOTIFY_ZSET, event);
   return integer(e.members.length);
-}
-
-/** The index of `member` in `e`, or -1. */
-function indexOf(e: Entries, member: Buffer): number {
-  for (let i = 0; i < e.members.length; i++) if ((e.members[i] as Buffer).equals(member)) return i;
-  return -1;
 }
 
 /**
@@ -563,7 +528,12 @@ function zaddGeneric(ctx: ExecContext, args: Args, incrOnly: boolean): Reply {
   const current = (member: Buffer, k: string): number | undefined => {
     const changed = changes.get(k);
     if (changed !== undefined) return changed?.score;
-    const i = index !== undefined ? (index.get(k) ?? -1) : indexOf(e, member);
+    const i =
+      index !== undefined
+        ? (index.get(k) ?? -1)
+        : old === undefined
+          ? -1
+          : (findMember(old.data, member)?.rank ?? -1);
     return i < 0 ? undefined : e.scores[i];
   };
   let added = 0;
@@ -597,8 +567,9 @@ function zaddGeneric(ctx: ExecContext, args: Args, incrOnly: boolean): Reply {
   }
   if (changes.size > 0) {
     notifyIfNew(ctx, key, old !== undefined);
-    const refused = storeEntries(ctx, key, old, withChanges(e, changes));
-    if (refused !== null) return refused;
+    const data = encode(ctx, withChanges(e, changes));
+    if (isReply(data)) return data;
+    store(ctx, key, old, data, "zset");
     notifyKey(ctx, NOTIFY_ZSET, f.incr ? "zincr" : "zadd", key);
   }
   if (f.incr) return processed > 0 ? double(last) : NULL;
@@ -958,7 +929,7 @@ const zrangestore: CommandHandler = (ctx, args) => {
     member: memberOf(data, at),
     score: data.readDoubleBE(at),
   }));
-  return storeResult(ctx, args.buf(1), sortedEntries(picked), "zrangestore");
+  return storeEntriesAt(ctx, args.buf(1), sortedEntries(picked), "zrangestore");
 };
 
 // ---------------------------------------------------------------------------------------
@@ -985,8 +956,7 @@ function popFrom(
   ]);
   const from = min ? headerBytes : (starts.at(-1) as number);
   const to = min ? entryEnd(data, starts.at(-1) as number) : data.length;
-  const rest = cut(data, from, to, n);
-  store(ctx, key, old, n === total ? null : rest, "zset");
+  store(ctx, key, old, n === total ? null : cut(data, from, to, n), "zset");
   notifyKey(ctx, NOTIFY_ZSET, min ? "zpopmin" : "zpopmax", key);
   if (n === total) notifyKey(ctx, NOTIFY_GENERIC, "del", key);
   return taken;
@@ -1041,7 +1011,8 @@ const bzpop =
     return popFirst(ctx, argViews(args, 1, args.length - 1), min, 1, true);
   };
 
-const ZMPOP_ENDS = ["min", "max"] as const;
+/** ZMPOP's and BZMPOP's ends, in parseMpop's order (the first is its `head`). */
+export const ZMPOP_ENDS = ["min", "max"] as const;
 
 const zmpop: CommandHandler = (ctx, args) => {
   const parsed = parseMpop(args, 1, ZMPOP_ENDS);
@@ -1281,7 +1252,7 @@ const algebraStore =
   (ctx, args) => {
     const r = parseAlgebra(ctx, args, 2, op, `z${op}store`, true, false);
     if (isReply(r)) return r;
-    return storeResult(ctx, args.buf(1), combine(op, r.sources, r.parsed), `z${op}store`);
+    return storeEntriesAt(ctx, args.buf(1), combine(op, r.sources, r.parsed), `z${op}store`);
   };
 
 /** ZINTERCARD numkeys key [key ...] [LIMIT limit]. */

@@ -2,6 +2,7 @@ import { type CommandSpec, keyIndexesOf } from "../kv/command-table.js";
 import { isReply } from "../kv/db.js";
 import { parseMpop, parseTimeout } from "../kv/lists.js";
 import { ArrayArgs } from "../kv/machine.js";
+import { ZMPOP_ENDS } from "../kv/zsets.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
@@ -74,7 +75,7 @@ export function blockingWait(name: string, args: Args): { keys: string[]; timeou
       break;
     case "blmpop":
     case "bzmpop": {
-      const parsed = parseMpop(args, 2, name === "bzmpop" ? ["min", "max"] : undefined);
+      const parsed = parseMpop(args, 2, name === "bzmpop" ? ZMPOP_ENDS : undefined);
       keys = isReply(parsed) ? [] : parsed.keys;
       timeoutAt = 1;
       break;

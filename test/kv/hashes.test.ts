@@ -10,6 +10,7 @@ import {
   newDb,
   ok,
   r,
+  recordEvents,
   SYNTAX,
   type TestDb,
   WRONGTYPE,
@@ -345,11 +346,7 @@ describe("HSCAN", () => {
 describe("hash notifications", () => {
   it("sends hset, hdel, hincrby, hincrbyfloat, and del with the last field", () => {
     const db = newDb();
-    const events: string[] = [];
-    db.ctx.notify = {
-      flags: NOTIFY_ALL | NOTIFY_NEW | NOTIFY_KEYEVENT,
-      emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`),
-    };
+    const events = recordEvents(db, NOTIFY_ALL | NOTIFY_NEW | NOTIFY_KEYEVENT);
     db.run("hset", "h", "a", "1");
     db.run("hsetnx", "h", "a", "2");
     db.run("hincrby", "h", "n", "1");

@@ -132,3 +132,10 @@ export const SYNTAX = err("ERR syntax error");
 export function r(db: TestDb, ...parts: (string | Buffer)[]): Plain {
   return plain(db.run(...parts));
 }
+
+/** Records the keyspace events of `db` with `flags` on, as "event key" lines. */
+export function recordEvents(db: TestDb, flags: number): string[] {
+  const events: string[] = [];
+  db.ctx.notify = { flags, emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`) };
+  return events;
+}

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeList, listElements, listLength } from "../../src/kv/lists.js";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
-import { err, NOT_INT, newDb, ok, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
+import {
+  err,
+  NOT_INT,
+  newDb,
+  ok,
+  r,
+  recordEvents,
+  SYNTAX,
+  type TestDb,
+  WRONGTYPE,
+} from "./helpers.js";
 
 function list(db: TestDb, key: string) {
   return r(db, "lrange", key, "0", "-1");
@@ -312,11 +322,7 @@ describe("moves and multi-key pops", () => {
 describe("list notifications", () => {
   it("sends Redis's events, del when the last element goes", () => {
     const db = newDb();
-    const events: string[] = [];
-    db.ctx.notify = {
-      flags: NOTIFY_ALL | NOTIFY_KEYEVENT | NOTIFY_NEW,
-      emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`),
-    };
+    const events = recordEvents(db, NOTIFY_ALL | NOTIFY_KEYEVENT | NOTIFY_NEW);
     r(db, "rpush", "l", "a", "b");
     r(db, "lpush", "l", "c");
     r(db, "linsert", "l", "after", "c", "d");

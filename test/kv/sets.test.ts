@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT } from "../../src/kv/notify.js";
 import { encodeReply } from "../../src/resp/encoder.js";
-import { err, newDb, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
+import { err, newDb, r, recordEvents, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
 
 /** A set reply's members, sorted: Redis's order is its hash table's, so tests sort. */
 function sorted(db: TestDb, ...parts: string[]): string[] {
@@ -215,11 +215,7 @@ describe("SSCAN and notifications", () => {
 
   it("sends sadd, srem, spop, smove's pair, the STORE events and del", () => {
     const db = newDb();
-    const events: string[] = [];
-    db.ctx.notify = {
-      flags: NOTIFY_ALL | NOTIFY_KEYEVENT,
-      emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`),
-    };
+    const events = recordEvents(db, NOTIFY_ALL | NOTIFY_KEYEVENT);
     db.run("sadd", "s", "a", "b");
     db.run("sadd", "s", "a");
     db.run("srem", "s", "zz");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT } from "../../src/kv/notify.js";
-import { err, NOT_INT, newDb, r, SYNTAX, WRONGTYPE } from "./helpers.js";
+import { err, NOT_INT, newDb, r, recordEvents, SYNTAX, WRONGTYPE } from "./helpers.js";
 
 describe("SORT", () => {
   it("sorts numbers, or bytes with ALPHA, with DESC and LIMIT", () => {
@@ -64,11 +64,7 @@ describe("SORT", () => {
 
   it("STORE replaces the destination with a list, or deletes it for nothing; SORT_RO refuses it", () => {
     const db = newDb();
-    const events: string[] = [];
-    db.ctx.notify = {
-      flags: NOTIFY_ALL | NOTIFY_KEYEVENT,
-      emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`),
-    };
+    const events = recordEvents(db, NOTIFY_ALL | NOTIFY_KEYEVENT);
     r(db, "rpush", "l", "2", "1");
     r(db, "set", "dst", "old");
     r(db, "expire", "dst", "100");

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
 import { parseScore, zsetEntries, zsetLength } from "../../src/kv/zsets.js";
-import { err, NOT_FLOAT, NOT_INT, newDb, r, SYNTAX, type TestDb, WRONGTYPE } from "./helpers.js";
+import {
+  err,
+  NOT_FLOAT,
+  NOT_INT,
+  newDb,
+  r,
+  recordEvents,
+  SYNTAX,
+  type TestDb,
+  WRONGTYPE,
+} from "./helpers.js";
 
 /** The whole sorted set as [member, score, ...]. */
 function all(db: TestDb, key: string) {
@@ -387,11 +397,7 @@ describe("several sorted sets", () => {
 describe("sorted set notifications", () => {
   it("sends Redis's events, del when the last member goes", () => {
     const db = newDb();
-    const events: string[] = [];
-    db.ctx.notify = {
-      flags: NOTIFY_ALL | NOTIFY_KEYEVENT | NOTIFY_NEW,
-      emit: (_cls, event, key) => events.push(`${event} ${key.toString()}`),
-    };
+    const events = recordEvents(db, NOTIFY_ALL | NOTIFY_KEYEVENT | NOTIFY_NEW);
     r(db, "zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d");
     r(db, "zadd", "z", "1", "a");
     r(db, "zincrby", "z", "1", "a");
