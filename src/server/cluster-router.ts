@@ -6,7 +6,13 @@ import type { Random } from "../core/random.js";
 import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
 import { memoryKeyless, objectKeyless } from "../kv/keyspace.js";
 import { mpopKeyless } from "../kv/lists.js";
-import { ArrayArgs, decodeLogCommand, isInternal, ProposalLost } from "../kv/machine.js";
+import {
+  ArrayArgs,
+  decodeLogCommand,
+  isInternal,
+  ProposalLost,
+  ReadAborted,
+} from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import { zsetKeyless } from "../kv/zsets.js";
@@ -46,6 +52,8 @@ const fingerprintWord = Buffer.from("FINGERPRINT");
 
 const crossSlot = R.error("CROSSSLOT Keys in request don't hash to the same slot");
 const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly");
+/** A read this node could not serve as the shard's leader: atLeader looks for one again. */
+const notServedHere: unique symbol = Symbol("not served here");
 
 /**
  * Runs a node's key-space commands on the shard that owns their keys (CommandRouter):
@@ -59,7 +67,8 @@ const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly
  *     MOVED; any other client's command is forwarded to the leader and answered from
  *     there, so redis-cli and redis-benchmark work against any node;
  *   - no leader (an election), or its node cannot be reached (restarting, or back on
- *     other ports not yet registered): waits up to 2 s, then TRYAGAIN. Never a wrong answer.
+ *     other ports not yet registered), or (a read) a leader not ready to serve it yet:
+ *     waits up to 2 s, then TRYAGAIN. Never a wrong answer.
  */
 export class ClusterRouter implements CommandRouter {
   /** Per client and shard, the last write proposed: a later read waits for it. */
@@ -192,7 +201,14 @@ export class ClusterRouter implements CommandRouter {
       while (node === undefined) {
         if (this.cluster.runtime.multi.leads(group)) {
           if (write) return this.propose(client, group, args, round, away, forward);
-          return this.read(client, group, args);
+          const reply = await this.read(client, group, args);
+          if (reply !== notServedHere) return reply;
+          // A leader not ready to serve reads yet (elected, its first entry not committed)
+          // or one that lost the role before the read was served: the read had no effect,
+          // so it is made again, here or at the next leader, until the deadline.
+          if (Date.now() > deadline) return noLeader;
+          await sleep(10);
+          continue;
         }
         const leader = this.cluster.leaderOf(group);
         if (leader !== null && leader.raftId !== this.cluster.raftId) node = leader.node;
@@ -454,16 +470,28 @@ export class ClusterRouter implements CommandRouter {
    * A read of `group`, which we lead, through read-index; after this client's last write
    * to the shard, so a pipeline reads its writes.
    */
-  private async read(client: Client, group: number, args: readonly Buffer[]): Promise<Reply> {
+  private async read(
+    client: Client,
+    group: number,
+    args: readonly Buffer[],
+  ): Promise<Reply | typeof notServedHere> {
     const runtime = this.cluster.runtime;
     const replica = this.replicaOf(group);
-    if (replica === undefined) return noLeader;
+    if (replica === undefined) return notServedHere;
     const before = this.writesOf(client).get(group);
     if (before !== undefined) await before;
     const id = replica.newReadId();
     const r = runtime.multi.readIndex(group, id);
-    if (!r.ok) return r.reason === "stalled" ? logUnwritable : noLeader;
-    const reply = replica.read(id, args, this.nowMs()).catch(() => noLeader);
+    if (!r.ok) {
+      if (r.reason === "stalled") return logUnwritable;
+      if (r.reason === "overloaded") return proposeRefused(r.reason);
+      return notServedHere;
+    }
+    const reply = replica
+      .read(id, args, this.nowMs())
+      .catch((e: unknown) =>
+        e instanceof ReadAborted && e.reason === "leadership-lost" ? notServedHere : noLeader,
+      );
     runtime.flushSoon();
     return reply;
   }

@@ -7,6 +7,7 @@ import {
   encodeLogCommand,
   ProposalLost,
   type ProposalLostReason,
+  ReadAborted,
 } from "../../src/kv/machine.js";
 import * as R from "../../src/resp/reply.js";
 import type { Reply } from "../../src/resp/types.js";
@@ -18,6 +19,7 @@ import { TestArgs } from "../kv/helpers.js";
 
 const shard = 7;
 const setSpec = COMMAND_SPECS.get("set") as CommandSpec;
+const getSpec = COMMAND_SPECS.get("get") as CommandSpec;
 
 /**
  * A router on a node that leads `shard`, which holds every slot. The proposal at index i
@@ -136,5 +138,81 @@ describe("ClusterRouter, a write to a shard led here", () => {
     assert.ok(!(reply instanceof Promise) && reply !== null && reply.kind === "error");
     assert.match(String(reply.value), /^CROSSSLOT/);
     assert.equal(proposed.length, 0);
+  });
+});
+
+/**
+ * A router on a node that leads `shard` and serves reads: readIndex answers as
+ * `refusals` say, one per call ("ok" once they run out), and each read accepted is
+ * served as `served` says, in turn (the value "v" once they run out).
+ */
+function readingNode(refusals: readonly string[], served: readonly ("v" | "leadership-lost")[]) {
+  let asked = 0;
+  let reads = 0;
+  const cluster = {
+    shardOf: () => shard,
+    runtime: {
+      multi: {
+        leads: (group: number) => group === shard,
+        readIndex: () => {
+          const reason = refusals[asked++];
+          return reason === undefined ? { ok: true } : { ok: false, reason, lead: 1 };
+        },
+      },
+      flushSoon: () => {},
+    },
+  } as unknown as ClusterRuntime;
+  const replica: ShardReplica = {
+    lastNowMs: 0,
+    expect: () => Promise.resolve(R.OK),
+    newReadId: () => asked + 1,
+    read: (id: number) => {
+      const outcome = served[reads++] ?? "v";
+      if (outcome === "v") return Promise.resolve(R.bulk(Buffer.from("v")));
+      return Promise.reject(new ReadAborted(id, outcome));
+    },
+  };
+  const router = new ClusterRouter(
+    cluster,
+    (group) => (group === shard ? replica : undefined),
+    (args, nowMs, seed) => encodeLogCommand({ kind: "command", nowMs, seed, args }),
+    {} as Forwarder,
+    new SeededRandom(1),
+    () => 1_000,
+  );
+  return { router, calls: () => ({ asked, reads }) };
+}
+
+function routeGet(router: ClusterRouter): Promise<Reply> {
+  const reply = router.route(client, "get", getSpec, new TestArgs(["GET", "k"]));
+  assert.ok(reply instanceof Promise);
+  return reply;
+}
+
+describe("ClusterRouter, a read of a shard led here", () => {
+  it("waits for a new leader's first entry to commit instead of answering TRYAGAIN", async () => {
+    const { router, calls } = readingNode(["not-ready", "not-ready", "not-ready"], []);
+    assert.deepEqual(await routeGet(router), R.bulk(Buffer.from("v")));
+    assert.deepEqual(calls(), { asked: 4, reads: 1 });
+  });
+
+  it("makes a read again when the leader lost its role before serving it", async () => {
+    const { router, calls } = readingNode([], ["leadership-lost"]);
+    assert.deepEqual(await routeGet(router), R.bulk(Buffer.from("v")));
+    assert.deepEqual(calls(), { asked: 2, reads: 2 });
+  });
+
+  it("answers TRYAGAIN when no read can be made for 2 s", async () => {
+    const { router } = readingNode(Array(10_000).fill("not-ready"), []);
+    const reply = await routeGet(router);
+    assert.equal(reply.kind, "error");
+    assert.match(String(reply.kind === "error" ? reply.value : ""), /^TRYAGAIN /);
+  });
+
+  it("answers an overloaded leader at once", async () => {
+    const { router, calls } = readingNode(["overloaded"], []);
+    const reply = await routeGet(router);
+    assert.match(String(reply.kind === "error" ? reply.value : ""), /^TRYAGAIN .*overloaded/);
+    assert.deepEqual(calls(), { asked: 1, reads: 0 });
   });
 });
