@@ -211,12 +211,25 @@ function readParts(r: ViewReader, max: number): Uint8Array[] {
 /**
  * Internal commands that reach a shard as a client command's argument vector: HOMEOSTAT
  * TRANSACTION <body> (a MULTI/EXEC, kv/transaction.ts), logged and applied as one entry,
- * and HOMEOSTAT FINGERPRINT <key>... (WATCH), a read of the keys' fingerprints.
+ * HOMEOSTAT FINGERPRINT <key>... (WATCH), a read of the keys' fingerprints, and HOMEOSTAT
+ * SLOTKEYS <slot> [<max>] (CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT), a read of the
+ * count of a slot's keys, or of up to max of them.
  */
-export function isInternal(args: Args, sub: "transaction" | "fingerprint"): boolean {
+export function isInternal(args: Args, sub: "transaction" | "fingerprint" | "slotkeys"): boolean {
   return args.length >= 3 && args.is(0, "homeostat") && args.is(1, sub);
 }
 const fingerprintRead = "homeostat|fingerprint";
+const slotKeysRead = "homeostat|slotkeys";
+
+/** HOMEOSTAT SLOTKEYS's slot and bound (undefined: the count), or null if malformed. */
+export function slotKeysArgs(args: Args): { slot: number; max: number | undefined } | null {
+  if (args.length !== 3 && args.length !== 4) return null;
+  const slot = Number(args.str(2));
+  const max = args.length === 4 ? Number(args.str(3)) : undefined;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= 16_384) return null;
+  if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) return null;
+  return { slot, max };
+}
 
 /** A fresh u32 seed for a LogCommand. */
 export function drawSeed(random: Random): number {
@@ -699,6 +712,14 @@ export class ShardMachine implements ReplicatedMachine {
         if (refused !== null) return Promise.resolve(refused);
       }
       name = fingerprintRead;
+    } else if (isInternal(cmd, "slotkeys")) {
+      const a = slotKeysArgs(cmd);
+      if (a === null)
+        return Promise.resolve(R.error("ERR syntax: HOMEOSTAT SLOTKEYS <slot> [<max>]"));
+      if (!this.store.ownsSlot(a.slot)) {
+        return Promise.resolve(notServedReply(a.slot, this.store.shard));
+      }
+      name = slotKeysRead;
     } else {
       const resolved = this.resolve(cmd);
       if (!("spec" in resolved)) return Promise.resolve(resolved.reply);
@@ -951,6 +972,11 @@ export class ShardMachine implements ReplicatedMachine {
         out.push(f === null ? R.NULL : R.bulk(Buffer.from(f)));
       }
       return R.array(out);
+    }
+    if (r.name === slotKeysRead) {
+      const a = slotKeysArgs(r.args) as { slot: number; max: number | undefined };
+      const keys = this.store.keysInSlot(a.slot, a.max ?? Number.POSITIVE_INFINITY);
+      return a.max === undefined ? R.integer(keys.length) : R.array(keys.map((k) => R.bulk(k)));
     }
     this.ctx.random = this.readRandom;
     const seq = this.store.writeSeq;

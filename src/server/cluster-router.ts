@@ -12,6 +12,7 @@ import {
   isInternal,
   ProposalLost,
   ReadAborted,
+  slotKeysArgs,
 } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
@@ -49,6 +50,7 @@ const forwardRetriesMax = 3;
 const homeostatWord = Buffer.from("HOMEOSTAT");
 const transactionWord = Buffer.from("TRANSACTION");
 const fingerprintWord = Buffer.from("FINGERPRINT");
+const slotKeysWord = Buffer.from("SLOTKEYS");
 
 const crossSlot = R.error("CROSSSLOT Keys in request don't hash to the same slot");
 const noLeader = R.error("TRYAGAIN the shard is electing a leader; retry shortly");
@@ -128,12 +130,22 @@ export class ClusterRouter implements CommandRouter {
     return this.run(client, slot, args, write);
   }
 
-  private run(client: Client, slot: number, args: Args, write: boolean): Promise<Reply> {
+  /**
+   * Runs `args` on `slot`'s shard. A client that follows redirects (or another node
+   * forwarding) is sent MOVED to the leader; with `redirect` false only another node is
+   * (a CLUSTER command, which Redis Cluster never redirects).
+   */
+  private run(
+    client: Client,
+    slot: number,
+    args: Args,
+    write: boolean,
+    redirect = true,
+  ): Promise<Reply> {
     const group = this.cluster.shardOf(slot);
     if (group === null) return Promise.resolve(R.error("CLUSTERDOWN Hash slot not served"));
-    // A client that follows redirects (or another node forwarding) is sent to the leader.
     const away = (node: RegisteredNode) =>
-      client.clusterAware || client.forwarded ? moved(slot, node) : null;
+      client.forwarded || (redirect && client.clusterAware) ? moved(slot, node) : null;
     if (write && this.cluster.runtime.multi.leads(group)) {
       // Most writes: proposed here and now, the arguments copied once, into the entry.
       const views: Buffer[] = [];
@@ -298,9 +310,26 @@ export class ClusterRouter implements CommandRouter {
     });
   }
 
-  /** A transaction or a fingerprint read forwarded by another node: run where it is led. */
+  /**
+   * CLUSTER COUNTKEYSINSLOT (`max` undefined) and GETKEYSINSLOT: a read on the slot's
+   * shard (HOMEOSTAT SLOTKEYS), here or forwarded to its leader, whatever node the client
+   * asked. Redis Cluster answers for the node's own slots only, 0 and none for the others.
+   */
+  slotKeys(client: Client, slot: number, max: number | undefined): Promise<Reply> {
+    const args = [homeostatWord, slotKeysWord, Buffer.from(String(slot))];
+    if (max !== undefined) args.push(Buffer.from(String(max)));
+    return this.run(client, slot, new ArrayArgs(args), false, false);
+  }
+
+  /** A transaction, a fingerprint or a slot's keys forwarded by another node: run where it is led. */
   internal(client: Client, args: Buffer[]): Promise<Reply> {
     const inner = new ArrayArgs(args);
+    if (isInternal(inner, "slotkeys")) {
+      const a = slotKeysArgs(inner);
+      if (a === null)
+        return Promise.resolve(R.error("ERR syntax: HOMEOSTAT SLOTKEYS <slot> [<max>]"));
+      return this.run(client, a.slot, inner, false);
+    }
     if (isInternal(inner, "fingerprint")) {
       const slot = slotOfKeys(
         inner,

@@ -1,4 +1,4 @@
-import { keyHashSlot } from "../cluster/slots.js";
+import { keyHashSlot, SLOT_COUNT } from "../cluster/slots.js";
 import {
   type ArgSpec,
   arityAccepts,
@@ -9,7 +9,7 @@ import {
   keyIndexesOf,
   resolveCommand,
 } from "../kv/command-table.js";
-import { unknownSubcommand, wrongArity } from "../kv/errors.js";
+import { NOT_INTEGER, unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
 import { ArrayArgs } from "../kv/machine.js";
 import { parseI64 } from "../kv/numbers.js";
@@ -630,6 +630,8 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    (between nodes) A MULTI/EXEC forwarded to its shard's leader, run as one log entry.",
       "FINGERPRINT <key> [<key> ...]",
       "    (between nodes) WATCH's read of the keys' fingerprints on their shard's leader.",
+      "SLOTKEYS <slot> [<max>]",
+      "    (between nodes) CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT on the slot's shard leader.",
     ]);
   }
   const bad = checkSub(args);
@@ -676,11 +678,13 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     for (let i = 3; i < args.length; i++) inner.push(Buffer.from(args.buf(i)));
     return onShard.call(node.router, c, group, inner, spec.flags.includes("write"));
   }
-  if (args.lower(1) === "transaction" || args.lower(1) === "fingerprint") {
-    // Sent between nodes (a forwarded MULTI/EXEC or WATCH): never by a client.
+  const sub = args.lower(1);
+  if (sub === "transaction" || sub === "fingerprint" || sub === "slotkeys") {
+    // Sent between nodes (a forwarded MULTI/EXEC, WATCH or CLUSTER GETKEYSINSLOT): never by
+    // a client.
     const internal = node.router?.internal;
     if (!c.forwarded || internal === undefined) {
-      return R.error("ERR HOMEOSTAT TRANSACTION and FINGERPRINT are sent between nodes");
+      return R.error("ERR HOMEOSTAT TRANSACTION, FINGERPRINT and SLOTKEYS are sent between nodes");
     }
     const inner: Buffer[] = [];
     for (let i = 0; i < args.length; i++) inner.push(Buffer.from(args.buf(i)));
@@ -724,18 +728,42 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
   );
 }
 
-/** CLUSTER SLOTS | SHARDS | NODES | INFO | MYID | KEYSLOT, as Redis Cluster answers them. */
-function cluster(node: HomeostatNode, c: Client, args: Args): Reply {
+/**
+ * CLUSTER SLOTS | SHARDS | NODES | INFO | MYID | KEYSLOT | COUNTKEYSINSLOT | GETKEYSINSLOT,
+ * as Redis Cluster answers them.
+ */
+function cluster(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
   const sub = args.lower(1);
   if (sub === "keyslot") return R.integer(keyHashSlot(args.buf(2)));
   const runtime = node.cluster;
   if (runtime === null) return clusterDisabled;
+  if (sub === "countkeysinslot" || sub === "getkeysinslot") return slotKeys(node, c, args);
   // A client that reads the slot map can follow MOVED: from now on it gets MOVED rather
   // than having its commands forwarded.
   if (sub === "slots" || sub === "shards" || sub === "nodes") c.clusterAware = true;
   return runtime.clusterReply(sub) ?? unknownSubcommand(args);
+}
+
+/**
+ * CLUSTER COUNTKEYSINSLOT <slot> and GETKEYSINSLOT <slot> <count>, with Redis's checks and
+ * errors, answered for the whole cluster by the slot's shard (ClusterRouter.slotKeys).
+ */
+function slotKeys(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
+  const slot = parseI64(args.buf(2));
+  const max = args.length === 4 ? parseI64(args.buf(3)) : null;
+  if (slot === undefined || max === undefined) return NOT_INTEGER;
+  if (max === null) {
+    if (slot < 0n || slot >= SLOT_COUNT) return R.error("ERR Invalid slot");
+  } else if (slot < 0n || slot >= SLOT_COUNT || max < 0n) {
+    return R.error("ERR Invalid slot or number of keys");
+  }
+  const router = node.router;
+  if (router?.slotKeys === undefined) return clusterDisabled;
+  // A bound past any slot's key count is no bound.
+  const bound = max === null ? undefined : Number(max > 2n ** 32n ? 2n ** 32n : max);
+  return router.slotKeys(c, Number(slot), bound);
 }
 
 /**

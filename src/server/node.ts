@@ -176,8 +176,13 @@ export interface CommandRouter {
   ): Promise<Reply>;
   /** WATCH: the keys' fingerprints, read on their shard's leader, or the error reply. */
   watch?(client: Client, keys: Buffer[]): Promise<readonly Watch[] | Reply>;
-  /** HOMEOSTAT TRANSACTION and HOMEOSTAT FINGERPRINT, from another node's forward. */
+  /** HOMEOSTAT TRANSACTION, FINGERPRINT and SLOTKEYS, from another node's forward. */
   internal?(client: Client, args: Buffer[]): Promise<Reply>;
+  /**
+   * CLUSTER COUNTKEYSINSLOT (max undefined) and GETKEYSINSLOT: read on the slot's shard,
+   * wherever it is led.
+   */
+  slotKeys?(client: Client, slot: number, max: number | undefined): Promise<Reply>;
 }
 
 /**

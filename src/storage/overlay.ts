@@ -412,6 +412,35 @@ export class OverlayStore implements KeyStore {
   }
 
   /**
+   * Up to `max` live keys among those `durable` lists (committed keys, each once) and the
+   * layers' keys that `pick` takes: each key once, the committed first.
+   */
+  protected keysAmong(
+    durable: Iterable<Buffer>,
+    pick: (key: Buffer) => boolean,
+    max: number,
+  ): Buffer[] {
+    const out: Buffer[] = [];
+    const layered = new Map<string, Buffer>();
+    if (!this.overlayEmpty()) {
+      for (const layer of this.layers()) {
+        for (const [k, w] of layer.entries) if (pick(w.key)) layered.set(k, w.key);
+      }
+    }
+    if (!this.backendHidden()) {
+      for (const key of durable) {
+        if (out.length >= max) return out;
+        if (!layered.has(key.toString("latin1")) && this.listedLive(key)) out.push(key);
+      }
+    }
+    for (const key of layered.values()) {
+      if (out.length >= max) break;
+      if (this.get(key) !== undefined) out.push(key);
+    }
+    return out;
+  }
+
+  /**
    * For the merged walks above, a key the backend listed: it exists unless the layers
    * now say otherwise (deleted, or hidden by a clear), which costs no second read of the
    * backend. A shard's image read each key twice before; one read took about a fifth

@@ -95,6 +95,8 @@ export interface ShardBackend extends Backend {
    * only): what moving a replica of it copies. The balance reconciler evens it per node.
    */
   dataBytes(): number;
+  /** The keys of `slot` (one of the shard's) in committed batches, in no set order. */
+  slotKeys(slot: number): IterableIterator<Buffer>;
   /**
    * The store is closing: commit its batches without waiting out the space's commit
    * interval (closing waits for them). Optional: a backend that commits at once has none.
@@ -154,6 +156,20 @@ export class ShardStore extends OverlayStore {
 
   ownsSlot(slot: number): boolean {
     return this.owned[slot] === 1;
+  }
+
+  /**
+   * Up to `max` keys of `slot`, one of this shard's (CLUSTER GETKEYSINSLOT, and with no
+   * bound COUNTKEYSINSLOT): the committed ones the layers leave, then the layers' own.
+   * It reads every key of the slot, which Redis keeps a list of; a slot holds 1/16,384 of
+   * the key space.
+   */
+  keysInSlot(slot: number, max: number): Buffer[] {
+    return this.keysAmong(
+      this.shardBackend.slotKeys(slot),
+      (key) => this.slotOf(key) === slot,
+      max,
+    );
   }
 
   /** The shard's stored data bytes, committed batches only (ShardBackend.dataBytes). */
@@ -1355,6 +1371,11 @@ class LmdbShardBackend implements ShardBackend {
     return this.space.data.getBinaryFast(this.dataKey(key))?.readDoubleBE(2);
   }
 
+  *slotKeys(slot: number): IterableIterator<Buffer> {
+    if (this.space.slotKeys[slot] === 0) return;
+    for (const dk of this.space.data.getKeys(slotRange(slot))) yield this.originalKey(dk as Buffer);
+  }
+
   /** The shard's keys in byte order: a merge of its non-empty slots (see SlotMerge). */
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
     const merge = new SlotMerge(
@@ -1832,6 +1853,9 @@ class MemoryShardBackend implements ShardBackend {
   }
   keysByHash(fromHash: number): IterableIterator<HashedKey> {
     return this.inner.keysByHash(fromHash);
+  }
+  *slotKeys(slot: number): IterableIterator<Buffer> {
+    for (const key of this.inner.keysFrom(undefined)) if (this.slotOf(key) === slot) yield key;
   }
   expiredKeys(nowMs: number, limit: number): Buffer[] {
     return this.inner.expiredKeys(nowMs, limit);

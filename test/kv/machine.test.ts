@@ -543,6 +543,34 @@ describe("shard machine: reads", () => {
     assert.deepEqual([...(scan[1] as string[])].sort(), ["a", "b", "c"]);
   });
 
+  it("counts and lists a slot's keys (HOMEOSTAT SLOTKEYS), its own slots only", async () => {
+    const low: SlotRange[] = [{ from: 0, to: 8191 }];
+    const m = memoryMachine(undefined, 1, low);
+    const slot = keyHashSlot(b("{b}"));
+    assert.ok(slot <= 8191);
+    m.apply([cmd(1, 1, ["MSET", "{b}1", "1", "{b}2", "2", "{b}3", "3"])]);
+    assert.equal(await readNow(m, ["HOMEOSTAT", "SLOTKEYS", String(slot)]), 3);
+    assert.deepEqual(
+      ((await readNow(m, ["HOMEOSTAT", "SLOTKEYS", String(slot), "5"])) as string[]).sort(),
+      ["{b}1", "{b}2", "{b}3"],
+    );
+    assert.equal(
+      ((await readNow(m, ["HOMEOSTAT", "SLOTKEYS", String(slot), "2"])) as string[]).length,
+      2,
+    );
+    assert.equal(await readNow(m, ["HOMEOSTAT", "SLOTKEYS", String(slot + 1)]), 0);
+    assert.match(
+      ((await readNow(m, ["HOMEOSTAT", "SLOTKEYS", "9000"])) as { error: string }).error,
+      /^TRYAGAIN slot 9000 is not served/,
+    );
+    for (const bad of [["16384"], ["-1"], ["x"], ["1", "-1"], ["1", "2", "3"]]) {
+      assert.match(
+        ((await readNow(m, ["HOMEOSTAT", "SLOTKEYS", ...bad])) as { error: string }).error,
+        /^ERR syntax/,
+      );
+    }
+  });
+
   it("answers a command that cannot run at once, and refuses writes", async () => {
     const m = memoryMachine();
     assert.deepEqual(

@@ -743,6 +743,51 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("answers CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT for the whole cluster from any node", async () => {
+    const each = nodes.map((n) => new Redis({ port: n.port }));
+    const io = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      const keys = Array.from({ length: 25 }, (_, i) => `{slotted}:${i}`);
+      for (const k of keys) await io.set(k, "v");
+      await io.set("elsewhere", "v");
+      const slot = Number(await (each[0] as Redis).call("CLUSTER", "KEYSLOT", "{slotted}"));
+      for (const r of each) {
+        // Every node answers for the slot, whichever leads its shard (Redis Cluster answers
+        // for its own slots only).
+        assert.equal(await r.call("CLUSTER", "COUNTKEYSINSLOT", String(slot)), 25);
+        const all = (await r.call("CLUSTER", "GETKEYSINSLOT", String(slot), "100")) as string[];
+        assert.deepEqual([...all].sort(), [...keys].sort());
+        const some = (await r.call("CLUSTER", "GETKEYSINSLOT", String(slot), "10")) as string[];
+        assert.equal(some.length, 10);
+        assert.equal(await r.call("CLUSTER", "COUNTKEYSINSLOT", String((slot + 1) % 16384)), 0);
+      }
+      // A cluster-aware connection is answered, not redirected.
+      const master = io.nodes("master")[0] as Redis;
+      assert.equal(await master.call("CLUSTER", "COUNTKEYSINSLOT", String(slot)), 25);
+      // Redis's errors.
+      const r = each[1] as Redis;
+      await assert.rejects(
+        r.call("CLUSTER", "COUNTKEYSINSLOT", "16384"),
+        /^ReplyError: ERR Invalid slot$/,
+      );
+      await assert.rejects(r.call("CLUSTER", "COUNTKEYSINSLOT", "x"), /not an integer/);
+      await assert.rejects(
+        r.call("CLUSTER", "GETKEYSINSLOT", String(slot), "-1"),
+        /ERR Invalid slot or number of keys/,
+      );
+      await assert.rejects(
+        r.call("CLUSTER", "GETKEYSINSLOT", String(slot)),
+        /wrong number of arguments/,
+      );
+      await assert.rejects(r.call("HOMEOSTAT", "SLOTKEYS", "0"), /sent between nodes/);
+      await io.del(...keys);
+      await io.del("elsewhere");
+    } finally {
+      io.disconnect();
+      for (const r of each) r.disconnect();
+    }
+  });
+
   it("applies, shows and lists contract versions, and journals them", () => {
     const port = String((nodes[1] as RunningNode).port);
     const dir = tempDir();

@@ -196,6 +196,44 @@ for (const [name, make] of [
     );
 
     it(
+      "lists and counts a slot's keys, committed and not yet (CLUSTER GETKEYSINSLOT)",
+      withSpace(async (f) => {
+        const store = f.space.openShard(2, HIGH);
+        // Keys of one slot through hash tags, and a key of another slot beside them.
+        const slot = keyHashSlot(b("{t}"));
+        const tagged = (i: number) => `{t}:${i}`;
+        const other = keysIn(HIGH, 1, "other")[0] as string;
+        assert.notEqual(keyHashSlot(b(other)), slot);
+        for (let i = 0; i < 10; i++) store.set(b(tagged(i)), str(`v${i}`, i === 3 ? 500 : 0));
+        store.set(b(other), str("x"));
+        assert.deepEqual(
+          names(store.keysInSlot(slot, 100)).sort(),
+          [...Array(10).keys()].map(tagged).sort(),
+        );
+        await store.flush();
+        // Committed: deleted, rewritten and added keys wait in the overlay.
+        store.delete(b(tagged(0)));
+        store.set(b(tagged(1)), str("again"));
+        store.set(b(tagged(10)), str("new"));
+        const expected = [...Array(11).keys()]
+          .filter((i) => i !== 0)
+          .map(tagged)
+          .sort();
+        const listed = names(store.keysInSlot(slot, 100));
+        assert.deepEqual([...listed].sort(), expected, "each live key once");
+        assert.equal(store.keysInSlot(slot, 4).length, 4);
+        assert.equal(store.keysInSlot(slot, 0).length, 0);
+        assert.deepEqual(names(store.keysInSlot(keyHashSlot(b(other)), 10)), [other]);
+        assert.equal(store.keysInSlot(slot, Number.POSITIVE_INFINITY).length, 10);
+        await store.flush();
+        assert.deepEqual(names(store.keysInSlot(slot, 100)).sort(), expected);
+        store.clear();
+        assert.deepEqual(store.keysInSlot(slot, 100), []);
+        await store.close();
+      }),
+    );
+
+    it(
       "stores the mark with each batch, atomically",
       withSpace(async (f) => {
         const s = f.space.openShard(3, ALL_SLOTS);
