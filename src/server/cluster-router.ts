@@ -44,6 +44,8 @@ export type EncodeCommand = (args: readonly Buffer[], nowMs: number, seed: numbe
 
 /** How long a command waits for its shard to have a leader before TRYAGAIN. */
 const leaderWaitMs = 2000;
+/** How often a write refused by a leadership transfer looks again for the shard's leader. */
+const transferPollMs = 50;
 /** Forwarding rounds when the leader moved meanwhile (each answers MOVED). */
 const forwardRetriesMax = 3;
 
@@ -203,6 +205,7 @@ export class ClusterRouter implements CommandRouter {
     away: (leader: RegisteredNode) => Reply | null,
     forward: readonly Buffer[],
     firstRound = 0,
+    transferUntil?: number,
   ): Promise<Reply> {
     // A leader that cannot be reached (a node restarting, whose new address the registry
     // does not have yet) is waited for as long as a missing one, asking the registry again.
@@ -212,7 +215,7 @@ export class ClusterRouter implements CommandRouter {
       let node: RegisteredNode | undefined;
       while (node === undefined) {
         if (this.cluster.runtime.multi.leads(group)) {
-          if (write) return this.propose(client, group, args, round, away, forward);
+          if (write) return this.propose(client, group, args, round, away, forward, transferUntil);
           const reply = await this.read(client, group, args);
           if (reply !== notServedHere) return reply;
           // A leader not ready to serve reads yet (elected, its first entry not committed)
@@ -455,7 +458,9 @@ export class ClusterRouter implements CommandRouter {
    * whose leadership moved before it was applied, and that did not run, is run again where
    * the shard is led now (atLeader: here again, forwarded, or MOVED), for rounds up to
    * forwardRetriesMax. `forward` is what a forward sends; by default the write itself, as
-   * its entry holds it (`args` are views that die with the caller's turn).
+   * its entry holds it (`args` are views that die with the caller's turn). A leadership
+   * on its way elsewhere is waited for until `transferUntil` (set at the first refusal,
+   * leaderWaitMs later).
    */
   private propose(
     client: Client,
@@ -464,6 +469,7 @@ export class ClusterRouter implements CommandRouter {
     round: number,
     away: (leader: RegisteredNode) => Reply | null,
     forward?: readonly Buffer[],
+    transferUntil?: number,
   ): Promise<Reply> {
     const runtime = this.cluster.runtime;
     const replica = this.replicaOf(group);
@@ -473,16 +479,18 @@ export class ClusterRouter implements CommandRouter {
     const r = runtime.multi.propose(group, data);
     if (!r.ok) {
       // A leadership on its way to another node (a transfer: the controller spreading
-      // leaders, or this node stopping) settles in a round trip or two: the write waits
-      // for it and goes where the shard is led then, instead of a TRYAGAIN that a plain
-      // client does not retry. A transfer that fails ends in an election timeout: after
-      // the rounds the answer is TRYAGAIN, as before.
-      if (r.reason !== "transferring" || round >= forwardRetriesMax) {
+      // leaders, or this node stopping) settles in a round trip or two, or once the
+      // transferee has caught up (longer after a restart): the write waits for it, up to
+      // leaderWaitMs, and goes where the shard is led then, instead of a TRYAGAIN that a
+      // plain client does not retry. A transfer that fails ends in an election timeout.
+      const until = transferUntil ?? Date.now() + leaderWaitMs;
+      if (r.reason !== "transferring" || Date.now() >= until) {
         return Promise.resolve(proposeRefused(r.reason));
       }
       const again = argsOfEntry(data);
-      return sleep(50 * (round + 1)).then(() =>
-        this.atLeader(client, group, again, true, away, forward ?? again, round + 1),
+      // The same round: waiting out a transfer is no run again.
+      return sleep(transferPollMs).then(() =>
+        this.atLeader(client, group, again, true, away, forward ?? again, round, until),
       );
     }
     const done = replica.expect(r.index, r.term).catch((e: unknown) => {
