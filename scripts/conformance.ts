@@ -31,6 +31,7 @@ const UNITS = [
   "unit/type/list-3",
   "unit/type/zset",
   "unit/sort",
+  "unit/type/stream",
 ];
 const DENIED_TAGS = [
   "needs:debug",
@@ -48,7 +49,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the thirteen above)
+  --units a,b               test units to run (default: the fourteen above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

@@ -18,6 +18,7 @@ export type CommandGroup =
   | "list"
   /** As COMMAND DOCS spells it (Redis's JSON files say "sorted_set"). */
   | "sorted-set"
+  | "stream"
   | "generic"
   | "connection"
   | "server"
@@ -116,7 +117,10 @@ export interface KeySpec {
   /** Redis's note on a spec it cannot state (SORT's BY/GET and STORE keys). */
   readonly notes?: string;
   readonly flags: readonly KeySpecFlag[];
-  readonly beginSearch: { readonly type: "index"; readonly index: number } | UnknownSearch;
+  readonly beginSearch:
+    | { readonly type: "index"; readonly index: number }
+    | KeywordSearch
+    | UnknownSearch;
   readonly findKeys: RangeFindKeys | KeynumFindKeys | UnknownSearch;
 }
 
@@ -126,6 +130,16 @@ export interface KeySpec {
  */
 export interface UnknownSearch {
   readonly type: "unknown";
+}
+
+/**
+ * Keys after a keyword (XREAD's STREAMS), searched for from `startFrom`: shown by COMMAND
+ * INFO; the command's own `getKeys` finds them.
+ */
+export interface KeywordSearch {
+  readonly type: "keyword";
+  readonly keyword: string;
+  readonly startFrom: number;
 }
 
 export interface RangeFindKeys {
@@ -473,6 +487,29 @@ const LIST_MPOP = "O(N+K) for K keys looked at and a list of N elements copied o
 const leftRight = (name: string) =>
   oneof(name, {}, [token("left", "LEFT"), token("right", "RIGHT")]);
 const timeout = arg("timeout", "double");
+/** Stream costs: a stream is one value, its entries in nodes as Redis's listpacks. */
+const STREAM_READ = "O(N) for a stream of N entries (decoded whole).";
+const STREAM_WRITE = "O(N) for a stream of N entries: one decode and one copy of it.";
+const streamId = (name: string, opts?: ArgOpts) => str(name, opts);
+const trimArgs = block("trim", { optional: true }, [
+  oneof("strategy", {}, [token("maxlen", "MAXLEN"), token("minid", "MINID", { since: "6.2.0" })]),
+  oneof("operator", { optional: true }, [token("equal", "="), token("approximately", "~")]),
+  str("threshold"),
+  int("count", { token: "LIMIT", optional: true, since: "6.2.0" }),
+]);
+
+/** XREAD's keys: those after STREAMS, the first half of what follows it. */
+function xreadKeys(args: Args): number[] {
+  for (let i = 1; i < args.length; i++) {
+    if (args.is(i, "streams")) {
+      const half = Math.floor((args.length - i - 1) / 2);
+      return Array.from({ length: half }, (_, k) => i + 1 + k);
+    }
+    if (args.is(i, "block") || args.is(i, "count")) i++;
+  }
+  return [];
+}
+
 /** Sorted set costs: a sorted set is one value too, its (score, member) entries in order. */
 const ZSET_READ = "O(N) for a sorted set of N members (decoded whole).";
 const ZSET_WRITE = "O(N) for a sorted set of N members: one decode and one copy of it.";
@@ -3097,6 +3134,190 @@ const DECLS: Record<string, Decl> = {
         complexity: "O(N) where N is the number of keys in the slot",
         tips: "NONDETERMINISTIC_OUTPUT",
         args: [int("slot"), int("count")],
+      },
+    },
+  },
+  xadd: {
+    arity: -5,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Appends a new entry to a stream, creating it if needed.",
+    complexity: STREAM_WRITE,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RW update", 1)],
+    args: [
+      key("key", 0),
+      token("nomkstream", "NOMKSTREAM", { optional: true, since: "6.2.0" }),
+      trimArgs,
+      oneof("id_or_auto", {}, [token("auto_id", "*"), streamId("id")]),
+      block("field_value", { multiple: true }, [str("field"), str("value")]),
+    ],
+  },
+  xtrim: {
+    arity: -4,
+    flags: "WRITE",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Deletes entries from the beginning of a stream.",
+    complexity: STREAM_WRITE,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RW delete", 1)],
+    args: [key("key", 0), { ...trimArgs, optional: false }],
+  },
+  xdel: {
+    arity: -3,
+    flags: "WRITE FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Deletes entries from a stream, returning how many were deleted.",
+    complexity: STREAM_WRITE,
+    keySpecs: [keys("RW delete", 1)],
+    args: [key("key", 0), streamId("id", { multiple: true })],
+  },
+  xlen: {
+    arity: 2,
+    flags: "READONLY FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Returns the number of entries in a stream.",
+    complexity: O1,
+    keySpecs: [keys("RO", 1)],
+    args: [key("key", 0)],
+  },
+  xrange: {
+    arity: -4,
+    flags: "READONLY",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Returns the entries of a stream within a range of IDs.",
+    complexity: STREAM_READ,
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      streamId("start"),
+      streamId("end"),
+      int("count", { token: "COUNT", optional: true }),
+    ],
+  },
+  xrevrange: {
+    arity: -4,
+    flags: "READONLY",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Returns the entries of a stream within a range of IDs, in reverse order.",
+    complexity: STREAM_READ,
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      streamId("end"),
+      streamId("start"),
+      int("count", { token: "COUNT", optional: true }),
+    ],
+  },
+  xread: {
+    arity: -4,
+    flags: "READONLY BLOCKING",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Returns the entries of streams after the IDs given, or waits for some (BLOCK).",
+    complexity: STREAM_READ,
+    keySpecs: [
+      {
+        flags: keySpecFlags("RO access"),
+        beginSearch: { type: "keyword", keyword: "STREAMS", startFrom: 1 },
+        findKeys: { type: "range", lastKey: -1, keyStep: 1, limit: 2 },
+      },
+    ],
+    getKeys: xreadKeys,
+    args: [
+      int("count", { token: "COUNT", optional: true }),
+      int("milliseconds", { token: "BLOCK", optional: true }),
+      block("streams", { token: "STREAMS" }, [
+        key("key", 0, { multiple: true }),
+        streamId("id", { multiple: true }),
+      ]),
+    ],
+  },
+  xsetid: {
+    arity: -3,
+    flags: "WRITE DENYOOM FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Sets a stream's last generated ID, entries added and largest deleted ID.",
+    complexity: STREAM_WRITE,
+    keySpecs: [keys("RW update", 1)],
+    args: [
+      key("key", 0),
+      streamId("last-id"),
+      int("entries_added", { token: "ENTRIESADDED", optional: true, since: "7.0.0" }),
+      streamId("max_deleted_entry_id", { token: "MAXDELETEDID", optional: true, since: "7.0.0" }),
+    ],
+  },
+  xinfo: {
+    arity: -2,
+    group: "stream",
+    since: "5.0.0",
+    summary: "A container for stream introspection commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      consumers: {
+        arity: 4,
+        flags: "READONLY",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary:
+          "Returns a list of the consumers in a consumer group (none: groups are not served yet).",
+        complexity: O1,
+        tips: "NONDETERMINISTIC_OUTPUT",
+        keySpecs: [keys("RO access", 2)],
+        args: [key("key", 0), str("groupname")],
+      },
+      groups: {
+        arity: 3,
+        flags: "READONLY",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary:
+          "Returns a list of the consumer groups of a stream (none: groups are not served yet).",
+        complexity: O1,
+        keySpecs: [keys("RO access", 2)],
+        args: [key("key", 0)],
+      },
+      help: {
+        arity: 2,
+        flags: "LOADING STALE",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Returns helpful text about the different subcommands.",
+        complexity: O1,
+      },
+      stream: {
+        arity: -3,
+        flags: "READONLY",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Returns information about a stream.",
+        complexity: STREAM_READ,
+        keySpecs: [keys("RO access", 2)],
+        args: [
+          key("key", 0),
+          block("full_block", { token: "FULL", optional: true, since: "6.0.0" }, [
+            int("count", { token: "COUNT", optional: true }),
+          ]),
+        ],
       },
     },
   },

@@ -185,6 +185,98 @@ export const ERRORS = {
     meaning:
       "A blocking command (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) was given a timeout that is not a number of seconds.",
   },
+  TIMEOUT_NOT_INTEGER: {
+    message: "ERR timeout is not an integer or out of range",
+    meaning: "XREAD's BLOCK was given a timeout that is not a whole number of milliseconds.",
+  },
+  STREAM_ID_INVALID: {
+    message: "ERR Invalid stream ID specified as stream command argument",
+    meaning:
+      "A stream ID is not <ms>-<seq> or <ms> with unsigned 64-bit parts (or '-', '+', '*', '$' where the command takes them).",
+  },
+  XADD_ID_ZERO: {
+    message: "ERR The ID specified in XADD must be greater than 0-0",
+    meaning: "XADD was given the ID 0-0.",
+  },
+  XADD_ID_TOO_SMALL: {
+    message: "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+    meaning: "XADD was given an ID not above the stream's last generated ID.",
+  },
+  XADD_EXHAUSTED: {
+    message: "ERR The stream has exhausted the last possible ID, unable to add more items",
+    meaning: "The stream's last ID is 18446744073709551615-18446744073709551615.",
+  },
+  STREAM_START_ID_INVALID: {
+    message: "ERR invalid start ID for the interval",
+    meaning: "An exclusive range start '(' is the largest ID: nothing follows it.",
+  },
+  STREAM_END_ID_INVALID: {
+    message: "ERR invalid end ID for the interval",
+    meaning: "An exclusive range end '(' is 0-0: nothing precedes it.",
+  },
+  XTRIM_MAXLEN_MINID: {
+    message: "ERR syntax error, MAXLEN and MINID options at the same time are not compatible",
+    meaning: "XADD or XTRIM was given both MAXLEN and MINID.",
+  },
+  XTRIM_MAXLEN_NEGATIVE: {
+    message: "ERR The MAXLEN argument must be >= 0.",
+    meaning: "XADD or XTRIM was given a negative MAXLEN.",
+  },
+  XTRIM_LIMIT_NEGATIVE: {
+    message: "ERR The LIMIT argument must be >= 0.",
+    meaning: "XADD or XTRIM was given a negative LIMIT.",
+  },
+  XTRIM_LIMIT_WITHOUT_STRATEGY: {
+    message: "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
+    meaning: "XADD was given LIMIT without MAXLEN or MINID.",
+  },
+  XTRIM_NO_STRATEGY: {
+    message: "ERR syntax error, XTRIM must be called with a trimming strategy",
+    meaning: "XTRIM was given neither MAXLEN nor MINID.",
+  },
+  XTRIM_LIMIT_WITHOUT_APPROX: {
+    message: "ERR syntax error, LIMIT cannot be used without the special ~ option",
+    meaning: "XADD or XTRIM was given LIMIT with an exact ('=' or no operator) trim.",
+  },
+  XREAD_UNBALANCED: {
+    message:
+      "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+    meaning: "XREAD's STREAMS is followed by an odd number of arguments.",
+  },
+  XREAD_GROUP: {
+    message: "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+    meaning: "XREAD was given GROUP.",
+  },
+  XREAD_NOACK: {
+    message: "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+    meaning: "XREAD was given NOACK.",
+  },
+  XREAD_GREATER_ID: {
+    message:
+      "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+    meaning: "XREAD was given the ID '>'.",
+  },
+  XSETID_ENTRIES_ADDED: {
+    message: "ERR entries_added must be positive",
+    meaning: "XSETID was given a negative ENTRIESADDED.",
+  },
+  XSETID_BELOW_MAX_DELETED: {
+    message: "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+    meaning: "XSETID's ID is below its MAXDELETEDID.",
+  },
+  XSETID_BELOW_TOP: {
+    message: "ERR The ID specified in XSETID is smaller than the target stream top item",
+    meaning: "XSETID's ID is below the stream's last entry.",
+  },
+  XSETID_ADDED_BELOW_LENGTH: {
+    message: "ERR The entries_added specified in XSETID is smaller than the target stream length",
+    meaning: "XSETID's ENTRIESADDED is below the number of entries the stream holds.",
+  },
+  NOGROUP_CONSUMERS: {
+    message: "NOGROUP No such consumer group '%s' for key name '%s'",
+    meaning:
+      "XINFO CONSUMERS named a group the stream does not have (consumer groups are not served yet).",
+  },
   TIMEOUT_NEGATIVE: {
     message: "ERR timeout is negative",
     meaning: "A blocking command was given a negative timeout.",
@@ -238,7 +330,8 @@ export const ERRORS = {
   },
   NO_SUCH_KEY: {
     message: "ERR no such key",
-    meaning: "RENAME or RENAMENX was asked to rename a key that does not exist.",
+    meaning:
+      "RENAME or RENAMENX was asked to rename a key that does not exist, or XSETID or XINFO STREAM to work on one.",
   },
   SAME_OBJECT: {
     message: "ERR source and destination objects are the same",

@@ -7,6 +7,7 @@ import { LIST_HANDLERS } from "./lists.js";
 import { SCAN_HANDLERS } from "./scan.js";
 import { SET_HANDLERS } from "./sets.js";
 import { SORT_HANDLERS } from "./sort.js";
+import { STREAM_HANDLERS } from "./streams.js";
 import { STRING_HANDLERS } from "./strings.js";
 import type { CommandHandler } from "./types.js";
 import { ZSET_HANDLERS } from "./zsets.js";
@@ -23,6 +24,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...SET_HANDLERS,
   ...LIST_HANDLERS,
   ...ZSET_HANDLERS,
+  ...STREAM_HANDLERS,
   ...SORT_HANDLERS,
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,

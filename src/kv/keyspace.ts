@@ -118,7 +118,7 @@ function storedInteger(data: Buffer): bigint | undefined {
  * OBJECT ENCODING, REFCOUNT and FREQ key. ENCODING names the form a value is stored in,
  * in Redis's words: a string as Redis would hold it (int, embstr, raw: the same bytes
  * here); a hash, set, list or sorted set is one value in what Redis calls its small
- * encoding, "listpack", whatever its size. REFCOUNT is 1 (values are not shared), or
+ * encoding, "listpack", whatever its size; a stream is "stream", as in Redis. REFCOUNT is 1 (values are not shared), or
  * Redis's shared count for the small integers its clients expect it for. FREQ is refused
  * as Redis refuses it without an LFU eviction policy, which there is none of here.
  */
@@ -129,7 +129,10 @@ const object: CommandHandler = (ctx, args) => {
   const value = lookup(ctx, args.buf(2));
   if (value === undefined) return NULL;
   if (sub === "freq") return errorReply("OBJECT_FREQ_NO_LFU");
-  if (value.type !== "string") return sub === "refcount" ? ONE : bulk("listpack");
+  if (value.type !== "string") {
+    if (sub === "refcount") return ONE;
+    return bulk(value.type === "stream" ? "stream" : "listpack");
+  }
   const n = storedInteger(value.data);
   if (sub === "refcount")
     return n !== undefined && n >= 0n && n < SHARED_INTEGERS ? SHARED_REFCOUNT : ONE;

@@ -310,7 +310,14 @@ class EntryRandom implements Random {
  * slot's range and took about twice as long), which restoring does not depend on.
  */
 const imageVersion = 1;
-const imageTypeCodes: Record<ValueType, number> = { string: 1, hash: 2, set: 3, list: 4, zset: 5 };
+const imageTypeCodes: Record<ValueType, number> = {
+  string: 1,
+  hash: 2,
+  set: 3,
+  list: 4,
+  zset: 5,
+  stream: 6,
+};
 const imageTypes: ValueType[] = [];
 for (const [name, code] of Object.entries(imageTypeCodes)) imageTypes[code] = name as ValueType;
 /** The smallest key record: empty key, type, expiry, empty data. */

@@ -23,6 +23,12 @@ export interface ExecContext {
    * GET patterns) refuse, as Redis Cluster does, since those keys may live in other shards.
    */
   sharded?: boolean;
+  /**
+   * stream-node-max-entries and -bytes (streams.ts): a standalone node's settings;
+   * undefined on a cluster's shards, which keep Redis's defaults (100, 4096) so that every
+   * replica lays out and trims a stream alike.
+   */
+  streamNode?: { readonly entries: number; readonly bytes: number };
   /** Keyspace notifications (notify.ts): undefined when none is to be sent. */
   notify?: Notifier | undefined;
 }

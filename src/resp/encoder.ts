@@ -98,6 +98,15 @@ export class ReplyWriter {
         for (const item of reply.value) this.write(item, proto);
         break;
       case "map":
+        if (reply.nested === true && proto === 2) {
+          this.header(0x2a, reply.value.length);
+          for (const [k, v] of reply.value) {
+            this.header(0x2a, 2);
+            this.write(k, proto);
+            this.write(v, proto);
+          }
+          break;
+        }
         this.writeMapHeader(reply.value.length, proto);
         for (const [k, v] of reply.value) {
           this.write(k, proto);

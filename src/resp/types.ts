@@ -24,8 +24,15 @@ export type Reply =
       readonly push?: true;
       readonly pairs?: true;
     }
-  /** RESP3 map; RESP2 flat array of key, value, key, value... */
-  | { readonly kind: "map"; readonly value: readonly (readonly [Reply, Reply])[] }
+  /**
+   * RESP3 map; RESP2 flat array of key, value, key, value... or, `nested`, an array of
+   * [key, value] arrays (XREAD's streams).
+   */
+  | {
+      readonly kind: "map";
+      readonly value: readonly (readonly [Reply, Reply])[];
+      readonly nested?: true;
+    }
   /** RESP3 set; RESP2 array. */
   | { readonly kind: "set"; readonly value: readonly Reply[] }
   /** RESP3 double; RESP2 bulk string formatted as Redis does. */

@@ -2,13 +2,16 @@ import { type CommandSpec, keyIndexesOf } from "../kv/command-table.js";
 import { isReply } from "../kv/db.js";
 import { parseMpop, parseTimeout } from "../kv/lists.js";
 import { ArrayArgs } from "../kv/machine.js";
+import { parseXread } from "../kv/streams.js";
 import { ZMPOP_ENDS } from "../kv/zsets.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";
 
 /**
- * Clients blocked by BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX and BZMPOP.
+ * Clients blocked by BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP and
+ * XREAD ... BLOCK (a read that waits for entries after the IDs it names; node.ts makes its
+ * `$` IDs concrete first, so that a try again reads what came after the block began).
  *
  * The key space runs a blocking command as Redis runs it for a client that may not block
  * (kv/lists.ts, kv/zsets.ts): it pops if it can, else answers null. On a null, the node blocks the
@@ -40,6 +43,7 @@ const BLOCKING: ReadonlyMap<string, Reply> = new Map([
   ["bzpopmin", R.NULL_ARRAY],
   ["bzpopmax", R.NULL_ARRAY],
   ["bzmpop", R.NULL_ARRAY],
+  ["xread", R.NULL_ARRAY],
 ]);
 
 /**
@@ -51,7 +55,12 @@ function skipsWrongType(name: string, error: string): boolean {
   return error.startsWith("WRONGTYPE") && name !== "blmove" && name !== "brpoplpush";
 }
 
-export function isBlockingCommand(name: string): boolean {
+/** Whether the command may block: XREAD only with BLOCK. */
+export function isBlockingCommand(name: string, args: Args): boolean {
+  if (name === "xread") {
+    const parsed = parseXread(args);
+    return !isReply(parsed) && parsed.blockMs !== undefined;
+  }
   return BLOCKING.has(name);
 }
 
@@ -84,6 +93,15 @@ export function blockingWait(name: string, args: Args): { keys: string[]; timeou
       keys = [args.buf(1)];
       timeoutAt = 3;
       break;
+    case "xread": {
+      // BLOCK's milliseconds, not a timeout in seconds.
+      const parsed = parseXread(args);
+      if (isReply(parsed)) return { keys: [], timeoutMs: 0 };
+      return {
+        keys: [...new Set(parsed.keys.map((k) => k.toString("latin1")))],
+        timeoutMs: parsed.blockMs ?? 0,
+      };
+    }
     default:
       keys = [args.buf(1)];
       timeoutAt = 5;

@@ -15,6 +15,7 @@ import {
   slotKeysArgs,
 } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
+import { xinfoKeyless } from "../kv/streams.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import { zsetKeyless } from "../kv/zsets.js";
 import * as R from "../resp/reply.js";
@@ -112,6 +113,8 @@ export class ClusterRouter implements CommandRouter {
           return memoryKeyless(args);
         case "object":
           return objectKeyless(args);
+        case "xinfo":
+          return xinfoKeyless(args);
         case "sintercard":
           return sintercardKeyless(args);
         case "lmpop":

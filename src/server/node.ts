@@ -1,12 +1,14 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
-import { arityAccepts, COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { arityAccepts, COMMAND_SPECS, type CommandSpec, runSpec } from "../kv/command-table.js";
+import { isReply, lookup } from "../kv/db.js";
 import { unknownCommand, wrongArity } from "../kv/errors.js";
 import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { ArrayArgs, copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
+import { hasLastIdArgument, lastIdOf, parseXread } from "../kv/streams.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
 import { ReplyWriter } from "../resp/encoder.js";
@@ -445,6 +447,16 @@ export class HomeostatNode {
   private prepareContext(nowMs: number): void {
     this.ctx.nowMs = nowMs;
     this.ctx.maxBulkBytes = this.settings.protoMaxBulkLen;
+    const node = this.ctx.streamNode;
+    if (
+      node?.entries !== this.settings.streamNodeMaxEntries ||
+      node.bytes !== this.settings.streamNodeMaxBytes
+    ) {
+      this.ctx.streamNode = {
+        entries: this.settings.streamNodeMaxEntries,
+        bytes: this.settings.streamNodeMaxBytes,
+      };
+    }
     this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
   }
 
@@ -563,10 +575,13 @@ export class HomeostatNode {
     let reply: Reply | Promise<Reply>;
     try {
       if (entry.kind === "kv") {
-        const routed = this.router?.route(client, name, entry.spec, args) ?? null;
-        reply = routed ?? this.runHere(entry, args);
-        if (isBlockingCommand(name) && !client.forwarded) {
-          reply = this.blockIfNothing(client, name, args, reply);
+        const blocking = !client.forwarded && isBlockingCommand(name, args);
+        if (blocking && name === "xread" && hasLastIdArgument(args)) {
+          reply = this.blockingXread(client, entry, args);
+        } else {
+          const routed = this.router?.route(client, name, entry.spec, args) ?? null;
+          reply = routed ?? this.runHere(entry, args);
+          if (blocking) reply = this.blockIfNothing(client, name, args, reply);
         }
       } else {
         reply = entry.handler(this, client, args);
@@ -772,6 +787,51 @@ export class HomeostatNode {
         ? this.block(client, name, kept)
         : r,
     );
+  }
+
+  /**
+   * XREAD ... BLOCK with `$` IDs: each `$` becomes its stream's last ID, read first (on the
+   * key's shard leader in a cluster, through XINFO STREAM), then the read runs and blocks
+   * as any other with those IDs. So a try again, on each write to one of the streams,
+   * returns what was added after the block began, as Redis's `$` means.
+   */
+  private async blockingXread(
+    client: Client,
+    entry: Entry & { kind: "kv" },
+    args: Args,
+  ): Promise<Reply> {
+    const parts = copyArgs(args);
+    const parsed = parseXread(args);
+    if (isReply(parsed)) return parsed;
+    for (let i = 0; i < parsed.keys.length; i++) {
+      if (parsed.ids[i] !== "$") continue;
+      const key = parts[parsed.idsAt - parsed.keys.length + i] as Buffer;
+      parts[parsed.idsAt + i] = Buffer.from(await this.lastStreamId(client, key));
+    }
+    const again = new ArrayArgs(parts);
+    const routed = this.router?.route(client, "xread", entry.spec, again) ?? null;
+    const reply = routed ?? this.runHere(entry, again);
+    return this.blockIfNothing(client, "xread", again, reply);
+  }
+
+  /** The stream's last generated ID ("0-0" if there is none): what XREAD's `$` reads as. */
+  private async lastStreamId(client: Client, key: Buffer): Promise<string> {
+    if (this.router === null) return lastIdOf(lookup(this.ctx, key));
+    const info = this.commands.get("xinfo");
+    if (info === undefined || info.kind !== "kv") return "0-0";
+    const args = new ArrayArgs([Buffer.from("XINFO"), Buffer.from("STREAM"), key]);
+    const spec = runSpec(info.spec, args) ?? info.spec;
+    const reply = await (this.router.route(client, "xinfo", spec, args) ?? R.NULL);
+    const fields =
+      reply.kind === "map" ? reply.value.flat() : reply.kind === "array" ? reply.value : [];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i] as Reply;
+      const value = fields[i + 1] as Reply;
+      if (name.kind === "bulk" && name.value.toString() === "last-generated-id") {
+        return value.kind === "bulk" ? value.value.toString() : "0-0";
+      }
+    }
+    return "0-0";
   }
 
   private block(client: Client, name: string, parts: Buffer[]): Promise<Reply> {

@@ -54,6 +54,14 @@ export interface Settings {
    */
   zsetMaxListpackEntries: number;
   zsetMaxListpackValue: number;
+  /**
+   * Redis's stream-node-max-entries and -bytes: the node layout of a stream, which the
+   * approximate trims (MAXLEN ~, MINID ~, LIMIT) follow (kv/streams.ts). A standalone node
+   * uses them; a cluster's shards keep Redis's defaults, since the layout is replicated
+   * state and every replica must trim alike.
+   */
+  streamNodeMaxEntries: number;
+  streamNodeMaxBytes: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -78,6 +86,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     listCompressDepth: 0,
     zsetMaxListpackEntries: 128,
     zsetMaxListpackValue: 64,
+    streamNodeMaxEntries: 100,
+    streamNodeMaxBytes: 4096,
     ...overrides,
   };
 }
@@ -101,7 +111,9 @@ function intSetting(
     | "listMaxListpackSize"
     | "listCompressDepth"
     | "zsetMaxListpackEntries"
-    | "zsetMaxListpackValue",
+    | "zsetMaxListpackValue"
+    | "streamNodeMaxEntries"
+    | "streamNodeMaxBytes",
   min: number,
   max: number,
 ): SettingSpec {
@@ -164,6 +176,8 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["zset-max-listpack-value", intSetting("zsetMaxListpackValue", 0, 2 ** 53 - 1)],
   ["zset-max-ziplist-entries", intSetting("zsetMaxListpackEntries", 0, 2 ** 53 - 1)],
   ["zset-max-ziplist-value", intSetting("zsetMaxListpackValue", 0, 2 ** 53 - 1)],
+  ["stream-node-max-entries", intSetting("streamNodeMaxEntries", 0, 2 ** 53 - 1)],
+  ["stream-node-max-bytes", intSetting("streamNodeMaxBytes", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {

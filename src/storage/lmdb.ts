@@ -38,7 +38,14 @@ const hashedPrefixBytes = directKeyBytesMax + 1 - 32;
 export const headerBytes = 10;
 const flagLongKey = 1;
 
-const typeCodes: Record<ValueType, number> = { string: 1, hash: 2, set: 3, list: 4, zset: 5 };
+const typeCodes: Record<ValueType, number> = {
+  string: 1,
+  hash: 2,
+  set: 3,
+  list: 4,
+  zset: 5,
+  stream: 6,
+};
 const typeNames: ValueType[] = [];
 for (const [name, code] of Object.entries(typeCodes)) typeNames[code] = name as ValueType;
 

@@ -5,7 +5,7 @@ import type { Random } from "../core/random.js";
  * come later. Each is stored as one value (kv/hashes.ts has the hash's encoding, which a
  * set shares: kv/sets.ts).
  */
-export type ValueType = "string" | "hash" | "set" | "list" | "zset";
+export type ValueType = "string" | "hash" | "set" | "list" | "zset" | "stream";
 
 /** What the store keeps under one key. */
 export interface StoredValue {

@@ -300,7 +300,7 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
-  it("serves a client blocked on one node by a push (or ZADD) through another", async () => {
+  it("serves a client blocked on one node by a push (or ZADD, or XADD) through another", async () => {
     // Keys over many slots, so that the shards' leaders are spread over the nodes: a
     // client blocked on a node is served once that node's replica applies the push, and
     // its pop goes to the shard's leader (forwarded when that is another node).
@@ -323,6 +323,13 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
         await waitForBlocked(observer, 1);
         assert.equal(await pusher.zadd(delayed, 1700000000 + i, `job-${i}`), 1);
         assert.deepEqual(await due, [delayed, `job-${i}`, String(1700000000 + i)]);
+        // A stream's reader, the same way: XREAD BLOCK $ gets the entry added after it blocked.
+        const stream = `events:${i}`;
+        await pusher.xadd(stream, "1-0", "before", "blocking");
+        const read = waiter.xread("BLOCK", 10_000, "STREAMS", stream, "$");
+        await waitForBlocked(observer, 1);
+        assert.equal(await pusher.xadd(stream, "2-0", "job", String(i)), "2-0");
+        assert.deepEqual(await read, [[stream, [["2-0", ["job", String(i)]]]]]);
       } finally {
         waiter.disconnect();
         pusher.disconnect();
