@@ -32,6 +32,7 @@ const UNITS = [
   "unit/type/zset",
   "unit/sort",
   "unit/type/stream",
+  "unit/type/stream-cgroups",
 ];
 const DENIED_TAGS = [
   "needs:debug",
@@ -49,7 +50,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the fourteen above)
+  --units a,b               test units to run (default: the fifteen above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

@@ -498,7 +498,7 @@ const trimArgs = block("trim", { optional: true }, [
   int("count", { token: "LIMIT", optional: true, since: "6.2.0" }),
 ]);
 
-/** XREAD's keys: those after STREAMS, the first half of what follows it. */
+/** XREAD's and XREADGROUP's keys: those after STREAMS, the first half of what follows it. */
 function xreadKeys(args: Args): number[] {
   for (let i = 1; i < args.length; i++) {
     if (args.is(i, "streams")) {
@@ -506,9 +506,16 @@ function xreadKeys(args: Args): number[] {
       return Array.from({ length: half }, (_, k) => i + 1 + k);
     }
     if (args.is(i, "block") || args.is(i, "count")) i++;
+    else if (args.is(i, "group")) i += 2;
   }
   return [];
 }
+
+const streamsKeys = (startFrom: number, flags: string): KeySpec => ({
+  flags: keySpecFlags(flags),
+  beginSearch: { type: "keyword", keyword: "STREAMS", startFrom },
+  findKeys: { type: "range", lastKey: -1, keyStep: 1, limit: 2 },
+});
 
 /** Sorted set costs: a sorted set is one value too, its (score, member) entries in order. */
 const ZSET_READ = "O(N) for a sorted set of N members (decoded whole).";
@@ -3229,13 +3236,7 @@ const DECLS: Record<string, Decl> = {
     since: "5.0.0",
     summary: "Returns the entries of streams after the IDs given, or waits for some (BLOCK).",
     complexity: STREAM_READ,
-    keySpecs: [
-      {
-        flags: keySpecFlags("RO access"),
-        beginSearch: { type: "keyword", keyword: "STREAMS", startFrom: 1 },
-        findKeys: { type: "range", lastKey: -1, keyStep: 1, limit: 2 },
-      },
-    ],
+    keySpecs: [streamsKeys(1, "RO access")],
     getKeys: xreadKeys,
     args: [
       int("count", { token: "COUNT", optional: true }),
@@ -3245,6 +3246,191 @@ const DECLS: Record<string, Decl> = {
         streamId("id", { multiple: true }),
       ]),
     ],
+  },
+  xreadgroup: {
+    arity: -7,
+    flags: "WRITE BLOCKING",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary:
+      "Reads a stream's entries for a consumer of a group (new ones with >, else its pending ones), or waits for some.",
+    complexity: STREAM_WRITE,
+    keySpecs: [streamsKeys(4, "RO access")],
+    getKeys: xreadKeys,
+    args: [
+      block("group_block", { token: "GROUP" }, [str("group"), str("consumer")]),
+      int("count", { token: "COUNT", optional: true }),
+      int("milliseconds", { token: "BLOCK", optional: true }),
+      token("noack", "NOACK", { optional: true }),
+      block("streams", { token: "STREAMS" }, [
+        key("key", 0, { multiple: true }),
+        streamId("id", { multiple: true }),
+      ]),
+    ],
+  },
+  xack: {
+    arity: -4,
+    flags: "WRITE FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Acknowledges entries of a consumer group: they leave its pending list.",
+    complexity: STREAM_WRITE,
+    keySpecs: [keys("RW update", 1)],
+    args: [key("key", 0), str("group"), streamId("id", { multiple: true })],
+  },
+  xpending: {
+    arity: -3,
+    flags: "READONLY",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary:
+      "Returns a consumer group's pending entries: a summary, or a range with owners and idle times.",
+    complexity: STREAM_READ,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      str("group"),
+      block("filters", { optional: true }, [
+        int("min-idle-time", { token: "IDLE", optional: true, since: "6.2.0" }),
+        streamId("start"),
+        streamId("end"),
+        int("count"),
+        str("consumer", { optional: true }),
+      ]),
+    ],
+  },
+  xclaim: {
+    arity: -6,
+    flags: "WRITE FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "5.0.0",
+    summary: "Gives pending entries of a consumer group to another consumer.",
+    complexity: STREAM_WRITE,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RW update", 1)],
+    args: [
+      key("key", 0),
+      str("group"),
+      str("consumer"),
+      str("min-idle-time"),
+      streamId("id", { multiple: true }),
+      int("ms", { token: "IDLE", optional: true }),
+      unixTime("unix-time-milliseconds", { token: "TIME", optional: true }),
+      int("count", { token: "RETRYCOUNT", optional: true }),
+      token("force", "FORCE", { optional: true }),
+      token("justid", "JUSTID", { optional: true }),
+      streamId("id", { token: "LASTID", optional: true }),
+    ],
+  },
+  xautoclaim: {
+    arity: -6,
+    flags: "WRITE FAST",
+    acl: "STREAM",
+    group: "stream",
+    since: "6.2.0",
+    summary:
+      "Gives a consumer group's pending entries idle long enough to another consumer, from a cursor.",
+    complexity: STREAM_WRITE,
+    tips: "NONDETERMINISTIC_OUTPUT",
+    keySpecs: [keys("RW delete", 1)],
+    args: [
+      key("key", 0),
+      str("group"),
+      str("consumer"),
+      str("min-idle-time"),
+      streamId("start"),
+      int("count", { token: "COUNT", optional: true }),
+      token("justid", "JUSTID", { optional: true }),
+    ],
+  },
+  xgroup: {
+    arity: -2,
+    group: "stream",
+    since: "5.0.0",
+    summary: "A container for consumer groups commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      create: {
+        arity: -5,
+        flags: "WRITE DENYOOM",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Creates a consumer group.",
+        complexity: STREAM_WRITE,
+        keySpecs: [keys("RW insert", 2)],
+        args: [
+          key("key", 0),
+          str("groupname"),
+          oneof("id", {}, [streamId("id"), token("new_id", "$")]),
+          token("mkstream", "MKSTREAM", { optional: true }),
+          int("entries_read", { token: "ENTRIESREAD", optional: true, since: "7.0.0" }),
+        ],
+      },
+      createconsumer: {
+        arity: 5,
+        flags: "WRITE DENYOOM",
+        acl: "STREAM",
+        group: "stream",
+        since: "6.2.0",
+        summary: "Creates a consumer in a consumer group.",
+        complexity: STREAM_WRITE,
+        keySpecs: [keys("RW insert", 2)],
+        args: [key("key", 0), str("groupname"), str("consumername")],
+      },
+      delconsumer: {
+        arity: 5,
+        flags: "WRITE",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Deletes a consumer from a consumer group, with its pending entries.",
+        complexity: STREAM_WRITE,
+        keySpecs: [keys("RW delete", 2)],
+        args: [key("key", 0), str("groupname"), str("consumername")],
+      },
+      destroy: {
+        arity: 4,
+        flags: "WRITE",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Destroys a consumer group.",
+        complexity: STREAM_WRITE,
+        keySpecs: [keys("RW delete", 2)],
+        args: [key("key", 0), str("groupname")],
+      },
+      help: {
+        arity: 2,
+        flags: "LOADING STALE",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Returns helpful text about the different subcommands.",
+        complexity: O1,
+      },
+      setid: {
+        arity: -5,
+        flags: "WRITE",
+        acl: "STREAM",
+        group: "stream",
+        since: "5.0.0",
+        summary: "Sets the last delivered ID of a consumer group.",
+        complexity: STREAM_WRITE,
+        keySpecs: [keys("RW update", 2)],
+        args: [
+          key("key", 0),
+          str("groupname"),
+          oneof("id", {}, [streamId("id"), token("new_id", "$")]),
+          int("entriesread", { token: "ENTRIESREAD", optional: true, since: "7.0.0" }),
+        ],
+      },
+    },
   },
   xsetid: {
     arity: -3,

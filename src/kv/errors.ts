@@ -277,6 +277,65 @@ export const ERRORS = {
     meaning:
       "XINFO CONSUMERS named a group the stream does not have (consumer groups are not served yet).",
   },
+  NOGROUP_KEY: {
+    message: "NOGROUP No such key '%s' or consumer group '%s'%s",
+    meaning:
+      "XREADGROUP, XPENDING, XCLAIM or XAUTOCLAIM named a stream that does not exist or a group it does not have.",
+  },
+  BUSYGROUP: {
+    message: "BUSYGROUP Consumer Group name already exists",
+    meaning: "XGROUP CREATE named a group the stream already has.",
+  },
+  XGROUP_NO_KEY: {
+    message:
+      "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+    meaning: "XGROUP named a stream that does not exist (CREATE without MKSTREAM).",
+  },
+  XGROUP_ENTRIES_READ: {
+    message: "ERR value for ENTRIESREAD must be positive or -1",
+    meaning: "XGROUP CREATE or SETID was given an ENTRIESREAD below -1.",
+  },
+  SUBCOMMAND_SYNTAX: {
+    message: "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.",
+    meaning: "XGROUP was given a subcommand it does not have, or the wrong arguments for one.",
+  },
+  XREADGROUP_NO_GROUP: {
+    message: "ERR Missing GROUP option for XREADGROUP",
+    meaning: "XREADGROUP was not given GROUP <group> <consumer>.",
+  },
+  XREADGROUP_DOLLAR: {
+    message:
+      "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+    meaning: "XREADGROUP was given the ID '$'.",
+  },
+  XCLAIM_MIN_IDLE: {
+    message: "ERR Invalid min-idle-time argument for XCLAIM",
+    meaning: "XCLAIM's min-idle-time is not an integer.",
+  },
+  XCLAIM_IDLE: {
+    message: "ERR Invalid IDLE option argument for XCLAIM",
+    meaning: "XCLAIM's IDLE is not an integer.",
+  },
+  XCLAIM_TIME: {
+    message: "ERR Invalid TIME option argument for XCLAIM",
+    meaning: "XCLAIM's TIME is not an integer.",
+  },
+  XCLAIM_RETRYCOUNT: {
+    message: "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+    meaning: "XCLAIM's RETRYCOUNT is not an integer.",
+  },
+  XCLAIM_OPTION: {
+    message: "ERR Unrecognized XCLAIM option '%s'",
+    meaning: "XCLAIM was given an option it does not have (or one without its value).",
+  },
+  XAUTOCLAIM_MIN_IDLE: {
+    message: "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+    meaning: "XAUTOCLAIM's min-idle-time is not an integer.",
+  },
+  XAUTOCLAIM_COUNT: {
+    message: "ERR COUNT must be > 0",
+    meaning: "XAUTOCLAIM's COUNT is not a positive integer (or is too large).",
+  },
   TIMEOUT_NEGATIVE: {
     message: "ERR timeout is negative",
     meaning: "A blocking command was given a negative timeout.",

@@ -9,18 +9,23 @@ import { parseI64 } from "./numbers.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
 /**
- * Streams: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XREAD (BLOCK served by the server's
- * blocking clients, server/blocking.ts), XSETID and XINFO STREAM. Consumer groups are not
- * served yet (docs/commands.md, "stream").
+ * Streams: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XREAD and XREADGROUP (BLOCK served
+ * by the server's blocking clients, server/blocking.ts), XSETID, XINFO, and the consumer
+ * groups: XGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM (docs/commands.md, "stream"). Times
+ * (deliveries, consumers seen, idle times) are the command's time, ctx.nowMs.
  *
  * A stream is one stored value. Its entries are kept in nodes as Redis keeps them in the
  * listpacks of its radix tree, because the approximate trims (MAXLEN ~, MINID ~, LIMIT)
  * remove whole nodes only, and a replica must trim exactly as the leader did:
  *
- *   data    = lastMs:u64 lastSeq:u64 added:u64 maxDeletedMs:u64 maxDeletedSeq:u64
- *             length:u32 nodeCount:u32 node{nodeCount} groupCount:u32 (0)
- *   node    = live:u32 deleted:u32 bytes:u32 entry{live}
- *   entry   = ms:u64 seq:u64 parts:u32 (length:u32 bytes){parts}
+ *   data     = lastMs:u64 lastSeq:u64 added:u64 maxDeletedMs:u64 maxDeletedSeq:u64
+ *              length:u32 nodeCount:u32 node{nodeCount} groupCount:u32 group{groupCount}
+ *   node     = live:u32 deleted:u32 bytes:u32 entry{live}
+ *   entry    = ms:u64 seq:u64 parts:u32 (length:u32 bytes){parts}
+ *   group    = nameLength:u32 name lastMs:u64 lastSeq:u64 entriesRead:i64
+ *              consumerCount:u32 consumer{consumerCount} pendingCount:u32 pending{pendingCount}
+ *   consumer = nameLength:u32 name seenTime:f64
+ *   pending  = ms:u64 seq:u64 consumer:u32 (its index) deliveryTime:f64 deliveryCount:f64
  *
  * A node takes entries until it holds stream-node-max-entries of them, live or deleted
  * (100 by default), or about stream-node-max-bytes (4 KiB). A standalone node follows its
@@ -68,11 +73,37 @@ interface Node {
   bytes: number;
 }
 
+/** An entry delivered to a consumer and not yet acknowledged (Redis's NACK). */
+interface Pending {
+  readonly id: StreamId;
+  consumer: Buffer;
+  deliveryTime: number;
+  deliveryCount: number;
+}
+
+interface Consumer {
+  readonly name: Buffer;
+  seenTime: number;
+}
+
+interface Group {
+  readonly name: Buffer;
+  last: StreamId;
+  /** The group's logical read counter; -1n when unknown (Redis's SCG_INVALID_ENTRIES_READ). */
+  entriesRead: bigint;
+  /** By ID. */
+  pel: Pending[];
+  /** By name, as Redis's radix tree orders them. */
+  consumers: Consumer[];
+}
+
 interface Stream {
   last: StreamId;
   added: bigint;
   maxDeleted: StreamId;
   nodes: Node[];
+  /** By name. */
+  groups: Group[];
 }
 
 const ZERO_ID: StreamId = { ms: 0n, seq: 0n };
@@ -148,13 +179,51 @@ function decode(data: Buffer): Stream {
     }
     nodes.push({ entries, deleted, bytes });
   }
-  u32(); // consumer groups: none yet
+  const bytes = () => {
+    const len = u32();
+    need(len);
+    const b = data.subarray(at, at + len);
+    at += len;
+    return b;
+  };
+  const f64 = () => {
+    need(8);
+    const v = data.readDoubleBE(at);
+    at += 8;
+    return v;
+  };
+  const groups: Group[] = [];
+  const groupCount = u32();
+  for (let g = 0; g < groupCount; g++) {
+    const name = bytes();
+    const last = { ms: u64(), seq: u64() };
+    need(8);
+    const entriesRead = data.readBigInt64BE(at);
+    at += 8;
+    const consumers: Consumer[] = [];
+    const consumerCount = u32();
+    for (let c = 0; c < consumerCount; c++) consumers.push({ name: bytes(), seenTime: f64() });
+    const pel: Pending[] = [];
+    const pendingCount = u32();
+    for (let p = 0; p < pendingCount; p++) {
+      const id = { ms: u64(), seq: u64() };
+      const owner = consumers[u32()];
+      if (owner === undefined) throw new RangeError("stream value: a pending entry's consumer");
+      pel.push({ id, consumer: owner.name, deliveryTime: f64(), deliveryCount: f64() });
+    }
+    groups.push({ name, last, entriesRead, pel, consumers });
+  }
   if (at !== data.length) throw new RangeError("stream value has trailing bytes");
-  return { last, added, maxDeleted, nodes };
+  return { last, added, maxDeleted, nodes, groups };
 }
 
 function encode(s: Stream): Buffer {
   let size = 8 * 5 + 4 + 4 + 4;
+  for (const g of s.groups) {
+    size += 4 + g.name.length + 24 + 8;
+    for (const c of g.consumers) size += 4 + c.name.length + 8;
+    size += g.pel.length * 36;
+  }
   let length = 0;
   for (const node of s.nodes) {
     size += 12;
@@ -196,12 +265,38 @@ function encode(s: Stream): Buffer {
       }
     }
   }
-  u32(0);
+  u32(s.groups.length);
+  for (const g of s.groups) {
+    u32(g.name.length);
+    at += g.name.copy(out, at);
+    u64(g.last.ms);
+    u64(g.last.seq);
+    out.writeBigInt64BE(g.entriesRead, at);
+    at += 8;
+    u32(g.consumers.length);
+    const index = new Map<string, number>();
+    g.consumers.forEach((c, i) => {
+      index.set(c.name.toString("latin1"), i);
+      u32(c.name.length);
+      at += c.name.copy(out, at);
+      out.writeDoubleBE(c.seenTime, at);
+      at += 8;
+    });
+    u32(g.pel.length);
+    for (const p of g.pel) {
+      u64(p.id.ms);
+      u64(p.id.seq);
+      u32(index.get(p.consumer.toString("latin1")) as number);
+      out.writeDoubleBE(p.deliveryTime, at);
+      out.writeDoubleBE(p.deliveryCount, at + 8);
+      at += 16;
+    }
+  }
   return out;
 }
 
 function emptyStream(): Stream {
-  return { last: ZERO_ID, added: 0n, maxDeleted: ZERO_ID, nodes: [] };
+  return { last: ZERO_ID, added: 0n, maxDeleted: ZERO_ID, nodes: [], groups: [] };
 }
 
 /** The number of entries of a stream's data (XLEN), read without decoding the entries. */
@@ -608,7 +703,7 @@ const xread: CommandHandler = (ctx, args) => {
     if (v === undefined) return;
     const s = decode(v.data);
     const after = parsed.ids[i];
-    const from = after === "$" ? null : nextId(after as StreamId);
+    const from = after === "$" || after === ">" ? null : nextId(after as StreamId);
     if (from === null) return;
     const entries = range(s, from, MAX_ID, parsed.count, false);
     if (entries.length > 0) out.push([bulk(Buffer.from(key)), array(entries.map(entryReply))]);
@@ -618,17 +713,24 @@ const xread: CommandHandler = (ctx, args) => {
 };
 
 export interface XreadArgs {
+  /** XREADGROUP's GROUP and consumer, and NOACK. */
+  group?: Buffer;
+  consumer?: Buffer;
+  noAck: boolean;
   count: number;
   /** BLOCK's milliseconds; undefined without BLOCK (0: for ever). */
   blockMs: number | undefined;
   keys: Buffer[];
-  ids: (StreamId | "$")[];
+  ids: (StreamId | "$" | ">")[];
   /** Where the IDs start among the arguments. */
   idsAt: number;
 }
 
-/** XREAD's arguments, or the error reply for them. */
-export function parseXread(args: Args): XreadArgs | Reply {
+/** XREAD's (or, `group`, XREADGROUP's) arguments, or the error reply for them. */
+export function parseXread(args: Args, group = false): XreadArgs | Reply {
+  let groupName: Buffer | undefined;
+  let consumer: Buffer | undefined;
+  let noAck = false;
   let count = 0;
   let blockMs: number | undefined;
   let streamsAt = 0;
@@ -649,8 +751,14 @@ export function parseXread(args: Args): XreadArgs | Reply {
     } else if (opt === "streams" && more > 0) {
       streamsAt = i + 1;
       break;
-    } else if (opt === "group" || opt === "noack") {
-      return errorReply(opt === "group" ? "XREAD_GROUP" : "XREAD_NOACK");
+    } else if (opt === "group" && more >= 2) {
+      if (!group) return errorReply("XREAD_GROUP");
+      groupName = args.buf(i + 1);
+      consumer = args.buf(i + 2);
+      i += 2;
+    } else if (opt === "noack") {
+      if (!group) return errorReply("XREAD_NOACK");
+      noAck = true;
     } else {
       return SYNTAX;
     }
@@ -658,22 +766,31 @@ export function parseXread(args: Args): XreadArgs | Reply {
   if (streamsAt === 0) return SYNTAX;
   const n = args.length - streamsAt;
   if (n % 2 !== 0) return errorReply("XREAD_UNBALANCED");
+  if (group && groupName === undefined) return errorReply("XREADGROUP_NO_GROUP");
   const half = n / 2;
   const keys: Buffer[] = [];
-  const ids: (StreamId | "$")[] = [];
+  const ids: (StreamId | "$" | ">")[] = [];
   for (let i = 0; i < half; i++) keys.push(args.buf(streamsAt + i));
   for (let i = 0; i < half; i++) {
     const arg = args.buf(streamsAt + half + i);
     if (arg.length === 1 && arg[0] === 0x24) {
+      if (group) return errorReply("XREADGROUP_DOLLAR");
       ids.push("$");
       continue;
     }
-    if (arg.length === 1 && arg[0] === 0x3e) return errorReply("XREAD_GREATER_ID");
+    if (arg.length === 1 && arg[0] === 0x3e) {
+      if (!group) return errorReply("XREAD_GREATER_ID");
+      ids.push(">");
+      continue;
+    }
     const id = parseId(arg, 0n, true);
     if (id === null) return STREAM_ID_INVALID;
     ids.push(id.id);
   }
-  return { count, blockMs, keys, ids, idsAt: streamsAt + half };
+  const parsed: XreadArgs = { noAck, count, blockMs, keys, ids, idsAt: streamsAt + half };
+  if (groupName !== undefined) parsed.group = groupName;
+  if (consumer !== undefined) parsed.consumer = consumer;
+  return parsed;
 }
 
 /** Whether an XREAD names `$` as an ID (parsed: a malformed one answers its error). */
@@ -769,9 +886,36 @@ const xinfo: CommandHandler = (ctx, args) => {
   const old = lookupStream(ctx, key);
   if (isReply(old)) return old;
   if (old === undefined) return NO_SUCH_KEY;
-  if (sub === "groups") return EMPTY_ARRAY;
+  if (sub === "groups") {
+    const st = decode(old.data);
+    return array(
+      st.groups.map((g) =>
+        map([
+          [bulk("name"), bulk(g.name)],
+          [bulk("consumers"), integer(g.consumers.length)],
+          [bulk("pending"), integer(g.pel.length)],
+          [bulk("last-delivered-id"), idReply(g.last)],
+          [bulk("entries-read"), entriesReadReply(g)],
+          [bulk("lag"), lagReply(st, g)],
+        ]),
+      ),
+    );
+  }
   if (sub === "consumers") {
-    return errorReply("NOGROUP_CONSUMERS", key.toString("latin1"), args.str(3));
+    const st = decode(old.data);
+    const g = findByName(st.groups, args.buf(3));
+    if (g === undefined) {
+      return errorReply("NOGROUP_CONSUMERS", args.str(3), key.toString("latin1"));
+    }
+    return array(
+      g.consumers.map((c) =>
+        map([
+          [bulk("name"), bulk(c.name)],
+          [bulk("pending"), integer(pendingOf(g, c.name).length)],
+          [bulk("idle"), integer(Math.max(0, ctx.nowMs - c.seenTime))],
+        ]),
+      ),
+    );
   }
   let full = false;
   let count = 10;
@@ -800,14 +944,58 @@ const xinfo: CommandHandler = (ctx, args) => {
   ];
   if (!full) {
     head.push(
-      [bulk("groups"), integer(0)],
+      [bulk("groups"), integer(s.groups.length)],
       [bulk("first-entry"), first === undefined ? NULL : entryReply(first)],
       [bulk("last-entry"), last === undefined ? NULL : entryReply(last)],
     );
     return map(head);
   }
   const entries = range(s, ZERO_ID, MAX_ID, count, false);
-  head.push([bulk("entries"), array(entries.map(entryReply))], [bulk("groups"), EMPTY_ARRAY]);
+  const groups = s.groups.map((g) => {
+    const limit = (list: Pending[]) => (count > 0 ? list.slice(0, count) : list);
+    return map([
+      [bulk("name"), bulk(g.name)],
+      [bulk("last-delivered-id"), idReply(g.last)],
+      [bulk("entries-read"), entriesReadReply(g)],
+      [bulk("lag"), lagReply(s, g)],
+      [bulk("pel-count"), integer(g.pel.length)],
+      [
+        bulk("pending"),
+        array(
+          limit(g.pel).map((p) =>
+            array([
+              idReply(p.id),
+              bulk(p.consumer),
+              integer(p.deliveryTime),
+              integer(p.deliveryCount),
+            ]),
+          ),
+        ),
+      ],
+      [
+        bulk("consumers"),
+        array(
+          g.consumers.map((c) => {
+            const own = pendingOf(g, c.name);
+            return map([
+              [bulk("name"), bulk(c.name)],
+              [bulk("seen-time"), integer(c.seenTime)],
+              [bulk("pel-count"), integer(own.length)],
+              [
+                bulk("pending"),
+                array(
+                  limit(own).map((p) =>
+                    array([idReply(p.id), integer(p.deliveryTime), integer(p.deliveryCount)]),
+                  ),
+                ),
+              ],
+            ]);
+          }),
+        ),
+      ],
+    ]);
+  });
+  head.push([bulk("entries"), array(entries.map(entryReply))], [bulk("groups"), array(groups)]);
   return map(head);
 };
 
@@ -821,6 +1009,660 @@ export function checkStream(data: Buffer): void {
   decode(data);
 }
 
+// ---- consumer groups ------------------------------------------------------------------------
+
+const INVALID_READ = -1n;
+
+function byName<T extends { readonly name: Buffer }>(list: readonly T[], name: Buffer): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Buffer.compare((list[mid] as T).name, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function findByName<T extends { readonly name: Buffer }>(
+  list: readonly T[],
+  name: Buffer,
+): T | undefined {
+  const i = byName(list, name);
+  const found = list[i];
+  return found?.name.equals(name) ? found : undefined;
+}
+
+/** Where `id` is, or goes, in a list ordered by ID. */
+function byId(pel: readonly Pending[], id: StreamId): number {
+  let lo = 0;
+  let hi = pel.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareIds((pel[mid] as Pending).id, id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function findPending(g: Group, id: StreamId): Pending | undefined {
+  const p = g.pel[byId(g.pel, id)];
+  return p !== undefined && compareIds(p.id, id) === 0 ? p : undefined;
+}
+
+function removePending(g: Group, id: StreamId): void {
+  const i = byId(g.pel, id);
+  const p = g.pel[i];
+  if (p !== undefined && compareIds(p.id, id) === 0) g.pel.splice(i, 1);
+}
+
+function pendingOf(g: Group, consumer: Buffer): Pending[] {
+  return g.pel.filter((p) => p.consumer.equals(consumer));
+}
+
+/** The consumer named so, its seen time refreshed unless `refresh` is false. */
+function lookupConsumer(
+  g: Group,
+  name: Buffer,
+  nowMs: number,
+  refresh = true,
+): Consumer | undefined {
+  const c = findByName(g.consumers, name);
+  if (c !== undefined && refresh) c.seenTime = nowMs;
+  return c;
+}
+
+/** A new consumer (xgroup-createconsumer), or undefined if it exists. */
+function createConsumer(
+  ctx: ExecContext,
+  g: Group,
+  name: Buffer,
+  key: Buffer,
+): Consumer | undefined {
+  const i = byName(g.consumers, name);
+  if (g.consumers[i]?.name.equals(name)) return undefined;
+  const c = { name: Buffer.from(name), seenTime: ctx.nowMs };
+  g.consumers.splice(i, 0, c);
+  notifyKey(ctx, NOTIFY_STREAM, "xgroup-createconsumer", key);
+  return c;
+}
+
+function consumerOrNew(ctx: ExecContext, g: Group, name: Buffer, key: Buffer): Consumer {
+  return lookupConsumer(g, name, ctx.nowMs) ?? (createConsumer(ctx, g, name, key) as Consumer);
+}
+
+/** Redis's first_id: the first entry's ID, 0-0 when there is none. */
+function firstId(s: Stream): StreamId {
+  return firstEntry(s)?.id ?? ZERO_ID;
+}
+
+/** streamLastValidID: the last entry's ID, 0-0 when there is none. */
+function lastValidId(s: Stream): StreamId {
+  return lastEntry(s)?.id ?? ZERO_ID;
+}
+
+function entryAt(s: Stream, id: StreamId): Entry | undefined {
+  for (const node of s.nodes) {
+    const last = node.entries[node.entries.length - 1];
+    if (last === undefined || compareIds(last.id, id) < 0) continue;
+    return node.entries.find((e) => compareIds(e.id, id) === 0);
+  }
+  return undefined;
+}
+
+/** streamRangeHasTombstones(s, start, NULL). */
+function hasTombstonesAfter(s: Stream, start: StreamId): boolean {
+  if (lengthOf(s) === 0 || compareIds(s.maxDeleted, ZERO_ID) === 0) return false;
+  if (compareIds(firstId(s), s.maxDeleted) > 0) return false;
+  return compareIds(start, s.maxDeleted) <= 0;
+}
+
+/** streamEstimateDistanceFromFirstEverEntry: an ID's read counter, or -1n if unknown. */
+function estimateReads(s: Stream, id: StreamId): bigint {
+  if (s.added === 0n) return 0n;
+  const length = BigInt(lengthOf(s));
+  if (length === 0n && compareIds(id, s.last) < 1) return s.added;
+  const cmpLast = compareIds(id, s.last);
+  if (cmpLast === 0) return s.added;
+  if (cmpLast > 0) return INVALID_READ;
+  const first = firstId(s);
+  const cmpFirst = compareIds(id, first);
+  if (compareIds(s.maxDeleted, ZERO_ID) === 0 || compareIds(s.maxDeleted, first) < 0) {
+    if (cmpFirst < 0) return s.added - length;
+    if (cmpFirst === 0) return s.added - length + 1n;
+  }
+  return INVALID_READ;
+}
+
+function lagReply(s: Stream, g: Group): Reply {
+  if (s.added === 0n) return integer(0);
+  if (g.entriesRead !== INVALID_READ && !hasTombstonesAfter(s, g.last)) {
+    return integerReply(s.added - g.entriesRead);
+  }
+  const read = estimateReads(s, g.last);
+  return read === INVALID_READ ? NULL : integerReply(s.added - read);
+}
+
+function entriesReadReply(g: Group): Reply {
+  return g.entriesRead === INVALID_READ ? NULL : integerReply(g.entriesRead);
+}
+
+/**
+ * Delivers the entries of `s` after the group's last ID to `consumer`, up to `count` (0: all),
+ * as Redis's streamReplyWithRange does with a group: the group's last ID and read counter
+ * move on, and each entry goes into the group's pending list (unless NOACK), taken from
+ * whichever consumer had it.
+ */
+function deliverNew(
+  ctx: ExecContext,
+  s: Stream,
+  g: Group,
+  consumer: Consumer,
+  count: number,
+  noAck: boolean,
+): Entry[] {
+  const start = nextId(g.last);
+  if (start === null) return [];
+  const out = range(s, start, MAX_ID, count, false);
+  for (const e of out) {
+    if (compareIds(e.id, g.last) > 0) {
+      if (g.entriesRead !== INVALID_READ && !hasTombstonesAfter(s, e.id)) g.entriesRead += 1n;
+      else if (s.added !== 0n) g.entriesRead = estimateReads(s, e.id);
+      g.last = e.id;
+    }
+    if (noAck) continue;
+    const p = findPending(g, e.id);
+    if (p === undefined) {
+      g.pel.splice(byId(g.pel, e.id), 0, {
+        id: e.id,
+        consumer: consumer.name,
+        deliveryTime: ctx.nowMs,
+        deliveryCount: 1,
+      });
+    } else {
+      p.consumer = consumer.name;
+      p.deliveryTime = ctx.nowMs;
+      p.deliveryCount = 1;
+    }
+  }
+  return out;
+}
+
+/** A consumer's history after `after`: its pending entries, delivered again (null if deleted). */
+function deliverHistory(
+  ctx: ExecContext,
+  s: Stream,
+  g: Group,
+  consumer: Consumer,
+  after: StreamId,
+  count: number,
+): Reply[] {
+  const start = nextId(after);
+  const out: Reply[] = [];
+  if (start === null) return out;
+  for (const p of g.pel) {
+    if (count > 0 && out.length >= count) break;
+    if (compareIds(p.id, start) < 0 || !p.consumer.equals(consumer.name)) continue;
+    const e = entryAt(s, p.id);
+    if (e === undefined) {
+      out.push(array([idReply(p.id), NULL_ARRAY]));
+      continue;
+    }
+    p.deliveryTime = ctx.nowMs;
+    p.deliveryCount += 1;
+    out.push(entryReply(e));
+  }
+  return out;
+}
+
+const noGroup = (key: Buffer, group: Buffer, suffix = "") =>
+  errorReply("NOGROUP_KEY", key.toString("latin1"), group.toString("latin1"), suffix);
+
+/** XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key [key ...] id [id ...] */
+const xreadgroup: CommandHandler = (ctx, args) => {
+  const parsed = parseXread(args, true);
+  if (isReply(parsed)) return parsed;
+  const group = parsed.group as Buffer;
+  const consumerName = parsed.consumer as Buffer;
+  const streams: { key: Buffer; old: StoredValue; s: Stream; g: Group }[] = [];
+  for (let i = 0; i < parsed.keys.length; i++) {
+    const key = parsed.keys[i] as Buffer;
+    const old = lookupStream(ctx, key);
+    if (isReply(old)) return old;
+    const s = old === undefined ? undefined : decode(old.data);
+    const g = s === undefined ? undefined : findByName(s.groups, group);
+    if (old === undefined || s === undefined || g === undefined) {
+      return noGroup(key, group, " in XREADGROUP with GROUP option");
+    }
+    streams.push({ key, old, s, g });
+  }
+  const out: [Reply, Reply][] = [];
+  streams.forEach(({ key, old, s, g }, i) => {
+    const after = parsed.ids[i] as StreamId | ">";
+    let served: Reply[] | null = null;
+    if (after !== ">") {
+      const consumer = consumerOrNew(ctx, g, consumerName, key);
+      served = deliverHistory(ctx, s, g, consumer, after, parsed.count);
+    } else if (lengthOf(s) > 0 && compareIds(lastValidId(s), g.last) > 0) {
+      const consumer = consumerOrNew(ctx, g, consumerName, key);
+      served = deliverNew(ctx, s, g, consumer, parsed.count, parsed.noAck).map(entryReply);
+    }
+    if (served === null) return;
+    out.push([bulk(Buffer.from(key)), array(served)]);
+    save(ctx, key, old, s);
+  });
+  return out.length === 0 ? NULL_ARRAY : { kind: "map", value: out, nested: true };
+};
+
+const XGROUP_HELP = [
+  "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "CREATE <key> <groupname> <id|$> [option]",
+  "    Create a new consumer group. Options are:",
+  "    * MKSTREAM",
+  "      Create the empty stream if it does not exist.",
+  "    * ENTRIESREAD entries_read",
+  "      Set the group's entries_read counter (internal use).",
+  "CREATECONSUMER <key> <groupname> <consumer>",
+  "    Create a new consumer in the specified group.",
+  "DELCONSUMER <key> <groupname> <consumer>",
+  "    Remove the specified consumer.",
+  "DESTROY <key> <groupname>",
+  "    Remove the specified group.",
+  "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+  "    Set the current group ID and entries_read counter.",
+  "HELP",
+  "    Prints this help.",
+];
+
+/** XGROUP HELP, answered without a shard (it names no key). */
+export function xgroupKeyless(args: Args): Reply {
+  if (args.is(1, "help")) {
+    return args.length === 2 ? array(XGROUP_HELP.map((l) => simple(l))) : wrongArity("xgroup|help");
+  }
+  return unknownSubcommand(args);
+}
+
+/** XGROUP CREATE | SETID | DESTROY | CREATECONSUMER | DELCONSUMER | HELP */
+const xgroup: CommandHandler = (ctx, args) => {
+  const sub = args.lower(1);
+  if (sub === "help") return xgroupKeyless(args);
+  let mkstream = false;
+  let entriesRead = INVALID_READ;
+  for (let i = 5; i < args.length; ) {
+    const opt = args.lower(i);
+    if (sub === "create" && opt === "mkstream") {
+      mkstream = true;
+      i++;
+    } else if (
+      (sub === "create" || sub === "setid") &&
+      opt === "entriesread" &&
+      i + 1 < args.length
+    ) {
+      const n = parseI64(args.buf(i + 1));
+      if (n === undefined) return NOT_INTEGER;
+      if (n < 0n && n !== INVALID_READ) return errorReply("XGROUP_ENTRIES_READ");
+      entriesRead = n;
+      i += 2;
+    } else {
+      return subcommandSyntax(args);
+    }
+  }
+  const key = args.buf(2);
+  const name = args.buf(3);
+  const old = lookupStream(ctx, key);
+  if (isReply(old)) return old;
+  const s = old === undefined ? undefined : decode(old.data);
+  const g = s === undefined ? undefined : findByName(s.groups, name);
+  if (!mkstream) {
+    if (s === undefined) return errorReply("XGROUP_NO_KEY");
+    if (g === undefined && (sub === "setid" || sub === "createconsumer" || sub === "delconsumer")) {
+      return errorReply("NOGROUP_CONSUMERS", name.toString("latin1"), key.toString("latin1"));
+    }
+  }
+  if (sub === "create" && args.length >= 5 && args.length <= 8) {
+    let id: StreamId;
+    const arg = args.buf(4);
+    if (arg.length === 1 && arg[0] === 0x24) id = s?.last ?? ZERO_ID;
+    else {
+      const p = parseId(arg, 0n, true);
+      if (p === null) return STREAM_ID_INVALID;
+      id = p.id;
+    }
+    const stream = s ?? emptyStream();
+    if (findByName(stream.groups, name) !== undefined) return errorReply("BUSYGROUP");
+    stream.groups.splice(byName(stream.groups, name), 0, {
+      name: Buffer.from(name),
+      last: id,
+      entriesRead,
+      pel: [],
+      consumers: [],
+    });
+    save(ctx, key, old, stream);
+    notifyKey(ctx, NOTIFY_STREAM, "xgroup-create", key);
+    return simple("OK");
+  }
+  if (s === undefined || g === undefined) {
+    // MKSTREAM given to another subcommand than CREATE: Redis goes on without the key.
+    if (sub === "destroy" && args.length === 4) return integer(0);
+    return subcommandSyntax(args);
+  }
+  if (sub === "setid" && (args.length === 5 || args.length === 7)) {
+    const arg = args.buf(4);
+    if (arg.length === 1 && arg[0] === 0x24) g.last = s.last;
+    else {
+      const p = parseId(arg, 0n, false);
+      if (p === null) return STREAM_ID_INVALID;
+      g.last = p.id;
+    }
+    g.entriesRead = entriesRead;
+    save(ctx, key, old, s);
+    notifyKey(ctx, NOTIFY_STREAM, "xgroup-setid", key);
+    return simple("OK");
+  }
+  if (sub === "destroy" && args.length === 4) {
+    s.groups.splice(s.groups.indexOf(g), 1);
+    save(ctx, key, old, s);
+    notifyKey(ctx, NOTIFY_STREAM, "xgroup-destroy", key);
+    return integer(1);
+  }
+  if (sub === "createconsumer" && args.length === 5) {
+    const created = createConsumer(ctx, g, args.buf(4), key);
+    if (created !== undefined) save(ctx, key, old, s);
+    return integer(created === undefined ? 0 : 1);
+  }
+  if (sub === "delconsumer" && args.length === 5) {
+    const c = lookupConsumer(g, args.buf(4), ctx.nowMs, false);
+    if (c === undefined) return integer(0);
+    const pending = pendingOf(g, c.name).length;
+    g.pel = g.pel.filter((p) => !p.consumer.equals(c.name));
+    g.consumers.splice(g.consumers.indexOf(c), 1);
+    save(ctx, key, old, s);
+    notifyKey(ctx, NOTIFY_STREAM, "xgroup-delconsumer", key);
+    return integer(pending);
+  }
+  return subcommandSyntax(args);
+};
+
+function subcommandSyntax(args: Args): Reply {
+  return errorReply("SUBCOMMAND_SYNTAX", args.str(1).slice(0, 128), args.str(0).toUpperCase());
+}
+
+/** XACK key group id [id ...] */
+const xack: CommandHandler = (ctx, args) => {
+  const key = args.buf(1);
+  const old = lookupStream(ctx, key);
+  if (isReply(old)) return old;
+  const s = old === undefined ? undefined : decode(old.data);
+  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
+  if (s === undefined || g === undefined) return integer(0);
+  const ids: StreamId[] = [];
+  for (let i = 3; i < args.length; i++) {
+    const p = parseId(args.buf(i), 0n, true);
+    if (p === null) return STREAM_ID_INVALID;
+    ids.push(p.id);
+  }
+  let acked = 0;
+  for (const id of ids) {
+    if (findPending(g, id) === undefined) continue;
+    removePending(g, id);
+    acked++;
+  }
+  if (acked > 0) save(ctx, key, old, s);
+  return integer(acked);
+};
+
+/** XPENDING key group [[IDLE min-idle] start end count [consumer]] */
+const xpending: CommandHandler = (ctx, args) => {
+  const key = args.buf(1);
+  const groupName = args.buf(2);
+  if (args.length !== 3 && (args.length < 6 || args.length > 9)) return SYNTAX;
+  let minIdle = 0;
+  let count = 0;
+  let start: StreamId = ZERO_ID;
+  let end: StreamId = MAX_ID;
+  let consumerName: Buffer | undefined;
+  if (args.length >= 6) {
+    let at = 3;
+    if (args.is(3, "idle")) {
+      const n = parseI64(args.buf(4));
+      if (n === undefined) return NOT_INTEGER;
+      minIdle = Number(n);
+      if (args.length < 8) return SYNTAX;
+      at += 2;
+    }
+    const n = parseI64(args.buf(at + 2));
+    if (n === undefined) return NOT_INTEGER;
+    count = n < 0n ? 0 : n > 2n ** 31n ? 2 ** 31 : Number(n);
+    const bounds = parseInterval(args.buf(at), args.buf(at + 1));
+    if (isReply(bounds)) return bounds;
+    start = bounds.start;
+    end = bounds.end;
+    if (at + 3 < args.length) consumerName = args.buf(at + 3);
+  }
+  const old = lookupStream(ctx, key);
+  if (isReply(old)) return old;
+  const s = old === undefined ? undefined : decode(old.data);
+  const g = s === undefined ? undefined : findByName(s.groups, groupName);
+  if (g === undefined) return noGroup(key, groupName);
+  if (args.length === 3) {
+    const first = g.pel[0];
+    const last = g.pel[g.pel.length - 1];
+    if (first === undefined || last === undefined) {
+      return array([integer(0), NULL, NULL, NULL_ARRAY]);
+    }
+    const owners: Reply[] = [];
+    for (const c of g.consumers) {
+      const n = pendingOf(g, c.name).length;
+      if (n > 0) owners.push(array([bulk(c.name), bulk(String(n))]));
+    }
+    return array([integer(g.pel.length), idReply(first.id), idReply(last.id), array(owners)]);
+  }
+  if (consumerName !== undefined && findByName(g.consumers, consumerName) === undefined) {
+    return EMPTY_ARRAY;
+  }
+  const out: Reply[] = [];
+  for (const p of g.pel) {
+    if (out.length >= count) break;
+    if (compareIds(p.id, start) < 0) continue;
+    if (compareIds(p.id, end) > 0) break;
+    if (consumerName !== undefined && !p.consumer.equals(consumerName)) continue;
+    const idle = ctx.nowMs - p.deliveryTime;
+    if (minIdle > 0 && idle < minIdle) continue;
+    out.push(array([idReply(p.id), bulk(p.consumer), integer(idle), integer(p.deliveryCount)]));
+  }
+  return array(out);
+};
+
+/** An XRANGE-style interval's two ends ('(' exclusive, '-', '+'), or the error reply. */
+function parseInterval(
+  startArg: Buffer,
+  endArg: Buffer,
+): { start: StreamId; end: StreamId } | Reply {
+  const startEx = startArg.length > 1 && startArg[0] === 0x28;
+  const endEx = endArg.length > 1 && endArg[0] === 0x28;
+  const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
+  if (startP === null) return STREAM_ID_INVALID;
+  let start: StreamId | null = startP.id;
+  if (startEx) {
+    start = nextId(start);
+    if (start === null) return START_ID_INVALID;
+  }
+  const endP = parseId(endEx ? endArg.subarray(1) : endArg, U64_MAX, endEx);
+  if (endP === null) return STREAM_ID_INVALID;
+  let end: StreamId | null = endP.id;
+  if (endEx) {
+    end = previousId(end);
+    if (end === null) return END_ID_INVALID;
+  }
+  return { start, end };
+}
+
+/** A signed 64-bit integer argument, or the error named (XCLAIM's own messages). */
+function i64Arg(
+  arg: Buffer,
+  error:
+    | "XCLAIM_MIN_IDLE"
+    | "XCLAIM_IDLE"
+    | "XCLAIM_TIME"
+    | "XCLAIM_RETRYCOUNT"
+    | "XAUTOCLAIM_MIN_IDLE",
+): number | Reply {
+  const n = parseI64(arg);
+  if (n === undefined) return errorReply(error);
+  return Number(n);
+}
+
+/**
+ * XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
+ * [FORCE] [JUSTID] [LASTID id]
+ */
+const xclaim: CommandHandler = (ctx, args) => {
+  const key = args.buf(1);
+  const old = lookupStream(ctx, key);
+  if (isReply(old)) return old;
+  const s = old === undefined ? undefined : decode(old.data);
+  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
+  if (old === undefined || s === undefined || g === undefined) return noGroup(key, args.buf(2));
+  const minIdleArg = i64Arg(args.buf(4), "XCLAIM_MIN_IDLE");
+  if (isReply(minIdleArg)) return minIdleArg;
+  const minIdle = Math.max(0, minIdleArg);
+  const ids: StreamId[] = [];
+  let j = 5;
+  for (; j < args.length; j++) {
+    const p = parseId(args.buf(j), 0n, true);
+    if (p === null) break;
+    ids.push(p.id);
+  }
+  const now = ctx.nowMs;
+  let deliveryTime = -1;
+  let retryCount = -1;
+  let force = false;
+  let justId = false;
+  let lastId: StreamId = ZERO_ID;
+  for (; j < args.length; j++) {
+    const more = args.length - 1 - j;
+    const opt = args.lower(j);
+    if (opt === "force") force = true;
+    else if (opt === "justid") justId = true;
+    else if (opt === "idle" && more > 0) {
+      const n = i64Arg(args.buf(++j), "XCLAIM_IDLE");
+      if (isReply(n)) return n;
+      deliveryTime = now - n;
+    } else if (opt === "time" && more > 0) {
+      const n = i64Arg(args.buf(++j), "XCLAIM_TIME");
+      if (isReply(n)) return n;
+      deliveryTime = n;
+    } else if (opt === "retrycount" && more > 0) {
+      const n = i64Arg(args.buf(++j), "XCLAIM_RETRYCOUNT");
+      if (isReply(n)) return n;
+      retryCount = n;
+    } else if (opt === "lastid" && more > 0) {
+      const p = parseId(args.buf(++j), 0n, true);
+      if (p === null) return STREAM_ID_INVALID;
+      lastId = p.id;
+    } else {
+      return errorReply("XCLAIM_OPTION", args.str(j));
+    }
+  }
+  if (compareIds(lastId, g.last) > 0) g.last = lastId;
+  if (deliveryTime === -1 || deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
+  const name = args.buf(3);
+  let consumer: Consumer | undefined;
+  const out: Reply[] = [];
+  for (const id of ids) {
+    let p = findPending(g, id);
+    const e = entryAt(s, id);
+    if (e === undefined) {
+      if (p !== undefined) removePending(g, id);
+      continue;
+    }
+    if (force && p === undefined) {
+      p = { id, consumer: Buffer.alloc(0), deliveryTime: now, deliveryCount: 1 };
+      g.pel.splice(byId(g.pel, id), 0, p);
+      if (minIdle > 0) p.deliveryTime = now; // a new entry has no owner: not idle-checked
+    } else if (p !== undefined && minIdle > 0 && now - p.deliveryTime < minIdle) {
+      continue;
+    }
+    if (p === undefined) continue;
+    consumer ??= consumerOrNew(ctx, g, name, key);
+    p.consumer = consumer.name;
+    p.deliveryTime = deliveryTime;
+    if (retryCount >= 0) p.deliveryCount = retryCount;
+    else if (!justId) p.deliveryCount += 1;
+    out.push(justId ? idReply(id) : entryReply(e));
+  }
+  save(ctx, key, old, s);
+  return array(out);
+};
+
+/** XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID] */
+const xautoclaim: CommandHandler = (ctx, args) => {
+  const key = args.buf(1);
+  const minIdleArg = i64Arg(args.buf(4), "XAUTOCLAIM_MIN_IDLE");
+  if (isReply(minIdleArg)) return minIdleArg;
+  const minIdle = Math.max(0, minIdleArg);
+  const startArg = args.buf(5);
+  const startEx = startArg.length > 1 && startArg[0] === 0x28;
+  const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
+  if (startP === null) return STREAM_ID_INVALID;
+  let start: StreamId | null = startP.id;
+  if (startEx) {
+    start = nextId(start);
+    if (start === null) return START_ID_INVALID;
+  }
+  let count = 100;
+  let justId = false;
+  for (let j = 6; j < args.length; j++) {
+    const more = args.length - 1 - j;
+    const opt = args.lower(j);
+    if (opt === "count" && more > 0) {
+      const n = parseI64(args.buf(j + 1));
+      if (n === undefined || n < 1n || n > BigInt(Number.MAX_SAFE_INTEGER) / 10n) {
+        return errorReply("XAUTOCLAIM_COUNT");
+      }
+      count = Number(n);
+      j++;
+    } else if (opt === "justid") {
+      justId = true;
+    } else {
+      return SYNTAX;
+    }
+  }
+  const old = lookupStream(ctx, key);
+  if (isReply(old)) return old;
+  const s = old === undefined ? undefined : decode(old.data);
+  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
+  if (old === undefined || s === undefined || g === undefined) return noGroup(key, args.buf(2));
+  const now = ctx.nowMs;
+  const name = args.buf(3);
+  let consumer: Consumer | undefined;
+  let attempts = count * 10;
+  const claimed: Reply[] = [];
+  const deleted: Reply[] = [];
+  let i = byId(g.pel, start);
+  while (attempts-- > 0 && count > 0 && i < g.pel.length) {
+    const p = g.pel[i] as Pending;
+    const e = entryAt(s, p.id);
+    if (e === undefined) {
+      g.pel.splice(i, 1);
+      deleted.push(idReply(p.id));
+      count--;
+      continue;
+    }
+    i++;
+    if (minIdle > 0 && now - p.deliveryTime < minIdle) continue;
+    consumer ??= consumerOrNew(ctx, g, name, key);
+    p.consumer = consumer.name;
+    p.deliveryTime = now;
+    if (!justId) p.deliveryCount += 1;
+    claimed.push(justId ? idReply(p.id) : entryReply(e));
+    count--;
+  }
+  const next = g.pel[i];
+  save(ctx, key, old, s);
+  return array([idReply(next?.id ?? ZERO_ID), array(claimed), array(deleted)]);
+};
+
 export const STREAM_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["xadd", xadd],
   ["xtrim", xtrim],
@@ -831,4 +1673,10 @@ export const STREAM_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["xread", xread],
   ["xsetid", xsetid],
   ["xinfo", xinfo],
+  ["xreadgroup", xreadgroup],
+  ["xgroup", xgroup],
+  ["xack", xack],
+  ["xpending", xpending],
+  ["xclaim", xclaim],
+  ["xautoclaim", xautoclaim],
 ]);

@@ -1,4 +1,4 @@
-import { type CommandSpec, keyIndexesOf } from "../kv/command-table.js";
+import { type CommandSpec, keyIndexesOf, runSpec } from "../kv/command-table.js";
 import { isReply } from "../kv/db.js";
 import { parseMpop, parseTimeout } from "../kv/lists.js";
 import { ArrayArgs } from "../kv/machine.js";
@@ -44,6 +44,7 @@ const BLOCKING: ReadonlyMap<string, Reply> = new Map([
   ["bzpopmax", R.NULL_ARRAY],
   ["bzmpop", R.NULL_ARRAY],
   ["xread", R.NULL_ARRAY],
+  ["xreadgroup", R.NULL_ARRAY],
 ]);
 
 /**
@@ -55,10 +56,25 @@ function skipsWrongType(name: string, error: string): boolean {
   return error.startsWith("WRONGTYPE") && name !== "blmove" && name !== "brpoplpush";
 }
 
-/** Whether the command may block: XREAD only with BLOCK. */
+/** Whether the command may block: XREAD and XREADGROUP only with BLOCK. */
+/**
+ * A blocked XREADGROUP whose stream or group went away (deleted, flushed, another type, the
+ * group destroyed) is answered with an error, as Redis answers it, not kept blocked.
+ */
+function groupGone(reply: Reply): Reply {
+  if (reply.kind !== "error") return reply;
+  if (reply.value.startsWith("WRONGTYPE")) return streamGone;
+  if (reply.value.startsWith("NOGROUP")) return groupDestroyed;
+  return reply;
+}
+const streamGone = R.error("UNBLOCKED the stream key no longer exists");
+const groupDestroyed = R.error(
+  "NOGROUP the consumer group this client was blocked on no longer exists",
+);
+
 export function isBlockingCommand(name: string, args: Args): boolean {
-  if (name === "xread") {
-    const parsed = parseXread(args);
+  if (name === "xread" || name === "xreadgroup") {
+    const parsed = parseXread(args, name === "xreadgroup");
     return !isReply(parsed) && parsed.blockMs !== undefined;
   }
   return BLOCKING.has(name);
@@ -93,9 +109,10 @@ export function blockingWait(name: string, args: Args): { keys: string[]; timeou
       keys = [args.buf(1)];
       timeoutAt = 3;
       break;
-    case "xread": {
+    case "xread":
+    case "xreadgroup": {
       // BLOCK's milliseconds, not a timeout in seconds.
-      const parsed = parseXread(args);
+      const parsed = parseXread(args, name === "xreadgroup");
       if (isReply(parsed)) return { keys: [], timeoutMs: 0 };
       return {
         keys: [...new Set(parsed.keys.map((k) => k.toString("latin1")))],
@@ -214,8 +231,17 @@ export class Blocking {
   }
 
   /** The keys a write command named were written (no-op when no client is blocked). */
-  wrote(spec: CommandSpec, args: Args): void {
-    if (this.byKey.size === 0 || !spec.flags.includes("write")) return;
+  wrote(container: CommandSpec, args: Args): void {
+    if (this.byKey.size === 0) return;
+    // A container's flags and keys are its subcommand's (XGROUP DESTROY's stream).
+    const spec =
+      container.subcommands === undefined ? container : (runSpec(container, args) ?? container);
+    if (!spec.flags.includes("write")) return;
+    if (spec.name === "flushall" || spec.name === "flushdb") {
+      // Every key went: a blocked XREADGROUP learns that its stream no longer exists.
+      for (const k of [...this.byKey.keys()]) this.signal(k);
+      return;
+    }
     for (const i of keyIndexesOf(spec, args)) this.signal(args.buf(i).toString("latin1"));
   }
 
@@ -297,8 +323,9 @@ export class Blocking {
     }
   }
 
-  private tried(w: Waiter, reply: Reply, key: string | null): void {
+  private tried(w: Waiter, found: Reply, key: string | null): void {
     w.trying = false;
+    const reply = w.name === "xreadgroup" ? groupGone(found) : found;
     if (!foundNothing(reply) && !(reply.kind === "error" && skipsWrongType(w.name, reply.value))) {
       this.finish(w, reply);
       // The next client blocked on the key may find more.

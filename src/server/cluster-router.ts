@@ -3,7 +3,7 @@ import { moved } from "../cluster/replies.js";
 import { CROSS_SLOT, keyHashSlot, slotOfKeys } from "../cluster/slots.js";
 import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
-import { COMMAND_SPECS, type CommandSpec } from "../kv/command-table.js";
+import { COMMAND_SPECS, type CommandSpec, runSpec } from "../kv/command-table.js";
 import { memoryKeyless, objectKeyless } from "../kv/keyspace.js";
 import { mpopKeyless } from "../kv/lists.js";
 import {
@@ -15,7 +15,7 @@ import {
   slotKeysArgs,
 } from "../kv/machine.js";
 import { sintercardKeyless } from "../kv/sets.js";
-import { xinfoKeyless } from "../kv/streams.js";
+import { xgroupKeyless, xinfoKeyless } from "../kv/streams.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import { zsetKeyless } from "../kv/zsets.js";
 import * as R from "../resp/reply.js";
@@ -95,7 +95,9 @@ export class ClusterRouter implements CommandRouter {
     args: Args,
   ): Reply | Promise<Reply> | null {
     const slot = commandSlot(spec, args);
-    const write = spec.flags.includes("write");
+    // A container's (XGROUP's) flags are its subcommand's.
+    const own = spec.subcommands === undefined ? spec : (runSpec(spec, args) ?? spec);
+    const write = own.flags.includes("write");
     if (slot === null) {
       const copy = copyArgs(args, 0);
       switch (name) {
@@ -115,6 +117,8 @@ export class ClusterRouter implements CommandRouter {
           return objectKeyless(args);
         case "xinfo":
           return xinfoKeyless(args);
+        case "xgroup":
+          return xgroupKeyless(args);
         case "sintercard":
           return sintercardKeyless(args);
         case "lmpop":

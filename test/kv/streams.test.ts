@@ -185,3 +185,97 @@ describe("streams: the key space", () => {
     assert.deepEqual(r(db, "xrange", "t", "-", "+"), [["3-0", ["f", "v"]]]);
   });
 });
+
+describe("streams: consumer groups", () => {
+  it("delivers at the command's time, counts deliveries, and keeps all of it in the value", () => {
+    const db = newDb();
+    r(db, "xgroup", "create", "s", "g", "0", "mkstream");
+    r(db, "xadd", "s", "1-0", "f", "1");
+    r(db, "xadd", "s", "2-0", "f", "2");
+    assert.deepEqual(
+      r(db, "xreadgroup", "group", "g", "alice", "count", "1", "streams", "s", ">"),
+      ["s", [["1-0", ["f", "1"]]]],
+    );
+    db.advance(500);
+    r(db, "xreadgroup", "group", "g", "bob", "streams", "s", ">");
+    db.advance(100);
+    // Idle times are measured against the command's time: 600 and 100 ms.
+    assert.deepEqual(r(db, "xpending", "s", "g", "-", "+", "10"), [
+      ["1-0", "alice", 600, 1],
+      ["2-0", "bob", 100, 1],
+    ]);
+    assert.deepEqual(r(db, "xpending", "s", "g", "idle", "200", "-", "+", "10"), [
+      ["1-0", "alice", 600, 1],
+    ]);
+    // alice reads her history again: a second delivery.
+    r(db, "xreadgroup", "group", "g", "alice", "streams", "s", "0");
+    assert.deepEqual(r(db, "xpending", "s", "g", "-", "+", "1"), [["1-0", "alice", 0, 2]]);
+    // XAUTOCLAIM from a cursor: bob's entry, idle 100 ms, goes to carol.
+    assert.deepEqual(r(db, "xautoclaim", "s", "g", "carol", "50", "0", "justid"), [
+      "0-0",
+      ["2-0"],
+      [],
+    ]);
+    // The whole group state is in the stored value: a copy has it.
+    r(db, "copy", "s", "t");
+    const info = r(db, "xinfo", "consumers", "t", "g") as unknown[][];
+    assert.deepEqual(
+      info.map((c) => [c[1], c[3]]),
+      [
+        ["alice", 1],
+        ["bob", 0],
+        ["carol", 1],
+      ],
+    );
+    assert.equal(r(db, "xack", "t", "g", "1-0", "2-0", "9-9"), 2);
+    assert.deepEqual(r(db, "xpending", "t", "g"), [0, null, null, null]);
+    assert.deepEqual(r(db, "xpending", "s", "g"), [
+      2,
+      "1-0",
+      "2-0",
+      [
+        ["alice", "1"],
+        ["carol", "1"],
+      ],
+    ]);
+  });
+
+  it("answers Redis's errors for missing groups and keys", () => {
+    const db = newDb();
+    assert.deepEqual(
+      r(db, "xreadgroup", "group", "g", "c", "streams", "s", ">"),
+      err("NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"),
+    );
+    assert.deepEqual(
+      r(db, "xgroup", "create", "s", "g", "$"),
+      err(
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+      ),
+    );
+    r(db, "xgroup", "create", "s", "g", "$", "mkstream");
+    assert.deepEqual(
+      r(db, "xgroup", "create", "s", "g", "$"),
+      err("BUSYGROUP Consumer Group name already exists"),
+    );
+    assert.deepEqual(
+      r(db, "xgroup", "createconsumer", "s", "nosuch", "c"),
+      err("NOGROUP No such consumer group 'nosuch' for key name 's'"),
+    );
+    assert.deepEqual(
+      r(db, "xreadgroup", "group", "g", "c", "streams", "s", "$"),
+      err(
+        "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+      ),
+    );
+    assert.deepEqual(
+      r(db, "xread", "streams", "s", ">"),
+      err(
+        "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+      ),
+    );
+    assert.deepEqual(
+      r(db, "xclaim", "s", "g", "c", "x", "1-0"),
+      err("ERR Invalid min-idle-time argument for XCLAIM"),
+    );
+  });
+});

@@ -330,6 +330,22 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
         await waitForBlocked(observer, 1);
         assert.equal(await pusher.xadd(stream, "2-0", "job", String(i)), "2-0");
         assert.deepEqual(await read, [[stream, [["2-0", ["job", String(i)]]]]]);
+        // And a consumer group's reader: XREADGROUP is a write, run on the shard's leader.
+        await pusher.xgroup("CREATE", stream, "workers", "$");
+        const job = waiter.xreadgroup(
+          "GROUP",
+          "workers",
+          "w",
+          "BLOCK",
+          10_000,
+          "STREAMS",
+          stream,
+          ">",
+        );
+        await waitForBlocked(observer, 1);
+        assert.equal(await pusher.xadd(stream, "3-0", "job", "next"), "3-0");
+        assert.deepEqual(await job, [[stream, [["3-0", ["job", "next"]]]]]);
+        assert.equal(await pusher.xack(stream, "workers", "3-0"), 1);
       } finally {
         waiter.disconnect();
         pusher.disconnect();

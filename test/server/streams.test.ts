@@ -95,3 +95,77 @@ for (const mode of ["--standalone", "--cluster"] as const) {
     });
   });
 }
+
+for (const mode of ["--standalone", "--cluster"] as const) {
+  describe(`stream consumer groups on a node (${mode})`, () => {
+    const suite = nodeForSuite([mode]);
+    let client: Redis;
+
+    before(async () => {
+      client = await suite.connect();
+    });
+
+    it("hands each entry to one consumer, keeps it pending until acknowledged, and lets another claim it", async () => {
+      assert.equal(await client.xgroup("CREATE", "jobs", "workers", "$", "MKSTREAM"), "OK");
+      await assert.rejects(
+        client.xgroup("CREATE", "jobs", "workers", "$"),
+        /^ReplyError: BUSYGROUP/,
+      );
+      // A worker blocks for new jobs; a producer's XADD wakes it.
+      const worker = await suite.connect();
+      const got = worker.xreadgroup("GROUP", "workers", "w1", "BLOCK", 0, "STREAMS", "jobs", ">");
+      await waitForBlocked(client, 1);
+      const id = await client.xadd("jobs", "*", "task", "resize", "image", "a.png");
+      assert.deepEqual(await got, [["jobs", [[id, ["task", "resize", "image", "a.png"]]]]]);
+      await client.xadd("jobs", "*", "task", "resize", "image", "b.png");
+      const second = (await client.xreadgroup(
+        "GROUP",
+        "workers",
+        "w2",
+        "COUNT",
+        1,
+        "STREAMS",
+        "jobs",
+        ">",
+      )) as [string, [string, string[]][]][];
+      const secondId = second[0]?.[1][0]?.[0] as string;
+      // Both are pending, one per consumer.
+      const summary = (await client.xpending("jobs", "workers")) as unknown[];
+      assert.equal(summary[0], 2);
+      assert.deepEqual(summary[3], [
+        ["w1", "1"],
+        ["w2", "1"],
+      ]);
+      assert.equal(await client.xack("jobs", "workers", String(id)), 1);
+      assert.equal(await client.xack("jobs", "workers", String(id)), 0);
+      // w2 went away: w3 claims its job (min idle 0) and gets it with one more delivery.
+      const claimed = (await client.xclaim("jobs", "workers", "w3", 0, secondId)) as [
+        string,
+        string[],
+      ][];
+      assert.equal(claimed[0]?.[0], secondId);
+      const detail = (await client.xpending("jobs", "workers", "-", "+", 10)) as unknown[][];
+      assert.equal(detail.length, 1);
+      assert.equal(detail[0]?.[1], "w3");
+      assert.equal(detail[0]?.[3], 2);
+      const groups = (await client.xinfo("GROUPS", "jobs")) as unknown[][];
+      const g = groups[0] as unknown[];
+      assert.equal(g[g.indexOf("pending") + 1], 1);
+      assert.equal(g[g.indexOf("lag") + 1], 0);
+      await suite.restart();
+      client = await suite.connect();
+      await waitFor("the restarted node serves the key", 30_000, () =>
+        client.xlen("jobs").then(
+          () => true,
+          (e: Error) => {
+            if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
+            throw e;
+          },
+        ),
+      );
+      const after = (await client.xpending("jobs", "workers", "-", "+", 10)) as unknown[][];
+      assert.equal(after[0]?.[1], "w3", "the pending list outlives a restart");
+      assert.equal(await client.xgroup("DESTROY", "jobs", "workers"), 1);
+    });
+  });
+}
