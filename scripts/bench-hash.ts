@@ -7,7 +7,7 @@
 // "list", "sorted set"); Redis keeps a hash of more than 128 fields in a hash table, a list
 // in a quicklist and a sorted set of more than 128 members in a skip list. This measures what that choice costs as N grows.
 //
-//   npm run build && node dist/scripts/bench-hash.js [--type hash|list|zset] [--sizes 10,100,1000,10000]
+//   npm run build && node dist/scripts/bench-hash.js [--type hash|list|zset|stream] [--sizes 10,100,1000,10000]
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -24,10 +24,12 @@ field:__rand_int__" against each, alternating, and prints the median requests/s 
 ratio Homeostat/Redis. With --type list: fills list "l" with N 10-byte elements and runs
 "LMOVE l l LEFT RIGHT" (a pop and a push, the list's size kept) and "LRANGE l 0 9". With
 --type zset: fills sorted set "z" with N members scored 0..N-1 and runs "ZINCRBY z 1
-field:__rand_int__" and "ZREVRANGE z 0 9 WITHSCORES".
+field:__rand_int__" and "ZREVRANGE z 0 9 WITHSCORES". With --type stream: fills stream "x"
+with N entries and runs "XADD x MAXLEN N * f <value>" (an append that trims one, the
+stream's size kept) and "XREVRANGE x + - COUNT 10".
 
 Options:
-  --type T        hash (default), list or zset
+  --type T        hash (default), list, zset or stream
   --sizes a,b,c   sizes in fields or elements (default 10,100,1000,10000)
   --rounds R      rounds per size (default 3)
   --requests N    redis-benchmark -n per run (default 20000)
@@ -64,6 +66,17 @@ const WORKLOADS: Record<string, Workload> = {
     write: ["LMOVE", ["LMOVE", "l", "l", "LEFT", "RIGHT"]],
     read: ["LRANGE", ["LRANGE", "l", "0", "9"]],
   },
+  stream: {
+    fill: (c, from, to) => {
+      const p = c.pipeline();
+      for (let j = from; j < to; j++) p.xadd("x", "*", "f", VALUE);
+      return p.exec();
+    },
+    size: (c) => c.xlen("x"),
+    // An append that trims the oldest entry: the stream keeps its size.
+    write: ["XADD", ["XADD", "x", "MAXLEN", "__N__", "*", "f", VALUE]],
+    read: ["XREVRANGE", ["XREVRANGE", "x", "+", "-", "COUNT", "10"]],
+  },
   zset: {
     fill: (c, from, to) => {
       const args: (string | number)[] = [];
@@ -80,7 +93,7 @@ async function fill(s: RunningServer, n: number, work: Workload): Promise<void> 
   const c = new Redis({ host: s.host, port: s.port, lazyConnect: true });
   await c.connect();
   try {
-    await c.del("h", "l", "z");
+    await c.del("h", "l", "z", "x");
     for (let i = 0; i < n; i += 500) await work.fill(c, i, Math.min(n, i + 500));
     const len = await work.size(c);
     if (len !== n) throw new Error(`${s.label}: size ${len}, expected ${n}`);
@@ -96,7 +109,7 @@ async function rps(
   cmd: readonly string[],
 ): Promise<number> {
   const args = ["-h", s.host, "-p", String(s.port), "-c", "50", "-n", String(requests)];
-  args.push("-r", String(n), "-q", "--csv", ...cmd);
+  args.push("-r", String(n), "-q", "--csv", ...cmd.map((a) => (a === "__N__" ? String(n) : a)));
   const r = await run("redis-benchmark", args, { timeoutMs: 300_000 });
   const m = /"[^"]*","([\d.]+)"/.exec(r.stdout);
   if (r.code !== 0 || m === null)
@@ -119,7 +132,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const work = WORKLOADS[values.type];
-  if (work === undefined) throw new Error(`--type must be hash, list or zset, not ${values.type}`);
+  if (work === undefined)
+    throw new Error(`--type must be hash, list, zset or stream, not ${values.type}`);
   if (!(await which("redis-benchmark"))) throw new Error("redis-benchmark not found");
   const sizes = values.sizes.split(",").map(Number);
   const rounds = Number(values.rounds);

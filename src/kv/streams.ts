@@ -645,24 +645,9 @@ function range(s: Stream, start: StreamId, end: StreamId, count: number, rev: bo
 /** XRANGE key start end [COUNT n] and XREVRANGE key end start [COUNT n] */
 function xrangeOf(rev: boolean): CommandHandler {
   return (ctx, args) => {
-    const startArg = args.buf(rev ? 3 : 2);
-    const endArg = args.buf(rev ? 2 : 3);
-    const startEx = startArg.length > 1 && startArg[0] === 0x28;
-    const endEx = endArg.length > 1 && endArg[0] === 0x28;
-    const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
-    if (startP === null) return STREAM_ID_INVALID;
-    let start: StreamId | null = startP.id;
-    if (startEx) {
-      start = nextId(start);
-      if (start === null) return START_ID_INVALID;
-    }
-    const endP = parseId(endEx ? endArg.subarray(1) : endArg, U64_MAX, endEx);
-    if (endP === null) return STREAM_ID_INVALID;
-    let end: StreamId | null = endP.id;
-    if (endEx) {
-      end = previousId(end);
-      if (end === null) return END_ID_INVALID;
-    }
+    const bounds = parseInterval(args.buf(rev ? 3 : 2), args.buf(rev ? 2 : 3));
+    if (isReply(bounds)) return bounds;
+    const { start, end } = bounds;
     let count = -1;
     for (let i = 4; i < args.length; i++) {
       if (args.lower(i) === "count" && i + 1 < args.length) {
@@ -1473,20 +1458,23 @@ const xpending: CommandHandler = (ctx, args) => {
   return array(out);
 };
 
+/** An interval's start ('(' exclusive, '-'), as XRANGE and XAUTOCLAIM read it, or the error. */
+function parseStart(startArg: Buffer): StreamId | Reply {
+  const startEx = startArg.length > 1 && startArg[0] === 0x28;
+  const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
+  if (startP === null) return STREAM_ID_INVALID;
+  if (!startEx) return startP.id;
+  return nextId(startP.id) ?? START_ID_INVALID;
+}
+
 /** An XRANGE-style interval's two ends ('(' exclusive, '-', '+'), or the error reply. */
 function parseInterval(
   startArg: Buffer,
   endArg: Buffer,
 ): { start: StreamId; end: StreamId } | Reply {
-  const startEx = startArg.length > 1 && startArg[0] === 0x28;
+  const start = parseStart(startArg);
+  if (isReply(start)) return start;
   const endEx = endArg.length > 1 && endArg[0] === 0x28;
-  const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
-  if (startP === null) return STREAM_ID_INVALID;
-  let start: StreamId | null = startP.id;
-  if (startEx) {
-    start = nextId(start);
-    if (start === null) return START_ID_INVALID;
-  }
   const endP = parseId(endEx ? endArg.subarray(1) : endArg, U64_MAX, endEx);
   if (endP === null) return STREAM_ID_INVALID;
   let end: StreamId | null = endP.id;
@@ -1579,7 +1567,7 @@ const xclaim: CommandHandler = (ctx, args) => {
     if (force && p === undefined) {
       p = { id, consumer: Buffer.alloc(0), deliveryTime: now, deliveryCount: 1 };
       g.pel.splice(byId(g.pel, id), 0, p);
-      if (minIdle > 0) p.deliveryTime = now; // a new entry has no owner: not idle-checked
+      // A forced entry has no owner yet: its idle time is not checked, as in Redis.
     } else if (p !== undefined && minIdle > 0 && now - p.deliveryTime < minIdle) {
       continue;
     }
@@ -1601,15 +1589,8 @@ const xautoclaim: CommandHandler = (ctx, args) => {
   const minIdleArg = i64Arg(args.buf(4), "XAUTOCLAIM_MIN_IDLE");
   if (isReply(minIdleArg)) return minIdleArg;
   const minIdle = Math.max(0, minIdleArg);
-  const startArg = args.buf(5);
-  const startEx = startArg.length > 1 && startArg[0] === 0x28;
-  const startP = parseId(startEx ? startArg.subarray(1) : startArg, 0n, startEx);
-  if (startP === null) return STREAM_ID_INVALID;
-  let start: StreamId | null = startP.id;
-  if (startEx) {
-    start = nextId(start);
-    if (start === null) return START_ID_INVALID;
-  }
+  const start = parseStart(args.buf(5));
+  if (isReply(start)) return start;
   let count = 100;
   let justId = false;
   for (let j = 6; j < args.length; j++) {

@@ -355,7 +355,16 @@ function keySpecInfo(ks: CommandSpec["keySpecs"][number]): Reply {
         [R.bulk("type"), R.bulk(bs.type)],
         [
           R.bulk("spec"),
-          R.map(bs.type === "index" ? [[R.bulk("index"), R.integer(bs.index)]] : []),
+          R.map(
+            bs.type === "index"
+              ? [[R.bulk("index"), R.integer(bs.index)]]
+              : bs.type === "keyword"
+                ? [
+                    [R.bulk("keyword"), R.bulk(bs.keyword)],
+                    [R.bulk("startfrom"), R.integer(bs.startFrom)],
+                  ]
+                : [],
+          ),
         ],
       ]),
     ],

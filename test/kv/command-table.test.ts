@@ -234,6 +234,52 @@ describe("command table", () => {
   });
 });
 
+/** The stream commands of Redis 7.0.15 (src/commands/*.json, group stream there). */
+const STREAM_COMMANDS = [
+  "xack",
+  "xadd",
+  "xautoclaim",
+  "xclaim",
+  "xdel",
+  "xgroup",
+  "xinfo",
+  "xlen",
+  "xpending",
+  "xrange",
+  "xread",
+  "xreadgroup",
+  "xrevrange",
+  "xsetid",
+  "xtrim",
+];
+
+describe("command table, streams", () => {
+  it("has the 15 stream commands of Redis 7.0, XGROUP's and XINFO's subcommands included", () => {
+    const streams = [...COMMAND_SPECS.values()].filter((s) => s.group === "stream");
+    assert.deepEqual(streams.map((s) => s.name).sort(), STREAM_COMMANDS);
+    assert.deepEqual(
+      spec("xgroup").subcommands?.map((s) => s.name),
+      [
+        "xgroup|create",
+        "xgroup|createconsumer",
+        "xgroup|delconsumer",
+        "xgroup|destroy",
+        "xgroup|help",
+        "xgroup|setid",
+      ],
+    );
+    assert.deepEqual(spec("xread").flags, ["readonly", "blocking", "movablekeys"]);
+    assert.deepEqual(spec("xreadgroup").flags, ["write", "blocking", "movablekeys"]);
+    // XREAD's keys follow STREAMS (a keyword key spec, as Redis states it).
+    assert.deepEqual(spec("xread").keySpecs[0]?.beginSearch, {
+      type: "keyword",
+      keyword: "STREAMS",
+      startFrom: 1,
+    });
+    assert.deepEqual([spec("xread").firstKey, spec("xread").lastKey], [0, 0]);
+  });
+});
+
 describe("key positions", () => {
   const idx = (...parts: string[]) => {
     const spec = findCommandSpec(new TestArgs(parts));
@@ -267,6 +313,12 @@ describe("key positions", () => {
     assert.deepEqual(idx("BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "3"), [3, 4]);
     assert.deepEqual(idx("LMOVE", "s", "d", "LEFT", "LEFT"), [1, 2]);
     assert.deepEqual(idx("MEMORY", "USAGE", "k"), [2]);
+    // XREAD and XREADGROUP: the first half of what follows STREAMS (a group may be named so).
+    assert.deepEqual(idx("XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"), [4, 5]);
+    assert.deepEqual(idx("XREAD", "BLOCK", "0", "STREAMS", "a", "$"), [4]);
+    assert.deepEqual(idx("XREADGROUP", "GROUP", "streams", "c", "STREAMS", "a", ">"), [5]);
+    assert.deepEqual(idx("XGROUP", "CREATE", "s", "g", "$"), [2]);
+    assert.deepEqual(idx("XINFO", "STREAM", "s", "FULL"), [2]);
     assert.deepEqual(idx("KEYS", "*"), []);
     assert.deepEqual(idx("PING"), []);
     assert.deepEqual(idx("CONFIG", "GET", "x"), []);
