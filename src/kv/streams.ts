@@ -1,3 +1,4 @@
+import { u32be } from "../core/bytes.js";
 import { array, bulk, EMPTY_ARRAY, integer, map, NULL, NULL_ARRAY, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
@@ -20,7 +21,7 @@ import type { CommandHandler, ExecContext } from "./types.js";
  *
  *   data     = lastMs:u64 lastSeq:u64 added:u64 maxDeletedMs:u64 maxDeletedSeq:u64
  *              length:u32 nodeCount:u32 node{nodeCount} groupCount:u32 group{groupCount}
- *   node     = live:u32 deleted:u32 bytes:u32 entry{live}
+ *   node     = live:u32 deleted:u32 bytes:u32 size:u32 entry{live}   (size: its entries' bytes)
  *   entry    = ms:u64 seq:u64 parts:u32 (length:u32 bytes){parts}
  *   group    = nameLength:u32 name lastMs:u64 lastSeq:u64 entriesRead:i64
  *              consumerCount:u32 consumer{consumerCount} pendingCount:u32 pending{pendingCount}
@@ -32,8 +33,10 @@ import type { CommandHandler, ExecContext } from "./types.js";
  * settings; a cluster's shards keep the defaults (ExecContext.streamNode): the node layout
  * is replicated state, and a setting a replica read differently would make it trim
  * differently. `bytes` counts what was appended to the node, an estimate of its
- * listpack's size. A write decodes the stream and encodes it
- * again: O(N) in the stream's bytes, as every other collection here is.
+ * listpack's size. A command reads the nodes' headers and parses the entries of the nodes
+ * it needs (a node's first ID tells whether it can hold an ID, unparsed); a write copies
+ * the untouched nodes' bytes whole: O(N) in the stream's bytes for the copy, as every
+ * other collection here is, but reading only what it works on.
  */
 
 /** Redis's defaults for stream-node-max-entries and -bytes (ExecContext.streamNode). */
@@ -61,17 +64,151 @@ export interface StreamId {
   seq: bigint;
 }
 
-interface Entry {
-  readonly id: StreamId;
-  /** Field, value, field, value... (views of the data, or of the arguments). */
-  readonly parts: Buffer[];
+/**
+ * An entry as stored: its bytes, `buf` from `at` to `end` (ms:u64 seq:u64 parts:u32
+ * (length:u32 bytes){parts}). A write copies them whole into the new value, and the ID and
+ * the parts are read only when asked: a stream's entries are walked on every command, and
+ * decoding each into objects cost most of a command on a long stream.
+ */
+class Entry {
+  private idRead: StreamId | null = null;
+
+  constructor(
+    readonly buf: Buffer,
+    readonly at: number,
+    readonly end: number,
+  ) {}
+
+  /** A new entry's encoding. */
+  static of(id: StreamId, parts: readonly Buffer[]): Entry {
+    let size = 20;
+    for (const p of parts) size += 4 + p.length;
+    const buf = Buffer.allocUnsafe(size);
+    buf.writeBigUInt64BE(id.ms, 0);
+    buf.writeBigUInt64BE(id.seq, 8);
+    buf.writeUInt32BE(parts.length, 16);
+    let at = 20;
+    for (const p of parts) {
+      buf.writeUInt32BE(p.length, at);
+      at += 4 + p.copy(buf, at + 4);
+    }
+    const e = new Entry(buf, 0, size);
+    e.idRead = id;
+    return e;
+  }
+
+  get id(): StreamId {
+    this.idRead ??= {
+      ms: this.buf.readBigUInt64BE(this.at),
+      seq: this.buf.readBigUInt64BE(this.at + 8),
+    };
+    return this.idRead;
+  }
+
+  /** Field, value, field, value...: views of the stored bytes. */
+  get parts(): Buffer[] {
+    const count = u32be(this.buf, this.at + 16);
+    const parts: Buffer[] = new Array(count);
+    let at = this.at + 20;
+    for (let p = 0; p < count; p++) {
+      const len = u32be(this.buf, at);
+      parts[p] = this.buf.subarray(at + 4, at + 4 + len);
+      at += 4 + len;
+    }
+    return parts;
+  }
+
+  /** The parts' bytes, without their lengths: what a node's byte bound counts. */
+  payload(): number {
+    return this.end - this.at - 20 - 4 * u32be(this.buf, this.at + 16);
+  }
+
+  /** This entry's ID against `key`, a 16-byte ID (idKey), without reading it as numbers. */
+  compareTo(key: Buffer): number {
+    for (let k = 0; k < 16; k += 4) {
+      const a = u32be(this.buf, this.at + k);
+      const b = u32be(key, k);
+      if (a !== b) return a < b ? -1 : 1;
+    }
+    return 0;
+  }
 }
 
-interface Node {
-  entries: Entry[];
-  deleted: number;
-  bytes: number;
+/** An ID as 16 big-endian bytes, the order IDs compare in. */
+function idKey(id: StreamId): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  b.writeBigUInt64BE(id.ms, 0);
+  b.writeBigUInt64BE(id.seq, 8);
+  return b;
 }
+
+/**
+ * A node of entries: read from the stored value as one slice, its entries parsed only when
+ * asked (`entries`), and copied whole into the new value when they were not.
+ */
+class Node {
+  private list: Entry[] | null;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly at: number,
+    private readonly size: number,
+    private readonly live: number,
+    public deleted: number,
+    public bytes: number,
+  ) {
+    this.list = live === 0 ? [] : null;
+  }
+
+  static empty(): Node {
+    return new Node(EMPTY_BYTES, 0, 0, 0, 0, 16);
+  }
+
+  /** Its live entries, in order; parsed now if not yet (then mutable). */
+  get entries(): Entry[] {
+    if (this.list === null) {
+      const list: Entry[] = new Array(this.live);
+      let at = this.at;
+      for (let e = 0; e < this.live; e++) {
+        const start = at;
+        const count = u32be(this.buf, at + 16);
+        at += 20;
+        for (let p = 0; p < count; p++) at += 4 + u32be(this.buf, at);
+        list[e] = new Entry(this.buf, start, at);
+      }
+      if (at !== this.at + this.size) throw new RangeError("stream value: a node's size");
+      this.list = list;
+    }
+    return this.list;
+  }
+
+  /** Its number of live entries, without parsing them. */
+  get length(): number {
+    return this.list?.length ?? this.live;
+  }
+
+  /** Its first entry's ID against `key` (idKey), without parsing; undefined when empty. */
+  compareFirst(key: Buffer): number | undefined {
+    if (this.list !== null) return this.list[0]?.compareTo(key);
+    return new Entry(this.buf, this.at, this.at + 20).compareTo(key);
+  }
+
+  encodedSize(): number {
+    if (this.list === null) return this.size;
+    let n = 0;
+    for (const e of this.list) n += e.end - e.at;
+    return n;
+  }
+
+  copyTo(out: Buffer, at: number): number {
+    if (this.list === null) return this.buf.copy(out, at, this.at, this.at + this.size);
+    let n = 0;
+    for (const e of this.list) n += e.buf.copy(out, at + n, e.at, e.end);
+    return n;
+  }
+}
+
+const EMPTY_BYTES = Buffer.alloc(0);
 
 /** An entry delivered to a consumer and not yet acknowledged (Redis's NACK). */
 interface Pending {
@@ -164,20 +301,10 @@ function decode(data: Buffer): Stream {
     const live = u32();
     const deleted = u32();
     const bytes = u32();
-    const entries: Entry[] = new Array(live);
-    for (let e = 0; e < live; e++) {
-      const id = { ms: u64(), seq: u64() };
-      const count = u32();
-      const parts: Buffer[] = new Array(count);
-      for (let p = 0; p < count; p++) {
-        const len = u32();
-        need(len);
-        parts[p] = data.subarray(at, at + len);
-        at += len;
-      }
-      entries[e] = { id, parts };
-    }
-    nodes.push({ entries, deleted, bytes });
+    const size = u32();
+    need(size);
+    nodes.push(new Node(data, at, size, live, deleted, bytes));
+    at += size;
   }
   const bytes = () => {
     const len = u32();
@@ -227,11 +354,9 @@ function encode(s: Stream): Buffer {
   let length = 0;
   for (const node of s.nodes) {
     size += 12;
-    length += node.entries.length;
-    for (const e of node.entries) {
-      size += 20;
-      for (const p of e.parts) size += 4 + p.length;
-    }
+    size += 4;
+    length += node.length;
+    size += node.encodedSize();
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
@@ -251,19 +376,11 @@ function encode(s: Stream): Buffer {
   u32(length);
   u32(s.nodes.length);
   for (const node of s.nodes) {
-    u32(node.entries.length);
+    u32(node.length);
     u32(node.deleted);
     u32(node.bytes);
-    for (const e of node.entries) {
-      u64(e.id.ms);
-      u64(e.id.seq);
-      u32(e.parts.length);
-      for (const p of e.parts) {
-        u32(p.length);
-        p.copy(out, at);
-        at += p.length;
-      }
-    }
+    u32(node.encodedSize());
+    at += node.copyTo(out, at);
   }
   u32(s.groups.length);
   for (const g of s.groups) {
@@ -306,7 +423,7 @@ export function streamLength(data: Buffer): number {
 
 function lengthOf(s: Stream): number {
   let n = 0;
-  for (const node of s.nodes) n += node.entries.length;
+  for (const node of s.nodes) n += node.length;
   return n;
 }
 
@@ -315,7 +432,7 @@ function* entriesOf(s: Stream): Generator<Entry> {
 }
 
 function firstEntry(s: Stream): Entry | undefined {
-  for (const node of s.nodes) if (node.entries.length > 0) return node.entries[0];
+  for (const node of s.nodes) if (node.length > 0) return node.entries[0];
   return undefined;
 }
 
@@ -327,11 +444,9 @@ function lastEntry(s: Stream): Entry | undefined {
   return undefined;
 }
 
-/** Bytes Redis would add to a listpack for an entry of `parts`: an estimate. */
-function entryBytes(parts: readonly Buffer[]): number {
-  let n = 12;
-  for (const p of parts) n += p.length + 2;
-  return n;
+/** Bytes Redis would add to a listpack for an entry: an estimate (its parts, 2 a part, 12). */
+function entryBytes(e: Entry): number {
+  return e.payload() + 2 * u32be(e.buf, e.at + 16) + 12;
 }
 
 function appendEntry(ctx: ExecContext, s: Stream, entry: Entry): void {
@@ -339,18 +454,17 @@ function appendEntry(ctx: ExecContext, s: Stream, entry: Entry): void {
   const maxBytes =
     limits.bytes === 0 || limits.bytes > listpackBytesMax ? listpackBytesMax : limits.bytes;
   let tail = s.nodes[s.nodes.length - 1];
-  let payload = 0;
-  for (const p of entry.parts) payload += p.length;
+  const payload = entry.payload();
   if (
     tail === undefined ||
     tail.bytes + payload >= maxBytes ||
-    (limits.entries > 0 && tail.entries.length + tail.deleted >= limits.entries)
+    (limits.entries > 0 && tail.length + tail.deleted >= limits.entries)
   ) {
-    tail = { entries: [], deleted: 0, bytes: 16 };
+    tail = Node.empty();
     s.nodes.push(tail);
   }
   tail.entries.push(entry);
-  tail.bytes += entryBytes(entry.parts);
+  tail.bytes += entryBytes(entry);
 }
 
 // ---- IDs as arguments -----------------------------------------------------------------------
@@ -416,17 +530,18 @@ function trim(s: Stream, t: Trim): number {
   while (s.nodes.length > 0) {
     if (t.strategy === "maxlen" && length <= t.maxlen) break;
     const node = s.nodes[0] as Node;
-    const entries = node.entries.length + node.deleted;
-    if (t.limit && deleted + entries > t.limit) break;
-    const lastOfNode = node.entries[node.entries.length - 1];
-    const removeNode =
-      t.strategy === "maxlen"
-        ? length - node.entries.length >= t.maxlen
-        : lastOfNode === undefined || compareIds(lastOfNode.id, t.minid) < 0;
+    // Redis counts a node's live entries against LIMIT (its listpack's count field).
+    if (t.limit && deleted + node.length > t.limit) break;
+    let removeNode: boolean;
+    if (t.strategy === "maxlen") removeNode = length - node.length >= t.maxlen;
+    else {
+      const lastOfNode = node.entries[node.length - 1];
+      removeNode = lastOfNode === undefined || compareIds(lastOfNode.id, t.minid) < 0;
+    }
     if (removeNode) {
       s.nodes.shift();
-      length -= node.entries.length;
-      deleted += node.entries.length;
+      length -= node.length;
+      deleted += node.length;
       continue;
     }
     if (t.approx) break;
@@ -560,7 +675,7 @@ const xadd: CommandHandler = (ctx, args) => {
   if (compareIds(id, s.last) <= 0) return XADD_ID_TOO_SMALL;
   const parts: Buffer[] = [];
   for (let i = idAt + 1; i < args.length; i++) parts.push(args.buf(i));
-  appendEntry(ctx, s, { id, parts });
+  appendEntry(ctx, s, Entry.of(id, parts));
   s.last = id;
   s.added += 1n;
   notifyIfNew(ctx, key, old !== undefined);
@@ -603,17 +718,20 @@ const xdel: CommandHandler = (ctx, args) => {
   const s = decode(old.data);
   let removed = 0;
   for (const id of ids) {
-    for (let n = 0; n < s.nodes.length; n++) {
-      const node = s.nodes[n] as Node;
-      const k = node.entries.findIndex((e) => compareIds(e.id, id) === 0);
-      if (k < 0) continue;
-      node.entries.splice(k, 1);
-      node.deleted++;
-      if (node.entries.length === 0) s.nodes.splice(n, 1);
-      if (compareIds(id, s.maxDeleted) > 0) s.maxDeleted = id;
-      removed++;
-      break;
+    const wanted = idKey(id);
+    // The last node whose first ID is not above the ID is the only one that may hold it.
+    let n = 0;
+    while (n + 1 < s.nodes.length && ((s.nodes[n + 1] as Node).compareFirst(wanted) ?? 1) <= 0) {
+      n++;
     }
+    const node = s.nodes[n];
+    const k = node === undefined ? -1 : node.entries.findIndex((e) => e.compareTo(wanted) === 0);
+    if (node === undefined || k < 0) continue;
+    node.entries.splice(k, 1);
+    node.deleted++;
+    if (node.entries.length === 0) s.nodes.splice(n, 1);
+    if (compareIds(id, s.maxDeleted) > 0) s.maxDeleted = id;
+    removed++;
   }
   if (removed === 0) return integer(0);
   save(ctx, key, old, s);
@@ -632,12 +750,34 @@ const xlen: CommandHandler = (ctx, args) => {
 function range(s: Stream, start: StreamId, end: StreamId, count: number, rev: boolean): Entry[] {
   const out: Entry[] = [];
   if (compareIds(start, end) > 0) return out;
-  const all = [...entriesOf(s)];
-  if (rev) all.reverse();
-  for (const e of all) {
-    if (compareIds(e.id, start) < 0 || compareIds(e.id, end) > 0) continue;
-    out.push(e);
-    if (count > 0 && out.length >= count) break;
+  const from = idKey(start);
+  const to = idKey(end);
+  const nodes = s.nodes;
+  // Nodes wholly outside the range are passed by their first IDs, unparsed.
+  if (!rev) {
+    let n = 0;
+    while (n + 1 < nodes.length && ((nodes[n + 1] as Node).compareFirst(from) ?? 1) <= 0) n++;
+    for (; n < nodes.length; n++) {
+      for (const e of (nodes[n] as Node).entries) {
+        if (e.compareTo(from) < 0) continue;
+        if (e.compareTo(to) > 0) return out;
+        out.push(e);
+        if (count > 0 && out.length >= count) return out;
+      }
+    }
+    return out;
+  }
+  let n = nodes.length - 1;
+  while (n > 0 && ((nodes[n] as Node).compareFirst(to) ?? 1) > 0) n--;
+  for (; n >= 0; n--) {
+    const entries = (nodes[n] as Node).entries;
+    for (let k = entries.length - 1; k >= 0; k--) {
+      const e = entries[k] as Entry;
+      if (e.compareTo(to) > 0) continue;
+      if (e.compareTo(from) < 0) return out;
+      out.push(e);
+      if (count > 0 && out.length >= count) return out;
+    }
   }
   return out;
 }
@@ -1087,12 +1227,7 @@ function lastValidId(s: Stream): StreamId {
 }
 
 function entryAt(s: Stream, id: StreamId): Entry | undefined {
-  for (const node of s.nodes) {
-    const last = node.entries[node.entries.length - 1];
-    if (last === undefined || compareIds(last.id, id) < 0) continue;
-    return node.entries.find((e) => compareIds(e.id, id) === 0);
-  }
-  return undefined;
+  return range(s, id, id, 1, false)[0];
 }
 
 /** streamRangeHasTombstones(s, start, NULL). */
