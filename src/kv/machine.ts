@@ -7,7 +7,12 @@ import { lowerWord } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { AppliedMark, ShardStore } from "../storage/shard-store.js";
-import type { FrozenWalk, StoredValue, ValueType } from "../storage/types.js";
+import {
+  type FrozenWalk,
+  type StoredValue,
+  VALUE_TYPE_CODES,
+  VALUE_TYPES_BY_CODE,
+} from "../storage/types.js";
 import {
   arityAccepts,
   COMMAND_SPECS,
@@ -310,16 +315,6 @@ class EntryRandom implements Random {
  * slot's range and took about twice as long), which restoring does not depend on.
  */
 const imageVersion = 1;
-const imageTypeCodes: Record<ValueType, number> = {
-  string: 1,
-  hash: 2,
-  set: 3,
-  list: 4,
-  zset: 5,
-  stream: 6,
-};
-const imageTypes: ValueType[] = [];
-for (const [name, code] of Object.entries(imageTypeCodes)) imageTypes[code] = name as ValueType;
 /** The smallest key record: empty key, type, expiry, empty data. */
 const imageKeyBytesMin = 4 + 1 + 8 + 4;
 
@@ -355,7 +350,7 @@ export class ImageJob {
     for (const { key, value } of this.walk.next(keys)) {
       w.u32(key.length);
       w.raw(key);
-      w.u8(imageTypeCodes[value.type]);
+      w.u8(VALUE_TYPE_CODES[value.type]);
       w.f64(value.expireAtMs);
       w.u32(value.data.length);
       w.raw(value.data);
@@ -381,7 +376,7 @@ function readImage(bytes: Uint8Array, visit: (key: Buffer, value: StoredValue) =
   if (count * imageKeyBytesMin > r.remaining) throw new DecodeError("truncated");
   for (let i = 0; i < count; i++) {
     const key = r.take(r.u32());
-    const type = imageTypes[r.u8()];
+    const type = VALUE_TYPES_BY_CODE[r.u8()];
     if (type === undefined) throw new DecodeError("unknown value type");
     const expireAtMs = r.f64();
     if (expireAtMs < 0) throw new DecodeError("negative expiry");

@@ -1,4 +1,4 @@
-import { u32be } from "../core/bytes.js";
+import { ByteReader, DecodeError, u32be } from "../core/bytes.js";
 import { array, bulk, EMPTY_ARRAY, integer, map, NULL, NULL_ARRAY, simple } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { StoredValue } from "../storage/types.js";
@@ -272,75 +272,77 @@ function previousId(id: StreamId): StreamId | null {
 
 // ---- the encoding ---------------------------------------------------------------------------
 
-const truncated = () => new RangeError("stream value truncated");
+/** A stream's value read front to back: IDs are full u64s, byte runs are views. */
+class ValueReader extends ByteReader {
+  constructor(private readonly data: Buffer) {
+    super(data);
+  }
+
+  big(): bigint {
+    this.need(8);
+    const v = this.data.readBigUInt64BE(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  signed(): bigint {
+    this.need(8);
+    const v = this.data.readBigInt64BE(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  id(): StreamId {
+    return { ms: this.big(), seq: this.big() };
+  }
+
+  /** A u32 length, then that many bytes, as a view. */
+  run(): Buffer {
+    const n = this.u32();
+    this.need(n);
+    const b = this.data.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return b;
+  }
+}
 
 function decode(data: Buffer): Stream {
-  let at = 0;
-  const need = (n: number) => {
-    if (at + n > data.length) throw truncated();
-  };
-  const u64 = () => {
-    need(8);
-    const v = data.readBigUInt64BE(at);
-    at += 8;
-    return v;
-  };
-  const u32 = () => {
-    need(4);
-    const v = data.readUInt32BE(at);
-    at += 4;
-    return v;
-  };
-  const last = { ms: u64(), seq: u64() };
-  const added = u64();
-  const maxDeleted = { ms: u64(), seq: u64() };
-  u32(); // the length: the sum of the nodes' live counts
-  const nodeCount = u32();
+  const r = new ValueReader(data);
+  const last = r.id();
+  const added = r.big();
+  const maxDeleted = r.id();
+  r.u32(); // the length: the sum of the nodes' live counts
+  const nodeCount = r.u32();
   const nodes: Node[] = [];
   for (let n = 0; n < nodeCount; n++) {
-    const live = u32();
-    const deleted = u32();
-    const bytes = u32();
-    const size = u32();
-    need(size);
+    const live = r.u32();
+    const deleted = r.u32();
+    const bytes = r.u32();
+    const size = r.u32();
+    const at = r.position;
+    r.skipTo(at + size);
     nodes.push(new Node(data, at, size, live, deleted, bytes));
-    at += size;
   }
-  const bytes = () => {
-    const len = u32();
-    need(len);
-    const b = data.subarray(at, at + len);
-    at += len;
-    return b;
-  };
-  const f64 = () => {
-    need(8);
-    const v = data.readDoubleBE(at);
-    at += 8;
-    return v;
-  };
   const groups: Group[] = [];
-  const groupCount = u32();
+  const groupCount = r.u32();
   for (let g = 0; g < groupCount; g++) {
-    const name = bytes();
-    const last = { ms: u64(), seq: u64() };
-    need(8);
-    const entriesRead = data.readBigInt64BE(at);
-    at += 8;
+    const name = r.run();
+    const last = r.id();
+    const entriesRead = r.signed();
     const consumers: Consumer[] = [];
-    const consumerCount = u32();
-    for (let c = 0; c < consumerCount; c++) consumers.push({ name: bytes(), seenTime: f64() });
+    const consumerCount = r.u32();
+    for (let c = 0; c < consumerCount; c++) consumers.push({ name: r.run(), seenTime: r.f64() });
     const pel: Pending[] = [];
-    const pendingCount = u32();
+    const pendingCount = r.u32();
     for (let p = 0; p < pendingCount; p++) {
-      const id = { ms: u64(), seq: u64() };
-      const owner = consumers[u32()];
-      if (owner === undefined) throw new RangeError("stream value: a pending entry's consumer");
-      pel.push({ id, consumer: owner.name, deliveryTime: f64(), deliveryCount: f64() });
+      const id = r.id();
+      const owner = consumers[r.u32()];
+      if (owner === undefined) throw new DecodeError("stream value: a pending entry's consumer");
+      pel.push({ id, consumer: owner.name, deliveryTime: r.f64(), deliveryCount: r.f64() });
     }
     groups.push({ name, last, entriesRead, pel, consumers });
   }
-  if (at !== data.length) throw new RangeError("stream value has trailing bytes");
+  if (r.remaining !== 0) throw new DecodeError("stream value has trailing bytes");
   return { last, added, maxDeleted, nodes, groups };
 }
 

@@ -12,7 +12,13 @@ import {
   toStorageError,
   type WriteBatch,
 } from "./overlay.js";
-import { type HashedKey, StorageError, type StoredValue, type ValueType } from "./types.js";
+import {
+  type HashedKey,
+  StorageError,
+  type StoredValue,
+  VALUE_TYPE_CODES,
+  VALUE_TYPES_BY_CODE,
+} from "./types.js";
 
 /**
  * An LMDB environment in `path` (made if missing) whose commits return only once synced:
@@ -37,17 +43,6 @@ const hashedPrefixBytes = directKeyBytesMax + 1 - 32;
 /** Value header: type (1), flags (1), expireAtMs as float64 (8). */
 export const headerBytes = 10;
 const flagLongKey = 1;
-
-const typeCodes: Record<ValueType, number> = {
-  string: 1,
-  hash: 2,
-  set: 3,
-  list: 4,
-  zset: 5,
-  stream: 6,
-};
-const typeNames: ValueType[] = [];
-for (const [name, code] of Object.entries(typeCodes)) typeNames[code] = name as ValueType;
 
 const EMPTY = Buffer.alloc(0);
 const LAST_BATCH = Buffer.from("last-batch");
@@ -353,7 +348,7 @@ export function encodeValue(key: Buffer, directBytes: number, value: StoredValue
   const long = directBytes > directKeyBytesMax;
   const keyPart = long ? 4 + key.length : 0;
   const out = Buffer.allocUnsafe(headerBytes + keyPart + value.data.length);
-  out[0] = typeCodes[value.type];
+  out[0] = VALUE_TYPE_CODES[value.type];
   out[1] = long ? flagLongKey : 0;
   out.writeDoubleBE(value.expireAtMs, 2);
   let at = headerBytes;
@@ -367,7 +362,7 @@ export function encodeValue(key: Buffer, directBytes: number, value: StoredValue
 }
 
 export function decodeValue(raw: Buffer): StoredValue {
-  const type = typeNames[raw[0] as number];
+  const type = VALUE_TYPES_BY_CODE[raw[0] as number];
   if (type === undefined) throw new StorageError("OTHER", `unknown value type ${raw[0]}`);
   let at = headerBytes;
   if (((raw[1] as number) & flagLongKey) !== 0) at += 4 + raw.readUInt32BE(headerBytes);

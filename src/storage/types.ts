@@ -1,11 +1,30 @@
 import type { Random } from "../core/random.js";
 
 /**
- * The data types a key can hold: strings, hashes and sets so far; lists and sorted sets
- * come later. Each is stored as one value (kv/hashes.ts has the hash's encoding, which a
- * set shares: kv/sets.ts).
+ * The data types a key can hold. Each is stored as one value (kv/hashes.ts has the hash's
+ * encoding, which a set shares: kv/sets.ts; kv/lists.ts, kv/zsets.ts, kv/streams.ts).
  */
 export type ValueType = "string" | "hash" | "set" | "list" | "zset" | "stream";
+
+/**
+ * Each type's code in what is written to disk: the key space's records (storage/lmdb.ts)
+ * and the shards' snapshot images (kv/machine.ts). Never renumbered.
+ */
+export const VALUE_TYPE_CODES: Readonly<Record<ValueType, number>> = {
+  string: 1,
+  hash: 2,
+  set: 3,
+  list: 4,
+  zset: 5,
+  stream: 6,
+};
+
+/** The type of each code of VALUE_TYPE_CODES (undefined for any other). */
+export const VALUE_TYPES_BY_CODE: readonly (ValueType | undefined)[] = (() => {
+  const types: ValueType[] = [];
+  for (const [name, code] of Object.entries(VALUE_TYPE_CODES)) types[code] = name as ValueType;
+  return types;
+})();
 
 /** What the store keeps under one key. */
 export interface StoredValue {

@@ -57,7 +57,12 @@ function leadingNode(outcomes: readonly (ProposalLostReason | "applied")[], tran
     newReadId: () => 1,
     read: () => Promise.resolve(R.NULL),
   };
-  const router = new ClusterRouter(
+  return { router: routerOn(cluster, replica), proposed };
+}
+
+/** A router over `cluster`, `replica` being its replica of `shard`, at time 1,000. */
+function routerOn(cluster: ClusterRuntime, replica: ShardReplica): ClusterRouter {
+  return new ClusterRouter(
     cluster,
     (group) => (group === shard ? replica : undefined),
     (args, nowMs, seed) => encodeLogCommand({ kind: "command", nowMs, seed, args }),
@@ -65,7 +70,6 @@ function leadingNode(outcomes: readonly (ProposalLostReason | "applied")[], tran
     new SeededRandom(1),
     () => 1_000,
   );
-  return { router, proposed };
 }
 
 const client = { clusterAware: false, forwarded: false } as unknown as Client;
@@ -173,15 +177,7 @@ function readingNode(refusals: readonly string[], served: readonly ("v" | "leade
       return Promise.reject(new ReadAborted(id, outcome));
     },
   };
-  const router = new ClusterRouter(
-    cluster,
-    (group) => (group === shard ? replica : undefined),
-    (args, nowMs, seed) => encodeLogCommand({ kind: "command", nowMs, seed, args }),
-    {} as Forwarder,
-    new SeededRandom(1),
-    () => 1_000,
-  );
-  return { router, calls: () => ({ asked, reads }) };
+  return { router: routerOn(cluster, replica), calls: () => ({ asked, reads }) };
 }
 
 function routeGet(router: ClusterRouter): Promise<Reply> {
