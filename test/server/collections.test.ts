@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createClient, RESP_TYPES } from "redis";
-import { type RunningNode, removeDir, startNode, tempDir, waitFor } from "./harness.js";
+import { type RunningNode, removeDir, startNode, tempDir, waitUntilServed } from "./harness.js";
 
 /**
  * Hashes and sets against a real node over loopback, in both modes: a standalone node and
@@ -179,17 +179,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
 
       node = await startNode(dir, [mode]);
       client = await connect(node.port);
-      // A cluster node answers CLUSTERDOWN or TRYAGAIN until its shards have elected and
-      // replayed their logs.
-      await waitFor("the restarted node serves the key", 30_000, () =>
-        client.hget("durable", "count").then(
-          () => true,
-          (e: Error) => {
-            if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
-            throw e;
-          },
-        ),
-      );
+      await waitUntilServed(() => client.hget("durable", "count"));
       const count = Number(await client.hget("durable", "count"));
       assert.ok(count >= acked, `count ${count} < acknowledged ${acked}`);
       assert.ok(count <= acked + 1, `count ${count} > sent ${acked + 1}`);

@@ -154,6 +154,23 @@ export async function waitFor(
 }
 
 /** Waits until INFO says `count` clients are blocked. */
+/**
+ * Waits until `probe` (a command on a node just restarted) gets an answer: a cluster node
+ * answers CLUSTERDOWN or TRYAGAIN until its shards have elected and replayed their logs.
+ * Any other error is thrown.
+ */
+export async function waitUntilServed(probe: () => Promise<unknown>): Promise<void> {
+  await waitFor("the restarted node serves the key", 30_000, () =>
+    probe().then(
+      () => true,
+      (e: Error) => {
+        if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
+        throw e;
+      },
+    ),
+  );
+}
+
 export async function waitForBlocked(client: Redis, count: number): Promise<void> {
   const until = Date.now() + 5000;
   for (;;) {

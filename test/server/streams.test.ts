@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { createClient } from "redis";
-import { nodeForSuite, waitFor, waitForBlocked } from "./harness.js";
+import { nodeForSuite, waitForBlocked, waitUntilServed } from "./harness.js";
 
 /**
  * Streams against a real node over loopback, in both modes: a standalone node (the key
@@ -50,17 +50,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       await client.xdel("kept", "150-0");
       await suite.restart();
       client = await connect();
-      // A cluster node answers CLUSTERDOWN or TRYAGAIN until its shards have elected and
-      // replayed their logs.
-      await waitFor("the restarted node serves the key", 30_000, () =>
-        client.xlen("kept").then(
-          () => true,
-          (e: Error) => {
-            if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
-            throw e;
-          },
-        ),
-      );
+      await waitUntilServed(() => client.xlen("kept"));
       assert.equal(await client.xlen("kept"), 149);
       await assert.rejects(client.xadd("kept", "150-0", "i", "again"), /equal or smaller/);
       const info = (await client.call("XINFO", "STREAM", "kept")) as unknown[];
@@ -154,15 +144,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.equal(g[g.indexOf("lag") + 1], 0);
       await suite.restart();
       client = await suite.connect();
-      await waitFor("the restarted node serves the key", 30_000, () =>
-        client.xlen("jobs").then(
-          () => true,
-          (e: Error) => {
-            if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
-            throw e;
-          },
-        ),
-      );
+      await waitUntilServed(() => client.xlen("jobs"));
       const after = (await client.xpending("jobs", "workers", "-", "+", 10)) as unknown[][];
       assert.equal(after[0]?.[1], "w3", "the pending list outlives a restart");
       assert.equal(await client.xgroup("DESTROY", "jobs", "workers"), 1);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { createClient } from "redis";
-import { nodeForSuite, waitFor, waitForBlocked } from "./harness.js";
+import { nodeForSuite, waitForBlocked, waitUntilServed } from "./harness.js";
 
 /**
  * Sorted sets against a real node over loopback, in both modes: a standalone node (the
@@ -48,17 +48,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       await client.zrem("kept", "m0");
       await suite.restart();
       client = await connect();
-      // A cluster node answers CLUSTERDOWN or TRYAGAIN until its shards have elected and
-      // replayed their logs.
-      await waitFor("the restarted node serves the key", 30_000, () =>
-        client.zcard("kept").then(
-          () => true,
-          (e: Error) => {
-            if (/CLUSTERDOWN|TRYAGAIN/.test(e.message)) return false;
-            throw e;
-          },
-        ),
-      );
+      await waitUntilServed(() => client.zcard("kept"));
       assert.equal(await client.zcard("kept"), 49);
       assert.deepEqual(await client.zrange("kept", 0, 1, "WITHSCORES"), ["m1", "1.5", "m2", "3"]);
       assert.equal(await client.zscore("kept", "m49"), "73.5");
