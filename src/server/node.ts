@@ -806,7 +806,10 @@ export class HomeostatNode {
     for (let i = 0; i < parsed.keys.length; i++) {
       if (parsed.ids[i] !== "$") continue;
       const key = parts[parsed.idsAt - parsed.keys.length + i] as Buffer;
-      parts[parsed.idsAt + i] = Buffer.from(await this.lastStreamId(client, key));
+      const last = await this.lastStreamId(client, key);
+      // The shard could not be read (no leader, MOVED...): that is the answer, not 0-0.
+      if (typeof last !== "string") return last;
+      parts[parsed.idsAt + i] = Buffer.from(last);
     }
     const again = new ArrayArgs(parts);
     const routed = this.router?.route(client, "xread", entry.spec, again) ?? null;
@@ -814,14 +817,23 @@ export class HomeostatNode {
     return this.blockIfNothing(client, "xread", again, reply);
   }
 
-  /** The stream's last generated ID ("0-0" if there is none): what XREAD's `$` reads as. */
-  private async lastStreamId(client: Client, key: Buffer): Promise<string> {
+  /**
+   * The stream's last generated ID ("0-0" if there is none, or if the key holds another
+   * type: XREAD then answers WRONGTYPE), what XREAD's `$` reads as; or the error that kept
+   * it from being read.
+   */
+  private async lastStreamId(client: Client, key: Buffer): Promise<string | Reply> {
     if (this.router === null) return lastIdOf(lookup(this.ctx, key));
     const info = this.commands.get("xinfo");
     if (info === undefined || info.kind !== "kv") return "0-0";
     const args = new ArrayArgs([Buffer.from("XINFO"), Buffer.from("STREAM"), key]);
     const spec = runSpec(info.spec, args) ?? info.spec;
     const reply = await (this.router.route(client, "xinfo", spec, args) ?? R.NULL);
+    if (reply.kind === "error") {
+      return reply.value.startsWith("ERR no such key") || reply.value.startsWith("WRONGTYPE")
+        ? "0-0"
+        : reply;
+    }
     const fields =
       reply.kind === "map" ? reply.value.flat() : reply.kind === "array" ? reply.value : [];
     for (let i = 0; i + 1 < fields.length; i += 2) {
