@@ -920,12 +920,6 @@ export function parseXread(args: Args, group = false): XreadArgs | Reply {
   return parsed;
 }
 
-/** Whether an XREAD names `$` as an ID (parsed: a malformed one answers its error). */
-export function hasLastIdArgument(args: Args): boolean {
-  const parsed = parseXread(args);
-  return !isReply(parsed) && parsed.ids.includes("$");
-}
-
 /** The last ID of the stream at `key` as XREAD's `$` means it (0-0 if there is none). */
 export function lastIdOf(value: StoredValue | undefined): string {
   if (value === undefined || value.type !== "stream") return "0-0";
@@ -1029,8 +1023,7 @@ const xinfo: CommandHandler = (ctx, args) => {
     );
   }
   if (sub === "consumers") {
-    const st = decode(old.data);
-    const g = findByName(st.groups, args.buf(3));
+    const g = findByName(decode(old.data).groups, args.buf(3));
     if (g === undefined) {
       return errorReply("NOGROUP_CONSUMERS", args.str(3), key.toString("latin1"));
     }
@@ -1129,11 +1122,6 @@ const xinfo: CommandHandler = (ctx, args) => {
 /** The stream's entries as XRANGE - + gives them: for SORT, COPY checks and tests. */
 export function streamEntries(data: Buffer): { id: string; parts: Buffer[] }[] {
   return [...entriesOf(decode(data))].map((e) => ({ id: formatId(e.id), parts: e.parts }));
-}
-
-/** Checks that `data` decodes whole (OBJECT, DEBUG-like checks): throws if not. */
-export function checkStream(data: Buffer): void {
-  decode(data);
 }
 
 // ---- consumer groups ------------------------------------------------------------------------
@@ -1337,6 +1325,44 @@ function deliverHistory(
   return out;
 }
 
+/**
+ * The stream at `key` decoded, with its group named `name`: WRONGTYPE, or undefined when
+ * there is no such stream or group (each command words that error its own way).
+ */
+function groupOf(
+  ctx: ExecContext,
+  key: Buffer,
+  name: Buffer,
+): { old: StoredValue; s: Stream; g: Group } | Reply | undefined {
+  const old = lookupStream(ctx, key);
+  if (old === undefined || isReply(old)) return old;
+  const s = decode(old.data);
+  const g = findByName(s.groups, name);
+  return g === undefined ? undefined : { old, s, g };
+}
+
+/**
+ * Gives pending entry `p` to the consumer `name` (made on first use, `consumer` holding
+ * it for the next call), delivered at `deliveryTime`: XCLAIM's and XAUTOCLAIM's claim.
+ * The delivery count is `retryCount` when given (>= 0), else one more unless `justId`.
+ */
+function claim(
+  ctx: ExecContext,
+  key: Buffer,
+  g: Group,
+  p: Pending,
+  consumer: { name: Buffer; current?: Consumer },
+  deliveryTime: number,
+  justId: boolean,
+  retryCount = -1,
+): void {
+  consumer.current ??= consumerOrNew(ctx, g, consumer.name, key);
+  p.consumer = consumer.current.name;
+  p.deliveryTime = deliveryTime;
+  if (retryCount >= 0) p.deliveryCount = retryCount;
+  else if (!justId) p.deliveryCount += 1;
+}
+
 const noGroup = (key: Buffer, group: Buffer, suffix = "") =>
   errorReply("NOGROUP_KEY", key.toString("latin1"), group.toString("latin1"), suffix);
 
@@ -1349,14 +1375,10 @@ const xreadgroup: CommandHandler = (ctx, args) => {
   const streams: { key: Buffer; old: StoredValue; s: Stream; g: Group }[] = [];
   for (let i = 0; i < parsed.keys.length; i++) {
     const key = parsed.keys[i] as Buffer;
-    const old = lookupStream(ctx, key);
-    if (isReply(old)) return old;
-    const s = old === undefined ? undefined : decode(old.data);
-    const g = s === undefined ? undefined : findByName(s.groups, group);
-    if (old === undefined || s === undefined || g === undefined) {
-      return noGroup(key, group, " in XREADGROUP with GROUP option");
-    }
-    streams.push({ key, old, s, g });
+    const found = groupOf(ctx, key, group);
+    if (isReply(found)) return found;
+    if (found === undefined) return noGroup(key, group, " in XREADGROUP with GROUP option");
+    streams.push({ key, ...found });
   }
   const out: [Reply, Reply][] = [];
   streams.forEach(({ key, old, s, g }, i) => {
@@ -1512,11 +1534,10 @@ function subcommandSyntax(args: Args): Reply {
 /** XACK key group id [id ...] */
 const xack: CommandHandler = (ctx, args) => {
   const key = args.buf(1);
-  const old = lookupStream(ctx, key);
-  if (isReply(old)) return old;
-  const s = old === undefined ? undefined : decode(old.data);
-  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
-  if (s === undefined || g === undefined) return integer(0);
+  const found = groupOf(ctx, key, args.buf(2));
+  if (isReply(found)) return found;
+  if (found === undefined) return integer(0);
+  const { old, s, g } = found;
   const ids: StreamId[] = [];
   for (let i = 3; i < args.length; i++) {
     const p = parseId(args.buf(i), 0n, true);
@@ -1561,11 +1582,10 @@ const xpending: CommandHandler = (ctx, args) => {
     end = bounds.end;
     if (at + 3 < args.length) consumerName = args.buf(at + 3);
   }
-  const old = lookupStream(ctx, key);
-  if (isReply(old)) return old;
-  const s = old === undefined ? undefined : decode(old.data);
-  const g = s === undefined ? undefined : findByName(s.groups, groupName);
-  if (g === undefined) return noGroup(key, groupName);
+  const found = groupOf(ctx, key, groupName);
+  if (isReply(found)) return found;
+  if (found === undefined) return noGroup(key, groupName);
+  const { g } = found;
   if (args.length === 3) {
     const first = g.pel[0];
     const last = g.pel[g.pel.length - 1];
@@ -1643,11 +1663,10 @@ function i64Arg(
  */
 const xclaim: CommandHandler = (ctx, args) => {
   const key = args.buf(1);
-  const old = lookupStream(ctx, key);
-  if (isReply(old)) return old;
-  const s = old === undefined ? undefined : decode(old.data);
-  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
-  if (old === undefined || s === undefined || g === undefined) return noGroup(key, args.buf(2));
+  const found = groupOf(ctx, key, args.buf(2));
+  if (isReply(found)) return found;
+  if (found === undefined) return noGroup(key, args.buf(2));
+  const { old, s, g } = found;
   const minIdleArg = i64Arg(args.buf(4), "XCLAIM_MIN_IDLE");
   if (isReply(minIdleArg)) return minIdleArg;
   const minIdle = Math.max(0, minIdleArg);
@@ -1691,8 +1710,7 @@ const xclaim: CommandHandler = (ctx, args) => {
   }
   if (compareIds(lastId, g.last) > 0) g.last = lastId;
   if (deliveryTime === -1 || deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
-  const name = args.buf(3);
-  let consumer: Consumer | undefined;
+  const consumer = { name: args.buf(3) };
   const out: Reply[] = [];
   for (const id of ids) {
     let p = findPending(g, id);
@@ -1709,11 +1727,7 @@ const xclaim: CommandHandler = (ctx, args) => {
       continue;
     }
     if (p === undefined) continue;
-    consumer ??= consumerOrNew(ctx, g, name, key);
-    p.consumer = consumer.name;
-    p.deliveryTime = deliveryTime;
-    if (retryCount >= 0) p.deliveryCount = retryCount;
-    else if (!justId) p.deliveryCount += 1;
+    claim(ctx, key, g, p, consumer, deliveryTime, justId, retryCount);
     out.push(justId ? idReply(id) : entryReply(e));
   }
   save(ctx, key, old, s);
@@ -1746,14 +1760,12 @@ const xautoclaim: CommandHandler = (ctx, args) => {
       return SYNTAX;
     }
   }
-  const old = lookupStream(ctx, key);
-  if (isReply(old)) return old;
-  const s = old === undefined ? undefined : decode(old.data);
-  const g = s === undefined ? undefined : findByName(s.groups, args.buf(2));
-  if (old === undefined || s === undefined || g === undefined) return noGroup(key, args.buf(2));
+  const found = groupOf(ctx, key, args.buf(2));
+  if (isReply(found)) return found;
+  if (found === undefined) return noGroup(key, args.buf(2));
+  const { old, s, g } = found;
   const now = ctx.nowMs;
-  const name = args.buf(3);
-  let consumer: Consumer | undefined;
+  const consumer = { name: args.buf(3) };
   let attempts = count * 10;
   const claimed: Reply[] = [];
   const deleted: Reply[] = [];
@@ -1769,10 +1781,7 @@ const xautoclaim: CommandHandler = (ctx, args) => {
     }
     i++;
     if (minIdle > 0 && now - p.deliveryTime < minIdle) continue;
-    consumer ??= consumerOrNew(ctx, g, name, key);
-    p.consumer = consumer.name;
-    p.deliveryTime = now;
-    if (!justId) p.deliveryCount += 1;
+    claim(ctx, key, g, p, consumer, now, justId);
     claimed.push(justId ? idReply(p.id) : entryReply(e));
     count--;
   }

@@ -234,8 +234,7 @@ export class Blocking {
   wrote(container: CommandSpec, args: Args): void {
     if (this.byKey.size === 0) return;
     // A container's flags and keys are its subcommand's (XGROUP DESTROY's stream).
-    const spec =
-      container.subcommands === undefined ? container : (runSpec(container, args) ?? container);
+    const spec = runSpec(container, args) ?? container;
     if (!spec.flags.includes("write")) return;
     if (spec.name === "flushall" || spec.name === "flushdb") {
       // Every key went: a blocked XREADGROUP learns that its stream no longer exists.

@@ -94,9 +94,9 @@ export class ClusterRouter implements CommandRouter {
     spec: CommandSpec,
     args: Args,
   ): Reply | Promise<Reply> | null {
-    const slot = commandSlot(spec, args);
-    // A container's (XGROUP's) flags are its subcommand's.
-    const own = spec.subcommands === undefined ? spec : (runSpec(spec, args) ?? spec);
+    // A container's (XGROUP's) flags and keys are its subcommand's.
+    const own = runSpec(spec, args) ?? spec;
+    const slot = commandSlot(own, args);
     const write = own.flags.includes("write");
     if (slot === null) {
       const copy = copyArgs(args, 0);

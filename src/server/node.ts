@@ -8,7 +8,7 @@ import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { ArrayArgs, copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
-import { hasLastIdArgument, lastIdOf, parseXread } from "../kv/streams.js";
+import { lastIdOf, parseXread, type XreadArgs } from "../kv/streams.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
 import { ReplyWriter } from "../resp/encoder.js";
@@ -576,7 +576,7 @@ export class HomeostatNode {
     try {
       if (entry.kind === "kv") {
         const blocking = !client.forwarded && isBlockingCommand(name, args);
-        if (blocking && name === "xread" && hasLastIdArgument(args)) {
+        if (blocking && name === "xread") {
           reply = this.blockingXread(client, entry, args);
         } else {
           const routed = this.router?.route(client, name, entry.spec, args) ?? null;
@@ -795,14 +795,26 @@ export class HomeostatNode {
    * as any other with those IDs. So a try again, on each write to one of the streams,
    * returns what was added after the block began, as Redis's `$` means.
    */
-  private async blockingXread(
+  private blockingXread(
     client: Client,
     entry: Entry & { kind: "kv" },
     args: Args,
-  ): Promise<Reply> {
-    const parts = copyArgs(args);
+  ): Reply | Promise<Reply> {
     const parsed = parseXread(args);
-    if (isReply(parsed)) return parsed;
+    if (!isReply(parsed) && parsed.ids.includes("$")) {
+      return this.xreadAfterLastIds(client, entry, copyArgs(args), parsed);
+    }
+    const reply =
+      this.router?.route(client, "xread", entry.spec, args) ?? this.runHere(entry, args);
+    return this.blockIfNothing(client, "xread", args, reply);
+  }
+
+  private async xreadAfterLastIds(
+    client: Client,
+    entry: Entry & { kind: "kv" },
+    parts: Buffer[],
+    parsed: XreadArgs,
+  ): Promise<Reply> {
     for (let i = 0; i < parsed.keys.length; i++) {
       if (parsed.ids[i] !== "$") continue;
       const key = parts[parsed.idsAt - parsed.keys.length + i] as Buffer;
