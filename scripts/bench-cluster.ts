@@ -72,6 +72,11 @@ export interface ClusterBenchOptions {
   skipRedisBenchmark: boolean;
   /** Keep the data dirs and logs of both clusters (their paths are printed). */
   keepDirs: boolean;
+  /**
+   * Node's own flags for each Homeostat node, e.g. `--cpu-prof --cpu-prof-dir D`: a CPU
+   * profile of each node, written when it stops (with --keep-dirs, where to find them).
+   */
+  nodeFlags: string[];
   jsonFile: string;
 }
 
@@ -91,6 +96,7 @@ export function defaultClusterBenchOptions(quick = false): ClusterBenchOptions {
     floor: false,
     skipRedisBenchmark: false,
     keepDirs: false,
+    nodeFlags: [],
     jsonFile: path.join(repoRoot(), ".cache", "bench-cluster-last.json"),
   };
 }
@@ -121,6 +127,9 @@ Options:
                         and syncs (no raft, no key space), what the machine allows
   --skip-redis-benchmark
   --keep-dirs           keep both clusters' data dirs and logs (paths printed)
+  --node-flags="F..."   Node's own flags for each Homeostat node (with "=": they start
+                        with dashes), e.g. --node-flags="--cpu-prof --cpu-prof-dir
+                        /tmp/prof" (a V8 profile per node, written as it stops)
   --quick               3 s runs after 1 s of warm-up, redis-benchmark -n 20000
   --json FILE           results as JSON (default .cache/bench-cluster-last.json)
   -h, --help            this text`;
@@ -224,7 +233,8 @@ async function startEtcd(etcdBin: string, keep: boolean): Promise<Group> {
  * others `--join` it; each node has its own data dir and explicit free Redis and bus
  * ports. Ready once every shard has a leader with 3 voters and no learner.
  */
-async function startHomeostatCluster(cli: string, shards: number, keep: boolean): Promise<Group> {
+async function startHomeostatCluster(cli: string, opts: ClusterBenchOptions): Promise<Group> {
+  const { shards, keepDirs: keep, nodeFlags } = opts;
   const base = makeTempDir("homeostat-bench-cluster", keep);
   if (keep) w(`  homeostat: data and logs in ${base} (kept)`);
   const members: Member[] = [];
@@ -235,7 +245,14 @@ async function startHomeostatCluster(cli: string, shards: number, keep: boolean)
       led.every((g) => g.voters.length === MEMBERS && g.learners.length === 0)
     );
   };
-  const spawned = await spawnClusterNodes({ cli, base, host: HOST, count: MEMBERS, shards });
+  const spawned = await spawnClusterNodes({
+    cli,
+    base,
+    host: HOST,
+    count: MEMBERS,
+    shards,
+    nodeFlags,
+  });
   for (const n of spawned)
     members.push({ label: n.label, port: n.port, proc: n.proc, logFile: n.logFile });
   try {
@@ -642,7 +659,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<number
   const etcd = etcdBin ? await startEtcd(etcdBin, opts.keepDirs) : undefined;
   if (etcd)
     w(`  etcd: 3 members healthy on client ports ${etcd.members.map((m) => m.port).join(", ")}`);
-  const homeostat = await startHomeostatCluster(cli, opts.shards, opts.keepDirs);
+  const homeostat = await startHomeostatCluster(cli, opts);
   w(`  homeostat: nodes on ports ${homeostat.members.map((m) => m.port).join(", ")}`);
 
   // What each cluster costs doing nothing (heartbeats, ticks), since both stay up
@@ -972,6 +989,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
       floor: { type: "boolean", default: false },
       "skip-redis-benchmark": { type: "boolean", default: false },
       "keep-dirs": { type: "boolean", default: false },
+      "node-flags": { type: "string" },
       quick: { type: "boolean", default: false },
       json: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -1003,6 +1021,7 @@ function parseOptions(): ClusterBenchOptions | undefined {
   o.floor = values.floor;
   o.skipRedisBenchmark = values["skip-redis-benchmark"];
   o.keepDirs = values["keep-dirs"];
+  o.nodeFlags = (values["node-flags"] ?? "").split(/\s+/).filter((f) => f !== "");
   if (values.json !== undefined) o.jsonFile = values.json;
   return o;
 }

@@ -14,7 +14,10 @@ export interface SpawnedNode {
   readonly busPort: number;
   readonly proc: ManagedProcess;
   readonly logFile: string;
-  /** Its `start` arguments without --shards / --join (to start it again on its data). */
+  /**
+   * Its arguments to node (Node's own flags, the CLI, `start` and its options) without
+   * --shards / --join: to start it again on its data.
+   */
   readonly args: readonly string[];
 }
 
@@ -29,6 +32,8 @@ export interface SpawnOptions {
   readonly shards: number;
   /** More `start` options for every node (e.g. --dead-node-after 5). */
   readonly extraArgs?: readonly string[];
+  /** Node's own flags for every node, before the script (e.g. --cpu-prof). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /**
@@ -45,7 +50,8 @@ export async function spawnClusterNodes(o: SpawnOptions): Promise<SpawnedNode[]>
       const dataDir = path.join(o.base, label);
       mkdirSync(dataDir);
       const logFile = path.join(o.base, `${label}.log`);
-      const args = [o.cli, "start", "--cluster", "--host", o.host, "--port", String(port)];
+      const args = [...(o.nodeFlags ?? []), o.cli, "start", "--cluster", "--host", o.host];
+      args.push("--port", String(port));
       args.push("--bus-port", String(busPort), "--data", dataDir, "--log-format", "json");
       args.push(...(o.extraArgs ?? []));
       const first = i === 0 ? ["--shards", String(o.shards)] : ["--join", `${o.host}:${ports[0]}`];
