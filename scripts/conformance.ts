@@ -33,6 +33,7 @@ const UNITS = [
   "unit/sort",
   "unit/type/stream",
   "unit/type/stream-cgroups",
+  "unit/dump",
 ];
 const DENIED_TAGS = [
   "needs:debug",

@@ -392,6 +392,32 @@ export const ERRORS = {
     meaning:
       "RENAME or RENAMENX was asked to rename a key that does not exist, or XSETID or XINFO STREAM to work on one.",
   },
+  BUSYKEY: {
+    message: "BUSYKEY Target key name already exists.",
+    meaning: "RESTORE without REPLACE was asked to create a key that exists.",
+  },
+  RESTORE_TTL: {
+    message: "ERR Invalid TTL value, must be >= 0",
+    meaning: "RESTORE was given a negative TTL (0 means no expiry).",
+  },
+  RESTORE_IDLETIME: {
+    message: "ERR Invalid IDLETIME value, must be >= 0",
+    meaning: "RESTORE's IDLETIME was negative.",
+  },
+  RESTORE_FREQ: {
+    message: "ERR Invalid FREQ value, must be >= 0 and <= 255",
+    meaning: "RESTORE's FREQ was outside 0 to 255.",
+  },
+  RESTORE_PAYLOAD: {
+    message: "ERR DUMP payload version or checksum are wrong",
+    meaning:
+      "RESTORE's payload is shorter than its footer, names an RDB version newer than 10 (Redis 7.0's), or its CRC-64 does not match.",
+  },
+  RESTORE_BAD_FORMAT: {
+    message: "ERR Bad data format",
+    meaning:
+      "RESTORE's payload has a good checksum but a value Homeostat cannot read: a type it does not take (Redis's streams, modules), a truncated or malformed encoding, duplicate members or fields, or an empty collection.",
+  },
   SAME_OBJECT: {
     message: "ERR source and destination objects are the same",
     meaning: "COPY was given the same key as source and destination.",

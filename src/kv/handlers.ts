@@ -1,4 +1,5 @@
 import { BITMAP_HANDLERS } from "./bitmaps.js";
+import { DUMP_HANDLERS } from "./dump.js";
 import { EXPIRE_HANDLERS } from "./expire.js";
 import { HASH_HANDLERS } from "./hashes.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
@@ -29,4 +30,5 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...KEYSPACE_HANDLERS,
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,
+  ...DUMP_HANDLERS,
 ]);

@@ -1807,3 +1807,43 @@ export const STREAM_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["xclaim", xclaim],
   ["xautoclaim", xautoclaim],
 ]);
+
+/**
+ * Whether `data` is a stream value these commands can work on: it decodes, its nodes'
+ * entries parse and each has field-value pairs, the IDs rise through the nodes up to the
+ * stream's last ID, the length is the entries', and groups, consumers and pending entries
+ * are in order. RESTORE (dump.ts) checks a stream it is given with this.
+ */
+export function checkStreamData(data: Buffer): boolean {
+  let s: Stream;
+  try {
+    s = decode(data);
+    let count = 0;
+    let prev: Entry | null = null;
+    for (const node of s.nodes) {
+      for (const e of node.entries) {
+        const parts = u32be(e.buf, e.at + 16);
+        if (parts === 0 || parts % 2 !== 0) return false;
+        if (e.parts.length !== parts) return false;
+        if (prev !== null && prev.compareTo(idKey(e.id)) >= 0) return false;
+        prev = e;
+        count++;
+      }
+    }
+    if (count !== streamLength(data)) return false;
+    if (prev !== null && prev.compareTo(idKey(s.last)) > 0) return false;
+  } catch {
+    // Whatever a malformed value throws while it is read (DecodeError, RangeError).
+    return false;
+  }
+  const ascending = <T>(items: readonly T[], cmp: (a: T, b: T) => number) =>
+    items.every((x, i) => i === 0 || cmp(items[i - 1] as T, x) < 0);
+  return (
+    ascending(s.groups, (a, b) => Buffer.compare(a.name, b.name)) &&
+    s.groups.every(
+      (g) =>
+        ascending(g.consumers, (a, b) => Buffer.compare(a.name, b.name)) &&
+        ascending(g.pel, (a, b) => compareIds(a.id, b.id)),
+    )
+  );
+}

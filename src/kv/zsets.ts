@@ -126,8 +126,11 @@ function writeEntry(out: Buffer, at: number, score: number, member: Buffer): num
   return end + 4;
 }
 
-/** The data of `e` (members copied), or ZSET_TOO_LONG past proto-max-bulk-len. */
-function encode(ctx: ExecContext, e: Entries): Buffer | Reply {
+/**
+ * The data of `e` (members copied; in order, by score then member), or ZSET_TOO_LONG past
+ * proto-max-bulk-len.
+ */
+export function encodeZset(ctx: ExecContext, e: Entries): Buffer | Reply {
   let bytes = headerBytes;
   for (const m of e.members) bytes += entryOverhead + m.length;
   if (bytes > ctx.maxBulkBytes) return ZSET_TOO_LONG;
@@ -271,7 +274,7 @@ function readZset(ctx: ExecContext, key: Buffer): Entries | Reply | undefined {
 
 /** A command's result stored at `dst` as a new key (storeResult), with its size as the reply. */
 function storeEntriesAt(ctx: ExecContext, dst: Buffer, e: Entries, event: string): Reply {
-  const data = e.members.length === 0 ? null : encode(ctx, e);
+  const data = e.members.length === 0 ? null : encodeZset(ctx, e);
   if (isReply(data)) return data;
   storeResult(ctx, dst, "zset", data, NOTIFY_ZSET, event);
   return integer(e.members.length);
@@ -567,7 +570,7 @@ function zaddGeneric(ctx: ExecContext, args: Args, incrOnly: boolean): Reply {
   }
   if (changes.size > 0) {
     notifyIfNew(ctx, key, old !== undefined);
-    const data = encode(ctx, withChanges(e, changes));
+    const data = encodeZset(ctx, withChanges(e, changes));
     if (isReply(data)) return data;
     store(ctx, key, old, data, "zset");
     notifyKey(ctx, NOTIFY_ZSET, f.incr ? "zincr" : "zadd", key);
@@ -635,7 +638,7 @@ const zrem: CommandHandler = (ctx, args) => {
     if (present.has(k)) changes.set(k, null);
   }
   if (changes.size === 0) return ZERO;
-  const rest = encode(ctx, withChanges(e, changes));
+  const rest = encodeZset(ctx, withChanges(e, changes));
   return isReply(rest) ? rest : removed(ctx, key, old, rest, changes.size, "zrem");
 };
 

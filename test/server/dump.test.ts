@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
+
+/**
+ * DUMP and RESTORE on a real node in both modes, and against a real redis-server: a value
+ * Redis dumps restores here and one dumped here restores in Redis. The payloads' details
+ * (encodings, errors) are checked in test/kv/dump.test.ts.
+ */
+
+/** redis-server on a free port without persistence, or null where it is not installed. */
+async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | null> {
+  try {
+    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+  } catch {
+    return null;
+  }
+  const port = await unusedPort();
+  const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on("error", () => {}); // refused until it listens: waitFor tries again
+  await waitFor("redis-server answers", 10_000, async () => {
+    try {
+      await client.connect();
+      return (await client.ping()) === "PONG";
+    } catch {
+      client.disconnect();
+      return false;
+    }
+  });
+  return { proc, client };
+}
+
+/** One key of each type, written the same way to `c`. */
+async function fill(c: Redis): Promise<void> {
+  await c.set("str", "x".repeat(300));
+  await c.set("num", "-42");
+  await c.rpush("list", "a", "1", "70000", "b".repeat(100));
+  await c.sadd("ints", "1", "2", "-3");
+  await c.sadd("names", "ann", "bob");
+  await c.hset("hash", "f", "v", "n", "12");
+  await c.zadd("zset", "1.5", "a", "-2", "b", "3", "c");
+}
+
+/** What each key of fill() holds, read back from `c` (under `prefix`). */
+async function read(c: Redis, prefix = ""): Promise<unknown[]> {
+  return [
+    await c.get(`${prefix}str`),
+    await c.get(`${prefix}num`),
+    await c.lrange(`${prefix}list`, 0, -1),
+    (await c.smembers(`${prefix}ints`)).sort(),
+    (await c.smembers(`${prefix}names`)).sort(),
+    await c.hgetall(`${prefix}hash`),
+    await c.zrange(`${prefix}zset`, 0, -1, "WITHSCORES"),
+  ];
+}
+
+const KEYS = ["str", "num", "list", "ints", "names", "hash", "zset"];
+
+for (const mode of ["--standalone", "--cluster"] as const) {
+  describe(`DUMP and RESTORE on a node (${mode})`, () => {
+    const suite = nodeForSuite([mode]);
+    let client: Redis;
+    let redis: Awaited<ReturnType<typeof startRedis>> = null;
+
+    before(async () => {
+      client = await suite.connect();
+      redis = await startRedis();
+    });
+
+    after(async () => {
+      redis?.client.disconnect();
+      redis?.proc.kill("SIGKILL");
+    });
+
+    it("copies every type under another name, with its TTL", async () => {
+      await fill(client);
+      const expected = await read(client);
+      for (const key of KEYS) {
+        const payload = await client.dumpBuffer(key);
+        assert.ok(payload !== null, key);
+        assert.equal(await client.restore(`copy:${key}`, 60_000, payload), "OK");
+      }
+      assert.deepEqual(await read(client, "copy:"), expected);
+      const ttl = await client.pttl("copy:str");
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `pttl ${ttl}`);
+      const stream = await client.xadd("events", "*", "a", "1");
+      const payload = await client.dumpBuffer("events");
+      assert.ok(payload !== null);
+      await assert.rejects(client.restore("events", 0, payload), /^ReplyError: BUSYKEY/);
+      assert.equal(await client.restore("events", 0, payload, "REPLACE"), "OK");
+      assert.deepEqual(await client.xrange("events", "-", "+"), [[stream, ["a", "1"]]]);
+      assert.equal(await client.dumpBuffer("nosuchkey"), null);
+      await assert.rejects(
+        client.restore("bad", 0, Buffer.from("not a payload")),
+        /DUMP payload version or checksum are wrong/,
+      );
+    });
+
+    it("restores what redis-server dumps, and redis-server what it dumps", async (t) => {
+      if (redis === null) {
+        t.skip("redis-server is not installed");
+        return;
+      }
+      const r = redis.client;
+      await r.flushall();
+      await fill(r);
+      const fromRedis = await read(r);
+      for (const key of KEYS) {
+        const payload = await r.dumpBuffer(key);
+        assert.ok(payload !== null, key);
+        assert.equal(await client.restore(`redis:${key}`, 0, payload), "OK", key);
+      }
+      assert.deepEqual(await read(client, "redis:"), fromRedis);
+      for (const key of KEYS) {
+        const payload = await client.dumpBuffer(`redis:${key}`);
+        assert.ok(payload !== null, key);
+        assert.equal(await r.restore(`back:${key}`, 0, payload), "OK", key);
+      }
+      assert.deepEqual(await read(r, "back:"), fromRedis);
+    });
+  });
+}
