@@ -8,7 +8,7 @@ import { encodeBounded, hashPairs } from "./hashes.js";
 import { encodeList, listElements } from "./lists.js";
 import { NOTIFY_GENERIC, notifyIfNew, notifyKey } from "./notify.js";
 import { I64_MAX, parseI64 } from "./numbers.js";
-import { checkStreamData } from "./streams.js";
+import { buildStreamData, type StreamId, type StreamParts, streamParts } from "./streams.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 import { encodeZset, parseScore, zsetEntries } from "./zsets.js";
 
@@ -18,17 +18,18 @@ import { encodeZset, parseScore, zsetEntries } from "./zsets.js";
  * copied between Homeostat and Redis either way.
  *
  * - DUMP writes the plain RDB encodings every Redis since 2.x reads: a string, a list
- *   (RDB_TYPE_LIST), a set, a sorted set with binary scores (RDB_TYPE_ZSET_2), a hash.
- *   A stream goes in Homeostat's own encoding under a type byte Redis does not know (its
- *   RESTORE answers "Bad data format"); Homeostat reads it back.
- * - RESTORE reads those and what Redis 6 and 7 write for small values: integer and LZF
+ *   (RDB_TYPE_LIST), a set, a sorted set with binary scores (RDB_TYPE_ZSET_2), a hash;
+ *   and a stream as Redis 7.0 does (RDB_TYPE_STREAM_LISTPACKS_2: listpacks of up to 100
+ *   entries, its groups, consumers and pending entries).
+ * - RESTORE reads those, and what Redis 6 and 7 write for small values: integer and LZF
  *   strings, intsets, listpacks (hashes, sorted sets, quicklist 2 lists), ziplists
- *   (hashes, sorted sets, quicklists) and the old ASCII-score sorted sets. Not Redis's
- *   streams, modules or zipmaps: "Bad data format", as for any payload it cannot read.
+ *   (hashes, sorted sets, quicklists), the old ASCII-score sorted sets, and Redis 6's
+ *   streams (RDB_TYPE_STREAM_LISTPACKS, whose counters are estimated as Redis 7 does).
+ *   Not module values or zipmaps: "Bad data format", as for any payload it cannot read.
  *   Every value is rebuilt from its elements through the types' own encoders, and a
- *   payload with duplicate members or fields, or an empty collection, is refused (as
- *   Redis's RESTORE does), so a payload with a good checksum but odd contents cannot
- *   store a value the commands would misread.
+ *   payload with duplicate members or fields, an empty collection or a stream out of
+ *   order is refused (as Redis's RESTORE with sanitize-dump-payload does), so a payload
+ *   with a good checksum but odd contents cannot store a value the commands misread.
  */
 
 /** The RDB version DUMP writes and the highest RESTORE takes (Redis 7.0's). */
@@ -48,13 +49,16 @@ const RDB_TYPE_LIST_QUICKLIST = 14;
 const RDB_TYPE_HASH_LISTPACK = 16;
 const RDB_TYPE_ZSET_LISTPACK = 17;
 const RDB_TYPE_LIST_QUICKLIST_2 = 18;
-/** Homeostat's stream encoding (kv/streams.ts): a type byte no Redis reads. */
-const TYPE_HOMEOSTAT_STREAM = 0xf6;
+const RDB_TYPE_STREAM_LISTPACKS = 15;
+const RDB_TYPE_STREAM_LISTPACKS_2 = 19;
 
 const RDB_ENC_INT8 = 0;
 const RDB_ENC_INT16 = 1;
 const RDB_ENC_INT32 = 2;
 const RDB_ENC_LZF = 3;
+
+const STREAM_ITEM_FLAG_DELETED = 1n;
+const STREAM_ITEM_FLAG_SAMEFIELDS = 2n;
 
 const QUICKLIST_NODE_PLAIN = 1;
 const QUICKLIST_NODE_PACKED = 2;
@@ -87,6 +91,33 @@ class RdbWriter {
   string(s: Buffer): void {
     this.len(s.length);
     this.chunks.push(s);
+  }
+
+  /** A length field holding a 64-bit number (a stream ID's part, a counter). */
+  bigLen(v: bigint): void {
+    if (v < 0x1_0000_0000n) {
+      this.len(Number(v));
+      return;
+    }
+    const b = Buffer.allocUnsafe(9);
+    b[0] = 0x81;
+    b.writeBigUInt64BE(v, 1);
+    this.chunks.push(b);
+  }
+
+  id(id: StreamId): void {
+    this.bigLen(id.ms);
+    this.bigLen(id.seq);
+  }
+
+  rawId(id: StreamId): void {
+    this.chunks.push(idBytes(id));
+  }
+
+  millis(ms: number): void {
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigInt64LE(BigInt(Math.trunc(ms)), 0);
+    this.chunks.push(b);
   }
 
   double(d: number): void {
@@ -149,11 +180,78 @@ export function dumpPayload(value: StoredValue): Buffer {
       break;
     }
     case "stream":
-      w.byte(TYPE_HOMEOSTAT_STREAM);
-      w.string(data);
+      writeStream(w, streamParts(data));
       break;
   }
   return w.finish();
+}
+
+/** An ID as 16 bytes, big-endian: a stream node's key, a PEL's ID. */
+function idBytes(id: StreamId): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  b.writeBigUInt64BE(id.ms, 0);
+  b.writeBigUInt64BE(id.seq, 8);
+  return b;
+}
+
+/** Entries per listpack node: Redis's stream-node-max-entries default. */
+const STREAM_NODE_ENTRIES = 100;
+/** Redis writes SCG_INVALID_ENTRIES_READ (-1) in a length field as this. */
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** A stream as Redis 7.0 writes it (RDB_TYPE_STREAM_LISTPACKS_2; readStream reads it). */
+function writeStream(w: RdbWriter, p: StreamParts & { added: bigint }): void {
+  const n = (v: bigint | number) => Buffer.from(String(v));
+  w.byte(RDB_TYPE_STREAM_LISTPACKS_2);
+  w.len(Math.ceil(p.entries.length / STREAM_NODE_ENTRIES));
+  for (let at = 0; at < p.entries.length; at += STREAM_NODE_ENTRIES) {
+    const node = p.entries.slice(at, at + STREAM_NODE_ENTRIES);
+    const master = (node[0] as (typeof node)[number]).id;
+    // The master fields are the node's first entry's, as Redis makes them.
+    const fields = node[0]?.parts.filter((_, k) => k % 2 === 0) ?? [];
+    const elements: Buffer[] = [n(node.length), n(0), n(fields.length), ...fields, n(0)];
+    for (const e of node) {
+      const same =
+        e.parts.length === 2 * fields.length &&
+        fields.every((f, k) => f.equals(e.parts[2 * k] as Buffer));
+      elements.push(n(same ? STREAM_ITEM_FLAG_SAMEFIELDS : 0), n(e.id.ms - master.ms));
+      elements.push(n(e.id.seq - master.seq));
+      if (same) {
+        for (let k = 1; k < e.parts.length; k += 2) elements.push(e.parts[k] as Buffer);
+        elements.push(n(fields.length + 3));
+      } else {
+        elements.push(n(e.parts.length / 2), ...e.parts, n(e.parts.length + 4));
+      }
+    }
+    w.string(idBytes(master));
+    w.string(listpack(elements));
+  }
+  w.bigLen(BigInt(p.entries.length));
+  w.id(p.last);
+  w.id(p.entries[0]?.id ?? { ms: 0n, seq: 0n });
+  w.id(p.maxDeleted);
+  w.bigLen(p.added);
+  w.len(p.groups.length);
+  for (const g of p.groups) {
+    w.string(g.name);
+    w.id(g.last);
+    const read = g.entriesRead ?? -1n;
+    w.bigLen(read < 0n ? U64_MAX : read);
+    w.len(g.pel.length);
+    for (const nack of g.pel) {
+      w.rawId(nack.id);
+      w.millis(nack.deliveryTime);
+      w.bigLen(BigInt(nack.deliveryCount));
+    }
+    w.len(g.consumers.length);
+    for (const c of g.consumers) {
+      w.string(c.name);
+      w.millis(c.seenTime);
+      const owned = g.pel.filter((nack) => nack.consumer.equals(c.name));
+      w.len(owned.length);
+      for (const nack of owned) w.rawId(nack.id);
+    }
+  }
 }
 
 // ---- reading ---------------------------------------------------------------------------
@@ -211,6 +309,35 @@ class RdbReader {
     const n = this.lenOrEncoding();
     if (n < 0) bad();
     return n;
+  }
+
+  /** A length field that holds a 64-bit number (a stream ID's part, a counter). */
+  bigLen(): bigint {
+    const first = this.buf[this.at];
+    if (first === 0x81) {
+      this.at++;
+      return this.take(8).readBigUInt64BE(0);
+    }
+    if (first === 0x80) {
+      this.at++;
+      return BigInt(this.take(4).readUInt32BE(0));
+    }
+    return BigInt(this.len());
+  }
+
+  id(): StreamId {
+    return { ms: this.bigLen(), seq: this.bigLen() };
+  }
+
+  /** A stream ID as 16 raw bytes, big-endian (a PEL's). */
+  rawId(): StreamId {
+    const b = this.take(16);
+    return { ms: b.readBigUInt64BE(0), seq: b.readBigUInt64BE(8) };
+  }
+
+  /** rdbLoadMillisecondTime: 8 bytes, little-endian. */
+  millis(): number {
+    return Number(this.take(8).readBigInt64LE(0));
   }
 
   /** A count of things still to read, each at least one byte. */
@@ -290,6 +417,41 @@ function lzfDecompress(input: Buffer, length: number): Buffer {
 /** An integer element of a listpack, ziplist or intset, as the string it stands for. */
 const intElement = (n: number | bigint) => Buffer.from(String(n));
 
+/** Bytes of a listpack entry's backward length (lpEncodeBacklen) for an entry of `size`. */
+function backlenBytes(size: number): number {
+  if (size <= 127) return 1;
+  if (size < 16383) return 2;
+  if (size < 2097151) return 3;
+  return size < 268435455 ? 4 : 5;
+}
+
+/** A listpack of `elements`, each as a string (Redis reads numbers in them from text too). */
+function listpack(elements: readonly Buffer[]): Buffer {
+  const chunks: Buffer[] = [];
+  let bytes = 6 + 1;
+  for (const e of elements) {
+    const n = e.length;
+    const head =
+      n < 64
+        ? Buffer.from([0x80 | n])
+        : n < 4096
+          ? Buffer.from([0xe0 | (n >> 8), n & 0xff])
+          : Buffer.from([0xf0, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24]);
+    const size = head.length + n;
+    const back = Buffer.alloc(backlenBytes(size));
+    // Seven bits a byte, the most significant first; every byte but the first has bit 7 set.
+    for (let k = back.length - 1, v = size; k >= 0; k--, v = Math.floor(v / 128)) {
+      back[k] = (v % 128) | (k === 0 ? 0 : 0x80);
+    }
+    chunks.push(head, e, back);
+    bytes += size + back.length;
+  }
+  const header = Buffer.alloc(6);
+  header.writeUInt32LE(bytes, 0);
+  header.writeUInt16LE(Math.min(elements.length, 65535), 4);
+  return Buffer.concat([header, ...chunks, Buffer.from([0xff])]);
+}
+
 /** A listpack's elements (listpack.c): strings, or integers as their decimal text. */
 function listpackElements(lp: Buffer): Buffer[] {
   if (lp.length < 7 || lp.readUInt32LE(0) !== lp.length) bad();
@@ -342,8 +504,7 @@ function listpackElements(lp: Buffer): Buffer[] {
       return bad();
     }
     // The entry's length again, backwards, in 1 to 5 bytes of 7 bits.
-    at +=
-      size + (size < 128 ? 1 : size < 16384 ? 2 : size < 2097152 ? 3 : size < 268435456 ? 4 : 5);
+    at += size + backlenBytes(size);
   }
   if (at !== lp.length - 1) bad();
   return out;
@@ -455,7 +616,7 @@ type Decoded =
   | { type: "list" | "set"; elements: Buffer[] }
   | { type: "hash"; pairs: [Buffer, Buffer][] }
   | { type: "zset"; entries: [Buffer, number][] }
-  | { type: "stream"; data: Buffer };
+  | { type: "stream"; parts: StreamParts };
 
 function readObject(r: RdbReader): Decoded {
   const type = r.byte();
@@ -518,13 +679,98 @@ function readObject(r: RdbReader): Decoded {
       }
       return { type: "list", elements };
     }
-    case TYPE_HOMEOSTAT_STREAM: {
-      const data = r.string();
-      return checkStreamData(data) ? { type: "stream", data } : bad();
-    }
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+      return { type: "stream", parts: readStream(r, type === RDB_TYPE_STREAM_LISTPACKS_2) };
     default:
       return bad();
   }
+}
+
+/** A decimal integer element of a stream's listpack. */
+function num(b: Buffer | undefined): bigint {
+  if (b === undefined || !/^-?\d{1,20}$/.test(b.toString("latin1"))) return bad();
+  return BigInt(b.toString("latin1"));
+}
+
+/**
+ * Redis's stream (rdb.c, RDB_TYPE_STREAM_LISTPACKS and _2; t_stream.c for a node's
+ * listpack): nodes keyed by their master ID, each a listpack of a master entry (count,
+ * deleted, the master fields, 0) and entries (flags, ID deltas, fields or, with
+ * SAMEFIELDS, the values of the master fields, then their element count); then the
+ * length, the last ID, in _2 the first ID, the deleted maximum and entries_added; then
+ * the groups, each with its last ID, in _2 entries_read, its PEL and its consumers with
+ * the IDs each owns.
+ */
+function readStream(r: RdbReader, v2: boolean): StreamParts {
+  const entries: StreamParts["entries"] = [];
+  const nodes = r.count();
+  for (let n = 0; n < nodes; n++) {
+    const key = r.string();
+    if (key.length !== 16) bad();
+    const ms = key.readBigUInt64BE(0);
+    const seq = key.readBigUInt64BE(8);
+    const lp = listpackElements(r.string());
+    let i = 0;
+    const next = () => lp[i++] ?? bad();
+    const total = num(next()) + num(next());
+    const masterFields: Buffer[] = [];
+    for (let f = num(next()); f > 0n; f--) masterFields.push(next());
+    if (num(next()) !== 0n) bad();
+    for (let e = 0n; e < total; e++) {
+      const flags = num(next());
+      const id = { ms: ms + num(next()), seq: seq + num(next()) };
+      const parts: Buffer[] = [];
+      if ((flags & STREAM_ITEM_FLAG_SAMEFIELDS) !== 0n) {
+        for (const f of masterFields) parts.push(f, next());
+      } else {
+        for (let f = num(next()); f > 0n; f--) parts.push(next(), next());
+      }
+      next(); // the entry's element count, for walking backwards
+      if ((flags & STREAM_ITEM_FLAG_DELETED) === 0n) entries.push({ id, parts });
+    }
+    if (i !== lp.length) bad();
+  }
+  if (BigInt(entries.length) !== r.bigLen()) bad();
+  const last = r.id();
+  let maxDeleted: StreamId = { ms: 0n, seq: 0n };
+  let added: bigint | null = null;
+  if (v2) {
+    r.id(); // the first ID: the first entry's, worked out again
+    maxDeleted = r.id();
+    added = r.bigLen();
+  }
+  const groups: StreamParts["groups"] = [];
+  for (let g = r.count(); g > 0; g--) {
+    const name = r.string();
+    const groupLast = r.id();
+    let entriesRead: bigint | null = null;
+    if (v2) {
+      const read = r.bigLen();
+      entriesRead = read === U64_MAX ? -1n : read;
+    }
+    const nacks = new Map<string, { id: StreamId; time: number; count: number }>();
+    for (let k = r.count(); k > 0; k--) {
+      const id = r.rawId();
+      nacks.set(`${id.ms}-${id.seq}`, { id, time: r.millis(), count: Number(r.bigLen()) });
+    }
+    const consumers: { name: Buffer; seenTime: number }[] = [];
+    const pel: StreamParts["groups"][number]["pel"] = [];
+    for (let c = r.count(); c > 0; c--) {
+      const consumer = r.string();
+      consumers.push({ name: consumer, seenTime: r.millis() });
+      for (let k = r.count(); k > 0; k--) {
+        const id = r.rawId();
+        const nack = nacks.get(`${id.ms}-${id.seq}`) ?? bad();
+        nacks.delete(`${id.ms}-${id.seq}`);
+        pel.push({ id, consumer, deliveryTime: nack.time, deliveryCount: nack.count });
+      }
+    }
+    // A pending entry no consumer owns: Redis's deep check refuses it too.
+    if (nacks.size > 0) bad();
+    groups.push({ name, last: groupLast, entriesRead, consumers, pel });
+  }
+  return { entries, last, maxDeleted, added, groups };
 }
 
 /** Whether the payload ends in a version this server reads and the checksum of the rest. */
@@ -558,9 +804,12 @@ function restoredValue(
       if (d.value.length > ctx.maxBulkBytes) return errorReply("STRING_TOO_LONG");
       data = Buffer.from(d.value);
       break;
-    case "stream":
-      data = Buffer.from(d.data);
+    case "stream": {
+      const built = buildStreamData(ctx, d.parts);
+      if (built === null) return BAD_FORMAT;
+      data = built;
       break;
+    }
     case "list":
       if (d.elements.length === 0) return BAD_FORMAT;
       data = encodeList(ctx, d.elements);

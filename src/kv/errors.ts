@@ -416,7 +416,7 @@ export const ERRORS = {
   RESTORE_BAD_FORMAT: {
     message: "ERR Bad data format",
     meaning:
-      "RESTORE's payload has a good checksum but a value Homeostat cannot read: a type it does not take (Redis's streams, modules), a truncated or malformed encoding, duplicate members or fields, or an empty collection.",
+      "RESTORE's payload has a good checksum but a value Homeostat cannot read: a type it does not take (module values, zipmaps), a truncated or malformed encoding, duplicate members or fields, an empty collection, or a stream out of order.",
   },
   SAME_OBJECT: {
     message: "ERR source and destination objects are the same",

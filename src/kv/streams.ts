@@ -1847,3 +1847,69 @@ export function checkStreamData(data: Buffer): boolean {
     )
   );
 }
+
+/** A stream as RESTORE reads it in Redis's encoding (dump.ts), to build a value from. */
+export interface StreamParts {
+  /** The live entries, in ID order. */
+  entries: { id: StreamId; parts: Buffer[] }[];
+  last: StreamId;
+  maxDeleted: StreamId;
+  /** entries_added; null in Redis 6's encoding, which has none: the length, as Redis takes. */
+  added: bigint | null;
+  groups: {
+    name: Buffer;
+    last: StreamId;
+    /** entries_read (-1n: unknown); null in Redis 6's encoding: estimated, as Redis does. */
+    entriesRead: bigint | null;
+    consumers: { name: Buffer; seenTime: number }[];
+    pel: { id: StreamId; consumer: Buffer; deliveryTime: number; deliveryCount: number }[];
+  }[];
+}
+
+/**
+ * The value of a stream made of `p`, laid out in nodes as XADD would, or null if `p` is
+ * not a stream these commands can work on (checkStreamData): IDs out of order, a group or
+ * consumer twice...
+ */
+export function buildStreamData(ctx: ExecContext, p: StreamParts): Buffer | null {
+  const s = emptyStream();
+  s.last = p.last;
+  s.maxDeleted = p.maxDeleted;
+  s.added = p.added ?? BigInt(p.entries.length);
+  for (const e of p.entries) appendEntry(ctx, s, Entry.of(e.id, e.parts));
+  for (const g of p.groups) {
+    const names = new Set(g.consumers.map((c) => c.name.toString("latin1")));
+    if (!g.pel.every((n) => names.has(n.consumer.toString("latin1")))) return null;
+    s.groups.push({
+      name: g.name,
+      last: g.last,
+      entriesRead: g.entriesRead ?? estimateReads(s, g.last),
+      consumers: [...g.consumers].sort((a, b) => Buffer.compare(a.name, b.name)),
+      pel: [...g.pel].sort((a, b) => compareIds(a.id, b.id)),
+    });
+  }
+  s.groups.sort((a, b) => Buffer.compare(a.name, b.name));
+  const data = encode(s);
+  return checkStreamData(data) ? data : null;
+}
+
+/** The parts of a stream value (DUMP writes them in Redis's encoding: dump.ts). */
+export function streamParts(data: Buffer): StreamParts & { added: bigint } {
+  const s = decode(data);
+  const entries: StreamParts["entries"] = [];
+  for (const node of s.nodes)
+    for (const e of node.entries) entries.push({ id: e.id, parts: e.parts });
+  return {
+    entries,
+    last: s.last,
+    maxDeleted: s.maxDeleted,
+    added: s.added,
+    groups: s.groups.map((g) => ({
+      name: g.name,
+      last: g.last,
+      entriesRead: g.entriesRead,
+      consumers: g.consumers.map((c) => ({ name: c.name, seenTime: c.seenTime })),
+      pel: g.pel.map((p) => ({ ...p })),
+    })),
+  };
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { crc64 } from "../../src/core/crc64.js";
 import { NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_NEW } from "../../src/kv/notify.js";
 import { err, newDb, ok, r, recordEvents, START_MS, SYNTAX, type TestDb } from "./helpers.js";
@@ -125,6 +126,43 @@ describe("DUMP and RESTORE", () => {
     assert.equal(r(db, "exists", "d"), 0);
   });
 
+  it("reads Redis 6's streams, estimating their counters as Redis 7 does", () => {
+    // tests/unit/type/stream-cgroups.tcl, "Loading from legacy": XADD x 1-0 .. 6-0, XDEL
+    // 3-0, groups g1 and g2 at 0, g1 reads 4, XTRIM MAXLEN = 2; dumped by Redis 5.
+    const legacy = Buffer.from(
+      "0f011000000000000000010000000000000000c3404a405716570000002300020104010101846461" +
+        "746105000103010020010381610204200a0001400a0062600a0002400a0063600a4022018164200a" +
+        "4039200a0065600a0005400a0066200a00ff02060002026731050004000000000000000100000000" +
+        "000000003ef783437a01000001000000000000000200000000000000003ef783437a010000010000" +
+        "00000000000400000000000000003ef783437a01000001000000000000000500000000000000003e" +
+        "f783437a0100000101036331313ef783437a01000004000000000000000100000000000000000000" +
+        "00000000000200000000000000000000000000000004000000000000000000000000000000050000" +
+        "0000000000000267320000000009003d52ef6867521dfa",
+      "hex",
+    );
+    const db = newDb();
+    assert.deepEqual(r(db, "restore", "x", "0", legacy), ok);
+    assert.deepEqual(r(db, "xrange", "x", "-", "+"), [
+      ["5-0", ["data", "e"]],
+      ["6-0", ["data", "f"]],
+    ]);
+    const groups = r(db, "xinfo", "groups", "x") as unknown[][];
+    const field = (g: unknown[], name: string) => g[g.indexOf(name) + 1];
+    assert.deepEqual(
+      groups.map((g) => [
+        field(g, "name"),
+        field(g, "entries-read"),
+        field(g, "lag"),
+        field(g, "pending"),
+      ]),
+      [
+        ["g1", 1, 1, 4],
+        ["g2", 0, 2, 0],
+      ],
+    );
+    assert.equal(dump(db, "x")[0], 19, "dumped again as Redis 7 does");
+  });
+
   it("refuses a bad checksum or a newer version, and payloads it cannot read", () => {
     const db = newDb();
     r(db, "set", "s", "hello");
@@ -144,11 +182,12 @@ describe("DUMP and RESTORE", () => {
       ["a hash with a field twice", [4, 2, 1, 0x61, 1, 0x62, 1, 0x61, 1, 0x63]],
       ["a sorted set with a NaN score", [3, 1, 1, 0x61, 253]],
       ["a module value", [6, 0]],
-      ["Redis's stream encoding", [19, 0]],
+      ["a truncated stream", [19, 0]],
+      ["a stream whose node key is not an ID", [19, 1, 3, 1, 2, 3]],
       ["an unknown type", [0x42]],
       ["a bad LZF run", [0, 0xc3, 2, 5, 0x20, 0x00]],
       ["a listpack whose length lies", [16, 7, 9, 0, 0, 0, 0, 0, 0xff]],
-      ["a stream of Homeostat's that is not one", [0xf6, 3, 1, 2, 3]],
+      ["an unknown type byte", [0xf6, 3, 1, 2, 3]],
     ];
     for (const [what, bytes] of cannotRead) {
       assert.deepEqual(
@@ -218,5 +257,113 @@ describe("DUMP and RESTORE", () => {
       err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
     );
     assert.deepEqual([r(small, "exists", "l"), r(small, "exists", "s")], [0, 0]);
+  });
+
+  it("rebuilds random values of every type exactly (property)", () => {
+    const bytes = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a));
+    const value = fc.oneof(
+      fc.record({
+        type: fc.constant("string" as const),
+        items: fc.array(bytes, { minLength: 1, maxLength: 1 }),
+      }),
+      fc.record({
+        type: fc.constantFrom("list", "set", "hash", "zset", "stream"),
+        items: fc.array(bytes, { minLength: 1, maxLength: 300 }),
+      }),
+    );
+    fc.assert(
+      fc.property(value, ({ type, items }) => {
+        const db = newDb();
+        const write: Record<string, () => void> = {
+          string: () => r(db, "set", "k", items[0] as Buffer),
+          list: () => r(db, "rpush", "k", ...items),
+          set: () => r(db, "sadd", "k", ...items),
+          hash: () => r(db, "hset", "k", ...items.flatMap((b, i) => [b, String(i)])),
+          zset: () =>
+            r(
+              db,
+              "zadd",
+              "k",
+              ...items.flatMap((b, i) => [String(((i * 7919) % 101) / 4 - 10), b]),
+            ),
+          stream: () => {
+            for (const [i, b] of items.entries())
+              r(db, "xadd", "k", `${1 + i * 3}-${i % 4}`, b, String(i));
+            r(db, "xgroup", "create", "k", "g", "0");
+            r(db, "xreadgroup", "group", "g", "c", "count", "5", "streams", "k", ">");
+          },
+        };
+        (write[type] as () => void)();
+        const payload = dump(db, "k");
+        assert.deepEqual(r(db, "restore", "copy", "0", payload), ok);
+        assert.deepEqual(
+          db.store.get(Buffer.from("copy"))?.data,
+          db.store.get(Buffer.from("k"))?.data,
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("answers OK or an error for corrupted payloads, and stores only readable values (property)", () => {
+    const db = newDb();
+    r(db, "rpush", "list", "a", "bb", "123");
+    r(db, "sadd", "set", "x", "1");
+    r(db, "hset", "hash", "f", "v", "g", "w");
+    r(db, "zadd", "zset", "1", "a", "2.5", "b");
+    r(db, "xadd", "stream", "1-1", "f", "v");
+    r(db, "xadd", "stream", "2-1", "f", "w", "g", "x");
+    r(db, "xgroup", "create", "stream", "g", "0");
+    r(db, "xreadgroup", "group", "g", "c", "streams", "stream", ">");
+    const bodies = [
+      ...["list", "set", "hash", "zset", "stream"].map((k) => dump(db, k)),
+      ...Object.values(FROM_REDIS).map((hex) => Buffer.from(hex, "hex")),
+    ].map((p) => p.subarray(0, p.length - 10));
+    const readers: Record<string, string[]> = {
+      string: ["get"],
+      list: ["lrange", "0", "-1"],
+      set: ["smembers"],
+      hash: ["hgetall"],
+      zset: ["zrange", "0", "-1", "withscores"],
+      stream: ["xrange", "-", "+"],
+    };
+    const edit = fc.record({
+      body: fc.constantFrom(...bodies),
+      at: fc.nat(),
+      byte: fc.integer({ min: 0, max: 255 }),
+      how: fc.constantFrom("set", "insert", "delete", "cut"),
+    });
+    let stored = 0;
+    fc.assert(
+      fc.property(edit, ({ body, at, byte, how }) => {
+        const i = at % body.length;
+        const b = Buffer.from(body);
+        const changed =
+          how === "set"
+            ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i + 1)])
+            : how === "insert"
+              ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)])
+              : how === "delete"
+                ? Buffer.concat([b.subarray(0, i), b.subarray(i + 1)])
+                : b.subarray(0, i);
+        const reply = r(db, "restore", "fuzz", "0", withFooter(changed), "replace");
+        if (reply !== null && typeof reply === "object" && "error" in reply) {
+          assert.match(String(reply.error), /^ERR /);
+          return;
+        }
+        assert.deepEqual(reply, ok);
+        stored++;
+        const type = String((r(db, "type", "fuzz") as { status: string }).status);
+        const [command, ...rest] = readers[type] as string[];
+        const read = r(db, command as string, "fuzz", ...rest);
+        assert.ok(
+          !(read !== null && typeof read === "object" && "error" in read),
+          `${type}: ${JSON.stringify(read)}`,
+        );
+        assert.ok(dump(db, "fuzz").length > 10);
+      }),
+      { numRuns: 5000 },
+    );
+    assert.ok(stored > 0, "some edits still make a value");
   });
 });
