@@ -8,7 +8,7 @@ import { encodeBounded, hashPairs } from "./hashes.js";
 import { encodeList, listElements } from "./lists.js";
 import { NOTIFY_GENERIC, notifyIfNew, notifyKey } from "./notify.js";
 import { I64_MAX, parseI64 } from "./numbers.js";
-import { buildStreamData, type StreamId, type StreamParts, streamParts } from "./streams.js";
+import { buildStreamData, idKey, type StreamId, type StreamParts, streamParts } from "./streams.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 import { encodeZset, parseScore, zsetEntries } from "./zsets.js";
 
@@ -111,7 +111,7 @@ class RdbWriter {
   }
 
   rawId(id: StreamId): void {
-    this.chunks.push(idBytes(id));
+    this.chunks.push(idKey(id));
   }
 
   millis(ms: number): void {
@@ -186,14 +186,6 @@ export function dumpPayload(value: StoredValue): Buffer {
   return w.finish();
 }
 
-/** An ID as 16 bytes, big-endian: a stream node's key, a PEL's ID. */
-function idBytes(id: StreamId): Buffer {
-  const b = Buffer.allocUnsafe(16);
-  b.writeBigUInt64BE(id.ms, 0);
-  b.writeBigUInt64BE(id.seq, 8);
-  return b;
-}
-
 /** Entries per listpack node: Redis's stream-node-max-entries default. */
 const STREAM_NODE_ENTRIES = 100;
 /** Redis writes SCG_INVALID_ENTRIES_READ (-1) in a length field as this. */
@@ -223,7 +215,7 @@ function writeStream(w: RdbWriter, p: StreamParts & { added: bigint }): void {
         elements.push(n(e.parts.length / 2), ...e.parts, n(e.parts.length + 4));
       }
     }
-    w.string(idBytes(master));
+    w.string(idKey(master));
     w.string(listpack(elements));
   }
   w.bigLen(BigInt(p.entries.length));

@@ -134,8 +134,8 @@ class Entry {
   }
 }
 
-/** An ID as 16 big-endian bytes, the order IDs compare in. */
-function idKey(id: StreamId): Buffer {
+/** An ID as 16 big-endian bytes, the order IDs compare in (and Redis's raw stream IDs). */
+export function idKey(id: StreamId): Buffer {
   const b = Buffer.allocUnsafe(16);
   b.writeBigUInt64BE(id.ms, 0);
   b.writeBigUInt64BE(id.seq, 8);
