@@ -322,6 +322,8 @@ interface Decl {
   readonly args?: ArgSpec[];
   readonly deprecatedSince?: string;
   readonly replacedBy?: string;
+  /** Redis's doc_flags SYSCMD: a command servers send each other (RESTORE-ASKING). */
+  readonly syscmd?: boolean;
   readonly subcommands?: Record<string, Decl>;
   readonly getKeys?: (args: Args) => number[];
 }
@@ -371,6 +373,7 @@ function build(name: string, d: Decl, container?: string): CommandSpec {
     spec.deprecatedSince = d.deprecatedSince;
   }
   if (d.replacedBy !== undefined) spec.replacedBy = d.replacedBy;
+  if (d.syscmd === true) spec.docFlags = ["syscmd"];
   if (d.getKeys !== undefined) spec.getKeys = d.getKeys;
   if (d.subcommands !== undefined) {
     spec.subcommands = Object.entries(d.subcommands).map(([sub, sd]) => build(sub, sd, name));
@@ -2249,6 +2252,27 @@ const DECLS: Record<string, Decl> = {
     group: "generic",
     since: "2.6.0",
     summary: "Creates a key from a serialized value, as DUMP returns it.",
+    complexity:
+      "O(1) to create the key and O(N×M) to rebuild its value: N elements of M bytes; O(N×M×log(N)) for a sorted set.",
+    keySpecs: [keys("OW update", 1)],
+    args: [
+      key("key", 0),
+      int("ttl"),
+      str("serialized-value"),
+      token("replace", "REPLACE", { optional: true, since: "3.0.0" }),
+      token("absttl", "ABSTTL", { optional: true, since: "5.0.0" }),
+      int("seconds", { token: "IDLETIME", optional: true, since: "5.0.0" }),
+      int("frequency", { token: "FREQ", optional: true, since: "5.0.0" }),
+    ],
+  },
+  "restore-asking": {
+    arity: -4,
+    flags: "WRITE DENYOOM ASKING",
+    acl: "KEYSPACE DANGEROUS",
+    group: "server",
+    since: "3.0.0",
+    summary: "RESTORE as one server sends it to another (MIGRATE from a cluster node).",
+    syscmd: true,
     complexity:
       "O(1) to create the key and O(N×M) to rebuild its value: N elements of M bytes; O(N×M×log(N)) for a sorted set.",
     keySpecs: [keys("OW update", 1)],

@@ -712,6 +712,7 @@ function readStream(r: RdbReader, v2: boolean): StreamParts {
     for (let e = 0n; e < total; e++) {
       const flags = num(next());
       const id = { ms: ms + num(next()), seq: seq + num(next()) };
+      if (id.ms < 0n || id.ms > U64_MAX || id.seq < 0n || id.seq > U64_MAX) bad();
       const parts: Buffer[] = [];
       if ((flags & STREAM_ITEM_FLAG_SAMEFIELDS) !== 0n) {
         for (const f of masterFields) parts.push(f, next());
@@ -910,4 +911,7 @@ const restore: CommandHandler = (ctx, args: Args) => {
 export const DUMP_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["dump", dump],
   ["restore", restore],
+  // What a Redis Cluster node's MIGRATE sends: RESTORE, with the ASKING flag (here every
+  // node takes every key, so nothing to ask).
+  ["restore-asking", restore],
 ]);

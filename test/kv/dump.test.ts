@@ -226,6 +226,15 @@ describe("DUMP and RESTORE", () => {
     );
     assert.deepEqual(r(db, "restore", "n", "0", p, "idletime", "100"), ok);
     assert.deepEqual(r(db, "restore", "f", "0", p, "freq", "100"), ok);
+    assert.deepEqual(
+      r(db, "restore-asking", "a", "0", p),
+      ok,
+      "what a cluster node's MIGRATE sends",
+    );
+    assert.deepEqual(
+      r(db, "restore-asking", "a", "0", p),
+      err("BUSYKEY Target key name already exists."),
+    );
     // TTLs: relative to the command's time, absolute with ABSTTL, none with 0.
     assert.deepEqual(r(db, "restore", "t1", "5000", p), ok);
     assert.equal(r(db, "pttl", "t1"), 5000);

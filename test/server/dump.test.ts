@@ -10,13 +10,19 @@ import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
  * (encodings, errors) are checked in test/kv/dump.test.ts.
  */
 
-/** redis-server on a free port without persistence, or null where it is not installed. */
-async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | null> {
+/** Whether `bin` runs here (Debian's redis-server and redis-tools in CI). */
+function installed(bin: string): boolean {
   try {
-    execFileSync("redis-server", ["--version"], { stdio: "ignore" });
+    execFileSync(bin, ["--version"], { stdio: "ignore" });
+    return true;
   } catch {
-    return null;
+    return false;
   }
+}
+
+/** redis-server on a free port without persistence, or null where it is not installed. */
+async function startRedis(): Promise<{ proc: ChildProcess; client: Redis; port: number } | null> {
+  if (!installed("redis-server")) return null;
   const port = await unusedPort();
   const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
     stdio: "ignore",
@@ -32,7 +38,7 @@ async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | nul
       return false;
     }
   });
-  return { proc, client };
+  return { proc, client, port };
 }
 
 /** One key of each type, written the same way to `c`. */
@@ -132,5 +138,48 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       }
       assert.deepEqual(await read(r, "back:"), fromRedis);
     });
+
+    // On a cluster only: redis-cli asks the node for CLUSTER NODES first.
+    if (mode === "--cluster") {
+      it("takes a Redis's keys through redis-cli --cluster import", async (t) => {
+        if (redis === null || !installed("redis-cli")) {
+          t.skip("redis-server or redis-cli is not installed");
+          return;
+        }
+        const r = redis.client;
+        await r.flushall();
+        await fill(r);
+        const fromRedis = await read(r);
+        for (const key of KEYS) await client.del(key);
+        await r.set("str", "changed in Redis");
+        // MIGRATE on the source sends a RESTORE of each key to the node that owns its slot.
+        const run = (options: string[]) =>
+          execFileSync(
+            "redis-cli",
+            [
+              "--cluster",
+              "import",
+              `127.0.0.1:${suite.node.port}`,
+              "--cluster-from",
+              `127.0.0.1:${redis?.port ?? 0}`,
+              ...options,
+            ],
+            { encoding: "utf8", timeout: 60_000 },
+          );
+        const first = run(["--cluster-copy"]);
+        assert.match(first, /Importing 8 keys from DB 0/);
+        assert.equal(await client.get("str"), "changed in Redis");
+        await r.set("str", "x".repeat(300));
+        // Without --cluster-replace a key already here stops the import (BUSYKEY).
+        assert.throws(
+          () => run(["--cluster-copy"]),
+          (e: { stdout?: string }) =>
+            /BUSYKEY Target key name already exists/.test(String(e.stdout)),
+        );
+        run(["--cluster-copy", "--cluster-replace"]);
+        assert.deepEqual(await read(client), fromRedis);
+        assert.equal(await r.dbsize(), KEYS.length, "--cluster-copy leaves the source whole");
+      });
+    }
   });
 }
