@@ -2686,6 +2686,15 @@ const DECLS: Record<string, Decl> = {
         summary: "Returns the keys of a command, as the key specs and key finders find them.",
         complexity: "O(N) for N arguments of the command.",
       },
+      getkeysandflags: {
+        arity: -4,
+        flags: "LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "server",
+        since: "7.0.0",
+        summary: "Returns the keys of a command with how it uses each (RW, access...).",
+        complexity: "O(N) for N arguments of the command.",
+      },
       list: {
         arity: -2,
         flags: "LOADING STALE SENTINEL",
@@ -3661,6 +3670,91 @@ export function keyIndexes(spec: CommandSpec, argc: number): readonly number[] {
 export function keyIndexesOf(spec: CommandSpec, args: Args): readonly number[] {
   if (spec.getKeys !== undefined) return spec.getKeys(args);
   return countsKeys(spec) ? findKeyIndexes(spec, args.length, args) : keyIndexes(spec, args.length);
+}
+
+/** A key of a command and how the command uses it (COMMAND GETKEYSANDFLAGS). */
+export interface KeyWithFlags {
+  readonly index: number;
+  readonly flags: readonly KeySpecFlag[];
+}
+
+/**
+ * The keys of `args` with their flags, as Redis's getKeysFromCommandWithSpecs finds them:
+ * by the key specs when some spec names keys and none says its flags vary; else, or when
+ * a spec cannot be followed (an unknown search, an incomplete spec, a bad key count), by
+ * the command's own finder: SORT's and SORT_RO's keys, SET's key (RW with GET, OW
+ * without). Empty when no key is found.
+ */
+export function keysWithFlagsOf(spec: CommandSpec, args: Args): KeyWithFlags[] {
+  const keyed = spec.keySpecs.some((ks) => !ks.flags.includes("not_key"));
+  const variable = spec.keySpecs.some((ks) => ks.flags.includes("variable_flags"));
+  if (keyed && !variable) {
+    const found = keysBySpecs(spec, args);
+    if (found !== null) return found;
+  }
+  switch (spec.name) {
+    case "set": {
+      let get = false;
+      for (let i = 3; i < args.length; i++) if (args.is(i, "get")) get = true;
+      return [{ index: 1, flags: get ? ["RW", "access", "update"] : ["OW", "update"] }];
+    }
+    case "sort":
+      return sortKeys(args).map((index, k) => ({
+        index,
+        flags: k === 0 ? ["RO", "access"] : ["OW", "update"],
+      }));
+    case "sort_ro":
+      return [{ index: 1, flags: ["RO", "access"] }];
+    default:
+      return [];
+  }
+}
+
+/** Redis's getKeysUsingKeySpecs: the keys every spec finds, or null if one cannot be followed. */
+function keysBySpecs(spec: CommandSpec, args: Args): KeyWithFlags[] | null {
+  const argc = args.length;
+  const out: KeyWithFlags[] = [];
+  for (const ks of spec.keySpecs) {
+    if (ks.flags.includes("not_key")) continue;
+    const bs = ks.beginSearch;
+    let first = 0;
+    if (bs.type === "index") {
+      first = bs.index;
+    } else if (bs.type === "keyword") {
+      const start = bs.startFrom > 0 ? bs.startFrom : argc + bs.startFrom;
+      const end = bs.startFrom > 0 ? argc - 1 : 1;
+      for (let i = start; i !== end; i += start <= end ? 1 : -1) {
+        if (i >= argc || i < 1) break;
+        if (args.is(i, bs.keyword.toLowerCase())) {
+          first = i + 1;
+          break;
+        }
+      }
+      if (first === 0) continue;
+    } else {
+      return null;
+    }
+    const fk = ks.findKeys;
+    let last: number;
+    if (fk.type === "range") {
+      if (fk.lastKey >= 0) last = first + fk.lastKey;
+      else if (fk.limit === 0) last = argc + fk.lastKey;
+      else last = first + Math.trunc((argc - first) / fk.limit) + fk.lastKey;
+    } else if (fk.type === "keynum") {
+      if (first + fk.keyNumIdx >= argc) return null;
+      const count = keyCount(args, first + fk.keyNumIdx);
+      if (count === undefined || count < 0) return null;
+      first += fk.firstKey;
+      last = first + count - 1;
+    } else {
+      return null;
+    }
+    if (last >= argc || last < first || first >= argc) return null;
+    const step = fk.keyStep;
+    for (let i = first; i <= last; i += step) out.push({ index: i, flags: ks.flags });
+    if (ks.flags.includes("incomplete")) return null;
+  }
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   findCommandSpec,
   findKeysFields,
   keyIndexesOf,
+  keysWithFlagsOf,
   resolveCommand,
 } from "../kv/command-table.js";
 import { NOT_INTEGER, unknownSubcommand, wrongArity } from "../kv/errors.js";
@@ -432,8 +433,11 @@ function commandDocs(spec: CommandSpec): Reply {
   return R.map(fields);
 }
 
-/** COMMAND GETKEYS command [arg ...]: the keys of that command, as Redis finds them. */
-function getKeys(node: HomeostatNode, args: Args): Reply {
+/**
+ * COMMAND GETKEYS command [arg ...]: the keys of that command, as Redis finds them; with
+ * `withFlags` (GETKEYSANDFLAGS), each with how the command uses it.
+ */
+function getKeys(node: HomeostatNode, args: Args, withFlags: boolean): Reply {
   const parts: Buffer[] = [];
   for (let i = 2; i < args.length; i++) parts.push(args.buf(i));
   const inner = new ArrayArgs(parts);
@@ -441,13 +445,25 @@ function getKeys(node: HomeostatNode, args: Args): Reply {
   if (spec === undefined || node.specOf(spec.container ?? spec.name) === undefined) {
     return R.error("ERR Invalid command specified");
   }
-  if (spec.keySpecs.length === 0) return R.error("ERR The command has no key arguments");
+  // Redis's doesCommandHaveKeys: a key finder, or a spec that names keys (SPUBLISH's
+  // channel is a spec marked not_key).
+  const hasKeys =
+    spec.getKeys !== undefined || spec.keySpecs.some((ks) => !ks.flags.includes("not_key"));
+  if (!hasKeys) return R.error("ERR The command has no key arguments");
   if (!arityAccepts(spec.arity, inner.length)) {
     return R.error("ERR Invalid number of arguments specified for command");
   }
+  const keyOf = (i: number) => R.bulk(Buffer.from(inner.buf(i)));
+  if (withFlags) {
+    const found = keysWithFlagsOf(spec, inner);
+    if (found.length === 0) return R.error("ERR Invalid arguments specified for command");
+    return R.array(
+      found.map((k) => R.array([keyOf(k.index), R.array(k.flags.map((f) => R.simple(f)))])),
+    );
+  }
   const keys = keyIndexesOf(spec, inner);
   if (keys.length === 0) return R.error("ERR Invalid arguments specified for command");
-  return R.array(keys.map((i) => R.bulk(Buffer.from(inner.buf(i)))));
+  return R.array(keys.map(keyOf));
 }
 
 function command(node: HomeostatNode, _c: Client, args: Args): Reply {
@@ -461,7 +477,9 @@ function command(node: HomeostatNode, _c: Client, args: Args): Reply {
     case "count":
       return R.integer(specs.length);
     case "getkeys":
-      return getKeys(node, args);
+      return getKeys(node, args, false);
+    case "getkeysandflags":
+      return getKeys(node, args, true);
     case "list":
       if (args.length > 2) {
         if (args.length === 5 && args.is(2, "filterby") && args.is(3, "pattern")) {
@@ -516,6 +534,8 @@ const commandHelp = [
   "    Return documentation details about multiple commands.",
   "GETKEYS <full-command>",
   "    Return the keys from a full Redis command.",
+  "GETKEYSANDFLAGS <full-command>",
+  "    Return the keys and the access flags from a full Redis command.",
 ];
 
 function info(node: HomeostatNode, _c: Client, args: Args): Reply {

@@ -121,7 +121,14 @@ describe("command table", () => {
     ]);
     assert.deepEqual(
       spec("command").subcommands?.map((s) => s.name),
-      ["command|count", "command|info", "command|docs", "command|getkeys", "command|list"],
+      [
+        "command|count",
+        "command|info",
+        "command|docs",
+        "command|getkeys",
+        "command|getkeysandflags",
+        "command|list",
+      ],
     );
     assert.deepEqual(
       spec("config").subcommands?.map((s) => s.name),

@@ -242,6 +242,32 @@ describe("a node over real sockets", () => {
     );
     await assert.rejects(client.call("COMMAND", "GETKEYS", "PING", "x"), /has no key arguments/);
     await assert.rejects(
+      client.call("COMMAND", "GETKEYS", "SPUBLISH", "channel", "m"),
+      /has no key arguments/,
+    );
+    // GETKEYSANDFLAGS: each key with how the command uses it, as redis-server 7.0.15 answers.
+    const flagged = (...command: string[]) =>
+      client.call("COMMAND", "GETKEYSANDFLAGS", ...command) as Promise<[string, string[]][]>;
+    assert.deepEqual(await flagged("RENAME", "a", "b"), [
+      ["a", ["RW", "access", "delete"]],
+      ["b", ["OW", "update"]],
+    ]);
+    assert.deepEqual(await flagged("SET", "k", "v"), [["k", ["OW", "update"]]]);
+    assert.deepEqual(await flagged("SET", "k", "v", "GET"), [["k", ["RW", "access", "update"]]]);
+    assert.deepEqual(await flagged("SORT", "k", "BY", "w", "STORE", "d"), [
+      ["k", ["RO", "access"]],
+      ["d", ["OW", "update"]],
+    ]);
+    assert.deepEqual(await flagged("XREAD", "COUNT", "1", "STREAMS", "a", "b", "0", "0"), [
+      ["a", ["RO", "access"]],
+      ["b", ["RO", "access"]],
+    ]);
+    assert.deepEqual(await flagged("LMPOP", "2", "a", "b", "LEFT"), [
+      ["a", ["RW", "access", "delete"]],
+      ["b", ["RW", "access", "delete"]],
+    ]);
+    await assert.rejects(flagged("LMPOP", "0", "a", "LEFT"), /Invalid arguments specified/);
+    await assert.rejects(
       client.call("COMMAND", "GETKEYS", "GET", "a", "b"),
       /Invalid number of arguments/,
     );
