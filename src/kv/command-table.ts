@@ -573,6 +573,28 @@ const sortArgs = [
   token("sorting", "ALPHA", { optional: true }),
 ];
 
+/** RESTORE's declaration; RESTORE-ASKING's is the same but for its flags and docs. */
+const RESTORE: Decl = {
+  arity: -4,
+  flags: "WRITE DENYOOM",
+  acl: "KEYSPACE DANGEROUS",
+  group: "generic",
+  since: "2.6.0",
+  summary: "Creates a key from a serialized value, as DUMP returns it.",
+  complexity:
+    "O(1) to create the key and O(N×M) to rebuild its value: N elements of M bytes; O(N×M×log(N)) for a sorted set.",
+  keySpecs: [keys("OW update", 1)],
+  args: [
+    key("key", 0),
+    int("ttl"),
+    str("serialized-value"),
+    token("replace", "REPLACE", { optional: true, since: "3.0.0" }),
+    token("absttl", "ABSTTL", { optional: true, since: "5.0.0" }),
+    int("seconds", { token: "IDLETIME", optional: true, since: "5.0.0" }),
+    int("frequency", { token: "FREQ", optional: true, since: "5.0.0" }),
+  ],
+};
+
 const DECLS: Record<string, Decl> = {
   // --- strings -------------------------------------------------------------------------
   get: {
@@ -2245,46 +2267,14 @@ const DECLS: Record<string, Decl> = {
     keySpecs: [keys("RO access", 1)],
     args: [key("key", 0)],
   },
-  restore: {
-    arity: -4,
-    flags: "WRITE DENYOOM",
-    acl: "KEYSPACE DANGEROUS",
-    group: "generic",
-    since: "2.6.0",
-    summary: "Creates a key from a serialized value, as DUMP returns it.",
-    complexity:
-      "O(1) to create the key and O(N×M) to rebuild its value: N elements of M bytes; O(N×M×log(N)) for a sorted set.",
-    keySpecs: [keys("OW update", 1)],
-    args: [
-      key("key", 0),
-      int("ttl"),
-      str("serialized-value"),
-      token("replace", "REPLACE", { optional: true, since: "3.0.0" }),
-      token("absttl", "ABSTTL", { optional: true, since: "5.0.0" }),
-      int("seconds", { token: "IDLETIME", optional: true, since: "5.0.0" }),
-      int("frequency", { token: "FREQ", optional: true, since: "5.0.0" }),
-    ],
-  },
+  restore: RESTORE,
   "restore-asking": {
-    arity: -4,
+    ...RESTORE,
     flags: "WRITE DENYOOM ASKING",
-    acl: "KEYSPACE DANGEROUS",
     group: "server",
     since: "3.0.0",
     summary: "RESTORE as one server sends it to another (MIGRATE from a cluster node).",
     syscmd: true,
-    complexity:
-      "O(1) to create the key and O(N×M) to rebuild its value: N elements of M bytes; O(N×M×log(N)) for a sorted set.",
-    keySpecs: [keys("OW update", 1)],
-    args: [
-      key("key", 0),
-      int("ttl"),
-      str("serialized-value"),
-      token("replace", "REPLACE", { optional: true, since: "3.0.0" }),
-      token("absttl", "ABSTTL", { optional: true, since: "5.0.0" }),
-      int("seconds", { token: "IDLETIME", optional: true, since: "5.0.0" }),
-      int("frequency", { token: "FREQ", optional: true, since: "5.0.0" }),
-    ],
   },
   keys: {
     arity: 2,
