@@ -203,6 +203,18 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
           : "Homeostat takes no RDB snapshots: every write is durable when acknowledged",
     },
   ],
+  // RESTORE checks every payload whole (kv/dump.ts), as Redis does with "yes": reported so,
+  // and "yes" accepted; turning the check off is refused, as Redis's "no" would.
+  [
+    "sanitize-dump-payload",
+    {
+      get: () => "yes",
+      set: (_s, value) =>
+        value.toLowerCase() === "yes"
+          ? undefined
+          : "Homeostat checks every RESTORE payload whole: the setting stays yes",
+    },
+  ],
   ["databases", fixed("1")],
   ["maxmemory", fixed("0")],
   ["maxmemory-policy", fixed("noeviction")],

@@ -114,6 +114,16 @@ for (const mode of ["--standalone", "--cluster"] as const) {
         client.restore("bad", 0, Buffer.from("not a payload")),
         /DUMP payload version or checksum are wrong/,
       );
+      // Payloads are always checked whole, as Redis's sanitize-dump-payload yes does.
+      assert.deepEqual(await client.config("GET", "sanitize-dump-payload"), [
+        "sanitize-dump-payload",
+        "yes",
+      ]);
+      assert.equal(await client.config("SET", "sanitize-dump-payload", "yes"), "OK");
+      await assert.rejects(
+        client.config("SET", "sanitize-dump-payload", "no"),
+        /checks every RESTORE payload whole/,
+      );
     });
 
     it("restores what redis-server dumps, and redis-server what it dumps", async (t) => {
