@@ -275,46 +275,37 @@ class RdbReader {
     return this.take(1)[0] as number;
   }
 
-  /** A length, or with `encoded` an RDB_ENCVAL's encoding as -1 - encoding. */
-  private lenOrEncoding(): number {
+  /**
+   * A length field (rdbLoadLen: 6, 14, 32 or 64 bits), or for an RDB_ENCVAL string its
+   * encoding as -1 - encoding. A bigint: a 64-bit field holds a stream ID's part or a
+   * counter.
+   */
+  private field(): bigint {
     const first = this.byte();
     switch (first >> 6) {
       case 0:
-        return first & 0x3f;
+        return BigInt(first & 0x3f);
       case 1:
-        return ((first & 0x3f) << 8) | this.byte();
-      case 2: {
-        if (first === 0x80) return this.take(4).readUInt32BE(0);
-        if (first === 0x81) {
-          const n = this.take(8).readBigUInt64BE(0);
-          if (n > BigInt(this.buf.length)) bad();
-          return Number(n);
-        }
+        return BigInt(((first & 0x3f) << 8) | this.byte());
+      case 2:
+        if (first === 0x80) return BigInt(this.take(4).readUInt32BE(0));
+        if (first === 0x81) return this.take(8).readBigUInt64BE(0);
         return bad();
-      }
       default:
-        return -1 - (first & 0x3f);
+        return -1n - BigInt(first & 0x3f);
     }
   }
 
-  len(): number {
-    const n = this.lenOrEncoding();
-    if (n < 0) bad();
-    return n;
-  }
-
-  /** A length field that holds a 64-bit number (a stream ID's part, a counter). */
+  /** A length field holding a 64-bit number (a stream ID's part, a counter). */
   bigLen(): bigint {
-    const first = this.buf[this.at];
-    if (first === 0x81) {
-      this.at++;
-      return this.take(8).readBigUInt64BE(0);
-    }
-    if (first === 0x80) {
-      this.at++;
-      return BigInt(this.take(4).readUInt32BE(0));
-    }
-    return BigInt(this.len());
+    const n = this.field();
+    return n < 0n ? bad() : n;
+  }
+
+  /** A length field holding a length: at most 32 bits (Redis writes 64 only beyond). */
+  len(): number {
+    const n = this.bigLen();
+    return n > 0xffff_ffffn ? bad() : Number(n);
   }
 
   id(): StreamId {
@@ -340,9 +331,9 @@ class RdbReader {
   }
 
   string(): Buffer {
-    const n = this.lenOrEncoding();
-    if (n >= 0) return this.take(n);
-    switch (-1 - n) {
+    const n = this.field();
+    if (n >= 0n) return n > BigInt(this.buf.length) ? bad() : this.take(Number(n));
+    switch (Number(-1n - n)) {
       case RDB_ENC_INT8:
         return Buffer.from(String(this.take(1).readInt8(0)));
       case RDB_ENC_INT16:
@@ -376,6 +367,9 @@ class RdbReader {
 
 /** LZF (lzf_d.c): literal runs and back references; the output must be `length` bytes. */
 function lzfDecompress(input: Buffer, length: number): Buffer {
+  // A back reference of 3 bytes gives at most 264: a longer output is a bad length, and
+  // not allocated.
+  if (length > 88 * input.length) bad();
   const out = Buffer.allocUnsafe(length);
   let i = 0;
   let o = 0;

@@ -1808,46 +1808,6 @@ export const STREAM_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["xautoclaim", xautoclaim],
 ]);
 
-/**
- * Whether `data` is a stream value these commands can work on: it decodes, its nodes'
- * entries parse and each has field-value pairs, the IDs rise through the nodes up to the
- * stream's last ID, the length is the entries', and groups, consumers and pending entries
- * are in order. RESTORE (dump.ts) checks a stream it is given with this.
- */
-export function checkStreamData(data: Buffer): boolean {
-  let s: Stream;
-  try {
-    s = decode(data);
-    let count = 0;
-    let prev: Entry | null = null;
-    for (const node of s.nodes) {
-      for (const e of node.entries) {
-        const parts = u32be(e.buf, e.at + 16);
-        if (parts === 0 || parts % 2 !== 0) return false;
-        if (e.parts.length !== parts) return false;
-        if (prev !== null && prev.compareTo(idKey(e.id)) >= 0) return false;
-        prev = e;
-        count++;
-      }
-    }
-    if (count !== streamLength(data)) return false;
-    if (prev !== null && prev.compareTo(idKey(s.last)) > 0) return false;
-  } catch {
-    // Whatever a malformed value throws while it is read (DecodeError, RangeError).
-    return false;
-  }
-  const ascending = <T>(items: readonly T[], cmp: (a: T, b: T) => number) =>
-    items.every((x, i) => i === 0 || cmp(items[i - 1] as T, x) < 0);
-  return (
-    ascending(s.groups, (a, b) => Buffer.compare(a.name, b.name)) &&
-    s.groups.every(
-      (g) =>
-        ascending(g.consumers, (a, b) => Buffer.compare(a.name, b.name)) &&
-        ascending(g.pel, (a, b) => compareIds(a.id, b.id)),
-    )
-  );
-}
-
 /** A stream as RESTORE reads it in Redis's encoding (dump.ts), to build a value from. */
 export interface StreamParts {
   /** The live entries, in ID order. */
@@ -1868,29 +1828,35 @@ export interface StreamParts {
 
 /**
  * The value of a stream made of `p`, laid out in nodes as XADD would, or null if `p` is
- * not a stream these commands can work on (checkStreamData): IDs out of order, a group or
- * consumer twice...
+ * not a stream these commands can work on: an entry without field-value pairs, IDs not
+ * rising up to the last ID, a group, consumer or pending entry twice, a pending entry of
+ * no consumer.
  */
 export function buildStreamData(ctx: ExecContext, p: StreamParts): Buffer | null {
+  const rising = <T>(items: readonly T[], cmp: (a: T, b: T) => number) =>
+    items.every((x, i) => i === 0 || cmp(items[i - 1] as T, x) < 0);
+  const byName = (a: { name: Buffer }, b: { name: Buffer }) => Buffer.compare(a.name, b.name);
+  const ids = p.entries.map((e) => e.id);
+  if (!rising(ids, compareIds)) return null;
+  const lastEntry = ids[ids.length - 1];
+  if (lastEntry !== undefined && compareIds(lastEntry, p.last) > 0) return null;
+  if (p.entries.some((e) => e.parts.length === 0 || e.parts.length % 2 !== 0)) return null;
   const s = emptyStream();
   s.last = p.last;
   s.maxDeleted = p.maxDeleted;
   s.added = p.added ?? BigInt(p.entries.length);
   for (const e of p.entries) appendEntry(ctx, s, Entry.of(e.id, e.parts));
   for (const g of p.groups) {
-    const names = new Set(g.consumers.map((c) => c.name.toString("latin1")));
-    if (!g.pel.every((n) => names.has(n.consumer.toString("latin1")))) return null;
-    s.groups.push({
-      name: g.name,
-      last: g.last,
-      entriesRead: g.entriesRead ?? estimateReads(s, g.last),
-      consumers: [...g.consumers].sort((a, b) => Buffer.compare(a.name, b.name)),
-      pel: [...g.pel].sort((a, b) => compareIds(a.id, b.id)),
-    });
+    const consumers = [...g.consumers].sort(byName);
+    const pel = [...g.pel].sort((a, b) => compareIds(a.id, b.id));
+    const names = new Set(consumers.map((c) => c.name.toString("latin1")));
+    if (!rising(consumers, byName) || !rising(pel, (a, b) => compareIds(a.id, b.id))) return null;
+    if (!pel.every((n) => names.has(n.consumer.toString("latin1")))) return null;
+    const entriesRead = g.entriesRead ?? estimateReads(s, g.last);
+    s.groups.push({ name: g.name, last: g.last, entriesRead, consumers, pel });
   }
-  s.groups.sort((a, b) => Buffer.compare(a.name, b.name));
-  const data = encode(s);
-  return checkStreamData(data) ? data : null;
+  s.groups.sort(byName);
+  return rising(s.groups, byName) ? encode(s) : null;
 }
 
 /** The parts of a stream value (DUMP writes them in Redis's encoding: dump.ts). */

@@ -56,7 +56,6 @@ function skipsWrongType(name: string, error: string): boolean {
   return error.startsWith("WRONGTYPE") && name !== "blmove" && name !== "brpoplpush";
 }
 
-/** Whether the command may block: XREAD and XREADGROUP only with BLOCK. */
 /**
  * A blocked XREADGROUP whose stream or group went away (deleted, flushed, another type, the
  * group destroyed) is answered with an error, as Redis answers it, not kept blocked.
@@ -72,6 +71,7 @@ const groupDestroyed = R.error(
   "NOGROUP the consumer group this client was blocked on no longer exists",
 );
 
+/** Whether the command may block: XREAD and XREADGROUP only with BLOCK. */
 export function isBlockingCommand(name: string, args: Args): boolean {
   if (name === "xread" || name === "xreadgroup") {
     const parsed = parseXread(args, name === "xreadgroup");

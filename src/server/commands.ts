@@ -6,7 +6,6 @@ import {
   type CommandSpec,
   findCommandSpec,
   findKeysFields,
-  keyIndexesOf,
   keysWithFlagsOf,
   resolveCommand,
 } from "../kv/command-table.js";
@@ -453,17 +452,15 @@ function getKeys(node: HomeostatNode, args: Args, withFlags: boolean): Reply {
   if (!arityAccepts(spec.arity, inner.length)) {
     return R.error("ERR Invalid number of arguments specified for command");
   }
-  const keyOf = (i: number) => R.bulk(Buffer.from(inner.buf(i)));
-  if (withFlags) {
-    const found = keysWithFlagsOf(spec, inner);
-    if (found.length === 0) return R.error("ERR Invalid arguments specified for command");
-    return R.array(
-      found.map((k) => R.array([keyOf(k.index), R.array(k.flags.map((f) => R.simple(f)))])),
-    );
-  }
-  const keys = keyIndexesOf(spec, inner);
-  if (keys.length === 0) return R.error("ERR Invalid arguments specified for command");
-  return R.array(keys.map(keyOf));
+  // One finder for both, as Redis's getKeysSubcommandImpl.
+  const found = keysWithFlagsOf(spec, inner);
+  if (found.length === 0) return R.error("ERR Invalid arguments specified for command");
+  return R.array(
+    found.map((k) => {
+      const key = R.bulk(Buffer.from(inner.buf(k.index)));
+      return withFlags ? R.array([key, R.array(k.flags.map((f) => R.simple(f)))]) : key;
+    }),
+  );
 }
 
 function command(node: HomeostatNode, _c: Client, args: Args): Reply {

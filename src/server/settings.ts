@@ -147,6 +147,12 @@ function parseMemory(value: string): number | undefined {
 
 const fixed = (value: string): SettingSpec => ({ get: () => value });
 
+/** A setting that is always `value`: CONFIG SET takes what `accepts`, refusing the rest. */
+const only = (value: string, accepts: (v: string) => boolean, refusal: string): SettingSpec => ({
+  get: () => value,
+  set: (_s, v) => (accepts(v) ? undefined : refusal),
+});
+
 /** The settings table, by CONFIG name. Read-only entries report what this node does. */
 export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, SettingSpec>([
   ["port", { get: (s) => String(s.port) }],
@@ -195,25 +201,21 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   // No RDB snapshots: "" (what turns them off in Redis) is accepted, anything else refused.
   [
     "save",
-    {
-      get: () => "",
-      set: (_s, value) =>
-        value.trim() === ""
-          ? undefined
-          : "Homeostat takes no RDB snapshots: every write is durable when acknowledged",
-    },
+    only(
+      "",
+      (v) => v.trim() === "",
+      "Homeostat takes no RDB snapshots: every write is durable when acknowledged",
+    ),
   ],
   // RESTORE checks every payload whole (kv/dump.ts), as Redis does with "yes": reported so,
-  // and "yes" accepted; turning the check off is refused, as Redis's "no" would.
+  // and "yes" accepted; turning the check off is refused.
   [
     "sanitize-dump-payload",
-    {
-      get: () => "yes",
-      set: (_s, value) =>
-        value.toLowerCase() === "yes"
-          ? undefined
-          : "Homeostat checks every RESTORE payload whole: the setting stays yes",
-    },
+    only(
+      "yes",
+      (v) => v.toLowerCase() === "yes",
+      "Homeostat checks every RESTORE payload whole: the setting stays yes",
+    ),
   ],
   ["databases", fixed("1")],
   ["maxmemory", fixed("0")],
