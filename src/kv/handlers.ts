@@ -6,6 +6,7 @@ import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
 import { LIST_HANDLERS } from "./lists.js";
 import { SCAN_HANDLERS } from "./scan.js";
+import { SCRIPT_HANDLERS } from "./script.js";
 import { SET_HANDLERS } from "./sets.js";
 import { SORT_HANDLERS } from "./sort.js";
 import { STREAM_HANDLERS } from "./streams.js";
@@ -31,4 +32,5 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...SCAN_HANDLERS,
   ...EXPIRE_HANDLERS,
   ...DUMP_HANDLERS,
+  ...SCRIPT_HANDLERS,
 ]);

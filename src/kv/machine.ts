@@ -3,7 +3,7 @@ import { ByteReader, ByteWriter, DecodeError, pooledBytes } from "../core/bytes.
 import { type Random, SeededRandom } from "../core/random.js";
 import type { DecodeResult } from "../raft/codec.js";
 import type { Entry, NodeId, RaftState, ReadState, Snapshot } from "../raft/types.js";
-import { lowerWord } from "../resp/parser.js";
+import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { AppliedMark, ShardStore } from "../storage/shard-store.js";
@@ -24,8 +24,11 @@ import { isExpired } from "./db.js";
 import { unknownCommand, wrongArity } from "./errors.js";
 import { KV_HANDLERS } from "./handlers.js";
 import { NOTIFY_EXPIRED, type Notifier, notifyKey } from "./notify.js";
+import { NOT_FROM_SCRIPT } from "./script.js";
 import { decodeTransaction, fingerprint, sameFingerprint } from "./transaction.js";
 import type { ExecContext } from "./types.js";
+
+export { ArrayArgs };
 
 /**
  * One shard's Redis key space as a raft state machine. The raft host (cluster/multi-raft.ts)
@@ -246,43 +249,6 @@ export function copyArgs(args: Args): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < args.length; i++) out.push(Buffer.from(args.buf(i)));
   return out;
-}
-
-/**
- * `Args` over whole byte arrays (an entry's views, or a read's copies). A part that is a
- * Buffer (decodeLogCommand's views) is handed out as it is: apply asks for the key two or
- * three times per command, and a view per ask was a tenth of a node's allocations.
- */
-export class ArrayArgs implements Args {
-  constructor(private readonly parts: readonly Uint8Array[]) {}
-  get length(): number {
-    return this.parts.length;
-  }
-  buf(i: number): Buffer {
-    const p = this.parts[i];
-    assert(p !== undefined, `argument ${i} out of range`);
-    return toBuffer(p);
-  }
-  str(i: number): string {
-    return this.buf(i).toString("utf8");
-  }
-  lower(i: number): string {
-    const b = this.buf(i);
-    return lowerWord(b, 0, b.length);
-  }
-  is(i: number, word: string): boolean {
-    const p = this.parts[i];
-    if (p === undefined || p.length !== word.length) return false;
-    for (let j = 0; j < p.length; j++) {
-      const c = p[j] as number;
-      const lower = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
-      if (lower !== word.charCodeAt(j)) return false;
-    }
-    return true;
-  }
-  byteLength(i: number): number {
-    return this.parts[i]?.length ?? 0;
-  }
 }
 
 /** A Random seeded from an entry, made only if the command draws. */
@@ -615,6 +581,12 @@ export class ShardMachine implements ReplicatedMachine {
       random: this.entryRandom,
       maxBulkBytes: options.maxBulkBytes ?? defaultMaxBulkBytes,
       sharded: true,
+      // A script's commands run here, on this shard's keys only.
+      script: {
+        served: (key) => this.store.ownsSlot(this.store.slotOf(key)),
+        run: (name, args) =>
+          KV_HANDLERS.has(name) ? this.run(name, args) : R.error(NOT_FROM_SCRIPT),
+      },
     };
     this.store.markWith(() => this.mark());
   }

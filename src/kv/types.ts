@@ -31,6 +31,19 @@ export interface ExecContext {
   streamNode?: { readonly entries: number; readonly bytes: number };
   /** Keyspace notifications (notify.ts): undefined when none is to be sent. */
   notify?: Notifier | undefined;
+  /**
+   * How a Lua script (script.ts) runs the commands it calls: set by the host that runs
+   * scripts (a shard's machine, a standalone node). Undefined: EVAL refuses.
+   */
+  script?: ScriptHost;
+}
+
+/** The host's side of redis.call: script.ts has made Redis's checks on the command. */
+export interface ScriptHost {
+  /** Whether `key` may be touched here (a cluster shard: in one of its slots). */
+  served(key: Buffer): boolean;
+  /** Runs a key-space command (lower-case `name`, arity checked) and gives its reply. */
+  run(name: string, args: Args): Reply;
 }
 
 /**

@@ -97,10 +97,16 @@ export class ClusterRouter implements CommandRouter {
     // A container's (XGROUP's) flags and keys are its subcommand's.
     const own = runSpec(spec, args) ?? spec;
     const slot = commandSlot(own, args);
-    const write = own.flags.includes("write");
+    // A script may write (EVAL is not flagged write): it is one entry of its shard's log.
+    const write = own.flags.includes("write") || name === "eval";
     if (slot === null) {
       const copy = copyArgs(args, 0);
       switch (name) {
+        case "eval":
+        case "eval_ro":
+          // A script that names no key runs on slot 0's shard (Redis Cluster runs it on the
+          // node it is sent to); the keys it touches must be there.
+          return this.run(client, 0, args, write);
         case "dbsize":
         case "keys":
           return this.everyShard(client, name, this.ledShardIds(), copy, write);

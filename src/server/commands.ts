@@ -19,6 +19,7 @@ import type { Client } from "./client.js";
 import { infoText } from "./info.js";
 import type { HomeostatNode } from "./node.js";
 import type { SpaceName } from "./pubsub.js";
+import { SCRIPT_SERVER_HANDLERS } from "./scripts.js";
 import { SETTINGS } from "./settings.js";
 import * as T from "./transactions.js";
 
@@ -836,4 +837,5 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["watch", T.watch],
   ["unwatch", T.unwatch],
   ["cluster", cluster],
+  ...SCRIPT_SERVER_HANDLERS,
 ]);

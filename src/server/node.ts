@@ -8,6 +8,7 @@ import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { ArrayArgs, copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
+import { NOT_FROM_SCRIPT } from "../kv/script.js";
 import { lastIdOf, parseXread, type XreadArgs } from "../kv/streams.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
@@ -24,6 +25,7 @@ import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
 import { KeyspaceNotifier } from "./notifications.js";
 import { PubSub } from "./pubsub.js";
+import { ScriptCache } from "./scripts.js";
 import type { Settings } from "./settings.js";
 import { queue, queues, refusedInMulti } from "./transactions.js";
 
@@ -210,6 +212,8 @@ export class HomeostatNode {
   private readonly pushWriter = new ReplyWriter();
   /** SUBSCRIBE, PUBLISH...: see pubsub.ts. */
   readonly pubsub = new PubSub((client, reply) => this.deliver(client, reply));
+  /** The scripts this node knows by SHA1 (EVALSHA, SCRIPT LOAD). */
+  readonly scripts = new ScriptCache();
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
   readonly notifier: KeyspaceNotifier;
   private server: Server | null = null;
@@ -261,6 +265,16 @@ export class HomeostatNode {
       nowMs: this.startedAtMs,
       random: deps.random,
       maxBulkBytes: deps.settings.protoMaxBulkLen,
+      // A standalone node's scripts call commands on its own store; a cluster's run on
+      // the shards' machines, which set their own.
+      script: {
+        served: () => true,
+        run: (name, args) => {
+          const entry = this.commands.get(name);
+          if (entry?.kind !== "kv") return R.error(NOT_FROM_SCRIPT);
+          return this.runHere(entry, args);
+        },
+      },
     };
     this.notifier = new KeyspaceNotifier(this.settings, this.pubsub);
     this.blocking = new Blocking(
@@ -575,14 +589,7 @@ export class HomeostatNode {
     let reply: Reply | Promise<Reply>;
     try {
       if (entry.kind === "kv") {
-        const blocking = !client.forwarded && isBlockingCommand(name, args);
-        if (blocking && name === "xread") {
-          reply = this.blockingXread(client, entry, args);
-        } else {
-          const routed = this.router?.route(client, name, entry.spec, args) ?? null;
-          reply = routed ?? this.runHere(entry, args);
-          if (blocking) reply = this.blockIfNothing(client, name, args, reply);
-        }
+        reply = this.runKv(client, name, entry, args);
       } else {
         reply = entry.handler(this, client, args);
       }
@@ -594,6 +601,30 @@ export class HomeostatNode {
     stat.calls++;
     stat.usec += (performance.now() - startMs) * 1000;
     return reply;
+  }
+
+  /**
+   * Runs a key-space command whose checks were made (EVALSHA's script, as EVAL): on the
+   * shard that holds its keys, or on this node's store.
+   */
+  runKeyCommand(client: Client, name: string, args: Args): Reply | Promise<Reply> {
+    const entry = this.commands.get(name);
+    if (entry?.kind !== "kv") return unknownCommand(args);
+    return this.runKv(client, name, entry, args);
+  }
+
+  private runKv(
+    client: Client,
+    name: string,
+    entry: Entry & { kind: "kv" },
+    args: Args,
+  ): Reply | Promise<Reply> {
+    if (name === "eval" || name === "eval_ro") this.scripts.remember(args.buf(1));
+    const blocking = !client.forwarded && isBlockingCommand(name, args);
+    if (blocking && name === "xread") return this.blockingXread(client, entry, args);
+    const routed = this.router?.route(client, name, entry.spec, args) ?? null;
+    const reply = routed ?? this.runHere(entry, args);
+    return blocking ? this.blockIfNothing(client, name, args, reply) : reply;
   }
 
   /** Why a known command may not run now (arity, authentication, RESP2 subscribed), or null. */

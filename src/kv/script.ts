@@ -1,0 +1,759 @@
+import { createHash } from "node:crypto";
+import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "fengari";
+import { ArrayArgs } from "../resp/args.js";
+import { formatDouble } from "../resp/encoder.js";
+import type { Args, Reply } from "../resp/types.js";
+import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
+import { parseI64 } from "./numbers.js";
+import type { CommandHandler, ExecContext } from "./types.js";
+
+/**
+ * Lua scripts (EVAL, EVAL_RO), with Redis 7.0's API inside them: KEYS and ARGV, redis.call
+ * and redis.pcall, redis.error_reply, redis.status_reply, redis.sha1hex, redis.log,
+ * redis.setresp, and Redis's conversions between Lua values and replies.
+ *
+ * A script runs as one command: in a cluster it is one raft entry and every replica runs
+ * it, so it must come out the same everywhere. It does: the Lua interpreter (fengari, Lua
+ * 5.3 in JavaScript) gets only the base, table, string and math libraries, math.random
+ * draws from the command's seeded Random, there is no clock, file or OS access, and a
+ * script is stopped after a fixed number of Lua instructions (scriptInstructionsMax), the
+ * same on every replica, where Redis stops a script on a timer (a timer would stop it at
+ * different points on different replicas). Each run gets a fresh interpreter, so nothing
+ * a script leaves behind reaches the next one.
+ */
+
+/**
+ * The most Lua instructions a script may run (about a second of this interpreter): past
+ * it the script ends with an error. A bound in instructions, not time, so that every
+ * replica stops it at the same point.
+ */
+export const scriptInstructionsMax = 20_000_000;
+
+/** How often (in instructions) the count is checked. */
+const hookEvery = 10_000;
+
+/** The SHA1 a script is known by (EVALSHA, SCRIPT EXISTS): lower-case hex. */
+export function scriptSha(body: Uint8Array): string {
+  return createHash("sha1").update(body).digest("hex");
+}
+
+/** Flags a script's shebang line (`#!lua flags=no-writes,...`) may declare. */
+const shebangFlags = new Set([
+  "no-writes",
+  "allow-oom",
+  "allow-stale",
+  "no-cluster",
+  "allow-cross-slot-keys",
+]);
+
+interface Parsed {
+  /** The code Lua compiles: the body with a shebang line blanked (line numbers kept). */
+  readonly code: Uint8Array;
+  /** Declared flags, or null without a shebang (an old-style script). */
+  readonly flags: ReadonlySet<string> | null;
+}
+
+/** The body split into its shebang flags and its code, or the error Redis gives. */
+function parseBody(body: Uint8Array): Parsed | string {
+  if (body.length < 2 || body[0] !== 0x23 || body[1] !== 0x21) return { code: body, flags: null };
+  let end = body.indexOf(0x0a);
+  if (end < 0) end = body.length;
+  const words = Buffer.from(body.subarray(2, end))
+    .toString("latin1")
+    .split(" ")
+    .filter((w) => w !== "");
+  const engine = words[0] ?? "";
+  if (engine !== "lua") return `ERR Unexpected engine in script shebang: ${engine}`;
+  const flags = new Set<string>();
+  for (const w of words.slice(1)) {
+    if (!w.startsWith("flags=")) return `ERR Unknown lua shebang option: ${w}`;
+    for (const f of w.slice(6).split(",")) {
+      if (f === "") continue;
+      if (!shebangFlags.has(f)) return `ERR Unexpected flag in script shebang: ${f}`;
+      flags.add(f);
+    }
+  }
+  return { code: body.subarray(end), flags };
+}
+
+/**
+ * Null if `body` compiles, else the error EVAL and SCRIPT LOAD answer
+ * ("ERR Error compiling script (new function): user_script:1: ...").
+ */
+export function compileError(body: Uint8Array): string | null {
+  const parsed = parseBody(body);
+  if (typeof parsed === "string") return parsed;
+  const L = lauxlib.luaL_newstate();
+  return load(L, parsed.code);
+}
+
+function load(L: LuaState, code: Uint8Array): string | null {
+  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) === lua.LUA_OK) {
+    return null;
+  }
+  return `ERR Error compiling script (new function): ${luaString(L, -1)}`;
+}
+
+const USER_SCRIPT = to_luastring("@user_script");
+const TEXT_ONLY = to_luastring("t");
+const ERR = to_luastring("err");
+const OK = to_luastring("ok");
+const SOURCE = to_luastring("source");
+const LINE = to_luastring("line");
+const DOUBLE = to_luastring("double");
+const MAP = to_luastring("map");
+const SET = to_luastring("set");
+
+/** What a script runs with besides its body. */
+export interface ScriptRun {
+  readonly body: Uint8Array;
+  readonly keys: readonly Buffer[];
+  readonly argv: readonly Buffer[];
+  /** EVAL_RO / EVALSHA_RO: commands that write are refused. */
+  readonly readOnly: boolean;
+}
+
+/** Per-run state the Lua-facing functions share. */
+interface RunState {
+  readonly ctx: ExecContext;
+  readonly readOnly: boolean;
+  readonly sha: string;
+  resp: 2 | 3;
+  instructions: number;
+  stopped: boolean;
+}
+
+/**
+ * Runs a script to its reply. Every command it calls goes through `ctx.script` (the
+ * host's dispatcher), which must be set.
+ */
+export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
+  const parsed = parseBody(run.body);
+  if (typeof parsed === "string") return { kind: "error", value: parsed };
+  const flags = parsed.flags;
+  if (run.readOnly && flags !== null && !flags.has("no-writes")) {
+    return err("ERR Can not execute a script with write flag using *_ro command.");
+  }
+  if (ctx.sharded === true && flags?.has("no-cluster")) {
+    return err("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+  }
+  const state: RunState = {
+    ctx,
+    readOnly: run.readOnly || (flags?.has("no-writes") ?? false),
+    sha: scriptSha(run.body),
+    resp: 2,
+    instructions: 0,
+    stopped: false,
+  };
+  const L = lauxlib.luaL_newstate();
+  openLibraries(L, state);
+  pushArray(L, run.keys);
+  lua.lua_setglobal(L, to_luastring("KEYS"));
+  pushArray(L, run.argv);
+  lua.lua_setglobal(L, to_luastring("ARGV"));
+  protectGlobals(L);
+  lua.lua_sethook(L, (l) => countInstructions(l, state), lua.LUA_MASKCOUNT, hookEvery);
+
+  lua.lua_pushjsfunction(L, errorHandler);
+  const compiled = load(L, parsed.code);
+  if (compiled !== null) return err(compiled);
+  const status = lua.lua_pcall(L, 0, 1, -2);
+  if (status !== lua.LUA_OK) return runError(L, state);
+  return toReply(L, -1, state.resp);
+}
+
+function err(value: string): Reply {
+  return { kind: "error", value };
+}
+
+/** The hook: counts instructions and stops the script past the bound, for good. */
+function countInstructions(L: LuaState, state: RunState): void {
+  state.instructions += hookEvery;
+  if (state.instructions <= scriptInstructionsMax && !state.stopped) return;
+  // Once stopped, every instruction raises again, so a pcall in the script cannot go on.
+  if (!state.stopped) {
+    state.stopped = true;
+    lua.lua_sethook(L, (l) => countInstructions(l, state), lua.LUA_MASKCOUNT, 1);
+  }
+  lauxlib.luaL_error(
+    L,
+    to_luastring(
+      `Script exceeded the limit of ${scriptInstructionsMax} Lua instructions ` +
+        "(a script runs on every replica and must finish)",
+    ),
+  );
+}
+
+/**
+ * The message handler of the script's pcall, as Redis's __redis__err__handler: an error
+ * becomes a table {err=..., source=..., line=...} naming where in the script it was raised.
+ */
+function errorHandler(L: LuaState): number {
+  if (lua.lua_type(L, 1) !== lua.LUA_TTABLE) {
+    const msg = lua.lua_type(L, 1) === lua.LUA_TSTRING ? luaString(L, 1) : "execution failure";
+    lua.lua_settop(L, 0);
+    lua.lua_createtable(L, 0, 3);
+    setField(L, ERR, `ERR ${msg}`);
+  }
+  // The innermost frame of the script's own code: below it are this handler and the
+  // library or redis.* function (JavaScript) that raised, if any.
+  const ar = {} as LuaDebug;
+  for (let level = 0; level < 8 && lua.lua_getstack(L, level, ar) !== 0; level++) {
+    lua.lua_getinfo(L, to_luastring("Sl"), ar);
+    if (ar.source === null || ar.source[0] !== 0x40 /* "@" */) continue;
+    lua.lua_pushstring(L, ar.source);
+    lua.lua_setfield(L, 1, SOURCE);
+    lua.lua_pushinteger(L, ar.currentline);
+    lua.lua_setfield(L, 1, LINE);
+    break;
+  }
+  lua.lua_settop(L, 1);
+  return 1;
+}
+
+/** The reply to a script that raised: Redis's "<error> script: <sha>, on @user_script:<line>." */
+function runError(L: LuaState, state: RunState): Reply {
+  if (lua.lua_type(L, -1) !== lua.LUA_TTABLE) {
+    const msg = lua.lua_type(L, -1) === lua.LUA_TSTRING ? luaString(L, -1) : "execution failure";
+    return err(`ERR Error running script ${state.sha}, ${msg.slice(0, 100)}`);
+  }
+  const message = fieldString(L, -1, ERR) ?? "ERR unknown error";
+  const source = fieldString(L, -1, SOURCE);
+  lua.lua_getfield(L, -1, LINE);
+  const line = lua.lua_type(L, -1) === lua.LUA_TNUMBER ? lua.lua_tointeger(L, -1) : null;
+  lua.lua_pop(L, 1);
+  const where =
+    source !== null && line !== null ? ` script: ${state.sha}, on ${source}:${line}.` : "";
+  return err(`${errorCode(message)}${where}`);
+}
+
+/** An error message with its code: "ERR" prefixed to one that has none (Redis's rule). */
+function errorCode(message: string): string {
+  const trimmed = message.replace(/[\r\n]+$/, "").replace(/[\r\n]/g, " ");
+  if (trimmed.startsWith("-")) {
+    const space = trimmed.indexOf(" ");
+    return space < 0 ? `ERR ${trimmed.slice(1)}` : trimmed.slice(1);
+  }
+  return trimmed;
+}
+
+// ---- the interpreter's libraries -------------------------------------------------------
+
+function openLibraries(L: LuaState, state: RunState): void {
+  const libs: [string, (l: LuaState) => number][] = [
+    ["_G", lualib.luaopen_base],
+    ["table", lualib.luaopen_table],
+    ["string", lualib.luaopen_string],
+    ["math", lualib.luaopen_math],
+  ];
+  for (const [name, open] of libs) {
+    lauxlib.luaL_requiref(L, to_luastring(name), open, true);
+    lua.lua_pop(L, 1);
+  }
+  // What could read files, load bytecode or print: not in a script.
+  for (const name of ["dofile", "loadfile", "load", "print"]) {
+    lua.lua_pushnil(L);
+    lua.lua_setglobal(L, to_luastring(name));
+  }
+  // Lua 5.1's global unpack, which Redis's scripts use.
+  lua.lua_getglobal(L, to_luastring("table"));
+  lua.lua_getfield(L, -1, to_luastring("unpack"));
+  lua.lua_setglobal(L, to_luastring("unpack"));
+  lua.lua_pop(L, 1);
+  // math.random from the command's Random: the same numbers on every replica.
+  lua.lua_getglobal(L, to_luastring("math"));
+  lua.lua_pushjsfunction(L, (l) => mathRandom(l, state));
+  lua.lua_setfield(L, -2, to_luastring("random"));
+  lua.lua_pushjsfunction(L, () => 0);
+  lua.lua_setfield(L, -2, to_luastring("randomseed"));
+  lua.lua_pop(L, 1);
+  openRedis(L, state);
+}
+
+/** math.random() in [0, 1), math.random(m) in [1, m], math.random(m, n) in [m, n]. */
+function mathRandom(L: LuaState, state: RunState): number {
+  const r = state.ctx.random.int(0x80000000) / 0x80000000;
+  const n = lua.lua_gettop(L);
+  if (n === 0) {
+    lua.lua_pushnumber(L, r);
+    return 1;
+  }
+  const lo = n === 1 ? 1 : lauxlib.luaL_checkinteger(L, 1);
+  const hi = lauxlib.luaL_checkinteger(L, n === 1 ? 1 : 2);
+  if (n > 2) return lauxlib.luaL_error(L, to_luastring("wrong number of arguments"));
+  if (lo > hi) return lauxlib.luaL_error(L, to_luastring("interval is empty"));
+  lua.lua_pushinteger(L, lo + Math.floor(r * (hi - lo + 1)));
+  return 1;
+}
+
+function openRedis(L: LuaState, state: RunState): void {
+  lua.lua_createtable(L, 0, 24);
+  const fn = (name: string, f: (l: LuaState) => number) => {
+    lua.lua_pushjsfunction(L, f);
+    lua.lua_setfield(L, -2, to_luastring(name));
+  };
+  fn("call", (l) => redisCall(l, state, true));
+  fn("pcall", (l) => redisCall(l, state, false));
+  fn("error_reply", (l) => replyTable(l, ERR, true));
+  fn("status_reply", (l) => replyTable(l, OK, false));
+  fn("sha1hex", sha1hex);
+  fn("log", redisLog);
+  fn("setresp", (l) => setResp(l, state));
+  fn("set_repl", setRepl);
+  fn("replicate_commands", (l) => {
+    lua.lua_pushboolean(l, true);
+    return 1;
+  });
+  fn("breakpoint", (l) => {
+    lua.lua_pushboolean(l, false);
+    return 1;
+  });
+  fn("debug", () => 0);
+  const constants: [string, number][] = [
+    ["LOG_DEBUG", 0],
+    ["LOG_VERBOSE", 1],
+    ["LOG_NOTICE", 2],
+    ["LOG_WARNING", 3],
+    ["REPL_NONE", 0],
+    ["REPL_AOF", 1],
+    ["REPL_SLAVE", 2],
+    ["REPL_REPLICA", 2],
+    ["REPL_ALL", 3],
+    ["REDIS_VERSION_NUM", 0x07000f],
+  ];
+  for (const [name, value] of constants) {
+    lua.lua_pushinteger(L, value);
+    lua.lua_setfield(L, -2, to_luastring(name));
+  }
+  lua.lua_pushstring(L, to_luastring("7.0.15"));
+  lua.lua_setfield(L, -2, to_luastring("REDIS_VERSION"));
+  lua.lua_setglobal(L, to_luastring("redis"));
+}
+
+/**
+ * The global table refuses new globals and answers an error for unknown ones, as Redis 7's
+ * does, so a typo is an error and not a silent nil.
+ */
+function protectGlobals(L: LuaState): void {
+  lua.lua_pushglobaltable(L);
+  lua.lua_createtable(L, 0, 2);
+  lua.lua_pushjsfunction(L, (l) =>
+    lauxlib.luaL_error(
+      l,
+      to_luastring(`Script attempted to access nonexistent global variable '${luaString(l, 2)}'`),
+    ),
+  );
+  lua.lua_setfield(L, -2, to_luastring("__index"));
+  lua.lua_pushjsfunction(L, (l) =>
+    lauxlib.luaL_error(l, to_luastring("Attempt to modify a readonly table")),
+  );
+  lua.lua_setfield(L, -2, to_luastring("__newindex"));
+  lua.lua_setmetatable(L, -2);
+  lua.lua_pop(L, 1);
+}
+
+// ---- redis.* ---------------------------------------------------------------------------
+
+/**
+ * redis.call (raise true) and redis.pcall: runs a command through the host, its reply
+ * converted to Lua. An error reply raises (call) or is returned as {err=...} (pcall).
+ */
+function redisCall(L: LuaState, state: RunState, raise: boolean): number {
+  const n = lua.lua_gettop(L);
+  const fail = (message: string): number => {
+    lua.lua_settop(L, 0);
+    lua.lua_createtable(L, 0, 1);
+    setField(L, ERR, message);
+    return raise ? lua.lua_error(L) : 1;
+  };
+  if (n === 0) return fail("ERR Please specify at least one argument for this redis lib call");
+  const parts: Buffer[] = [];
+  for (let i = 1; i <= n; i++) {
+    const t = lua.lua_type(L, i);
+    if (t === lua.LUA_TNUMBER) {
+      parts.push(Buffer.from(formatG17(lua.lua_tonumber(L, i))));
+    } else if (t === lua.LUA_TSTRING) {
+      parts.push(Buffer.from(lua.lua_tolstring(L, i) as Uint8Array));
+    } else {
+      return fail("ERR Lua redis lib command arguments must be strings or integers");
+    }
+  }
+  const reply = callCommand(state, parts);
+  lua.lua_settop(L, 0);
+  if (reply.kind === "error") return fail(errorCode(reply.value));
+  pushReply(L, reply, state.resp);
+  return 1;
+}
+
+/** The checks Redis makes on a command from a script, then the host runs it. */
+function callCommand(state: RunState, parts: Buffer[]): Reply {
+  const host = state.ctx.script;
+  if (host === undefined) return err("ERR scripts are not available here");
+  const args = new ArrayArgs(parts);
+  const name = args.lower(0);
+  const top = COMMAND_SPECS.get(name);
+  const spec = runSpec(top, args);
+  if (top === undefined || spec === undefined) {
+    return err("ERR Unknown Redis command called from script");
+  }
+  if (!arityAccepts(spec.arity, args.length)) {
+    return err("ERR Wrong number of args calling Redis command from script");
+  }
+  if (spec.flags.includes("noscript") || top.flags.includes("noscript")) {
+    return err("ERR This Redis command is not allowed from script");
+  }
+  if (
+    state.readOnly &&
+    (spec.flags.includes("write") || spec.hiddenFlags.includes("may_replicate"))
+  ) {
+    return err("ERR Write commands are not allowed from read-only scripts.");
+  }
+  for (const i of keyIndexesOf(spec, args)) {
+    if (!host.served(args.buf(i))) {
+      return err("ERR Script attempted to access a non local key in a cluster node");
+    }
+  }
+  switch (name) {
+    case "ping":
+      return args.length === 1 ? { kind: "simple", value: "PONG" } : bulk(args.buf(1));
+    case "echo":
+      return bulk(args.buf(1));
+    case "time": {
+      // The command's time, the same on every replica (Redis reads its clock here).
+      const ms = state.ctx.nowMs;
+      return {
+        kind: "array",
+        value: [
+          bulk(Buffer.from(String(Math.floor(ms / 1000)))),
+          bulk(Buffer.from(String((ms % 1000) * 1000))),
+        ],
+      };
+    }
+  }
+  return host.run(name, args);
+}
+
+/** What a script's host answers for a command it does not run (not a key-space one). */
+export const NOT_FROM_SCRIPT = "ERR This Redis command is not allowed from script";
+
+function bulk(b: Buffer): Reply {
+  return { kind: "bulk", value: Buffer.from(b) };
+}
+
+/** redis.error_reply(msg) and redis.status_reply(msg): {err=msg} and {ok=msg}. */
+function replyTable(L: LuaState, field: Uint8Array, isError: boolean): number {
+  if (lua.lua_gettop(L) !== 1 || lua.lua_type(L, 1) !== lua.LUA_TSTRING) {
+    return lauxlib.luaL_error(L, to_luastring("wrong number or type of arguments"));
+  }
+  let msg = luaString(L, 1);
+  // error_reply: a message without a code gets "ERR"; a leading '-' is dropped (Redis 7).
+  if (isError) msg = msg.startsWith("-") ? msg.slice(1) : msg;
+  lua.lua_settop(L, 0);
+  lua.lua_createtable(L, 0, 1);
+  setField(L, field, msg);
+  return 1;
+}
+
+function sha1hex(L: LuaState): number {
+  if (lua.lua_gettop(L) !== 1)
+    return lauxlib.luaL_error(L, to_luastring("wrong number of arguments"));
+  const s = lua.lua_tolstring(L, 1) ?? new Uint8Array(0);
+  lua.lua_pushstring(L, to_luastring(scriptSha(s)));
+  return 1;
+}
+
+/** redis.log(level, ...): checked as Redis does; the message goes nowhere (replicas alike). */
+function redisLog(L: LuaState): number {
+  if (lua.lua_gettop(L) < 2) {
+    return lauxlib.luaL_error(L, to_luastring("redis.log() requires two arguments or more."));
+  }
+  if (lua.lua_type(L, 1) !== lua.LUA_TNUMBER) {
+    return lauxlib.luaL_error(L, to_luastring("First argument must be a number (log level)."));
+  }
+  const level = lua.lua_tonumber(L, 1);
+  if (level < 0 || level > 3) return lauxlib.luaL_error(L, to_luastring("Invalid debug level."));
+  return 0;
+}
+
+function setResp(L: LuaState, state: RunState): number {
+  if (lua.lua_gettop(L) !== 1) {
+    return lauxlib.luaL_error(L, to_luastring("redis.setresp() requires one argument."));
+  }
+  const v = lua.lua_tonumber(L, 1);
+  if (v !== 2 && v !== 3)
+    return lauxlib.luaL_error(L, to_luastring("RESP version must be 2 or 3."));
+  state.resp = v;
+  return 0;
+}
+
+function setRepl(L: LuaState): number {
+  if (lua.lua_gettop(L) !== 2) {
+    return lauxlib.luaL_error(L, to_luastring("redis.set_repl() requires two arguments."));
+  }
+  const v = lua.lua_tonumber(L, 1);
+  if (!Number.isInteger(v) || v < 0 || v > 3) {
+    return lauxlib.luaL_error(
+      L,
+      to_luastring("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."),
+    );
+  }
+  return 0;
+}
+
+// ---- conversions -----------------------------------------------------------------------
+
+/** A reply as a Lua value, as Redis converts RESP2 (or RESP3 after redis.setresp(3)). */
+function pushReply(L: LuaState, r: Reply, resp: 2 | 3): void {
+  if (!lua.lua_checkstack(L, 4)) lauxlib.luaL_error(L, to_luastring("reached lua stack limit"));
+  switch (r.kind) {
+    case "simple":
+      lua.lua_createtable(L, 0, 1);
+      setField(L, OK, r.value);
+      return;
+    case "error":
+      lua.lua_createtable(L, 0, 1);
+      setField(L, ERR, errorCode(r.value));
+      return;
+    case "integer":
+      lua.lua_pushinteger(L, Number(r.value));
+      return;
+    case "bulk":
+      lua.lua_pushstring(L, typeof r.value === "string" ? Buffer.from(r.value) : r.value);
+      return;
+    case "verbatim":
+      lua.lua_pushstring(L, Buffer.from(r.value));
+      return;
+    case "null":
+    case "nullArray":
+      if (resp === 3) lua.lua_pushnil(L);
+      else lua.lua_pushboolean(L, false);
+      return;
+    case "boolean":
+      if (resp === 3) lua.lua_pushboolean(L, r.value);
+      else if (r.value) lua.lua_pushinteger(L, 1);
+      else lua.lua_pushboolean(L, false);
+      return;
+    case "double":
+      if (resp === 3) {
+        lua.lua_createtable(L, 0, 1);
+        lua.lua_pushnumber(L, r.value);
+        lua.lua_setfield(L, -2, DOUBLE);
+      } else {
+        lua.lua_pushstring(L, Buffer.from(formatDouble(r.value)));
+      }
+      return;
+    case "array": {
+      if (resp === 2 || !r.pairs) {
+        pushList(L, r.value, resp);
+        return;
+      }
+      const pairs: Reply[] = [];
+      for (let i = 0; i + 1 < r.value.length; i += 2) {
+        pairs.push({ kind: "array", value: [r.value[i] as Reply, r.value[i + 1] as Reply] });
+      }
+      pushList(L, pairs, resp);
+      return;
+    }
+    case "set":
+      if (resp === 2) {
+        pushList(L, r.value, resp);
+        return;
+      }
+      lua.lua_createtable(L, 0, 1);
+      lua.lua_createtable(L, 0, r.value.length);
+      for (const m of r.value) {
+        pushReply(L, m, resp);
+        lua.lua_pushboolean(L, true);
+        lua.lua_rawset(L, -3);
+      }
+      lua.lua_setfield(L, -2, SET);
+      return;
+    case "map":
+      if (resp === 2) {
+        const flat: Reply[] = [];
+        for (const [k, v] of r.value) {
+          if (r.nested) flat.push({ kind: "array", value: [k, v] });
+          else flat.push(k, v);
+        }
+        pushList(L, flat, resp);
+        return;
+      }
+      lua.lua_createtable(L, 0, 1);
+      lua.lua_createtable(L, 0, r.value.length);
+      for (const [k, v] of r.value) {
+        pushReply(L, k, resp);
+        pushReply(L, v, resp);
+        lua.lua_rawset(L, -3);
+      }
+      lua.lua_setfield(L, -2, MAP);
+      return;
+  }
+}
+
+function pushList(L: LuaState, items: readonly Reply[], resp: 2 | 3): void {
+  lua.lua_createtable(L, items.length, 0);
+  for (let i = 0; i < items.length; i++) {
+    pushReply(L, items[i] as Reply, resp);
+    lua.lua_rawseti(L, -2, i + 1);
+  }
+}
+
+function pushArray(L: LuaState, items: readonly Buffer[]): void {
+  lua.lua_createtable(L, items.length, 0);
+  for (let i = 0; i < items.length; i++) {
+    lua.lua_pushstring(L, items[i] as Buffer);
+    lua.lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/** The Lua value at `idx` as a reply, as Redis's luaReplyToRedisReply converts it. */
+function toReply(L: LuaState, idx: number, resp: 2 | 3, depth = 0): Reply {
+  if (depth > 1000) return err("ERR reached lua stack limit");
+  if (!lua.lua_checkstack(L, 4)) return err("ERR reached lua stack limit");
+  const at = lua.lua_absindex(L, idx);
+  switch (lua.lua_type(L, at)) {
+    case lua.LUA_TSTRING:
+      return { kind: "bulk", value: Buffer.from(lua.lua_tolstring(L, at) as Uint8Array) };
+    case lua.LUA_TBOOLEAN:
+      if (resp === 3) return { kind: "boolean", value: lua.lua_toboolean(L, at) };
+      return lua.lua_toboolean(L, at) ? { kind: "integer", value: 1 } : { kind: "null" };
+    case lua.LUA_TNUMBER:
+      return { kind: "integer", value: toInteger(lua.lua_tonumber(L, at)) };
+    case lua.LUA_TTABLE:
+      return tableReply(L, at, resp, depth);
+    default:
+      return { kind: "null" };
+  }
+}
+
+function tableReply(L: LuaState, at: number, resp: 2 | 3, depth: number): Reply {
+  const e = rawField(L, at, ERR);
+  if (e !== null) return err(errorCode(e));
+  const ok = rawField(L, at, OK);
+  if (ok !== null) return { kind: "simple", value: ok.replace(/[\r\n]/g, " ") };
+  lua.lua_pushstring(L, DOUBLE);
+  if (lua.lua_rawget(L, at) === lua.LUA_TNUMBER) {
+    const d = lua.lua_tonumber(L, -1);
+    lua.lua_pop(L, 1);
+    return { kind: "double", value: d };
+  }
+  lua.lua_pop(L, 1);
+  lua.lua_pushstring(L, MAP);
+  if (lua.lua_rawget(L, at) === lua.LUA_TTABLE) {
+    const pairs: [Reply, Reply][] = [];
+    const m = lua.lua_gettop(L);
+    lua.lua_pushnil(L);
+    while (lua.lua_next(L, m) !== 0) {
+      const v = toReply(L, -1, resp, depth + 1);
+      const k = toReply(L, -2, resp, depth + 1);
+      pairs.push([k, v]);
+      lua.lua_pop(L, 1);
+    }
+    lua.lua_pop(L, 1);
+    return { kind: "map", value: pairs };
+  }
+  lua.lua_pop(L, 1);
+  lua.lua_pushstring(L, SET);
+  if (lua.lua_rawget(L, at) === lua.LUA_TTABLE) {
+    const members: Reply[] = [];
+    const s = lua.lua_gettop(L);
+    lua.lua_pushnil(L);
+    while (lua.lua_next(L, s) !== 0) {
+      members.push(toReply(L, -2, resp, depth + 1));
+      lua.lua_pop(L, 1);
+    }
+    lua.lua_pop(L, 1);
+    return { kind: "set", value: members };
+  }
+  lua.lua_pop(L, 1);
+  const items: Reply[] = [];
+  for (let j = 1; ; j++) {
+    if (lua.lua_rawgeti(L, at, j) === lua.LUA_TNIL) {
+      lua.lua_pop(L, 1);
+      break;
+    }
+    items.push(toReply(L, -1, resp, depth + 1));
+    lua.lua_pop(L, 1);
+  }
+  return { kind: "array", value: items };
+}
+
+/** A Lua number as Redis's (long long) cast makes it: toward zero, saturated. */
+function toInteger(n: number): number | bigint {
+  if (Number.isNaN(n)) return BigInt.asIntN(64, -(2n ** 63n));
+  const t = Math.trunc(n);
+  if (Number.isSafeInteger(t)) return t;
+  if (t >= 2 ** 63 || t < -(2 ** 63)) return -(2n ** 63n);
+  return BigInt(t);
+}
+
+/** C's "%.17g", which Redis uses for a number passed to redis.call. */
+export function formatG17(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e17) return String(n);
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? "nan" : n > 0 ? "inf" : "-inf";
+  const exp = Math.floor(Math.log10(Math.abs(n)));
+  if (exp < -4 || exp >= 17) {
+    const [mant, e] = n.toExponential(16).split("e") as [string, string];
+    const m = mant.includes(".") ? mant.replace(/0+$/, "").replace(/\.$/, "") : mant;
+    const ev = Number(e);
+    return `${m}e${ev < 0 ? "-" : "+"}${String(Math.abs(ev)).padStart(2, "0")}`;
+  }
+  const fixed = n.toPrecision(17);
+  return fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
+}
+
+// ---- small helpers ---------------------------------------------------------------------
+
+function luaString(L: LuaState, idx: number): string {
+  const t = lua.lua_type(L, idx);
+  if (t !== lua.LUA_TSTRING && t !== lua.LUA_TNUMBER) return "";
+  // A number is read without lua_tolstring, which would turn the slot into a string.
+  if (t === lua.LUA_TNUMBER) return String(lua.lua_tonumber(L, idx));
+  return Buffer.from(lua.lua_tolstring(L, idx) as Uint8Array).toString("utf8");
+}
+
+function setField(L: LuaState, field: Uint8Array, value: string): void {
+  lua.lua_pushstring(L, Buffer.from(value));
+  lua.lua_setfield(L, -2, field);
+}
+
+function fieldString(L: LuaState, idx: number, field: Uint8Array): string | null {
+  const at = lua.lua_absindex(L, idx);
+  lua.lua_getfield(L, at, field);
+  const v = lua.lua_type(L, -1) === lua.LUA_TSTRING ? luaString(L, -1) : null;
+  lua.lua_pop(L, 1);
+  return v;
+}
+
+function rawField(L: LuaState, at: number, field: Uint8Array): string | null {
+  lua.lua_pushstring(L, field);
+  const t = lua.lua_rawget(L, at);
+  const v = t === lua.LUA_TSTRING ? luaString(L, -1) : null;
+  lua.lua_pop(L, 1);
+  return v;
+}
+
+// ---- the commands ----------------------------------------------------------------------
+
+/** EVAL and EVAL_RO: script numkeys key... arg... (EVALSHA is turned into EVAL before). */
+function evalCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
+  const numkeys = parseI64(args.buf(2));
+  if (numkeys === undefined) return err("ERR value is not an integer or out of range");
+  if (numkeys > BigInt(args.length - 3)) {
+    return err("ERR Number of keys can't be greater than number of args");
+  }
+  if (numkeys < 0n) return err("ERR Number of keys can't be negative");
+  const keys: Buffer[] = [];
+  const argv: Buffer[] = [];
+  const firstArg = 3 + Number(numkeys);
+  for (let i = 3; i < args.length; i++) (i < firstArg ? keys : argv).push(args.buf(i));
+  return runScript(ctx, { body: args.buf(1), keys, argv, readOnly });
+}
+
+/** The script commands that run in the key space, keyed by lower-case name. */
+export const SCRIPT_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map<string, CommandHandler>(
+  [
+    ["eval", (ctx, args) => evalCommand(ctx, args, false)],
+    ["eval_ro", (ctx, args) => evalCommand(ctx, args, true)],
+  ],
+);
