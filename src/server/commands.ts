@@ -455,7 +455,11 @@ function getKeys(node: HomeostatNode, args: Args, withFlags: boolean): Reply {
   }
   // One finder for both, as Redis's getKeysSubcommandImpl.
   const found = keysWithFlagsOf(spec, inner);
-  if (found.length === 0) return R.error("ERR Invalid arguments specified for command");
+  if (found.length === 0) {
+    // A command whose keys may be none (EVAL with 0 keys): an empty list, as Redis.
+    if (spec.flags.includes("no_mandatory_keys")) return R.array([]);
+    return R.error("ERR Invalid arguments specified for command");
+  }
   return R.array(
     found.map((k) => {
       const key = R.bulk(Buffer.from(inner.buf(k.index)));

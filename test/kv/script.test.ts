@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { KV_HANDLERS } from "../../src/kv/handlers.js";
+import {
+  compileError,
+  formatG17,
+  NOT_FROM_SCRIPT,
+  scriptInstructionsMax,
+  scriptSha,
+} from "../../src/kv/script.js";
+import * as R from "../../src/resp/reply.js";
+import { newDb, plain, type TestDb } from "./helpers.js";
+
+/** A database whose scripts run their commands on it, as a standalone node's do. */
+function scriptDb(seed = 1, served: (key: Buffer) => boolean = () => true): TestDb {
+  const db = newDb({ seed });
+  db.ctx.script = {
+    served,
+    run: (name, args) => {
+      const h = KV_HANDLERS.get(name);
+      return h === undefined ? R.error(NOT_FROM_SCRIPT) : h(db.ctx, args);
+    },
+  };
+  return db;
+}
+
+const evalIn = (db: TestDb, body: string, keys: string[] = [], ...argv: string[]) =>
+  plain(db.run("EVAL", body, String(keys.length), ...keys, ...argv));
+
+/** The error reply's text up to " script: <sha>, on ...", which names the script. */
+function errorOf(p: ReturnType<typeof plain>): string {
+  assert.ok(
+    p !== null && typeof p === "object" && "error" in p,
+    `not an error: ${JSON.stringify(p)}`,
+  );
+  return p.error.replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "");
+}
+
+describe("Lua scripts", () => {
+  it("runs commands on KEYS and ARGV and converts replies as Redis does", () => {
+    const db = scriptDb();
+    assert.deepEqual(evalIn(db, "return redis.call('SET', KEYS[1], ARGV[1])", ["k"], "v"), {
+      status: "OK",
+    });
+    assert.equal(evalIn(db, "return redis.call('GET', KEYS[1])", ["k"]), "v");
+    // Numbers are truncated to integers, false is a null, true is 1, a table an array up
+    // to its first nil, {ok=...} a status and {err=...} an error.
+    assert.deepEqual(evalIn(db, "return {1, 2.9, -3.5, 'x', false, true, {ok='fine'}, nil, 9}"), [
+      1,
+      2,
+      -3,
+      "x",
+      null,
+      1,
+      { status: "fine" },
+    ]);
+    assert.deepEqual(evalIn(db, "return {err='MY failure'}"), { error: "MY failure" });
+    assert.deepEqual(evalIn(db, "return redis.error_reply('-CODE text')"), { error: "CODE text" });
+    assert.deepEqual(evalIn(db, "return redis.status_reply('DONE')"), { status: "DONE" });
+    // A missing key is false inside the script, a nil reply outside.
+    assert.equal(
+      evalIn(db, "local v = redis.call('GET', 'none'); return v == false and 1 or 0"),
+      1,
+    );
+    // Numbers passed to commands are written as %.17g.
+    assert.deepEqual(evalIn(db, "return redis.call('SET', 'n', 0.1)"), { status: "OK" });
+    assert.equal(
+      db.run("GET", "n").kind === "bulk" && plain(db.run("GET", "n")),
+      "0.10000000000000001",
+    );
+  });
+
+  it("is binary safe", () => {
+    const db = scriptDb();
+    const value = Buffer.from([0, 255, 13, 10, 0x80]);
+    const r = db.run(
+      "EVAL",
+      "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])",
+      "1",
+      "k",
+      value,
+    );
+    assert.equal(r.kind, "bulk");
+    assert.deepEqual(Buffer.from(r.kind === "bulk" ? r.value : ""), value);
+  });
+
+  it("answers Redis's errors for bad calls, with where the script raised them", () => {
+    const db = scriptDb();
+    db.run("SET", "s", "text");
+    const r = evalIn(db, "\nreturn redis.call('INCR', 's')");
+    assert.match((r as { error: string }).error, / script: [0-9a-f]{40}, on @user_script:2\.$/);
+    assert.equal(errorOf(r), "ERR value is not an integer or out of range");
+    assert.deepEqual(evalIn(db, "return redis.pcall('INCR', 's')"), {
+      error: "ERR value is not an integer or out of range",
+    });
+    const cases: [string, string][] = [
+      ["return redis.call('NOSUCH')", "ERR Unknown Redis command called from script"],
+      ["return redis.call('GET')", "ERR Wrong number of args calling Redis command from script"],
+      ["return redis.call()", "ERR Please specify at least one argument for this redis lib call"],
+      ["return redis.call({})", "ERR Lua redis lib command arguments must be strings or integers"],
+      ["return redis.call('MULTI')", "ERR This Redis command is not allowed from script"],
+      [
+        "return redis.call('EVAL', 'return 1', '0')",
+        "ERR This Redis command is not allowed from script",
+      ],
+      ["x = 1", "ERR user_script:1: Attempt to modify a readonly table"],
+      ["return y", "ERR user_script:1: Script attempted to access nonexistent global variable 'y'"],
+      ["error('boom')", "ERR user_script:1: boom"],
+      ["error({err='X boom'})", "X boom"],
+    ];
+    for (const [body, message] of cases) assert.equal(errorOf(evalIn(db, body)), message, body);
+    assert.match(
+      (evalIn(db, "return 1 +") as { error: string }).error,
+      /^ERR Error compiling script \(new function\): user_script:1: /,
+    );
+    assert.deepEqual(plain(db.run("EVAL", "return 1", "2", "a")), {
+      error: "ERR Number of keys can't be greater than number of args",
+    });
+    assert.deepEqual(plain(db.run("EVAL", "return 1", "-1")), {
+      error: "ERR Number of keys can't be negative",
+    });
+  });
+
+  it("offers no file, OS or bytecode loading, and Lua 5.1's unpack", () => {
+    const db = scriptDb();
+    for (const name of ["io", "os", "dofile", "loadfile", "load", "require", "debug"]) {
+      assert.match(errorOf(evalIn(db, `return ${name}`)), /nonexistent global variable/, name);
+    }
+    assert.equal(evalIn(db, "return unpack({7, 8})"), 7);
+  });
+
+  it("EVAL_RO and no-writes scripts refuse writes, and read", () => {
+    const db = scriptDb();
+    db.run("SET", "a", "1");
+    assert.equal(
+      errorOf(plain(db.run("EVAL_RO", "return redis.call('SET', 'a', 'b')", "0"))),
+      "ERR Write commands are not allowed from read-only scripts.",
+    );
+    assert.equal(plain(db.run("EVAL_RO", "return redis.call('GET', 'a')", "0")), "1");
+    assert.equal(
+      errorOf(evalIn(db, "#!lua flags=no-writes\nreturn redis.call('DEL', 'a')")),
+      "ERR Write commands are not allowed from read-only scripts.",
+    );
+    assert.deepEqual(plain(db.run("EVAL_RO", "#!lua\nreturn 1", "0")), {
+      error: "ERR Can not execute a script with write flag using *_ro command.",
+    });
+    assert.deepEqual(evalIn(db, "#!lua flags=bogus\nreturn 1"), {
+      error: "ERR Unexpected flag in script shebang: bogus",
+    });
+    // The shebang line keeps its line: errors name the script's own line numbers.
+    assert.match((evalIn(db, "#!lua\n\nerror('x')") as { error: string }).error, /user_script:3/);
+    assert.equal(plain(db.run("GET", "a")), "1");
+  });
+
+  it("refuses keys the host does not serve (another shard's)", () => {
+    const db = scriptDb(1, (key) => key.toString() !== "far");
+    assert.equal(
+      errorOf(evalIn(db, "return redis.call('GET', 'far')")),
+      "ERR Script attempted to access a non local key in a cluster node",
+    );
+  });
+
+  it("is deterministic: random numbers from the command's seed, time from the command", () => {
+    const body = "return {math.random(1000000), math.random(1000000), redis.call('TIME')[1]}";
+    const a = evalIn(scriptDb(7), body);
+    assert.deepEqual(evalIn(scriptDb(7), body), a);
+    assert.notDeepEqual(evalIn(scriptDb(8), body), a);
+    assert.equal((a as string[])[2], String(Math.floor(newDb().ctx.nowMs / 1000)));
+  });
+
+  it("stops a script that does not finish, even one that catches errors", () => {
+    const db = scriptDb();
+    for (const body of [
+      "while true do end",
+      "while true do pcall(function() while true do end end) end",
+    ]) {
+      const r = evalIn(db, body);
+      assert.match(
+        errorOf(r),
+        new RegExp(`exceeded the limit of ${scriptInstructionsMax} Lua instructions`),
+      );
+    }
+  });
+
+  it("converts RESP3 replies after redis.setresp(3), and maps, sets and doubles back", () => {
+    const db = scriptDb();
+    db.run("HSET", "h", "f", "v");
+    assert.deepEqual(evalIn(db, "return redis.call('HGETALL', 'h')"), ["f", "v"]);
+    const m = db.run("EVAL", "redis.setresp(3); return redis.call('HGETALL', 'h')", "0");
+    assert.equal(m.kind, "map");
+    assert.deepEqual(plain(m), ["f", "v"]);
+    const d = db.run("EVAL", "return {double=1.5}", "0");
+    assert.deepEqual(d, R.double(1.5));
+  });
+
+  it("knows a script by its SHA1 and checks it compiles", () => {
+    assert.equal(scriptSha(Buffer.from("return 1")), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+    assert.equal(compileError(Buffer.from("return 1")), null);
+    assert.match(compileError(Buffer.from("return +")) ?? "", /^ERR Error compiling script/);
+  });
+
+  it("formats numbers as C's %.17g", () => {
+    const cases: [number, string][] = [
+      [1, "1"],
+      [-42, "-42"],
+      [0.1, "0.10000000000000001"],
+      [1.5, "1.5"],
+      [1e20, "1e+20"],
+      [1.5e-7, "1.4999999999999999e-07"],
+      [1.2345678901234568e17, "1.2345678901234568e+17"],
+    ];
+    for (const [n, s] of cases) assert.equal(formatG17(n), s, String(n));
+  });
+});

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
+
+/**
+ * Lua scripts on a real node in both modes, through ioredis (its defineCommand sends
+ * EVALSHA and falls back to EVAL on NOSCRIPT, as most clients' script helpers do), and
+ * the same scripts' replies against a real redis-server. The conversions and errors in
+ * detail are in test/kv/script.test.ts.
+ */
+
+function installed(bin: string): boolean {
+  try {
+    execFileSync(bin, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Scripts whose replies (or errors) must be Redis's, with their keys and arguments. */
+const SCRIPTS: [string, string[], string[]][] = [
+  ["redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])", ["{s}a"], ["v"]],
+  ["return {1, 2.5, 'x', false, true, {ok='fine'}, {1, {2}}}", [], []],
+  ["return redis.call('INCRBY', KEYS[1], ARGV[1])", ["{s}n"], ["5"]],
+  ["return redis.pcall('HSET', KEYS[1], 'f', 'v')", ["{s}a"], []],
+  ["return redis.call('RPUSH', KEYS[1], unpack(ARGV))", ["{s}l"], ["a", "b", "c"]],
+  ["return redis.call('LRANGE', KEYS[1], 0, -1)", ["{s}l"], []],
+  ["return redis.call('ZADD', KEYS[1], 1.5, 'm')", ["{s}z"], []],
+  ["return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')", ["{s}z"], []],
+  ["return redis.call('NOSUCH')", [], []],
+  ["return redis.call('GET', KEYS[1], 'x')", ["{s}a"], []],
+  ["return nope", [], []],
+  ["return {err='CUSTOM failure'}", [], []],
+  ["return redis.sha1hex('abc')", [], []],
+];
+
+async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | null> {
+  if (!installed("redis-server")) return null;
+  const port = await unusedPort();
+  const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on("error", () => {});
+  await waitFor("redis-server answers", 10_000, async () => {
+    try {
+      await client.connect();
+      return (await client.ping()) === "PONG";
+    } catch {
+      client.disconnect();
+      return false;
+    }
+  });
+  return { proc, client };
+}
+
+/** A script's reply, or its error's message, as comparable data. */
+async function outcome(c: Redis, body: string, keys: string[], argv: string[]): Promise<unknown> {
+  try {
+    return await c.eval(body, keys.length, ...keys, ...argv);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+for (const mode of ["--standalone", "--cluster"] as const) {
+  describe(`Lua scripts on a node (${mode})`, () => {
+    const suite = nodeForSuite([mode]);
+    let c: Redis;
+    before(async () => {
+      c = await suite.connect();
+    });
+
+    it("EVAL, SCRIPT LOAD, EVALSHA, SCRIPT EXISTS and SCRIPT FLUSH", async () => {
+      await c.script("FLUSH");
+      assert.equal(await c.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, "k", "v"), "OK");
+      assert.equal(await c.get("k"), "v");
+      const sha = (await c.script("LOAD", "return redis.call('GET', KEYS[1])")) as string;
+      assert.match(sha, /^[0-9a-f]{40}$/);
+      assert.equal(await c.evalsha(sha, 1, "k"), "v");
+      assert.equal(await c.evalsha_ro(sha, 1, "k"), "v");
+      assert.deepEqual(await c.script("EXISTS", sha, "0".repeat(40)), [1, 0]);
+      await c.script("FLUSH");
+      await assert.rejects(c.evalsha(sha, 1, "k"), /NOSCRIPT No matching script/);
+      await assert.rejects(c.script("LOAD", "return +"), /Error compiling script/);
+      await assert.rejects(c.script("KILL"), /NOTBUSY/);
+      await assert.rejects(
+        c.eval_ro("return redis.call('DEL', KEYS[1])", 1, "k"),
+        /Write commands are not allowed from read-only scripts/,
+      );
+      assert.equal(await c.get("k"), "v");
+    });
+
+    it("a script is atomic: concurrent increments through a defined command lose nothing", async () => {
+      const clients = await Promise.all([suite.connect(), suite.connect(), suite.connect()]);
+      for (const x of clients) {
+        x.defineCommand("bump", {
+          numberOfKeys: 1,
+          lua: "local v = tonumber(redis.call('GET', KEYS[1]) or '0'); redis.call('SET', KEYS[1], v + 1); return v + 1",
+        });
+      }
+      await c.del("counter");
+      const per = 60;
+      const bump = (x: Redis) =>
+        (x as unknown as { bump(k: string): Promise<number> }).bump("counter");
+      await Promise.all(
+        clients.map(async (x) => {
+          for (let i = 0; i < per; i++) await bump(x);
+        }),
+      );
+      assert.equal(await c.get("counter"), String(per * clients.length));
+    });
+
+    it("a key another shard holds is refused on a cluster, CROSSSLOT for declared keys", async () => {
+      if (mode === "--standalone") {
+        assert.equal(await c.eval("return redis.call('SET', 'a', 1)", 0), "OK");
+        return;
+      }
+      await assert.rejects(c.eval("return 1", 2, "a", "b"), /CROSSSLOT/);
+      // One shard alone (a one-node cluster of 16 shards): "a" and "b" are in two of them.
+      await assert.rejects(
+        c.eval("return redis.call('GET', KEYS[1]) or redis.call('GET', 'b')", 1, "a"),
+        /Script attempted to access a non local key in a cluster node/,
+      );
+    });
+
+    it("answers what redis-server answers for the same scripts", async (t) => {
+      const redis = await startRedis();
+      if (redis === null) {
+        t.skip("redis-server is not installed");
+        return;
+      }
+      try {
+        await c.del("{s}a", "{s}n", "{s}l", "{s}z");
+        for (const [body, keys, argv] of SCRIPTS) {
+          const ours = await outcome(c, body, keys, argv);
+          const theirs = await outcome(redis.client, body, keys, argv);
+          assert.deepEqual(ours, theirs, body);
+        }
+      } finally {
+        redis.client.disconnect();
+        redis.proc.kill("SIGKILL");
+      }
+    });
+  });
+}
