@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "fengari";
+import { sha1Hex } from "../core/sha1.js";
 import { ArrayArgs } from "../resp/args.js";
 import { formatDouble } from "../resp/encoder.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -34,7 +34,7 @@ const hookEvery = 10_000;
 
 /** The SHA1 a script is known by (EVALSHA, SCRIPT EXISTS): lower-case hex. */
 export function scriptSha(body: Uint8Array): string {
-  return createHash("sha1").update(body).digest("hex");
+  return sha1Hex(body);
 }
 
 /** Flags a script's shebang line (`#!lua flags=no-writes,...`) may declare. */

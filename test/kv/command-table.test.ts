@@ -51,6 +51,9 @@ const SERVER_SIDE = [
   "ssubscribe",
   "sunsubscribe",
   "spublish",
+  "evalsha",
+  "evalsha_ro",
+  "script",
 ];
 
 /** The sorted-set commands of Redis 7.0.15 (src/commands/*.json, group sorted_set there). */

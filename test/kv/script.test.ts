@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
+import { SeededRandom } from "../../src/core/random.js";
+import { sha1Hex } from "../../src/core/sha1.js";
 import { KV_HANDLERS } from "../../src/kv/handlers.js";
 import {
   compileError,
@@ -210,5 +213,16 @@ describe("Lua scripts", () => {
       [1.2345678901234568e17, "1.2345678901234568e+17"],
     ];
     for (const [n, s] of cases) assert.equal(formatG17(n), s, String(n));
+  });
+});
+
+describe("SHA-1", () => {
+  it("is node:crypto's for every length around the block edges, and random data", () => {
+    const rnd = new SeededRandom(3);
+    for (let n = 0; n < 300; n++) {
+      const data = Buffer.alloc(n * 7 < 300 ? n : n * 7);
+      for (let i = 0; i < data.length; i++) data[i] = rnd.int(256);
+      assert.equal(sha1Hex(data), createHash("sha1").update(data).digest("hex"), String(n));
+    }
   });
 });
