@@ -1,10 +1,12 @@
-import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "fengari";
+import { assert } from "../core/assert.js";
+import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "../core/lua.js";
 import { sha1Hex } from "../core/sha1.js";
 import { ArrayArgs } from "../resp/args.js";
 import { formatDouble } from "../resp/encoder.js";
 import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { parseI64 } from "./numbers.js";
+import { LAZY_LIBRARIES } from "./script-libs.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
 /**
@@ -87,15 +89,43 @@ export function compileError(body: Uint8Array): string | null {
   return load(L, parsed.code);
 }
 
+/**
+ * Compiles `code` onto the stack, or gives the compile error. A script compiled before is
+ * loaded from its bytecode (kept per text, at most compiledMax of them), a third of the
+ * cost of parsing it again; only bytecode made here is ever loaded.
+ */
 function load(L: LuaState, code: Uint8Array): string | null {
-  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) === lua.LUA_OK) {
+  const key = Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1");
+  const bytecode = compiled.get(key);
+  if (bytecode !== undefined) {
+    const status = lauxlib.luaL_loadbufferx(L, bytecode, bytecode.length, USER_SCRIPT, BINARY_ONLY);
+    assert(status === lua.LUA_OK, "script: cached bytecode does not load");
     return null;
   }
-  return `ERR Error compiling script (new function): ${luaString(L, -1)}`;
+  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) !== lua.LUA_OK) {
+    return `ERR Error compiling script (new function): ${luaString(L, -1)}`;
+  }
+  const parts: Uint8Array[] = [];
+  lua.lua_dump(
+    L,
+    (_l, b, size) => {
+      parts.push(Uint8Array.from(b.subarray(0, size)));
+      return 0;
+    },
+    null,
+    false,
+  );
+  if (compiled.size >= compiledMax) compiled.delete(compiled.keys().next().value as string);
+  compiled.set(key, Buffer.concat(parts));
+  return null;
 }
+
+const compiledMax = 1000;
+const compiled = new Map<string, Uint8Array>();
 
 const USER_SCRIPT = to_luastring("@user_script");
 const TEXT_ONLY = to_luastring("t");
+const BINARY_ONLY = to_luastring("b");
 const ERR = to_luastring("err");
 const OK = to_luastring("ok");
 const SOURCE = to_luastring("source");
@@ -117,7 +147,7 @@ export interface ScriptRun {
 interface RunState {
   readonly ctx: ExecContext;
   readonly readOnly: boolean;
-  readonly sha: string;
+  readonly body: Uint8Array;
   resp: 2 | 3;
   instructions: number;
   stopped: boolean;
@@ -140,7 +170,7 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   const state: RunState = {
     ctx,
     readOnly: run.readOnly || (flags?.has("no-writes") ?? false),
-    sha: scriptSha(run.body),
+    body: run.body,
     resp: 2,
     instructions: 0,
     stopped: false,
@@ -148,10 +178,10 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   const L = lauxlib.luaL_newstate();
   openLibraries(L, state);
   pushArray(L, run.keys);
-  lua.lua_setglobal(L, to_luastring("KEYS"));
+  lua.lua_setglobal(L, NAMES.KEYS);
   pushArray(L, run.argv);
-  lua.lua_setglobal(L, to_luastring("ARGV"));
-  protectGlobals(L);
+  lua.lua_setglobal(L, NAMES.ARGV);
+  protectGlobals(L, state);
   lua.lua_sethook(L, (l) => countInstructions(l, state), lua.LUA_MASKCOUNT, hookEvery);
 
   lua.lua_pushjsfunction(L, errorHandler);
@@ -215,7 +245,7 @@ function errorHandler(L: LuaState): number {
 function runError(L: LuaState, state: RunState): Reply {
   if (lua.lua_type(L, -1) !== lua.LUA_TTABLE) {
     const msg = lua.lua_type(L, -1) === lua.LUA_TSTRING ? luaString(L, -1) : "execution failure";
-    return err(`ERR Error running script ${state.sha}, ${msg.slice(0, 100)}`);
+    return err(`ERR Error running script ${scriptSha(state.body)}, ${msg.slice(0, 100)}`);
   }
   const message = fieldString(L, -1, ERR) ?? "ERR unknown error";
   const source = fieldString(L, -1, SOURCE);
@@ -223,7 +253,9 @@ function runError(L: LuaState, state: RunState): Reply {
   const line = lua.lua_type(L, -1) === lua.LUA_TNUMBER ? lua.lua_tointeger(L, -1) : null;
   lua.lua_pop(L, 1);
   const where =
-    source !== null && line !== null ? ` script: ${state.sha}, on ${source}:${line}.` : "";
+    source !== null && line !== null
+      ? ` script: ${scriptSha(state.body)}, on ${source}:${line}.`
+      : "";
   return err(`${errorCode(message)}${where}`);
 }
 
@@ -239,35 +271,127 @@ function errorCode(message: string): string {
 
 // ---- the interpreter's libraries -------------------------------------------------------
 
+const GLOBALS_OFF = ["dofile", "loadfile", "load", "print"].map((n) => to_luastring(n));
+const NAMES = {
+  G: to_luastring("_G"),
+  string: to_luastring("string"),
+  table: to_luastring("table"),
+  math: to_luastring("math"),
+  unpack: to_luastring("unpack"),
+  tonumber: to_luastring("tonumber"),
+  random: to_luastring("random"),
+  randomseed: to_luastring("randomseed"),
+  floor: to_luastring("floor"),
+  ceil: to_luastring("ceil"),
+  KEYS: to_luastring("KEYS"),
+  ARGV: to_luastring("ARGV"),
+  index: to_luastring("__index"),
+  newindex: to_luastring("__newindex"),
+};
+
+/**
+ * The base and string libraries now; table, math and the bundled ones (script-libs.ts)
+ * when a script first names them (openLazy), since making a library costs more than
+ * running most scripts.
+ */
 function openLibraries(L: LuaState, state: RunState): void {
-  const libs: [string, (l: LuaState) => number][] = [
-    ["_G", lualib.luaopen_base],
-    ["table", lualib.luaopen_table],
-    ["string", lualib.luaopen_string],
-    ["math", lualib.luaopen_math],
-  ];
-  for (const [name, open] of libs) {
-    lauxlib.luaL_requiref(L, to_luastring(name), open, true);
-    lua.lua_pop(L, 1);
-  }
+  lauxlib.luaL_requiref(L, NAMES.G, lualib.luaopen_base, true);
+  lauxlib.luaL_requiref(L, NAMES.string, lualib.luaopen_string, true);
+  lua.lua_pop(L, 2);
   // What could read files, load bytecode or print: not in a script.
-  for (const name of ["dofile", "loadfile", "load", "print"]) {
+  for (const name of GLOBALS_OFF) {
     lua.lua_pushnil(L);
-    lua.lua_setglobal(L, to_luastring(name));
+    lua.lua_setglobal(L, name);
   }
-  // Lua 5.1's global unpack, which Redis's scripts use.
-  lua.lua_getglobal(L, to_luastring("table"));
-  lua.lua_getfield(L, -1, to_luastring("unpack"));
-  lua.lua_setglobal(L, to_luastring("unpack"));
-  lua.lua_pop(L, 1);
-  // math.random from the command's Random: the same numbers on every replica.
-  lua.lua_getglobal(L, to_luastring("math"));
-  lua.lua_pushjsfunction(L, (l) => mathRandom(l, state));
-  lua.lua_setfield(L, -2, to_luastring("random"));
-  lua.lua_pushjsfunction(L, () => 0);
-  lua.lua_setfield(L, -2, to_luastring("randomseed"));
-  lua.lua_pop(L, 1);
+  lua.lua_pushjsfunction(L, toNumber);
+  lua.lua_setglobal(L, NAMES.tonumber);
   openRedis(L, state);
+}
+
+/**
+ * Pushes the library (or Lua 5.1's global unpack) named `name` and returns true, or
+ * returns false when no global has that name.
+ */
+function openLazy(L: LuaState, name: string, state: RunState): boolean {
+  switch (name) {
+    case "table":
+      lauxlib.luaL_requiref(L, NAMES.table, lualib.luaopen_table, false);
+      return true;
+    case "unpack":
+      lua.lua_getglobal(L, NAMES.table);
+      lua.lua_getfield(L, -1, NAMES.unpack);
+      lua.lua_remove(L, -2);
+      return true;
+    case "math":
+      lauxlib.luaL_requiref(L, NAMES.math, lualib.luaopen_math, false);
+      // math.random from the command's Random: the same numbers on every replica.
+      lua.lua_pushjsfunction(L, (l) => mathRandom(l, state));
+      lua.lua_setfield(L, -2, NAMES.random);
+      lua.lua_pushjsfunction(L, () => 0);
+      lua.lua_setfield(L, -2, NAMES.randomseed);
+      // Numbers a script makes from text or rounds are floats, as in Lua 5.1: fengari's
+      // integers are 32-bit and wrap (a time in seconds times 1000 would).
+      lua.lua_pushjsfunction(L, (l) => roundTo(l, Math.floor));
+      lua.lua_setfield(L, -2, NAMES.floor);
+      lua.lua_pushjsfunction(L, (l) => roundTo(l, Math.ceil));
+      lua.lua_setfield(L, -2, NAMES.ceil);
+      return true;
+  }
+  const open = LAZY_LIBRARIES.get(name);
+  if (open === undefined) return false;
+  open(L);
+  return true;
+}
+
+function roundTo(L: LuaState, round: (n: number) => number): number {
+  if (lua.lua_type(L, 1) !== lua.LUA_TNUMBER && lua.lua_stringtonumber(L, luaBytes(L, 1)) === 0) {
+    return lauxlib.luaL_error(L, to_luastring("bad argument #1 (number expected)"));
+  }
+  const n = lua.lua_tonumber(L, lua.lua_type(L, 1) === lua.LUA_TNUMBER ? 1 : -1);
+  lua.lua_pushnumber(L, round(n));
+  return 1;
+}
+
+/** tonumber(e [, base]), its result a float (see openLibraries). */
+function toNumber(L: LuaState): number {
+  const base =
+    lua.lua_gettop(L) >= 2 && lua.lua_type(L, 2) !== lua.LUA_TNIL ? lua.lua_tonumber(L, 2) : 10;
+  const t = lua.lua_type(L, 1);
+  if (base === 10) {
+    if (t === lua.LUA_TNUMBER) {
+      lua.lua_pushnumber(L, lua.lua_tonumber(L, 1));
+      return 1;
+    }
+    if (t === lua.LUA_TSTRING && lua.lua_stringtonumber(L, luaBytes(L, 1)) !== 0) {
+      lua.lua_pushnumber(L, lua.lua_tonumber(L, -1));
+      return 1;
+    }
+    lua.lua_pushnil(L);
+    return 1;
+  }
+  if (!Number.isInteger(base) || base < 2 || base > 36) {
+    return lauxlib.luaL_error(L, to_luastring("bad argument #2 to 'tonumber' (base out of range)"));
+  }
+  const text =
+    t === lua.LUA_TSTRING
+      ? Buffer.from(luaBytes(L, 1)).toString("latin1").trim().toLowerCase()
+      : "";
+  const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base);
+  const body = text.startsWith("-") ? text.slice(1) : text;
+  if (body === "" || [...body].some((c) => !digits.includes(c))) {
+    lua.lua_pushnil(L);
+    return 1;
+  }
+  let n = 0;
+  for (const c of body) n = n * base + digits.indexOf(c);
+  lua.lua_pushnumber(L, text.startsWith("-") ? -n : n);
+  return 1;
+}
+
+function luaBytes(L: LuaState, idx: number): Uint8Array {
+  return lua.lua_type(L, idx) === lua.LUA_TSTRING
+    ? (lua.lua_tolstring(L, idx) as Uint8Array)
+    : new Uint8Array(0);
 }
 
 /** math.random() in [0, 1), math.random(m) in [1, m], math.random(m, n) in [m, n]. */
@@ -282,34 +406,37 @@ function mathRandom(L: LuaState, state: RunState): number {
   const hi = lauxlib.luaL_checkinteger(L, n === 1 ? 1 : 2);
   if (n > 2) return lauxlib.luaL_error(L, to_luastring("wrong number of arguments"));
   if (lo > hi) return lauxlib.luaL_error(L, to_luastring("interval is empty"));
-  lua.lua_pushinteger(L, lo + Math.floor(r * (hi - lo + 1)));
+  lua.lua_pushnumber(L, lo + Math.floor(r * (hi - lo + 1)));
   return 1;
 }
 
-function openRedis(L: LuaState, state: RunState): void {
-  lua.lua_createtable(L, 0, 24);
-  const fn = (name: string, f: (l: LuaState) => number) => {
-    lua.lua_pushjsfunction(L, f);
-    lua.lua_setfield(L, -2, to_luastring(name));
-  };
-  fn("call", (l) => redisCall(l, state, true));
-  fn("pcall", (l) => redisCall(l, state, false));
-  fn("error_reply", (l) => replyTable(l, ERR, true));
-  fn("status_reply", (l) => replyTable(l, OK, false));
-  fn("sha1hex", sha1hex);
-  fn("log", redisLog);
-  fn("setresp", (l) => setResp(l, state));
-  fn("set_repl", setRepl);
-  fn("replicate_commands", (l) => {
-    lua.lua_pushboolean(l, true);
-    return 1;
-  });
-  fn("breakpoint", (l) => {
-    lua.lua_pushboolean(l, false);
-    return 1;
-  });
-  fn("debug", () => 0);
-  const constants: [string, number][] = [
+/** redis.*'s functions that need no run's state, and its constants, named once. */
+const REDIS_FUNCTIONS: [Uint8Array, (l: LuaState) => number][] = (
+  [
+    ["error_reply", (l) => replyTable(l, ERR, true)],
+    ["status_reply", (l) => replyTable(l, OK, false)],
+    ["sha1hex", sha1hex],
+    ["log", redisLog],
+    ["set_repl", setRepl],
+    [
+      "replicate_commands",
+      (l) => {
+        lua.lua_pushboolean(l, true);
+        return 1;
+      },
+    ],
+    [
+      "breakpoint",
+      (l) => {
+        lua.lua_pushboolean(l, false);
+        return 1;
+      },
+    ],
+    ["debug", () => 0],
+  ] as [string, (l: LuaState) => number][]
+).map(([n, f]) => [to_luastring(n), f]);
+const REDIS_CONSTANTS: [Uint8Array, number][] = (
+  [
     ["LOG_DEBUG", 0],
     ["LOG_VERBOSE", 1],
     ["LOG_NOTICE", 2],
@@ -320,34 +447,62 @@ function openRedis(L: LuaState, state: RunState): void {
     ["REPL_REPLICA", 2],
     ["REPL_ALL", 3],
     ["REDIS_VERSION_NUM", 0x07000f],
-  ];
-  for (const [name, value] of constants) {
+  ] as [string, number][]
+).map(([n, v]) => [to_luastring(n), v]);
+const REDIS_NAMES = {
+  redis: to_luastring("redis"),
+  call: to_luastring("call"),
+  pcall: to_luastring("pcall"),
+  setresp: to_luastring("setresp"),
+  version: to_luastring("REDIS_VERSION"),
+  versionValue: to_luastring("7.0.15"),
+};
+
+function openRedis(L: LuaState, state: RunState): void {
+  lua.lua_createtable(L, 0, 24);
+  const fn = (name: Uint8Array, f: (l: LuaState) => number) => {
+    lua.lua_pushjsfunction(L, f);
+    lua.lua_setfield(L, -2, name);
+  };
+  fn(REDIS_NAMES.call, (l) => redisCall(l, state, true));
+  fn(REDIS_NAMES.pcall, (l) => redisCall(l, state, false));
+  fn(REDIS_NAMES.setresp, (l) => setResp(l, state));
+  for (const [name, f] of REDIS_FUNCTIONS) fn(name, f);
+  for (const [name, value] of REDIS_CONSTANTS) {
     lua.lua_pushinteger(L, value);
-    lua.lua_setfield(L, -2, to_luastring(name));
+    lua.lua_setfield(L, -2, name);
   }
-  lua.lua_pushstring(L, to_luastring("7.0.15"));
-  lua.lua_setfield(L, -2, to_luastring("REDIS_VERSION"));
-  lua.lua_setglobal(L, to_luastring("redis"));
+  lua.lua_pushstring(L, REDIS_NAMES.versionValue);
+  lua.lua_setfield(L, -2, REDIS_NAMES.version);
+  lua.lua_setglobal(L, REDIS_NAMES.redis);
 }
 
 /**
  * The global table refuses new globals and answers an error for unknown ones, as Redis 7's
  * does, so a typo is an error and not a silent nil.
  */
-function protectGlobals(L: LuaState): void {
+function protectGlobals(L: LuaState, state: RunState): void {
   lua.lua_pushglobaltable(L);
   lua.lua_createtable(L, 0, 2);
-  lua.lua_pushjsfunction(L, (l) =>
-    lauxlib.luaL_error(
-      l,
-      to_luastring(`Script attempted to access nonexistent global variable '${luaString(l, 2)}'`),
-    ),
-  );
-  lua.lua_setfield(L, -2, to_luastring("__index"));
+  lua.lua_pushjsfunction(L, (l) => {
+    const name = lua.lua_type(l, 2) === lua.LUA_TSTRING ? luaString(l, 2) : "";
+    if (!openLazy(l, name, state)) {
+      return lauxlib.luaL_error(
+        l,
+        to_luastring(`Script attempted to access nonexistent global variable '${luaString(l, 2)}'`),
+      );
+    }
+    // Made on first use, then a global like the others.
+    lua.lua_pushvalue(l, 2);
+    lua.lua_pushvalue(l, -2);
+    lua.lua_rawset(l, 1);
+    return 1;
+  });
+  lua.lua_setfield(L, -2, NAMES.index);
   lua.lua_pushjsfunction(L, (l) =>
     lauxlib.luaL_error(l, to_luastring("Attempt to modify a readonly table")),
   );
-  lua.lua_setfield(L, -2, to_luastring("__newindex"));
+  lua.lua_setfield(L, -2, NAMES.newindex);
   lua.lua_setmetatable(L, -2);
   lua.lua_pop(L, 1);
 }
@@ -515,7 +670,8 @@ function pushReply(L: LuaState, r: Reply, resp: 2 | 3): void {
       setField(L, ERR, errorCode(r.value));
       return;
     case "integer":
-      lua.lua_pushinteger(L, Number(r.value));
+      // A float, as every number in Redis's Lua 5.1 (fengari's integers are 32-bit).
+      lua.lua_pushnumber(L, Number(r.value));
       return;
     case "bulk":
       lua.lua_pushstring(L, typeof r.value === "string" ? Buffer.from(r.value) : r.value);

@@ -26,6 +26,7 @@ declare module "fengari" {
     readonly LUA_TNUMBER: number;
     readonly LUA_TSTRING: number;
     readonly LUA_TTABLE: number;
+    readonly LUA_TLIGHTUSERDATA: number;
     readonly LUA_MASKCOUNT: number;
     lua_absindex(L: LuaState, idx: number): number;
     lua_checkstack(L: LuaState, n: number): boolean;
@@ -43,6 +44,7 @@ declare module "fengari" {
     lua_pop(L: LuaState, n: number): void;
     lua_pushboolean(L: LuaState, b: boolean): void;
     lua_pushglobaltable(L: LuaState): void;
+    lua_pushlightuserdata(L: LuaState, p: object): void;
     lua_pushinteger(L: LuaState, n: number): void;
     lua_pushjsfunction(L: LuaState, f: CFunction): void;
     lua_pushnil(L: LuaState): void;
@@ -63,6 +65,17 @@ declare module "fengari" {
     lua_tointeger(L: LuaState, idx: number): number;
     lua_tolstring(L: LuaState, idx: number): Uint8Array | null;
     lua_tonumber(L: LuaState, idx: number): number;
+    lua_stringtonumber(L: LuaState, s: Uint8Array): number;
+    lua_touserdata(L: LuaState, idx: number): unknown;
+    lua_typename(L: LuaState, t: number): Uint8Array;
+    lua_insert(L: LuaState, idx: number): void;
+    lua_remove(L: LuaState, idx: number): void;
+    lua_dump(
+      L: LuaState,
+      writer: (L: LuaState, b: Uint8Array, size: number, ud: unknown) => number,
+      data: unknown,
+      strip: boolean,
+    ): number;
     lua_type(L: LuaState, idx: number): number;
   };
   export const lauxlib: {

@@ -226,3 +226,104 @@ describe("SHA-1", () => {
     }
   });
 });
+
+describe("Lua scripts' libraries and numbers", () => {
+  it("numbers are Lua 5.1's: floats that print without .0 and do not wrap at 32 bits", () => {
+    const db = scriptDb();
+    assert.deepEqual(
+      evalIn(
+        db,
+        "return {tostring(4/2), tostring(tonumber(ARGV[1]) * 1000), tostring(math.floor(2.5) * 2^31)}",
+        [],
+        "1764000000",
+      ),
+      ["2", "1764000000000", "4294967296"],
+    );
+    db.run("SET", "n", "3000000000");
+    assert.equal(evalIn(db, "return redis.call('INCR', 'n') + 1"), 3000000002);
+    assert.deepEqual(
+      evalIn(db, "return {tonumber('ff', 16), tonumber('z', 36), tonumber('x'), tonumber('8', 8)}"),
+      [255, 35],
+    );
+  });
+
+  it("cjson encodes and decodes as Redis's lua_cjson", () => {
+    const db = scriptDb();
+    assert.equal(
+      evalIn(db, "return cjson.encode({1, 'a/b\\n', {true, false}, cjson.null})"),
+      '[1,"a\\/b\\n",[true,false],null]',
+    );
+    assert.equal(evalIn(db, "return cjson.encode({})"), "{}");
+    assert.equal(evalIn(db, "return cjson.encode({x=0.1})"), '{"x":0.1}');
+    assert.equal(
+      errorOf(evalIn(db, "return cjson.encode({[1]=1, [100]=2})")),
+      "ERR user_script:1: Cannot serialise table: excessively sparse array",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return cjson.encode(function() end)")),
+      "ERR user_script:1: Cannot serialise function: type not supported",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "local t = {} t.t = t return cjson.encode(t)")),
+      "ERR user_script:1: Cannot serialise, excessive nesting (1001)",
+    );
+    assert.deepEqual(
+      evalIn(
+        db,
+        'local t = cjson.decode(\'{"a":[1,"\\\\u00e9"],"n":null}\'); return {t.a[1], t.a[2], t.n == cjson.null and 1 or 0}',
+      ),
+      [1, "\u00c3\u00a9", 1],
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return cjson.decode('[1,')")),
+      "ERR user_script:1: Expected value but found T_END at character 4",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return cjson.decode('{1:2}')")),
+      "ERR user_script:1: Expected object key string but found invalid token at character 2",
+    );
+  });
+
+  it("cmsgpack packs as Redis's lua_cmsgpack and unpacks what it packs", () => {
+    const db = scriptDb();
+    const packed = db.run(
+      "EVAL",
+      "return cmsgpack.pack({1, 2}, 'abc', -5, 300, 1.5, 0.1, 2^40, {x=true})",
+      "0",
+    );
+    assert.equal(packed.kind, "bulk");
+    assert.equal(
+      Buffer.from(packed.kind === "bulk" ? packed.value : "").toString("hex"),
+      "920102a3616263fbcd012cca3fc00000cb3fb999999999999acf000001000000000081a178c3",
+    );
+    assert.deepEqual(
+      evalIn(
+        db,
+        "local a, b, c = cmsgpack.unpack(cmsgpack.pack({1, {2, 'x'}}, 'y', -70000)); return {a[2][2], b, c}",
+      ),
+      ["x", "y", -70000],
+    );
+    assert.deepEqual(
+      evalIn(
+        db,
+        "local s = cmsgpack.pack(1, 2, 3); local off, v = cmsgpack.unpack_one(s); local off2, w, x = cmsgpack.unpack_limit(s, 2, off); return {off, v, off2, w, x}",
+      ),
+      [1, 1, -1, 2, 3],
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return cmsgpack.unpack('\\205')")),
+      "ERR user_script:1: Missing bytes in input.",
+    );
+  });
+
+  it("bit works on 32-bit values as LuaBitOp", () => {
+    const db = scriptDb();
+    assert.deepEqual(
+      evalIn(
+        db,
+        "return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(3, 1), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-16, 2), bit.bnot(0), bit.tobit(2^32 + 5), bit.tohex(255), bit.tohex(-1, -4), bit.bswap(0x12345678)}",
+      ),
+      [15, 7, 2, -2147483648, 15, -4, -1, 5, "000000ff", "FFFF", 2018915346],
+    );
+  });
+});

@@ -35,6 +35,32 @@ const SCRIPTS: [string, string[], string[]][] = [
   ["return nope", [], []],
   ["return {err='CUSTOM failure'}", [], []],
   ["return redis.sha1hex('abc')", [], []],
+  // Numbers are Lua 5.1's: floats that print without ".0", and never wrap at 32 bits.
+  [
+    "local v = redis.call('INCRBY', KEYS[1], 3000000000); return {v + 1, tostring(v)}",
+    ["{s}big"],
+    [],
+  ],
+  [
+    "return {tostring(4/2), tostring(tonumber(ARGV[1]) * 1000), tostring(math.floor(7.5))}",
+    [],
+    ["1764000000"],
+  ],
+  // The libraries Redis bundles.
+  ["return cjson.encode({1, 'a/b', {k=2.5}, {true, false}})", [], []],
+  [
+    "local t = cjson.decode(ARGV[1]); return {t.a[2], tostring(t.b), type(t.c)}",
+    [],
+    ['{"a":[1,"x\\u00e9"],"b":1e3,"c":null}'],
+  ],
+  ["return cjson.decode('[1,')", [], []],
+  ["return {cmsgpack.unpack(cmsgpack.pack({1, 2, {x=3}}, 'abc', -5, 300, 2^40))}", [], []],
+  ["return cmsgpack.pack({1, 2}, 'abc', -5, 300, 1.5, 0.1, 2^40, -2^40, {x=true})", [], []],
+  [
+    "return {bit.band(0xff, 0x0f), bit.tohex(255), bit.tohex(-1, -4), bit.lshift(1, 31), bit.bnot(0), bit.rol(0x12345678, 8), bit.tobit(2^32 + 5)}",
+    [],
+    [],
+  ],
 ];
 
 async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | null> {
@@ -134,7 +160,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
         return;
       }
       try {
-        await c.del("{s}a", "{s}n", "{s}l", "{s}z");
+        await c.del("{s}a", "{s}n", "{s}l", "{s}z", "{s}big");
         for (const [body, keys, argv] of SCRIPTS) {
           const ours = await outcome(c, body, keys, argv);
           const theirs = await outcome(redis.client, body, keys, argv);
