@@ -259,6 +259,45 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("runs Lua scripts through ioredis's cluster mode, each on its keys' shard", async () => {
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[2] as RunningNode).port }]);
+    cluster.defineCommand("bump", {
+      numberOfKeys: 2,
+      lua:
+        "local v = redis.call('INCR', KEYS[1]); redis.call('RPUSH', KEYS[2], v); " +
+        "return {v, redis.call('LLEN', KEYS[2])}",
+    });
+    type Bump = { bump(a: string, b: string): Promise<[number, number]> };
+    try {
+      // 20 keys over the shards, 5 rounds each, from concurrent callers: every script ran
+      // once, whole (its counter and its list agree).
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          for (let round = 1; round <= 5; round++) {
+            const [v, len] = await (cluster as unknown as Bump).bump(`{s${i}}n`, `{s${i}}l`);
+            assert.deepEqual([v, len], [round, round]);
+          }
+        }),
+      );
+      await assert.rejects(cluster.eval("return 1", 2, "a", "b"), /CROSSSLOT/);
+      assert.equal(await cluster.eval("return redis.call('GET', KEYS[1])", 1, "{s3}n"), "5");
+    } finally {
+      cluster.disconnect();
+    }
+    // Any node answers a script for any key, forwarding it to the shard's leader.
+    for (const node of nodes) {
+      const plain = new Redis({ port: node.port });
+      try {
+        assert.deepEqual(
+          await plain.eval_ro("return redis.call('LRANGE', KEYS[1], 0, -1)", 1, "{s7}l"),
+          ["1", "2", "3", "4", "5"],
+        );
+      } finally {
+        plain.disconnect();
+      }
+    }
+  });
+
   it("serves hashes through ioredis's cluster mode, and through any node in RESP2 and RESP3", async () => {
     const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
     try {
