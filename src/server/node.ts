@@ -581,6 +581,8 @@ export class HomeostatNode {
     this.stats.commandsProcessed++;
     client.lastCommand = name;
     if (queues(client, name)) {
+      const script = this.queuedScript(name, args);
+      if (script !== null) return queue(this, client, script.name, script.spec, true, script.args);
       return queue(this, client, name, entry.spec, entry.kind === "kv", args);
     }
     const stat = this.statOf(name);
@@ -601,6 +603,24 @@ export class HomeostatNode {
     stat.calls++;
     stat.usec += (performance.now() - startMs) * 1000;
     return reply;
+  }
+
+  /**
+   * EVALSHA queued in MULTI as the EVAL of the script it names (known now), so that it
+   * runs in the transaction's entry, in its place; null for anything else.
+   */
+  private queuedScript(
+    name: string,
+    args: Args,
+  ): { name: string; spec: CommandSpec; args: Args } | null {
+    if (name !== "evalsha" && name !== "evalsha_ro") return null;
+    const body = this.scripts.get(args.str(1));
+    const evalName = name === "evalsha" ? "eval" : "eval_ro";
+    const spec = this.commands.get(evalName)?.spec;
+    if (body === undefined || spec === undefined) return null;
+    const parts: Uint8Array[] = [Buffer.from(evalName), body];
+    for (let i = 2; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
+    return { name: evalName, spec, args: new ArrayArgs(parts) };
   }
 
   /**

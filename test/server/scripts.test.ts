@@ -140,6 +140,22 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.equal(await c.get("counter"), String(per * clients.length));
     });
 
+    it("scripts in MULTI run in the transaction, in their place", async () => {
+      await c.set("{t}x", "1");
+      const sha = (await c.script("LOAD", "return redis.call('INCR', KEYS[1])")) as string;
+      const replies = await c
+        .multi()
+        .evalsha(sha, 1, "{t}x")
+        .eval("return redis.call('INCR', KEYS[1])", 1, "{t}x")
+        .incr("{t}x")
+        .exec();
+      assert.deepEqual(replies, [
+        [null, 2],
+        [null, 3],
+        [null, 4],
+      ]);
+    });
+
     it("a key another shard holds is refused on a cluster, CROSSSLOT for declared keys", async () => {
       if (mode === "--standalone") {
         assert.equal(await c.eval("return redis.call('SET', 'a', 1)", 0), "OK");
