@@ -392,6 +392,85 @@ export const ERRORS = {
     meaning:
       "RENAME or RENAMENX was asked to rename a key that does not exist, or XSETID or XINFO STREAM to work on one.",
   },
+  NOSCRIPT: {
+    message: "NOSCRIPT No matching script. Please use EVAL.",
+    meaning:
+      "EVALSHA named a script this node does not know (each node has its own: send EVAL or SCRIPT LOAD to it).",
+  },
+  NOTBUSY: {
+    message: "NOTBUSY No scripts in execution right now.",
+    meaning: "SCRIPT KILL found no script running (scripts here finish within a bound).",
+  },
+  SCRIPT_KEYS_OVER_ARGS: {
+    message: "ERR Number of keys can't be greater than number of args",
+    meaning: "EVAL's numkeys is larger than the number of arguments after it.",
+  },
+  SCRIPT_KEYS_NEGATIVE: {
+    message: "ERR Number of keys can't be negative",
+    meaning: "EVAL's numkeys is below zero.",
+  },
+  SCRIPT_COMPILE: {
+    message: "ERR Error compiling script (new function): %s",
+    meaning: "The script is not valid Lua; the parser's message follows.",
+  },
+  SCRIPT_FLUSH_OPTION: {
+    message: "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+    meaning: "SCRIPT FLUSH was given an argument other than SYNC or ASYNC.",
+  },
+  SCRIPT_UNKNOWN_COMMAND: {
+    message: "ERR Unknown Redis command called from script",
+    meaning:
+      "A script's redis.call or redis.pcall named a command (or subcommand) that does not exist.",
+  },
+  SCRIPT_CALL_NO_ARGS: {
+    message: "ERR Please specify at least one argument for this redis lib call",
+    meaning: "A script called redis.call or redis.pcall with no arguments.",
+  },
+  SCRIPT_CALL_ARG_TYPE: {
+    message: "ERR Lua redis lib command arguments must be strings or integers",
+    meaning: "A script passed redis.call a table, boolean, nil or function as an argument.",
+  },
+  SCRIPT_ARITY: {
+    message: "ERR Wrong number of args calling Redis command from script",
+    meaning: "A script called a command with a number of arguments its arity refuses.",
+  },
+  SCRIPT_NOT_ALLOWED: {
+    message: "ERR This Redis command is not allowed from script",
+    meaning:
+      "A script called a command scripts may not run (MULTI, EVAL, SUBSCRIBE, server and cluster commands...).",
+  },
+  SCRIPT_READ_ONLY: {
+    message: "ERR Write commands are not allowed from read-only scripts.",
+    meaning: "EVAL_RO, EVALSHA_RO or a no-writes script called a command that writes.",
+  },
+  SCRIPT_RO_WRITE_FLAG: {
+    message: "ERR Can not execute a script with write flag using *_ro command.",
+    meaning: "EVAL_RO ran a script whose shebang does not declare no-writes.",
+  },
+  SCRIPT_NO_CLUSTER: {
+    message: "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+    meaning: "A script declared flags=no-cluster and the node is a cluster's.",
+  },
+  SCRIPT_NON_LOCAL_KEY: {
+    message: "ERR Script attempted to access a non local key in a cluster node",
+    meaning: "A script in a cluster touched a key outside the shard its declared keys route it to.",
+  },
+  SCRIPT_BLOCK: {
+    message: "ERR %s command is not allowed with BLOCK option from scripts",
+    meaning: "A script called XREAD or XREADGROUP with BLOCK: a script never waits.",
+  },
+  SCRIPT_SHEBANG_ENGINE: {
+    message: "ERR Unexpected engine in script shebang: %s",
+    meaning: "A script's #! line names an engine other than lua.",
+  },
+  SCRIPT_SHEBANG_FLAG: {
+    message: "ERR Unexpected flag in script shebang: %s",
+    meaning: "A script's #!lua flags= names a flag Redis 7.0 does not have.",
+  },
+  SCRIPT_SHEBANG_OPTION: {
+    message: "ERR Unknown lua shebang option: %s",
+    meaning: "A script's #!lua line has an option other than flags=.",
+  },
   BUSYKEY: {
     message: "BUSYKEY Target key name already exists.",
     meaning: "RESTORE without REPLACE was asked to create a key that exists.",

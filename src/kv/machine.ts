@@ -584,6 +584,7 @@ export class ShardMachine implements ReplicatedMachine {
       // A script's commands run here, on this shard's keys only.
       script: {
         served: (key) => this.store.ownsSlot(this.store.slotOf(key)),
+        runs: (name) => KV_HANDLERS.has(name),
         run: (name, args) =>
           KV_HANDLERS.has(name) ? this.run(name, args) : R.error(NOT_FROM_SCRIPT),
       },

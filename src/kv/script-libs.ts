@@ -121,16 +121,43 @@ function openBit(L: LuaState): void {
 const jsonNull = { cjson: "null" };
 
 function openCjson(L: LuaState): void {
+  const depth = { encode: jsonDepthMax, decode: jsonDepthMax };
+  const config: JsonConfig = { invalidNumbers: "off" };
+  const setDepth = (which: "encode" | "decode") => (l: LuaState) => {
+    if (lua.lua_gettop(l) >= 1 && lua.lua_type(l, 1) !== lua.LUA_TNIL) {
+      const n = lua.lua_tonumber(l, 1);
+      if (!Number.isInteger(n) || n < 1)
+        return raise(l, "bad argument #1 (expected integer between 1 and 2147483647)");
+      depth[which] = n;
+    }
+    lua.lua_pushnumber(l, depth[which]);
+    return 1;
+  };
   newLibrary(L, [
-    ["encode", jsonEncode],
-    ["decode", jsonDecode],
-    // Configuration calls are accepted and keep Redis's defaults.
+    ["encode", (l) => jsonEncode(l, depth.encode, config)],
+    [
+      "encode_invalid_numbers",
+      (l) => {
+        // true: NaN and infinities as "nan" and "inf"; "null": as null; false: refused.
+        if (lua.lua_type(l, 1) === lua.LUA_TBOOLEAN) {
+          config.invalidNumbers = lua.lua_toboolean(l, 1) ? "on" : "off";
+        } else if (lua.lua_type(l, 1) === lua.LUA_TSTRING) {
+          const v = Buffer.from(bytesAt(l, 1)).toString("latin1");
+          if (v === "null") config.invalidNumbers = "null";
+          else if (v === "on" || v === "off") config.invalidNumbers = v;
+          else return raise(l, "bad argument #1 to 'encode_invalid_numbers' (invalid option)");
+        }
+        lua.lua_pushboolean(l, config.invalidNumbers !== "off");
+        return 1;
+      },
+    ],
+    ["decode", (l) => jsonDecode(l, depth.decode)],
+    ["encode_max_depth", setDepth("encode")],
+    ["decode_max_depth", setDepth("decode")],
+    // Other configuration calls are accepted and keep Redis's defaults.
     ["encode_keep_buffer", noop],
-    ["encode_max_depth", noop],
-    ["decode_max_depth", noop],
     ["encode_number_precision", noop],
     ["encode_sparse_array", noop],
-    ["encode_invalid_numbers", noop],
     ["decode_invalid_numbers", noop],
   ]);
   lua.lua_pushlightuserdata(L, jsonNull);
@@ -143,10 +170,14 @@ function noop(): number {
 
 const jsonDepthMax = 1000;
 
-function jsonEncode(L: LuaState): number {
+interface JsonConfig {
+  invalidNumbers: "on" | "off" | "null";
+}
+
+function jsonEncode(L: LuaState, maxDepth: number, config: JsonConfig): number {
   if (lua.lua_gettop(L) !== 1) return raise(L, "bad argument #1 to 'encode' (expected 1 argument)");
   const out: (string | Uint8Array)[] = [];
-  encodeValue(L, 1, 0, out);
+  encodeValue(L, 1, 0, out, maxDepth, config);
   lua.lua_pushstring(
     L,
     Buffer.concat(out.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p))),
@@ -158,14 +189,21 @@ function typeName(L: LuaState, idx: number): string {
   return Buffer.from(lua.lua_typename(L, lua.lua_type(L, idx))).toString("latin1");
 }
 
-function encodeValue(L: LuaState, idx: number, depth: number, out: (string | Uint8Array)[]): void {
+function encodeValue(
+  L: LuaState,
+  idx: number,
+  depth: number,
+  out: (string | Uint8Array)[],
+  maxDepth: number,
+  config: JsonConfig,
+): void {
   const at = lua.lua_absindex(L, idx);
   switch (lua.lua_type(L, at)) {
     case lua.LUA_TSTRING:
       out.push(jsonString(bytesAt(L, at)));
       return;
     case lua.LUA_TNUMBER:
-      out.push(jsonNumber(L, at, "number"));
+      out.push(jsonNumber(L, at, "number", config));
       return;
     case lua.LUA_TBOOLEAN:
       out.push(lua.lua_toboolean(L, at) ? "true" : "false");
@@ -180,21 +218,33 @@ function encodeValue(L: LuaState, idx: number, depth: number, out: (string | Uin
       }
       break;
     case lua.LUA_TTABLE:
-      encodeTable(L, at, depth + 1, out);
+      encodeTable(L, at, depth + 1, out, maxDepth, config);
       return;
   }
   raise(L, `Cannot serialise ${typeName(L, at)}: type not supported`);
 }
 
-function jsonNumber(L: LuaState, at: number, what: string): string {
+function jsonNumber(L: LuaState, at: number, what: string, config: JsonConfig): string {
   const n = lua.lua_tonumber(L, at);
-  if (!Number.isFinite(n)) raise(L, `Cannot serialise ${what}: must not be NaN or Inf`);
+  if (!Number.isFinite(n)) {
+    if (config.invalidNumbers === "off")
+      raise(L, `Cannot serialise ${what}: must not be NaN or Inf`);
+    if (config.invalidNumbers === "null") return "null";
+    return Number.isNaN(n) ? "nan" : n > 0 ? "inf" : "-inf";
+  }
   if (lua.lua_isinteger(L, at)) return String(lua.lua_tointeger(L, at));
   return formatG14(n);
 }
 
-function encodeTable(L: LuaState, at: number, depth: number, out: (string | Uint8Array)[]): void {
-  if (depth > jsonDepthMax) raise(L, `Cannot serialise, excessive nesting (${depth})`);
+function encodeTable(
+  L: LuaState,
+  at: number,
+  depth: number,
+  out: (string | Uint8Array)[],
+  maxDepth: number,
+  config: JsonConfig,
+): void {
+  if (depth > maxDepth) raise(L, `Cannot serialise, excessive nesting (${depth})`);
   if (!lua.lua_checkstack(L, 3)) raise(L, "Cannot serialise, stack exhausted");
   // An array when every key is a positive integer, and not too sparse (lua_cjson's rule).
   let max = 0;
@@ -217,7 +267,7 @@ function encodeTable(L: LuaState, at: number, depth: number, out: (string | Uint
     for (let i = 1; i <= max; i++) {
       if (i > 1) out.push(",");
       lua.lua_rawgeti(L, at, i);
-      encodeValue(L, -1, depth, out);
+      encodeValue(L, -1, depth, out, maxDepth, config);
       lua.lua_pop(L, 1);
     }
     out.push("]");
@@ -232,10 +282,10 @@ function encodeTable(L: LuaState, at: number, depth: number, out: (string | Uint
     const kt = lua.lua_type(L, -2);
     if (kt === lua.LUA_TSTRING) out.push(jsonString(bytesAt(L, -2)));
     else if (kt === lua.LUA_TNUMBER)
-      out.push(`"${jsonNumber(L, lua.lua_absindex(L, -2), "table key")}"`);
+      out.push(`"${jsonNumber(L, lua.lua_absindex(L, -2), "table key", config)}"`);
     else raise(L, "Cannot serialise table: table key must be a number or string");
     out.push(":");
-    encodeValue(L, -1, depth, out);
+    encodeValue(L, -1, depth, out, maxDepth, config);
     lua.lua_pop(L, 1);
   }
   out.push("}");
@@ -275,10 +325,10 @@ export function formatG14(n: number): string {
 }
 
 /** A JSON text as Lua values, strings kept as bytes. */
-function jsonDecode(L: LuaState): number {
+function jsonDecode(L: LuaState, maxDepth: number): number {
   if (lua.lua_gettop(L) !== 1) return raise(L, "bad argument #1 to 'decode' (expected 1 argument)");
   const text = bytesAt(L, 1);
-  const p = new JsonParser(L, text);
+  const p = new JsonParser(L, text, maxDepth);
   p.value(0);
   p.skip();
   if (p.pos < text.length) p.fail("the end");
@@ -290,6 +340,7 @@ class JsonParser {
   constructor(
     private readonly L: LuaState,
     private readonly s: Uint8Array,
+    private readonly maxDepth: number,
   ) {}
 
   skip(): void {
@@ -308,8 +359,6 @@ class JsonParser {
 
   value(depth: number): void {
     const L = this.L;
-    if (depth >= jsonDepthMax)
-      raise(L, `Found too many nested data structures (${depth + 1}) at character ${this.pos + 1}`);
     if (!lua.lua_checkstack(L, 3)) raise(L, "Found too many nested data structures");
     this.skip();
     const c = this.s[this.pos];
@@ -345,8 +394,19 @@ class JsonParser {
     this.fail("value");
   }
 
+  /** Entering a container at `depth` (the top level's is 1), as lua_cjson counts. */
+  private descend(depth: number): void {
+    if (depth > this.maxDepth) {
+      raise(
+        this.L,
+        `Found too many nested data structures (${depth}) at character ${this.pos + 1}`,
+      );
+    }
+  }
+
   private object(depth: number): void {
     const L = this.L;
+    this.descend(depth + 1);
     this.pos++;
     lua.lua_newtable(L);
     this.skip();
@@ -376,6 +436,7 @@ class JsonParser {
 
   private array(depth: number): void {
     const L = this.L;
+    this.descend(depth + 1);
     this.pos++;
     lua.lua_newtable(L);
     this.skip();

@@ -1,10 +1,12 @@
 import { assert } from "../core/assert.js";
 import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "../core/lua.js";
+import { SeededRandom } from "../core/random.js";
 import { sha1Hex } from "../core/sha1.js";
 import { ArrayArgs } from "../resp/args.js";
 import { formatDouble } from "../resp/encoder.js";
 import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
+import { ERRORS, type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
 import { LAZY_LIBRARIES } from "./script-libs.js";
 import type { CommandHandler, ExecContext } from "./types.js";
@@ -65,13 +67,13 @@ function parseBody(body: Uint8Array): Parsed | string {
     .split(" ")
     .filter((w) => w !== "");
   const engine = words[0] ?? "";
-  if (engine !== "lua") return `ERR Unexpected engine in script shebang: ${engine}`;
+  if (engine !== "lua") return message("SCRIPT_SHEBANG_ENGINE", engine);
   const flags = new Set<string>();
   for (const w of words.slice(1)) {
-    if (!w.startsWith("flags=")) return `ERR Unknown lua shebang option: ${w}`;
+    if (!w.startsWith("flags=")) return message("SCRIPT_SHEBANG_OPTION", w);
     for (const f of w.slice(6).split(",")) {
       if (f === "") continue;
-      if (!shebangFlags.has(f)) return `ERR Unexpected flag in script shebang: ${f}`;
+      if (!shebangFlags.has(f)) return message("SCRIPT_SHEBANG_FLAG", f);
       flags.add(f);
     }
   }
@@ -103,7 +105,7 @@ function load(L: LuaState, code: Uint8Array): string | null {
     return null;
   }
   if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) !== lua.LUA_OK) {
-    return `ERR Error compiling script (new function): ${luaString(L, -1)}`;
+    return message("SCRIPT_COMPILE", luaString(L, -1));
   }
   const parts: Uint8Array[] = [];
   lua.lua_dump(
@@ -151,6 +153,8 @@ interface RunState {
   resp: 2 | 3;
   instructions: number;
   stopped: boolean;
+  /** math.randomseed's generator: the same numbers for the same seed, as in Redis. */
+  seeded?: SeededRandom;
 }
 
 /**
@@ -162,10 +166,10 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   if (typeof parsed === "string") return { kind: "error", value: parsed };
   const flags = parsed.flags;
   if (run.readOnly && flags !== null && !flags.has("no-writes")) {
-    return err("ERR Can not execute a script with write flag using *_ro command.");
+    return errorReply("SCRIPT_RO_WRITE_FLAG");
   }
   if (ctx.sharded === true && flags?.has("no-cluster")) {
-    return err("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+    return errorReply("SCRIPT_NO_CLUSTER");
   }
   const state: RunState = {
     ctx,
@@ -190,6 +194,12 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   const status = lua.lua_pcall(L, 0, 1, -2);
   if (status !== lua.LUA_OK) return runError(L, state);
   return toReply(L, -1, state.resp);
+}
+
+/** A registry error's text with its parameters (for a message raised inside Lua). */
+function message(name: ErrorName, ...params: string[]): string {
+  const r = errorReply(name, ...params);
+  return r.kind === "error" ? r.value : "";
 }
 
 function err(value: string): Reply {
@@ -278,14 +288,19 @@ const NAMES = {
   table: to_luastring("table"),
   math: to_luastring("math"),
   unpack: to_luastring("unpack"),
+  coroutine: to_luastring("coroutine"),
   tonumber: to_luastring("tonumber"),
   random: to_luastring("random"),
   randomseed: to_luastring("randomseed"),
   floor: to_luastring("floor"),
   ceil: to_luastring("ceil"),
   KEYS: to_luastring("KEYS"),
+  loadstring: to_luastring("loadstring"),
   ARGV: to_luastring("ARGV"),
   index: to_luastring("__index"),
+  metatable: to_luastring("__metatable"),
+  rawset: to_luastring("rawset"),
+  setmetatable: to_luastring("setmetatable"),
   newindex: to_luastring("__newindex"),
 };
 
@@ -305,6 +320,8 @@ function openLibraries(L: LuaState, state: RunState): void {
   }
   lua.lua_pushjsfunction(L, toNumber);
   lua.lua_setglobal(L, NAMES.tonumber);
+  lua.lua_pushjsfunction(L, loadString);
+  lua.lua_setglobal(L, NAMES.loadstring);
   openRedis(L, state);
 }
 
@@ -317,6 +334,9 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
     case "table":
       lauxlib.luaL_requiref(L, NAMES.table, lualib.luaopen_table, false);
       return true;
+    case "coroutine":
+      lauxlib.luaL_requiref(L, NAMES.coroutine, lualib.luaopen_coroutine, false);
+      return true;
     case "unpack":
       lua.lua_getglobal(L, NAMES.table);
       lua.lua_getfield(L, -1, NAMES.unpack);
@@ -327,7 +347,10 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
       // math.random from the command's Random: the same numbers on every replica.
       lua.lua_pushjsfunction(L, (l) => mathRandom(l, state));
       lua.lua_setfield(L, -2, NAMES.random);
-      lua.lua_pushjsfunction(L, () => 0);
+      lua.lua_pushjsfunction(L, (l) => {
+        state.seeded = new SeededRandom(Math.trunc(lua.lua_tonumber(l, 1)) | 0);
+        return 0;
+      });
       lua.lua_setfield(L, -2, NAMES.randomseed);
       // Numbers a script makes from text or rounds are floats, as in Lua 5.1: fengari's
       // integers are 32-bit and wrap (a time in seconds times 1000 would).
@@ -350,6 +373,16 @@ function roundTo(L: LuaState, round: (n: number) => number): number {
   const n = lua.lua_tonumber(L, lua.lua_type(L, 1) === lua.LUA_TNUMBER ? 1 : -1);
   lua.lua_pushnumber(L, round(n));
   return 1;
+}
+
+/** Lua 5.1's loadstring(text [, name]): text only, never bytecode (nil and the error). */
+function loadString(L: LuaState): number {
+  const text = luaBytes(L, 1);
+  const name = lua.lua_type(L, 2) === lua.LUA_TSTRING ? luaBytes(L, 2) : text;
+  if (lauxlib.luaL_loadbufferx(L, text, text.length, name, TEXT_ONLY) === lua.LUA_OK) return 1;
+  lua.lua_pushnil(L);
+  lua.lua_insert(L, -2);
+  return 2;
 }
 
 /** tonumber(e [, base]), its result a float (see openLibraries). */
@@ -396,7 +429,7 @@ function luaBytes(L: LuaState, idx: number): Uint8Array {
 
 /** math.random() in [0, 1), math.random(m) in [1, m], math.random(m, n) in [m, n]. */
 function mathRandom(L: LuaState, state: RunState): number {
-  const r = state.ctx.random.int(0x80000000) / 0x80000000;
+  const r = (state.seeded ?? state.ctx.random).int(0x80000000) / 0x80000000;
   const n = lua.lua_gettop(L);
   if (n === 0) {
     lua.lua_pushnumber(L, r);
@@ -478,12 +511,57 @@ function openRedis(L: LuaState, state: RunState): void {
 }
 
 /**
- * The global table refuses new globals and answers an error for unknown ones, as Redis 7's
- * does, so a typo is an error and not a silent nil.
+ * Globals and libraries are read-only, as Redis 7 makes them: a script cannot create a
+ * global, replace one (`redis = ...`), change a library (`redis.call = ...`), or reach a
+ * metatable that guards them, and an unknown global is an error, not a silent nil.
+ *
+ * Lua 5.3 has no read-only tables, so each guarded table is an empty proxy: reads go
+ * through to the real table (__index), writes raise (__newindex), and getmetatable answers
+ * another such proxy (__metatable). rawset and setmetatable refuse the proxies. The
+ * globals' proxy is what scripts see as the global table (_G and _ENV); the real one
+ * answers unknown names by making a library on first use (openLazy) or with an error.
  */
 function protectGlobals(L: LuaState, state: RunState): void {
+  const guarded = new Set<unknown>();
+  const refuse = (l: LuaState) => lauxlib.luaL_error(l, READONLY);
+  /**
+   * Gives the table at `proxy` the guard's metatable: reads from the table at `real` (none
+   * when 0), writes refused, getmetatable showing the table at `shown`.
+   */
+  const guardWith = (l: LuaState, proxy: number, real: number, shown: number): void => {
+    lua.lua_createtable(l, 0, 3);
+    if (real !== 0) {
+      lua.lua_pushvalue(l, real);
+      lua.lua_setfield(l, -2, NAMES.index);
+    }
+    lua.lua_pushjsfunction(l, refuse);
+    lua.lua_setfield(l, -2, NAMES.newindex);
+    lua.lua_pushvalue(l, shown);
+    lua.lua_setfield(l, -2, NAMES.metatable);
+    lua.lua_setmetatable(l, proxy);
+    guarded.add(lua.lua_topointer(l, proxy));
+  };
+  // The metatable every proxy shows: itself guarded, showing itself.
+  lua.lua_createtable(L, 0, 0);
+  const shown = lua.lua_gettop(L);
+  guardWith(L, shown, 0, shown);
+  /** Replaces the table on top of the stack with its read-only proxy. */
+  const guard = (l: LuaState): void => {
+    const real = lua.lua_gettop(l);
+    lua.lua_createtable(l, 0, 0);
+    guardWith(l, real + 1, real, shown);
+    lua.lua_remove(l, real);
+  };
+
   lua.lua_pushglobaltable(L);
-  lua.lua_createtable(L, 0, 2);
+  const real = lua.lua_gettop(L);
+  for (const name of [NAMES.string, REDIS_NAMES.redis]) {
+    lua.lua_getfield(L, real, name);
+    guard(L);
+    lua.lua_setfield(L, real, name);
+  }
+  // The real global table answers the names it does not have.
+  lua.lua_createtable(L, 0, 1);
   lua.lua_pushjsfunction(L, (l) => {
     const name = lua.lua_type(l, 2) === lua.LUA_TSTRING ? luaString(l, 2) : "";
     if (!openLazy(l, name, state)) {
@@ -492,20 +570,54 @@ function protectGlobals(L: LuaState, state: RunState): void {
         to_luastring(`Script attempted to access nonexistent global variable '${luaString(l, 2)}'`),
       );
     }
-    // Made on first use, then a global like the others.
+    // Made on first use, read-only, then a global like the others.
+    if (lua.lua_type(l, -1) === lua.LUA_TTABLE) guard(l);
     lua.lua_pushvalue(l, 2);
     lua.lua_pushvalue(l, -2);
     lua.lua_rawset(l, 1);
     return 1;
   });
   lua.lua_setfield(L, -2, NAMES.index);
-  lua.lua_pushjsfunction(L, (l) =>
-    lauxlib.luaL_error(l, to_luastring("Attempt to modify a readonly table")),
-  );
-  lua.lua_setfield(L, -2, NAMES.newindex);
-  lua.lua_setmetatable(L, -2);
+  lua.lua_setmetatable(L, real);
+  // The string metatable (methods on strings) shows the guard too.
+  lua.lua_pushstring(L, NAMES.G);
+  if (lua.lua_getmetatable(L, -1)) {
+    lua.lua_pushvalue(L, shown);
+    lua.lua_setfield(L, -2, NAMES.metatable);
+    lua.lua_pop(L, 1);
+  }
   lua.lua_pop(L, 1);
+  // rawset and setmetatable would go around the proxies.
+  lua.lua_pushjsfunction(L, (l) => {
+    if (guarded.has(lua.lua_topointer(l, 1))) return refuse(l);
+    lua.lua_settop(l, 3);
+    lua.lua_rawset(l, 1);
+    return 1;
+  });
+  lua.lua_setfield(L, real, NAMES.rawset);
+  lua.lua_getfield(L, real, NAMES.setmetatable);
+  lua.lua_pushjsclosure(
+    L,
+    (l) => {
+      if (guarded.has(lua.lua_topointer(l, 1))) return refuse(l);
+      lua.lua_pushvalue(l, lua.lua_upvalueindex(1));
+      lua.lua_insert(l, 1);
+      lua.lua_call(l, lua.lua_gettop(l) - 1, 1);
+      return 1;
+    },
+    1,
+  );
+  lua.lua_setfield(L, real, NAMES.setmetatable);
+  // The globals' proxy becomes the global table: _G, and every chunk's _ENV.
+  lua.lua_pushvalue(L, real);
+  guard(L);
+  lua.lua_pushvalue(L, -1);
+  lua.lua_setfield(L, real, NAMES.G);
+  lua.lua_rawseti(L, lua.LUA_REGISTRYINDEX, lua.LUA_RIDX_GLOBALS);
+  lua.lua_settop(L, shown - 1);
 }
+
+const READONLY = to_luastring("Attempt to modify a readonly table");
 
 // ---- redis.* ---------------------------------------------------------------------------
 
@@ -521,7 +633,7 @@ function redisCall(L: LuaState, state: RunState, raise: boolean): number {
     setField(L, ERR, message);
     return raise ? lua.lua_error(L) : 1;
   };
-  if (n === 0) return fail("ERR Please specify at least one argument for this redis lib call");
+  if (n === 0) return fail(message("SCRIPT_CALL_NO_ARGS"));
   const parts: Buffer[] = [];
   for (let i = 1; i <= n; i++) {
     const t = lua.lua_type(L, i);
@@ -530,7 +642,7 @@ function redisCall(L: LuaState, state: RunState, raise: boolean): number {
     } else if (t === lua.LUA_TSTRING) {
       parts.push(Buffer.from(lua.lua_tolstring(L, i) as Uint8Array));
     } else {
-      return fail("ERR Lua redis lib command arguments must be strings or integers");
+      return fail(message("SCRIPT_CALL_ARG_TYPE"));
     }
   }
   const reply = callCommand(state, parts);
@@ -547,25 +659,28 @@ function callCommand(state: RunState, parts: Buffer[]): Reply {
   const args = new ArrayArgs(parts);
   const name = args.lower(0);
   const top = COMMAND_SPECS.get(name);
+  if (top === undefined) return errorReply("SCRIPT_UNKNOWN_COMMAND");
+  if (!host.runs(name) && !SCRIPT_OWN.has(name)) return errorReply("SCRIPT_NOT_ALLOWED");
   const spec = runSpec(top, args);
-  if (top === undefined || spec === undefined) {
-    return err("ERR Unknown Redis command called from script");
-  }
+  if (spec === undefined) return errorReply("SCRIPT_UNKNOWN_COMMAND");
   if (!arityAccepts(spec.arity, args.length)) {
-    return err("ERR Wrong number of args calling Redis command from script");
+    return errorReply("SCRIPT_ARITY");
   }
   if (spec.flags.includes("noscript") || top.flags.includes("noscript")) {
-    return err("ERR This Redis command is not allowed from script");
+    return errorReply("SCRIPT_NOT_ALLOWED");
   }
   if (
     state.readOnly &&
     (spec.flags.includes("write") || spec.hiddenFlags.includes("may_replicate"))
   ) {
-    return err("ERR Write commands are not allowed from read-only scripts.");
+    return errorReply("SCRIPT_READ_ONLY");
+  }
+  if ((name === "xread" || name === "xreadgroup") && hasBlock(args)) {
+    return errorReply("SCRIPT_BLOCK", name);
   }
   for (const i of keyIndexesOf(spec, args)) {
     if (!host.served(args.buf(i))) {
-      return err("ERR Script attempted to access a non local key in a cluster node");
+      return errorReply("SCRIPT_NON_LOCAL_KEY");
     }
   }
   switch (name) {
@@ -585,11 +700,28 @@ function callCommand(state: RunState, parts: Buffer[]): Reply {
       };
     }
   }
-  return host.run(name, args);
+  state.ctx.inScript = true;
+  try {
+    return host.run(name, args);
+  } finally {
+    state.ctx.inScript = false;
+  }
+}
+
+/** The commands a script runs itself (script.ts), whatever its host runs. */
+const SCRIPT_OWN = new Set(["ping", "echo", "time"]);
+
+/** Whether XREAD's or XREADGROUP's options (before STREAMS) include BLOCK. */
+function hasBlock(args: Args): boolean {
+  for (let i = 1; i < args.length; i++) {
+    if (args.is(i, "streams")) return false;
+    if (args.is(i, "block")) return true;
+  }
+  return false;
 }
 
 /** What a script's host answers for a command it does not run (not a key-space one). */
-export const NOT_FROM_SCRIPT = "ERR This Redis command is not allowed from script";
+export const NOT_FROM_SCRIPT = ERRORS.SCRIPT_NOT_ALLOWED.message;
 
 function bulk(b: Buffer): Reply {
   return { kind: "bulk", value: Buffer.from(b) };
@@ -601,8 +733,12 @@ function replyTable(L: LuaState, field: Uint8Array, isError: boolean): number {
     return lauxlib.luaL_error(L, to_luastring("wrong number or type of arguments"));
   }
   let msg = luaString(L, 1);
-  // error_reply: a message without a code gets "ERR"; a leading '-' is dropped (Redis 7).
-  if (isError) msg = msg.startsWith("-") ? msg.slice(1) : msg;
+  // error_reply, as Redis's luaPushErrorBuff: its first word is the code, or "ERR" when
+  // the message is one word ("" gives "ERR ").
+  if (isError) {
+    const body = msg.startsWith("-") ? msg.slice(1) : msg;
+    msg = (body.includes(" ") ? body : `ERR ${body}`).replace(/[\r\n]+$/, "");
+  }
   lua.lua_settop(L, 0);
   lua.lua_createtable(L, 0, 1);
   setField(L, field, msg);
@@ -894,11 +1030,11 @@ function rawField(L: LuaState, at: number, field: Uint8Array): string | null {
 /** EVAL and EVAL_RO: script numkeys key... arg... (EVALSHA is turned into EVAL before). */
 function evalCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
   const numkeys = parseI64(args.buf(2));
-  if (numkeys === undefined) return err("ERR value is not an integer or out of range");
+  if (numkeys === undefined) return NOT_INTEGER;
   if (numkeys > BigInt(args.length - 3)) {
-    return err("ERR Number of keys can't be greater than number of args");
+    return errorReply("SCRIPT_KEYS_OVER_ARGS");
   }
-  if (numkeys < 0n) return err("ERR Number of keys can't be negative");
+  if (numkeys < 0n) return errorReply("SCRIPT_KEYS_NEGATIVE");
   const keys: Buffer[] = [];
   const argv: Buffer[] = [];
   const firstArg = 3 + Number(numkeys);

@@ -124,8 +124,9 @@ function sortGeneric(ctx: ExecContext, args: Args, readonly: boolean): Reply {
   const found = elementsOf(ctx, args.buf(1));
   if (isReply(found)) return found;
   let { elements } = found;
-  // A set's own order is its hash table's in Redis: stored, it is sorted as bytes.
-  if (o.dontSort && found.type === "set" && o.store !== undefined) {
+  // A set's own order is its hash table's in Redis: stored, or sorted for a script (whose
+  // effects must not depend on it), it is sorted as bytes.
+  if (o.dontSort && found.type === "set" && (o.store !== undefined || ctx.inScript === true)) {
     o.dontSort = false;
     o.alpha = true;
     o.by = undefined;

@@ -36,12 +36,16 @@ export interface ExecContext {
    * scripts (a shard's machine, a standalone node). Undefined: EVAL refuses.
    */
   script?: ScriptHost;
+  /** A command a Lua script called (SORT BY a constant then sorts a set, as in Redis). */
+  inScript?: boolean;
 }
 
 /** The host's side of redis.call: script.ts has made Redis's checks on the command. */
 export interface ScriptHost {
   /** Whether `key` may be touched here (a cluster shard: in one of its slots). */
   served(key: Buffer): boolean;
+  /** Whether the host runs `name` (a key-space command) for scripts. */
+  runs(name: string): boolean;
   /** Runs a key-space command (lower-case `name`, arity checked) and gives its reply. */
   run(name: string, args: Args): Reply;
 }

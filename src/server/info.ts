@@ -69,6 +69,11 @@ function sections(node: HomeostatNode): Section[] {
         ["used_memory_rss_human", human(mem.rss)],
         ["used_memory_dataset_disk", space.usedBytes],
         ["used_memory_dataset_disk_human", human(space.usedBytes)],
+        // The scripts this node knows (EVALSHA's cache); no functions (FUNCTION LOAD).
+        ["used_memory_scripts_eval", node.scripts.bytes],
+        ["number_of_cached_scripts", node.scripts.size],
+        ["number_of_functions", 0],
+        ["number_of_libraries", 0],
         ["maxmemory", 0],
         ["maxmemory_policy", "noeviction"],
       ],

@@ -269,6 +269,7 @@ export class HomeostatNode {
       // the shards' machines, which set their own.
       script: {
         served: () => true,
+        runs: (name) => this.commands.get(name)?.kind === "kv",
         run: (name, args) => {
           const entry = this.commands.get(name);
           if (entry?.kind !== "kv") return R.error(NOT_FROM_SCRIPT);

@@ -1,4 +1,4 @@
-import { unknownSubcommand, wrongArity } from "../kv/errors.js";
+import { errorReply, unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { compileError, scriptSha } from "../kv/script.js";
 import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
@@ -24,6 +24,14 @@ export class ScriptCache {
 
   get size(): number {
     return this.loaded.size + this.evaluated.size;
+  }
+
+  /** The scripts' bytes. */
+  get bytes(): number {
+    let n = 0;
+    for (const b of this.loaded.values()) n += b.length;
+    for (const b of this.evaluated.values()) n += b.length;
+    return n;
   }
 
   get(sha: string): Buffer | undefined {
@@ -71,7 +79,7 @@ export class ScriptCache {
   }
 }
 
-const noScript = R.error("NOSCRIPT No matching script. Please use EVAL.");
+const noScript = errorReply("NOSCRIPT");
 
 /**
  * EVALSHA and EVALSHA_RO: the script this node knows by that SHA1, run as EVAL (EVAL_RO)
@@ -118,13 +126,13 @@ function script(node: HomeostatNode, _c: Client, args: Args): Reply {
     case "flush":
       if (args.length > 3) break;
       if (args.length === 3 && !args.is(2, "async") && !args.is(2, "sync")) {
-        return R.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        return errorReply("SCRIPT_FLUSH_OPTION");
       }
       node.scripts.flush();
       return R.OK;
     case "kill":
       if (args.length !== 2) break;
-      return R.error("NOTBUSY No scripts in execution right now.");
+      return errorReply("NOTBUSY");
     default:
       return unknownSubcommand(args);
   }

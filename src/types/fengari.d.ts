@@ -28,6 +28,7 @@ declare module "fengari" {
     readonly LUA_TTABLE: number;
     readonly LUA_TLIGHTUSERDATA: number;
     readonly LUA_MASKCOUNT: number;
+    readonly LUA_RIDX_GLOBALS: number;
     lua_absindex(L: LuaState, idx: number): number;
     lua_checkstack(L: LuaState, n: number): boolean;
     lua_createtable(L: LuaState, narr: number, nrec: number): void;
@@ -47,6 +48,11 @@ declare module "fengari" {
     lua_pushlightuserdata(L: LuaState, p: object): void;
     lua_pushinteger(L: LuaState, n: number): void;
     lua_pushjsfunction(L: LuaState, f: CFunction): void;
+    lua_pushjsclosure(L: LuaState, f: CFunction, n: number): void;
+    lua_upvalueindex(i: number): number;
+    lua_call(L: LuaState, nargs: number, nresults: number): void;
+    lua_getmetatable(L: LuaState, idx: number): boolean;
+    lua_topointer(L: LuaState, idx: number): unknown;
     lua_pushnil(L: LuaState): void;
     lua_pushnumber(L: LuaState, n: number): void;
     lua_pushstring(L: LuaState, s: Uint8Array): void;
@@ -97,6 +103,7 @@ declare module "fengari" {
     luaopen_math: CFunction;
     luaopen_string: CFunction;
     luaopen_table: CFunction;
+    luaopen_coroutine: CFunction;
   };
   export function to_luastring(s: string): Uint8Array;
   export function to_jsstring(s: Uint8Array): string;

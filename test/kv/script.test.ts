@@ -19,6 +19,7 @@ function scriptDb(seed = 1, served: (key: Buffer) => boolean = () => true): Test
   const db = newDb({ seed });
   db.ctx.script = {
     served,
+    runs: (name) => KV_HANDLERS.has(name),
     run: (name, args) => {
       const h = KV_HANDLERS.get(name);
       return h === undefined ? R.error(NOT_FROM_SCRIPT) : h(db.ctx, args);

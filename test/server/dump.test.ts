@@ -1,45 +1,14 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
-import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
+import type { Redis } from "ioredis";
+import { installed, nodeForSuite, startRedisServer } from "./harness.js";
 
 /**
  * DUMP and RESTORE on a real node in both modes, and against a real redis-server: a value
  * Redis dumps restores here and one dumped here restores in Redis. The payloads' details
  * (encodings, errors) are checked in test/kv/dump.test.ts.
  */
-
-/** Whether `bin` runs here (Debian's redis-server and redis-tools in CI). */
-function installed(bin: string): boolean {
-  try {
-    execFileSync(bin, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** redis-server on a free port without persistence, or null where it is not installed. */
-async function startRedis(): Promise<{ proc: ChildProcess; client: Redis; port: number } | null> {
-  if (!installed("redis-server")) return null;
-  const port = await unusedPort();
-  const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  client.on("error", () => {}); // refused until it listens: waitFor tries again
-  await waitFor("redis-server answers", 10_000, async () => {
-    try {
-      await client.connect();
-      return (await client.ping()) === "PONG";
-    } catch {
-      client.disconnect();
-      return false;
-    }
-  });
-  return { proc, client, port };
-}
 
 /** One key of each type, written the same way to `c`. */
 async function fill(c: Redis): Promise<void> {
@@ -82,11 +51,11 @@ for (const mode of ["--standalone", "--cluster"] as const) {
   describe(`DUMP and RESTORE on a node (${mode})`, () => {
     const suite = nodeForSuite([mode]);
     let client: Redis;
-    let redis: Awaited<ReturnType<typeof startRedis>> = null;
+    let redis: Awaited<ReturnType<typeof startRedisServer>> = null;
 
     before(async () => {
       client = await suite.connect();
-      redis = await startRedis();
+      redis = await startRedisServer();
     });
 
     after(async () => {

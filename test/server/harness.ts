@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -233,4 +233,39 @@ export function nodeForSuite(extra: string[]): SuiteNode {
       node = await startNode(dir, extra);
     },
   };
+}
+
+/** Whether `bin` runs here (Debian's redis-server and redis-tools in CI). */
+export function installed(bin: string): boolean {
+  try {
+    execFileSync(bin, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** redis-server on a free port without persistence, or null where it is not installed. */
+export async function startRedisServer(): Promise<{
+  proc: ChildProcess;
+  client: Redis;
+  port: number;
+} | null> {
+  if (!installed("redis-server")) return null;
+  const port = await unusedPort();
+  const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on("error", () => {}); // refused until it listens: waitFor tries again
+  await waitFor("redis-server answers", 10_000, async () => {
+    try {
+      await client.connect();
+      return (await client.ping()) === "PONG";
+    } catch {
+      client.disconnect();
+      return false;
+    }
+  });
+  return { proc, client, port };
 }

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { before, describe, it } from "node:test";
-import { Redis } from "ioredis";
-import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
+import type { Redis } from "ioredis";
+import { nodeForSuite, startRedisServer } from "./harness.js";
 
 /**
  * Lua scripts on a real node in both modes, through ioredis (its defineCommand sends
@@ -10,15 +9,6 @@ import { nodeForSuite, unusedPort, waitFor } from "./harness.js";
  * the same scripts' replies against a real redis-server. The conversions and errors in
  * detail are in test/kv/script.test.ts.
  */
-
-function installed(bin: string): boolean {
-  try {
-    execFileSync(bin, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Scripts whose replies (or errors) must be Redis's, with their keys and arguments. */
 const SCRIPTS: [string, string[], string[]][] = [
@@ -62,26 +52,6 @@ const SCRIPTS: [string, string[], string[]][] = [
     [],
   ],
 ];
-
-async function startRedis(): Promise<{ proc: ChildProcess; client: Redis } | null> {
-  if (!installed("redis-server")) return null;
-  const port = await unusedPort();
-  const proc = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  client.on("error", () => {});
-  await waitFor("redis-server answers", 10_000, async () => {
-    try {
-      await client.connect();
-      return (await client.ping()) === "PONG";
-    } catch {
-      client.disconnect();
-      return false;
-    }
-  });
-  return { proc, client };
-}
 
 /** A script's reply, or its error's message, as comparable data. */
 async function outcome(c: Redis, body: string, keys: string[], argv: string[]): Promise<unknown> {
@@ -170,7 +140,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
     });
 
     it("answers what redis-server answers for the same scripts", async (t) => {
-      const redis = await startRedis();
+      const redis = await startRedisServer();
       if (redis === null) {
         t.skip("redis-server is not installed");
         return;
