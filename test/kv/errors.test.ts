@@ -51,7 +51,11 @@ describe("error registry", () => {
 
   it("every message carries a Redis error code", () => {
     for (const [name, entry] of Object.entries(ERRORS)) {
-      assert.match(entry.message, /^(ERR|WRONGTYPE|NOGROUP|BUSYGROUP|BUSYKEY|NOSCRIPT|NOTBUSY) \S/, name);
+      assert.match(
+        entry.message,
+        /^(ERR|WRONGTYPE|NOGROUP|BUSYGROUP|BUSYKEY|NOSCRIPT|NOTBUSY) \S/,
+        name,
+      );
       assert.ok(entry.meaning.length > 10, name);
     }
   });
