@@ -24,7 +24,8 @@ function newLibrary(L: LuaState, fns: [string, CFunction][]): void {
   }
 }
 
-function raise(L: LuaState, message: string): number {
+/** Raises a Lua error with `message` as it is (luaL_error would read % as a format). */
+export function raise(L: LuaState, message: string): number {
   return lauxlib.luaL_error(L, to_luastring(message.replace(/%/g, "%%")));
 }
 

@@ -8,7 +8,7 @@ import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { ERRORS, type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
-import { LAZY_LIBRARIES } from "./script-libs.js";
+import { LAZY_LIBRARIES, raise } from "./script-libs.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
 /**
@@ -294,6 +294,7 @@ const NAMES = {
   randomseed: to_luastring("randomseed"),
   floor: to_luastring("floor"),
   ceil: to_luastring("ceil"),
+  rep: to_luastring("rep"),
   KEYS: to_luastring("KEYS"),
   loadstring: to_luastring("loadstring"),
   ARGV: to_luastring("ARGV"),
@@ -312,6 +313,26 @@ const NAMES = {
 function openLibraries(L: LuaState, state: RunState): void {
   lauxlib.luaL_requiref(L, NAMES.G, lualib.luaopen_base, true);
   lauxlib.luaL_requiref(L, NAMES.string, lualib.luaopen_string, true);
+  // string.rep makes a string of any size in one instruction: bounded as a value is
+  // (proto-max-bulk-len), so that the instruction bound also bounds a script's memory
+  // the same way on every replica.
+  lua.lua_getfield(L, -1, NAMES.rep);
+  lua.lua_pushjsclosure(
+    L,
+    (l) => {
+      const len = lua.lua_type(l, 1) === lua.LUA_TSTRING ? luaBytes(l, 1).length : 0;
+      const sep = lua.lua_type(l, 3) === lua.LUA_TSTRING ? luaBytes(l, 3).length : 0;
+      const n = lua.lua_tonumber(l, 2);
+      if (n > 0 && n * (len + sep) > state.ctx.maxBulkBytes)
+        return raise(l, "resulting string too large");
+      lua.lua_pushvalue(l, lua.lua_upvalueindex(1));
+      lua.lua_insert(l, 1);
+      lua.lua_call(l, lua.lua_gettop(l) - 1, 1);
+      return 1;
+    },
+    1,
+  );
+  lua.lua_setfield(L, -2, NAMES.rep);
   lua.lua_pop(L, 2);
   // What could read files, load bytecode or print: not in a script.
   for (const name of GLOBALS_OFF) {
@@ -565,9 +586,9 @@ function protectGlobals(L: LuaState, state: RunState): void {
   lua.lua_pushjsfunction(L, (l) => {
     const name = lua.lua_type(l, 2) === lua.LUA_TSTRING ? luaString(l, 2) : "";
     if (!openLazy(l, name, state)) {
-      return lauxlib.luaL_error(
+      return raise(
         l,
-        to_luastring(`Script attempted to access nonexistent global variable '${luaString(l, 2)}'`),
+        `Script attempted to access nonexistent global variable '${luaString(l, 2)}'`,
       );
     }
     // Made on first use, read-only, then a global like the others.

@@ -156,6 +156,19 @@ describe("Lua scripts", () => {
     assert.equal(plain(db.run("GET", "a")), "1");
   });
 
+  it("bounds string.rep as a value is bounded, and names any global in its errors", () => {
+    const db = scriptDb();
+    assert.equal(evalIn(db, "return #string.rep('ab', 3, ',')"), 8);
+    assert.equal(
+      errorOf(evalIn(db, "return #string.rep('x', 2^30)")),
+      "ERR user_script:1: resulting string too large",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return _G['a%sb']")),
+      "ERR user_script:1: Script attempted to access nonexistent global variable 'a%sb'",
+    );
+  });
+
   it("refuses keys the host does not serve (another shard's)", () => {
     const db = scriptDb(1, (key) => key.toString() !== "far");
     assert.equal(
