@@ -191,10 +191,24 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   lua.lua_pushjsfunction(L, errorHandler);
   const compiled = load(L, parsed.code);
   if (compiled !== null) return err(compiled);
+  restartIds(L);
   const status = lua.lua_pcall(L, 0, 1, -2);
   if (status !== lua.LUA_OK) return runError(L, state);
   return toReply(L, -1, state.resp);
 }
+
+/**
+ * fengari numbers the objects a state makes (tables, closures...) from one counter, and
+ * `tostring({})` shows the number. What the counter stands at after set-up depends on
+ * whether the script was parsed or loaded from bytecode (load), which differs between
+ * replicas (one compiled it first, one restarted): so it starts from the same value for
+ * every run of every script. The counter is fengari's internal state (lstate.js).
+ */
+function restartIds(L: LuaState): void {
+  (L as unknown as { l_G: { id_counter: number } }).l_G.id_counter = firstScriptId;
+}
+
+const firstScriptId = 0x10000;
 
 /** A registry error's text with its parameters (for a message raised inside Lua). */
 function message(name: ErrorName, ...params: string[]): string {

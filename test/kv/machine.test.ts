@@ -307,6 +307,25 @@ const opArb: fc.Arbitrary<{ args: string[] | null; dtMs: number }> = fc.record({
     fc.tuple(keyArb, fc.string({ maxLength: 3 })).map(([k, v]) => ["APPEND", k, v]),
     fc.constant<string[]>(["DBSIZE"]),
     fc.constant<string[]>(["RANDOMKEY"]),
+    // Scripts: what Lua leaves to its implementation (random numbers, a table's address,
+    // the order of pairs) and the command's time must come out the same on every replica.
+    keyArb.map((k) => [
+      "EVAL",
+      "redis.call('SET', KEYS[1], math.random(1000) .. tostring({}) .. redis.call('TIME')[2]) " +
+        "return redis.call('GET', KEYS[1])",
+      "1",
+      k,
+    ]),
+    keyArb.map((k) => [
+      "EVAL",
+      "local t = {} for i = 1, 6 do t['f' .. i] = i end local s = '' " +
+        "for f, v in pairs(t) do s = s .. f .. v end redis.call('APPEND', KEYS[1], s) " +
+        "return cjson.encode(t)",
+      "1",
+      k,
+    ]),
+    keyArb.map((k) => ["EVAL", "return redis.pcall('INCR', KEYS[1])", "1", k]),
+    fc.constant<string[]>(["EVAL", "error('failed')", "0"]),
     fc.constant<string[] | null>(null), // a leader's no-op
   ),
   // Mostly forward; now and then a leader whose clock is behind.
