@@ -10,11 +10,12 @@ import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
 type CFunction = (L: LuaState) => number;
 
 /** The libraries by global name, each a function that pushes its table. */
-export const LAZY_LIBRARIES: ReadonlyMap<string, (L: LuaState) => void> = new Map([
-  ["cjson", openCjson],
-  ["cmsgpack", openCmsgpack],
-  ["bit", openBit],
-]);
+export const LAZY_LIBRARIES: ReadonlyMap<string, (L: LuaState, settings: LibSettings) => void> =
+  new Map([
+    ["cjson", openCjson],
+    ["cmsgpack", openCmsgpack],
+    ["bit", openBit],
+  ]);
 
 function newLibrary(L: LuaState, fns: [string, CFunction][]): void {
   lua.lua_createtable(L, 0, fns.length);
@@ -61,6 +62,27 @@ function bitShift(op: (a: number, n: number) => number): CFunction {
     lua.lua_pushnumber(L, op(bitArg(L, 1), bitArg(L, 2) & 31) | 0);
     return 1;
   };
+}
+
+/**
+ * What a script may set in the libraries (cjson's limits): kept outside the libraries'
+ * tables, so that the interpreter, which outlives a run, starts every run from Redis's
+ * defaults (resetLibSettings).
+ */
+export interface LibSettings {
+  cjson: { encodeDepth: number; decodeDepth: number; invalidNumbers: "on" | "off" | "null" };
+}
+
+export function newLibSettings(): LibSettings {
+  const s = { cjson: { encodeDepth: 0, decodeDepth: 0, invalidNumbers: "off" as const } };
+  resetLibSettings(s);
+  return s;
+}
+
+export function resetLibSettings(s: LibSettings): void {
+  s.cjson.encodeDepth = jsonDepthMax;
+  s.cjson.decodeDepth = jsonDepthMax;
+  s.cjson.invalidNumbers = "off";
 }
 
 function openBit(L: LuaState): void {
@@ -121,21 +143,20 @@ function openBit(L: LuaState): void {
 /** cjson.null: a light userdata no other value equals. */
 const jsonNull = { cjson: "null" };
 
-function openCjson(L: LuaState): void {
-  const depth = { encode: jsonDepthMax, decode: jsonDepthMax };
-  const config: JsonConfig = { invalidNumbers: "off" };
-  const setDepth = (which: "encode" | "decode") => (l: LuaState) => {
+function openCjson(L: LuaState, settings: LibSettings): void {
+  const config = settings.cjson;
+  const setDepth = (which: "encodeDepth" | "decodeDepth") => (l: LuaState) => {
     if (lua.lua_gettop(l) >= 1 && lua.lua_type(l, 1) !== lua.LUA_TNIL) {
       const n = lua.lua_tonumber(l, 1);
       if (!Number.isInteger(n) || n < 1)
         return raise(l, "bad argument #1 (expected integer between 1 and 2147483647)");
-      depth[which] = n;
+      config[which] = n;
     }
-    lua.lua_pushnumber(l, depth[which]);
+    lua.lua_pushnumber(l, config[which]);
     return 1;
   };
   newLibrary(L, [
-    ["encode", (l) => jsonEncode(l, depth.encode, config)],
+    ["encode", (l) => jsonEncode(l, config.encodeDepth, config)],
     [
       "encode_invalid_numbers",
       (l) => {
@@ -152,9 +173,9 @@ function openCjson(L: LuaState): void {
         return 1;
       },
     ],
-    ["decode", (l) => jsonDecode(l, depth.decode)],
-    ["encode_max_depth", setDepth("encode")],
-    ["decode_max_depth", setDepth("decode")],
+    ["decode", (l) => jsonDecode(l, config.decodeDepth)],
+    ["encode_max_depth", setDepth("encodeDepth")],
+    ["decode_max_depth", setDepth("decodeDepth")],
     // Other configuration calls are accepted and keep Redis's defaults.
     ["encode_keep_buffer", noop],
     ["encode_number_precision", noop],
@@ -171,9 +192,7 @@ function noop(): number {
 
 const jsonDepthMax = 1000;
 
-interface JsonConfig {
-  invalidNumbers: "on" | "off" | "null";
-}
+type JsonConfig = LibSettings["cjson"];
 
 function jsonEncode(L: LuaState, maxDepth: number, config: JsonConfig): number {
   if (lua.lua_gettop(L) !== 1) return raise(L, "bad argument #1 to 'encode' (expected 1 argument)");

@@ -1,4 +1,3 @@
-import { assert } from "../core/assert.js";
 import { type LuaDebug, type LuaState, lauxlib, lua, lualib, to_luastring } from "../core/lua.js";
 import { SeededRandom } from "../core/random.js";
 import { sha1Hex } from "../core/sha1.js";
@@ -8,7 +7,13 @@ import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { ERRORS, type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
-import { LAZY_LIBRARIES, raise } from "./script-libs.js";
+import {
+  LAZY_LIBRARIES,
+  type LibSettings,
+  newLibSettings,
+  raise,
+  resetLibSettings,
+} from "./script-libs.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
 /**
@@ -18,12 +23,14 @@ import type { CommandHandler, ExecContext } from "./types.js";
  *
  * A script runs as one command: in a cluster it is one raft entry and every replica runs
  * it, so it must come out the same everywhere. It does: the Lua interpreter (fengari, Lua
- * 5.3 in JavaScript) gets only the base, table, string and math libraries, math.random
- * draws from the command's seeded Random, there is no clock, file or OS access, and a
- * script is stopped after a fixed number of Lua instructions (scriptInstructionsMax), the
- * same on every replica, where Redis stops a script on a timer (a timer would stop it at
- * different points on different replicas). Each run gets a fresh interpreter, so nothing
- * a script leaves behind reaches the next one.
+ * 5.3 in JavaScript) gets the base, table, string, math and coroutine libraries and the
+ * ones Redis bundles (script-libs.ts), math.random draws from the command's seeded
+ * Random, there is no clock, file or OS access, and a script is stopped after a fixed
+ * number of Lua instructions (scriptInstructionsMax), the same on every replica, where
+ * Redis stops a script on a timer (a timer would stop it at different points on
+ * different replicas). The interpreter is kept between runs (Engine), and nothing a run
+ * does reaches the next: globals and libraries are read-only, and what the interpreter
+ * shows of its own history (the numbers tostring gives tables) starts over every run.
  */
 
 /**
@@ -91,43 +98,23 @@ export function compileError(body: Uint8Array): string | null {
   return load(L, parsed.code);
 }
 
-/**
- * Compiles `code` onto the stack, or gives the compile error. A script compiled before is
- * loaded from its bytecode (kept per text, at most compiledMax of them), a third of the
- * cost of parsing it again; only bytecode made here is ever loaded.
- */
 function load(L: LuaState, code: Uint8Array): string | null {
-  const key = Buffer.from(code.buffer, code.byteOffset, code.length).toString("latin1");
-  const bytecode = compiled.get(key);
-  if (bytecode !== undefined) {
-    const status = lauxlib.luaL_loadbufferx(L, bytecode, bytecode.length, USER_SCRIPT, BINARY_ONLY);
-    assert(status === lua.LUA_OK, "script: cached bytecode does not load");
+  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) === lua.LUA_OK) {
     return null;
   }
-  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) !== lua.LUA_OK) {
-    return message("SCRIPT_COMPILE", luaString(L, -1));
-  }
-  const parts: Uint8Array[] = [];
-  lua.lua_dump(
-    L,
-    (_l, b, size) => {
-      parts.push(Uint8Array.from(b.subarray(0, size)));
-      return 0;
-    },
-    null,
-    false,
-  );
-  if (compiled.size >= compiledMax) compiled.delete(compiled.keys().next().value as string);
-  compiled.set(key, Buffer.concat(parts));
-  return null;
+  return message("SCRIPT_COMPILE", luaString(L, -1));
 }
 
+/** The globals made on first use (openLazy), which the kept interpreter makes at once. */
+const EAGER = ["table", "math", "coroutine", "unpack", "cjson", "cmsgpack", "bit"].map((n) =>
+  to_luastring(n),
+);
+
+/** The most compiled scripts the interpreter keeps. */
 const compiledMax = 1000;
-const compiled = new Map<string, Uint8Array>();
 
 const USER_SCRIPT = to_luastring("@user_script");
 const TEXT_ONLY = to_luastring("t");
-const BINARY_ONLY = to_luastring("b");
 const ERR = to_luastring("err");
 const OK = to_luastring("ok");
 const SOURCE = to_luastring("source");
@@ -145,11 +132,15 @@ export interface ScriptRun {
   readonly readOnly: boolean;
 }
 
-/** Per-run state the Lua-facing functions share. */
+/**
+ * The run in progress, which the Lua-facing functions read: one object per interpreter,
+ * its fields set afresh for every run (see Engine).
+ */
 interface RunState {
-  readonly ctx: ExecContext;
-  readonly readOnly: boolean;
-  readonly body: Uint8Array;
+  ctx: ExecContext;
+  readOnly: boolean;
+  body: Uint8Array;
+  readonly libs: LibSettings;
   resp: 2 | 3;
   instructions: number;
   stopped: boolean;
@@ -171,30 +162,122 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   if (ctx.sharded === true && flags?.has("no-cluster")) {
     return errorReply("SCRIPT_NO_CLUSTER");
   }
+  const e = engineFor(ctx);
+  const { L, state } = e;
+  state.ctx = ctx;
+  state.readOnly = run.readOnly || (flags?.has("no-writes") ?? false);
+  state.body = run.body;
+  state.resp = 2;
+  state.instructions = 0;
+  state.stopped = false;
+  state.seeded = undefined;
+  resetLibSettings(state.libs);
+  lua.lua_settop(L, 0);
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.globals);
+  pushArray(L, run.keys);
+  lua.lua_setfield(L, -2, NAMES.KEYS);
+  pushArray(L, run.argv);
+  lua.lua_setfield(L, -2, NAMES.ARGV);
+  lua.lua_settop(L, 0);
+  lua.lua_sethook(L, e.hook, lua.LUA_MASKCOUNT, hookEvery);
+  lua.lua_pushjsfunction(L, errorHandler);
+  const compiled = e.load(parsed.code);
+  if (compiled !== null) {
+    lua.lua_settop(L, 0);
+    return err(compiled);
+  }
+  restartIds(L);
+  const status = lua.lua_pcall(L, 0, 1, 1);
+  const reply = status === lua.LUA_OK ? toReply(L, -1, state.resp) : runError(L, state);
+  lua.lua_settop(L, 0);
+  // A JavaScript exception inside fengari (not a Lua error) may leave the interpreter
+  // half-way through a call: the next run gets a new one.
+  if (status !== lua.LUA_OK && status !== lua.LUA_ERRRUN) engine = null;
+  return reply;
+}
+
+/**
+ * The interpreter scripts run in, made once and kept (making one, with its libraries,
+ * costs more than running most scripts). Nothing a run does outlives it: globals and
+ * libraries are read-only (protectGlobals), KEYS and ARGV and the run's state are set
+ * afresh, the libraries' settings are reset, the object numbers restart
+ * (restartIds), and a script's chunk keeps no state between calls (its only upvalue is
+ * the global table). Compiled scripts are kept as functions, by text, at most
+ * compiledMax of them.
+ */
+interface Engine {
+  readonly L: LuaState;
+  readonly state: RunState;
+  /** Registry index of the real global table (KEYS and ARGV go there). */
+  readonly globals: number;
+  readonly hook: (L: LuaState) => void;
+  /** Pushes the compiled script, or gives the compile error. */
+  load(code: Uint8Array): string | null;
+}
+
+let engine: Engine | null = null;
+
+function engineFor(ctx: ExecContext): Engine {
+  if (engine !== null) return engine;
+  const L = lauxlib.luaL_newstate();
   const state: RunState = {
     ctx,
-    readOnly: run.readOnly || (flags?.has("no-writes") ?? false),
-    body: run.body,
+    readOnly: false,
+    body: new Uint8Array(0),
+    libs: newLibSettings(),
     resp: 2,
     instructions: 0,
     stopped: false,
   };
-  const L = lauxlib.luaL_newstate();
   openLibraries(L, state);
-  pushArray(L, run.keys);
-  lua.lua_setglobal(L, NAMES.KEYS);
-  pushArray(L, run.argv);
-  lua.lua_setglobal(L, NAMES.ARGV);
+  lua.lua_pushglobaltable(L);
+  const globals = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   protectGlobals(L, state);
-  lua.lua_sethook(L, (l) => countInstructions(l, state), lua.LUA_MASKCOUNT, hookEvery);
-
-  lua.lua_pushjsfunction(L, errorHandler);
-  const compiled = load(L, parsed.code);
-  if (compiled !== null) return err(compiled);
-  restartIds(L);
-  const status = lua.lua_pcall(L, 0, 1, -2);
-  if (status !== lua.LUA_OK) return runError(L, state);
-  return toReply(L, -1, state.resp);
+  // Every library now, not on a script's first use: a library made during a run would
+  // take object numbers there on one replica and not on another (whose interpreter made
+  // it in an earlier run).
+  for (const name of EAGER) {
+    lua.lua_getglobal(L, name);
+    lua.lua_pop(L, 1);
+  }
+  lua.lua_createtable(L, 0, 0);
+  const functions = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  let count = 0;
+  const loadCached = (code: Uint8Array): string | null => {
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, functions);
+    lua.lua_pushstring(L, code);
+    if (lua.lua_rawget(L, -2) === lua.LUA_TFUNCTION) {
+      lua.lua_remove(L, -2);
+      return null;
+    }
+    lua.lua_pop(L, 2);
+    const error = load(L, code);
+    if (error !== null) {
+      lua.lua_pop(L, 1);
+      return error;
+    }
+    if (count >= compiledMax) {
+      // Forgotten all at once: compiling again costs a parse, nothing else.
+      lua.lua_createtable(L, 0, 0);
+      lua.lua_rawseti(L, lua.LUA_REGISTRYINDEX, functions);
+      count = 0;
+    }
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, functions);
+    lua.lua_pushstring(L, code);
+    lua.lua_pushvalue(L, -3);
+    lua.lua_rawset(L, -3);
+    lua.lua_pop(L, 1);
+    count++;
+    return null;
+  };
+  engine = {
+    L,
+    state,
+    globals,
+    hook: (l) => countInstructions(l, state),
+    load: loadCached,
+  };
+  return engine;
 }
 
 /**
@@ -397,7 +480,7 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
   }
   const open = LAZY_LIBRARIES.get(name);
   if (open === undefined) return false;
-  open(L);
+  open(L, state.libs);
   return true;
 }
 

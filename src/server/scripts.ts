@@ -19,6 +19,8 @@ import type { HomeostatNode } from "./node.js";
 export class ScriptCache {
   private readonly loaded = new Map<string, Buffer>();
   private readonly evaluated = new Map<string, Buffer>();
+  /** The SHA1 of each script kept, by its text: EVAL of a known script hashes nothing. */
+  private readonly shaOf = new Map<string, string>();
 
   constructor(private readonly evaluatedMax = 500) {}
 
@@ -58,24 +60,36 @@ export class ScriptCache {
     if (error !== null) return { error };
     this.evaluated.delete(sha);
     this.loaded.set(sha, Buffer.from(body));
+    this.shaOf.set(body.toString("latin1"), sha);
     return { sha };
   }
 
   /** EVAL: remembers a body that compiles (it is run, and answered, either way). */
   remember(body: Buffer): void {
+    const text = body.toString("latin1");
+    const known = this.shaOf.get(text);
+    if (known !== undefined) {
+      this.get(known); // most recently used
+      return;
+    }
     const sha = scriptSha(body);
-    if (this.loaded.has(sha) || this.evaluated.has(sha)) return;
     if (compileError(body) !== null) return;
     this.evaluated.set(sha, Buffer.from(body));
+    this.shaOf.set(text, sha);
     if (this.evaluated.size > this.evaluatedMax) {
       const oldest = this.evaluated.keys().next().value;
-      if (oldest !== undefined) this.evaluated.delete(oldest);
+      if (oldest !== undefined) {
+        const dropped = this.evaluated.get(oldest);
+        this.evaluated.delete(oldest);
+        if (dropped !== undefined) this.shaOf.delete(dropped.toString("latin1"));
+      }
     }
   }
 
   flush(): void {
     this.loaded.clear();
     this.evaluated.clear();
+    this.shaOf.clear();
   }
 }
 

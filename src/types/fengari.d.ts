@@ -27,6 +27,8 @@ declare module "fengari" {
     readonly LUA_TSTRING: number;
     readonly LUA_TTABLE: number;
     readonly LUA_TLIGHTUSERDATA: number;
+    readonly LUA_TFUNCTION: number;
+    readonly LUA_ERRRUN: number;
     readonly LUA_MASKCOUNT: number;
     readonly LUA_RIDX_GLOBALS: number;
     lua_absindex(L: LuaState, idx: number): number;
@@ -86,6 +88,7 @@ declare module "fengari" {
   };
   export const lauxlib: {
     luaL_checkinteger(L: LuaState, arg: number): number;
+    luaL_ref(L: LuaState, t: number): number;
     luaL_error(L: LuaState, fmt: Uint8Array, ...args: unknown[]): number;
     luaL_loadbuffer(L: LuaState, buff: Uint8Array, size: number | null, name: Uint8Array): number;
     luaL_loadbufferx(
