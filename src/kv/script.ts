@@ -396,6 +396,8 @@ const NAMES = {
   loadstring: to_luastring("loadstring"),
   ARGV: to_luastring("ARGV"),
   index: to_luastring("__index"),
+  pairs: to_luastring("__pairs"),
+  next: to_luastring("next"),
   metatable: to_luastring("__metatable"),
   rawset: to_luastring("rawset"),
   setmetatable: to_luastring("setmetatable"),
@@ -651,6 +653,10 @@ function protectGlobals(L: LuaState, state: RunState): void {
     if (real !== 0) {
       lua.lua_pushvalue(l, real);
       lua.lua_setfield(l, -2, NAMES.index);
+      // pairs() walks the real table (the proxy itself is empty).
+      lua.lua_pushvalue(l, real);
+      lua.lua_pushjsclosure(l, pairsOfReal, 1);
+      lua.lua_setfield(l, -2, NAMES.pairs);
     }
     lua.lua_pushjsfunction(l, refuse);
     lua.lua_setfield(l, -2, NAMES.newindex);
@@ -736,6 +742,14 @@ function protectGlobals(L: LuaState, state: RunState): void {
 }
 
 const READONLY = to_luastring("Attempt to modify a readonly table");
+
+/** A guarded table's __pairs: next, the real table (the closure's upvalue), nil. */
+function pairsOfReal(L: LuaState): number {
+  lua.lua_getglobal(L, NAMES.next);
+  lua.lua_pushvalue(L, lua.lua_upvalueindex(1));
+  lua.lua_pushnil(L);
+  return 3;
+}
 
 // ---- redis.* ---------------------------------------------------------------------------
 

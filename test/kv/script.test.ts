@@ -156,6 +156,30 @@ describe("Lua scripts", () => {
     assert.equal(plain(db.run("GET", "a")), "1");
   });
 
+  it("walks read-only tables with pairs, and refuses changes to them", () => {
+    const db = scriptDb();
+    assert.equal(
+      evalIn(db, "local n = 0 for k, v in pairs(string) do n = n + 1 end return n > 10 and 1 or 0"),
+      1,
+    );
+    assert.equal(
+      evalIn(db, "local n = 0 for k in pairs(_G) do if k == 'redis' then n = 1 end end return n"),
+      1,
+    );
+    for (const body of [
+      "redis.call = nil",
+      "string.x = 1",
+      "rawset(string, 'x', 1)",
+      "setmetatable(math, {})",
+    ]) {
+      assert.equal(
+        errorOf(evalIn(db, body)),
+        "ERR user_script:1: Attempt to modify a readonly table",
+        body,
+      );
+    }
+  });
+
   it("bounds string.rep as a value is bounded, and names any global in its errors", () => {
     const db = scriptDb();
     assert.equal(evalIn(db, "return #string.rep('ab', 3, ',')"), 8);
