@@ -5,7 +5,7 @@ import { ArrayArgs } from "../resp/args.js";
 import { formatDouble } from "../resp/encoder.js";
 import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
-import { ERRORS, type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
+import { type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
 import {
   LAZY_LIBRARIES,
@@ -770,7 +770,7 @@ function redisCall(L: LuaState, state: RunState, raise: boolean): number {
   for (let i = 1; i <= n; i++) {
     const t = lua.lua_type(L, i);
     if (t === lua.LUA_TNUMBER) {
-      parts.push(Buffer.from(formatG17(lua.lua_tonumber(L, i))));
+      parts.push(Buffer.from(formatDouble(lua.lua_tonumber(L, i)))); // C's %.17g, as Redis
     } else if (t === lua.LUA_TSTRING) {
       parts.push(Buffer.from(lua.lua_tolstring(L, i) as Uint8Array));
     } else {
@@ -851,9 +851,6 @@ function hasBlock(args: Args): boolean {
   }
   return false;
 }
-
-/** What a script's host answers for a command it does not run (not a key-space one). */
-export const NOT_FROM_SCRIPT = ERRORS.SCRIPT_NOT_ALLOWED.message;
 
 function bulk(b: Buffer): Reply {
   return { kind: "bulk", value: Buffer.from(b) };
@@ -1109,21 +1106,6 @@ function toInteger(n: number): number | bigint {
   if (Number.isSafeInteger(t)) return t;
   if (t >= 2 ** 63 || t < -(2 ** 63)) return -(2n ** 63n);
   return BigInt(t);
-}
-
-/** C's "%.17g", which Redis uses for a number passed to redis.call. */
-export function formatG17(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e17) return String(n);
-  if (!Number.isFinite(n)) return Number.isNaN(n) ? "nan" : n > 0 ? "inf" : "-inf";
-  const exp = Math.floor(Math.log10(Math.abs(n)));
-  if (exp < -4 || exp >= 17) {
-    const [mant, e] = n.toExponential(16).split("e") as [string, string];
-    const m = mant.includes(".") ? mant.replace(/0+$/, "").replace(/\.$/, "") : mant;
-    const ev = Number(e);
-    return `${m}e${ev < 0 ? "-" : "+"}${String(Math.abs(ev)).padStart(2, "0")}`;
-  }
-  const fixed = n.toPrecision(17);
-  return fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
 }
 
 // ---- small helpers ---------------------------------------------------------------------

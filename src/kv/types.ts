@@ -46,7 +46,10 @@ export interface ScriptHost {
   served(key: Buffer): boolean;
   /** Whether the host runs `name` (a key-space command) for scripts. */
   runs(name: string): boolean;
-  /** Runs a key-space command (lower-case `name`, arity checked) and gives its reply. */
+  /**
+   * Runs a key-space command (lower-case `name`, one `runs` accepts, arity checked) and
+   * gives its reply.
+   */
   run(name: string, args: Args): Reply;
 }
 

@@ -97,8 +97,9 @@ export class ClusterRouter implements CommandRouter {
     // A container's (XGROUP's) flags and keys are its subcommand's.
     const own = runSpec(spec, args) ?? spec;
     const slot = commandSlot(own, args);
-    // A script may write (EVAL is not flagged write): it is one entry of its shard's log.
-    const write = own.flags.includes("write") || name === "eval";
+    // A command that may write without being flagged write (EVAL: Redis's may_replicate)
+    // is one entry of its shard's log.
+    const write = own.flags.includes("write") || own.hiddenFlags.includes("may_replicate");
     if (slot === null) {
       const copy = copyArgs(args, 0);
       switch (name) {

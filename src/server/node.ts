@@ -8,7 +8,6 @@ import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { ArrayArgs, copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
-import { NOT_FROM_SCRIPT } from "../kv/script.js";
 import { lastIdOf, parseXread, type XreadArgs } from "../kv/streams.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
@@ -270,11 +269,7 @@ export class HomeostatNode {
       script: {
         served: () => true,
         runs: (name) => this.commands.get(name)?.kind === "kv",
-        run: (name, args) => {
-          const entry = this.commands.get(name);
-          if (entry?.kind !== "kv") return R.error(NOT_FROM_SCRIPT);
-          return this.runHere(entry, args);
-        },
+        run: (name, args) => this.runHere(this.commands.get(name) as Entry & { kind: "kv" }, args),
       },
     };
     this.notifier = new KeyspaceNotifier(this.settings, this.pubsub);
@@ -615,13 +610,9 @@ export class HomeostatNode {
     args: Args,
   ): { name: string; spec: CommandSpec; args: Args } | null {
     if (name !== "evalsha" && name !== "evalsha_ro") return null;
-    const body = this.scripts.get(args.str(1));
-    const evalName = name === "evalsha" ? "eval" : "eval_ro";
-    const spec = this.commands.get(evalName)?.spec;
-    if (body === undefined || spec === undefined) return null;
-    const parts: Uint8Array[] = [Buffer.from(evalName), body];
-    for (let i = 2; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
-    return { name: evalName, spec, args: new ArrayArgs(parts) };
+    const run = this.scripts.asEval(name === "evalsha_ro", args);
+    const spec = run === null ? undefined : this.commands.get(run.name)?.spec;
+    return run === null || spec === undefined ? null : { ...run, spec };
   }
 
   /**

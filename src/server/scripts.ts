@@ -86,6 +86,19 @@ export class ScriptCache {
     }
   }
 
+  /**
+   * EVALSHA (EVALSHA_RO) `args` as the EVAL (EVAL_RO) of the script it names, so that a
+   * shard's replicas run its text; null when this node does not know the script.
+   */
+  asEval(readOnly: boolean, args: Args): { name: "eval" | "eval_ro"; args: Args } | null {
+    const body = this.get(args.str(1));
+    if (body === undefined) return null;
+    const name = readOnly ? "eval_ro" : "eval";
+    const parts: Uint8Array[] = [Buffer.from(name), body];
+    for (let i = 2; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
+    return { name, args: new ArrayArgs(parts) };
+  }
+
   flush(): void {
     this.loaded.clear();
     this.evaluated.clear();
@@ -101,11 +114,8 @@ const noScript = errorReply("NOSCRIPT");
  */
 function evalsha(readOnly: boolean) {
   return (node: HomeostatNode, client: Client, args: Args): Reply | Promise<Reply> => {
-    const body = node.scripts.get(args.str(1));
-    if (body === undefined) return noScript;
-    const parts: Uint8Array[] = [Buffer.from(readOnly ? "eval_ro" : "eval"), body];
-    for (let i = 2; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));
-    return node.runKeyCommand(client, readOnly ? "eval_ro" : "eval", new ArrayArgs(parts));
+    const run = node.scripts.asEval(readOnly, args);
+    return run === null ? noScript : node.runKeyCommand(client, run.name, run.args);
   };
 }
 
