@@ -276,8 +276,9 @@ class EntryRandom implements Random {
  *
  * Every stored key, those expired but not yet removed included: a replica restored from the
  * image must hold exactly what the leader held (DBSIZE counts them, RANDOMKEY draws them).
- * Keys come in SCAN order (one range of the shard's hash index; byte order merged every
- * slot's range and took about twice as long), which restoring does not depend on.
+ * Keys come in the order the store's frozen walk hands them out (on LMDB: the committed
+ * keys in the order they are stored, then the writes not committed yet), which restoring
+ * does not depend on.
  */
 const imageVersion = 1;
 /** The smallest key record: empty key, type, expiry, empty data. */

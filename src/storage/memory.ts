@@ -3,6 +3,7 @@ import { lowerBound } from "../core/sorted.js";
 import { keyHash } from "./key-hash.js";
 import {
   type Backend,
+  type BackendSnapshot,
   type BatchChain,
   notApplied,
   OverlayStore,
@@ -94,6 +95,26 @@ export class MemoryBackend implements Backend {
 
   lastBatchId(): number {
     return this.lastBatch;
+  }
+
+  snapshot(): BackendSnapshot {
+    // Entries are replaced, never changed: the list of them now, in byte order, is the
+    // snapshot.
+    const entries = this.sorted.map((k) => this.entries.get(k) as Entry);
+    let i = 0;
+    return {
+      next: () => {
+        const e = entries[i++];
+        return e === undefined ? undefined : { key: e.key, value: e.value, place: e.key };
+      },
+      close: () => {
+        i = entries.length;
+      },
+    };
+  }
+
+  placeOf(key: Buffer): Buffer {
+    return key;
   }
 
   async commit(batch: WriteBatch, chain: BatchChain): Promise<void> {

@@ -66,8 +66,33 @@ export interface Backend {
   hurry?(): void;
   /** Id of the last batch applied (0 for a new store). */
   lastBatchId(): number;
+  /**
+   * Every key with its value as the backend holds them now, to be read later a few at a
+   * time while commits go on (LMDB: one read transaction, held until the end or close()),
+   * in the byte order of their places (placeOf). For OverlayStore.freeze.
+   */
+  snapshot(): BackendSnapshot;
+  /**
+   * Where `key` comes in a snapshot: keys come in the byte order of their places, the same
+   * order for every backend of a kind (LMDB and memory alike), so that replicas build
+   * compaction images byte for byte the same.
+   */
+  placeOf(key: Buffer): Buffer;
   usedBytes(): number;
   close(): Promise<void>;
+}
+
+/** A key and its value as Backend.snapshot() hands them out, with the key's place. */
+export interface PlacedEntry extends FrozenEntry {
+  readonly place: Buffer;
+}
+
+/** A backend's keys as of Backend.snapshot(). */
+export interface BackendSnapshot {
+  /** The next key, its value and its place (all the caller's to keep), or undefined. */
+  next(): PlacedEntry | undefined;
+  /** Ends it early, giving back what it holds (LMDB: its read transaction). */
+  close(): void;
 }
 
 /** A batch's place in the chain of commits. */
@@ -201,8 +226,8 @@ export class OverlayStore implements KeyStore {
   /** counts() as of writeSeq `seq` in `epoch`, or null. */
   private countsAt: { seq: number; epoch: number; keys: number; expiring: number } | null = null;
   private lastRollback: { fromSeq: number; toSeq: number; error: StorageError } | null = null;
-  /** Walks begun with freeze() and not finished: each is told of every write. */
-  private readonly walks = new Set<LayeredWalk>();
+  /** Walks begun with freeze() and not finished: a clear or a rollback aborts them. */
+  private readonly walks = new Set<SnapshotWalk>();
   writeSeq = 0;
   durableSeq = 0;
   /** Backend.hurryBytes, or never. */
@@ -269,7 +294,6 @@ export class OverlayStore implements KeyStore {
    * the raft log's fdatasync (docs/cluster.md, "The key counts").
    */
   set(key: Buffer, value: StoredValue): void {
-    if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
     if (value.expireAtMs !== 0) this.pending.expiringWrites++;
     this.pending.write(key, value.type, value.data, value.expireAtMs);
     this.writeSeq++;
@@ -282,7 +306,6 @@ export class OverlayStore implements KeyStore {
   delete(key: Buffer): boolean {
     const oldExpiry = this.peekExpiry(key);
     if (oldExpiry === undefined) return false;
-    if (this.walks.size > 0) for (const w of this.walks) w.beforeWrite(key);
     this.pending.write(key, null, null, 0);
     this.writeSeq++;
     return true;
@@ -526,6 +549,7 @@ export class OverlayStore implements KeyStore {
 
   /** Seals the pending layer and sends it to the backend, chained behind the last one. */
   private seal(): Layer {
+    if (this.walks.size > 0) for (const w of this.walks) w.commitBegun();
     const layer = this.pending;
     layer.upto = this.writeSeq;
     layer.epoch = this.epoch;
@@ -572,12 +596,26 @@ export class OverlayStore implements KeyStore {
   }
 
   /**
-   * A walk of the store as it is now (KeyStore.freeze): a shard's image built a slice at a
-   * time instead of all at once (docs/cluster.md, "Compaction"). Until the walk is done,
-   * each write of a key it has not reached yet first keeps that key's value of now.
+   * A walk of the store as it is now (KeyStore.freeze), for a shard's image built a slice
+   * at a time (docs/cluster.md, "Compaction"): the backend's snapshot (an LMDB read
+   * transaction), less the keys the layers hold, then the layers' latest writes, copied
+   * now. Writes made after it touch neither.
    */
   freeze(): FrozenWalk {
-    const walk = new LayeredWalk(this, this.size(), (w) => this.walks.delete(w));
+    const front = new Map<string, LayerWrite>();
+    let hidden = false;
+    for (const layer of this.layers()) {
+      if (layer.cleared) {
+        front.clear();
+        hidden = true;
+      }
+      for (const [k, w] of layer.entries) front.set(k, w);
+    }
+    const writes: PlacedWrite[] = [];
+    for (const w of front.values()) writes.push({ place: this.backend.placeOf(w.key), write: w });
+    writes.sort((a, b) => Buffer.compare(a.place, b.place));
+    const durable = hidden ? null : this.backend.snapshot();
+    const walk = new SnapshotWalk(durable, writes, this.size(), (w) => this.walks.delete(w));
     this.walks.add(walk);
     return walk;
   }
@@ -634,32 +672,46 @@ function* mergeOrdered<T>(
 }
 
 /**
- * The keys of a store and their values as of OverlayStore.freeze(), in slices. It walks
- * the live store in SCAN order (keysByHash, resumed after the last key handed out), and
- * keeps the value at the freeze of every key a write touches before the walk reaches it:
- * such a key is handed out with that value (or left out if it did not exist then) when
- * the walk reaches it, or at the end, in SCAN order, if it is gone from the store by then.
- * What it keeps is bounded by the keys written during the walk.
+ * Commits begun while a frozen walk is open, past which it is aborted. Its backend snapshot
+ * holds an LMDB read transaction, and LMDB reuses no page freed after the oldest open one:
+ * while it is held every commit writes new pages and the file grows by each commit's size
+ * (docs/storage.md, "Read transactions"). An image's walk ends within a few turns of the
+ * event loop (a shard of 130,000 keys in well under a commit interval of a cluster node, a
+ * second); this bounds what a walk left open by mistake costs.
  */
-class LayeredWalk implements FrozenWalk {
-  /** The last key handed out or passed over, or null before the first. */
-  private cursor: HashedKey | null = null;
-  /** Values at the freeze of keys written since, ahead of the cursor; null: absent then. */
-  private readonly kept = new Map<string, { hashed: HashedKey; value: StoredValue | null }>();
-  /** The live store has been walked to its end: only kept keys are left. */
-  private walked = false;
-  /** Once walked: the kept keys the live walk did not meet, in SCAN order, and how many went. */
-  private gone: FrozenEntry[] = [];
-  private goneOut = 0;
+export const walkCommitsMax = 16;
+
+/** A layer's write, with its key's place (Backend.placeOf). */
+interface PlacedWrite {
+  readonly place: Buffer;
+  readonly write: LayerWrite;
+}
+
+/**
+ * The keys of a store and their values as of OverlayStore.freeze(), in slices, in the byte
+ * order of their places: the backend's snapshot merged with the layers' latest writes as of
+ * the freeze (`writes`, sorted), a write replacing the backend's value of its key and a
+ * deletion leaving the key out.
+ */
+class SnapshotWalk implements FrozenWalk {
+  /** Null once drained (or when a clear in the layers hid the backend). */
+  private durable: BackendSnapshot | null;
+  /** The backend's next entry, taken out but not handed out yet. */
+  private head: PlacedEntry | undefined = undefined;
+  private writesOut = 0;
+  private commits = 0;
   private finished = false;
   private why: string | null = null;
 
   /** @internal (OverlayStore.freeze) */
   constructor(
-    private readonly store: KeyStore,
+    durable: BackendSnapshot | null,
+    private readonly writes: readonly PlacedWrite[],
     readonly size: number,
-    private readonly release: (walk: LayeredWalk) => void,
-  ) {}
+    private readonly release: (walk: SnapshotWalk) => void,
+  ) {
+    this.durable = durable;
+  }
 
   get aborted(): string | null {
     return this.why;
@@ -672,65 +724,56 @@ class LayeredWalk implements FrozenWalk {
   next(max: number): FrozenEntry[] {
     if (this.why !== null) throw new StorageError("OTHER", `walk aborted: ${this.why}`);
     const out: FrozenEntry[] = [];
-    if (this.finished) return out;
-    if (!this.walked) this.walkLive(out, max);
-    if (this.walked && out.length < max) this.handOutGone(out, max);
+    while (!this.finished && out.length < max) {
+      if (this.head === undefined && this.durable !== null) {
+        this.head = this.durable.next();
+        if (this.head === undefined) this.durable = null;
+      }
+      const d = this.head;
+      const f = this.writes[this.writesOut];
+      if (d === undefined && f === undefined) {
+        this.close();
+        break;
+      }
+      const order = d === undefined ? -1 : f === undefined ? 1 : Buffer.compare(f.place, d.place);
+      if (order > 0) {
+        out.push(d as PlacedEntry);
+        this.head = undefined;
+        continue;
+      }
+      this.writesOut++;
+      if (order === 0) this.head = undefined;
+      const value = (f as PlacedWrite).write.value;
+      if (value !== null) out.push({ key: (f as PlacedWrite).write.key, value });
+    }
+    // The last key out: say done now, not at the next call.
+    if (!this.finished && this.head === undefined && this.durable === null) {
+      if (this.writesOut === this.writes.length) this.close();
+    }
     return out;
   }
 
   close(): void {
-    if (!this.finished) this.release(this);
+    if (this.finished) return;
     this.finished = true;
-  }
-
-  /** @internal A write of `key` is about to happen. */
-  beforeWrite(key: Buffer): void {
-    if (this.walked) return;
-    const hashed = { hash: keyHash(key), key };
-    if (this.cursor !== null && compareHashed(hashed, this.cursor) <= 0) return;
-    const k = key.toString("latin1");
-    if (this.kept.has(k)) return;
-    const owned = { hash: hashed.hash, key: Buffer.from(key) };
-    this.kept.set(k, { hashed: owned, value: this.store.get(key) ?? null });
+    this.durable?.close();
+    this.durable = null;
+    this.head = undefined;
+    this.release(this);
   }
 
   /** @internal A clear or a rollback. */
   abort(why: string): void {
     this.why ??= why;
-    this.finished = true;
+    this.close();
   }
 
-  private walkLive(out: FrozenEntry[], max: number): void {
-    const from = this.cursor;
-    for (const entry of this.store.keysByHash(from?.hash ?? 0)) {
-      if (from !== null && compareHashed(entry, from) <= 0) continue;
-      this.cursor = entry;
-      const k = entry.key.toString("latin1");
-      const kept = this.kept.get(k);
-      let value: StoredValue | null | undefined;
-      if (kept === undefined) value = this.store.get(entry.key);
-      else {
-        this.kept.delete(k);
-        value = kept.value;
-      }
-      if (value !== null && value !== undefined) out.push({ key: entry.key, value });
-      if (out.length >= max) return;
+  /** @internal The store sealed a layer for commit (see walkCommitsMax). */
+  commitBegun(): void {
+    this.commits++;
+    if (this.commits > walkCommitsMax && this.durable !== null) {
+      this.abort(`held its snapshot across ${walkCommitsMax} commits`);
     }
-    this.walked = true;
-    // What is still kept existed at the freeze and was deleted since: it comes last.
-    this.gone = [...this.kept.values()]
-      .filter((e) => e.value !== null)
-      .sort((a, b) => compareHashed(a.hashed, b.hashed))
-      .map((e) => ({ key: e.hashed.key, value: e.value as StoredValue }));
-    this.kept.clear();
-  }
-
-  /** The keys deleted since the freeze (see walkLive), up to `max` in all in `out`. */
-  private handOutGone(out: FrozenEntry[], max: number): void {
-    while (out.length < max && this.goneOut < this.gone.length) {
-      out.push(this.gone[this.goneOut++] as FrozenEntry);
-    }
-    if (this.goneOut === this.gone.length) this.close();
   }
 }
 

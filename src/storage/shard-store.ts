@@ -6,14 +6,16 @@ import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { replaceFile, syncFile, syncFolder } from "./files.js";
 import { KEY_HASH_MAX, keyHash, writeKeyHash } from "./key-hash.js";
-import { decodeValue, encodeValue, headerBytes } from "./lmdb.js";
+import { decodeValue, encodeValue, headerBytes, recordKey, snapshotOf } from "./lmdb.js";
 import { chooseWriteMap, MapReserve } from "./map-reserve.js";
 import { MemoryBackend } from "./memory.js";
 import {
   type Backend,
+  type BackendSnapshot,
   type BatchChain,
   notApplied,
   OverlayStore,
+  type PlacedEntry,
   toStorageError,
   type WriteBatch,
 } from "./overlay.js";
@@ -637,7 +639,7 @@ class CommitWrites {
 export class LmdbShardSpace implements ShardSpace {
   readonly path: string;
   readonly slotOf: SlotOf;
-  private readonly root: RootDatabase;
+  /** @internal */ readonly root: RootDatabase;
   /** @internal */ readonly data: Database<Buffer, Buffer>;
   /** @internal */ readonly hashes: Database<Buffer, Buffer>;
   /** @internal */ readonly expires: Database<Buffer, Buffer>;
@@ -1447,6 +1449,21 @@ class LmdbShardBackend implements ShardBackend {
     return this.lastBatch;
   }
 
+  /** The shard's data records, slot range after slot range: by slot, then stored key. */
+  snapshot(): BackendSnapshot {
+    const ranges = this.slots.map((r) => ({ start: u16Key(r.from), end: u16Key(r.to + 1) }));
+    return snapshotOf(
+      this.space.root,
+      this.space.data,
+      ranges,
+      (dk, raw) => recordKey(raw) ?? dk.subarray(2),
+    );
+  }
+
+  placeOf(key: Buffer): Buffer {
+    return this.dataKey(key);
+  }
+
   /** The pending layer's bytes past which the store calls hurry(): commitBytesMax. */
   get hurryBytes(): number {
     return this.space.commitBytesMax;
@@ -1874,6 +1891,25 @@ class MemoryShardBackend implements ShardBackend {
   }
   lastBatchId(): number {
     return this.inner.lastBatchId();
+  }
+  /** In the LMDB shard's order (by slot, then stored key), so that images match. */
+  snapshot(): BackendSnapshot {
+    const all: PlacedEntry[] = [];
+    const inner = this.inner.snapshot();
+    for (let e = inner.next(); e !== undefined; e = inner.next()) {
+      all.push({ key: e.key, value: e.value, place: this.placeOf(e.key) });
+    }
+    all.sort((a, b) => Buffer.compare(a.place, b.place));
+    let i = 0;
+    return {
+      next: () => all[i++],
+      close: () => {
+        i = all.length;
+      },
+    };
+  }
+  placeOf(key: Buffer): Buffer {
+    return dataKeyOf(this.slotOf(key), key);
   }
   usedBytes(): number {
     return this.inner.usedBytes();

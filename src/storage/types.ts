@@ -104,8 +104,8 @@ export interface FrozenEntry {
 
 /**
  * The keys of a store with their values as of KeyStore.freeze(), handed out in slices
- * while the store goes on taking writes: SCAN order, except that keys deleted since the
- * freeze come last (in SCAN order among themselves). Each key once; `size` in all.
+ * while the store goes on taking writes, in no order one may rely on. Each key once;
+ * `size` in all.
  */
 export interface FrozenWalk {
   /** Keys in the store at the freeze: what the walk hands out in all. */

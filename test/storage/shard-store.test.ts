@@ -9,6 +9,7 @@ import { keyHashSlot } from "../../src/cluster/slots.js";
 import { AssertionError } from "../../src/core/assert.js";
 import { SeededRandom } from "../../src/core/random.js";
 import { keyHash } from "../../src/storage/key-hash.js";
+import { walkCommitsMax } from "../../src/storage/overlay.js";
 import {
   ALL_SLOTS,
   LmdbShardSpace,
@@ -387,7 +388,7 @@ describe("lmdb shard space", () => {
   // shard a slice at a time while writes go on; a slice that stopped inside the merge of
   // overlay and LMDB left LMDB's range open, and with it a read transaction, so every
   // later commit wrote new pages and the file grew without end.
-  it("a walk stopped between slices holds no read: rewrites reuse the file's pages", () =>
+  it("a frozen walk holds LMDB's read only while open: once closed, or aborted after walkCommitsMax commits, rewrites reuse the file's pages", () =>
     withTempSpace({}, async ({ space }) => {
       const s = space.openShard(1, ALL_SLOTS);
       const keys = keysIn(ALL_SLOTS, 2000, "k");
@@ -397,19 +398,73 @@ describe("lmdb shard space", () => {
           await s.flush();
         }
       };
+      // Each round writes ~500 KB of values: 20 rounds in new pages would be ~10 MB.
+      const grownBy = async (rounds: number) => {
+        const before = space.usedBytes();
+        await rewriteAll(rounds);
+        return space.usedBytes() - before;
+      };
       await rewriteAll(20);
-      const steady = space.usedBytes();
-      // A write waiting in the overlay: the walk merges it with LMDB's keys.
+      // A write waiting in the overlay: the walk hands it out after LMDB's keys.
       s.set(b("pending"), str("p"));
       const walk = s.freeze();
       assert.equal(walk.next(10).length, 10);
       assert.equal(walk.done, false);
-      await rewriteAll(20);
-      const grown = space.usedBytes() - steady;
-      // Each round writes ~500 KB of values: 20 rounds in new pages would be ~10 MB.
-      assert.ok(grown < 1_000_000, `the file grew ${grown} bytes during the walk`);
       walk.close();
+      let grown = await grownBy(20);
+      assert.ok(grown < 1_000_000, `the file grew ${grown} bytes after the walk was closed`);
+
+      const left = s.freeze();
+      assert.equal(left.next(10).length, 10);
+      await rewriteAll(walkCommitsMax);
+      assert.equal(left.aborted, null);
+      await rewriteAll(1);
+      assert.match(String(left.aborted), /held its snapshot across 16 commits/);
+      assert.throws(() => left.next(1), /walk aborted/);
+      grown = await grownBy(20);
+      assert.ok(grown < 1_000_000, `the file grew ${grown} bytes after the walk was aborted`);
       await s.close();
+    }));
+
+  it("a frozen walk is the shard as of the freeze, whatever is committed meanwhile", () =>
+    withTempSpace({}, async ({ space }) => {
+      const mine = [
+        { from: 0, to: 4000 },
+        { from: 9000, to: 12000 },
+      ];
+      const s = space.openShard(1, mine);
+      const other = space.openShard(2, [{ from: 5000, to: 8999 }]);
+      for (const k of keysIn([{ from: 5000, to: 8999 }], 500, "o")) other.set(b(k), str("o"));
+      await other.flush();
+      const keys = keysIn(mine, 3000, "f");
+      for (const k of keys) s.set(b(k), str("old"));
+      await s.flush();
+      // Half rewritten and committing, a tenth deleted, one new key not committed yet.
+      for (const k of keys.slice(0, 1500)) s.set(b(k), str("new"));
+      const flushed = s.flush();
+      for (const k of keys.slice(2700)) s.delete(b(k));
+      s.set(b("fresh"), str("fresh"));
+      const walk = s.freeze();
+      assert.equal(walk.size, 2701);
+      await flushed;
+      for (const k of keys) s.set(b(k), str("later"));
+      s.delete(b("fresh"));
+      await s.flush();
+      const seen = new Map<string, string>();
+      while (!walk.done) {
+        for (const e of walk.next(97)) {
+          const k = e.key.toString("latin1");
+          assert.ok(!seen.has(k), `${k} handed out twice`);
+          seen.set(k, e.value.data.toString());
+        }
+      }
+      assert.equal(seen.size, 2701);
+      assert.equal(seen.get("fresh"), "fresh");
+      for (const [i, k] of keys.entries()) {
+        assert.equal(seen.get(k), i < 1500 ? "new" : i < 2700 ? "old" : undefined, k);
+      }
+      await s.close();
+      await other.close();
     }));
 
   // lmdb-js commits on its writer thread; the space settles the commit (its counts) on
