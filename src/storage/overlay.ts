@@ -626,6 +626,8 @@ export class OverlayStore implements KeyStore {
   }
 
   async close(): Promise<void> {
+    // Their LMDB read transactions end before the environment does.
+    this.abortWalks("the store was closed");
     if (this.writeSeq > this.durableSeq) await this.flush().catch(() => undefined);
     for (const layer of this.committing) await layer.done?.catch(() => undefined);
     await this.backend.close();

@@ -459,11 +459,16 @@ describe("lmdb shard space", () => {
         }
       }
       assert.equal(seen.size, 2701);
+      const open = s.freeze();
+      assert.equal(open.next(5).length, 5);
       assert.equal(seen.get("fresh"), "fresh");
       for (const [i, k] of keys.entries()) {
         assert.equal(seen.get(k), i < 1500 ? "new" : i < 2700 ? "old" : undefined, k);
       }
+      // Closing the store ends a walk still open, and its read transaction with it.
       await s.close();
+      assert.match(String(open.aborted), /the store was closed/);
+      assert.throws(() => open.next(1), /walk aborted: the store was closed/);
       await other.close();
     }));
 
