@@ -674,12 +674,13 @@ function* mergeOrdered<T>(
 }
 
 /**
- * Commits begun while a frozen walk is open, past which it is aborted. Its backend snapshot
- * holds an LMDB read transaction, and LMDB reuses no page freed after the oldest open one:
- * while it is held every commit writes new pages and the file grows by each commit's size
- * (docs/storage.md, "Read transactions"). An image's walk ends within a few turns of the
- * event loop (6,250 keys: 13 slices of 512, about 9 ms of CPU in all; a cluster node commits
- * a shard about once a second); this bounds what a walk left open by mistake costs.
+ * Commits begun while a frozen walk is open and not read from, past which it is aborted. Its
+ * backend snapshot holds an LMDB read transaction, and LMDB reuses no page freed after the
+ * oldest open one: while it is held every commit writes new pages and the file grows by each
+ * commit's size (docs/storage.md, "Read transactions"). An image's walk is read a slice every
+ * turn of the event loop until it ends (6,250 keys: 13 slices of 512, about 9 ms of CPU in
+ * all; a cluster node commits a shard about once a second), however many commits a big
+ * shard's walk spans; this bounds what a walk left open by mistake costs.
  */
 export const walkCommitsMax = 16;
 
@@ -725,6 +726,7 @@ class SnapshotWalk implements FrozenWalk {
 
   next(max: number): FrozenEntry[] {
     if (this.why !== null) throw new StorageError("OTHER", `walk aborted: ${this.why}`);
+    this.commits = 0;
     const out: FrozenEntry[] = [];
     while (!this.finished && out.length < max) {
       if (this.head === undefined && this.durable !== null) {
@@ -774,7 +776,7 @@ class SnapshotWalk implements FrozenWalk {
   commitBegun(): void {
     this.commits++;
     if (this.commits > walkCommitsMax && this.durable !== null) {
-      this.abort(`held its snapshot across ${walkCommitsMax} commits`);
+      this.abort(`not read from for ${walkCommitsMax} commits`);
     }
   }
 }
