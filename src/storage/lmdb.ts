@@ -383,8 +383,8 @@ export function encodeValue(key: Buffer, directBytes: number, value: StoredValue
  * LMDB key; `keyOf` tells the key itself from that and the record (both copies the range
  * made).
  *
- * Reads each record once, in key order: an image built from it costs about a third of
- * what the SCAN-order walk of the live store did, which looked each key up again
+ * Reads each record once, in key order: an image built from it costs about half of what
+ * the SCAN-order walk of the live store did, which looked each key up again
  * (docs/cluster.md, "Compaction").
  */
 export function snapshotOf(
