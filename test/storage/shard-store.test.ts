@@ -446,15 +446,19 @@ describe("lmdb shard space", () => {
       for (const k of keysIn([{ from: 5000, to: 8999 }], 500, "o")) other.set(b(k), str("o"));
       await other.flush();
       const keys = keysIn(mine, 3000, "f");
+      // Keys too long for LMDB, stored under a prefix and a digest: 20 committed, 5 not yet.
+      const long = keysIn(mine, 25, "L".repeat(2500));
       for (const k of keys) s.set(b(k), str("old"));
+      for (const k of long.slice(0, 20)) s.set(b(k), str("long"));
       await s.flush();
       // Half rewritten and committing, a tenth deleted, one new key not committed yet.
       for (const k of keys.slice(0, 1500)) s.set(b(k), str("new"));
       const flushed = s.flush();
       for (const k of keys.slice(2700)) s.delete(b(k));
       s.set(b("fresh"), str("fresh"));
+      for (const k of long.slice(20)) s.set(b(k), str("long, later"));
       const walk = s.freeze();
-      assert.equal(walk.size, 2701);
+      assert.equal(walk.size, 2726);
       await flushed;
       for (const k of keys) s.set(b(k), str("later"));
       s.delete(b("fresh"));
@@ -467,7 +471,9 @@ describe("lmdb shard space", () => {
           seen.set(k, e.value.data.toString());
         }
       }
-      assert.equal(seen.size, 2701);
+      assert.equal(seen.size, 2726);
+      for (const [i, k] of long.entries())
+        assert.equal(seen.get(k), i < 20 ? "long" : "long, later");
       const open = s.freeze();
       assert.equal(open.next(5).length, 5);
       assert.equal(seen.get("fresh"), "fresh");
