@@ -13,11 +13,11 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import type { Entry } from "../src/raft/types.js";
 import type { LogWrite } from "../src/storage/raft-log.js";
 import { type LmdbLogStorage, LmdbRaftLogs } from "../src/storage/raft-log.js";
 import { type WalLogStorage, WalRaftLogs } from "../src/storage/wal-raft-log.js";
+import { intOption, parseOptions, positiveOption } from "./lib/options.js";
 
 type Logs = LmdbRaftLogs | WalRaftLogs;
 type Log = LmdbLogStorage | WalLogStorage;
@@ -29,20 +29,33 @@ function persistAll(logs: Logs, writes: { log: Log; write: LogWrite }[]): void {
   else logs.persist(writes as { log: WalLogStorage; write: LogWrite }[]);
 }
 
-const { values } = parseArgs({
-  options: {
+const usage = `Usage: node dist/scripts/bench-raft-log.js [options]
+
+Readies and entries the raft logs persist per second, one durable commit per Ready
+against many groups' Readies in one commit, for the write-ahead log (direct writes and
+through the page cache) and LMDB, in a temporary folder under the system's temp dir.
+
+Options:
+  --rounds R     rounds of every case, the median reported (default 5)
+  --seconds S    seconds per case and round (default 1)
+  --groups G     groups whose Readies share a commit (default 100)
+  --bytes B      bytes of each Ready's one entry (default 128)
+  --no-sync      commit without syncing: the CPU ceiling, never how a node runs
+  -h, --help     this text`;
+const { values } = parseOptions(
+  {
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "1" },
     groups: { type: "string", default: "100" },
     bytes: { type: "string", default: "128" },
-    // The CPU ceiling: commits without syncing (never how a node runs).
     "no-sync": { type: "boolean", default: false },
   },
-});
-const rounds = Number(values.rounds);
-const seconds = Number(values.seconds);
-const groupCount = Number(values.groups);
-const entryBytes = Number(values.bytes);
+  usage,
+);
+const rounds = intOption("--rounds", values.rounds);
+const seconds = positiveOption("--seconds", values.seconds);
+const groupCount = intOption("--groups", values.groups);
+const entryBytes = intOption("--bytes", values.bytes, 0);
 
 interface Rates {
   commitsPerS: number;

@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark of the RESP layer: parse pipelined requests, encode replies, parse replies.
- * Run: npx tsc -p tsconfig.json && node dist/scripts/bench-resp.js [commands]
+ * Run: npx tsc -p tsconfig.json && node dist/scripts/bench-resp.js [commands] (--help)
  *
  * Inputs mimic redis-benchmark (`SET key:<12 digits> xxx`, `GET key:<12 digits>`), fed in
  * 64 KiB socket-sized chunks that cut commands anywhere, and in 16-command chunks as
@@ -11,8 +11,21 @@ import { encodeCommand, ReplyWriter } from "../src/resp/encoder.js";
 import { type ParsedCommand, RequestParser } from "../src/resp/parser.js";
 import * as R from "../src/resp/reply.js";
 import { ReplyParser } from "../src/resp/reply-parser.js";
+import { intOption, parseOptions } from "./lib/options.js";
 
-const N = Number(process.argv[2] ?? 1_000_000);
+const usage = `Usage: node dist/scripts/bench-resp.js [COMMANDS]
+
+Parses COMMANDS pipelined SET/GET requests (default 1000000) in socket-sized and
+16-command chunks, encodes replies and parses them back; operations per second.
+
+Options:
+  -h, --help   this text`;
+const { positionals } = parseOptions({}, usage, true);
+if (positionals.length > 1) {
+  process.stderr.write(`error: one argument at most, the number of commands\n${usage}\n`);
+  process.exit(2);
+}
+const N = positionals[0] === undefined ? 1_000_000 : intOption("COMMANDS", positionals[0]);
 const ROUNDS = 5;
 
 function key(i: number): string {

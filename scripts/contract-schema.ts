@@ -7,12 +7,23 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { contractJsonSchemaText, contractSchemaPath } from "../src/contract/json-schema.js";
+import { parseOptions } from "./lib/options.js";
 import { repoRoot } from "./lib/proc.js";
 
 function main(): number {
   const file = path.join(repoRoot(), contractSchemaPath);
   const text = contractJsonSchemaText();
-  if (process.argv.includes("--check")) {
+  const { values } = parseOptions(
+    { check: { type: "boolean", default: false } },
+    `Usage: node dist/scripts/contract-schema.js [--check]
+
+Writes ${contractSchemaPath} from the contract's schema (src/contract/schema.ts).
+
+Options:
+  --check      write nothing; exit 1 if the file is out of date
+  -h, --help   this text`,
+  );
+  if (values.check === true) {
     let current = "";
     try {
       current = readFileSync(file, "utf8");
