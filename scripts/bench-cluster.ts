@@ -20,6 +20,7 @@ import { Cluster, Redis } from "ioredis";
 import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
 import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
 import { type Floor, startFloor } from "./lib/floor.js";
+import { intArg } from "./lib/options.js";
 import {
   freePorts,
   interrupted,
@@ -965,13 +966,6 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`${name} must be a positive integer, not ${v}`);
-  return n;
-}
-
 function parseOptions(): ClusterBenchOptions | undefined {
   const { values } = parseArgs({
     options: {
@@ -1002,21 +996,21 @@ function parseOptions(): ClusterBenchOptions | undefined {
   }
   const o = defaultClusterBenchOptions(values.quick);
   if (values.concurrency !== undefined) {
-    o.concurrency = values.concurrency.split(",").map((c) => positiveInt("--concurrency", c));
+    o.concurrency = values.concurrency.split(",").map((c) => intArg("--concurrency", c));
   }
-  if (values.seconds !== undefined) o.seconds = positiveInt("--seconds", values.seconds);
-  if (values.rounds !== undefined) o.rounds = positiveInt("--rounds", values.rounds);
+  if (values.seconds !== undefined) o.seconds = intArg("--seconds", values.seconds);
+  if (values.rounds !== undefined) o.rounds = intArg("--rounds", values.rounds);
   if (values.warmup !== undefined) o.warmupSeconds = Number(values.warmup);
   if (!(o.warmupSeconds >= 0)) throw new Error(`--warmup must be >= 0, not ${values.warmup}`);
   if (values.prime !== undefined) o.primeSeconds = Number(values.prime);
   if (!(o.primeSeconds >= 0)) throw new Error(`--prime must be >= 0, not ${values.prime}`);
   if (values["value-bytes"] !== undefined) {
-    o.valueBytes = positiveInt("--value-bytes", values["value-bytes"]);
+    o.valueBytes = intArg("--value-bytes", values["value-bytes"]);
   }
-  if (values.keys !== undefined) o.keys = positiveInt("--keys", values.keys);
-  if (values.shards !== undefined) o.shards = positiveInt("--shards", values.shards);
-  if (values.requests !== undefined) o.requests = positiveInt("--requests", values.requests);
-  if (values.clients !== undefined) o.clients = positiveInt("--clients", values.clients);
+  if (values.keys !== undefined) o.keys = intArg("--keys", values.keys);
+  if (values.shards !== undefined) o.shards = intArg("--shards", values.shards);
+  if (values.requests !== undefined) o.requests = intArg("--requests", values.requests);
+  if (values.clients !== undefined) o.clients = intArg("--clients", values.clients);
   o.skipEtcd = values["skip-etcd"];
   o.floor = values.floor;
   o.skipRedisBenchmark = values["skip-redis-benchmark"];

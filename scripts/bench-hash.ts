@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { intArg, UsageError } from "./lib/options.js";
 import { interrupted, run, runMain, which } from "./lib/proc.js";
 import { median } from "./lib/stats.js";
 import { type RunningServer, startHomeostat, startRedis } from "./lib/targets.js";
@@ -133,11 +134,11 @@ async function main(): Promise<number> {
   }
   const work = WORKLOADS[values.type];
   if (work === undefined)
-    throw new Error(`--type must be hash, list, zset or stream, not ${values.type}`);
+    throw new UsageError(`--type must be hash, list, zset or stream, not ${values.type}`);
   if (!(await which("redis-benchmark"))) throw new Error("redis-benchmark not found");
-  const sizes = values.sizes.split(",").map(Number);
-  const rounds = Number(values.rounds);
-  const requests = Number(values.requests);
+  const sizes = values.sizes.split(",").map((n) => intArg("--sizes", n.trim()));
+  const rounds = intArg("--rounds", values.rounds);
+  const requests = intArg("--requests", values.requests);
   const servers = [await startRedis("aof-always"), await startHomeostat()];
   const w = (line: string) => process.stdout.write(`${line}\n`);
   const [wn, wcmd] = work.write;

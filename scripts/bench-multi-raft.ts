@@ -19,7 +19,7 @@ import { frameHeaderBytes } from "../src/core/framing.js";
 import { SeededRandom } from "../src/core/random.js";
 import { sealOverheadBytes } from "../src/core/seal.js";
 import { encodeMessage, lanConfig, type NodeId } from "../src/raft/index.js";
-import { intOption, parseOptions } from "./lib/options.js";
+import { exitOnUsageError, intArg, parseOptions } from "./lib/options.js";
 
 const usage = `Usage: node dist/scripts/bench-multi-raft.js [options]
 
@@ -41,10 +41,12 @@ const { values } = parseOptions(
   },
   usage,
 );
-const nodeCount = intOption("--nodes", values.nodes, 2);
-const groupCount = intOption("--groups", values.groups);
-const ticks = intOption("--ticks", values.ticks);
-const tickMs = intOption("--tick-ms", values["tick-ms"]);
+const [nodeCount, groupCount, ticks, tickMs] = exitOnUsageError(() => [
+  intArg("--nodes", values.nodes, 2),
+  intArg("--groups", values.groups),
+  intArg("--ticks", values.ticks),
+  intArg("--tick-ms", values["tick-ms"]),
+]);
 const perSecond = 1000 / tickMs;
 
 /**

@@ -9,6 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { intArg } from "./lib/options.js";
 import { interrupted, runMain } from "./lib/proc.js";
 import { median } from "./lib/stats.js";
 import { type RunningServer, startHomeostat, startRedis } from "./lib/targets.js";
@@ -93,9 +94,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const jobs = Number(values.jobs);
-  const rounds = Number(values.rounds);
-  if (!(jobs > 0 && rounds > 0)) throw new Error("--jobs and --rounds must be positive");
+  const jobs = intArg("--jobs", values.jobs);
+  const rounds = intArg("--rounds", values.rounds);
   const servers = [
     await startRedis("aof-always"),
     await startHomeostat(),

@@ -17,7 +17,7 @@ import type { Entry } from "../src/raft/types.js";
 import type { LogWrite } from "../src/storage/raft-log.js";
 import { type LmdbLogStorage, LmdbRaftLogs } from "../src/storage/raft-log.js";
 import { type WalLogStorage, WalRaftLogs } from "../src/storage/wal-raft-log.js";
-import { intOption, parseOptions, positiveOption } from "./lib/options.js";
+import { exitOnUsageError, intArg, parseOptions, positiveArg } from "./lib/options.js";
 
 type Logs = LmdbRaftLogs | WalRaftLogs;
 type Log = LmdbLogStorage | WalLogStorage;
@@ -52,10 +52,12 @@ const { values } = parseOptions(
   },
   usage,
 );
-const rounds = intOption("--rounds", values.rounds);
-const seconds = positiveOption("--seconds", values.seconds);
-const groupCount = intOption("--groups", values.groups);
-const entryBytes = intOption("--bytes", values.bytes, 0);
+const [rounds, seconds, groupCount, entryBytes] = exitOnUsageError(() => [
+  intArg("--rounds", values.rounds),
+  positiveArg("--seconds", values.seconds),
+  intArg("--groups", values.groups),
+  intArg("--bytes", values.bytes, 0),
+]);
 
 interface Rates {
   commitsPerS: number;

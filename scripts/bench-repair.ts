@@ -29,6 +29,7 @@ import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
 import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
+import { intArg } from "./lib/options.js";
 import {
   interrupted,
   type ManagedProcess,
@@ -981,13 +982,6 @@ export async function runRepairBench(opts: RepairBenchOptions): Promise<number> 
   return problems.length > 0 ? 1 : 0;
 }
 
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`${name} must be a positive integer, not ${v}`);
-  return n;
-}
-
 function parseOptions(): RepairBenchOptions | undefined {
   const { values } = parseArgs({
     options: {
@@ -1007,15 +1001,15 @@ function parseOptions(): RepairBenchOptions | undefined {
   }
   const o = defaultRepairBenchOptions();
   if (values.sizes !== undefined) {
-    o.sizesMb = values.sizes.split(",").map((s) => positiveInt("--sizes", s.trim()));
+    o.sizesMb = values.sizes.split(",").map((s) => intArg("--sizes", s.trim()));
   }
   if (values["value-bytes"] !== undefined) {
-    o.valueBytes = positiveInt("--value-bytes", values["value-bytes"]);
+    o.valueBytes = intArg("--value-bytes", values["value-bytes"]);
   }
   if (values["dead-node-after"] !== undefined) {
-    o.deadNodeAfterS = positiveInt("--dead-node-after", values["dead-node-after"]);
+    o.deadNodeAfterS = intArg("--dead-node-after", values["dead-node-after"]);
   }
-  if (values.writers !== undefined) o.writers = positiveInt("--writers", values.writers);
+  if (values.writers !== undefined) o.writers = intArg("--writers", values.writers);
   o.keepDirs = values["keep-dirs"];
   if (values.json !== undefined) o.jsonFile = values.json;
   return o;

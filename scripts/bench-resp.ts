@@ -11,7 +11,7 @@ import { encodeCommand, ReplyWriter } from "../src/resp/encoder.js";
 import { type ParsedCommand, RequestParser } from "../src/resp/parser.js";
 import * as R from "../src/resp/reply.js";
 import { ReplyParser } from "../src/resp/reply-parser.js";
-import { intOption, parseOptions } from "./lib/options.js";
+import { exitOnUsageError, intArg, parseOptions, UsageError } from "./lib/options.js";
 
 const usage = `Usage: node dist/scripts/bench-resp.js [COMMANDS]
 
@@ -21,11 +21,12 @@ Parses COMMANDS pipelined SET/GET requests (default 1000000) in socket-sized and
 Options:
   -h, --help   this text`;
 const { positionals } = parseOptions({}, usage, true);
-if (positionals.length > 1) {
-  process.stderr.write(`error: one argument at most, the number of commands\n${usage}\n`);
-  process.exit(2);
-}
-const N = positionals[0] === undefined ? 1_000_000 : intOption("COMMANDS", positionals[0]);
+const N = exitOnUsageError(() => {
+  if (positionals.length > 1) {
+    throw new UsageError(`one argument at most, the number of commands\n${usage}`);
+  }
+  return positionals[0] === undefined ? 1_000_000 : intArg("COMMANDS", positionals[0]);
+});
 const ROUNDS = 5;
 
 function key(i: number): string {

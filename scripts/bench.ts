@@ -25,6 +25,7 @@ import {
   runClusterBench,
 } from "./bench-cluster.js";
 import { defaultRepairBenchOptions, runRepairBench } from "./bench-repair.js";
+import { intArg } from "./lib/options.js";
 import { interrupted, repoRoot, run, runMain, which } from "./lib/proc.js";
 import { median } from "./lib/stats.js";
 import {
@@ -93,13 +94,6 @@ interface Options {
   quick: boolean;
 }
 
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`${name} must be a positive integer, not ${v}`);
-  return n;
-}
-
 function parseOptions(): Options | undefined {
   const { values } = parseArgs({
     options: {
@@ -131,12 +125,12 @@ function parseOptions(): Options | undefined {
   if (values["repair-only"] && values["cluster-only"]) {
     throw new Error("--repair-only and --cluster-only exclude each other");
   }
-  const rounds = positiveInt("--rounds", values.rounds ?? (values.quick ? "1" : "5"));
+  const rounds = intArg("--rounds", values.rounds ?? (values.quick ? "1" : "5"));
   const requests =
-    values.requests === undefined ? undefined : positiveInt("--requests", values.requests);
+    values.requests === undefined ? undefined : intArg("--requests", values.requests);
   const pipelinedRequests =
     values["pipelined-requests"] !== undefined
-      ? positiveInt("--pipelined-requests", values["pipelined-requests"])
+      ? intArg("--pipelined-requests", values["pipelined-requests"])
       : requests === undefined
         ? undefined
         : requests * 10;
@@ -165,11 +159,11 @@ function parseOptions(): Options | undefined {
     requests,
     pipelinedRequests,
     seconds,
-    pipeline: positiveInt("--pipeline", values.pipeline),
-    clients: positiveInt("--clients", values.clients),
+    pipeline: intArg("--pipeline", values.pipeline),
+    clients: intArg("--clients", values.clients),
     targets,
     explicitTargets: values.targets !== undefined,
-    runTimeoutS: positiveInt("--run-timeout", values["run-timeout"]),
+    runTimeoutS: intArg("--run-timeout", values["run-timeout"]),
     jsonFile: values.json ?? path.join(repoRoot(), ".cache", "bench-last.json"),
     cluster: values["cluster-only"] ? "only" : values["skip-cluster"] ? "skip" : "after",
     repair: values["repair-only"] ? "only" : values.repair ? "after" : "skip",

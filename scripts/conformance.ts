@@ -10,6 +10,7 @@
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { intArg, UsageError } from "./lib/options.js";
 import { interrupted, repoRoot, runMain, startProcess, waitForPong } from "./lib/proc.js";
 import { BASE_FAMILIES, commandFamily, commandKey } from "./lib/redis-commands.js";
 import { ensureRedisSource, ensureTclsh } from "./lib/redis-src.js";
@@ -125,19 +126,16 @@ function parseOptions(): Options | undefined {
     return undefined;
   }
   if (values.target !== "homeostat" && values.target !== "redis") {
-    throw new Error(`--target must be homeostat or redis, not ${values.target}`);
+    throw new UsageError(`--target must be homeostat or redis, not ${values.target}`);
   }
   if ((values.host === undefined) !== (values.port === undefined)) {
-    throw new Error("--host and --port go together");
+    throw new UsageError("--host and --port go together");
   }
-  const testTimeoutS = Number(values["test-timeout"]);
-  if (!Number.isInteger(testTimeoutS) || testTimeoutS <= 0) {
-    throw new Error(`--test-timeout must be a positive integer, not ${values["test-timeout"]}`);
-  }
+  const testTimeoutS = intArg("--test-timeout", values["test-timeout"]);
   return {
     target: values.target,
     host: values.host,
-    port: values.port === undefined ? undefined : Number(values.port),
+    port: values.port === undefined ? undefined : intArg("--port", values.port),
     units: values.units ? values.units.split(",").map((u) => u.trim()) : UNITS,
     oneRun: values["one-run"],
     useSkipFile: !values["no-skip"],

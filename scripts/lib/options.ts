@@ -1,29 +1,35 @@
-// Command-line options for the scripts that take a few: -h/--help prints the script's
-// usage, and an unknown option or a bad value ends the script with a one-line error and
-// exit code 2 instead of a stack trace (or, worse, a run on NaN).
+// Command-line options of the scripts: -h/--help prints a script's usage, and an unknown
+// option or a bad value ends it with a one-line error and exit code 2 (UsageError; runMain
+// prints it without a stack trace) instead of a stack trace or, worse, a run on NaN.
 
 import { type ParseArgsConfig, parseArgs } from "node:util";
+
+/** Bad command-line input: the message is the whole story, no stack trace needed. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /**
- * parseArgs over `options` plus -h/--help. Prints `usage` and exits 0 on --help; prints
- * the parse error and exits 2 on anything it refuses.
+ * parseArgs over `options` plus -h/--help, for a script run at the top level: prints
+ * `usage` and exits 0 on --help; anything parseArgs refuses exits 2 (exitOnUsageError).
  */
 export function parseOptions<O extends Options>(
   options: O,
   usage: string,
   allowPositionals = false,
 ): ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>> {
-  let parsed: ReturnType<typeof parseArgs<{ options: O; allowPositionals: boolean }>>;
-  try {
-    parsed = parseArgs({
-      options: { ...options, help: { type: "boolean", short: "h" } } as O,
-      allowPositionals,
-    });
-  } catch (e) {
-    fail(`${(e as Error).message}\n${usage}`);
-  }
+  const parsed = exitOnUsageError(() => {
+    try {
+      return parseArgs({
+        options: { ...options, help: { type: "boolean", short: "h" } } as O,
+        allowPositionals,
+      });
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}\n${usage}`);
+    }
+  });
   if ((parsed.values as { help?: boolean }).help === true) {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
@@ -31,25 +37,42 @@ export function parseOptions<O extends Options>(
   return parsed;
 }
 
-/** `value` of option `name` as an integer of at least `min`, or exit 2 saying so. */
-export function intOption(name: string, value: string | undefined, min = 1): number {
+/** `value` of option `name` as an integer of at least `min`; UsageError if it is not. */
+export function intArg(name: string, value: string | undefined, min = 1): number {
   const n = Number(value);
   if (value === undefined || value.trim() === "" || !Number.isSafeInteger(n) || n < min) {
-    fail(`${name} must be an integer of at least ${min}, not ${JSON.stringify(value)}`);
+    throw new UsageError(`${name} must be an integer of at least ${min}, not ${show(value)}`);
   }
   return n;
 }
 
-/** `value` of option `name` as a number greater than 0, or exit 2 saying so. */
-export function positiveOption(name: string, value: string | undefined): number {
+/** `value` of option `name` as a number greater than 0; UsageError if it is not. */
+export function positiveArg(name: string, value: string | undefined): number {
   const n = Number(value);
   if (value === undefined || value.trim() === "" || !Number.isFinite(n) || n <= 0) {
-    fail(`${name} must be a number greater than 0, not ${JSON.stringify(value)}`);
+    throw new UsageError(`${name} must be a number greater than 0, not ${show(value)}`);
   }
   return n;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`error: ${message}\n`);
-  process.exit(2);
+/** Whether `e` is bad command-line input (ours, or what parseArgs refused). */
+export function isUsageError(e: unknown): e is Error {
+  if (e instanceof UsageError) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}
+
+/** `f()`, for a script run at the top level: a usage error exits 2 with its message. */
+export function exitOnUsageError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!isUsageError(e)) throw e;
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exit(2);
+  }
+}
+
+function show(value: string | undefined): string {
+  return value === undefined ? "nothing" : JSON.stringify(value);
 }

@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { isUsageError } from "./options.js";
 
 type CleanupAction = () => Promise<void> | void;
 
@@ -68,9 +69,13 @@ export function runMain(main: () => Promise<number>): void {
         process.exit(code);
       },
       async (err: unknown) => {
-        process.stderr.write(
-          `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-        );
+        // Bad input says what was wrong; anything else, where it went wrong too.
+        const text = isUsageError(err)
+          ? err.message
+          : err instanceof Error
+            ? (err.stack ?? err.message)
+            : String(err);
+        process.stderr.write(`error: ${text}\n`);
         await runCleanup();
         process.exit(2);
       },

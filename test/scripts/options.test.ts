@@ -51,6 +51,18 @@ describe("scripts' command lines", () => {
         /^error: COMMANDS must be an integer of at least 1, not "many"\n$/,
       ],
       ["contract-schema.js", ["--chek"], /^error: Unknown option '--chek'/],
+      // Scripts run by runMain: the same line, no stack.
+      [
+        "bench-cluster.js",
+        ["--seconds", "x"],
+        /^error: --seconds must be an integer of at least 1, not "x"\n$/,
+      ],
+      ["bench-cluster.js", ["--bogus"], /^error: Unknown option '--bogus'/],
+      [
+        "bench-hash.js",
+        ["--sizes", "10,x"],
+        /^error: --sizes must be an integer of at least 1, not "x"\n$/,
+      ],
     ];
     for (const [script, args, message] of cases) {
       const r = run(script, ...args);
