@@ -89,13 +89,17 @@ function parseBody(body: Uint8Array): Parsed | string {
 
 /**
  * Null if `body` compiles, else the error EVAL and SCRIPT LOAD answer
- * ("ERR Error compiling script (new function): user_script:1: ...").
+ * ("ERR Error compiling script (new function): user_script:1: ..."). Compiled by the kept
+ * interpreter, whose cache the script's first run then finds it in (no second parse).
+ * Not during a run (a script cannot call SCRIPT or EVAL).
  */
 export function compileError(body: Uint8Array): string | null {
   const parsed = parseBody(body);
   if (typeof parsed === "string") return parsed;
-  const L = lauxlib.luaL_newstate();
-  return load(L, parsed.code);
+  const e = engineFor();
+  const error = e.load(parsed.code);
+  if (error === null) lua.lua_pop(e.L, 1);
+  return error;
 }
 
 function load(L: LuaState, code: Uint8Array): string | null {
@@ -162,7 +166,7 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   if (ctx.sharded === true && flags?.has("no-cluster")) {
     return errorReply("SCRIPT_NO_CLUSTER");
   }
-  const e = engineFor(ctx);
+  const e = engineFor();
   const { L, state } = e;
   state.ctx = ctx;
   state.readOnly = run.readOnly || (flags?.has("no-writes") ?? false);
@@ -217,11 +221,15 @@ interface Engine {
 
 let engine: Engine | null = null;
 
-function engineFor(ctx: ExecContext): Engine {
+/** RunState.ctx of an interpreter made outside a run (compileError). */
+const noContext = {} as ExecContext;
+
+function engineFor(): Engine {
   if (engine !== null) return engine;
   const L = lauxlib.luaL_newstate();
   const state: RunState = {
-    ctx,
+    // Every run sets its own before any Lua code runs; nothing reads this one.
+    ctx: noContext,
     readOnly: false,
     body: new Uint8Array(0),
     libs: newLibSettings(),
