@@ -424,16 +424,39 @@ class JsonParser {
     }
   }
 
-  private object(depth: number): void {
-    const L = this.L;
+  /**
+   * Past a container's opening bracket, at `depth`, with its table pushed; true if `close`
+   * (its closing bracket) follows at once, which it then passes too.
+   */
+  private open(depth: number, close: number): boolean {
     this.descend(depth + 1);
     this.pos++;
-    lua.lua_newtable(L);
+    lua.lua_newtable(this.L);
     this.skip();
-    if (this.s[this.pos] === 0x7d) {
-      this.pos++;
-      return;
+    if (this.s[this.pos] !== close) return false;
+    this.pos++;
+    return true;
+  }
+
+  /**
+   * After a container's item: true past `close`, on past a comma, else the error naming
+   * `expected`.
+   */
+  private closes(close: number, expected: string): boolean {
+    this.skip();
+    const c = this.s[this.pos];
+    this.pos++;
+    if (c === close) return true;
+    if (c !== 0x2c) {
+      this.pos--;
+      this.fail(expected);
     }
+    return false;
+  }
+
+  private object(depth: number): void {
+    const L = this.L;
+    if (this.open(depth, 0x7d)) return;
     for (;;) {
       this.skip();
       if (this.s[this.pos] !== 0x22) this.fail("object key string");
@@ -443,38 +466,16 @@ class JsonParser {
       this.pos++;
       this.value(depth + 1);
       lua.lua_rawset(L, -3);
-      this.skip();
-      const c = this.s[this.pos];
-      this.pos++;
-      if (c === 0x7d) return;
-      if (c !== 0x2c) {
-        this.pos--;
-        this.fail("comma or object end");
-      }
+      if (this.closes(0x7d, "comma or object end")) return;
     }
   }
 
   private array(depth: number): void {
-    const L = this.L;
-    this.descend(depth + 1);
-    this.pos++;
-    lua.lua_newtable(L);
-    this.skip();
-    if (this.s[this.pos] === 0x5d) {
-      this.pos++;
-      return;
-    }
+    if (this.open(depth, 0x5d)) return;
     for (let i = 1; ; i++) {
       this.value(depth + 1);
-      lua.lua_rawseti(L, -2, i);
-      this.skip();
-      const c = this.s[this.pos];
-      this.pos++;
-      if (c === 0x5d) return;
-      if (c !== 0x2c) {
-        this.pos--;
-        this.fail("comma or array end");
-      }
+      lua.lua_rawseti(this.L, -2, i);
+      if (this.closes(0x5d, "comma or array end")) return;
     }
   }
 
