@@ -27,8 +27,6 @@ import { NOTIFY_EXPIRED, type Notifier, notifyKey } from "./notify.js";
 import { decodeTransaction, fingerprint, sameFingerprint } from "./transaction.js";
 import type { ExecContext } from "./types.js";
 
-export { ArrayArgs };
-
 /**
  * One shard's Redis key space as a raft state machine. The raft host (cluster/multi-raft.ts)
  * drives it through apply / restore / snapshot / reads / roleChanged; the server talks to

@@ -1,9 +1,9 @@
 import { type CommandSpec, keyIndexesOf, runSpec } from "../kv/command-table.js";
 import { isReply } from "../kv/db.js";
 import { parseMpop, parseTimeout } from "../kv/lists.js";
-import { ArrayArgs } from "../kv/machine.js";
 import { parseXread } from "../kv/streams.js";
 import { ZMPOP_ENDS } from "../kv/zsets.js";
+import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";

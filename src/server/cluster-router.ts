@@ -7,7 +7,6 @@ import { COMMAND_SPECS, type CommandSpec, runSpec } from "../kv/command-table.js
 import { memoryKeyless, objectKeyless } from "../kv/keyspace.js";
 import { mpopKeyless } from "../kv/lists.js";
 import {
-  ArrayArgs,
   decodeLogCommand,
   isInternal,
   ProposalLost,
@@ -18,6 +17,7 @@ import { sintercardKeyless } from "../kv/sets.js";
 import { xgroupKeyless, xinfoKeyless } from "../kv/streams.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import { zsetKeyless } from "../kv/zsets.js";
+import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client, QueuedCommand } from "./client.js";

@@ -11,8 +11,8 @@ import {
 } from "../kv/command-table.js";
 import { NOT_INTEGER, unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
-import { ArrayArgs } from "../kv/machine.js";
 import { parseI64 } from "../kv/numbers.js";
+import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import type { Client } from "./client.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ArrayArgs } from "../../src/kv/machine.js";
+import { ArrayArgs } from "../../src/resp/args.js";
 import * as R from "../../src/resp/reply.js";
 import type { Args, Reply } from "../../src/resp/types.js";
 import { Blocking, blockingWait } from "../../src/server/blocking.js";
