@@ -1,4 +1,4 @@
-import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
+import { formatG14, type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
 
 /**
  * The libraries Redis bundles with its Lua, for scripts (script.ts): `cjson` (JSON),
@@ -327,21 +327,6 @@ function jsonString(b: Uint8Array): Uint8Array {
   }
   parts.push(0x22);
   return Uint8Array.from(parts);
-}
-
-/** C's "%.14g", lua_cjson's number format. */
-export function formatG14(n: number): string {
-  if (n === 0) return Object.is(n, -0) ? "-0" : "0";
-  const exp = Math.floor(Math.log10(Math.abs(n)));
-  const trim = (s: string) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
-  const p = Number(n.toPrecision(14));
-  const e2 = p === 0 ? exp : Math.floor(Math.log10(Math.abs(p)));
-  if (e2 < -4 || e2 >= 14) {
-    const [mant, e] = n.toExponential(13).split("e") as [string, string];
-    const ev = Number(e);
-    return `${trim(mant)}e${ev < 0 ? "-" : "+"}${String(Math.abs(ev)).padStart(2, "0")}`;
-  }
-  return trim(n.toPrecision(14));
 }
 
 /** A JSON text as Lua values, strings kept as bytes. */

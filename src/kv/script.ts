@@ -395,6 +395,13 @@ const NAMES = {
   unpack: to_luastring("unpack"),
   coroutine: to_luastring("coroutine"),
   tonumber: to_luastring("tonumber"),
+  tostring: to_luastring("tostring"),
+  gmatch: to_luastring("gmatch"),
+  gfind: to_luastring("gfind"),
+  getn: to_luastring("getn"),
+  pow: to_luastring("pow"),
+  fmod: to_luastring("fmod"),
+  mod: to_luastring("mod"),
   random: to_luastring("random"),
   randomseed: to_luastring("randomseed"),
   floor: to_luastring("floor"),
@@ -440,6 +447,9 @@ function openLibraries(L: LuaState, state: RunState): void {
     1,
   );
   lua.lua_setfield(L, -2, NAMES.rep);
+  // Lua 5.1's name for gmatch, which old scripts still use.
+  lua.lua_getfield(L, -1, NAMES.gmatch);
+  lua.lua_setfield(L, -2, NAMES.gfind);
   lua.lua_pop(L, 2);
   // What could read files, load bytecode or print: not in a script.
   for (const name of GLOBALS_OFF) {
@@ -448,6 +458,8 @@ function openLibraries(L: LuaState, state: RunState): void {
   }
   lua.lua_pushjsfunction(L, toNumber);
   lua.lua_setglobal(L, NAMES.tonumber);
+  lua.lua_pushjsfunction(L, toString);
+  lua.lua_setglobal(L, NAMES.tostring);
   lua.lua_pushjsfunction(L, loadString);
   lua.lua_setglobal(L, NAMES.loadstring);
   openRedis(L, state);
@@ -461,6 +473,13 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
   switch (name) {
     case "table":
       lauxlib.luaL_requiref(L, NAMES.table, lualib.luaopen_table, false);
+      // Lua 5.1's table.getn(t): #t without the __len metamethod (lua_objlen).
+      lua.lua_pushjsfunction(L, (l) => {
+        lauxlib.luaL_checktype(l, 1, lua.LUA_TTABLE);
+        lua.lua_pushnumber(l, lua.lua_rawlen(l, 1));
+        return 1;
+      });
+      lua.lua_setfield(L, -2, NAMES.getn);
       return true;
     case "coroutine":
       lauxlib.luaL_requiref(L, NAMES.coroutine, lualib.luaopen_coroutine, false);
@@ -486,6 +505,14 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
       lua.lua_setfield(L, -2, NAMES.floor);
       lua.lua_pushjsfunction(L, (l) => roundTo(l, Math.ceil));
       lua.lua_setfield(L, -2, NAMES.ceil);
+      // Lua 5.1's math.pow and math.mod (5.3 has x ^ y and math.fmod).
+      lua.lua_pushjsfunction(L, (l) => {
+        lua.lua_pushnumber(l, lauxlib.luaL_checknumber(l, 1) ** lauxlib.luaL_checknumber(l, 2));
+        return 1;
+      });
+      lua.lua_setfield(L, -2, NAMES.pow);
+      lua.lua_getfield(L, -1, NAMES.fmod);
+      lua.lua_setfield(L, -2, NAMES.mod);
       return true;
   }
   const open = LAZY_LIBRARIES.get(name);
@@ -511,6 +538,22 @@ function loadString(L: LuaState): number {
   lua.lua_pushnil(L);
   lua.lua_insert(L, -2);
   return 2;
+}
+
+/**
+ * tostring(v): a number as Lua 5.1 prints it, through lua_tolstring (core/lua.ts: "%.14g",
+ * "inf", "-nan"); anything else as Lua 5.3's does. Its own tostring formats a number
+ * apart, as "1000000000000000" where Redis's gives "1e+15".
+ */
+function toString(L: LuaState): number {
+  lauxlib.luaL_checkany(L, 1);
+  if (lua.lua_type(L, 1) !== lua.LUA_TNUMBER) {
+    lauxlib.luaL_tolstring(L, 1);
+    return 1;
+  }
+  lua.lua_pushvalue(L, 1);
+  lua.lua_tolstring(L, -1);
+  return 1;
 }
 
 /** tonumber(e [, base]), its result a float (see openLibraries). */

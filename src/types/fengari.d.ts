@@ -87,7 +87,10 @@ declare module "fengari" {
     lua_type(L: LuaState, idx: number): number;
   };
   export const lauxlib: {
+    luaL_checkany(L: LuaState, arg: number): void;
     luaL_checkinteger(L: LuaState, arg: number): number;
+    luaL_checknumber(L: LuaState, arg: number): number;
+    luaL_checktype(L: LuaState, arg: number, t: number): void;
     luaL_ref(L: LuaState, t: number): number;
     luaL_error(L: LuaState, fmt: Uint8Array, ...args: unknown[]): number;
     luaL_loadbuffer(L: LuaState, buff: Uint8Array, size: number | null, name: Uint8Array): number;
@@ -99,6 +102,7 @@ declare module "fengari" {
       mode: Uint8Array,
     ): number;
     luaL_newstate(): LuaState;
+    luaL_tolstring(L: LuaState, idx: number): Uint8Array;
     luaL_requiref(L: LuaState, modname: Uint8Array, openf: CFunction, glb: boolean): void;
   };
   export const lualib: {
@@ -110,4 +114,36 @@ declare module "fengari" {
   };
   export function to_luastring(s: string): Uint8Array;
   export function to_jsstring(s: Uint8Array): string;
+}
+
+/**
+ * fengari's numeric conversions (Lua 5.3's lobject.c), which its lexer, its string
+ * coercions, lua_tolstring and concatenation call through this module's exports:
+ * core/lua.ts wraps luaO_str2num and luaO_tostring there.
+ */
+declare module "fengari/src/lobject.js" {
+  /** A Lua value (TValue): the part the conversion's result is read and set through. */
+  export interface TValue {
+    value: number;
+    ttisinteger(): boolean;
+    ttisfloat(): boolean;
+    setfltvalue(x: number): void;
+    setsvalue(x: unknown): void;
+  }
+  const lobject: {
+    /** The numeral in `s` into `o`; the numeral's length + 1, or 0 if `s` is none. */
+    luaO_str2num(s: Uint8Array, o: TValue): number;
+    /** Turns the number `o` into its string, in place (lua_tolstring, concatenation). */
+    luaO_tostring(L: import("fengari").LuaState, o: TValue): void;
+  };
+  export default lobject;
+}
+
+/** fengari's strings (lstring.c). */
+declare module "fengari/src/lstring.js" {
+  const lstring: {
+    /** The Lua string of the bytes `s`, for a TValue's setsvalue. */
+    luaS_bless(L: import("fengari").LuaState, s: Uint8Array): unknown;
+  };
+  export default lstring;
 }

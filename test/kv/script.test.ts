@@ -281,6 +281,104 @@ describe("Lua scripts' libraries and numbers", () => {
     );
   });
 
+  it("literals are doubles too: arithmetic on them does not wrap at 32 bits", () => {
+    const db = scriptDb();
+    // Each pair as redis-server 7.0 answers it.
+    const cases: [string, string][] = [
+      ["86400000 * 30", "2592000000"],
+      ["2147483647 + 1", "2147483648"],
+      ["-2147483648 - 1", "-2147483649"],
+      ["0xffffffff", "4294967295"],
+      ["-0x10", "-16"],
+      ["0x10 * 0x10", "256"],
+      ["0x7fffffff + 1", "2147483648"],
+      ["65536 * 65536", "4294967296"],
+      ["'0x10' + 0", "16"],
+      ["7 % 3", "1"],
+      ["-7 % 3", "2"],
+    ];
+    for (const [expr, want] of cases) {
+      assert.equal(evalIn(db, `return tostring(${expr})`), want, expr);
+    }
+    // An integral double still serves where Lua 5.3 wants an integer.
+    assert.deepEqual(
+      evalIn(
+        db,
+        "local t = {} for i = 1, 3 do t[i] = i * 2 end " +
+          "return {#t, t[2], string.sub('hello', 2, 3), string.rep('ab', 2), " +
+          "string.format('%d %x', 3, 255), select('#', 1, 2), bit.band(0xff, 0x0f), " +
+          "bit.tohex(0xffffffff), 'k' .. 5}",
+      ),
+      [3, 4, "el", "abab", "3 ff", 2, 15, "ffffffff", "k5"],
+    );
+    assert.equal(evalIn(db, "return 86400000 * 30"), 2592000000);
+    // A syntax error quotes the numeral as written.
+    assert.match(errorOf(evalIn(db, "return 1 2")), /<eof> expected near '2'$/);
+  });
+
+  it("has Lua 5.1's table.getn, math.pow, math.mod and string.gfind", () => {
+    const db = scriptDb();
+    // Each as redis-server 7.0 answers it.
+    assert.deepEqual(
+      evalIn(
+        db,
+        "local r = {} for w in string.gfind('a b c', '%a') do r[#r + 1] = w end " +
+          "return {table.getn({1, 2, 3}), tostring(math.pow(2, 0.5)), " +
+          "tostring(math.pow(10, 15)), tostring(math.mod(-7, 3)), tostring(math.mod(7.5, 2)), " +
+          "table.getn(setmetatable({}, {__len = function() return 5 end})), table.concat(r)}",
+      ),
+      [3, "1.4142135623731", "1e+15", "-1", "1.5", 0, "abc"],
+    );
+    assert.match(
+      errorOf(evalIn(db, "return table.getn('x')")),
+      /bad argument #1 to 'getn' \(table expected, got string\)$/,
+    );
+  });
+
+  it("tostring and concatenation print numbers as Lua 5.1's %.14g", () => {
+    const db = scriptDb();
+    // Each pair as redis-server 7.0 answers it.
+    const cases: [string, string][] = [
+      ["1e15", "1e+15"],
+      ["-1e15", "-1e+15"],
+      ["100000000000000", "1e+14"],
+      ["99999999999999", "99999999999999"],
+      ["999999999999999", "1e+15"],
+      ["2^53", "9.007199254741e+15"],
+      ["2^63", "9.2233720368548e+18"],
+      ["12345678901234567890", "1.2345678901235e+19"],
+      ["1e100", "1e+100"],
+      ["1e-5", "1e-05"],
+      ["0.0001", "0.0001"],
+      ["0.1", "0.1"],
+      ["1/3", "0.33333333333333"],
+      ["-123.456", "-123.456"],
+      ["123456.789e3", "123456789"],
+      ["-0.0", "-0"],
+      ["1/0", "inf"],
+      ["-1/0", "-inf"],
+      ["0/0", "-nan"],
+    ];
+    for (const [expr, want] of cases) {
+      assert.equal(evalIn(db, `return tostring(${expr})`), want, expr);
+      assert.equal(evalIn(db, `return 'x' .. ${expr}`), `x${want}`, expr);
+    }
+    // A number given to redis.call is not %.14g: Redis 7 writes it in its shortest form.
+    assert.equal(
+      evalIn(db, "redis.call('SET', 'n', 2^60) return redis.call('GET', 'n')"),
+      "1.152921504606847e+18",
+    );
+    assert.deepEqual(evalIn(db, "return {tostring(nil), tostring(true), tostring('x')}"), [
+      "nil",
+      "true",
+      "x",
+    ]);
+    assert.match(
+      errorOf(evalIn(db, "return tostring()")),
+      /bad argument #1 to 'tostring' \(value expected\)$/,
+    );
+  });
+
   it("cjson encodes and decodes as Redis's lua_cjson", () => {
     const db = scriptDb();
     assert.equal(
