@@ -67,14 +67,35 @@ function bitShift(op: (a: number, n: number) => number): CFunction {
 /**
  * What a script may set in the libraries (cjson's limits): kept outside the libraries'
  * tables, so that the interpreter, which outlives a run, starts every run from Redis's
- * defaults (resetLibSettings).
+ * defaults (resetLibSettings). And `spend`, through which a library call counts the work
+ * it does toward the script's bound, in instructions' worth (script.ts): one call of
+ * cjson.decode can make millions of values out of one string, and one Lua instruction
+ * can repeat that call in a loop.
  */
 export interface LibSettings {
   cjson: { encodeDepth: number; decodeDepth: number; invalidNumbers: "on" | "off" | "null" };
+  spend(L: LuaState, units: number): void;
 }
 
-export function newLibSettings(): LibSettings {
-  const s = { cjson: { encodeDepth: 0, decodeDepth: 0, invalidNumbers: "off" as const } };
+/**
+ * What a library call's work counts, in Lua instructions: about what the same work costs
+ * written in Lua (a table slot filled is about four instructions and a microsecond here;
+ * decoding or encoding a value takes 1.6 µs), so that the bound stays a bound on time and
+ * memory whichever way a script makes its values.
+ */
+export const workPerValue = 8;
+/**
+ * Bytes of a string made or copied per instruction's worth: a script makes at most about
+ * 640 MB of strings with library calls (string.rep, table.concat, cjson, cmsgpack), some
+ * of a second's work here, however few instructions it runs.
+ */
+export const workBytesPerUnit = 32;
+
+export function newLibSettings(spend: (L: LuaState, units: number) => void): LibSettings {
+  const s = {
+    cjson: { encodeDepth: 0, decodeDepth: 0, invalidNumbers: "off" as const },
+    spend,
+  };
   resetLibSettings(s);
   return s;
 }
@@ -156,7 +177,7 @@ function openCjson(L: LuaState, settings: LibSettings): void {
     return 1;
   };
   newLibrary(L, [
-    ["encode", (l) => jsonEncode(l, config.encodeDepth, config)],
+    ["encode", (l) => jsonEncode(l, config.encodeDepth, config, settings)],
     [
       "encode_invalid_numbers",
       (l) => {
@@ -173,7 +194,7 @@ function openCjson(L: LuaState, settings: LibSettings): void {
         return 1;
       },
     ],
-    ["decode", (l) => jsonDecode(l, config.decodeDepth)],
+    ["decode", (l) => jsonDecode(l, config.decodeDepth, settings)],
     ["encode_max_depth", setDepth("encodeDepth")],
     ["decode_max_depth", setDepth("decodeDepth")],
     // Other configuration calls are accepted and keep Redis's defaults.
@@ -194,14 +215,21 @@ const jsonDepthMax = 1000;
 
 type JsonConfig = LibSettings["cjson"];
 
-function jsonEncode(L: LuaState, maxDepth: number, config: JsonConfig): number {
+function jsonEncode(
+  L: LuaState,
+  maxDepth: number,
+  config: JsonConfig,
+  settings: LibSettings,
+): number {
   if (lua.lua_gettop(L) !== 1) return raise(L, "bad argument #1 to 'encode' (expected 1 argument)");
   const out: (string | Uint8Array)[] = [];
   encodeValue(L, 1, 0, out, maxDepth, config);
-  lua.lua_pushstring(
-    L,
-    Buffer.concat(out.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p))),
+  const text = Buffer.concat(
+    out.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : p)),
   );
+  // About two parts written per value (the value and what follows it).
+  settings.spend(L, (out.length / 2) * workPerValue + text.length / workBytesPerUnit);
+  lua.lua_pushstring(L, text);
   return 1;
 }
 
@@ -330,10 +358,11 @@ function jsonString(b: Uint8Array): Uint8Array {
 }
 
 /** A JSON text as Lua values, strings kept as bytes. */
-function jsonDecode(L: LuaState, maxDepth: number): number {
+function jsonDecode(L: LuaState, maxDepth: number, settings: LibSettings): number {
   if (lua.lua_gettop(L) !== 1) return raise(L, "bad argument #1 to 'decode' (expected 1 argument)");
   const text = bytesAt(L, 1);
-  const p = new JsonParser(L, text, maxDepth);
+  settings.spend(L, text.length / workBytesPerUnit);
+  const p = new JsonParser(L, text, maxDepth, settings);
   p.value(0);
   p.skip();
   if (p.pos < text.length) p.fail("the end");
@@ -346,6 +375,7 @@ class JsonParser {
     private readonly L: LuaState,
     private readonly s: Uint8Array,
     private readonly maxDepth: number,
+    private readonly settings: LibSettings,
   ) {}
 
   skip(): void {
@@ -364,6 +394,7 @@ class JsonParser {
 
   value(depth: number): void {
     const L = this.L;
+    this.settings.spend(L, workPerValue);
     if (!lua.lua_checkstack(L, 3)) raise(L, "Found too many nested data structures");
     this.skip();
     const c = this.s[this.pos];
@@ -536,13 +567,20 @@ class JsonParser {
 
 const msgpackNestingMax = 16;
 
-function openCmsgpack(L: LuaState): void {
+function openCmsgpack(L: LuaState, settings: LibSettings): void {
   newLibrary(L, [
-    ["pack", mpPack],
-    ["unpack", (l) => mpUnpack(l, 0, 0, true)],
+    ["pack", (l) => mpPack(l, settings)],
+    ["unpack", (l) => mpUnpack(l, 0, 0, true, settings)],
     [
       "unpack_one",
-      (l) => mpUnpack(l, 1, lua.lua_gettop(l) >= 2 ? lauxlib.luaL_checkinteger(l, 2) : 0, false),
+      (l) =>
+        mpUnpack(
+          l,
+          1,
+          lua.lua_gettop(l) >= 2 ? lauxlib.luaL_checkinteger(l, 2) : 0,
+          false,
+          settings,
+        ),
     ],
     [
       "unpack_limit",
@@ -552,16 +590,17 @@ function openCmsgpack(L: LuaState): void {
           lauxlib.luaL_checkinteger(l, 2),
           lua.lua_gettop(l) >= 3 ? lauxlib.luaL_checkinteger(l, 3) : 0,
           false,
+          settings,
         ),
     ],
   ]);
 }
 
-function mpPack(L: LuaState): number {
+function mpPack(L: LuaState, settings: LibSettings): number {
   const n = lua.lua_gettop(L);
   if (n === 0) return raise(L, "MessagePack pack needs input.");
   const out: number[] = [];
-  for (let i = 1; i <= n; i++) mpEncode(L, i, 0, out);
+  for (let i = 1; i <= n; i++) mpEncode(L, i, 0, out, settings);
   lua.lua_pushstring(L, Uint8Array.from(out));
   return 1;
 }
@@ -570,7 +609,14 @@ function pushBE(out: number[], v: bigint, bytes: number): void {
   for (let i = bytes - 1; i >= 0; i--) out.push(Number((v >> BigInt(8 * i)) & 0xffn));
 }
 
-function mpEncode(L: LuaState, idx: number, level: number, out: number[]): void {
+function mpEncode(
+  L: LuaState,
+  idx: number,
+  level: number,
+  out: number[],
+  settings: LibSettings,
+): void {
+  settings.spend(L, workPerValue);
   const at = lua.lua_absindex(L, idx);
   let t = lua.lua_type(L, at);
   if (t === lua.LUA_TTABLE && level === msgpackNestingMax) t = lua.LUA_TNIL;
@@ -585,6 +631,8 @@ function mpEncode(L: LuaState, idx: number, level: number, out: number[]): void 
         out.push(0xdb);
         pushBE(out, BigInt(len), 4);
       }
+      // Its bytes one by one into the output: about 8 times a copy's cost.
+      settings.spend(L, (8 * s.length) / workBytesPerUnit);
       for (const b of s) out.push(b);
       return;
     }
@@ -607,7 +655,7 @@ function mpEncode(L: LuaState, idx: number, level: number, out: number[]): void 
       return;
     }
     case lua.LUA_TTABLE:
-      mpTable(L, at, level, out);
+      mpTable(L, at, level, out, settings);
       return;
     default:
       out.push(0xc0);
@@ -642,7 +690,13 @@ function mpInt(n: bigint, out: number[]): void {
   }
 }
 
-function mpTable(L: LuaState, at: number, level: number, out: number[]): void {
+function mpTable(
+  L: LuaState,
+  at: number,
+  level: number,
+  out: number[],
+  settings: LibSettings,
+): void {
   if (!lua.lua_checkstack(L, 3)) raise(L, "stack overflow in cmsgpack.pack");
   let count = 0;
   let max = 0;
@@ -665,7 +719,7 @@ function mpTable(L: LuaState, at: number, level: number, out: number[]): void {
     }
     for (let j = 1; j <= len; j++) {
       lua.lua_rawgeti(L, at, j);
-      mpEncode(L, -1, level + 1, out);
+      mpEncode(L, -1, level + 1, out, settings);
       lua.lua_pop(L, 1);
     }
     return;
@@ -678,8 +732,8 @@ function mpTable(L: LuaState, at: number, level: number, out: number[]): void {
   }
   lua.lua_pushnil(L);
   while (lua.lua_next(L, at) !== 0) {
-    mpEncode(L, -2, level + 1, out);
-    mpEncode(L, -1, level + 1, out);
+    mpEncode(L, -2, level + 1, out, settings);
+    mpEncode(L, -1, level + 1, out, settings);
     lua.lua_pop(L, 1);
   }
 }
@@ -688,13 +742,20 @@ function mpTable(L: LuaState, at: number, level: number, out: number[]): void {
  * cmsgpack.unpack (every object, as results), unpack_one and unpack_limit (the next
  * offset, -1 at the end, then up to `limit` objects from `offset`).
  */
-function mpUnpack(L: LuaState, limit: number, offset: number, all: boolean): number {
+function mpUnpack(
+  L: LuaState,
+  limit: number,
+  offset: number,
+  all: boolean,
+  settings: LibSettings,
+): number {
   const s = bytesAt(L, 1);
+  settings.spend(L, (s.length - Math.min(offset, s.length)) / workBytesPerUnit);
   if (offset < 0 || limit < 0)
     return raise(L, `Invalid request to unpack with offset of ${offset} and limit of ${limit}.`);
   if (offset > s.length) return raise(L, "Start offset greater than input length.");
   lua.lua_settop(L, 1);
-  const r = new MpReader(L, s, offset);
+  const r = new MpReader(L, s, offset, settings);
   let count = 0;
   while (r.pos < s.length && (all || limit === 0 || count < limit)) {
     r.value(0);
@@ -711,6 +772,7 @@ class MpReader {
     private readonly L: LuaState,
     private readonly s: Uint8Array,
     public pos: number,
+    private readonly settings: LibSettings,
   ) {}
 
   private need(n: number): void {
@@ -737,6 +799,7 @@ class MpReader {
 
   value(depth: number): void {
     const L = this.L;
+    this.settings.spend(L, workPerValue);
     if (!lua.lua_checkstack(L, 3) || depth > 1000) raise(L, "Bad data format in input.");
     this.need(1);
     const c = this.s[this.pos++] as number;

@@ -89,6 +89,7 @@ declare module "fengari" {
   export const lauxlib: {
     luaL_checkany(L: LuaState, arg: number): void;
     luaL_checkinteger(L: LuaState, arg: number): number;
+    luaL_checklstring(L: LuaState, arg: number): Uint8Array;
     luaL_checknumber(L: LuaState, arg: number): number;
     luaL_checktype(L: LuaState, arg: number, t: number): void;
     luaL_ref(L: LuaState, t: number): number;
