@@ -7,6 +7,9 @@
  * "2" and not "2.0".
  */
 process.env.FENGARICONF = JSON.stringify({ LUA_COMPAT_FLOATSTRING: true });
+
+import { formatG14 } from "./cformat.js";
+
 const fengari = await import("fengari");
 const lobject = (await import("fengari/src/lobject.js")).default;
 const lstring = (await import("fengari/src/lstring.js")).default;
@@ -30,9 +33,19 @@ export type { LuaDebug, LuaState } from "fengari";
 const str2num = lobject.luaO_str2num;
 lobject.luaO_str2num = (s, o) => {
   const size = str2num(s, o);
-  if (size !== 0 && o.ttisinteger()) o.setfltvalue(hexNumeral(s) ?? o.value);
+  if (size !== 0 && o.ttisinteger()) o.setfltvalue(hexNumeral(s) ?? signedZero(s, o.value));
   return size;
 };
+
+/** "-0" is a double's negative zero, as strtod reads it; an integer has no sign there. */
+function signedZero(s: Uint8Array, value: number): number {
+  if (value !== 0) return value;
+  for (const c of s) {
+    if (c === 0x2d) return -0;
+    if (c !== 0x20 && (c < 0x09 || c > 0x0d)) break;
+  }
+  return 0;
+}
 
 /**
  * A float as a string the way Lua 5.1 on Linux makes it (`tostring`, `..`, a number given
@@ -51,23 +64,6 @@ function floatText(n: number): string {
   if (Number.isFinite(n)) return formatG14(n);
   if (Number.isNaN(n)) return "-nan";
   return n > 0 ? "inf" : "-inf";
-}
-
-/** C's "%.14g" of a finite number: Lua 5.1's number format, and lua_cjson's. */
-export function formatG14(n: number): string {
-  if (n === 0) return Object.is(n, -0) ? "-0" : "0";
-  // Up to 14 digits an integer prints whole, without an exponent.
-  if (Number.isInteger(n) && Math.abs(n) < 1e14) return String(n);
-  const exp = Math.floor(Math.log10(Math.abs(n)));
-  const trim = (s: string) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
-  const p = Number(n.toPrecision(14));
-  const e2 = p === 0 ? exp : Math.floor(Math.log10(Math.abs(p)));
-  if (e2 < -4 || e2 >= 14) {
-    const [mant, e] = n.toExponential(13).split("e") as [string, string];
-    const ev = Number(e);
-    return `${trim(mant)}e${ev < 0 ? "-" : "+"}${String(Math.abs(ev)).padStart(2, "0")}`;
-  }
-  return trim(n.toPrecision(14));
 }
 
 /** The value of a hexadecimal integer numeral ("  -0xFF "), or null if `s` is not one. */

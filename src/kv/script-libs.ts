@@ -1,4 +1,5 @@
-import { formatG14, type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
+import { formatG14 } from "../core/cformat.js";
+import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
 
 /**
  * The libraries Redis bundles with its Lua, for scripts (script.ts): `cjson` (JSON),

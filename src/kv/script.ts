@@ -7,6 +7,7 @@ import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
+import { luaFormat } from "./script-format.js";
 import {
   LAZY_LIBRARIES,
   type LibSettings,
@@ -405,6 +406,7 @@ const NAMES = {
   gfind: to_luastring("gfind"),
   getn: to_luastring("getn"),
   concat: to_luastring("concat"),
+  format: to_luastring("format"),
   pow: to_luastring("pow"),
   fmod: to_luastring("fmod"),
   mod: to_luastring("mod"),
@@ -453,6 +455,8 @@ function openLibraries(L: LuaState, state: RunState): void {
     return 1;
   });
   lua.lua_setfield(L, -2, NAMES.rep);
+  lua.lua_pushjsfunction(L, luaFormat);
+  lua.lua_setfield(L, -2, NAMES.format);
   // Lua 5.1's name for gmatch, which old scripts still use.
   lua.lua_getfield(L, -1, NAMES.gmatch);
   lua.lua_setfield(L, -2, NAMES.gfind);

@@ -87,6 +87,7 @@ declare module "fengari" {
     lua_type(L: LuaState, idx: number): number;
   };
   export const lauxlib: {
+    luaL_argerror(L: LuaState, arg: number, extramsg: Uint8Array): number;
     luaL_checkany(L: LuaState, arg: number): void;
     luaL_checkinteger(L: LuaState, arg: number): number;
     luaL_checklstring(L: LuaState, arg: number): Uint8Array;
