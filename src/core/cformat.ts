@@ -20,6 +20,28 @@ export interface Spec {
   conversion: string;
 }
 
+/** C's (long) of a double on x86-64: toward zero; out of range or NaN, LONG_MIN. */
+export function toLong(n: number): bigint {
+  if (!Number.isFinite(n) || n >= 2 ** 63 || n < -(2 ** 63)) return -(2n ** 63n);
+  return BigInt(Math.trunc(n));
+}
+
+/** C's (int) of a double on x86-64: toward zero; out of range or NaN, INT_MIN. */
+export function toInt(n: number): number {
+  if (!Number.isFinite(n) || n >= 2 ** 31 || n <= -(2 ** 31) - 1) return -(2 ** 31);
+  return Math.trunc(n);
+}
+
+/**
+ * C's (unsigned long) of a double as gcc makes it on x86-64: below 2^63 (and NaN) the
+ * signed conversion's bits; from 2^63 on, that of n − 2^63 with the top bit flipped, so
+ * 2^64 and up (and infinity) give 0.
+ */
+export function toUnsignedLong(n: number): bigint {
+  if (!(n >= 2 ** 63)) return BigInt.asUintN(64, toLong(n));
+  return BigInt.asUintN(64, toLong(n - 2 ** 63)) ^ (1n << 63n);
+}
+
 /** C's "%.14g" of a finite number: Lua 5.1's number format, and lua_cjson's. */
 export function formatG14(n: number): string {
   if (n === 0) return Object.is(n, -0) ? "-0" : "0";

@@ -1,4 +1,11 @@
-import { formatFloat, padNumber, type Spec } from "../core/cformat.js";
+import {
+  formatFloat,
+  padNumber,
+  type Spec,
+  toInt,
+  toLong,
+  toUnsignedLong,
+} from "../core/cformat.js";
 import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
 
 /**
@@ -139,28 +146,6 @@ function formatOne(L: LuaState, spec: Spec, arg: number): Uint8Array {
     default:
       return fail(L, `invalid option '%${spec.conversion}' to 'format'`);
   }
-}
-
-/** C's (long) of a double on x86-64: toward zero; out of range or NaN, LONG_MIN. */
-function toLong(n: number): bigint {
-  if (!Number.isFinite(n) || n >= 2 ** 63 || n < -(2 ** 63)) return -(2n ** 63n);
-  return BigInt(Math.trunc(n));
-}
-
-/** C's (int) of a double on x86-64: toward zero; out of range or NaN, INT_MIN. */
-function toInt(n: number): number {
-  if (!Number.isFinite(n) || n >= 2 ** 31 || n <= -(2 ** 31) - 1) return -(2 ** 31);
-  return Math.trunc(n);
-}
-
-/**
- * C's (unsigned long) of a double as gcc makes it on x86-64: below 2^63 (and NaN) the
- * signed conversion's bits; from 2^63 on, that of n − 2^63 with the top bit flipped, so
- * 2^64 and up (and infinity) give 0.
- */
-function toUnsignedLong(n: number): bigint {
-  if (!(n >= 2 ** 63)) return BigInt.asUintN(64, toLong(n));
-  return BigInt.asUintN(64, toLong(n - 2 ** 63)) ^ (1n << 63n);
 }
 
 function formatInteger(v: bigint, spec: Spec, base: 8 | 10 | 16, signed: boolean): string {

@@ -1,10 +1,12 @@
 import { formatG14 } from "../core/cformat.js";
 import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
+import { openStruct } from "./script-struct.js";
 
 /**
  * The libraries Redis bundles with its Lua, for scripts (script.ts): `cjson` (JSON),
- * `cmsgpack` (MessagePack) and `bit` (32-bit bit operations), written here on fengari's
- * API after Redis's lua_cjson.c, lua_cmsgpack.c and lua_bit.c. Each is opened the first
+ * `cmsgpack` (MessagePack), `bit` (32-bit bit operations) and `struct` (binary records,
+ * script-struct.ts), written here on fengari's API after Redis's lua_cjson.c,
+ * lua_cmsgpack.c, lua_bit.c and lua_struct.c. Each is opened the first
  * time a script names it, so a script that does not use them does not pay for them.
  */
 
@@ -16,6 +18,7 @@ export const LAZY_LIBRARIES: ReadonlyMap<string, (L: LuaState, settings: LibSett
     ["cjson", openCjson],
     ["cmsgpack", openCmsgpack],
     ["bit", openBit],
+    ["struct", openStruct],
   ]);
 
 function newLibrary(L: LuaState, fns: [string, CFunction][]): void {
@@ -206,6 +209,29 @@ function openCjson(L: LuaState, settings: LibSettings): void {
   ]);
   lua.lua_pushlightuserdata(L, jsonNull);
   lua.lua_setfield(L, -2, to_luastring("null"));
+  // cjson.new(): another cjson, with settings of its own, made with Redis's defaults.
+  lua.lua_pushjsfunction(L, (l) => {
+    const own: LibSettings = {
+      cjson: { encodeDepth: 0, decodeDepth: 0, invalidNumbers: "off" },
+      spend: settings.spend,
+    };
+    resetLibSettings(own);
+    openCjson(l, own);
+    return 1;
+  });
+  lua.lua_setfield(L, -2, to_luastring("new"));
+  setStrings(L, [
+    ["_NAME", "cjson"],
+    ["_VERSION", "2.1.0"],
+  ]);
+}
+
+/** A library's name and version fields, as Redis's have them. */
+function setStrings(L: LuaState, fields: [string, string][]): void {
+  for (const [name, value] of fields) {
+    lua.lua_pushstring(L, to_luastring(value));
+    lua.lua_setfield(L, -2, to_luastring(name));
+  }
 }
 
 function noop(): number {
@@ -594,6 +620,12 @@ function openCmsgpack(L: LuaState, settings: LibSettings): void {
           settings,
         ),
     ],
+  ]);
+  setStrings(L, [
+    ["_NAME", "cmsgpack"],
+    ["_VERSION", "lua-cmsgpack 0.4.0"],
+    ["_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo"],
+    ["_DESCRIPTION", "MessagePack C implementation for Lua"],
   ]);
 }
 

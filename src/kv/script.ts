@@ -7,6 +7,7 @@ import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
+import { baseOf51, coroutineOf51, mathOf51, stringOf51, tableOf51 } from "./script-compat.js";
 import { luaFormat } from "./script-format.js";
 import {
   LAZY_LIBRARIES,
@@ -113,7 +114,7 @@ function load(L: LuaState, code: Uint8Array): string | null {
 }
 
 /** The globals made on first use (openLazy), which the kept interpreter makes at once. */
-const EAGER = ["table", "math", "coroutine", "unpack", "cjson", "cmsgpack", "bit"].map((n) =>
+const EAGER = ["table", "math", "coroutine", "cjson", "cmsgpack", "bit", "struct"].map((n) =>
   to_luastring(n),
 );
 
@@ -398,18 +399,11 @@ const NAMES = {
   string: to_luastring("string"),
   table: to_luastring("table"),
   math: to_luastring("math"),
-  unpack: to_luastring("unpack"),
   coroutine: to_luastring("coroutine"),
   tonumber: to_luastring("tonumber"),
   tostring: to_luastring("tostring"),
-  gmatch: to_luastring("gmatch"),
-  gfind: to_luastring("gfind"),
-  getn: to_luastring("getn"),
   concat: to_luastring("concat"),
   format: to_luastring("format"),
-  pow: to_luastring("pow"),
-  fmod: to_luastring("fmod"),
-  mod: to_luastring("mod"),
   random: to_luastring("random"),
   randomseed: to_luastring("randomseed"),
   floor: to_luastring("floor"),
@@ -457,15 +451,16 @@ function openLibraries(L: LuaState, state: RunState): void {
   lua.lua_setfield(L, -2, NAMES.rep);
   lua.lua_pushjsfunction(L, luaFormat);
   lua.lua_setfield(L, -2, NAMES.format);
-  // Lua 5.1's name for gmatch, which old scripts still use.
-  lua.lua_getfield(L, -1, NAMES.gmatch);
-  lua.lua_setfield(L, -2, NAMES.gfind);
+  stringOf51(L);
   lua.lua_pop(L, 2);
   // What could read files, load bytecode or print: not in a script.
   for (const name of GLOBALS_OFF) {
     lua.lua_pushnil(L);
     lua.lua_setglobal(L, name);
   }
+  lua.lua_pushglobaltable(L);
+  baseOf51(L);
+  lua.lua_pop(L, 1);
   lua.lua_pushjsfunction(L, toNumber);
   lua.lua_setglobal(L, NAMES.tonumber);
   lua.lua_pushjsfunction(L, luaToString);
@@ -494,13 +489,7 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
   switch (name) {
     case "table":
       lauxlib.luaL_requiref(L, NAMES.table, lualib.luaopen_table, false);
-      // Lua 5.1's table.getn(t): #t without the __len metamethod (lua_objlen).
-      lua.lua_pushjsfunction(L, (l) => {
-        lauxlib.luaL_checktype(l, 1, lua.LUA_TTABLE);
-        lua.lua_pushnumber(l, lua.lua_rawlen(l, 1));
-        return 1;
-      });
-      lua.lua_setfield(L, -2, NAMES.getn);
+      tableOf51(L);
       // table.concat makes a string of a whole table in one call: its items (as many
       // instructions' worth as a decoded value: 0.45 µs each here) and its bytes count.
       lua.lua_getfield(L, -1, NAMES.concat);
@@ -524,11 +513,7 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
       return true;
     case "coroutine":
       lauxlib.luaL_requiref(L, NAMES.coroutine, lualib.luaopen_coroutine, false);
-      return true;
-    case "unpack":
-      lua.lua_getglobal(L, NAMES.table);
-      lua.lua_getfield(L, -1, NAMES.unpack);
-      lua.lua_remove(L, -2);
+      coroutineOf51(L);
       return true;
     case "math":
       lauxlib.luaL_requiref(L, NAMES.math, lualib.luaopen_math, false);
@@ -546,14 +531,7 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
       lua.lua_setfield(L, -2, NAMES.floor);
       lua.lua_pushjsfunction(L, (l) => roundTo(l, Math.ceil));
       lua.lua_setfield(L, -2, NAMES.ceil);
-      // Lua 5.1's math.pow and math.mod (5.3 has x ^ y and math.fmod).
-      lua.lua_pushjsfunction(L, (l) => {
-        lua.lua_pushnumber(l, lauxlib.luaL_checknumber(l, 1) ** lauxlib.luaL_checknumber(l, 2));
-        return 1;
-      });
-      lua.lua_setfield(L, -2, NAMES.pow);
-      lua.lua_getfield(L, -1, NAMES.fmod);
-      lua.lua_setfield(L, -2, NAMES.mod);
+      mathOf51(L);
       return true;
   }
   const open = LAZY_LIBRARIES.get(name);
@@ -678,8 +656,29 @@ const REDIS_FUNCTIONS: [Uint8Array, (l: LuaState) => number][] = (
       },
     ],
     ["debug", () => 0],
+    ["acl_check_cmd", aclCheckCmd],
   ] as [string, (l: LuaState) => number][]
 ).map(([n, f]) => [to_luastring(n), f]);
+/**
+ * redis.acl_check_cmd(command, ...): whether the user may run it. There is one user here
+ * (the requirepass one), allowed every command; an unknown command is an error, as in
+ * Redis.
+ */
+function aclCheckCmd(L: LuaState): number {
+  // Raised as redis.call raises: an error table, no position in the message.
+  const fail = (text: string): number => {
+    lua.lua_settop(L, 0);
+    lua.lua_createtable(L, 0, 1);
+    setField(L, ERR, text);
+    return lua.lua_error(L);
+  };
+  if (lua.lua_gettop(L) === 0) return fail(message("SCRIPT_CALL_NO_ARGS"));
+  const name = Buffer.from(luaBytes(L, 1)).toString("latin1").toLowerCase();
+  if (!COMMAND_SPECS.has(name)) return fail("ERR Invalid command passed to redis.acl_check_cmd()");
+  lua.lua_pushboolean(L, true);
+  return 1;
+}
+
 const REDIS_CONSTANTS: [Uint8Array, number][] = (
   [
     ["LOG_DEBUG", 0],

@@ -21,6 +21,7 @@ declare module "fengari" {
     readonly LUA_OK: number;
     readonly LUA_MULTRET: number;
     readonly LUA_REGISTRYINDEX: number;
+    readonly LUA_TNONE: number;
     readonly LUA_TNIL: number;
     readonly LUA_TBOOLEAN: number;
     readonly LUA_TNUMBER: number;
@@ -78,6 +79,7 @@ declare module "fengari" {
     lua_typename(L: LuaState, t: number): Uint8Array;
     lua_insert(L: LuaState, idx: number): void;
     lua_remove(L: LuaState, idx: number): void;
+    lua_replace(L: LuaState, idx: number): void;
     lua_dump(
       L: LuaState,
       writer: (L: LuaState, b: Uint8Array, size: number, ud: unknown) => number,
