@@ -67,7 +67,7 @@ function floatText(n: number): string {
 }
 
 /** The value of a hexadecimal integer numeral ("  -0xFF "), or null if `s` is not one. */
-export function hexNumeral(s: Uint8Array): number | null {
+function hexNumeral(s: Uint8Array): number | null {
   const text = Buffer.from(s).toString("latin1").replace(/\0.*$/s, "").trim();
   const m = /^([+-]?)0[xX]([0-9a-fA-F]+)$/.exec(text);
   if (m === null) return null;

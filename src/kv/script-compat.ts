@@ -49,7 +49,7 @@ export function mathOf51(L: LuaState): void {
 }
 
 /** C's ldexp(x, (int)e): x · 2^e, in two steps so that 2^e alone cannot overflow. */
-export function ldexp(x: number, e: number): number {
+function ldexp(x: number, e: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;
   const n = Math.max(-2200, Math.min(2200, Math.trunc(e) || 0));
   const half = Math.trunc(n / 2);
@@ -63,7 +63,7 @@ const bits = new DataView(new ArrayBuffer(8));
  * read from the double's bits: no loop, so no input can hold the script (and the node)
  * in it.
  */
-export function frexp(x: number): [number, number] {
+function frexp(x: number): [number, number] {
   if (x === 0 || !Number.isFinite(x)) return [x, 0];
   bits.setFloat64(0, x);
   const high = bits.getUint32(0);

@@ -471,7 +471,7 @@ function openLibraries(L: LuaState, state: RunState): void {
 }
 
 /** `s` `n` times (string.rep), made by copying what is made, doubling. */
-export function repeatBytes(s: Uint8Array, n: number): Uint8Array {
+function repeatBytes(s: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(Math.max(0, n) * s.length);
   if (out.length === 0) return out;
   out.set(s, 0);
