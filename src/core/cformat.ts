@@ -54,16 +54,21 @@ export function formatG14(n: number): string {
   return formatFloat(n, g14);
 }
 
-const g14: Spec = {
-  left: false,
-  plus: false,
-  space: false,
-  alt: false,
-  zero: false,
-  width: 0,
-  precision: 14,
-  conversion: "g",
-};
+/** A spec with no flags and no width: `%.<precision><conversion>` (-1: no precision). */
+export function bareSpec(conversion: string, precision: number): Spec {
+  return {
+    left: false,
+    plus: false,
+    space: false,
+    alt: false,
+    zero: false,
+    width: 0,
+    precision,
+    conversion,
+  };
+}
+
+const g14 = bareSpec("g", 14);
 
 /** toPrecision(14) in %g's form: an exponent of two digits or more, from e-5 and e+14. */
 function fromPrecision(n: number): string {

@@ -1,4 +1,5 @@
 import {
+  bareSpec,
   formatFloat,
   padNumber,
   type Spec,
@@ -57,16 +58,7 @@ const PERCENT = Uint8Array.of(0x25);
 /** The spec after a '%' at `at` (lstrlib.c's scanformat), and where the format goes on. */
 function scanSpec(L: LuaState, fmt: Uint8Array, at: number): [Spec, number] {
   let p = at;
-  const spec: Spec = {
-    left: false,
-    plus: false,
-    space: false,
-    alt: false,
-    zero: false,
-    width: 0,
-    precision: -1,
-    conversion: "",
-  };
+  const spec = bareSpec("", -1);
   while (p < fmt.length && FLAGS.includes(String.fromCharCode(fmt[p] as number))) {
     const f = String.fromCharCode(fmt[p] as number);
     if (f === "-") spec.left = true;
