@@ -9,7 +9,7 @@ import {
   lostInFlightPrefix,
   unreachablePrefix,
 } from "../../src/server/forwarder.js";
-import { unusedPort } from "./harness.js";
+import { refusingPort } from "./harness.js";
 
 const set = [Buffer.from("SET"), Buffer.from("k"), Buffer.from("v")];
 
@@ -55,7 +55,7 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
     const gone = new Promise<void>((r) => {
       closed = r;
     });
-    const forward = new ForwardConnection("127.0.0.1", await unusedPort(), "", () => closed());
+    const forward = new ForwardConnection("127.0.0.1", await refusingPort(), "", () => closed());
     await gone;
     const reply = await forward.send(set);
     assert.equal(errorText(reply), unreachablePrefix);
@@ -65,7 +65,7 @@ describe("forwarding retries: a write that may have run is never sent twice", ()
   it("a forward sent while connecting to a node that is down did not run: it is retried", async () => {
     // The leader's node was SIGKILLed: its port refuses. The command was written to a
     // socket that never connected, so it never left this node.
-    const forward = new ForwardConnection("127.0.0.1", await unusedPort(), "", () => {});
+    const forward = new ForwardConnection("127.0.0.1", await refusingPort(), "", () => {});
     const reply = await forward.send(set);
     const text = errorText(reply);
     assert.ok(text.startsWith(unreachablePrefix), text);

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -137,6 +137,35 @@ export async function unusedPort(): Promise<number> {
   const port = typeof address === "object" && address !== null ? address.port : 0;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/**
+ * A port on 127.0.0.1 that refuses connections for the rest of the test: free now, and
+ * below the kernel's range for listen(0) and outgoing connections, which unusedPort and
+ * every other test take their ports from, so that none of them can be given it meanwhile.
+ * A port from unusedPort is free only when asked: a seed meant to be down there could be
+ * answered by a node another test started after.
+ */
+export async function refusingPort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+  } catch {
+    // Not Linux: its default range starts higher still.
+  }
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((r) => server.close(() => r()));
+      return port;
+    }
+  }
+  throw new Error("no free port below the ephemeral range");
 }
 
 /** Polls `check` every 100 ms until it holds; resolves with the time it took. */

@@ -7,6 +7,7 @@ import {
   CLI,
   cleanUpAfter,
   type RunningNode,
+  refusingPort,
   startNode,
   tempDir,
   unusedPort,
@@ -36,7 +37,7 @@ describe("joining through several seeds", { timeout: 30_000, concurrency: true }
   it("joins through the seeds that answer, past a down one and itself; --advertise-host", async () => {
     const t0 = performance.now();
     const seed = await start([]);
-    const down = `127.0.0.1:${await unusedPort()}`;
+    const down = `127.0.0.1:${await refusingPort()}`;
     const up = `127.0.0.1:${seed.port}`;
     const commaJoiner = await start(["--join", `${down},${up}`]);
     // Listens on every interface, so without --advertise-host it would advertise this
@@ -96,7 +97,7 @@ describe("joining through several seeds", { timeout: 30_000, concurrency: true }
 
   it("with every seed down, serves alone and says so after its retries", async () => {
     const t0 = performance.now();
-    const seeds = [`127.0.0.1:${await unusedPort()}`, `127.0.0.1:${await unusedPort()}`];
+    const seeds = [`127.0.0.1:${await refusingPort()}`, `127.0.0.1:${await refusingPort()}`];
     const alone = await start(["--join", seeds.join(",")]);
     assert.deepEqual(await call({ host: "127.0.0.1", port: alone.port }, ["PING"]), {
       kind: "simple",
