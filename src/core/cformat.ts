@@ -72,11 +72,10 @@ const g14 = bareSpec("g", 14);
 
 /** toPrecision(14) in %g's form: an exponent of two digits or more, from e-5 and e+14. */
 function fromPrecision(n: number): string {
-  const exp = Number(n.toExponential(13).split("e")[1]);
+  const [mant, e] = n.toExponential(13).split("e") as [string, string];
+  const exp = Number(e);
   if (exp < -4 || exp >= 14) {
-    const [mant, e] = n.toExponential(13).split("e") as [string, string];
-    const ev = Number(e);
-    return `${mant}e${ev < 0 ? "-" : "+"}${String(Math.abs(ev)).padStart(2, "0")}`;
+    return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
   }
   return n.toFixed(Math.max(0, 13 - exp));
 }

@@ -68,6 +68,9 @@ function floatText(n: number): string {
 
 /** The value of a hexadecimal integer numeral ("  -0xFF "), or null if `s` is not one. */
 function hexNumeral(s: Uint8Array): number | null {
+  // Most numerals are decimal (every string coerced in arithmetic comes here): no text
+  // made for them.
+  if (s.indexOf(0x78) < 0 && s.indexOf(0x58) < 0) return null;
   const text = Buffer.from(s).toString("latin1").replace(/\0.*$/s, "").trim();
   const m = /^([+-]?)0[xX]([0-9a-fA-F]+)$/.exec(text);
   if (m === null) return null;

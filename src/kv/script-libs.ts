@@ -211,12 +211,7 @@ function openCjson(L: LuaState, settings: LibSettings): void {
   lua.lua_setfield(L, -2, to_luastring("null"));
   // cjson.new(): another cjson, with settings of its own, made with Redis's defaults.
   lua.lua_pushjsfunction(L, (l) => {
-    const own: LibSettings = {
-      cjson: { encodeDepth: 0, decodeDepth: 0, invalidNumbers: "off" },
-      spend: settings.spend,
-    };
-    resetLibSettings(own);
-    openCjson(l, own);
+    openCjson(l, newLibSettings(settings.spend));
     return 1;
   });
   lua.lua_setfield(L, -2, to_luastring("new"));

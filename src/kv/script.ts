@@ -665,16 +665,11 @@ const REDIS_FUNCTIONS: [Uint8Array, (l: LuaState) => number][] = (
  * Redis.
  */
 function aclCheckCmd(L: LuaState): number {
-  // Raised as redis.call raises: an error table, no position in the message.
-  const fail = (text: string): number => {
-    lua.lua_settop(L, 0);
-    lua.lua_createtable(L, 0, 1);
-    setField(L, ERR, text);
-    return lua.lua_error(L);
-  };
-  if (lua.lua_gettop(L) === 0) return fail(message("SCRIPT_CALL_NO_ARGS"));
+  if (lua.lua_gettop(L) === 0) return raiseTable(L, message("SCRIPT_CALL_NO_ARGS"));
   const name = Buffer.from(luaBytes(L, 1)).toString("latin1").toLowerCase();
-  if (!COMMAND_SPECS.has(name)) return fail("ERR Invalid command passed to redis.acl_check_cmd()");
+  if (!COMMAND_SPECS.has(name)) {
+    return raiseTable(L, "ERR Invalid command passed to redis.acl_check_cmd()");
+  }
   lua.lua_pushboolean(L, true);
   return 1;
 }
@@ -850,12 +845,8 @@ function pairsOfReal(L: LuaState): number {
  */
 function redisCall(L: LuaState, state: RunState, raise: boolean): number {
   const n = lua.lua_gettop(L);
-  const fail = (message: string): number => {
-    lua.lua_settop(L, 0);
-    lua.lua_createtable(L, 0, 1);
-    setField(L, ERR, message);
-    return raise ? lua.lua_error(L) : 1;
-  };
+  const fail = (message: string): number =>
+    raise ? raiseTable(L, message) : errorTable(L, message);
   if (n === 0) return fail(message("SCRIPT_CALL_NO_ARGS"));
   const parts: Buffer[] = [];
   for (let i = 1; i <= n; i++) {
@@ -1207,6 +1198,20 @@ function luaString(L: LuaState, idx: number): string {
   // A number is read without lua_tolstring, which would turn the slot into a string.
   if (t === lua.LUA_TNUMBER) return String(lua.lua_tonumber(L, idx));
   return Buffer.from(lua.lua_tolstring(L, idx) as Uint8Array).toString("utf8");
+}
+
+/** Leaves only {err = message} on the stack, as redis.pcall returns an error (1 result). */
+function errorTable(L: LuaState, message: string): number {
+  lua.lua_settop(L, 0);
+  lua.lua_createtable(L, 0, 1);
+  setField(L, ERR, message);
+  return 1;
+}
+
+/** Raises {err = message}, as redis.call and the other redis.* functions raise an error. */
+function raiseTable(L: LuaState, message: string): number {
+  errorTable(L, message);
+  return lua.lua_error(L);
 }
 
 function setField(L: LuaState, field: Uint8Array, value: string): void {
