@@ -1,4 +1,5 @@
 import { type LuaState, lauxlib, lua, to_luastring } from "../core/lua.js";
+import { workBytesPerUnit, workPerValue } from "./script-libs.js";
 
 /**
  * Lua 5.1's standard library on fengari's Lua 5.3, as Redis's scripts have it: what 5.1
@@ -77,8 +78,13 @@ function frexp(x: number): [number, number] {
   return [bits.getFloat64(0), exponent - 1022];
 }
 
-/** The table library: 5.1's foreach, foreachi, maxn, getn and setn; 5.3's pack, unpack, move gone. */
-export function tableOf51(L: LuaState): void {
+/**
+ * The table library: 5.1's foreach, foreachi, maxn, getn, setn and concat; 5.3's pack,
+ * unpack, move gone. `spend` counts concat's work toward the script's bound
+ * (LibSettings.spend): it makes a string of a whole table in one call.
+ */
+export function tableOf51(L: LuaState, spend: (L: LuaState, units: number) => void): void {
+  set(L, "concat", (l) => tableConcat(l, spend));
   set(L, "foreach", (l) => {
     lauxlib.luaL_checktype(l, 1, lua.LUA_TTABLE);
     lauxlib.luaL_checktype(l, 2, lua.LUA_TFUNCTION);
@@ -197,6 +203,41 @@ function unpack51(L: LuaState): number {
   }
   for (let k = i; k <= e; k++) lua.lua_rawgeti(L, 1, k);
   return n;
+}
+
+/**
+ * 5.1's table.concat(t [, sep [, i [, j]]]), as Redis's Lua words its errors. Its own
+ * function rather than fengari's called from a wrapper: an error raised inside a call
+ * made from JavaScript names no function and no place in the script. Each item counts as
+ * a decoded value does, and the result's bytes as any string's.
+ */
+function tableConcat(L: LuaState, spend: (L: LuaState, units: number) => void): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const absent = (arg: number) =>
+    lua.lua_type(L, arg) === lua.LUA_TNONE || lua.lua_type(L, arg) === lua.LUA_TNIL;
+  const sep = absent(2) ? new Uint8Array(0) : lauxlib.luaL_checklstring(L, 2);
+  const first = absent(3) ? 1 : Math.trunc(num(L, 3));
+  const last = absent(4) ? lua.lua_rawlen(L, 1) : Math.trunc(num(L, 4));
+  const parts: Uint8Array[] = [];
+  for (let k = first; k <= last; k++) {
+    spend(L, workPerValue);
+    lua.lua_rawgeti(L, 1, k);
+    const t = lua.lua_type(L, -1);
+    if (t !== lua.LUA_TSTRING && t !== lua.LUA_TNUMBER) {
+      const name = Buffer.from(lua.lua_typename(L, t)).toString("latin1");
+      return lauxlib.luaL_error(
+        L,
+        to_luastring(`invalid value (${name}) at index ${k} in table for 'concat'`),
+      );
+    }
+    if (k > first && sep.length > 0) parts.push(sep);
+    parts.push(Uint8Array.from(lua.lua_tolstring(L, -1) ?? new Uint8Array(0)));
+    lua.lua_pop(L, 1);
+  }
+  const text = Buffer.concat(parts);
+  spend(L, text.length / workBytesPerUnit);
+  lua.lua_pushstring(L, text);
+  return 1;
 }
 
 const GC_OPTIONS = ["stop", "restart", "collect", "count", "step", "setpause", "setstepmul"];

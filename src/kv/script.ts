@@ -16,7 +16,6 @@ import {
   raise,
   resetLibSettings,
   workBytesPerUnit,
-  workPerValue,
 } from "./script-libs.js";
 import type { CommandHandler, ExecContext } from "./types.js";
 
@@ -402,7 +401,6 @@ const NAMES = {
   coroutine: to_luastring("coroutine"),
   tonumber: to_luastring("tonumber"),
   tostring: to_luastring("tostring"),
-  concat: to_luastring("concat"),
   format: to_luastring("format"),
   random: to_luastring("random"),
   randomseed: to_luastring("randomseed"),
@@ -489,27 +487,7 @@ function openLazy(L: LuaState, name: string, state: RunState): boolean {
   switch (name) {
     case "table":
       lauxlib.luaL_requiref(L, NAMES.table, lualib.luaopen_table, false);
-      tableOf51(L);
-      // table.concat makes a string of a whole table in one call: its items (as many
-      // instructions' worth as a decoded value: 0.45 µs each here) and its bytes count.
-      lua.lua_getfield(L, -1, NAMES.concat);
-      lua.lua_pushjsclosure(
-        L,
-        (l) => {
-          const items = lua.lua_type(l, 1) === lua.LUA_TTABLE ? lua.lua_rawlen(l, 1) : 0;
-          lua.lua_pushvalue(l, lua.lua_upvalueindex(1));
-          lua.lua_insert(l, 1);
-          lua.lua_call(l, lua.lua_gettop(l) - 1, 1);
-          countInstructions(
-            l,
-            state,
-            items * workPerValue + lua.lua_rawlen(l, -1) / workBytesPerUnit,
-          );
-          return 1;
-        },
-        1,
-      );
-      lua.lua_setfield(L, -2, NAMES.concat);
+      tableOf51(L, (l, units) => countInstructions(l, state, units));
       return true;
     case "coroutine":
       lauxlib.luaL_requiref(L, NAMES.coroutine, lualib.luaopen_coroutine, false);

@@ -528,6 +528,22 @@ describe("Lua scripts' libraries and numbers", () => {
       errorOf(evalIn(db, "return table.setn({}, 3)")),
       "ERR user_script:1: 'setn' is obsolete",
     );
+    // table.concat's errors name it and where the script called it, as Redis's do.
+    assert.equal(
+      evalIn(
+        db,
+        "return table.concat({1, 'a', 2.5, 1e15}, ', ') .. table.concat({1, 2, 3}, '-', 2)",
+      ),
+      "1, a, 2.5, 1e+152-3",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return table.concat({{}})")),
+      "ERR user_script:1: invalid value (table) at index 1 in table for 'concat'",
+    );
+    assert.equal(
+      errorOf(evalIn(db, "return table.concat()")),
+      "ERR user_script:1: bad argument #1 to 'concat' (table expected, got no value)",
+    );
     assert.deepEqual(
       evalIn(db, "return {cjson._VERSION, cmsgpack._VERSION, type(cjson.new().encode)}"),
       ["2.1.0", "lua-cmsgpack 0.4.0", "function"],
