@@ -64,6 +64,13 @@ program
     portNumber,
   )
   .option(
+    "--redirect-port <port>",
+    "Redis port for cluster-aware clients: the slot map (CLUSTER SLOTS, SHARDS, NODES) and " +
+      "MOVED name it, and a command there for a slot another node leads is answered MOVED " +
+      "instead of forwarded (default: Redis port + 20000; 0 with --port 0)",
+    portNumber,
+  )
+  .option(
     "--join <host:port>",
     "join the cluster of the members with these Redis addresses (comma-separated, or repeat " +
       "the option); the node joins through every one that answers",
@@ -121,6 +128,7 @@ program
       host: opts.host,
       port: opts.port,
       busPort: opts.busPort,
+      redirectPort: opts.redirectPort,
       data: opts.data ?? `data/${opts.port}`,
       requirepass: opts.requirepass ?? "",
       logLevel: opts.logLevel,
@@ -156,6 +164,7 @@ interface StartOptions {
   host: string;
   port: number;
   busPort?: number;
+  redirectPort?: number;
   data?: string;
   requirepass?: string;
   logLevel: string;

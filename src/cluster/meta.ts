@@ -53,6 +53,7 @@ import {
   hostBytesMax,
   nodesMax,
   type PlacementStep,
+  redirectPortOf,
   type Shard,
   type ShardMap,
   shardMembersMax,
@@ -494,13 +495,26 @@ function bootstrap(state: MetaState, cmd: Extract<MetaCommand, { kind: "bootstra
   return ok(next, firstRaftId);
 }
 
-/** Only the address fields: a command decoded or built elsewhere may carry more. */
+/**
+ * Only the address fields: a command decoded or built elsewhere may carry more. A redirect
+ * port that is the Redis port is no port of its own, and left out (as decodeNodes does).
+ */
 function pickAddress(a: NodeAddress): NodeAddress {
-  return { id: a.id, host: a.host, port: a.port, busPort: a.busPort, zone: a.zone };
+  const { id, host, port, busPort, zone } = a;
+  const redirectPort = redirectPortOf(a);
+  return redirectPort === port
+    ? { id, host, port, busPort, zone }
+    : { id, host, port, busPort, zone, redirectPort };
 }
 
 function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
-  return a.host === b.host && a.port === b.port && a.busPort === b.busPort && a.zone === b.zone;
+  return (
+    a.host === b.host &&
+    a.port === b.port &&
+    a.busPort === b.busPort &&
+    a.zone === b.zone &&
+    redirectPortOf(a) === redirectPortOf(b)
+  );
 }
 
 /** A node other than `id`, not removed, already at host:port. */
@@ -727,6 +741,7 @@ function isIntIn(v: number, min: number, max: number): boolean {
 // set-meta-voters      from:ids8 to:ids8
 // set-setting          name:u8 value:u32
 // address  = id:20 bytes (the 40 hex digits) host:str8 port:u16 busPort:u16 zone:str8
+//            redirectPort:u16 (version 2; version 1 has none: the port)
 // str8     = length:u8 UTF-8 bytes;  ids8 = count:u8 raftId:u32{count}
 //
 // Decoding checks the encoding (bounds, codes, no zero raft id, nothing trailing) and
@@ -734,7 +749,7 @@ function isIntIn(v: number, min: number, max: number): boolean {
 // bad value gets a precise result instead of "bad-command". Encoding what cannot be
 // decoded back is a programmer error: it throws.
 
-export const metaCommandVersion = 1;
+export const metaCommandVersion = 2;
 
 const u32Max = 0xffff_ffff;
 const nodeIdBytes = 20;
@@ -758,15 +773,17 @@ function writeAddress(w: ByteWriter, a: NodeAddress): void {
   w.u16(a.port);
   w.u16(a.busPort);
   writeText(w, a.zone, zoneBytesMax, "zone");
+  w.u16(redirectPortOf(a));
 }
 
-function readAddress(r: ByteReader): NodeAddress {
+function readAddress(r: ByteReader, version: number): NodeAddress {
   const id = readNodeId(r);
   const host = readText(r, hostBytesMax, "host");
   const port = r.u16();
   const busPort = r.u16();
   const zone = readText(r, zoneBytesMax, "zone");
-  return { id, host, port, busPort, zone };
+  const redirectPort = version === 1 ? port : r.u16();
+  return pickAddress({ id, host, port, busPort, zone, redirectPort });
 }
 
 function writeRaftIds(w: ByteWriter, ids: readonly number[], max: number): void {
@@ -860,8 +877,11 @@ export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
 export function decodeMetaCommand(bytes: Uint8Array): DecodeResult<MetaCommand> {
   try {
     const r = new ByteReader(bytes);
-    if (r.u8() !== metaCommandVersion) throw new DecodeError("unknown meta command version");
-    const cmd = readCommandBody(r, readCode(commandKinds, r, "meta command"));
+    const version = r.u8();
+    if (version !== metaCommandVersion && version !== 1) {
+      throw new DecodeError("unknown meta command version");
+    }
+    const cmd = readCommandBody(r, readCode(commandKinds, r, "meta command"), version);
     if (r.remaining !== 0) throw new DecodeError("trailing bytes");
     return { ok: true, value: cmd };
   } catch (e) {
@@ -870,15 +890,15 @@ export function decodeMetaCommand(bytes: Uint8Array): DecodeResult<MetaCommand> 
   }
 }
 
-function readCommandBody(r: ByteReader, kind: MetaCommandKind): MetaCommand {
+function readCommandBody(r: ByteReader, kind: MetaCommandKind, version: number): MetaCommand {
   switch (kind) {
     case "bootstrap": {
       const clusterId = readText(r, clusterIdBytesMax, "cluster id");
-      const node = readAddress(r);
+      const node = readAddress(r, version);
       return { kind, clusterId, node, shardCount: r.u16(), replicaTarget: r.u8() };
     }
     case "register-node":
-      return { kind, node: readAddress(r) };
+      return { kind, node: readAddress(r, version) };
     case "set-node-status":
       return { kind, id: readNodeId(r), status: readCode(nodeStatuses, r, "node status") };
     case "record-shard-change": {

@@ -42,7 +42,13 @@
  */
 import { array, bulk, error, integer, map, verbatim } from "../resp/reply.js";
 import type { Reply } from "../resp/types.js";
-import type { ClusterNode, Shard, ShardMap, SlotRange } from "./shard-map.js";
+import {
+  type ClusterNode,
+  redirectPortOf,
+  type Shard,
+  type ShardMap,
+  type SlotRange,
+} from "./shard-map.js";
 import { keyHashSlot, SLOT_COUNT } from "./slots.js";
 
 /** What a node knows of the cluster when it answers a CLUSTER command. */
@@ -150,7 +156,7 @@ function mergedRanges(ranges: readonly SlotRange[]): SlotRange[] {
 function slotsNode(node: ClusterNode): Reply {
   // Redis 7 adds the endpoints that are not the preferred one ("ip", "hostname") in this
   // map; a ClusterNode has only one, so it is empty (RESP2 `*0`, RESP3 `%0`, as Redis).
-  return array([bulk(node.host), integer(node.port), bulk(node.id), map([])]);
+  return array([bulk(node.host), integer(redirectPortOf(node)), bulk(node.id), map([])]);
 }
 
 /**
@@ -190,7 +196,7 @@ function shardsNode(view: ClusterView, s: Served, node: ClusterNode, role: Shard
   const failed = failedOf(view).has(node.raftId);
   const fields: [string, Reply][] = [
     ["id", bulk(node.id)],
-    ["port", integer(node.port)],
+    ["port", integer(redirectPortOf(node))],
     ["ip", bulk(node.host)],
     ["endpoint", bulk(node.host)],
   ];
@@ -266,7 +272,7 @@ function nodesLine(view: ClusterView, node: ClusterNode, role: NodeRole): string
     ...(failed ? ["fail"] : []),
   ].join(",");
   const hostname = hostnameOf(node);
-  const address = `${node.host}:${node.port}@${node.busPort}${hostname === "" ? "" : `,${hostname}`}`;
+  const address = `${node.host}:${redirectPortOf(node)}@${node.busPort}${hostname === "" ? "" : `,${hostname}`}`;
   const master = role.masterOf === null ? "-" : role.masterOf.id;
   // ping-sent and pong-recv are wall-clock times Redis's bus keeps per peer; this pure
   // view has none, and clients do not route by them: 0 as Redis shows for a fresh peer.
@@ -372,11 +378,15 @@ export const CLUSTER_ERRORS = {
 
 /**
  * `MOVED <slot> <host>:<port>`: the slot is served by that node; the client sends the
- * command there and refreshes its slot table. The host is printed bare even when it is
- * an IPv6 address, as Redis does (clients split at the last ':').
+ * command there and refreshes its slot table. The port is the node's redirect port, as in
+ * the slot map (a client that follows MOVED is cluster-aware). The host is printed bare
+ * even when it is an IPv6 address, as Redis does (clients split at the last ':').
  */
-export function moved(slot: number, node: Pick<ClusterNode, "host" | "port">): Reply {
-  return error(`MOVED ${slot} ${node.host}:${node.port}`);
+export function moved(
+  slot: number,
+  node: Pick<ClusterNode, "host" | "port" | "redirectPort">,
+): Reply {
+  return error(`MOVED ${slot} ${node.host}:${redirectPortOf(node)}`);
 }
 
 export function crossSlot(): Reply {

@@ -27,6 +27,13 @@ export interface ClusterNode {
   readonly port: number;
   /** Its cluster bus port, shown as `@cport` in CLUSTER NODES. */
   readonly busPort: number;
+  /**
+   * Its Redis port for cluster-aware clients, the one the slot map and MOVED name: every
+   * connection there is answered MOVED for a slot another node leads, where one on `port`
+   * is forwarded (docs/cluster.md, "Two ports for clients"). Absent: `port` (a registry
+   * written before it existed).
+   */
+  readonly redirectPort?: number;
   /** Failure domain, as membership advertises it; "" when unknown. */
   readonly zone: string;
 }
@@ -179,10 +186,12 @@ export function validateNodes(nodes: readonly ClusterNode[]): string[] {
     if (n.host === "" || utf8Bytes(n.host) > hostBytesMax || /[\s,@]/.test(n.host)) {
       problems.push(`${who}: host "${n.host}" is empty, too long or has a space, ',' or '@'`);
     }
-    for (const [name, port] of [
+    const ports: [string, number][] = [
       ["port", n.port],
       ["bus port", n.busPort],
-    ] as const) {
+    ];
+    if (n.redirectPort !== undefined) ports.push(["redirect port", n.redirectPort]);
+    for (const [name, port] of ports) {
       if (!Number.isInteger(port) || port < 1 || port > 0xffff) {
         problems.push(`${who}: ${name} ${port} is not 1..65535`);
       }
@@ -295,7 +304,7 @@ function coverageProblems(map: ShardMap, owner: Int32Array, second: Int32Array):
 //            leader:u32 (0: unknown; raft ids are never 0)
 // nodes    = version:u8 count:u16 node{count}
 // node     = id:20 bytes (the 40 hex digits) raftId:u32 host:str8 port:u16 busPort:u16
-//            zone:str8
+//            zone:str8 redirectPort:u16 (version 2; version 1 has none: the port)
 // str8     = length:u8 UTF-8 bytes
 //
 // Decoding checks the encoding — bounds, counts, ranges inside the key space, no zero
@@ -304,7 +313,12 @@ function coverageProblems(map: ShardMap, owner: Int32Array, second: Int32Array):
 // installs it. Encoding data that cannot be decoded back is a programmer error: it throws.
 
 export const shardMapCodecVersion = 1;
-export const nodesCodecVersion = 1;
+export const nodesCodecVersion = 2;
+
+/** The port a node's slot-map entries and MOVED replies name (ClusterNode.redirectPort). */
+export function redirectPortOf(n: Pick<ClusterNode, "port" | "redirectPort">): number {
+  return n.redirectPort ?? n.port;
+}
 
 function writeIds(w: ByteWriter, ids: readonly number[]): void {
   w.u8(ids.length);
@@ -401,6 +415,7 @@ export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
     w.u16(n.port);
     w.u16(n.busPort);
     writeText(w, n.zone, zoneBytesMax, "zone");
+    w.u16(redirectPortOf(n));
   }
   return w.done();
 }
@@ -408,7 +423,10 @@ export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
 export function decodeNodes(bytes: Uint8Array): DecodeResult<ClusterNode[]> {
   try {
     const r = new ByteReader(bytes);
-    if (r.u8() !== nodesCodecVersion) throw new DecodeError("unknown node registry version");
+    const version = r.u8();
+    if (version !== nodesCodecVersion && version !== 1) {
+      throw new DecodeError("unknown node registry version");
+    }
     const count = r.u16();
     const nodes: ClusterNode[] = [];
     for (let i = 0; i < count; i++) {
@@ -420,7 +438,13 @@ export function decodeNodes(bytes: Uint8Array): DecodeResult<ClusterNode[]> {
       const port = r.u16();
       const busPort = r.u16();
       const zone = readText(r, zoneBytesMax, "zone");
-      nodes.push({ id, raftId, host, port, busPort, zone });
+      const redirectPort = version === 1 ? port : r.u16();
+      // The same port as `port` is no port of its own: left out, as a node without one.
+      nodes.push(
+        redirectPort === port
+          ? { id, raftId, host, port, busPort, zone }
+          : { id, raftId, host, port, busPort, zone, redirectPort },
+      );
     }
     if (r.remaining !== 0) throw new DecodeError("trailing bytes");
     return { ok: true, value: nodes };

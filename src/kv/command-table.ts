@@ -2815,14 +2815,22 @@ const DECLS: Record<string, Decl> = {
         tips: "NONDETERMINISTIC_OUTPUT",
       },
       register: {
-        arity: 7,
+        arity: -7,
         flags: "ADMIN NOSCRIPT LOADING STALE",
         group: "server",
         since: "0.1.0",
         summary:
-          "A joining node asks the meta group for its raft id (node id, host, port, bus port, zone).",
+          "A joining node asks the meta group for its raft id (node id, host, port, bus port, " +
+          "zone, and the redirect port, which a node of an older version does not send).",
         complexity: O1,
-        args: [str("node-id"), str("host"), str("port"), str("bus-port"), str("zone")],
+        args: [
+          str("node-id"),
+          str("host"),
+          str("port"),
+          str("bus-port"),
+          str("zone"),
+          str("redirect-port", { optional: true }),
+        ],
       },
       contract: {
         arity: -3,

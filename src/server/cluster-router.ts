@@ -76,6 +76,8 @@ const notServedHere: unique symbol = Symbol("not served here");
  *     waits up to 2 s, then TRYAGAIN. Never a wrong answer.
  */
 export class ClusterRouter implements CommandRouter {
+  /** Commands sent on to another node's leader (INFO's cluster_forwarded_commands). */
+  forwarded = 0;
   /** Per client and shard, the last write proposed: a later read waits for it. */
   private readonly lastWrite = new WeakMap<Client, Map<number, Promise<unknown>>>();
 
@@ -247,6 +249,7 @@ export class ClusterRouter implements CommandRouter {
       }
       const answer = away(node);
       if (answer !== null) return answer;
+      this.forwarded += 1;
       const reply = await this.forwarder.send(node.host, node.port, forward, client.protocol);
       if (!mayRetry(reply, write)) return reply;
       const waitMore = isUnreachable(reply) && Date.now() < reachableBy;

@@ -129,6 +129,8 @@ export interface ClusterOptions {
   host: string;
   port: number;
   busPort: number;
+  /** The Redis port for cluster-aware clients (ClusterNode.redirectPort). */
+  redirectPort: number;
   zone: string;
   /** Members' Redis addresses to join through; empty: start a new cluster (first start only). */
   seeds: readonly string[];
@@ -332,6 +334,7 @@ export class ClusterRuntime {
       port: this.o.port,
       busPort: this.o.busPort,
       zone: this.o.zone,
+      redirectPort: this.o.redirectPort,
     };
   }
 
@@ -1166,6 +1169,7 @@ async function register(o: ClusterOptions, stopped?: () => boolean): Promise<Nod
     port: o.port,
     busPort: o.busPort,
     zone: o.zone,
+    redirectPort: o.redirectPort,
   };
   const args = [
     "HOMEOSTAT",
@@ -1175,6 +1179,7 @@ async function register(o: ClusterOptions, stopped?: () => boolean): Promise<Nod
     String(me.port),
     String(me.busPort),
     me.zone,
+    String(me.redirectPort),
   ];
   let targets = [...o.seeds];
   const attemptsMax = stopped === undefined ? 60 : Number.POSITIVE_INFINITY;

@@ -643,7 +643,7 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "MEMBERS",
       "    List the cluster's members: id, address (bus), client (Redis address), state,",
       "    incarnation, zone.",
-      "REGISTER <node-id> <host> <port> <bus-port> <zone>",
+      "REGISTER <node-id> <host> <port> <bus-port> <zone> [<redirect-port>]",
       "    (between nodes) A joining node asks the meta group for its raft id.",
       "GROUPS",
       "    The raft groups on this node: role, leader, term, commit, applied, voters, learners.",
@@ -730,8 +730,12 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     if (cluster === null) return clusterDisabled;
     const port = Number(args.str(4));
     const busPort = Number(args.str(5));
-    if (!Number.isInteger(port) || !Number.isInteger(busPort)) {
-      return R.error("ERR port and bus port must be integers");
+    // A node of an older version names no redirect port: its clients are told its port.
+    if (args.length > 8)
+      return R.error("ERR wrong number of arguments for 'homeostat|register' command");
+    const redirectPort = args.length > 7 ? Number(args.str(7)) : port;
+    if (![port, busPort, redirectPort].every(Number.isInteger)) {
+      return R.error("ERR port, bus port and redirect port must be integers");
     }
     return cluster.registerNode({
       id: args.str(2),
@@ -739,6 +743,7 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       port,
       busPort,
       zone: args.str(6),
+      redirectPort,
     });
   }
   const driver = node.membership;

@@ -130,7 +130,16 @@ function sections(node: HomeostatNode): Section[] {
       ],
     ],
     // As Redis: redis-cli --cluster and other tools check cluster_enabled before anything.
-    ["cluster", [["cluster_enabled", node.cluster === null ? 0 : 1]]],
+    [
+      "cluster",
+      node.cluster === null
+        ? [["cluster_enabled", 0]]
+        : [
+            ["cluster_enabled", 1],
+            ["cluster_redirect_port", node.settings.redirectPort],
+            ["cluster_forwarded_commands", node.router?.forwarded ?? 0],
+          ],
+    ],
     ["membership", membershipFields(node)],
     ["raft", raftFields(node)],
     ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${space.expires},avg_ttl=0`]] : []],

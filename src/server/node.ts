@@ -187,6 +187,8 @@ export interface CommandRouter {
    * wherever it is led.
    */
   slotKeys?(client: Client, slot: number, max: number | undefined): Promise<Reply>;
+  /** Commands sent on to another node's shard leader, for clients that do not follow MOVED. */
+  readonly forwarded?: number;
 }
 
 /**
@@ -217,6 +219,8 @@ export class HomeostatNode {
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
   readonly notifier: KeyspaceNotifier;
   private server: Server | null = null;
+  /** The redirect port's listener (listenRedirect), or null. */
+  private redirectServer: Server | null = null;
   private nextClientId = 1;
   /** The client whose input is being parsed. */
   private current: Client | null = null;
@@ -289,21 +293,28 @@ export class HomeostatNode {
   }
 
   /** Starts listening; resolves with the bound port, rejects on e.g. EADDRINUSE. */
-  listen(): Promise<number> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+  async listen(): Promise<number> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket, false));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.settings.port, this.settings.bind, () => {
-        server.off("error", reject);
-        server.on("error", (err) => this.log.error({ err }, "listener error"));
-        const address = server.address();
-        const port = typeof address === "object" && address !== null ? address.port : 0;
-        this.settings.port = port;
-        this.startTimers();
-        resolve(port);
-      });
-    });
+    const port = await listenOn(server, this.settings.port, this.settings.bind, this.log);
+    this.settings.port = port;
+    this.startTimers();
+    return port;
+  }
+
+  /**
+   * A cluster node's second Redis port, for cluster-aware clients: the one the slot map
+   * and MOVED name. Every connection there follows redirects, so a command for a slot
+   * another node leads is answered MOVED (never forwarded), as a Redis Cluster node
+   * answers it; a connection on the Redis port is forwarded (docs/cluster.md, "Two ports
+   * for clients"). Resolves with the bound port.
+   */
+  async listenRedirect(port: number): Promise<number> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket, true));
+    this.redirectServer = server;
+    const bound = await listenOn(server, port, this.settings.bind, this.log);
+    this.settings.redirectPort = bound;
+    return bound;
   }
 
   private startTimers(): void {
@@ -340,7 +351,8 @@ export class HomeostatNode {
     }
   }
 
-  private accept(socket: Socket): void {
+  /** A new connection; `clusterAware` on the redirect port (listenRedirect). */
+  private accept(socket: Socket, clusterAware: boolean): void {
     this.stats.connectionsReceived++;
     if (this.stopping || this.clients.size >= this.settings.maxclients) {
       this.stats.connectionsRejected++;
@@ -357,6 +369,7 @@ export class HomeostatNode {
       maxBulkBytes: this.settings.protoMaxBulkLen,
       maxBufferBytes: this.settings.clientQueryBufferLimit,
     });
+    client.clusterAware = clusterAware;
     parser.setAuthRequired(!client.authenticated);
     this.clients.set(client.id, client);
     this.parsers.set(client.id, parser);
@@ -952,11 +965,15 @@ export class HomeostatNode {
     this.stopping = true;
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     if (this.housekeepingTimer !== null) clearInterval(this.housekeepingTimer);
-    const server = this.server;
-    const closed = new Promise<void>((resolve) => {
-      if (server === null) resolve();
-      else server.close(() => resolve());
-    });
+    const closed = Promise.all(
+      [this.server, this.redirectServer].map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            if (server === null) resolve();
+            else server.close(() => resolve());
+          }),
+      ),
+    );
     // The clients still connected are served meanwhile: a write to a group whose
     // leadership moved is forwarded to the new leader (or answered MOVED).
     const cluster = this.cluster;
@@ -999,6 +1016,19 @@ export class HomeostatNode {
     await this.store.close();
     this.stopStage = "stopped";
   }
+}
+
+/** Listens on bind:port; resolves with the bound port, rejects on e.g. EADDRINUSE. */
+function listenOn(server: Server, port: number, bind: string, log: Logger): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, bind, () => {
+      server.off("error", reject);
+      server.on("error", (err) => log.error({ err }, "listener error"));
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : 0);
+    });
+  });
 }
 
 /** A cluster node tries each blocked client at least this often (blocking.ts). */

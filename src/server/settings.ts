@@ -11,6 +11,11 @@ export interface Settings {
   port: number;
   /** Node-to-node port; Redis port + 10000 by default, as Redis Cluster's bus. */
   busPort: number;
+  /**
+   * A cluster node's Redis port for cluster-aware clients (HomeostatNode.listenRedirect);
+   * 0 while there is none (a standalone node).
+   */
+  redirectPort: number;
   bind: string;
   dir: string;
   /** Largest bulk string a client may send (Redis's proto-max-bulk-len: 512 MiB). */
@@ -69,6 +74,7 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
   return {
     port,
     busPort: port + 10000,
+    redirectPort: 0,
     bind: "127.0.0.1",
     dir: "data",
     protoMaxBulkLen: 512 * 1024 * 1024,

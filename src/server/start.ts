@@ -27,6 +27,11 @@ export interface StartOptions {
   host: string;
   port: number;
   busPort?: number;
+  /**
+   * With cluster: the Redis port for cluster-aware clients (HomeostatNode.listenRedirect);
+   * default: Redis port + 20000, or any free port with port 0.
+   */
+  redirectPort?: number;
   data: string;
   requirepass: string;
   logLevel: string;
@@ -59,6 +64,16 @@ export async function startNode(options: StartOptions): Promise<number> {
     log.fatal(
       { port: options.port },
       "the bus port (Redis port + 10000) would exceed 65535: choose one with --bus-port",
+    );
+    return 2;
+  }
+  const redirectPort =
+    options.redirectPort ?? (options.port === 0 ? 0 : options.port + redirectPortOffset);
+  if (options.cluster === true && redirectPort > 65535) {
+    log.fatal(
+      { port: options.port },
+      `the redirect port (Redis port + ${redirectPortOffset}) would exceed 65535: choose one ` +
+        "with --redirect-port",
     );
     return 2;
   }
@@ -134,6 +149,17 @@ export async function startNode(options: StartOptions): Promise<number> {
     settings.busPort = Number(/:(\d+)$/.exec(node.membership.transport.localAddress)?.[1]);
     if (options.cluster === true) {
       try {
+        await node.listenRedirect(redirectPort);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        log.fatal(
+          { host: options.host, redirectPort, code: e.code },
+          `cannot listen on the redirect port: ${e.message}`,
+        );
+        await node.stop();
+        return 1;
+      }
+      try {
         await openCluster(node, options, dir, port, seed);
       } catch (err) {
         log.fatal({ err: String(err) }, "cannot start the cluster side");
@@ -146,6 +172,7 @@ export async function startNode(options: StartOptions): Promise<number> {
         host: options.host,
         port,
         busPort: settings.busPort,
+        ...(options.cluster === true ? { redirectPort: settings.redirectPort } : {}),
         dir,
         mode: options.cluster === true ? "cluster" : "standalone",
         // A cluster node's keys are in its shards, counted by DBSIZE across the cluster.
@@ -294,6 +321,7 @@ async function openCluster(
     host,
     port,
     busPort: node.settings.busPort,
+    redirectPort: node.settings.redirectPort,
     zone: options.zone ?? "",
     seeds: options.join ?? [],
     password: options.requirepass,
@@ -384,6 +412,12 @@ async function openCluster(
   orphans.unref();
   node.log.info({ raftId: cluster.raftId }, "cluster side started");
 }
+
+/**
+ * The redirect port's distance from the Redis port by default, as the bus port's is 10000
+ * (Redis Cluster's convention): 6380 has its bus on 16380 and its redirect port on 26380.
+ */
+const redirectPortOffset = 20000;
 
 /** Longest a stop may take before the process ends anyway (handOver 3 s, clients 1 s...). */
 const stopWatchdogMs = 20_000;

@@ -320,7 +320,7 @@ describe("meta commands", () => {
 
 const nodeIdArb = fc.stringMatching(/^[0-9a-f]{40}$/);
 const str = (maxLength: number) => fc.string({ maxLength, unit: "grapheme-ascii" });
-const addressArb: fc.Arbitrary<NodeAddress> = fc.record(
+const plainAddressArb: fc.Arbitrary<NodeAddress> = fc.record(
   {
     id: nodeIdArb,
     host: str(40),
@@ -330,6 +330,10 @@ const addressArb: fc.Arbitrary<NodeAddress> = fc.record(
   },
   { noNullPrototype: true },
 );
+/** With a redirect port of its own or none (one equal to the port is none, as decoded). */
+const addressArb: fc.Arbitrary<NodeAddress> = fc
+  .tuple(plainAddressArb, fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }))
+  .map(([a, r]) => (r === undefined || r === a.port ? a : { ...a, redirectPort: r }));
 const raftId = fc.integer({ min: 1, max: 0xffff_ffff });
 const safe = fc.oneof(fc.nat(1000), fc.maxSafeNat());
 const commandArb: fc.Arbitrary<MetaCommand> = fc.oneof(
@@ -426,6 +430,31 @@ describe("meta command codec", () => {
       ok: false,
       error: "unknown meta command 99",
     });
+  });
+
+  it("reads the commands of a log written before redirect ports (version 1)", () => {
+    const cmd: MetaCommand = { kind: "register-node", node: { ...addr(2), redirectPort: 26379 } };
+    const bytes = encodeMetaCommand(cmd);
+    // Version 1 is version 2 without the address's last field.
+    const v1 = Uint8Array.of(1, ...bytes.subarray(1, bytes.length - 2));
+    assert.deepEqual(decodeMetaCommand(v1), {
+      ok: true,
+      value: { kind: "register-node", node: addr(2) },
+    });
+    const boot = encodeMetaCommand(bootstrapCmd);
+    const bootV1 = Uint8Array.of(1, ...boot.subarray(1, boot.length - 5), ...boot.subarray(-3));
+    assert.deepEqual(decodeMetaCommand(bootV1), { ok: true, value: bootstrapCmd });
+  });
+
+  it("registers a node's new redirect port when it comes back with one", () => {
+    const { state } = run(emptyMetaState, [bootstrapCmd, { kind: "register-node", node: addr(2) }]);
+    const moved = { ...addr(2), redirectPort: 26379 };
+    const again = applyMetaCommand(state, { kind: "register-node", node: moved });
+    assert.equal(okOf(again.result).raftId, 2);
+    assert.deepEqual(
+      again.state.nodes.find((n) => n.id === hex(2)),
+      { ...moved, raftId: 2, status: "active" },
+    );
   });
 
   it("never throws on garbage, and a decoded garbage command applies without throwing", () => {

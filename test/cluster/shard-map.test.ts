@@ -228,7 +228,7 @@ const mapArb: fc.Arbitrary<ShardMap> = rec({
   shards: fc.array(shardArb, { maxLength: 20 }),
 });
 
-const nodeArb: fc.Arbitrary<ClusterNode> = rec({
+const plainNodeArb: fc.Arbitrary<ClusterNode> = rec({
   id: fc.stringMatching(/^[0-9a-f]{40}$/),
   raftId,
   host: fc.oneof(
@@ -240,6 +240,11 @@ const nodeArb: fc.Arbitrary<ClusterNode> = rec({
   busPort: fc.integer({ min: 1, max: 0xffff }),
   zone: fc.oneof(fc.constant(""), fc.string({ maxLength: 16 }), fc.constant("zone-ü-東")),
 });
+
+/** With a redirect port of its own or none (one equal to the port is none, as decoded). */
+const nodeArb: fc.Arbitrary<ClusterNode> = fc
+  .tuple(plainNodeArb, fc.option(fc.integer({ min: 1, max: 0xffff }), { nil: undefined }))
+  .map(([n, r]) => (r === undefined || r === n.port ? n : { ...n, redirectPort: r }));
 
 describe("shard map and node registry codec", () => {
   it("round-trips any shard map", () => {
@@ -267,7 +272,17 @@ describe("shard map and node registry codec", () => {
       })),
     );
     assert.ok(encodeShardMap(map).length < 500);
-    assert.equal(encodeNodes([node(1)]).length, 3 + 20 + 4 + 1 + 8 + 2 + 2 + 1);
+    assert.equal(encodeNodes([node(1)]).length, 3 + 20 + 4 + 1 + 8 + 2 + 2 + 1 + 2);
+  });
+
+  it("reads a registry written before redirect ports: each node's is its port", () => {
+    const withOne = { ...node(1), redirectPort: 26380 };
+    const bytes = encodeNodes([withOne]);
+    // Version 1 is version 2 without the last field of each node.
+    const v1 = Uint8Array.from([1, ...bytes.subarray(1, bytes.length - 2)]);
+    assert.deepEqual(decodeNodes(v1), { ok: true, value: [node(1)] });
+    assert.deepEqual(decodeNodes(bytes), { ok: true, value: [withOne] });
+    assert.equal(decodeNodes(Uint8Array.from([3, 0, 0])).ok, false);
   });
 
   it("rejects every truncation and any trailing byte, without throwing", () => {

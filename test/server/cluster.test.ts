@@ -126,7 +126,8 @@ async function waitRegistered(nodes: RunningNode[]): Promise<void> {
       try {
         await r.connect();
         const listed = String(await r.call("CLUSTER", "NODES"));
-        if (!nodes.every((m) => listed.includes(`:${m.port}@`))) return false;
+        // The slot map names each node's redirect port (the one cluster clients use).
+        if (!nodes.every((m) => listed.includes(`:${m.redirectPort}@`))) return false;
       } finally {
         r.disconnect();
       }
@@ -661,6 +662,94 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     await work.stop();
     assert.ok(work.acked > 20, "writes went on");
     assertLinearizable(work.history);
+  });
+
+  it("sends cluster clients straight to a shard's new leader: MOVED on the redirect port", async () => {
+    const key = "moves:{r}";
+    const seed = nodes[0] as RunningNode;
+    const ask = new Redis({ port: seed.port });
+    const info = async (n: RunningNode): Promise<number> => {
+      const r = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        const text = String(await r.info("cluster"));
+        return Number(/cluster_forwarded_commands:(\d+)/.exec(text)?.[1]);
+      } finally {
+        r.disconnect();
+      }
+    };
+    const forwardedTotal = async (): Promise<number> =>
+      (await Promise.all(nodes.map(info))).reduce((a, b) => a + b, 0);
+    const slot = Number(await ask.call("CLUSTER", "KEYSLOT", key));
+    /** The redirect port CLUSTER SLOTS names for the key's slot, asked on `port`. */
+    const masterPort = async (port: number): Promise<number> => {
+      const r = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        const ranges = (await r.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+        const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+        return Number(range?.[2][1]);
+      } finally {
+        r.disconnect();
+      }
+    };
+    const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${seed.port}` }] });
+    nr.on("error", () => {});
+    await nr.connect();
+    // No periodic refresh of the slot map: only MOVED can send it to the new leader.
+    const io = new Cluster([{ host: "127.0.0.1", port: seed.port }], {
+      slotsRefreshInterval: 600_000,
+    });
+    const plainClients: Redis[] = [];
+    try {
+      for (const n of nodes) assert.ok(n.redirectPort > 0 && n.redirectPort !== n.port);
+      const leaderPort = await masterPort(seed.port);
+      const led = nodes.find((n) => n.redirectPort === leaderPort);
+      assert.ok(led !== undefined, `slot ${slot} led at ${leaderPort}`);
+      const other = nodes.find((n) => n !== led) as RunningNode;
+      // On the Redis port a command for a slot led elsewhere is forwarded; on the redirect
+      // port it is answered MOVED with the leader's redirect port, as the slot map says.
+      const viaPort = new Redis({ port: other.port });
+      const viaRedirect = new Redis({ port: other.redirectPort, maxRetriesPerRequest: 0 });
+      plainClients.push(ask, viaPort, viaRedirect);
+      const before = await info(other);
+      assert.equal(await viaPort.set(key, "plain"), "OK");
+      assert.equal(await info(other), before + 1);
+      await assert.rejects(
+        viaRedirect.set(key, "aware"),
+        new RegExp(`^ReplyError: MOVED ${slot} 127\\.0\\.0\\.1:${led.redirectPort}$`),
+      );
+      const line = String(await viaPort.call("CLUSTER", "NODES"))
+        .split("\n")
+        .find((l) => l.includes(`:${led.redirectPort}@`));
+      assert.ok(line !== undefined, "CLUSTER NODES names the redirect port");
+      // Both cluster clients write there, then the shard's leader moves away from a node
+      // that stays up with their connections open (SIGSTOP, then SIGCONT).
+      assert.equal(await nr.set(key, "nr"), "OK");
+      assert.equal(await io.set(key, "io"), "OK");
+      led.proc.kill("SIGSTOP");
+      try {
+        await waitFor("another node to lead the key's shard", 20_000, async () => {
+          const p = await masterPort(other.port).catch(() => leaderPort);
+          return p !== leaderPort;
+        });
+      } finally {
+        led.proc.kill("SIGCONT");
+      }
+      await waitFor("the resumed node to know the new leader", 20_000, async () => {
+        const p = await masterPort(led.port).catch(() => leaderPort);
+        return p !== leaderPort;
+      });
+      const start = await forwardedTotal();
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await nr.set(key, `nr${i}`), "OK");
+        assert.equal(await io.set(key, `io${i}`), "OK");
+      }
+      assert.equal(await io.get(key), "io19");
+      assert.equal(await forwardedTotal(), start, "no node forwarded a cluster client's write");
+    } finally {
+      await nr.close().catch(() => {});
+      io.disconnect();
+      for (const c of plainClients) c.disconnect();
+    }
   });
 
   it("hands its leaderships over before a clean stop, and rejoins", async () => {

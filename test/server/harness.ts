@@ -13,6 +13,8 @@ export const CLI = resolve(here, "../../src/cli/main.js");
 
 export interface RunningNode {
   port: number;
+  /** A cluster node's port for cluster-aware clients (0 for a standalone node). */
+  redirectPort: number;
   dir: string;
   proc: ChildProcess;
   /** Every log line the node printed so far. */
@@ -72,6 +74,7 @@ export async function startNode(
   const exited = new Promise<number | NodeJS.Signals | null>((r) =>
     proc.once("exit", (code, signal) => r(code ?? signal)),
   );
+  let redirectPort = 0;
   const port = await new Promise<number>((resolvePort, reject) => {
     let pending = "";
     const timer = setTimeout(
@@ -81,9 +84,10 @@ export async function startNode(
     const onLine = (line: string) => {
       logs.push(line);
       try {
-        const rec = JSON.parse(line) as { msg?: string; port?: number };
+        const rec = JSON.parse(line) as { msg?: string; port?: number; redirectPort?: number };
         if (rec.msg?.startsWith("ready") && typeof rec.port === "number") {
           clearTimeout(timer);
+          redirectPort = rec.redirectPort ?? 0;
           resolvePort(rec.port);
         }
       } catch {
@@ -104,6 +108,7 @@ export async function startNode(
   });
   return {
     port,
+    redirectPort,
     dir,
     proc,
     logs,
