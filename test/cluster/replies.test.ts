@@ -320,6 +320,25 @@ describe("small replies and errors", () => {
       assert.ok(entry.meaning.length > 10, name);
     }
   });
+
+  it("names a node's redirect port, where cluster clients go, in MOVED and the slot map", () => {
+    const r1 = { ...n1, redirectPort: 26379 };
+    const r2 = { ...n2, redirectPort: 26380 };
+    const v: ClusterView = { ...view, nodes: [r1, r2, n3, n4, n5] };
+    assert.equal(wire(moved(3999, r1), 2), "-MOVED 3999 10.0.0.1:26379\r\n");
+    const items = (r: Reply): readonly Reply[] => (r.kind === "array" ? r.value : []);
+    const first = items(items(clusterSlots(v))[0] as Reply);
+    assert.deepEqual(first[2], array([bulk(r1.host), integer(26379), bulk(r1.id), map([])]));
+    assert.deepEqual(first[4], slotsNode(n3), "a node without one: its Redis port");
+    const lines = text(clusterNodes(v)).split("\n");
+    assert.ok(lines.some((l) => l.startsWith(`${r2.id} 10.0.0.2:26380@16379 myself,`)));
+    assert.ok(lines.some((l) => l.startsWith(`${n3.id} 10.0.0.3:6379@16379 `)));
+    const shardPorts = wire(clusterShards(v), 2).match(/\$4\r\nport\r\n:(\d+)/g) ?? [];
+    assert.ok(
+      shardPorts.some((p) => p.endsWith(":26379")),
+      "CLUSTER SHARDS",
+    );
+  });
 });
 
 // ---- through ioredis's own code ----------------------------------------------------------
