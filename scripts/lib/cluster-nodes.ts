@@ -41,7 +41,7 @@ export interface SpawnOptions {
  * On a failure the nodes started so far are stopped and the error carries their logs.
  */
 export async function spawnClusterNodes(o: SpawnOptions): Promise<SpawnedNode[]> {
-  const ports = await freePorts(2 * o.count, o.host);
+  const ports = await freePorts(3 * o.count, o.host);
   const nodes: SpawnedNode[] = [];
   try {
     for (let i = 0; i < o.count; i++) {
@@ -53,6 +53,7 @@ export async function spawnClusterNodes(o: SpawnOptions): Promise<SpawnedNode[]>
       const args = [...(o.nodeFlags ?? []), o.cli, "start", "--cluster", "--host", o.host];
       args.push("--port", String(port));
       args.push("--bus-port", String(busPort), "--data", dataDir, "--log-format", "json");
+      args.push("--redirect-port", String(ports[2 * o.count + i] as number));
       args.push(...(o.extraArgs ?? []));
       const first = i === 0 ? ["--shards", String(o.shards)] : ["--join", `${o.host}:${ports[0]}`];
       const proc = startProcess(`homeostat ${label}`, process.execPath, [...args, ...first], {

@@ -138,7 +138,7 @@ export async function startHomeostat(opts: StartOptions = {}): Promise<RunningSe
   }
   const host = opts.host ?? HOST;
   const label = opts.label ?? "homeostat";
-  const [port, busPort] = await freePorts(2, host);
+  const [port, busPort, redirectPort] = await freePorts(3, host);
   const { dataDir, logFile } = serverDirs(label, opts);
   const args = [
     cli,
@@ -152,7 +152,7 @@ export async function startHomeostat(opts: StartOptions = {}): Promise<RunningSe
     "--data",
     dataDir,
     // One node's engine against redis-server's: the sharded default adds raft to every write.
-    opts.cluster ? "--cluster" : "--standalone",
+    ...(opts.cluster ? ["--cluster", "--redirect-port", String(redirectPort)] : ["--standalone"]),
   ];
   const proc = startProcess(label, process.execPath, args, { logFile, cwd: repoRoot() });
   try {

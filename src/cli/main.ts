@@ -67,7 +67,8 @@ program
     "--redirect-port <port>",
     "Redis port for cluster-aware clients: the slot map (CLUSTER SLOTS, SHARDS, NODES) and " +
       "MOVED name it, and a command there for a slot another node leads is answered MOVED " +
-      "instead of forwarded (default: Redis port + 20000; 0 with --port 0)",
+      "instead of forwarded (default: Redis port + 20000; any free port with --port 0 or past " +
+      "65535)",
     portNumber,
   )
   .option(

@@ -29,7 +29,7 @@ export interface StartOptions {
   busPort?: number;
   /**
    * With cluster: the Redis port for cluster-aware clients (HomeostatNode.listenRedirect);
-   * default: Redis port + 20000, or any free port with port 0.
+   * default: Redis port + 20000, or any free port with port 0 or past 65535.
    */
   redirectPort?: number;
   data: string;
@@ -67,15 +67,17 @@ export async function startNode(options: StartOptions): Promise<number> {
     );
     return 2;
   }
+  // Past 65535 (a Redis port above 45535) the default is any free port, which the log
+  // names and the slot map gives clients; --redirect-port fixes it.
+  const offsetPort = options.port + redirectPortOffset;
   const redirectPort =
-    options.redirectPort ?? (options.port === 0 ? 0 : options.port + redirectPortOffset);
-  if (options.cluster === true && redirectPort > 65535) {
-    log.fatal(
+    options.redirectPort ?? (options.port === 0 || offsetPort > 65535 ? 0 : offsetPort);
+  if (options.cluster === true && options.redirectPort === undefined && offsetPort > 65535) {
+    log.warn(
       { port: options.port },
-      `the redirect port (Redis port + ${redirectPortOffset}) would exceed 65535: choose one ` +
-        "with --redirect-port",
+      `the redirect port (Redis port + ${redirectPortOffset}) would exceed 65535: using a free ` +
+        "port instead (--redirect-port chooses one)",
     );
-    return 2;
   }
   const advertiseProblem =
     options.advertiseHost === undefined ? null : advertiseHostProblem(options.advertiseHost);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { it } from "node:test";
-import { CLI, removeDir, startNode, tempDir } from "./harness.js";
+import { CLI, removeDir, startNode, tempDir, unusedPort } from "./harness.js";
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 15000 });
@@ -128,5 +128,54 @@ it("start with no mode creates a one-node cluster, and a folder refuses the othe
   } finally {
     removeDir(dir);
     removeDir(plain);
+  }
+});
+
+it("a cluster node takes its redirect port from --redirect-port, port + 20000, or a free one", async () => {
+  // A free Redis port above 45535, where port + 20000 would pass 65535.
+  let high = 0;
+  for (let p = 50_000 + Math.floor(Math.random() * 5000); high === 0 && p < 60_000; p += 7) {
+    const probe = createServer();
+    const bound = await new Promise<boolean>((r) => {
+      probe.once("error", () => r(false));
+      probe.listen(p, "127.0.0.1", () => r(true));
+    });
+    if (bound) {
+      await new Promise<void>((r) => probe.close(() => r()));
+      high = p;
+    }
+  }
+  assert.ok(high > 0, "a free port above 50000");
+  const dirs = [tempDir(), tempDir()];
+  try {
+    const free = await startNode(dirs[0] as string, ["--cluster", "--port", String(high)]);
+    try {
+      assert.equal(free.port, high);
+      assert.ok(free.redirectPort > 0 && free.redirectPort !== high + 20_000);
+      assert.ok(free.logs.some((l) => l.includes("would exceed 65535: using a free port")));
+      const moved = spawnSync("redis-cli", ["-p", String(free.redirectPort), "cluster", "myid"], {
+        encoding: "utf8",
+      });
+      assert.match(moved.stdout, /^[0-9a-f]{40}$/m, "the redirect port serves Redis");
+    } finally {
+      await free.stop();
+    }
+    const want = await unusedPort();
+    const chosen = await startNode(dirs[1] as string, [
+      "--cluster",
+      "--redirect-port",
+      String(want),
+    ]);
+    try {
+      assert.equal(chosen.redirectPort, want);
+      const slots = spawnSync("redis-cli", ["-p", String(chosen.port), "cluster", "slots"], {
+        encoding: "utf8",
+      });
+      assert.match(slots.stdout, new RegExp(`^${want}$`, "m"), "the slot map names it");
+    } finally {
+      await chosen.stop();
+    }
+  } finally {
+    for (const d of dirs) removeDir(d);
   }
 });
