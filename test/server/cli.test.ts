@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { it } from "node:test";
-import { CLI, removeDir, startNode, tempDir, unusedPort } from "./harness.js";
+import { CLI, freePortIn, removeDir, startNode, tempDir, unusedPort } from "./harness.js";
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 15000 });
@@ -133,19 +133,7 @@ it("start with no mode creates a one-node cluster, and a folder refuses the othe
 
 it("a cluster node takes its redirect port from --redirect-port, port + 20000, or a free one", async () => {
   // A free Redis port above 45535, where port + 20000 would pass 65535.
-  let high = 0;
-  for (let p = 50_000 + Math.floor(Math.random() * 5000); high === 0 && p < 60_000; p += 7) {
-    const probe = createServer();
-    const bound = await new Promise<boolean>((r) => {
-      probe.once("error", () => r(false));
-      probe.listen(p, "127.0.0.1", () => r(true));
-    });
-    if (bound) {
-      await new Promise<void>((r) => probe.close(() => r()));
-      high = p;
-    }
-  }
-  assert.ok(high > 0, "a free port above 50000");
+  const high = await freePortIn(50_000, 60_000);
   const dirs = [tempDir(), tempDir()];
   try {
     const free = await startNode(dirs[0] as string, ["--cluster", "--port", String(high)]);

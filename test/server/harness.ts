@@ -158,8 +158,13 @@ export async function refusingPort(): Promise<number> {
   } catch {
     // Not Linux: its default range starts higher still.
   }
+  return freePortIn(10_000, low);
+}
+
+/** A port on 127.0.0.1 in [from, to) that nothing listens on now, tried at random. */
+export async function freePortIn(from: number, to: number): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
+    const port = from + Math.floor(Math.random() * Math.max(1, to - from));
     const server = createServer();
     const free = await new Promise<boolean>((resolve) => {
       server.once("error", () => resolve(false));
@@ -170,7 +175,7 @@ export async function refusingPort(): Promise<number> {
       return port;
     }
   }
-  throw new Error("no free port below the ephemeral range");
+  throw new Error(`no free port in ${from}..${to - 1}`);
 }
 
 /** Polls `check` every 100 ms until it holds; resolves with the time it took. */
