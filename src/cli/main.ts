@@ -72,6 +72,12 @@ program
     portNumber,
   )
   .option(
+    "--no-redirect-port",
+    "no redirect port: the slot map names the Redis port, which then forwards the commands " +
+      "of a cluster client's connections that did not ask for the slot map (one port to " +
+      "expose, one hop more after a shard's leader moves)",
+  )
+  .option(
     "--join <host:port>",
     "join the cluster of the members with these Redis addresses (comma-separated, or repeat " +
       "the option); the node joins through every one that answers",
@@ -165,7 +171,8 @@ interface StartOptions {
   host: string;
   port: number;
   busPort?: number;
-  redirectPort?: number;
+  /** A port, false (--no-redirect-port), or undefined: the default. */
+  redirectPort?: number | false;
   data?: string;
   requirepass?: string;
   logLevel: string;

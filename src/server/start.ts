@@ -29,9 +29,10 @@ export interface StartOptions {
   busPort?: number;
   /**
    * With cluster: the Redis port for cluster-aware clients (HomeostatNode.listenRedirect);
-   * default: Redis port + 20000, or any free port with port 0 or past 65535.
+   * default: Redis port + 20000, or any free port with port 0 or past 65535. False: none,
+   * the slot map names the Redis port (and only a connection that asked for it gets MOVED).
    */
-  redirectPort?: number;
+  redirectPort?: number | false;
   data: string;
   requirepass: string;
   logLevel: string;
@@ -151,7 +152,7 @@ export async function startNode(options: StartOptions): Promise<number> {
     settings.busPort = Number(/:(\d+)$/.exec(node.membership.transport.localAddress)?.[1]);
     if (options.cluster === true) {
       try {
-        await node.listenRedirect(redirectPort);
+        if (redirectPort !== false) await node.listenRedirect(redirectPort);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         log.fatal(
@@ -174,7 +175,9 @@ export async function startNode(options: StartOptions): Promise<number> {
         host: options.host,
         port,
         busPort: settings.busPort,
-        ...(options.cluster === true ? { redirectPort: settings.redirectPort } : {}),
+        ...(options.cluster === true && settings.redirectPort !== 0
+          ? { redirectPort: settings.redirectPort }
+          : {}),
         dir,
         mode: options.cluster === true ? "cluster" : "standalone",
         // A cluster node's keys are in its shards, counted by DBSIZE across the cluster.
@@ -323,7 +326,8 @@ async function openCluster(
     host,
     port,
     busPort: node.settings.busPort,
-    redirectPort: node.settings.redirectPort,
+    // Without a redirect port of its own the node is registered with its Redis port.
+    redirectPort: node.settings.redirectPort === 0 ? port : node.settings.redirectPort,
     zone: options.zone ?? "",
     seeds: options.join ?? [],
     password: options.requirepass,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { it } from "node:test";
-import { CLI, freePortIn, removeDir, startNode, tempDir, unusedPort } from "./harness.js";
+import { CLI, freePortIn, removeDir, startNode, tempDir, unusedPort, waitFor } from "./harness.js";
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 15000 });
@@ -131,12 +131,33 @@ it("start with no mode creates a one-node cluster, and a folder refuses the othe
   }
 });
 
-it("a cluster node takes its redirect port from --redirect-port, port + 20000, or a free one", async () => {
+/** CLUSTER SLOTS as redis-cli prints it, once every slot is served (its shards have leaders). */
+async function slotMap(port: number): Promise<string> {
+  let out = "";
+  await waitFor("every slot served", 10_000, async () => {
+    out = spawnSync("redis-cli", ["-p", String(port), "cluster", "slots"], {
+      encoding: "utf8",
+    }).stdout;
+    const info = spawnSync("redis-cli", ["-p", String(port), "cluster", "info"], {
+      encoding: "utf8",
+    }).stdout;
+    return /cluster_state:ok/.test(info) && out.trim() !== "";
+  });
+  return out;
+}
+
+it("a cluster node takes its redirect port from --redirect-port, port + 20000, a free one, or none", async () => {
   // A free Redis port above 45535, where port + 20000 would pass 65535.
-  const high = await freePortIn(50_000, 60_000);
-  const dirs = [tempDir(), tempDir()];
+  const high = await freePortIn(46_000, 60_000);
+  const dirs = [tempDir(), tempDir(), tempDir()];
   try {
-    const free = await startNode(dirs[0] as string, ["--cluster", "--port", String(high)]);
+    const free = await startNode(dirs[0] as string, [
+      "--cluster",
+      "--port",
+      String(high),
+      "--bus-port",
+      "0",
+    ]);
     try {
       assert.equal(free.port, high);
       assert.ok(free.redirectPort > 0 && free.redirectPort !== high + 20_000);
@@ -156,12 +177,20 @@ it("a cluster node takes its redirect port from --redirect-port, port + 20000, o
     ]);
     try {
       assert.equal(chosen.redirectPort, want);
-      const slots = spawnSync("redis-cli", ["-p", String(chosen.port), "cluster", "slots"], {
-        encoding: "utf8",
-      });
-      assert.match(slots.stdout, new RegExp(`^${want}$`, "m"), "the slot map names it");
+      const slots = await slotMap(chosen.port);
+      assert.match(slots, new RegExp(`^${want}$`, "m"), "the slot map names it");
     } finally {
       await chosen.stop();
+    }
+    // Without one, the slot map names the Redis port, as before redirect ports.
+    const none = await startNode(dirs[2] as string, ["--cluster", "--no-redirect-port"]);
+    try {
+      assert.equal(none.redirectPort, 0);
+      const slots = await slotMap(none.port);
+      assert.match(slots, new RegExp(`^${none.port}$`, "m"));
+      assert.doesNotMatch(slots, new RegExp(`^${want}$`, "m"));
+    } finally {
+      await none.stop();
     }
   } finally {
     for (const d of dirs) removeDir(d);
