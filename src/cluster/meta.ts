@@ -741,7 +741,8 @@ function isIntIn(v: number, min: number, max: number): boolean {
 // set-meta-voters      from:ids8 to:ids8
 // set-setting          name:u8 value:u32
 // address  = id:20 bytes (the 40 hex digits) host:str8 port:u16 busPort:u16 zone:str8
-//            redirectPort:u16 (version 2; version 1 has none: the port)
+//            redirectPort:u16 (version 2; version 1 has none: the port, and is what a
+//            command is written in when its address has no redirect port of its own)
 // str8     = length:u8 UTF-8 bytes;  ids8 = count:u8 raftId:u32{count}
 //
 // Decoding checks the encoding (bounds, codes, no zero raft id, nothing trailing) and
@@ -767,13 +768,13 @@ function readNodeId(r: ByteReader): string {
   return id;
 }
 
-function writeAddress(w: ByteWriter, a: NodeAddress): void {
+function writeAddress(w: ByteWriter, a: NodeAddress, version: number): void {
   writeNodeId(w, a.id);
   writeText(w, a.host, hostBytesMax, "host");
   w.u16(a.port);
   w.u16(a.busPort);
   writeText(w, a.zone, zoneBytesMax, "zone");
-  w.u16(redirectPortOf(a));
+  if (version >= 2) w.u16(redirectPortOf(a));
 }
 
 function readAddress(r: ByteReader, version: number): NodeAddress {
@@ -822,17 +823,24 @@ function writeCode<T>(w: ByteWriter, list: readonly T[], v: T): void {
 
 export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
   const w = new ByteWriter(64);
-  w.u8(metaCommandVersion);
+  // Version 1 wherever it says the same (no address with a redirect port of its own), so
+  // that a node of the version before reads it: a cluster can be upgraded node by node
+  // (docs/cluster.md, "Two ports for clients").
+  const ownPort =
+    (cmd.kind === "bootstrap" || cmd.kind === "register-node") &&
+    redirectPortOf(cmd.node) !== cmd.node.port;
+  const version = ownPort ? metaCommandVersion : 1;
+  w.u8(version);
   writeCode(w, commandKinds, cmd.kind);
   switch (cmd.kind) {
     case "bootstrap":
       writeText(w, cmd.clusterId, clusterIdBytesMax, "cluster id");
-      writeAddress(w, cmd.node);
+      writeAddress(w, cmd.node, version);
       w.u16(cmd.shardCount);
       w.u8(cmd.replicaTarget);
       break;
     case "register-node":
-      writeAddress(w, cmd.node);
+      writeAddress(w, cmd.node, version);
       break;
     case "set-node-status":
       writeNodeId(w, cmd.id);

@@ -304,7 +304,8 @@ function coverageProblems(map: ShardMap, owner: Int32Array, second: Int32Array):
 //            leader:u32 (0: unknown; raft ids are never 0)
 // nodes    = version:u8 count:u16 node{count}
 // node     = id:20 bytes (the 40 hex digits) raftId:u32 host:str8 port:u16 busPort:u16
-//            zone:str8 redirectPort:u16 (version 2; version 1 has none: the port)
+//            zone:str8 redirectPort:u16 (version 2; version 1, written while no node
+//            has a redirect port of its own, has none: the port)
 // str8     = length:u8 UTF-8 bytes
 //
 // Decoding checks the encoding — bounds, counts, ranges inside the key space, no zero
@@ -404,7 +405,10 @@ const nodeIdBytes = 20;
 export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
   if (nodes.length > nodesMax) throw new RangeError(`more than ${nodesMax} nodes`);
   const w = new ByteWriter(3 + nodes.length * 48);
-  w.u8(nodesCodecVersion);
+  // Version 1 while no node has a redirect port of its own: a node of the version before
+  // reads it (encodeMetaCommand says why).
+  const version = nodes.some((n) => redirectPortOf(n) !== n.port) ? nodesCodecVersion : 1;
+  w.u8(version);
   w.u16(nodes.length);
   for (const n of nodes) {
     if (!nodeIdPattern.test(n.id)) throw new RangeError(`node id ${n.id} is not 40 hex digits`);
@@ -415,7 +419,7 @@ export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
     w.u16(n.port);
     w.u16(n.busPort);
     writeText(w, n.zone, zoneBytesMax, "zone");
-    w.u16(redirectPortOf(n));
+    if (version >= 2) w.u16(redirectPortOf(n));
   }
   return w.done();
 }

@@ -1179,7 +1179,8 @@ async function register(o: ClusterOptions, stopped?: () => boolean): Promise<Nod
     String(me.port),
     String(me.busPort),
     me.zone,
-    String(me.redirectPort),
+    // Only a port of its own: a meta leader of the version before takes 7 arguments.
+    ...(me.redirectPort === me.port ? [] : [String(me.redirectPort)]),
   ];
   let targets = [...o.seeds];
   const attemptsMax = stopped === undefined ? 60 : Number.POSITIVE_INFINITY;

@@ -441,9 +441,24 @@ describe("meta command codec", () => {
       ok: true,
       value: { kind: "register-node", node: addr(2) },
     });
-    const boot = encodeMetaCommand(bootstrapCmd);
+    const withPort: MetaCommand = { ...bootstrapCmd, node: { ...addr(1), redirectPort: 26379 } };
+    const boot = encodeMetaCommand(withPort);
+    assert.equal(boot[0], 2);
     const bootV1 = Uint8Array.of(1, ...boot.subarray(1, boot.length - 5), ...boot.subarray(-3));
     assert.deepEqual(decodeMetaCommand(bootV1), { ok: true, value: bootstrapCmd });
+  });
+
+  it("writes version 1, which the version before reads, unless an address has its own port", () => {
+    const plain = encodeMetaCommand({ kind: "register-node", node: addr(2) });
+    assert.equal(plain[0], 1);
+    assert.equal(encodeMetaCommand(bootstrapCmd)[0], 1);
+    assert.equal(encodeMetaCommand({ kind: "set-setting", name: "meta-voters", value: 3 })[0], 1);
+    const own = encodeMetaCommand({
+      kind: "register-node",
+      node: { ...addr(2), redirectPort: 26379 },
+    });
+    assert.equal(own[0], 2);
+    assert.equal(own.length, plain.length + 2);
   });
 
   it("registers a node's new redirect port when it comes back with one", () => {

@@ -272,14 +272,22 @@ describe("shard map and node registry codec", () => {
       })),
     );
     assert.ok(encodeShardMap(map).length < 500);
-    assert.equal(encodeNodes([node(1)]).length, 3 + 20 + 4 + 1 + 8 + 2 + 2 + 1 + 2);
+    assert.equal(encodeNodes([node(1)]).length, 3 + 20 + 4 + 1 + 8 + 2 + 2 + 1);
+    // A redirect port of its own: version 2, two bytes more a node.
+    assert.equal(
+      encodeNodes([{ ...node(1), redirectPort: 26379 }]).length,
+      3 + 20 + 4 + 1 + 8 + 2 + 2 + 1 + 2,
+    );
   });
 
   it("reads a registry written before redirect ports: each node's is its port", () => {
     const withOne = { ...node(1), redirectPort: 26380 };
     const bytes = encodeNodes([withOne]);
-    // Version 1 is version 2 without the last field of each node.
+    assert.equal(bytes[0], 2);
+    // Version 1 is version 2 without the last field of each node, and what a registry with
+    // no redirect port of its own is written in (the version before reads it).
     const v1 = Uint8Array.from([1, ...bytes.subarray(1, bytes.length - 2)]);
+    assert.deepEqual(v1, encodeNodes([node(1)]));
     assert.deepEqual(decodeNodes(v1), { ok: true, value: [node(1)] });
     assert.deepEqual(decodeNodes(bytes), { ok: true, value: [withOne] });
     assert.equal(decodeNodes(Uint8Array.from([3, 0, 0])).ok, false);
