@@ -50,6 +50,7 @@ import {
   decodeShardMap,
   encodeNodes,
   encodeShardMap,
+  hasOwnRedirectPort,
   hostBytesMax,
   nodesMax,
   type PlacementStep,
@@ -501,10 +502,8 @@ function bootstrap(state: MetaState, cmd: Extract<MetaCommand, { kind: "bootstra
  */
 function pickAddress(a: NodeAddress): NodeAddress {
   const { id, host, port, busPort, zone } = a;
-  const redirectPort = redirectPortOf(a);
-  return redirectPort === port
-    ? { id, host, port, busPort, zone }
-    : { id, host, port, busPort, zone, redirectPort };
+  const address = { id, host, port, busPort, zone };
+  return hasOwnRedirectPort(a) ? { ...address, redirectPort: redirectPortOf(a) } : address;
 }
 
 function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
@@ -827,8 +826,7 @@ export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
   // that a node of the version before reads it: a cluster can be upgraded node by node
   // (docs/cluster.md, "Two ports for clients").
   const ownPort =
-    (cmd.kind === "bootstrap" || cmd.kind === "register-node") &&
-    redirectPortOf(cmd.node) !== cmd.node.port;
+    (cmd.kind === "bootstrap" || cmd.kind === "register-node") && hasOwnRedirectPort(cmd.node);
   const version = ownPort ? metaCommandVersion : 1;
   w.u8(version);
   writeCode(w, commandKinds, cmd.kind);

@@ -321,6 +321,14 @@ export function redirectPortOf(n: Pick<ClusterNode, "port" | "redirectPort">): n
   return n.redirectPort ?? n.port;
 }
 
+/**
+ * Whether `n` has a redirect port of its own: one that is its Redis port is none, left out
+ * of the registry and written in the encodings of the version before (version 1).
+ */
+export function hasOwnRedirectPort(n: Pick<ClusterNode, "port" | "redirectPort">): boolean {
+  return redirectPortOf(n) !== n.port;
+}
+
 function writeIds(w: ByteWriter, ids: readonly number[]): void {
   w.u8(ids.length);
   for (const id of ids) {
@@ -407,7 +415,7 @@ export function encodeNodes(nodes: readonly ClusterNode[]): Uint8Array {
   const w = new ByteWriter(3 + nodes.length * 48);
   // Version 1 while no node has a redirect port of its own: a node of the version before
   // reads it (encodeMetaCommand says why).
-  const version = nodes.some((n) => redirectPortOf(n) !== n.port) ? nodesCodecVersion : 1;
+  const version = nodes.some(hasOwnRedirectPort) ? nodesCodecVersion : 1;
   w.u8(version);
   w.u16(nodes.length);
   for (const n of nodes) {
@@ -442,13 +450,9 @@ export function decodeNodes(bytes: Uint8Array): DecodeResult<ClusterNode[]> {
       const port = r.u16();
       const busPort = r.u16();
       const zone = readText(r, zoneBytesMax, "zone");
+      const node = { id, raftId, host, port, busPort, zone };
       const redirectPort = version === 1 ? port : r.u16();
-      // The same port as `port` is no port of its own: left out, as a node without one.
-      nodes.push(
-        redirectPort === port
-          ? { id, raftId, host, port, busPort, zone }
-          : { id, raftId, host, port, busPort, zone, redirectPort },
-      );
+      nodes.push(hasOwnRedirectPort({ port, redirectPort }) ? { ...node, redirectPort } : node);
     }
     if (r.remaining !== 0) throw new DecodeError("trailing bytes");
     return { ok: true, value: nodes };

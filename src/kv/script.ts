@@ -468,10 +468,9 @@ function openLibraries(L: LuaState, state: RunState): void {
   openRedis(L, state);
 }
 
-/** `s` `n` times (string.rep), made by copying what is made, doubling. */
+/** `s` (not empty) `n` (> 0) times, for string.rep: made by copying what is made, doubling. */
 function repeatBytes(s: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(Math.max(0, n) * s.length);
-  if (out.length === 0) return out;
+  const out = new Uint8Array(n * s.length);
   out.set(s, 0);
   for (let filled = s.length; filled < out.length; filled *= 2) {
     out.copyWithin(filled, 0, Math.min(filled, out.length - filled));

@@ -30,7 +30,12 @@ import {
   clusterShards,
   clusterSlots,
 } from "../cluster/replies.js";
-import { type ShardMap, type SlotRange, shardOfSlot } from "../cluster/shard-map.js";
+import {
+  hasOwnRedirectPort,
+  type ShardMap,
+  type SlotRange,
+  shardOfSlot,
+} from "../cluster/shard-map.js";
 import { checkFeasibility, feasibilityVerdict } from "../contract/feasibility.js";
 import { formatErrors, parseContract } from "../contract/parse.js";
 import type { Contract } from "../contract/schema.js";
@@ -1180,7 +1185,7 @@ async function register(o: ClusterOptions, stopped?: () => boolean): Promise<Nod
     String(me.busPort),
     me.zone,
     // Only a port of its own: a meta leader of the version before takes 7 arguments.
-    ...(me.redirectPort === me.port ? [] : [String(me.redirectPort)]),
+    ...(hasOwnRedirectPort(me) ? [String(me.redirectPort)] : []),
   ];
   let targets = [...o.seeds];
   const attemptsMax = stopped === undefined ? 60 : Number.POSITIVE_INFINITY;
