@@ -36,6 +36,9 @@ const UNITS = [
   "unit/type/stream-cgroups",
   "unit/dump",
   "unit/scripting-eval",
+  "unit/geo",
+  "unit/bitops",
+  "unit/bitfield",
 ];
 
 /**
@@ -79,7 +82,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the seventeen above)
+  --units a,b               test units to run (default: the twenty above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

@@ -18,6 +18,7 @@ export type CommandGroup =
   | "list"
   /** As COMMAND DOCS spells it (Redis's JSON files say "sorted_set"). */
   | "sorted-set"
+  | "geo"
   | "stream"
   | "generic"
   | "connection"
@@ -530,6 +531,44 @@ const streamsKeys = (startFrom: number, flags: string): KeySpec => ({
   findKeys: { type: "range", lastKey: -1, keyStep: 1, limit: 2 },
 });
 
+/** GEO: a sorted set whose scores are geohashes (src/kv/geo.ts). */
+const GEO_SEARCH_COST =
+  "O(N) for a sorted set of N members (decoded whole), then O(log N + M) for the M members in the nine cells searched.";
+const geoUnit = (opts: ArgOpts = {}) =>
+  oneof("unit", opts, [token("m", "M"), token("km", "KM"), token("ft", "FT"), token("mi", "MI")]);
+const geoStoreKey = (keyword: string, startFrom: number): KeySpec => ({
+  flags: keySpecFlags("OW update"),
+  beginSearch: { type: "keyword", keyword, startFrom },
+  findKeys: { type: "range", lastKey: 0, keyStep: 1, limit: 0 },
+});
+const geoRadiusTail = (anySince?: string): ArgSpec[] => [
+  token("withcoord", "WITHCOORD", { optional: true }),
+  token("withdist", "WITHDIST", { optional: true }),
+  token("withhash", "WITHHASH", { optional: true }),
+  block("count", { optional: true }, [
+    int("count", { token: "COUNT" }),
+    token("any", "ANY", { optional: true, ...(anySince ? { since: anySince } : {}) }),
+  ]),
+  oneof("order", { optional: true }, [token("asc", "ASC"), token("desc", "DESC")]),
+  key("key", 1, { token: "STORE", optional: true }),
+  key("key", 2, { token: "STOREDIST", optional: true }),
+];
+const geoSearchShape: ArgSpec[] = [
+  oneof("from", {}, [
+    str("member", { token: "FROMMEMBER" }),
+    block("longitude_latitude", { token: "FROMLONLAT" }, [double("longitude"), double("latitude")]),
+  ]),
+  oneof("by", {}, [
+    block("circle", {}, [double("radius", { token: "BYRADIUS" }), geoUnit()]),
+    block("box", {}, [double("width", { token: "BYBOX" }), double("height"), geoUnit()]),
+  ]),
+  oneof("order", { optional: true }, [token("asc", "ASC"), token("desc", "DESC")]),
+  block("count", { optional: true }, [
+    int("count", { token: "COUNT" }),
+    token("any", "ANY", { optional: true }),
+  ]),
+];
+
 /** Sorted set costs: a sorted set is one value too, its (score, member) entries in order. */
 const ZSET_READ = "O(N) for a sorted set of N members (decoded whole).";
 const ZSET_WRITE = "O(N) for a sorted set of N members: one decode and one copy of it.";
@@ -931,6 +970,77 @@ const DECLS: Record<string, Decl> = {
     ],
   },
 
+  bitop: {
+    arity: -4,
+    flags: "WRITE DENYOOM",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "2.6.0",
+    summary: "Stores the bitwise AND, OR, XOR or NOT of strings in a key.",
+    complexity: "O(N) for the longest string's N bytes.",
+    keySpecs: [keys("OW update", 2), keys("RO access", 3, -1)],
+    args: [str("operation"), key("destkey", 0), key("key", 1, { multiple: true })],
+  },
+  bitfield: {
+    arity: -2,
+    flags: "WRITE DENYOOM",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "3.2.0",
+    summary: "Reads, sets and increments integers of 1 to 64 bits at any bit offset of a string.",
+    complexity: "O(1) for each subcommand, then one copy of the string when it writes.",
+    keySpecs: [
+      {
+        notes: "This command allows both access and modification of the key",
+        flags: keySpecFlags("RW access update variable_flags"),
+        beginSearch: { type: "index", index: 1 },
+        findKeys: { type: "range", lastKey: 0, keyStep: 1, limit: 0 },
+      },
+    ],
+    args: [
+      key("key", 0),
+      oneof("operation", { optional: true, multiple: true }, [
+        block("encoding_offset", { token: "GET" }, [str("encoding"), int("offset")]),
+        block("write", {}, [
+          oneof("wrap_sat_fail", { token: "OVERFLOW", optional: true }, [
+            token("wrap", "WRAP"),
+            token("sat", "SAT"),
+            token("fail", "FAIL"),
+          ]),
+          oneof("write_operation", {}, [
+            block("encoding_offset_value", { token: "SET" }, [
+              str("encoding"),
+              int("offset"),
+              int("value"),
+            ]),
+            block("encoding_offset_increment", { token: "INCRBY" }, [
+              str("encoding"),
+              int("offset"),
+              int("increment"),
+            ]),
+          ]),
+        ]),
+      ]),
+    ],
+  },
+  bitfield_ro: {
+    arity: -2,
+    flags: "READONLY FAST",
+    acl: "BITMAP",
+    group: "bitmap",
+    since: "6.0.0",
+    summary: "BITFIELD with GET alone: a read.",
+    complexity: "O(1) for each GET.",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      block(
+        "encoding_offset",
+        { token: "GET", optional: true, multiple: true, multipleToken: true },
+        [str("encoding"), int("offset")],
+      ),
+    ],
+  },
   // --- hashes --------------------------------------------------------------------------
   // A hash is one stored value, its fields in insertion order: a read of one field scans
   // it, and every write decodes and re-encodes the whole hash.
@@ -2085,6 +2195,171 @@ const DECLS: Record<string, Decl> = {
       int("numkeys"),
       key("key", 0, { multiple: true }),
       int("limit", { token: "LIMIT", optional: true }),
+    ],
+  },
+
+  // --- geo (sorted sets of geohashes) ---------------------------------------------------
+  geoadd: {
+    arity: -5,
+    flags: "WRITE DENYOOM",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Adds members with their longitude and latitude to a sorted set of geohashes.",
+    complexity: "O(N+M log M) for M members given and a sorted set of N, as ZADD.",
+    keySpecs: [keys("RW update", 1)],
+    args: [
+      key("key", 0),
+      oneof("condition", { optional: true, since: "6.2.0" }, [
+        token("nx", "NX"),
+        token("xx", "XX"),
+      ]),
+      token("change", "CH", { optional: true, since: "6.2.0" }),
+      block("longitude_latitude_member", { multiple: true }, [
+        double("longitude"),
+        double("latitude"),
+        str("member"),
+      ]),
+    ],
+  },
+  geodist: {
+    arity: -4,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Returns the distance between two members of a sorted set of geohashes.",
+    complexity: "O(N) for a sorted set of N members.",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("member1"), str("member2"), geoUnit({ optional: true })],
+  },
+  geohash: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Returns members' positions as standard geohash strings.",
+    complexity: "O(N) for a sorted set of N members, for each member requested.",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("member", { multiple: true })],
+  },
+  geopos: {
+    arity: -2,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Returns members' longitude and latitude.",
+    complexity: "O(N) for a sorted set of N members, for each member requested.",
+    keySpecs: [keys("RO access", 1)],
+    args: [key("key", 0), str("member", { multiple: true })],
+  },
+  georadius: {
+    arity: -6,
+    flags: "WRITE DENYOOM",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Returns (or stores) the members within a radius of a position.",
+    complexity: GEO_SEARCH_COST,
+    deprecatedSince: "6.2.0",
+    replacedBy: "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
+    keySpecs: [keys("RO access", 1), geoStoreKey("STORE", 6), geoStoreKey("STOREDIST", 6)],
+    getKeys: georadiusKeys,
+    args: [
+      key("key", 0),
+      double("longitude"),
+      double("latitude"),
+      double("radius"),
+      geoUnit(),
+      ...geoRadiusTail("6.2.0"),
+    ],
+  },
+  georadius_ro: {
+    arity: -6,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.10",
+    summary: "GEORADIUS without STORE: a read.",
+    complexity: GEO_SEARCH_COST,
+    deprecatedSince: "6.2.0",
+    replacedBy: "`GEOSEARCH` with the `BYRADIUS` argument",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      double("longitude"),
+      double("latitude"),
+      double("radius"),
+      geoUnit(),
+      ...geoRadiusTail("6.2.0").slice(0, 5),
+    ],
+  },
+  georadiusbymember: {
+    arity: -5,
+    flags: "WRITE DENYOOM",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.0",
+    summary: "Returns (or stores) the members within a radius of a member.",
+    complexity: GEO_SEARCH_COST,
+    deprecatedSince: "6.2.0",
+    replacedBy: "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
+    keySpecs: [keys("RO access", 1), geoStoreKey("STORE", 5), geoStoreKey("STOREDIST", 5)],
+    getKeys: georadiusKeys,
+    args: [key("key", 0), str("member"), double("radius"), geoUnit(), ...geoRadiusTail()],
+  },
+  georadiusbymember_ro: {
+    arity: -5,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "3.2.10",
+    summary: "GEORADIUSBYMEMBER without STORE: a read.",
+    complexity: GEO_SEARCH_COST,
+    deprecatedSince: "6.2.0",
+    replacedBy: "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      str("member"),
+      double("radius"),
+      geoUnit(),
+      ...geoRadiusTail().slice(0, 5),
+    ],
+  },
+  geosearch: {
+    arity: -7,
+    flags: "READONLY",
+    acl: "GEO",
+    group: "geo",
+    since: "6.2.0",
+    summary: "Returns the members within a circle or a box around a member or a position.",
+    complexity: GEO_SEARCH_COST,
+    keySpecs: [keys("RO access", 1)],
+    args: [
+      key("key", 0),
+      ...geoSearchShape,
+      token("withcoord", "WITHCOORD", { optional: true }),
+      token("withdist", "WITHDIST", { optional: true }),
+      token("withhash", "WITHHASH", { optional: true }),
+    ],
+  },
+  geosearchstore: {
+    arity: -8,
+    flags: "WRITE DENYOOM",
+    acl: "GEO",
+    group: "geo",
+    since: "6.2.0",
+    summary: "GEOSEARCH, storing the members found (or their distances) in a sorted set.",
+    complexity: GEO_SEARCH_COST,
+    keySpecs: [keys("OW update", 1), keys("RO access", 2)],
+    args: [
+      key("destination", 0),
+      key("source", 1),
+      ...geoSearchShape,
+      token("storedist", "STOREDIST", { optional: true }),
     ],
   },
 
@@ -3818,6 +4093,13 @@ export function keysWithFlagsOf(spec: CommandSpec, args: Args): KeyWithFlags[] {
       }));
     case "sort_ro":
       return [{ index: 1, flags: ["RO", "access"] }];
+    case "bitfield":
+      return [
+        {
+          index: 1,
+          flags: bitfieldReadsOnly(args) ? ["RO", "access"] : ["RW", "access", "update"],
+        },
+      ];
     default:
       return [];
   }
@@ -3875,6 +4157,35 @@ function keysBySpecs(spec: CommandSpec, args: Args): KeyWithFlags[] | null {
  * the last STORE, skipping the arguments of LIMIT, GET and BY (a STORE right after one of
  * those words is not an option).
  */
+/**
+ * GEORADIUS and GEORADIUSBYMEMBER's keys: the source, then the last STORE or STOREDIST
+ * key (Redis's georadiusGetKeys).
+ */
+function georadiusKeys(args: Args): number[] {
+  let store = -1;
+  for (let i = 5; i < args.length; i++) {
+    if ((args.is(i, "store") || args.is(i, "storedist")) && i + 1 < args.length) {
+      store = i + 1;
+      i++;
+    }
+  }
+  return store < 0 ? [1] : [1, store];
+}
+
+/**
+ * Whether a BITFIELD only reads (GET and OVERFLOW alone), as Redis's bitfieldGetKeys
+ * decides its key's flags: anything it cannot read counts as a write.
+ */
+function bitfieldReadsOnly(args: Args): boolean {
+  for (let i = 2; i < args.length; i++) {
+    const left = args.length - i - 1;
+    if (args.is(i, "get") && left >= 2) i += 2;
+    else if (args.is(i, "overflow") && left >= 1) i += 1;
+    else return false;
+  }
+  return true;
+}
+
 function sortKeys(args: Args): number[] {
   let store = -1;
   for (let i = 2; i < args.length; i++) {

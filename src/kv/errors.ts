@@ -109,6 +109,61 @@ export const ERRORS = {
     meaning:
       "A sorted set write would make the sorted set's encoding longer than proto-max-bulk-len (Homeostat stores a sorted set as one value; Redis has no such limit).",
   },
+  GEO_INVALID_POSITION: {
+    message: "ERR invalid longitude,latitude pair %s,%s",
+    meaning:
+      "A GEO command was given a longitude outside ±180 or a latitude outside ±85.05112878 degrees (the bounds of the Web Mercator geohash).",
+  },
+  GEO_UNIT: {
+    message: "ERR unsupported unit provided. please use M, KM, FT, MI",
+    meaning: "A GEO distance unit is not m, km, ft or mi (any case).",
+  },
+  GEO_RADIUS_NOT_FLOAT: {
+    message: "ERR need numeric radius",
+    meaning: "A GEO search radius is not a number.",
+  },
+  GEO_WIDTH_NOT_FLOAT: {
+    message: "ERR need numeric width",
+    meaning: "A GEOSEARCH BYBOX width is not a number.",
+  },
+  GEO_HEIGHT_NOT_FLOAT: {
+    message: "ERR need numeric height",
+    meaning: "A GEOSEARCH BYBOX height is not a number.",
+  },
+  GEO_NEGATIVE_RADIUS: {
+    message: "ERR radius cannot be negative",
+    meaning: "A GEO search radius is below zero.",
+  },
+  GEO_NEGATIVE_BOX: {
+    message: "ERR height or width cannot be negative",
+    meaning: "A GEOSEARCH BYBOX width or height is below zero.",
+  },
+  GEO_COUNT: {
+    message: "ERR COUNT must be > 0",
+    meaning: "A GEO search's COUNT is zero or negative.",
+  },
+  GEO_MEMBER: {
+    message: "ERR could not decode requested zset member",
+    meaning:
+      "The member a GEO search starts from (FROMMEMBER, GEORADIUSBYMEMBER) is not in the set.",
+  },
+  GEO_STORE_WITH: {
+    message: "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+    meaning:
+      "A GEO search that stores its result was also asked for distances, hashes or positions.",
+  },
+  GEO_FROM: {
+    message: "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s",
+    meaning: "GEOSEARCH or GEOSEARCHSTORE was given no centre (FROMMEMBER or FROMLONLAT).",
+  },
+  GEO_BY: {
+    message: "ERR exactly one of BYRADIUS and BYBOX can be specified for %s",
+    meaning: "GEOSEARCH or GEOSEARCHSTORE was given no shape (BYRADIUS or BYBOX).",
+  },
+  GEO_ANY: {
+    message: "ERR the ANY argument requires COUNT argument",
+    meaning: "A GEO search was given ANY without COUNT.",
+  },
   ZSET_NAN_SCORE: {
     message: "ERR resulting score is not a number (NaN)",
     meaning: "ZINCRBY or ZADD INCR would make a score NaN (inf plus -inf).",
@@ -364,7 +419,24 @@ export const ERRORS = {
   BIT_OFFSET: {
     message: "ERR bit offset is not an integer or out of range",
     meaning:
-      "SETBIT/GETBIT was given an offset that is not an integer, is negative, or lies in a byte at or past proto-max-bulk-len.",
+      "SETBIT, GETBIT or BITFIELD was given an offset that is not an integer, is negative, or lies in a byte at or past proto-max-bulk-len.",
+  },
+  BITOP_NOT_ONE_KEY: {
+    message: "ERR BITOP NOT must be called with a single source key.",
+    meaning: "BITOP NOT was given more than one source key.",
+  },
+  BITFIELD_TYPE: {
+    message:
+      "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+    meaning: "A BITFIELD type is not i1 to i64 or u1 to u63.",
+  },
+  BITFIELD_OVERFLOW: {
+    message: "ERR Invalid OVERFLOW type specified",
+    meaning: "BITFIELD's OVERFLOW is not WRAP, SAT or FAIL.",
+  },
+  BITFIELD_RO_WRITE: {
+    message: "ERR BITFIELD_RO only supports the GET subcommand",
+    meaning: "BITFIELD_RO was given SET or INCRBY.",
   },
   BIT_VALUE: {
     message: "ERR bit is not an integer or out of range",

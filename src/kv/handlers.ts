@@ -1,6 +1,8 @@
+import { BITFIELD_HANDLERS } from "./bitfield.js";
 import { BITMAP_HANDLERS } from "./bitmaps.js";
 import { DUMP_HANDLERS } from "./dump.js";
 import { EXPIRE_HANDLERS } from "./expire.js";
+import { GEO_HANDLERS } from "./geo.js";
 import { HASH_HANDLERS } from "./hashes.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
@@ -22,10 +24,12 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...STRING_HANDLERS,
   ...LCS_HANDLERS,
   ...BITMAP_HANDLERS,
+  ...BITFIELD_HANDLERS,
   ...HASH_HANDLERS,
   ...SET_HANDLERS,
   ...LIST_HANDLERS,
   ...ZSET_HANDLERS,
+  ...GEO_HANDLERS,
   ...STREAM_HANDLERS,
   ...SORT_HANDLERS,
   ...KEYSPACE_HANDLERS,

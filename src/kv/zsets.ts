@@ -143,6 +143,12 @@ export function encodeZset(ctx: ExecContext, e: Entries): Buffer | Reply {
   return out;
 }
 
+/** The score of `member` in a sorted set's data, or undefined when it is not there. */
+export function zsetScore(data: Buffer, member: Buffer): number | undefined {
+  const found = findMember(data, member);
+  return found === undefined ? undefined : data.readDoubleBE(found.at);
+}
+
 /** Where `member` is in `data`: its entry's start and rank, or undefined. */
 function findMember(data: Buffer, member: Buffer): { at: number; rank: number } | undefined {
   const count = zsetLength(data);
@@ -258,7 +264,7 @@ function compare(sa: number, ma: Buffer, sb: number, mb: Buffer): number {
 }
 
 /** `items` as Entries, sorted. */
-function sortedEntries(items: { member: Buffer; score: number }[]): Entries {
+export function sortedEntries(items: { member: Buffer; score: number }[]): Entries {
   items.sort((a, b) => compare(a.score, a.member, b.score, b.member));
   return { members: items.map((x) => x.member), scores: items.map((x) => x.score) };
 }
@@ -273,7 +279,7 @@ function readZset(ctx: ExecContext, key: Buffer): Entries | Reply | undefined {
 }
 
 /** A command's result stored at `dst` as a new key (storeResult), with its size as the reply. */
-function storeEntriesAt(ctx: ExecContext, dst: Buffer, e: Entries, event: string): Reply {
+export function storeEntriesAt(ctx: ExecContext, dst: Buffer, e: Entries, event: string): Reply {
   const data = e.members.length === 0 ? null : encodeZset(ctx, e);
   if (isReply(data)) return data;
   storeResult(ctx, dst, "zset", data, NOTIFY_ZSET, event);
@@ -616,7 +622,8 @@ function addOne(
   return found === undefined || f.ch ? ONE : ZERO;
 }
 
-const zadd: CommandHandler = (ctx, args) => zaddGeneric(ctx, args, false);
+/** ZADD: also what GEOADD runs once it has turned positions into scores. */
+export const zadd: CommandHandler = (ctx, args) => zaddGeneric(ctx, args, false);
 const zincrby: CommandHandler = (ctx, args) => zaddGeneric(ctx, args, true);
 
 const zrem: CommandHandler = (ctx, args) => {

@@ -118,7 +118,7 @@ export class ReplyWriter {
         for (const item of reply.value) this.write(item, proto);
         break;
       case "double":
-        this.writeDouble(reply.value, proto);
+        this.writeDouble(reply.value, proto, reply.text);
         break;
       case "boolean":
         this.writeBoolean(reply.value, proto);
@@ -216,8 +216,8 @@ export class ReplyWriter {
   }
 
   /** `,<%.17g>` (RESP3), a bulk string of the same text (RESP2): see formatDouble. */
-  writeDouble(value: number, proto: Protocol): void {
-    const text = formatDouble(value);
+  writeDouble(value: number, proto: Protocol, given?: string): void {
+    const text = given ?? formatDouble(value);
     if (proto === 3) this.line(0x2c, text);
     else this.writeBulk(text);
   }

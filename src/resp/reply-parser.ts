@@ -14,6 +14,7 @@
  */
 
 import { assert } from "../core/assert.js";
+import { formatDouble } from "./encoder.js";
 import { PROTOCOL_ERROR_MESSAGES, ProtocolError, type ProtocolErrorCode } from "./errors.js";
 import { parseStrictInteger } from "./parser.js";
 import type { Reply } from "./types.js";
@@ -282,7 +283,11 @@ export class ReplyParser {
     else if (text === "nan" || text === "-nan") value = Number.NaN;
     else if (DOUBLE_SYNTAX.test(text)) value = Number(text);
     else return this.fail("REPLY_INVALID_DOUBLE");
-    return this.scalar({ kind: "double", value }, next);
+    // A double formatted otherwise than %.17g (GEOPOS) keeps its text, so that a forwarded
+    // reply reaches the client as the leader wrote it.
+    const raw = buf.toString("latin1", s, e);
+    if (raw === formatDouble(value)) return this.scalar({ kind: "double", value }, next);
+    return this.scalar({ kind: "double", value, text: raw }, next);
   }
 
   /** `$`, `=` and `!`: a length line, then that many bytes and CRLF. */

@@ -64,6 +64,11 @@ export function double(value: number): Reply {
   return { kind: "double", value };
 }
 
+/** A double whose text is not `%.17g` (GEOPOS's coordinates), in both protocols. */
+export function doubleText(value: number, text: string): Reply {
+  return { kind: "double", value, text };
+}
+
 export function boolean(value: boolean): Reply {
   return { kind: "boolean", value };
 }

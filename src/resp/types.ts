@@ -35,8 +35,11 @@ export type Reply =
     }
   /** RESP3 set; RESP2 array. */
   | { readonly kind: "set"; readonly value: readonly Reply[] }
-  /** RESP3 double; RESP2 bulk string formatted as Redis does. */
-  | { readonly kind: "double"; readonly value: number }
+  /**
+   * RESP3 double; RESP2 bulk string formatted as Redis does (`%.17g`), or as `text` says
+   * when the command formats it otherwise (GEOPOS's coordinates).
+   */
+  | { readonly kind: "double"; readonly value: number; readonly text?: string }
   /** RESP3 boolean; RESP2 integer 1 or 0. */
   | { readonly kind: "boolean"; readonly value: boolean }
   /** RESP3 verbatim string (format is three letters, e.g. "txt"); RESP2 bulk string. */

@@ -108,6 +108,13 @@ const CASES: [string, Reply, string, string][] = [
   ["double -inf", R.double(Number.NEGATIVE_INFINITY), "$4\r\n-inf\r\n", ",-inf\r\n"],
   ["double nan", R.double(Number.NaN), "$3\r\nnan\r\n", ",nan\r\n"],
   ["double -0", R.double(-0), "$2\r\n-0\r\n", ",-0\r\n"],
+  ["double with its own text (GEOPOS)", R.doubleText(180, "180"), "$3\r\n180\r\n", ",180\r\n"],
+  [
+    "double with its own text, not %.17g",
+    R.doubleText(0.1, "0.1000000000000000055"),
+    "$21\r\n0.1000000000000000055\r\n",
+    ",0.1000000000000000055\r\n",
+  ],
   ["boolean true", R.boolean(true), ":1\r\n", "#t\r\n"],
   ["boolean false", R.boolean(false), ":0\r\n", "#f\r\n"],
   ["verbatim", R.verbatim("hello"), "$5\r\nhello\r\n", "=9\r\ntxt:hello\r\n"],

@@ -69,7 +69,18 @@ const EXAMPLES: [string, string, Reply[]][] = [
   [
     "doubles",
     ",1.5\r\n,-inf\r\n,inf\r\n,1e+300\r\n,3\r\n",
-    [R.double(1.5), R.double(-Infinity), R.double(Infinity), R.double(1e300), R.double(3)],
+    [
+      R.double(1.5),
+      R.double(-Infinity),
+      R.double(Infinity),
+      R.doubleText(1e300, "1e+300"),
+      R.double(3),
+    ],
+  ],
+  [
+    "a double keeps its text when it is not %.17g (GEOPOS), so a forward re-sends it as is",
+    ",13.36138933897018433\r\n",
+    [R.doubleText(13.361389338970184, "13.36138933897018433")],
   ],
   ["double nan", ",nan\r\n", [R.double(Number.NaN)]],
   ["booleans", "#t\r\n#f\r\n", [R.boolean(true), R.boolean(false)]],
