@@ -133,7 +133,7 @@ export class LmdbBackend implements Backend {
   }
 
   private read(key: Buffer): StoredValue | undefined {
-    const raw = this.keys.getBinaryFast(storedKey(key));
+    const raw = fastBuffer(this.keys.getBinaryFast(storedKey(key)));
     return raw === undefined ? undefined : decodeValue(raw);
   }
 
@@ -162,7 +162,7 @@ export class LmdbBackend implements Backend {
       const hit = this.cache.get(key.toString("latin1"));
       if (hit !== undefined) return hit.expireAtMs;
     }
-    return this.keys.getBinaryFast(storedKey(key))?.readDoubleBE(2);
+    return fastBuffer(this.keys.getBinaryFast(storedKey(key)))?.readDoubleBE(2);
   }
 
   *keysFrom(start: Buffer | undefined): IterableIterator<Buffer> {
@@ -172,7 +172,7 @@ export class LmdbBackend implements Backend {
 
   private originalKey(stored: Buffer): Buffer {
     if (stored.length <= directKeyBytesMax) return unescapeKey(stored);
-    const raw = this.keys.getBinaryFast(stored);
+    const raw = fastBuffer(this.keys.getBinaryFast(stored));
     if (raw === undefined) return unescapeKey(stored);
     const len = raw.readUInt32BE(headerBytes);
     return Buffer.from(raw.subarray(headerBytes + 4, headerBytes + 4 + len));
@@ -283,7 +283,7 @@ export class LmdbBackend implements Backend {
   /** Writes one key inside the current transaction; returns the change in key count. */
   private apply(key: Buffer, value: StoredValue | null): number {
     const sk = storedKey(key);
-    const old = this.keys.getBinaryFast(sk);
+    const old = fastBuffer(this.keys.getBinaryFast(sk));
     if (old !== undefined) {
       const oldExpire = old.readDoubleBE(2);
       if (oldExpire !== 0) this.expires.removeSync(indexKey(oldExpire, sk));
@@ -426,6 +426,16 @@ export function snapshotOf(
   return { next, close };
 }
 
+/**
+ * What lmdb-js's getBinaryFast returns, as a Buffer. Its typings say Buffer, but a value
+ * bigger than its shared read buffer (tens of MB) comes back as a plain Uint8Array over
+ * LMDB's map, without Buffer's methods: reading one failed (`raw.copy is not a function`)
+ * and left the key unreadable. A view, no copy.
+ */
+export function fastBuffer(raw: Uint8Array | undefined): Buffer | undefined {
+  return raw === undefined ? undefined : asBuffer(raw);
+}
+
 /** The whole key a record holds (one stored under a prefix and a digest), or undefined. */
 export function recordKey(raw: Buffer): Buffer | undefined {
   if (((raw[1] as number) & flagLongKey) === 0) return undefined;
@@ -433,6 +443,7 @@ export function recordKey(raw: Buffer): Buffer | undefined {
   return raw.subarray(headerBytes + 4, headerBytes + 4 + len);
 }
 
+/** `u` as a Buffer: itself, or a view of its bytes (lmdb-js hands out either, see fastBuffer). */
 function asBuffer(u: Uint8Array): Buffer {
   return u instanceof Buffer ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }

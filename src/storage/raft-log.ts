@@ -10,7 +10,7 @@ import {
   type Snapshot,
   type SnapshotMeta,
 } from "../raft/types.js";
-import { openDurableEnvironment } from "./lmdb.js";
+import { fastBuffer, openDurableEnvironment } from "./lmdb.js";
 import { toStorageError } from "./overlay.js";
 import { StorageError } from "./types.js";
 
@@ -382,7 +382,7 @@ export class LmdbLogStorage extends ReadyLog implements LogStorage {
       return this.runTerms[lo] as number;
     }
     this.checkOpen();
-    const raw = this.owner.entriesDb.getBinaryFast(entryKey(this.group, i));
+    const raw = fastBuffer(this.owner.entriesDb.getBinaryFast(entryKey(this.group, i)));
     if (raw === undefined) throw this.damaged(`entry ${i} is missing`);
     return readU64(raw, 1);
   }

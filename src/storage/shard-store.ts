@@ -6,7 +6,14 @@ import { assert } from "../core/assert.js";
 import type { Random } from "../core/random.js";
 import { replaceFile, syncFile, syncFolder } from "./files.js";
 import { KEY_HASH_MAX, keyHash, writeKeyHash } from "./key-hash.js";
-import { decodeValue, encodeValue, headerBytes, recordKey, snapshotOf } from "./lmdb.js";
+import {
+  decodeValue,
+  encodeValue,
+  fastBuffer,
+  headerBytes,
+  recordKey,
+  snapshotOf,
+} from "./lmdb.js";
 import { chooseWriteMap, MapReserve } from "./map-reserve.js";
 import { MemoryBackend } from "./memory.js";
 import {
@@ -528,7 +535,7 @@ class CommitWrites {
       const mine = this.records.get(dk.toString("latin1"));
       if (mine !== undefined) return mine ?? undefined;
     }
-    return this.cleared.has(shard) ? undefined : this.data.getBinaryFast(dk);
+    return this.cleared.has(shard) ? undefined : fastBuffer(this.data.getBinaryFast(dk));
   }
 
   /**
@@ -1365,12 +1372,12 @@ class LmdbShardBackend implements ShardBackend {
   }
 
   get(key: Buffer): StoredValue | undefined {
-    const raw = this.space.data.getBinaryFast(this.dataKey(key));
+    const raw = fastBuffer(this.space.data.getBinaryFast(this.dataKey(key)));
     return raw === undefined ? undefined : decodeValue(raw);
   }
 
   peekExpiry(key: Buffer): number | undefined {
-    return this.space.data.getBinaryFast(this.dataKey(key))?.readDoubleBE(2);
+    return fastBuffer(this.space.data.getBinaryFast(this.dataKey(key)))?.readDoubleBE(2);
   }
 
   *slotKeys(slot: number): IterableIterator<Buffer> {
@@ -1543,7 +1550,7 @@ class LmdbShardBackend implements ShardBackend {
 
   private originalKey(dk: Buffer): Buffer {
     if (dk.length - 2 <= directKeyBytesMax) return Buffer.from(dk.subarray(2));
-    const raw = this.space.data.getBinaryFast(dk);
+    const raw = fastBuffer(this.space.data.getBinaryFast(dk));
     if (raw === undefined) return Buffer.from(dk.subarray(2));
     const len = raw.readUInt32BE(headerBytes);
     return Buffer.from(raw.subarray(headerBytes + 4, headerBytes + 4 + len));
