@@ -39,6 +39,7 @@ const UNITS = [
   "unit/geo",
   "unit/bitops",
   "unit/bitfield",
+  "unit/hyperloglog",
 ];
 
 /**
@@ -82,7 +83,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the twenty above)
+  --units a,b               test units to run (default: the twenty-one above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

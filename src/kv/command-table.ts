@@ -19,6 +19,7 @@ export type CommandGroup =
   /** As COMMAND DOCS spells it (Redis's JSON files say "sorted_set"). */
   | "sorted-set"
   | "geo"
+  | "hyperloglog"
   | "stream"
   | "generic"
   | "connection"
@@ -1040,6 +1041,72 @@ const DECLS: Record<string, Decl> = {
         [str("encoding"), int("offset")],
       ),
     ],
+  },
+  // --- HyperLogLog (strings in Redis's HLL encoding, src/kv/hyperloglog.ts) -------------
+  pfadd: {
+    arity: -2,
+    flags: "WRITE DENYOOM FAST",
+    acl: "HYPERLOGLOG",
+    group: "hyperloglog",
+    since: "2.8.9",
+    summary: "Adds elements to a HyperLogLog, creating it if needed.",
+    complexity: "O(1) for each element added, then one copy of the HLL (at most 12 KB).",
+    keySpecs: [keys("RW insert", 1)],
+    args: [key("key", 0), str("element", { optional: true, multiple: true })],
+  },
+  pfcount: {
+    arity: -2,
+    flags: "READONLY MAY_REPLICATE",
+    acl: "HYPERLOGLOG",
+    group: "hyperloglog",
+    since: "2.8.9",
+    summary:
+      "Returns the estimated number of distinct elements of a HyperLogLog, or of the union of several.",
+    complexity: "O(1) with a valid cached count, else O(16384) for each key.",
+    keySpecs: [
+      {
+        notes:
+          "RW because it may change the internal representation of the key, and propagate to replicas",
+        flags: keySpecFlags("RW access"),
+        beginSearch: { type: "index", index: 1 },
+        findKeys: { type: "range", lastKey: -1, keyStep: 1, limit: 0 },
+      },
+    ],
+    args: [key("key", 0, { multiple: true })],
+  },
+  pfmerge: {
+    arity: -2,
+    flags: "WRITE DENYOOM",
+    acl: "HYPERLOGLOG",
+    group: "hyperloglog",
+    since: "2.8.9",
+    summary:
+      "Stores the union of HyperLogLogs (the destination's own included) in the destination.",
+    complexity: "O(16384) for each HLL merged.",
+    keySpecs: [keys("RW access insert", 1), keys("RO access", 2, -1)],
+    args: [key("destkey", 0), key("sourcekey", 1, { multiple: true })],
+  },
+  pfdebug: {
+    arity: 3,
+    flags: "WRITE DENYOOM ADMIN",
+    acl: "HYPERLOGLOG",
+    group: "hyperloglog",
+    since: "2.8.9",
+    summary: "Shows a HyperLogLog's registers, encoding or sparse opcodes, or makes it dense.",
+    complexity: "N/A",
+    syscmd: true,
+    keySpecs: [keys("RW access", 2)],
+    args: [str("subcommand"), key("key", 0)],
+  },
+  pfselftest: {
+    arity: 1,
+    flags: "ADMIN",
+    acl: "HYPERLOGLOG",
+    group: "hyperloglog",
+    since: "2.8.9",
+    summary: "Checks the HyperLogLog code: registers kept, counts within their error bounds.",
+    complexity: "N/A",
+    syscmd: true,
   },
   // --- hashes --------------------------------------------------------------------------
   // A hash is one stored value, its fields in insertion order: a read of one field scans

@@ -438,6 +438,32 @@ export const ERRORS = {
     message: "ERR BITFIELD_RO only supports the GET subcommand",
     meaning: "BITFIELD_RO was given SET or INCRBY.",
   },
+  HLL_WRONGTYPE: {
+    message: "WRONGTYPE Key is not a valid HyperLogLog string value.",
+    meaning:
+      "A HyperLogLog command met a string that is not an HLL (its magic, encoding or, when dense, its length is wrong).",
+  },
+  HLL_INVALID: {
+    message: "INVALIDOBJ Corrupted HLL object detected",
+    meaning: "An HLL's sparse opcodes do not cover exactly its 16,384 registers.",
+  },
+  HLL_NO_KEY: {
+    message: "ERR The specified key does not exist",
+    meaning: "PFDEBUG was given a key that does not exist.",
+  },
+  HLL_NOT_SPARSE: {
+    message: "ERR HLL encoding is not sparse",
+    meaning: "PFDEBUG DECODE was given a dense HLL.",
+  },
+  HLL_DEBUG_UNKNOWN: {
+    message: "ERR Unknown PFDEBUG subcommand '%s'",
+    meaning: "PFDEBUG knows GETREG, DECODE, ENCODING and TODENSE.",
+  },
+  HLL_SELFTEST: {
+    message: "ERR TESTFAILED %s",
+    meaning:
+      "PFSELFTEST found the HLL code wrong (a register not kept, or a count out of bounds): a bug.",
+  },
   BIT_VALUE: {
     message: "ERR bit is not an integer or out of range",
     meaning: "SETBIT was given a value other than 0 or 1.",

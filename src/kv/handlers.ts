@@ -4,6 +4,7 @@ import { DUMP_HANDLERS } from "./dump.js";
 import { EXPIRE_HANDLERS } from "./expire.js";
 import { GEO_HANDLERS } from "./geo.js";
 import { HASH_HANDLERS } from "./hashes.js";
+import { HLL_HANDLERS } from "./hyperloglog.js";
 import { KEYSPACE_HANDLERS } from "./keyspace.js";
 import { LCS_HANDLERS } from "./lcs.js";
 import { LIST_HANDLERS } from "./lists.js";
@@ -25,6 +26,7 @@ export const KV_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ...LCS_HANDLERS,
   ...BITMAP_HANDLERS,
   ...BITFIELD_HANDLERS,
+  ...HLL_HANDLERS,
   ...HASH_HANDLERS,
   ...SET_HANDLERS,
   ...LIST_HANDLERS,

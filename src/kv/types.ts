@@ -29,6 +29,12 @@ export interface ExecContext {
    * replica lays out and trims a stream alike.
    */
   streamNode?: { readonly entries: number; readonly bytes: number };
+  /**
+   * hll-sparse-max-bytes (hyperloglog.ts): a standalone node's setting; undefined on a
+   * cluster's shards, which keep Redis's default (3000) so that every replica encodes an
+   * HLL alike.
+   */
+  hllSparseMaxBytes?: number;
   /** Keyspace notifications (notify.ts): undefined when none is to be sent. */
   notify?: Notifier | undefined;
   /**

@@ -481,6 +481,7 @@ export class HomeostatNode {
         bytes: this.settings.streamNodeMaxBytes,
       };
     }
+    this.ctx.hllSparseMaxBytes = this.settings.hllSparseMaxBytes;
     this.ctx.notify = this.notifier.flags === 0 ? undefined : this.notifier;
   }
 

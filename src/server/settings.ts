@@ -67,6 +67,12 @@ export interface Settings {
    */
   streamNodeMaxEntries: number;
   streamNodeMaxBytes: number;
+  /**
+   * Redis's hll-sparse-max-bytes: how long a sparse HyperLogLog may grow before it turns
+   * dense (kv/hyperloglog.ts). A standalone node uses it; a cluster's shards keep Redis's
+   * default, as for the stream settings.
+   */
+  hllSparseMaxBytes: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -94,6 +100,7 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     zsetMaxListpackValue: 64,
     streamNodeMaxEntries: 100,
     streamNodeMaxBytes: 4096,
+    hllSparseMaxBytes: 3000,
     ...overrides,
   };
 }
@@ -119,7 +126,8 @@ function intSetting(
     | "zsetMaxListpackEntries"
     | "zsetMaxListpackValue"
     | "streamNodeMaxEntries"
-    | "streamNodeMaxBytes",
+    | "streamNodeMaxBytes"
+    | "hllSparseMaxBytes",
   min: number,
   max: number,
 ): SettingSpec {
@@ -190,6 +198,7 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["zset-max-ziplist-value", intSetting("zsetMaxListpackValue", 0, 2 ** 53 - 1)],
   ["stream-node-max-entries", intSetting("streamNodeMaxEntries", 0, 2 ** 53 - 1)],
   ["stream-node-max-bytes", intSetting("streamNodeMaxBytes", 0, 2 ** 53 - 1)],
+  ["hll-sparse-max-bytes", intSetting("hllSparseMaxBytes", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {

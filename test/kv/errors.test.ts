@@ -53,7 +53,7 @@ describe("error registry", () => {
     for (const [name, entry] of Object.entries(ERRORS)) {
       assert.match(
         entry.message,
-        /^(ERR|WRONGTYPE|NOGROUP|BUSYGROUP|BUSYKEY|NOSCRIPT|NOTBUSY) \S/,
+        /^(ERR|WRONGTYPE|NOGROUP|BUSYGROUP|BUSYKEY|NOSCRIPT|NOTBUSY|INVALIDOBJ) \S/,
         name,
       );
       assert.ok(entry.meaning.length > 10, name);
