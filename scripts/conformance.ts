@@ -40,6 +40,7 @@ const UNITS = [
   "unit/bitops",
   "unit/bitfield",
   "unit/hyperloglog",
+  "unit/slowlog",
 ];
 
 /**
@@ -83,7 +84,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the twenty-one above)
+  --units a,b               test units to run (default: the twenty-two above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt

@@ -83,7 +83,7 @@ export function help(command: string, lines: readonly string[]): Reply {
     `${command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
     ...lines,
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
   ];
   return array(all.map((l) => simple(l)));
 }

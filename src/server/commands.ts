@@ -9,7 +9,7 @@ import {
   keysWithFlagsOf,
   resolveCommand,
 } from "../kv/command-table.js";
-import { NOT_INTEGER, unknownSubcommand, wrongArity } from "../kv/errors.js";
+import { errorReply, NOT_INTEGER, unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
 import { parseI64 } from "../kv/numbers.js";
 import { ArrayArgs } from "../resp/args.js";
@@ -636,6 +636,44 @@ function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
   return unknownSubcommand(args);
 }
 
+const slowlogHelp = [
+  "GET [<count>]",
+  "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+  "    Entries are made of:",
+  "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+  "    client name",
+  "LEN",
+  "    Return the length of the slowlog.",
+  "RESET",
+  "    Reset the slowlog.",
+];
+
+/** SLOWLOG GET [count], LEN, RESET, HELP: this node's slow commands (slowlog.ts). */
+function slowlog(node: HomeostatNode, _c: Client, args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return R.help("SLOWLOG", slowlogHelp);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  if (sub === "len") return R.integer(node.slowlog.length);
+  if (sub === "reset") {
+    node.slowlog.reset();
+    return R.OK;
+  }
+  if (sub === "get") {
+    if (args.length > 3) return errorReply("SUBCOMMAND_SYNTAX", args.str(1), "SLOWLOG");
+    let count = 10;
+    if (args.length === 3) {
+      const n = parseI64(args.buf(2));
+      if (n === undefined || n < -1n) {
+        return R.error("ERR count should be greater than or equal to -1");
+      }
+      count = n > 2n ** 53n ? Number.MAX_SAFE_INTEGER : Number(n);
+    }
+    return node.slowlog.reply(count);
+  }
+  return unknownSubcommand(args);
+}
+
 /** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */
 function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
   if (args.lower(1) === "help") {
@@ -828,6 +866,7 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["command", command],
   ["info", info],
   ["config", config],
+  ["slowlog", slowlog],
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],

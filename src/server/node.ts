@@ -27,6 +27,7 @@ import { KeyspaceNotifier } from "./notifications.js";
 import { PubSub } from "./pubsub.js";
 import { ScriptCache } from "./scripts.js";
 import type { Settings } from "./settings.js";
+import { entryArgs, SlowLog } from "./slowlog.js";
 import { queue, queues, refusedInMulti } from "./transactions.js";
 
 /** Counters reported by INFO stats. */
@@ -216,6 +217,8 @@ export class HomeostatNode {
   readonly pubsub = new PubSub((client, reply) => this.deliver(client, reply));
   /** The scripts this node knows by SHA1 (EVALSHA, SCRIPT LOAD). */
   readonly scripts = new ScriptCache();
+  /** SLOWLOG: this node's slow commands (slowlog.ts). */
+  readonly slowlog = new SlowLog();
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
   readonly notifier: KeyspaceNotifier;
   private server: Server | null = null;
@@ -611,9 +614,48 @@ export class HomeostatNode {
       this.log.error({ err, command: name }, "command failed unexpectedly");
       reply = R.error(`ERR internal error while running '${name}'`);
     }
+    const usec = (performance.now() - startMs) * 1000;
     stat.calls++;
-    stat.usec += (performance.now() - startMs) * 1000;
+    stat.usec += usec;
+    this.logIfSlow(client, entry.spec, args, reply, startMs, usec);
     return reply;
+  }
+
+  /**
+   * SLOWLOG: a command that took slowlog-log-slower-than or more, until its reply (a
+   * routed one's included); a blocking command is logged when it is served, its wait for
+   * data not counted, and commands flagged skip_slowlog (EXEC) are not logged, as in Redis.
+   */
+  private logIfSlow(
+    client: Client,
+    spec: CommandSpec,
+    args: Args,
+    reply: Reply | Promise<Reply>,
+    startMs: number,
+    usec: number,
+  ): void {
+    const { slowlogLogSlowerThan: threshold, slowlogMaxLen: maxLen } = this.settings;
+    if (threshold < 0 || maxLen === 0 || spec.flags.includes("skip_slowlog")) return;
+    const record = (us: number, kept: Buffer[]) =>
+      this.slowlog.record(
+        kept,
+        us,
+        threshold,
+        maxLen,
+        client.addr,
+        client.name,
+        this.clock.nowMs(),
+      );
+    if (!(reply instanceof Promise)) {
+      if (usec >= threshold) record(usec, entryArgs(args));
+      return;
+    }
+    // The arguments are views of the input buffer, reused once this returns: kept now.
+    const kept = entryArgs(args);
+    // A blocked command is logged once served, as Redis logs it, its wait not counted.
+    const blocked = spec.flags.includes("blocking");
+    const done = () => record(blocked ? usec : (performance.now() - startMs) * 1000, kept);
+    reply.then(done, done);
   }
 
   /**

@@ -73,6 +73,9 @@ export interface Settings {
    * default, as for the stream settings.
    */
   hllSparseMaxBytes: number;
+  /** Redis's slowlog-log-slower-than (µs; -1: nothing logged, 0: everything) and slowlog-max-len. */
+  slowlogLogSlowerThan: number;
+  slowlogMaxLen: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -101,6 +104,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     streamNodeMaxEntries: 100,
     streamNodeMaxBytes: 4096,
     hllSparseMaxBytes: 3000,
+    slowlogLogSlowerThan: 10_000,
+    slowlogMaxLen: 128,
     ...overrides,
   };
 }
@@ -127,7 +132,9 @@ function intSetting(
     | "zsetMaxListpackValue"
     | "streamNodeMaxEntries"
     | "streamNodeMaxBytes"
-    | "hllSparseMaxBytes",
+    | "hllSparseMaxBytes"
+    | "slowlogLogSlowerThan"
+    | "slowlogMaxLen",
   min: number,
   max: number,
 ): SettingSpec {
@@ -199,6 +206,8 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["stream-node-max-entries", intSetting("streamNodeMaxEntries", 0, 2 ** 53 - 1)],
   ["stream-node-max-bytes", intSetting("streamNodeMaxBytes", 0, 2 ** 53 - 1)],
   ["hll-sparse-max-bytes", intSetting("hllSparseMaxBytes", 0, 2 ** 53 - 1)],
+  ["slowlog-log-slower-than", intSetting("slowlogLogSlowerThan", -1, 2 ** 53 - 1)],
+  ["slowlog-max-len", intSetting("slowlogMaxLen", 0, 2 ** 53 - 1)],
   [
     "requirepass",
     {
