@@ -3067,6 +3067,14 @@ const DECLS: Record<string, Decl> = {
     tips: "NONDETERMINISTIC_OUTPUT REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:SPECIAL",
     args: [str("section", { optional: true, multiple: true })],
   },
+  monitor: {
+    arity: 1,
+    flags: "ADMIN NOSCRIPT LOADING STALE",
+    group: "server",
+    since: "1.0.0",
+    summary: "Streams every command this node runs to the client, as it runs them.",
+    complexity: O1,
+  },
   slowlog: {
     arity: -2,
     group: "server",

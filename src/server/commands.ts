@@ -674,6 +674,16 @@ function slowlog(node: HomeostatNode, _c: Client, args: Args): Reply {
   return unknownSubcommand(args);
 }
 
+/**
+ * MONITOR: from now on this client is sent every command the node runs (node.ts,
+ * feedMonitors). A second MONITOR gets no reply, as in Redis.
+ */
+function monitor(node: HomeostatNode, c: Client): Reply {
+  if (node.monitors.has(c)) return NO_REPLY;
+  node.monitors.add(c);
+  return R.OK;
+}
+
 /** HOMEOSTAT MEMBERS: one map per member (a flat array under RESP2), self included. */
 function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
   if (args.lower(1) === "help") {
@@ -867,6 +877,7 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["info", info],
   ["config", config],
   ["slowlog", slowlog],
+  ["monitor", monitor],
   ["time", time],
   ["function", func],
   ["homeostat", homeostat],

@@ -23,6 +23,7 @@ import type { ClusterRuntime } from "./cluster.js";
 import { NO_REPLY, SERVER_HANDLERS, type ServerHandler } from "./commands.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
+import { monitorArgs, monitorLine } from "./monitor.js";
 import { KeyspaceNotifier } from "./notifications.js";
 import { PubSub } from "./pubsub.js";
 import { ScriptCache } from "./scripts.js";
@@ -102,6 +103,8 @@ const outputChunkBytes = 64 * 1024;
  * memory bounded instead). 1 MiB keeps a fast reader's pipe full.
  */
 const outputPauseBytes = 1024 * 1024;
+/** What a MONITOR client may leave unread before it is closed (Redis: 256 MB for replicas). */
+const monitorBacklogBytesMax = 64 * 1024 * 1024;
 
 /** Commands a client may send before it has authenticated. */
 const allowedBeforeAuth = new Set(["auth", "hello", "quit", "reset"]);
@@ -219,6 +222,8 @@ export class HomeostatNode {
   readonly scripts = new ScriptCache();
   /** SLOWLOG: this node's slow commands (slowlog.ts). */
   readonly slowlog = new SlowLog();
+  /** Clients that sent MONITOR: each command this node runs is written to them (monitor.ts). */
+  readonly monitors = new Set<Client>();
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
   readonly notifier: KeyspaceNotifier;
   private server: Server | null = null;
@@ -416,6 +421,7 @@ export class HomeostatNode {
   };
 
   private forget(client: Client): void {
+    this.monitors.delete(client);
     this.pubsub.forget(client);
     this.blocking.forget(client);
     this.clients.delete(client.id);
@@ -601,6 +607,8 @@ export class HomeostatNode {
     }
     const stat = this.statOf(name);
     this.lastStat = stat;
+    // EXEC's commands are shown to MONITOR, then EXEC, as Redis shows them once run.
+    const queued = name === "exec" && this.monitors.size > 0 && !client.txFailed ? client.tx : null;
     const startMs = performance.now();
     let reply: Reply | Promise<Reply>;
     try {
@@ -618,7 +626,40 @@ export class HomeostatNode {
     stat.calls++;
     stat.usec += usec;
     this.logIfSlow(client, entry.spec, args, reply, startMs, usec);
+    if (
+      this.monitors.size > 0 &&
+      !(runSpec(entry.spec, args) ?? entry.spec).flags.includes("admin")
+    ) {
+      for (const q of queued ?? []) this.feedMonitors(client, q.args);
+      this.feedMonitors(client, monitorArgs(args));
+    }
     return reply;
+  }
+
+  /**
+   * Writes one command to every MONITOR client: to the one that sent it after its reply
+   * (through the output it is building), to the others at once. A monitor that does not
+   * read what it is sent is closed past monitorBacklogBytesMax, as Redis closes a
+   * replica-class client past its output limit.
+   */
+  private feedMonitors(client: Client, args: readonly Uint8Array[]): void {
+    // The node's clock has milliseconds: the line's last three digits are zeros.
+    const line = monitorLine(this.clock.nowMs() * 1000, client.addr, args);
+    for (const m of this.monitors) {
+      if (m.closing) continue;
+      if (m === client) {
+        this.emit(m, R.simple(line.slice(1, -2)));
+      } else if (m.socket.writableLength > monitorBacklogBytesMax) {
+        this.log.warn(
+          { client: m.id, addr: m.addr },
+          "MONITOR client not reading its feed: closed",
+        );
+        this.monitors.delete(m);
+        m.socket.destroy();
+      } else {
+        m.socket.write(line);
+      }
+    }
   }
 
   /**

@@ -29,7 +29,7 @@ export interface SlowEntry {
 }
 
 /** Arguments whose values are secrets: replaced by "(redacted)" (Redis's redaction). */
-function redacted(args: Args): Set<number> {
+export function redacted(args: Args): Set<number> {
   const out = new Set<number>();
   const name = args.lower(0);
   if (name === "auth") {

@@ -54,6 +54,8 @@ const SERVER_SIDE = [
   "evalsha",
   "evalsha_ro",
   "script",
+  "slowlog",
+  "monitor",
 ];
 
 /** The sorted-set commands of Redis 7.0.15 (src/commands/*.json, group sorted_set there). */
