@@ -401,6 +401,8 @@ export const STRING_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map([
   ["append", append],
   ["strlen", strlen],
   ["getrange", getrange],
+  // SUBSTR is GETRANGE's name before Redis 2.0, still served by Redis 7.0.
+  ["substr", getrange],
   ["setrange", setrange],
   ["incr", incr],
   ["decr", decr],

@@ -626,3 +626,13 @@ describe("INCRBYFLOAT", () => {
     assert.deepEqual(r(db, "get", "f"), "2.5");
   });
 });
+
+describe("SUBSTR", () => {
+  it("is GETRANGE by its old name", () => {
+    const db = newDb();
+    r(db, "set", "s", "This is a string");
+    assert.equal(r(db, "substr", "s", "0", "3"), "This");
+    assert.equal(r(db, "substr", "s", "-3", "-1"), "ing");
+    assert.equal(r(db, "substr", "nokey", "0", "1"), "");
+  });
+});
