@@ -3197,6 +3197,15 @@ const DECLS: Record<string, Decl> = {
       },
     },
   },
+  role: {
+    arity: 1,
+    flags: "NOSCRIPT LOADING STALE FAST SENTINEL",
+    acl: "ADMIN DANGEROUS",
+    group: "server",
+    since: "2.8.12",
+    summary: "Returns the node's replication role: master, whatever shards it leads.",
+    complexity: O1,
+  },
   time: {
     arity: 1,
     flags: "LOADING STALE FAST",

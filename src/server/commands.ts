@@ -616,6 +616,15 @@ const configHelp = [
   "    Reset statistics reported by the INFO command.",
 ];
 
+/**
+ * ROLE: "master", offset 0, no replicas, as a Redis primary without replicas answers: a
+ * node takes writes for every key (it forwards what it does not lead), and its shards'
+ * replicas are raft's, not Redis replication's (INFO replication says the same).
+ */
+function role(): Reply {
+  return R.array([R.bulk("master"), R.integer(0), R.array([])]);
+}
+
 function time(node: HomeostatNode): Reply {
   const us = BigInt(Math.floor(node.clock.nowMs() * 1000));
   return R.array([R.bulk(String(us / 1_000_000n)), R.bulk(String(us % 1_000_000n))]);
@@ -879,6 +888,7 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["slowlog", slowlog],
   ["monitor", monitor],
   ["time", time],
+  ["role", role],
   ["function", func],
   ["homeostat", homeostat],
   ["subscribe", subscriber("channel", true)],

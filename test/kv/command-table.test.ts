@@ -56,6 +56,7 @@ const SERVER_SIDE = [
   "script",
   "slowlog",
   "monitor",
+  "role",
 ];
 
 /** The sorted-set commands of Redis 7.0.15 (src/commands/*.json, group sorted_set there). */

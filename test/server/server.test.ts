@@ -199,6 +199,8 @@ describe("a node over real sockets", () => {
     await assert.rejects(client.select(1), /ERR DB index is out of range/);
     const [secs, micros] = (await client.time()) as unknown as [string, string];
     assert.ok(Math.abs(Number(secs) - Date.now() / 1000) < 5 && Number(micros) < 1e6);
+    // What a Redis primary without replicas answers, as INFO replication says.
+    assert.deepEqual(await client.call("role"), ["master", 0, []]);
     const info = await client.info();
     for (const section of [
       "# Server",
