@@ -1,3 +1,4 @@
+import { lowerBound } from "../core/sorted.js";
 import { ArrayArgs } from "../resp/args.js";
 import { array, bulk, doubleText, EMPTY_ARRAY, integer, NULL, NULL_ARRAY } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -385,18 +386,6 @@ function parseSearch(
   s.shape = shapeOf(p);
   if (s.count !== 0 && s.sort === "none" && !s.any) s.sort = "asc";
   return s;
-}
-
-/** The first index of `scores` at or above `min` (they are in order). */
-function lowerBound(scores: readonly number[], min: number): number {
-  let lo = 0;
-  let hi = scores.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((scores[mid] as number) < min) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

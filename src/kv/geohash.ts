@@ -172,39 +172,28 @@ export function pointScore(lon: number, lat: number): bigint | null {
   return c === null ? null : align52(c);
 }
 
-/** The cell `d` cells east (1) or west (-1): Redis's geohash_move_x. */
-function moveX(c: Cell, d: number): Cell {
+/**
+ * The cell `d` cells along one coordinate: `own` masks that coordinate's bits (the odd
+ * ones for longitude, east and west; the even ones for latitude, north and south), as
+ * Redis's geohash_move_x and geohash_move_y move them.
+ */
+function moveAlong(c: Cell, d: number, own: bigint, other: bigint): Cell {
   if (d === 0) return c;
-  let x = c.bits & ODD;
-  const y = c.bits & EVEN;
+  let mine = c.bits & own;
+  const rest = c.bits & other;
   const shift = BigInt(64 - c.step * 2);
-  const zz = EVEN >> shift;
-  if (d > 0) x = (x + (zz + 1n)) & U64;
+  const zz = other >> shift;
+  if (d > 0) mine = (mine + (zz + 1n)) & U64;
   else {
-    x |= zz;
-    x = BigInt.asUintN(64, x - (zz + 1n));
+    mine |= zz;
+    mine = BigInt.asUintN(64, mine - (zz + 1n));
   }
-  x &= ODD >> shift;
-  return { bits: x | y, step: c.step };
+  mine &= own >> shift;
+  return { bits: mine | rest, step: c.step };
 }
 
-/** The cell `d` cells north (1) or south (-1): Redis's geohash_move_y. */
-function moveY(c: Cell, d: number): Cell {
-  if (d === 0) return c;
-  const x = c.bits & ODD;
-  let y = c.bits & EVEN;
-  const shift = BigInt(64 - c.step * 2);
-  const zz = ODD >> shift;
-  if (d > 0) y = (y + (zz + 1n)) & U64;
-  else {
-    y |= zz;
-    y = BigInt.asUintN(64, y - (zz + 1n));
-  }
-  y &= EVEN >> shift;
-  return { bits: x | y, step: c.step };
-}
-
-const move = (c: Cell, dx: number, dy: number): Cell => moveY(moveX(c, dx), dy);
+const move = (c: Cell, dx: number, dy: number): Cell =>
+  moveAlong(moveAlong(c, dx, ODD, EVEN), dy, EVEN, ODD);
 
 export interface Neighbours {
   north: Cell;

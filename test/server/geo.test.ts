@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { SeededRandom } from "../../src/core/random.js";
-import { nodeForSuite, startRedisServer } from "./harness.js";
+import { nodeForSuite, sameAsRedis } from "./harness.js";
 
 /**
  * The GEO commands against a real node over loopback, in both modes (a standalone node, a
@@ -66,14 +66,6 @@ function sameDistances(ours: unknown, theirs: unknown, what: string): void {
     const a = Number(ours[i + 1]);
     const b = Number(theirs[i + 1]);
     assert.ok(Math.abs(a - b) <= Math.abs(b) * 1e-14, `${what}: ${a} against ${b}`);
-  }
-}
-
-async function outcome(client: Redis, cmd: (string | number)[]): Promise<unknown> {
-  try {
-    return await client.call(String(cmd[0]), ...cmd.slice(1).map(String));
-  } catch (e) {
-    return { error: (e as Error).message };
   }
 }
 
@@ -155,27 +147,10 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       });
     }
 
-    it("answers what redis-server answers for the same points and searches", async (t) => {
-      const redis = await startRedisServer();
-      if (redis === null) {
-        t.skip("redis-server is not installed");
-        return;
-      }
-      try {
-        for (const seed of [1, 2, 3]) {
-          await client.del("{g}pts", "{g}dst");
-          await redis.client.del("{g}pts", "{g}dst");
-          for (const cmd of workload(seed)) {
-            const ours = await outcome(client, cmd);
-            const theirs = await outcome(redis.client, cmd);
-            if (cmd[0] === "zrange") sameDistances(ours, theirs, cmd.join(" "));
-            else assert.deepEqual(ours, theirs, cmd.join(" "));
-          }
-        }
-      } finally {
-        redis.client.disconnect();
-        redis.proc.kill("SIGKILL");
-      }
-    });
+    it("answers what redis-server answers for the same points and searches", (t) =>
+      sameAsRedis(t, client, ["{g}pts", "{g}dst"], [1, 2, 3].map(workload), (ours, theirs, cmd) => {
+        if (cmd[0] === "zrange") sameDistances(ours, theirs, cmd.join(" "));
+        else assert.deepEqual(ours, theirs, cmd.join(" "));
+      }));
   });
 }

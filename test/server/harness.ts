@@ -1,9 +1,10 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { after, before } from "node:test";
+import { after, before, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 
@@ -307,4 +308,47 @@ export async function startRedisServer(): Promise<{
     }
   });
   return { proc, client, port };
+}
+
+/** A command's reply (bulk strings as latin1 text, byte for byte), or its error. */
+export async function replyOf(client: Redis, cmd: readonly (string | number)[]): Promise<unknown> {
+  const plain = (r: unknown): unknown =>
+    Buffer.isBuffer(r) ? r.toString("latin1") : Array.isArray(r) ? r.map(plain) : r;
+  try {
+    return plain(await client.callBuffer(String(cmd[0]), ...cmd.slice(1).map(String)));
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/**
+ * Runs each workload through `client` and through a redis-server started for it, `keys`
+ * deleted on both before each, and checks every pair of replies with `check` (equal by
+ * default). Skips the test when redis-server is not installed.
+ */
+export async function sameAsRedis(
+  t: TestContext,
+  client: Redis,
+  keys: readonly string[],
+  workloads: readonly (readonly (readonly (string | number)[])[])[],
+  check = (ours: unknown, theirs: unknown, cmd: readonly (string | number)[]): void =>
+    assert.deepEqual(ours, theirs, cmd.join(" ")),
+): Promise<void> {
+  const redis = await startRedisServer();
+  if (redis === null) {
+    t.skip("redis-server is not installed");
+    return;
+  }
+  try {
+    for (const commands of workloads) {
+      await client.del(...keys);
+      await redis.client.del(...keys);
+      for (const cmd of commands) {
+        check(await replyOf(client, cmd), await replyOf(redis.client, cmd), cmd);
+      }
+    }
+  } finally {
+    redis.client.disconnect();
+    redis.proc.kill("SIGKILL");
+  }
 }

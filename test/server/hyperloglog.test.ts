@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { SeededRandom } from "../../src/core/random.js";
-import { nodeForSuite, startRedisServer } from "./harness.js";
+import { nodeForSuite, sameAsRedis } from "./harness.js";
 
 /**
  * HyperLogLog against a real node over loopback, in both modes (a standalone node, a
@@ -38,15 +38,6 @@ function workload(seed: number): string[][] {
   return cmds;
 }
 
-async function outcome(client: Redis, cmd: string[]): Promise<unknown> {
-  try {
-    const reply = await client.callBuffer(cmd[0] as string, ...cmd.slice(1));
-    return Buffer.isBuffer(reply) ? reply.toString("hex") : reply;
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-}
-
 for (const mode of ["--standalone", "--cluster"] as const) {
   describe(`HyperLogLog on a node (${mode})`, () => {
     const suite = nodeForSuite([mode]);
@@ -71,26 +62,7 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       await assert.rejects(client.pfadd("{v}text", "x"), /not a valid HyperLogLog/);
     });
 
-    it("answers what redis-server answers, and leaves the same bytes", async (t) => {
-      const redis = await startRedisServer();
-      if (redis === null) {
-        t.skip("redis-server is not installed");
-        return;
-      }
-      try {
-        for (const seed of [1, 2, 3]) {
-          await client.del(...KEYS);
-          await redis.client.del(...KEYS);
-          for (const cmd of workload(seed)) {
-            const ours = await outcome(client, cmd);
-            const theirs = await outcome(redis.client, cmd);
-            assert.deepEqual(ours, theirs, cmd.slice(0, 3).join(" "));
-          }
-        }
-      } finally {
-        redis.client.disconnect();
-        redis.proc.kill("SIGKILL");
-      }
-    });
+    it("answers what redis-server answers, and leaves the same bytes", (t) =>
+      sameAsRedis(t, client, KEYS, [1, 2, 3].map(workload)));
   });
 }
