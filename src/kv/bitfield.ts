@@ -1,8 +1,10 @@
 import { array, integer, NULL } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
+import { bitOffset } from "./bitmaps.js";
 import { isReply, stringValue } from "./db.js";
 import { errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
-import { NOTIFY_GENERIC, NOTIFY_STRING, notifyIfNew, notifyKey } from "./notify.js";
+import { storeResult } from "./hashes.js";
+import { NOTIFY_STRING, notifyIfNew, notifyKey } from "./notify.js";
 import { parseI64 } from "./numbers.js";
 import { lookupString } from "./strings.js";
 import type { CommandHandler, ExecContext } from "./types.js";
@@ -16,8 +18,8 @@ import type { CommandHandler, ExecContext } from "./types.js";
  * overflow rules (WRAP, SAT, FAIL) give Redis's values to the last bit.
  */
 
-const BIT_OFFSET = errorReply("BIT_OFFSET");
 const BITFIELD_TYPE = errorReply("BITFIELD_TYPE");
+const BITFIELD_RO_WRITE = errorReply("BITFIELD_RO_WRITE");
 
 // ---------------------------------------------------------------------------------------
 // BITOP
@@ -35,18 +37,16 @@ const bitop: CommandHandler = (ctx, args) => {
     if (isReply(value)) return value;
     sources.push(value?.data ?? Buffer.alloc(0));
   }
-  const dst = args.buf(2);
   const result = combine(op, sources);
-  if (result.length === 0) {
-    if (ctx.store.get(dst) !== undefined) {
-      ctx.store.delete(dst);
-      notifyKey(ctx, NOTIFY_GENERIC, "del", dst);
-    }
-    return integer(0);
-  }
-  notifyIfNew(ctx, dst);
-  ctx.store.set(dst, stringValue(result));
-  notifyKey(ctx, NOTIFY_STRING, "set", dst);
+  // A new string (no expiry), or nothing: the destination deleted.
+  storeResult(
+    ctx,
+    args.buf(2),
+    "string",
+    result.length === 0 ? null : result,
+    NOTIFY_STRING,
+    "set",
+  );
   return integer(result.length);
 };
 
@@ -98,16 +98,6 @@ function parseType(arg: Buffer): { signed: boolean; bits: number } | Reply {
   return { signed, bits: Number(n) };
 }
 
-/** A bit offset, "#N" meaning N times the width; its byte below proto-max-bulk-len. */
-function parseOffset(ctx: ExecContext, arg: Buffer, bits: number): number | Reply {
-  const byWidth = arg[0] === 0x23; // #
-  const n = parseI64(byWidth ? arg.subarray(1) : arg);
-  if (n === undefined) return BIT_OFFSET;
-  const offset = byWidth ? n * BigInt(bits) : n;
-  if (offset < 0n || offset >> 3n >= BigInt(ctx.maxBulkBytes)) return BIT_OFFSET;
-  return Number(offset);
-}
-
 /** The ops of a BITFIELD command, in order, or the error (bitfieldGeneric's parse). */
 function parseOps(ctx: ExecContext, args: Args): FieldOp[] | Reply {
   const ops: FieldOp[] = [];
@@ -130,7 +120,7 @@ function parseOps(ctx: ExecContext, args: Args): FieldOp[] | Reply {
     }
     const type = parseType(args.buf(j + 1));
     if (isReply(type)) return type;
-    const offset = parseOffset(ctx, args.buf(j + 2), type.bits);
+    const offset = bitOffset(ctx, args.buf(j + 2), type.bits);
     if (isReply(offset)) return offset;
     let value = 0n;
     if (kind !== "get") {
@@ -159,9 +149,10 @@ function readUnsigned(data: Buffer, offset: number, bits: number): bigint {
   return v;
 }
 
-/** The same bits read as two's complement. */
-function readSigned(data: Buffer, offset: number, bits: number): bigint {
-  return BigInt.asIntN(bits, readUnsigned(data, offset, bits));
+/** The field `op` names, read as its type says (two's complement when signed). */
+function readField(data: Buffer, op: FieldOp): bigint {
+  const u = readUnsigned(data, op.offset, op.bits);
+  return op.signed ? BigInt.asIntN(op.bits, u) : u;
 }
 
 /** Writes the low `bits` bits of `value` at bit `offset` (the string is long enough). */
@@ -226,9 +217,7 @@ function signedOverflow(
 
 /** One SET or INCRBY on `data`: the reply (null when FAIL refused it) and whether it changed a bit. */
 function runWrite(data: Buffer, op: FieldOp): [Reply, boolean] {
-  const old = op.signed
-    ? readSigned(data, op.offset, op.bits)
-    : readUnsigned(data, op.offset, op.bits);
+  const old = readField(data, op);
   let next: bigint;
   let reply: bigint;
   let overflowed: number;
@@ -271,51 +260,35 @@ const bitfieldGeneric =
     if (isReply(ops)) return ops;
     const key = args.buf(1);
     const writes = ops.filter((op) => op.kind !== "get");
+    if (readOnly && writes.length > 0) return BITFIELD_RO_WRITE;
     const old = lookupString(ctx, key);
-    if (writes.length === 0) {
-      if (isReply(old)) return old;
-      const data = old?.data ?? Buffer.alloc(0);
-      return array(
-        ops.map((op) =>
-          integer(
-            op.signed
-              ? readSigned(data, op.offset, op.bits)
-              : readUnsigned(data, op.offset, op.bits),
-          ),
-        ),
-      );
-    }
-    if (readOnly) return errorReply("BITFIELD_RO_WRITE");
     if (isReply(old)) return old;
+    if (writes.length === 0) {
+      const data = old?.data ?? Buffer.alloc(0);
+      return array(ops.map((op) => integer(readField(data, op))));
+    }
     let furthest = 0;
     for (const op of writes) furthest = Math.max(furthest, op.offset + op.bits - 1);
     const oldData = old?.data ?? Buffer.alloc(0);
     const data = Buffer.alloc(Math.max(oldData.length, (furthest >>> 3) + 1));
     oldData.copy(data);
-    let changes = old === undefined || data.length !== oldData.length;
-    const replies: Reply[] = [];
-    for (const op of ops) {
-      if (op.kind === "get") {
-        replies.push(
-          integer(
-            op.signed
-              ? readSigned(data, op.offset, op.bits)
-              : readUnsigned(data, op.offset, op.bits),
-          ),
-        );
-        continue;
+    // Created or grown counts as a change, as Redis's dirty flag does.
+    let changed = old === undefined || data.length !== oldData.length;
+    let written = false;
+    const replies = ops.map((op) => {
+      if (op.kind === "get") return integer(readField(data, op));
+      const [reply, bitsChanged] = runWrite(data, op);
+      if (reply !== NULL) {
+        written = true;
+        changed ||= bitsChanged;
       }
-      const [reply, changed] = runWrite(data, op);
-      replies.push(reply);
-      if (reply !== NULL && changed) changes = true;
-    }
-    const grew = old === undefined || data.length !== oldData.length;
-    const anyWritten = replies.some((r, i) => ops[i]?.kind !== "get" && r !== NULL);
-    if (grew || changes) {
+      return reply;
+    });
+    if (changed) {
       if (old === undefined) notifyIfNew(ctx, key, false);
       ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
     }
-    if (anyWritten && changes) notifyKey(ctx, NOTIFY_STRING, "setbit", key);
+    if (written && changed) notifyKey(ctx, NOTIFY_STRING, "setbit", key);
     return array(replies);
   };
 

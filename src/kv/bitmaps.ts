@@ -29,11 +29,14 @@ const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
 
 /**
  * getBitOffsetFromArgument: a bit offset whose byte lies below proto-max-bulk-len, so a
- * SETBIT can never build a string longer than that limit. As a number: it is below
- * 8 × maxBulkBytes, far inside the safe integer range.
+ * SETBIT or BITFIELD can never build a string longer than that limit; with a `width`
+ * (BITFIELD's type), "#N" means N times it. As a number: it is below 8 × maxBulkBytes, far
+ * inside the safe integer range.
  */
-function bitOffset(ctx: ExecContext, arg: Buffer): number | Reply {
-  const offset = parseI64(arg);
+export function bitOffset(ctx: ExecContext, arg: Buffer, width = 0): number | Reply {
+  const byWidth = width > 0 && arg[0] === 0x23; // #
+  const n = parseI64(byWidth ? arg.subarray(1) : arg);
+  const offset = n === undefined || !byWidth ? n : n * BigInt(width);
   if (offset === undefined || offset < 0n || offset >> 3n >= BigInt(ctx.maxBulkBytes)) {
     return BIT_OFFSET;
   }

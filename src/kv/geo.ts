@@ -1,9 +1,10 @@
+import { bareSpec, formatFloat, toLong } from "../core/cformat.js";
 import { lowerBound } from "../core/sorted.js";
 import { ArrayArgs } from "../resp/args.js";
 import { array, bulk, doubleText, EMPTY_ARRAY, integer, NULL, NULL_ARRAY } from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { isReply } from "./db.js";
-import { type ErrorName, errorReply, NOT_INTEGER, SYNTAX } from "./errors.js";
+import { type ErrorName, errorReply, NOT_FLOAT, NOT_INTEGER, SYNTAX } from "./errors.js";
 import {
   cellScores,
   distance,
@@ -40,23 +41,16 @@ import {
  * with up to seventeen, hashes as eleven base-32 characters.
  */
 
-const err = (name: ErrorName, ...params: string[]) => errorReply(name, ...params);
-
-/** C's "%f" of a double (six decimals; inf and nan as glibc prints them). */
-function cFixed6(d: number): string {
-  if (Number.isNaN(d)) return d < 0 ? "-nan" : "nan";
-  if (!Number.isFinite(d)) return d > 0 ? "inf" : "-inf";
-  if (Math.abs(d) >= 1e21) return `${BigInt(d)}.000000`;
-  return d.toFixed(6);
-}
+/** C's "%f" of a double, as Redis prints a refused position. */
+const cFixed6 = (d: number): string => formatFloat(d, bareSpec("f", 6));
 
 /** A longitude and a latitude from two arguments, or the error Redis gives. */
 function parsePosition(args: Args, at: number): [number, number] | Reply {
   const lon = parseScore(args.buf(at));
   const lat = parseScore(args.buf(at + 1));
-  if (lon === undefined || lat === undefined) return err("NOT_FLOAT");
+  if (lon === undefined || lat === undefined) return NOT_FLOAT;
   if (lon < LONG_MIN || lon > LONG_MAX || lat < LAT_MIN || lat > LAT_MAX) {
-    return err("GEO_INVALID_POSITION", cFixed6(lon), cFixed6(lat));
+    return errorReply("GEO_INVALID_POSITION", cFixed6(lon), cFixed6(lat));
   }
   return [lon, lat];
 }
@@ -73,14 +67,14 @@ function parseUnit(args: Args, at: number): number | Reply {
     case "mi":
       return 1609.34;
     default:
-      return err("GEO_UNIT");
+      return errorReply("GEO_UNIT");
   }
 }
 
 /** A non-negative distance; `notFloat` names the error for one that is not a number. */
 function parseLength(args: Args, at: number, notFloat: ErrorName): number | Reply {
   const d = parseScore(args.buf(at));
-  return d === undefined ? err(notFloat) : d;
+  return d === undefined ? errorReply(notFloat) : d;
 }
 
 /** C's llrint: to the nearest integer, halves to even. */
@@ -104,11 +98,7 @@ export function distanceText(d: number): string {
 
 /** A coordinate as Redis replies it: "%.17Lf" without its trailing zeros. */
 export function coordinateText(d: number): string {
-  let t = d.toFixed(17);
-  if (t.includes(".")) {
-    t = t.replace(/0+$/, "");
-    if (t.endsWith(".")) t = t.slice(0, -1);
-  }
+  const t = formatFloat(d, bareSpec("f", 17)).replace(/\.?0+$/, "");
   return t === "-0" ? "0" : t;
 }
 
@@ -135,7 +125,7 @@ const geoadd: CommandHandler = (ctx, args) => {
     const p = parsePosition(args, i);
     if (isReply(p)) return p;
     const score = pointScore(p[0], p[1]);
-    if (score === null) return err("GEO_INVALID_POSITION", cFixed6(p[0]), cFixed6(p[1]));
+    if (score === null) return errorReply("GEO_INVALID_POSITION", cFixed6(p[0]), cFixed6(p[1]));
     parts.push(Buffer.from(String(score)), args.buf(i + 2));
   }
   return zadd(ctx, new ArrayArgs(parts));
@@ -209,7 +199,7 @@ interface Variant {
 }
 
 interface Search {
-  shape: Shape;
+  readonly shape: Shape;
   withDist: boolean;
   withHash: boolean;
   withCoord: boolean;
@@ -255,7 +245,7 @@ function shapeOf(p: ShapeParts): Shape {
 function readRadius(args: Args, at: number, p: ShapeParts): Reply | null {
   const radius = parseLength(args, at, "GEO_RADIUS_NOT_FLOAT");
   if (isReply(radius)) return radius;
-  if (radius < 0) return err("GEO_NEGATIVE_RADIUS");
+  if (radius < 0) return errorReply("GEO_NEGATIVE_RADIUS");
   const unit = parseUnit(args, at + 1);
   if (isReply(unit)) return unit;
   p.size = { radius };
@@ -264,15 +254,10 @@ function readRadius(args: Args, at: number, p: ShapeParts): Reply | null {
 }
 
 /**
- * Reads a search's arguments in Redis's order of checks; the search, or the reply to
- * give instead (an error; or, when the source key is missing, what Redis answers then).
+ * Reads a search's arguments in Redis's order of checks (`data`: the source's, undefined
+ * when it is missing, where a member cannot be looked up); the search, or the error.
  */
-function parseSearch(
-  ctx: ExecContext,
-  args: Args,
-  v: Variant,
-  data: Buffer | undefined,
-): Search | Reply {
+function parseSearch(args: Args, v: Variant, data: Buffer | undefined): Search | Reply {
   const p: ShapeParts = { lon: 0, lat: 0, size: null, conversion: 1 };
   let base: number;
   if (v.centre === "position") {
@@ -286,7 +271,7 @@ function parseSearch(
     base = 5;
     if (data !== undefined) {
       const pos = positionOf(data, args.buf(2));
-      if (pos === null) return err("GEO_MEMBER");
+      if (pos === null) return errorReply("GEO_MEMBER");
       [p.lon, p.lat] = pos;
       const bad = readRadius(args, 3, p);
       if (bad !== null) return bad;
@@ -294,8 +279,7 @@ function parseSearch(
   } else {
     base = v.searchStore ? 3 : 2;
   }
-  const s: Search = {
-    shape: shapeOf(p),
+  const s: Omit<Search, "shape"> = {
     withDist: false,
     withHash: false,
     withCoord: false,
@@ -323,7 +307,7 @@ function parseSearch(
     else if (word === "count" && left >= 1) {
       const count = parseI64(args.buf(i + 1));
       if (count === undefined) return NOT_INTEGER;
-      if (count <= 0n) return err("GEO_COUNT");
+      if (count <= 0n) return errorReply("GEO_COUNT");
       s.count = count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
       i++;
     } else if (
@@ -340,7 +324,7 @@ function parseSearch(
     } else if (word === "frommember" && left >= 1 && geosearch && !fromLonLat) {
       if (data !== undefined) {
         const pos = positionOf(data, args.buf(i + 1));
-        if (pos === null) return err("GEO_MEMBER");
+        if (pos === null) return errorReply("GEO_MEMBER");
         [p.lon, p.lat] = pos;
       }
       fromMember = true;
@@ -361,7 +345,7 @@ function parseSearch(
       if (isReply(width)) return width;
       const height = parseLength(args, i + 2, "GEO_HEIGHT_NOT_FLOAT");
       if (isReply(height)) return height;
-      if (height < 0 || width < 0) return err("GEO_NEGATIVE_BOX");
+      if (height < 0 || width < 0) return errorReply("GEO_NEGATIVE_BOX");
       const unit = parseUnit(args, i + 3);
       if (isReply(unit)) return unit;
       p.size = { width, height };
@@ -373,19 +357,16 @@ function parseSearch(
     }
   }
   if (s.storeKey !== null && (s.withDist || s.withHash || s.withCoord)) {
-    return err("GEO_STORE_WITH", v.searchStore ? "GEOSEARCHSTORE" : "STORE option in GEORADIUS");
+    return errorReply(
+      "GEO_STORE_WITH",
+      v.searchStore ? "GEOSEARCHSTORE" : "STORE option in GEORADIUS",
+    );
   }
-  if (geosearch && !(fromMember || fromLonLat)) return err("GEO_FROM", args.str(0));
-  if (geosearch && !(byRadius || byBox)) return err("GEO_BY", args.str(0));
-  if (s.any && s.count === 0) return err("GEO_ANY");
-  if (data === undefined) {
-    if (s.storeKey === null) return EMPTY_ARRAY;
-    storeResult(ctx, s.storeKey, "zset", null, NOTIFY_ZSET, "");
-    return integer(0);
-  }
-  s.shape = shapeOf(p);
+  if (geosearch && !(fromMember || fromLonLat)) return errorReply("GEO_FROM", args.str(0));
+  if (geosearch && !(byRadius || byBox)) return errorReply("GEO_BY", args.str(0));
+  if (s.any && s.count === 0) return errorReply("GEO_ANY");
   if (s.count !== 0 && s.sort === "none" && !s.any) s.sort = "asc";
-  return s;
+  return { ...s, shape: shapeOf(p) };
 }
 
 /**
@@ -425,20 +406,20 @@ function membersInShape(data: Buffer, shape: Shape, limit: number): Found[] {
   return found;
 }
 
-/** C's (long long) of a score: the integer a WITHHASH reply shows. */
-function hashOf(score: number): bigint {
-  return BigInt(Math.trunc(score));
-}
-
 const geoSearch =
   (v: Variant): CommandHandler =>
   (ctx, args) => {
     const value = lookupZset(ctx, args.buf(v.src));
     if (isReply(value)) return value;
-    const s = parseSearch(ctx, args, v, value?.data);
+    const s = parseSearch(args, v, value?.data);
     if (isReply(s)) return s;
-    const data = (value as { data: Buffer }).data;
-    const found = membersInShape(data, s.shape, s.any ? s.count : 0);
+    if (value === undefined) {
+      // No source: nothing found, and a destination is deleted, as Redis does.
+      if (s.storeKey === null) return EMPTY_ARRAY;
+      storeResult(ctx, s.storeKey, "zset", null, NOTIFY_ZSET, "");
+      return integer(0);
+    }
+    const found = membersInShape(value.data, s.shape, s.any ? s.count : 0);
     if (found.length === 0 && s.storeKey === null) return EMPTY_ARRAY;
     if (s.sort === "asc") found.sort((a, b) => a.dist - b.dist);
     else if (s.sort === "desc") found.sort((a, b) => b.dist - a.dist);
@@ -462,7 +443,7 @@ const geoSearch =
         if (extra === 0) return bulk(f.member);
         const item: Reply[] = [bulk(f.member)];
         if (s.withDist) item.push(bulk(distanceText(f.dist / conversion)));
-        if (s.withHash) item.push(integer(hashOf(f.score)));
+        if (s.withHash) item.push(integer(toLong(f.score)));
         if (s.withCoord) item.push(array([coordinate(f.lon), coordinate(f.lat)]));
         return array(item);
       }),

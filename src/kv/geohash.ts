@@ -9,6 +9,8 @@
  * C's unsigned wrap-around.
  */
 
+import { toUnsignedLong } from "../core/cformat.js";
+
 export const LONG_MIN = -180;
 export const LONG_MAX = 180;
 export const LAT_MIN = -85.05112878;
@@ -130,12 +132,12 @@ export function decode(c: Cell, range: Area = MERCATOR): Area | null {
   const cells = 2 ** c.step;
   return {
     latitude: {
-      min: la.min + ((ilat * 1.0) / cells) * latScale,
-      max: la.min + (((ilat + 1) * 1.0) / cells) * latScale,
+      min: la.min + (ilat / cells) * latScale,
+      max: la.min + ((ilat + 1) / cells) * latScale,
     },
     longitude: {
-      min: lo.min + ((ilon * 1.0) / cells) * lonScale,
-      max: lo.min + (((ilon + 1) * 1.0) / cells) * lonScale,
+      min: lo.min + (ilon / cells) * lonScale,
+      max: lo.min + ((ilon + 1) / cells) * lonScale,
     },
   };
 }
@@ -151,8 +153,7 @@ export function centre(a: Area): [number, number] {
 
 /** A sorted set score as the 52-bit cell it names (C's cast of the double to uint64_t). */
 export function scoreCell(score: number): Cell {
-  const t = Number.isFinite(score) ? Math.trunc(score) : 0;
-  return { bits: BigInt.asUintN(64, BigInt(t)), step: STEP_MAX };
+  return { bits: toUnsignedLong(score), step: STEP_MAX };
 }
 
 /** The position a score stands for: [longitude, latitude]. */

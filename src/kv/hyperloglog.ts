@@ -170,6 +170,30 @@ const valValue = (b: number) => ((b >> 2) & 0x1f) + 1;
 const valLen = (b: number) => (b & 0x3) + 1;
 const val = (value: number, len: number) => (((value - 1) << 2) | (len - 1) | 0x80) & 0xff;
 
+/** One opcode of a sparse value: a run of `len` registers of `value` (0: ZERO, or XZERO if `long`). */
+interface Opcode {
+  readonly len: number;
+  readonly value: number;
+  readonly long: boolean;
+}
+
+/** A sparse value's opcodes, in order. */
+function* opcodes(v: Uint8Array): Generator<Opcode> {
+  for (let p = HEADER; p < v.length; ) {
+    const b = v[p] as number;
+    if (isZero(b)) {
+      yield { len: zeroLen(b), value: 0, long: false };
+      p++;
+    } else if (isXZero(b)) {
+      yield { len: xzeroLen(b, v[p + 1] ?? 0), value: 0, long: true };
+      p += 2;
+    } else {
+      yield { len: valLen(b), value: valValue(b), long: false };
+      p++;
+    }
+  }
+}
+
 /**
  * Walks a sparse value's opcodes, calling `run` for each run of registers (value 0 for
  * zeros); false if they overflow or do not cover exactly the 16384 registers.
@@ -179,22 +203,7 @@ function walkSparse(
   run: (first: number, len: number, value: number) => void,
 ): boolean {
   let idx = 0;
-  let p = HEADER;
-  while (p < v.length) {
-    const b = v[p] as number;
-    let len: number;
-    let value = 0;
-    if (isZero(b)) {
-      len = zeroLen(b);
-      p++;
-    } else if (isXZero(b)) {
-      len = xzeroLen(b, v[p + 1] ?? 0);
-      p += 2;
-    } else {
-      len = valLen(b);
-      value = valValue(b);
-      p++;
-    }
+  for (const { len, value } of opcodes(v)) {
     if (len + idx > REGISTERS) return false;
     run(idx, len, value);
     idx += len;
@@ -507,15 +516,17 @@ const pfcount: CommandHandler = (ctx, args) => {
 const pfmerge: CommandHandler = (ctx, args) => {
   const max = new Uint8Array(REGISTERS);
   let dense = false;
+  // The destination is the first of the HLLs merged: read once.
+  let old: Buffer | undefined;
   for (let i = 1; i < args.length; i++) {
     const v = readHll(ctx, args.buf(i));
     if (isReply(v)) return v;
+    if (i === 1) old = v;
     if (v === undefined) continue;
     if (v[4] === DENSE) dense = true;
     if (!mergeInto(max, v)) return CORRUPTED;
   }
   const key = args.buf(1);
-  const old = readHll(ctx, key) as Buffer | undefined;
   let h: Hll =
     old === undefined
       ? { bytes: emptyHll(), len: HEADER + 2 }
@@ -562,18 +573,9 @@ const pfdebug: CommandHandler = (ctx, args) => {
     case "decode": {
       if (v[4] !== SPARSE) return errorReply("HLL_NOT_SPARSE");
       const parts: string[] = [];
-      for (let p = HEADER; p < v.length; ) {
-        const b = v[p] as number;
-        if (isZero(b)) {
-          parts.push(`z:${zeroLen(b)}`);
-          p++;
-        } else if (isXZero(b)) {
-          parts.push(`Z:${xzeroLen(b, v[p + 1] ?? 0)}`);
-          p += 2;
-        } else {
-          parts.push(`v:${valValue(b)},${valLen(b)}`);
-          p++;
-        }
+      for (const op of opcodes(v)) {
+        if (op.value !== 0) parts.push(`v:${op.value},${op.len}`);
+        else parts.push(`${op.long ? "Z" : "z"}:${op.len}`);
       }
       return bulk(parts.join(" "));
     }

@@ -787,8 +787,7 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
     if (cluster === null) return clusterDisabled;
     const port = Number(args.str(4));
     const busPort = Number(args.str(5));
-    if (args.length > 8)
-      return R.error("ERR wrong number of arguments for 'homeostat|register' command");
+    if (args.length > 8) return wrongArity("homeostat|register");
     // A node of an older version, or one without a redirect port, names none.
     const redirectPort = args.length > 7 ? Number(args.str(7)) : port;
     if (![port, busPort, redirectPort].every(Number.isInteger)) {

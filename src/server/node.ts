@@ -675,28 +675,26 @@ export class HomeostatNode {
     startMs: number,
     usec: number,
   ): void {
-    const { slowlogLogSlowerThan: threshold, slowlogMaxLen: maxLen } = this.settings;
-    if (threshold < 0 || maxLen === 0 || spec.flags.includes("skip_slowlog")) return;
-    const record = (us: number, kept: Buffer[]) =>
-      this.slowlog.record(
-        kept,
-        us,
-        threshold,
-        maxLen,
-        client.addr,
-        client.name,
-        this.clock.nowMs(),
-      );
+    const threshold = this.settings.slowlogLogSlowerThan;
+    if (threshold < 0 || this.settings.slowlogMaxLen === 0) return;
+    if (spec.flags.includes("skip_slowlog")) return;
     if (!(reply instanceof Promise)) {
-      if (usec >= threshold) record(usec, entryArgs(args));
+      if (usec >= threshold) this.recordSlow(client, entryArgs(args), usec);
       return;
     }
     // The arguments are views of the input buffer, reused once this returns: kept now.
     const kept = entryArgs(args);
     // A blocked command is logged once served, as Redis logs it, its wait not counted.
     const blocked = spec.flags.includes("blocking");
-    const done = () => record(blocked ? usec : (performance.now() - startMs) * 1000, kept);
+    const done = () =>
+      this.recordSlow(client, kept, blocked ? usec : (performance.now() - startMs) * 1000);
     reply.then(done, done);
+  }
+
+  private recordSlow(client: Client, args: Buffer[], usec: number): void {
+    const { slowlogLogSlowerThan: threshold, slowlogMaxLen: maxLen } = this.settings;
+    const now = this.clock.nowMs();
+    this.slowlog.record(args, usec, threshold, maxLen, client.addr, client.name, now);
   }
 
   /**

@@ -28,10 +28,13 @@ export interface SlowEntry {
   readonly name: string;
 }
 
+const NONE: ReadonlySet<number> = new Set();
+
 /** Arguments whose values are secrets: replaced by "(redacted)" (Redis's redaction). */
-export function redacted(args: Args): Set<number> {
-  const out = new Set<number>();
+export function redacted(args: Args): ReadonlySet<number> {
   const name = args.lower(0);
+  if (name !== "auth" && name !== "hello" && name !== "config") return NONE;
+  const out = new Set<number>();
   if (name === "auth") {
     for (let i = 1; i < args.length; i++) out.add(i);
   } else if (name === "hello") {
