@@ -1,5 +1,6 @@
 import { array, bulk, integer, OK, simple } from "../resp/reply.js";
 import type { Reply } from "../resp/types.js";
+import type { StoredValue } from "../storage/types.js";
 import { isReply, stringValue } from "./db.js";
 import { errorReply } from "./errors.js";
 import { NOTIFY_STRING, notifyIfNew, notifyKey } from "./notify.js";
@@ -451,17 +452,25 @@ function mergeInto(max: Uint8Array, v: Uint8Array): boolean {
 
 const maxBytesOf = (ctx: ExecContext) => ctx.hllSparseMaxBytes ?? SPARSE_MAX_BYTES;
 
-/** The HLL at `key`: its bytes, undefined if there is none, or the error (WRONGTYPE, not an HLL). */
-function readHll(ctx: ExecContext, key: Buffer): Buffer | undefined | Reply {
+/** The HLL at `key`, undefined if there is none (or it expired), or the error (WRONGTYPE, not an HLL). */
+function readHll(ctx: ExecContext, key: Buffer): StoredValue | undefined | Reply {
   const value = lookupString(ctx, key);
   if (value === undefined || isReply(value)) return value;
-  return isHll(value.data) ? value.data : NOT_HLL;
+  return isHll(value.data) ? value : NOT_HLL;
 }
 
-/** Stores a changed HLL at `key`, keeping the key's expiry. */
-function storeHll(ctx: ExecContext, key: Buffer, bytes: Uint8Array): void {
+/**
+ * Stores a changed HLL at `key`: in place of `old` (readHll's), keeping its expiry, or as a
+ * new key without one. Not from the store again: a key that expired is still there until
+ * removed, and its expiry must not carry over.
+ */
+function storeHll(
+  ctx: ExecContext,
+  key: Buffer,
+  old: StoredValue | undefined,
+  bytes: Uint8Array,
+): void {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const old = ctx.store.get(key);
   notifyIfNew(ctx, key, old !== undefined);
   ctx.store.set(key, old === undefined ? stringValue(data) : { ...old, data });
 }
@@ -474,7 +483,7 @@ const pfadd: CommandHandler = (ctx, args) => {
   const h: Hll =
     old === undefined
       ? { bytes: emptyHll(), len: HEADER + 2 }
-      : { bytes: Uint8Array.from(old), len: old.length };
+      : { bytes: Uint8Array.from(old.data), len: old.data.length };
   let updated = old === undefined;
   for (let i = 2; i < args.length; i++) {
     const r = add(h, args.buf(i), maxBytesOf(ctx));
@@ -483,7 +492,7 @@ const pfadd: CommandHandler = (ctx, args) => {
   }
   if (!updated) return integer(0);
   invalidateCache(h.bytes);
-  storeHll(ctx, key, view(h).slice());
+  storeHll(ctx, key, old, view(h).slice());
   notifyKey(ctx, NOTIFY_STRING, "pfadd", key);
   return integer(1);
 };
@@ -498,7 +507,7 @@ const pfcount: CommandHandler = (ctx, args) => {
     for (let i = 1; i < args.length; i++) {
       const v = readHll(ctx, args.buf(i));
       if (isReply(v)) return v;
-      if (v !== undefined && !mergeInto(max, v)) return CORRUPTED;
+      if (v !== undefined && !mergeInto(max, v.data)) return CORRUPTED;
     }
     const histogram = new Array<number>(64).fill(0);
     for (const r of max) (histogram[r] as number)++;
@@ -507,8 +516,8 @@ const pfcount: CommandHandler = (ctx, args) => {
   const v = readHll(ctx, args.buf(1));
   if (v === undefined) return integer(0);
   if (isReply(v)) return v;
-  if (((v[15] as number) & 0x80) === 0) return integer(v.readBigUInt64LE(8));
-  const count = countOf(v);
+  if (((v.data[15] as number) & 0x80) === 0) return integer(v.data.readBigUInt64LE(8));
+  const count = countOf(v.data);
   return count === null ? CORRUPTED : integer(count);
 };
 
@@ -517,20 +526,20 @@ const pfmerge: CommandHandler = (ctx, args) => {
   const max = new Uint8Array(REGISTERS);
   let dense = false;
   // The destination is the first of the HLLs merged: read once.
-  let old: Buffer | undefined;
+  let old: StoredValue | undefined;
   for (let i = 1; i < args.length; i++) {
     const v = readHll(ctx, args.buf(i));
     if (isReply(v)) return v;
     if (i === 1) old = v;
     if (v === undefined) continue;
-    if (v[4] === DENSE) dense = true;
-    if (!mergeInto(max, v)) return CORRUPTED;
+    if (v.data[4] === DENSE) dense = true;
+    if (!mergeInto(max, v.data)) return CORRUPTED;
   }
   const key = args.buf(1);
   let h: Hll =
     old === undefined
       ? { bytes: emptyHll(), len: HEADER + 2 }
-      : { bytes: Uint8Array.from(old), len: old.length };
+      : { bytes: Uint8Array.from(old.data), len: old.data.length };
   if (dense && h.bytes[4] === SPARSE) {
     const converted = sparseToDense(view(h));
     if (converted === null) return CORRUPTED;
@@ -543,7 +552,7 @@ const pfmerge: CommandHandler = (ctx, args) => {
     else sparseSet(h, i, r, maxBytesOf(ctx));
   }
   invalidateCache(h.bytes);
-  storeHll(ctx, key, view(h).slice());
+  storeHll(ctx, key, old, view(h).slice());
   notifyKey(ctx, NOTIFY_STRING, "pfadd", key);
   return OK;
 };
@@ -552,14 +561,15 @@ const pfmerge: CommandHandler = (ctx, args) => {
 const pfdebug: CommandHandler = (ctx, args) => {
   const sub = args.lower(1);
   const key = args.buf(2);
-  const v = readHll(ctx, key);
-  if (v === undefined) return errorReply("HLL_NO_KEY");
-  if (isReply(v)) return v;
+  const found = readHll(ctx, key);
+  if (found === undefined) return errorReply("HLL_NO_KEY");
+  if (isReply(found)) return found;
+  const v = found.data;
   const toDense = (): Uint8Array | Reply => {
     if (v[4] === DENSE) return v;
     const dense = sparseToDense(v);
     if (dense === null) return CORRUPTED;
-    storeHll(ctx, key, dense);
+    storeHll(ctx, key, found, dense);
     return dense;
   };
   switch (sub) {

@@ -156,3 +156,20 @@ describe("HyperLogLog commands", () => {
     assert.equal(r(db, "pfcount", "h"), 3);
   });
 });
+
+describe("HyperLogLog and expiry", () => {
+  it("PFADD and PFMERGE on an expired key start a new HLL, without the old expiry", () => {
+    const db = newDb();
+    r(db, "pfadd", "h", "a");
+    r(db, "pexpire", "h", "100");
+    r(db, "pfadd", "m", "x");
+    r(db, "pexpire", "m", "100");
+    db.advance(200);
+    assert.equal(r(db, "pfadd", "h", "b"), 1);
+    assert.equal(r(db, "pttl", "h"), -1);
+    assert.equal(r(db, "pfcount", "h"), 1);
+    assert.deepEqual(r(db, "pfmerge", "m", "h"), { status: "OK" });
+    assert.equal(r(db, "pttl", "m"), -1);
+    assert.equal(r(db, "pfcount", "m"), 1);
+  });
+});
