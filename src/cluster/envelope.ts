@@ -43,9 +43,10 @@ export const itemHeaderBytes = 1 + 4;
  */
 export const envelopeItemsMax = 65_536;
 /**
- * Bytes in one envelope: the transport's reliable message bound (8 MiB), so one envelope
- * is one transport message. The largest single item — an append of maxMsgBytes (at most
- * reliableBytesMax / 2 by validateConfig) plus its headers — always fits alone.
+ * Bytes in one envelope: the transport's reliable message bound (17 MiB), so one envelope
+ * is one transport message. The largest single item — an append of max(maxMsgBytes,
+ * maxEntryBytes) plus its headers, at least 1 MiB under reliableBytesMax by
+ * validateConfig — always fits alone.
  */
 export const envelopeBytesMax = reliableBytesMax;
 /** The smallest item: a heartbeat response with one-byte term and context. */
@@ -74,8 +75,8 @@ export interface DecodeEnvelopeOptions {
   /** Default envelopeBytesMax. */
   bytesMax?: number;
   /**
-   * Largest whole message item (raft/codec.ts messageBytesMax of the receiver's
-   * maxMsgBytes). Default: whatever fits in the envelope.
+   * Largest whole message item (raft/codec.ts messageBytesMax of the receiver's raft
+   * config). Default: whatever fits in the envelope.
    */
   messageBytesMax?: number;
 }
@@ -127,6 +128,13 @@ function readUvar(r: ByteReader): number {
 // ---- encoding ------------------------------------------------------------------------------
 
 /**
+ * An envelope of at least this many bytes is handed out in the builder's own buffer, and
+ * the builder starts a new one: copying a big append (a SET of megabytes) costs more
+ * than a fresh buffer does.
+ */
+const envelopeTakenBytesMin = 1024 * 1024;
+
+/**
  * Builds the envelopes for one destination: items go in in the order added, and a new
  * envelope starts whenever the next item would take the current one past bytesMax or
  * itemsMax. One builder per peer is reused flush after flush (its buffer stays).
@@ -135,7 +143,7 @@ function readUvar(r: ByteReader): number {
  * empty envelope, is a programmer error and throws RangeError.
  */
 export class EnvelopeBuilder {
-  private readonly w: EnvelopeWriter;
+  private w: EnvelopeWriter;
   private readonly done: Uint8Array[] = [];
   private count = 0;
 
@@ -225,9 +233,14 @@ export class EnvelopeBuilder {
 
   private closeEnvelope(): void {
     this.w.patchU32(envelopeHeaderBytes - 4, this.count);
-    // A copy (the builder's buffer is reused) from Node's pool: no malloc for an envelope
-    // under 4 KiB, no zero fill for a bigger one. It dies once sealed.
-    this.done.push(pooledCopy(this.w.viewFrom(0)));
+    if (this.w.length >= envelopeTakenBytesMin) {
+      this.done.push(this.w.take());
+      this.w = new EnvelopeWriter(1024);
+    } else {
+      // A copy (the builder's buffer is reused) from Node's pool: no malloc for an
+      // envelope under 4 KiB, no zero fill for a bigger one. It dies once sealed.
+      this.done.push(pooledCopy(this.w.viewFrom(0)));
+    }
     this.startEnvelope();
   }
 }

@@ -444,7 +444,7 @@ export class MultiRaft<L extends GroupLog = GroupLog> {
     this.config = Object.freeze({ ...config, id });
     validateConfig(this.config);
     this.envelopeBytesMax = options.envelopeBytesMax ?? envelopeBytesMax;
-    this.messageBytesMax = messageBytesMax(config.maxMsgBytes);
+    this.messageBytesMax = messageBytesMax(config);
     // The largest message raft sends must fit alone in an envelope.
     assert(
       envelopeHeaderBytes + itemHeaderBytes + 4 + this.messageBytesMax <= this.envelopeBytesMax,

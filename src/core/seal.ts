@@ -29,7 +29,12 @@ export const nonceBytes = 12;
 export const tagBytes = 16;
 export const sealOverheadBytes = 2 + nonceBytes + tagBytes;
 
-export const SealKind = { datagram: 0, frame: 1, ack: 2 } as const;
+/**
+ * What a sealed envelope is: a datagram, a stream frame (a whole message, or the last
+ * piece of one), an acknowledgement, or a leading piece of a stream message too big for
+ * one frame (udp-transport.ts, framePayloadBytesMax).
+ */
+export const SealKind = { datagram: 0, frame: 1, ack: 2, part: 3 } as const;
 export type SealKind = (typeof SealKind)[keyof typeof SealKind];
 
 export const clusterKeyBytes = 32;

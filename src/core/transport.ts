@@ -56,10 +56,13 @@ export type MessageHandler = (from: string, data: Uint8Array, reliable: boolean)
 export const datagramBytesMax = 1350;
 
 /**
- * Largest reliable message: a full-state push-pull of 10,000 members at ~100 bytes each is
- * ~1 MiB; 8 MiB leaves room for metadata growth while bounding one peer's memory cost.
+ * Largest reliable message: one raft entry of raft's maxEntryBytes (16 MiB, the largest
+ * Redis command a shard takes in one write) with its message and envelope headers. A
+ * full-state push-pull of 10,000 members at ~100 bytes each is ~1 MiB. What one peer can
+ * make a node buffer before it is authenticated is bounded much lower: the real transport
+ * sends a big message as frames of at most 1 MiB, each sealed (udp-transport.ts).
  */
-export const reliableBytesMax = 8 * 1024 * 1024;
+export const reliableBytesMax = 17 * 1024 * 1024;
 
 /** A sender address is carried in every message; bounded so a frame's header is too. */
 export const addressBytesMax = 255;

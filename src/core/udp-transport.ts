@@ -22,8 +22,14 @@ import {
  * Plaintext layouts inside the seal:
  *   datagram: fromLength u8 | from | payload
  *   frame:    seq u32 | fromLength u8 | from | payload      (TCP, peer answers with an ack)
+ *   part:     payload piece                                  (TCP, before its frame)
  *   ack:      seq u32
  * A reliable send resolves on the ack, i.e. once the peer's handler has taken the message.
+ *
+ * A stream message longer than framePayloadBytesMax goes as parts of that size, each
+ * sealed on its own, then a frame with the rest: the receiver authenticates each before it
+ * reads on, so what a connection makes it buffer unauthenticated is one frame (about
+ * 1 MiB), not a whole message (up to reliableBytesMax, 17 MiB).
  */
 export interface UdpTransportOptions {
   host: string;
@@ -38,8 +44,9 @@ export interface UdpTransportOptions {
 }
 
 /**
- * A reliable send that has no ack by then fails. 8 MiB (reliableBytesMax) at a slow
- * 10 MB/s takes ~1 s; 10 s covers that plus a peer's GC pause without hanging a caller.
+ * A reliable send that has no ack by then fails. Reliable sends carry membership's
+ * push-pull and published messages, a few MiB at most in practice: 8 MiB at a slow 10 MB/s
+ * takes ~1 s; 10 s covers that plus a peer's GC pause without hanging a caller.
  */
 export const reliableTimeoutMsDefault = 10_000;
 /** An outbound connection with nothing pending is closed after this: push-pull is rare. */
@@ -57,8 +64,11 @@ export const inboundWriteBytesMax = 1024 * 1024;
 /** With port 0 the TCP port is free but its UDP twin may not be: try a few ports. */
 export const bindAttemptsMax = 8;
 
+/** The most payload one sealed stream frame carries; a longer message is sent in parts. */
+export const framePayloadBytesMax = 1024 * 1024;
+
 const datagramWireBytesMax = sealOverheadBytes + 1 + addressBytesMax + datagramBytesMax;
-const frameBytesMax = sealOverheadBytes + 4 + 1 + addressBytesMax + reliableBytesMax;
+const frameBytesMax = sealOverheadBytes + 4 + 1 + addressBytesMax + framePayloadBytesMax;
 
 interface Pending {
   resolve: () => void;
@@ -168,18 +178,27 @@ export class UdpTransport implements Transport {
       return;
     }
     // Sequence number 0: the receiver does not acknowledge it.
-    peer.socket.write(this.sealFrame(unackedHead, data));
+    this.writeMessage(peer.socket, unackedHead, data);
   }
 
   /**
-   * A stream frame, its length first: sequence number `head`, our address, `data`, sealed;
-   * counted as sent.
+   * Writes `data` as a stream message with sequence number `head`: its parts beyond
+   * framePayloadBytesMax first, then the frame with our address and the rest, each sealed
+   * and its length first; counted as sent.
    */
-  private sealFrame(head: Buffer, data: Uint8Array): Buffer {
-    const frame = sealedFrame(this.sealer, SealKind.frame, [head, this.fromHeader, data]);
+  private writeMessage(socket: net.Socket, head: Buffer, data: Uint8Array): void {
+    let at = 0;
+    for (; data.length - at > framePayloadBytesMax; at += framePayloadBytesMax) {
+      const piece = data.subarray(at, at + framePayloadBytesMax);
+      const part = sealedFrame(this.sealer, SealKind.part, [piece]);
+      this.counters.bytesSent += part.length;
+      socket.write(part);
+    }
+    const rest = at === 0 ? data : data.subarray(at);
+    const frame = sealedFrame(this.sealer, SealKind.frame, [head, this.fromHeader, rest]);
     this.counters.reliableSent++;
     this.counters.bytesSent += frame.length;
-    return frame;
+    socket.write(frame);
   }
 
   sendReliable(to: string, data: Uint8Array): Promise<void> {
@@ -197,14 +216,13 @@ export class UdpTransport implements Transport {
     this.nextSeq = (this.nextSeq + 1) >>> 0 || 1;
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(seq, 0);
-    const frame = this.sealFrame(head, data);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.counters.sendFailures++;
         this.drop(to, peer, "timeout", `no ack from ${to} in ${this.reliableTimeoutMs} ms`);
       }, this.reliableTimeoutMs);
       peer.pending.set(seq, { resolve, reject, timer });
-      peer.socket.write(frame);
+      this.writeMessage(peer.socket, head, data);
     });
   }
 
@@ -246,6 +264,9 @@ export class UdpTransport implements Transport {
     socket.on("error", () => {});
     socket.on("close", () => this.inbound.delete(socket));
     const reader = new FrameReader(frameBytesMax);
+    // The parts of the message being received, each authenticated.
+    let parts: Buffer[] = [];
+    let partsBytes = 0;
     socket.on("data", (chunk: Buffer) => {
       const frames = reader.push(chunk);
       if (frames === "oversized") return this.reject(socket);
@@ -253,12 +274,28 @@ export class UdpTransport implements Transport {
       // on this connection up to that one (a stream delivers them in order).
       let last: Buffer | null = null;
       for (const frame of frames) {
+        if (frame.length > 1 && frame[1] === SealKind.part) {
+          const piece = this.sealer.open(SealKind.part, frame);
+          partsBytes += piece?.length ?? 0;
+          if (piece === null || partsBytes > reliableBytesMax) return this.reject(socket);
+          this.counters.bytesReceived += frameHeaderBytes + frame.length;
+          parts.push(piece);
+          continue;
+        }
         const plain = this.sealer.open(SealKind.frame, frame);
         const body = plain === null || plain.length < 4 ? null : splitFrom(plain, 4);
         if (plain === null || body === null) return this.reject(socket);
+        let payload = body.payload;
+        if (parts.length > 0) {
+          if (partsBytes + payload.length > reliableBytesMax) return this.reject(socket);
+          parts.push(payload);
+          payload = Buffer.concat(parts, partsBytes + payload.length);
+          parts = [];
+          partsBytes = 0;
+        }
         this.counters.reliableReceived++;
         this.counters.bytesReceived += frameHeaderBytes + frame.length;
-        this.handler(body.from, body.payload, true);
+        this.handler(body.from, payload, true);
         if (socket.destroyed) return;
         if (plain.readUInt32BE(0) !== 0) last = plain;
       }

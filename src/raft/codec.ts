@@ -317,7 +317,13 @@ export function decodeConfChange(bytes: Uint8Array): DecodeResult<ConfChange> {
   }
 }
 
-/** The largest message a replica with this maxMsgBytes sends: decode with this bound. */
-export function messageBytesMax(maxMsgBytes: number): number {
-  return maxMsgBytes + messageOverheadBytes;
+/**
+ * The largest message a replica with this config sends: decode with this bound. An append
+ * holds entries up to maxMsgBytes, or one entry up to maxEntryBytes.
+ */
+export function messageBytesMax(config: {
+  readonly maxMsgBytes: number;
+  readonly maxEntryBytes: number;
+}): number {
+  return Math.max(config.maxMsgBytes, config.maxEntryBytes) + messageOverheadBytes;
 }

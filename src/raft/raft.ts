@@ -992,15 +992,16 @@ export class RaftNode {
     if (this.leadTransferee !== none) return this.refuse("transferring");
     const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
     const bytes = entryBytes(entry);
-    if (bytes > this.config.maxMsgBytes) return this.refuse("too-large");
+    if (bytes > this.config.maxEntryBytes) return this.refuse("too-large");
+    const charged = this.charged(bytes);
     if (
       this.uncommittedBytes > 0 &&
-      this.uncommittedBytes + bytes > this.config.maxUncommittedBytes
+      this.uncommittedBytes + charged > this.config.maxUncommittedBytes
     ) {
       return this.refuse("overloaded");
     }
     this.appendEntries([entry]);
-    this.uncommittedBytes += bytes;
+    this.uncommittedBytes += charged;
     // A conf change goes to every member at once (see onAppendAccepted); other entries
     // wait for ready(), so that a burst of proposals leaves in one append per follower.
     if (type === "normal") this.appendsDue = true;
@@ -1179,11 +1180,20 @@ export class RaftNode {
 
   // ---- configuration -------------------------------------------------------------------
 
+  /**
+   * What an entry of `bytes` counts for in uncommittedBytes: an entry bigger than one
+   * append counts as one append, so that one big write neither blocks the small ones
+   * behind it nor is starved by them (see maxUncommittedBytes).
+   */
+  private charged(bytes: number): number {
+    return Math.min(bytes, this.config.maxMsgBytes);
+  }
+
   /** Entries handed to the host to apply: adopt configuration changes among them. */
   private onHandedOut(committed: readonly Entry[]): void {
     let bytes = 0;
     for (const e of committed) {
-      bytes += entryBytes(e);
+      bytes += this.charged(entryBytes(e));
       if (e.type === "conf" && e.index > this.confIndex) this.adoptConf(e);
     }
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);

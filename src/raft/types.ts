@@ -222,7 +222,7 @@ export type ProposeResult =
       /**
        * "not-leader": propose on the leader (`lead` says who, if known); "transferring":
        * a leader transfer is under way; "overloaded": the leader's uncommitted bytes are
-       * at their bound; "too-large": one proposal above the message bound;
+       * at their bound; "too-large": one proposal above maxEntryBytes;
        * "conf-pending": a configuration change is not yet applied (or the leader's no-op
        * is not); "invalid": the change would leave no voter or too many members;
        * "not-learner": a voter must first be added as a learner; "not-caught-up": the

@@ -17,6 +17,7 @@ import { sintercardKeyless } from "../kv/sets.js";
 import { xgroupKeyless, xinfoKeyless } from "../kv/streams.js";
 import { decodeTransaction, encodeTransaction, type Watch } from "../kv/transaction.js";
 import { zsetKeyless } from "../kv/zsets.js";
+import { lanEntryBytesMax } from "../raft/config.js";
 import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -578,8 +579,13 @@ const notRun = R.error(
   "TRYAGAIN the shard's leader changed before the write was applied; it did not run",
 );
 
+/** raft's maxEntryBytes refused the command (the command and a few bytes of framing). */
+const commandTooLarge = R.error(
+  `ERR the command is too large for one log entry (at most ${lanEntryBytesMax / (1024 * 1024)} MiB on a cluster)`,
+);
+
 function proposeRefused(reason: string): Reply {
-  if (reason === "too-large") return R.error("ERR the command is too large for one log entry");
+  if (reason === "too-large") return commandTooLarge;
   if (reason === "overloaded") return R.error("TRYAGAIN the shard is overloaded; retry shortly");
   if (reason === "stalled") return logUnwritable;
   return noLeader;

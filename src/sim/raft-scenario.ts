@@ -207,6 +207,7 @@ class RaftScenarioRun {
       // Every message must fit one datagram (1,350 bytes): small appends and chunks, so
       // batching, flow control and chunked snapshot transfer all happen.
       maxMsgBytes: 1024,
+      maxEntryBytes: 1024,
       maxInflightMsgs: 32,
       maxInflightBytes: 16 * 1024,
       maxUncommittedBytes: 64 * 1024,

@@ -422,7 +422,12 @@ describe("multi-raft host", () => {
   });
 
   it("splits envelopes above the byte bound and still commits everything", () => {
-    const small = { maxMsgBytes: 1024, maxApplyBytes: 1024, snapshotChunkBytes: 1024 };
+    const small = {
+      maxMsgBytes: 1024,
+      maxEntryBytes: 1024,
+      maxApplyBytes: 1024,
+      snapshotChunkBytes: 1024,
+    };
     const c = memoryCluster(3, 40, { seed: 4, raft: small, envelopeBytesMax: 2048 });
     c.runUntil("all groups led", () => c.allLed());
     const pad = "x".repeat(300);

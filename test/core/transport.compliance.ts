@@ -128,6 +128,25 @@ export function transportCompliance(name: string, makeHarness: () => TransportHa
     assert.ok(got.every((r) => r.from === a.localAddress && r.reliable));
   });
 
+  withHarness("messages of several MiB arrive whole, in order with small ones", async (h) => {
+    const [a, b] = [await h.open(), await h.open()];
+    const got = collect(b);
+    const big = (n: number, seed: number) => {
+      const data = new Uint8Array(n);
+      for (let i = 0; i < n; i += 997) data[i] = (i + seed) & 0xff;
+      return data;
+    };
+    const sent = [big(3 * 1024 * 1024 + 7, 1), bytes(10, 2), big(reliableBytesMax, 3)];
+    a.sendStream(b.localAddress, sent[0] as Uint8Array);
+    a.sendStream(b.localAddress, sent[1] as Uint8Array);
+    await h.settle(a.sendReliable(b.localAddress, sent[2] as Uint8Array));
+    assert.equal(got.length, 3);
+    for (const [i, r] of got.entries()) {
+      assert.ok(Buffer.from(r.data).equals(sent[i] as Uint8Array), `message ${i} whole`);
+    }
+    assert.equal(b.counters.reliableReceived, 3);
+  });
+
   withHarness("a reliable message over reliableBytesMax is rejected", async (h) => {
     const [a, b] = [await h.open(), await h.open()];
     const error = await h

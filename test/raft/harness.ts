@@ -179,7 +179,7 @@ export class Cluster {
   private deliverEnvelope(env: Envelope): void {
     const r = this.replicas.get(env.to);
     if (r === undefined || r.node === null || this.blocked.has(`${env.from}->${env.to}`)) return;
-    const decoded = decodeMessage(env.bytes, messageBytesMax(r.config.maxMsgBytes));
+    const decoded = decodeMessage(env.bytes, messageBytesMax(r.config));
     if (!decoded.ok) throw new Error(`codec round trip failed: ${decoded.error}`);
     this.delivered += 1;
     r.node.step(decoded.value);

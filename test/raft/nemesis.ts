@@ -14,6 +14,7 @@ const small = (c: RaftConfig): RaftConfig => ({
   ...c,
   // Small bounds, so batching, pipelining limits and chunked snapshots all happen.
   maxMsgBytes: 256,
+  maxEntryBytes: 256,
   maxInflightMsgs: 4,
   maxInflightBytes: 1024,
   maxUncommittedBytes: 4096,

@@ -3,16 +3,19 @@ import { describe, it } from "node:test";
 import { AssertionError } from "../../src/core/assert.js";
 import { SeededRandom } from "../../src/core/random.js";
 import {
+  decodeMessage,
   type Entry,
   lanConfig,
   leaseTicks,
   MemoryLogStorage,
+  messageBytesMax,
+  type RaftConfig,
   RaftLog,
   RaftNode,
   validateConfig,
 } from "../../src/raft/index.js";
 import { Inflights } from "../../src/raft/progress.js";
-import { Cluster } from "./harness.js";
+import { Cluster, logOf } from "./harness.js";
 
 const e = (term: number, index: number, data = ""): Entry => ({
   term,
@@ -182,6 +185,56 @@ describe("raft membership changes", () => {
     c.process(1);
     c.stabilize();
     assert.deepEqual(leader.confState().voters, [1, 2, 3, 4]);
+    c.check();
+  });
+});
+
+describe("raft entry size bounds", () => {
+  it("an entry past maxMsgBytes goes alone, one past maxEntryBytes is refused, and a big one pending holds back no small one", () => {
+    const c = new Cluster(3);
+    const conf = { voters: [1, 2, 3], learners: [] };
+    const bounds = (x: RaftConfig): RaftConfig => ({
+      ...x,
+      maxMsgBytes: 1024,
+      maxEntryBytes: 8192,
+      maxUncommittedBytes: 4096,
+      snapshotChunkBytes: 1024,
+    });
+    for (const id of [1, 2, 3]) c.add(id, conf, bounds);
+    c.node(1).campaign();
+    c.process(1);
+    c.stabilize();
+    const leader = c.node(1);
+    assert.equal(leader.state, "leader");
+
+    const tooBig = leader.propose(new Uint8Array(8192));
+    assert.equal(tooBig.ok ? "ok" : tooBig.reason, "too-large", "data and overhead past 8192");
+    // Nothing is delivered meanwhile: everything below stays uncommitted.
+    assert.ok(c.propose(1, "a".repeat(6000)), "bigger than an append, within maxEntryBytes");
+    for (let i = 0; i < 3; i++) assert.ok(c.propose(1, `small${i}`), "not held back by it");
+    // It counts as one append (1,024 bytes): small ones fill the rest of the 4,096.
+    let admitted = 3;
+    while (c.propose(1, "b".repeat(200))) admitted++;
+    assert.ok(admitted >= 3 + 10, `${admitted} small proposals admitted`);
+    const refused = leader.propose(new TextEncoder().encode("b".repeat(200)));
+    assert.equal(refused.ok ? "ok" : refused.reason, "overloaded");
+
+    const appends = c.queue
+      .map((env) => decodeMessage(env.bytes, messageBytesMax(c.get(env.to).config)))
+      .flatMap((d) => (d.ok && d.value.type === "app" ? [d.value.entries] : []));
+    const withBig = appends.filter((es) => es.some((x) => x.data.length === 6000));
+    assert.ok(withBig.length > 0 && withBig.every((es) => es.length === 1), "alone in its append");
+    assert.ok(
+      appends.every((es) => es.length === 1 || es.reduce((n, x) => n + x.data.length, 0) <= 1024),
+      "several entries only within maxMsgBytes",
+    );
+
+    c.stabilize();
+    c.tick(1);
+    c.stabilize();
+    for (const id of [2, 3]) assert.deepEqual(logOf(c.node(id)), logOf(leader));
+    assert.equal(leader.log.committed, leader.log.lastIndex());
+    assert.ok(c.propose(1, "after"), "room again once committed");
     c.check();
   });
 });

@@ -260,6 +260,41 @@ describe("a 3-node cluster (real processes)", { timeout: 240_000 }, () => {
     }
   });
 
+  it("replicates a 12 MiB SET to every replica, over the bus in sealed parts", async () => {
+    const big = Buffer.alloc(12 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[0] as RunningNode).port }]);
+    try {
+      // Acknowledged once a quorum has it: at least one follower got it over the bus.
+      assert.equal(await cluster.set("big:12", big), "OK");
+    } finally {
+      cluster.disconnect();
+    }
+    await waitFor("every replica applied what its leader committed", 30_000, async () => {
+      const rows = (await Promise.all(nodes.map((n) => groupsOf(n.port)))).flat();
+      const led = new Map(rows.filter((g) => g.role === "leader").map((g) => [g.group, g]));
+      return rows.every((g) => g.applied >= (led.get(g.group)?.applied ?? Infinity));
+    });
+    for (const node of nodes) {
+      const plain = new Redis({ port: node.port });
+      try {
+        assert.ok((await plain.getBuffer("big:12"))?.equals(big));
+        await assert.rejects(
+          plain.set("big:17", Buffer.alloc(17 * 1024 * 1024)),
+          /too large for one log entry \(at most 16 MiB on a cluster\)/,
+        );
+      } finally {
+        plain.disconnect();
+      }
+    }
+    const plain = new Redis({ port: (nodes[2] as RunningNode).port });
+    try {
+      assert.equal(await plain.del("big:12"), 1);
+    } finally {
+      plain.disconnect();
+    }
+  });
+
   it("runs Lua scripts through ioredis's cluster mode, each on its keys' shard", async () => {
     const cluster = new Cluster([{ host: "127.0.0.1", port: (nodes[2] as RunningNode).port }]);
     cluster.defineCommand("bump", {

@@ -224,7 +224,7 @@ export class RaftHost {
     this.catchUp();
     const node = this.node as RaftNode;
     if (isReplicaAddress(from)) {
-      const decoded = decodeMessage(data, messageBytesMax(this.config.maxMsgBytes));
+      const decoded = decodeMessage(data, messageBytesMax(this.config));
       assert(decoded.ok, `host ${this.id}: undecodable raft message`);
       node.step(decoded.value);
     } else {
