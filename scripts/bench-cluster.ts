@@ -34,7 +34,7 @@ import {
   waitForPong,
   which,
 } from "./lib/proc.js";
-import { median } from "./lib/stats.js";
+import { median, percentileOfSorted } from "./lib/stats.js";
 import { homeostatCli, type RunningServer, startRedis, tail } from "./lib/targets.js";
 
 export interface ClusterBenchOptions {
@@ -470,20 +470,14 @@ async function closedLoop(
     seconds: opts.seconds,
     writes: latencies.length,
     writesPerSecond: latencies.length / opts.seconds,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms: percentileOfSorted(sorted, 0.5),
+    p99Ms: percentileOfSorted(sorted, 0.99),
     maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
     errors: Object.fromEntries(errors),
     errorSamples: Object.fromEntries(errorSamples),
     serverCores: cores("server"),
     clientCores: cores("client"),
   };
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }
 
 /** A printable value of `bytes` ASCII characters (neither side compresses values). */

@@ -7,3 +7,17 @@ export function median(xs: readonly number[]): number {
     ? (s[mid] as number)
     : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
+
+/** Nearest-rank percentile `p` (0..1) of values sorted ascending; NaN if none. */
+export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** Nearest-rank percentile `p` (0..1) of `xs` in any order; NaN if none. */
+export function percentile(xs: readonly number[], p: number): number {
+  return percentileOfSorted(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
+}
