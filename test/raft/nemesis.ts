@@ -12,9 +12,10 @@ import { Cluster } from "./harness.js";
 
 const small = (c: RaftConfig): RaftConfig => ({
   ...c,
-  // Small bounds, so batching, pipelining limits and chunked snapshots all happen.
+  // Small bounds, so batching, pipelining limits and chunked snapshots all happen, and
+  // some entries are bigger than an append's batch (they go alone).
   maxMsgBytes: 256,
-  maxEntryBytes: 256,
+  maxEntryBytes: 1024,
   maxInflightMsgs: 4,
   maxInflightBytes: 1024,
   maxUncommittedBytes: 4096,
@@ -52,7 +53,9 @@ export function runSeed(seed: number, n: number, steps: number): void {
       // Mostly to a leader, so the log grows; sometimes anywhere (refused off-leader).
       const leader = cluster.leader();
       const id = leader !== null && rnd.int(4) > 0 ? leader.id : pick(liveIds());
-      if (id !== undefined) cluster.propose(id, `p${proposed++}`);
+      // One in eight is past maxMsgBytes; a few of those past maxEntryBytes (refused).
+      const pad = rnd.int(8) === 0 ? "x".repeat(200 + rnd.int(900)) : "";
+      if (id !== undefined) cluster.propose(id, `p${proposed++}${pad}`);
     } else if (a < 82) {
       const id = pick(liveIds());
       if (id !== undefined) cluster.get(id).stalled = true;
