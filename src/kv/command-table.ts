@@ -2971,6 +2971,74 @@ const DECLS: Record<string, Decl> = {
           ]),
         ],
       },
+      kill: {
+        arity: -3,
+        flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "2.4.0",
+        summary: "Closes the connections that match every filter given (of this node).",
+        complexity: "O(N) for N connections.",
+        args: [
+          oneof("filter", {}, [
+            str("old-format"),
+            oneof("new-format", { multiple: true }, [
+              int("client-id", { token: "ID", optional: true, since: "2.8.12" }),
+              oneof(
+                "normal_master_slave_pubsub",
+                { token: "TYPE", optional: true, since: "2.8.12" },
+                [
+                  token("normal", "normal"),
+                  token("master", "master"),
+                  token("slave", "slave"),
+                  token("replica", "replica", { since: "5.0.0" }),
+                  token("pubsub", "pubsub"),
+                ],
+              ),
+              str("username", { token: "USER", optional: true }),
+              str("ip:port", { token: "ADDR", optional: true }),
+              str("ip:port", { token: "LADDR", optional: true, since: "6.2.0" }),
+              str("yes/no", { token: "SKIPME", optional: true }),
+            ]),
+          ]),
+        ],
+      },
+      pause: {
+        arity: -3,
+        flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "2.9.50",
+        summary:
+          "Holds back this node's clients' commands, or only those that may write, for a time.",
+        complexity: O1,
+        args: [
+          int("timeout"),
+          oneof("mode", { optional: true, since: "6.2.0" }, [
+            token("write", "WRITE"),
+            token("all", "ALL"),
+          ]),
+        ],
+      },
+      unpause: {
+        arity: 2,
+        flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "6.2.0",
+        summary: "Ends a CLIENT PAUSE: the commands held back run.",
+        complexity: "O(N) where N is the number of paused clients",
+      },
+      "no-evict": {
+        arity: 3,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        acl: "CONNECTION",
+        group: "connection",
+        since: "7.0.0",
+        summary: "Sets the connection's client eviction mode (accepted; nothing is evicted here).",
+        complexity: O1,
+        args: [oneof("enabled", {}, [token("on", "ON"), token("off", "OFF")])],
+      },
       unblock: {
         arity: -3,
         flags: "ADMIN NOSCRIPT LOADING STALE SENTINEL",
@@ -3381,7 +3449,7 @@ const DECLS: Record<string, Decl> = {
   },
   publish: {
     arity: 3,
-    flags: "PUBSUB LOADING STALE FAST",
+    flags: "PUBSUB LOADING STALE FAST MAY_REPLICATE",
     group: "pubsub",
     since: "2.0.0",
     summary: "Posts a message to a channel, on every node of the cluster.",
@@ -3411,7 +3479,7 @@ const DECLS: Record<string, Decl> = {
   },
   spublish: {
     arity: 3,
-    flags: "PUBSUB LOADING STALE FAST",
+    flags: "PUBSUB LOADING STALE FAST MAY_REPLICATE",
     group: "pubsub",
     since: "7.0.0",
     summary: "Posts a message to a shard channel, on every node of the cluster.",

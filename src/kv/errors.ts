@@ -353,7 +353,7 @@ export const ERRORS = {
   SUBCOMMAND_SYNTAX: {
     message: "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.",
     meaning:
-      "XGROUP or SLOWLOG was given a subcommand it does not have, or the wrong arguments for one.",
+      "XGROUP, SLOWLOG or CLIENT PAUSE was given a subcommand it does not have, or the wrong arguments for one.",
   },
   XREADGROUP_NO_GROUP: {
     message: "ERR Missing GROUP option for XREADGROUP",

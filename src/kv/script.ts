@@ -90,6 +90,12 @@ function parseBody(body: Uint8Array): Parsed | string {
   return { code: body.subarray(end), flags };
 }
 
+/** Whether a script's shebang declares no-writes (it may then run while writes are paused). */
+export function declaresNoWrites(body: Uint8Array): boolean {
+  const parsed = parseBody(body);
+  return typeof parsed !== "string" && parsed.flags !== null && parsed.flags.has("no-writes");
+}
+
 /**
  * Null if `body` compiles, else the error EVAL and SCRIPT LOAD answer
  * ("ERR Error compiling script (new function): user_script:1: ..."). Compiled by the kept

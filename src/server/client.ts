@@ -23,6 +23,25 @@ export interface QueuedCommand {
   readonly slot: number | null;
 }
 
+export type ClientType = "normal" | "pubsub" | "master" | "replica";
+
+/** A TYPE argument's client type (Redis's getClientTypeByName), or undefined. */
+export function clientTypeByName(name: string): ClientType | undefined {
+  switch (name.toLowerCase()) {
+    case "normal":
+      return "normal";
+    case "pubsub":
+      return "pubsub";
+    case "master":
+      return "master";
+    case "slave":
+    case "replica":
+      return "replica";
+    default:
+      return undefined;
+  }
+}
+
 /** One client connection's state. */
 export class Client {
   name = "";
@@ -40,6 +59,10 @@ export class Client {
   paused = false;
   /** Blocked by a blocking pop (blocking.ts keeps it): CLIENT LIST's flag b. */
   blocked = false;
+  /** Its command waits for CLIENT PAUSE to end (node.ts): it reads nothing meanwhile. */
+  postponed = false;
+  /** CLIENT NO-EVICT ON: CLIENT LIST's flag e (a node evicts no client either way). */
+  noEvict = false;
   /** Another node forwarding its clients' commands: never forward them on (no loops). */
   forwarded = false;
   /** Asked for the slot map (CLUSTER SLOTS/SHARDS/NODES): gets MOVED instead of forwarding. */
@@ -82,9 +105,15 @@ export class Client {
     return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
   }
 
-  /** CLIENT LIST's flags: P subscribed, x in MULTI, b blocked, N none. */
+  /** Redis's client type (CLIENT LIST and KILL's TYPE): no replica or master connects here. */
+  get type(): ClientType {
+    return this.subscribed ? "pubsub" : "normal";
+  }
+
+  /** CLIENT LIST's flags: P subscribed, x in MULTI, b blocked (or paused), e no-evict, N none. */
   private flags(): string {
-    const f = `${this.subscribed ? "P" : ""}${this.tx === null ? "" : "x"}${this.blocked ? "b" : ""}`;
+    const blocked = this.blocked || this.postponed;
+    const f = `${this.subscribed ? "P" : ""}${this.tx === null ? "" : "x"}${blocked ? "b" : ""}${this.noEvict ? "e" : ""}`;
     return f === "" ? "N" : f;
   }
 

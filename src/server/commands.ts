@@ -15,7 +15,7 @@ import { parseI64 } from "../kv/numbers.js";
 import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
-import type { Client } from "./client.js";
+import { type Client, type ClientType, clientTypeByName } from "./client.js";
 import { infoText } from "./info.js";
 import type { HomeostatNode } from "./node.js";
 import type { SpaceName } from "./pubsub.js";
@@ -260,6 +260,29 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
       return R.verbatim(`${c.describe(now, node.queryBufferBytes(c))}\n`);
     case "list":
       return clientList(node, args, now);
+    case "kill":
+      return clientKill(node, c, args);
+    case "pause": {
+      if (args.length > 4) return errorReply("SUBCOMMAND_SYNTAX", args.str(1), "CLIENT");
+      let all = true;
+      if (args.length === 4) {
+        if (args.is(3, "write")) all = false;
+        else if (!args.is(3, "all")) return R.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+      }
+      const timeout = parseI64(args.buf(2));
+      if (timeout === undefined) return R.error("ERR timeout is not an integer or out of range");
+      if (timeout < 0n) return R.error("ERR timeout is negative");
+      node.pauseClients(Number(timeout), all);
+      return R.OK;
+    }
+    case "unpause":
+      node.unpauseClients();
+      return R.OK;
+    case "no-evict":
+      if (args.is(2, "on")) c.noEvict = true;
+      else if (args.is(2, "off")) c.noEvict = false;
+      else return R.error("ERR syntax error");
+      return R.OK;
     case "unblock": {
       const id = parseI64(args.buf(2));
       if (id === undefined) return R.error("ERR value is not an integer or out of range");
@@ -280,15 +303,68 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
   }
 }
 
+/**
+ * CLIENT KILL: `addr` alone (the old form: OK, or an error if no client has it), or
+ * filters (the new form: how many were closed). Another client's connection is closed at
+ * once; the caller's own (old form, or SKIPME no) after its reply, as QUIT does.
+ */
+function clientKill(node: HomeostatNode, self: Client, args: Args): Reply {
+  let addr: string | undefined;
+  let laddr: string | undefined;
+  let id: number | undefined;
+  let type: ClientType | undefined;
+  let skipMe = args.length > 3;
+  if (args.length === 3) {
+    addr = args.str(2);
+  } else {
+    for (let i = 2; i < args.length; i += 2) {
+      if (i + 1 >= args.length) return R.error("ERR syntax error");
+      const value = args.str(i + 1);
+      if (args.is(i, "id")) {
+        const n = parseI64(args.buf(i + 1));
+        if (n === undefined || n < 1n) return R.error("ERR client-id should be greater than 0");
+        id = Number(n);
+      } else if (args.is(i, "type")) {
+        type = clientTypeByName(value);
+        if (type === undefined) return R.error(`ERR Unknown client type '${value}'`);
+      } else if (args.is(i, "addr")) {
+        addr = value;
+      } else if (args.is(i, "laddr")) {
+        laddr = value;
+      } else if (args.is(i, "user")) {
+        // One user here, "default" (AUTH with a password alone is that user).
+        if (value !== "default") return R.error(`ERR No such user '${value}'`);
+      } else if (args.is(i, "skipme")) {
+        if (args.is(i + 1, "yes")) skipMe = true;
+        else if (args.is(i + 1, "no")) skipMe = false;
+        else return R.error("ERR syntax error");
+      } else {
+        return R.error("ERR syntax error");
+      }
+    }
+  }
+  let killed = 0;
+  for (const c of [...node.clients.values()]) {
+    if (addr !== undefined && c.addr !== addr) continue;
+    if (laddr !== undefined && c.laddr !== laddr) continue;
+    if (type !== undefined && c.type !== type) continue;
+    if (id !== undefined && c.id !== id) continue;
+    if (c === self && skipMe) continue;
+    if (c === self) c.closing = true;
+    else node.closeClient(c, "killed by CLIENT KILL");
+    killed++;
+  }
+  if (args.length > 3) return R.integer(killed);
+  return killed === 0 ? R.error("ERR No such client") : R.OK;
+}
+
 function clientList(node: HomeostatNode, args: Args, now: number): Reply {
   let ids: Set<number> | undefined;
+  let type: ClientType | undefined;
   for (let i = 2; i < args.length; i++) {
     if (args.is(i, "type") && i + 1 < args.length) {
-      const t = args.lower(++i);
-      if (!["normal", "master", "replica", "pubsub"].includes(t)) {
-        return R.error(`ERR Unknown client type '${args.str(i)}'`);
-      }
-      if (t !== "normal") return R.verbatim("");
+      type = clientTypeByName(args.str(++i));
+      if (type === undefined) return R.error(`ERR Unknown client type '${args.str(i)}'`);
     } else if (args.is(i, "id") && i + 1 < args.length) {
       ids = new Set();
       for (i++; i < args.length; i++) {
@@ -303,6 +379,7 @@ function clientList(node: HomeostatNode, args: Args, now: number): Reply {
   let text = "";
   for (const c of node.clients.values()) {
     if (ids !== undefined && !ids.has(c.id)) continue;
+    if (type !== undefined && c.type !== type) continue;
     text += `${c.describe(now, node.queryBufferBytes(c))}\n`;
   }
   return R.verbatim(text);
@@ -319,8 +396,30 @@ const clientHelp = [
   "    Set client library name or version.",
   "INFO",
   "    Return information about the current client connection.",
+  "KILL <ip:port>",
+  "    Kill connection made from <ip:port>.",
+  "KILL <option> <value> [<option> <value> [...]]",
+  "    Kill connections. Options are:",
+  "    * ADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made from the specified address",
+  "    * LADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made to specified local address",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Kill connections by type.",
+  "    * USER <username>",
+  "      Kill connections authenticated by <username>.",
+  "    * SKIPME (YES|NO)",
+  "      Skip killing current connection (default: yes).",
+  "    * ID <client-id>",
+  "      Kill connections by client id.",
   "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]",
   "    Return information about client connections.",
+  "UNPAUSE",
+  "    Stop the current client pause, resuming traffic.",
+  "PAUSE <timeout> [WRITE|ALL]",
+  "    Suspend all, or just write, clients for <timeout> milliseconds.",
+  "NO-EVICT (ON|OFF)",
+  "    Protect current client connection from eviction.",
   "REPLY (ON|OFF|SKIP)",
   "    Control the replies sent to the current connection.",
   "UNBLOCK <clientid> [TIMEOUT|ERROR]",

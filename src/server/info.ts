@@ -56,7 +56,7 @@ function sections(node: HomeostatNode): Section[] {
       [
         ["connected_clients", node.clients.size],
         ["maxclients", node.settings.maxclients],
-        ["blocked_clients", node.blocking.size],
+        ["blocked_clients", node.blocking.size + node.postponedClients],
         ["clients_waiting_for_durability", node.waitingClients()],
       ],
     ],

@@ -8,6 +8,7 @@ import { activeExpireCycle } from "../kv/expire.js";
 import { KV_HANDLERS } from "../kv/handlers.js";
 import { copyArgs } from "../kv/machine.js";
 import { NOTIFY_EXPIRED } from "../kv/notify.js";
+import { declaresNoWrites } from "../kv/script.js";
 import { lastIdOf, parseXread, type XreadArgs } from "../kv/streams.js";
 import type { Watch } from "../kv/transaction.js";
 import type { CommandHandler, ExecContext } from "../kv/types.js";
@@ -263,6 +264,17 @@ export class HomeostatNode {
   /** Standalone: blocked clients served, each waiting for its pop to be durable. */
   private readonly durableWaits: { seq: number; done: (failure: StorageError | null) => void }[] =
     [];
+  /**
+   * CLIENT PAUSE under way: until when (this node's clock), whether it holds back every
+   * command or only those that may write, and the timer that ends it; null when none.
+   */
+  private clientPause: { untilMs: number; all: boolean; timer: NodeJS.Timeout } | null = null;
+  /** Commands CLIENT PAUSE holds back, in the order they came, each with its reply's. */
+  private readonly postponed: {
+    client: Client;
+    args: Args;
+    answer: (reply: Reply | Promise<Reply>) => void;
+  }[] = [];
 
   constructor(deps: NodeDeps) {
     this.settings = deps.settings;
@@ -332,6 +344,8 @@ export class HomeostatNode {
 
   /** Runs active expiry: bounded keys per round, rounds bounded to 25% of the period. */
   private expireCycle(): void {
+    // Keys do not expire while clients are paused, as in Redis: the data stands still.
+    if (this.clientPause !== null) return;
     const periodMs = 1000 / this.settings.hz;
     const startMs = performance.now();
     const budget = this.settings.activeExpireKeysPerCycle;
@@ -428,6 +442,8 @@ export class HomeostatNode {
     this.parsers.delete(client.id);
     this.waiting.delete(client);
     client.held.length = 0;
+    const kept = this.postponed.filter((p) => p.client !== client);
+    if (kept.length < this.postponed.length) this.postponed.splice(0, Infinity, ...kept);
   }
 
   private onData(client: Client, parser: RequestParser, chunk: Buffer): void {
@@ -438,7 +454,7 @@ export class HomeostatNode {
 
   /** The socket took what it had buffered: parse what was held, then read again. */
   private onDrain(client: Client, parser: RequestParser): void {
-    if (!client.paused || this.blocking.isBlocked(client)) return;
+    if (!client.paused || client.postponed || this.blocking.isBlocked(client)) return;
     client.paused = false;
     if (parser.isPaused() && !client.closing) {
       this.runParser(client, () => parser.resume(this.onCommandBound));
@@ -501,7 +517,8 @@ export class HomeostatNode {
     const authenticated = client.authenticated;
     const skip = client.replies === "skip";
     if (skip) client.replies = "on";
-    const reply = this.execute(client, args);
+    const postpone = this.pausedFor(client, args);
+    const reply = postpone ? this.postpone(client, args) : this.execute(client, args);
     if (client.replies === "skip-next" && reply === NO_REPLY) client.replies = "skip";
     // Pub/Sub's replies (SUBSCRIBE's confirmations) are sent whatever CLIENT REPLY says,
     // as Redis sends them.
@@ -517,7 +534,7 @@ export class HomeostatNode {
       this.parsers.get(client.id)?.setAuthRequired(!client.authenticated);
     }
     if (this.writer.length >= outputChunkBytes) this.sendOutput(client);
-    if (this.blocking.isBlocked(client)) {
+    if (postpone || this.blocking.isBlocked(client)) {
       // Blocked, as Redis blocks it: its next commands wait until it is answered.
       this.pauseReading(client);
       return false;
@@ -799,6 +816,16 @@ export class HomeostatNode {
     return this.commands.get(name)?.spec;
   }
 
+  /**
+   * Closes another client's connection now (CLIENT KILL): what it had not been sent is
+   * dropped, as Redis frees a killed client; its blocking and subscriptions go with it.
+   */
+  closeClient(client: Client, why: string): void {
+    this.log.debug({ client: client.id, addr: client.addr }, why);
+    client.closing = true;
+    client.socket.destroy();
+  }
+
   queryBufferBytes(client: Client): number {
     return this.parsers.get(client.id)?.bufferedBytes() ?? 0;
   }
@@ -1013,8 +1040,13 @@ export class HomeostatNode {
     if (routed !== null) return routed;
     this.prepareContext(this.clock.nowMs());
     const reply = this.runHere(entry, args);
+    return foundNothing(reply) ? reply : this.onceDurable(reply);
+  }
+
+  /** `reply`, once what this node's store wrote so far is durable (at once if it is). */
+  private onceDurable(reply: Reply): Reply | Promise<Reply> {
     const seq = this.store.writeSeq;
-    if (foundNothing(reply) || seq <= this.store.durableSeq) return reply;
+    if (seq <= this.store.durableSeq) return reply;
     this.requestFlush();
     return new Promise((resolve) => {
       this.durableWaits.push({
@@ -1022,6 +1054,97 @@ export class HomeostatNode {
         done: (failure) => resolve(failure === null ? reply : misconf(failure)),
       });
     });
+  }
+
+  /**
+   * CLIENT PAUSE: for `timeoutMs`, this node's clients' commands wait (with `all`), or
+   * those that may write (EXEC of such commands, scripts, PUBLISH included). A pause
+   * while one is under way keeps the later end and the stricter kind, as Redis does.
+   * Connections of other nodes forwarding their clients' commands are not held, as
+   * Redis never pauses its replicas.
+   */
+  pauseClients(timeoutMs: number, all: boolean): void {
+    const now = this.clock.nowMs();
+    let untilMs = now + timeoutMs;
+    const current = this.clientPause;
+    if (current !== null) {
+      clearTimeout(current.timer);
+      untilMs = Math.max(untilMs, current.untilMs);
+      all ||= current.all;
+    }
+    const timer = setTimeout(() => this.unpauseClients(), Math.max(0, untilMs - now));
+    timer.unref();
+    this.clientPause = { untilMs, all, timer };
+  }
+
+  /** CLIENT UNPAUSE, or the pause's end: the commands held back run, in the order they came. */
+  unpauseClients(): void {
+    if (this.clientPause === null) return;
+    clearTimeout(this.clientPause.timer);
+    this.clientPause = null;
+    for (const p of this.postponed.splice(0)) {
+      const client = p.client;
+      if (this.pausedFor(client, p.args)) {
+        this.postponed.push(p); // a command run before it paused clients again
+        continue;
+      }
+      client.postponed = false;
+      if (!this.clients.has(client.id) || client.closing) {
+        p.answer(R.NULL); // nobody reads it
+        continue;
+      }
+      const now = this.clock.nowMs();
+      client.lastInteractionMs = now;
+      this.prepareContext(now);
+      this.current = client;
+      let reply: Reply | Promise<Reply>;
+      try {
+        reply = this.execute(client, p.args);
+      } finally {
+        this.current = null;
+      }
+      this.sendOutput(client); // what it pushed meanwhile, with replies off
+      p.answer(reply instanceof Promise ? reply : this.onceDurable(reply));
+      this.unblocked(client);
+    }
+  }
+
+  /** Whether CLIENT PAUSE holds `args` back now. */
+  private pausedFor(client: Client, args: Args): boolean {
+    const pause = this.clientPause;
+    if (pause === null || client.forwarded) return false;
+    if (pause.all) return true;
+    const name = args.lower(0);
+    if (name === "exec") {
+      return (client.tx ?? []).some((q) => this.mayWrite(q.name, new ArrayArgs(q.args)));
+    }
+    return this.mayWrite(name, args);
+  }
+
+  /** A command CLIENT PAUSE WRITE holds back: a write, or one that may write or publish. */
+  private mayWrite(name: string, args: Args): boolean {
+    if ((name === "eval" || name === "evalsha") && args.length > 1) {
+      // A script that declares no-writes runs: it can neither write nor publish.
+      const body = name === "eval" ? args.buf(1) : this.scripts.get(args.str(1));
+      if (body !== undefined && declaresNoWrites(body)) return false;
+    }
+    const spec = runSpec(this.commands.get(name)?.spec, args);
+    return (
+      spec !== undefined &&
+      (spec.flags.includes("write") || spec.hiddenFlags.includes("may_replicate"))
+    );
+  }
+
+  /** Clients whose command CLIENT PAUSE holds back (INFO counts them as blocked). */
+  get postponedClients(): number {
+    return this.postponed.length;
+  }
+
+  /** Holds `args` back until the pause ends; its reply comes then, in order. */
+  private postpone(client: Client, args: Args): Promise<Reply> {
+    client.postponed = true;
+    const kept = new ArrayArgs(copyArgs(args));
+    return new Promise((answer) => this.postponed.push({ client, args: kept, answer }));
   }
 
   /**
@@ -1045,6 +1168,8 @@ export class HomeostatNode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Commands CLIENT PAUSE holds back run now: every command read gets its reply.
+    this.unpauseClients();
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     if (this.housekeepingTimer !== null) clearInterval(this.housekeepingTimer);
     const closed = Promise.all(

@@ -123,6 +123,10 @@ describe("command table", () => {
       "client|getname",
       "client|info",
       "client|list",
+      "client|kill",
+      "client|pause",
+      "client|unpause",
+      "client|no-evict",
       "client|unblock",
     ]);
     assert.deepEqual(
@@ -431,9 +435,9 @@ describe("resolveCommand", () => {
       kind: "error",
       value: "ERR unknown command 'foo', with args beginning with: ",
     });
-    assert.deepEqual(resolve("client", "kill", "x"), {
+    assert.deepEqual(resolve("client", "tracking", "x"), {
       kind: "error",
-      value: "ERR unknown subcommand 'kill'. Try CLIENT HELP.",
+      value: "ERR unknown subcommand 'tracking'. Try CLIENT HELP.",
     });
     assert.deepEqual(resolve("get"), {
       kind: "error",
