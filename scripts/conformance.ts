@@ -41,6 +41,7 @@ const UNITS = [
   "unit/bitfield",
   "unit/hyperloglog",
   "unit/slowlog",
+  "unit/pause",
 ];
 
 /**
