@@ -236,7 +236,7 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
         return NO_REPLY;
       }
       if (args.is(2, "skip")) {
-        if (c.replies === "on") c.replies = "skip-next";
+        if (c.replies !== "off") c.replies = "skip-next";
         return NO_REPLY;
       }
       return R.error("ERR syntax error");
@@ -257,9 +257,9 @@ function client(node: HomeostatNode, c: Client, args: Args): Reply {
       return R.OK;
     }
     case "info":
-      return R.verbatim(`${c.describe(now, node.queryBufferBytes(c))}\n`);
+      return R.verbatim(`${c.describe(now, queryBufferOf(node, c, c, args))}\n`);
     case "list":
-      return clientList(node, args, now);
+      return clientList(node, c, args, now);
     case "kill":
       return clientKill(node, c, args);
     case "pause": {
@@ -358,7 +358,22 @@ function clientKill(node: HomeostatNode, self: Client, args: Args): Reply {
   return killed === 0 ? R.error("ERR No such client") : R.OK;
 }
 
-function clientList(node: HomeostatNode, args: Args, now: number): Reply {
+/**
+ * CLIENT LIST's qbuf: the bytes a client sent that are not run yet, and for the client
+ * asking, the command it runs, which Redis still holds in the buffer (as multibulk).
+ */
+function queryBufferOf(node: HomeostatNode, c: Client, self: Client, args: Args): number {
+  let bytes = node.queryBufferBytes(c);
+  if (c !== self) return bytes;
+  bytes += 3 + String(args.length).length;
+  for (let i = 0; i < args.length; i++) {
+    const n = args.byteLength(i);
+    bytes += 5 + String(n).length + n;
+  }
+  return bytes;
+}
+
+function clientList(node: HomeostatNode, self: Client, args: Args, now: number): Reply {
   let ids: Set<number> | undefined;
   let type: ClientType | undefined;
   for (let i = 2; i < args.length; i++) {
@@ -380,7 +395,7 @@ function clientList(node: HomeostatNode, args: Args, now: number): Reply {
   for (const c of node.clients.values()) {
     if (ids !== undefined && !ids.has(c.id)) continue;
     if (type !== undefined && c.type !== type) continue;
-    text += `${c.describe(now, node.queryBufferBytes(c))}\n`;
+    text += `${c.describe(now, queryBufferOf(node, c, self, args))}\n`;
   }
   return R.verbatim(text);
 }

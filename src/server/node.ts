@@ -516,14 +516,17 @@ export class HomeostatNode {
     if (client.closing) return true;
     const authenticated = client.authenticated;
     const skip = client.replies === "skip";
-    if (skip) client.replies = "on";
     const postpone = this.pausedFor(client, args);
     const reply = postpone ? this.postpone(client, args) : this.execute(client, args);
+    // The command CLIENT REPLY SKIP silences loses its reply, unless it is itself CLIENT
+    // REPLY: that replaces the skip while it runs (Redis clears the flag in the command).
+    const skipped = skip && client.replies === "skip";
+    if (skipped) client.replies = "on";
     if (client.replies === "skip-next" && reply === NO_REPLY) client.replies = "skip";
     // Pub/Sub's replies (SUBSCRIBE's confirmations) are sent whatever CLIENT REPLY says,
     // as Redis sends them.
     const pushed = !(reply instanceof Promise) && reply.kind === "array" && reply.push === true;
-    if (reply === NO_REPLY || ((skip || client.replies === "off") && !pushed)) {
+    if (reply === NO_REPLY || ((skipped || client.replies === "off") && !pushed)) {
       // CLIENT REPLY OFF or SKIP: nothing is sent back (a routed reply still settles).
       if (reply instanceof Promise) reply.catch(() => undefined);
     } else {
@@ -616,7 +619,9 @@ export class HomeostatNode {
       return refusal;
     }
     this.stats.commandsProcessed++;
-    client.lastCommand = name;
+    // CLIENT LIST's cmd: a subcommand's full name (client|list), as Redis shows it.
+    client.lastCommand =
+      entry.spec.subcommands === undefined ? name : (runSpec(entry.spec, args)?.name ?? name);
     if (queues(client, name)) {
       const script = this.queuedScript(name, args);
       if (script !== null) return queue(this, client, script.name, script.spec, true, script.args);

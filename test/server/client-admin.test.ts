@@ -1,7 +1,31 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { nodeForSuite, sameAsRedis, waitFor } from "./harness.js";
+import { nodeForSuite, sameAsRedis, startRedisServer, waitFor } from "./harness.js";
+
+/** What a connection to `port` is sent back for `commands`, up to ECHO end's reply. */
+async function exchange(port: number, commands: string[][]): Promise<string> {
+  const socket = connect(port, "127.0.0.1");
+  await once(socket, "connect");
+  let text = "";
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1");
+  });
+  let out = "";
+  for (const args of [...commands, ["ECHO", "end"]]) {
+    out += `*${args.length}\r\n`;
+    for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+  }
+  socket.write(out);
+  try {
+    await waitFor("ECHO end's reply", 5_000, async () => text.endsWith("$3\r\nend\r\n"));
+  } finally {
+    socket.destroy();
+  }
+  return text;
+}
 
 /**
  * CLIENT KILL in its old form (an address: OK or an error) and its new one (filters: how
@@ -139,6 +163,62 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       const again = performance.now();
       assert.equal(await other.get("p:none"), null);
       assert.ok(performance.now() - again >= 30, "ALL held the read back");
+    });
+
+    it("CLIENT REPLY ON in the slot SKIP silences is answered; CLIENT LIST shows the command running", async (t) => {
+      const redis = await startRedisServer();
+      if (redis === null) {
+        t.skip("redis-server is not installed");
+        return;
+      }
+      try {
+        const cases = [
+          [["CLIENT", "REPLY", "SKIP"], ["CLIENT", "REPLY", "ON"], ["PING"]],
+          [
+            ["CLIENT", "REPLY", "SKIP"],
+            ["CLIENT", "REPLY", "SKIP"],
+            ["PING", "a"],
+            ["PING", "b"],
+          ],
+          [
+            ["CLIENT", "REPLY", "SKIP"],
+            ["CLIENT", "REPLY", "OFF"],
+            ["PING", "c"],
+            ["CLIENT", "REPLY", "ON"],
+          ],
+          [
+            ["CLIENT", "REPLY", "SKIP"],
+            ["PING", "d"],
+            ["PING", "e"],
+          ],
+        ];
+        for (const commands of cases) {
+          assert.equal(
+            await exchange(suite.node.port, commands),
+            await exchange(redis.port, commands),
+            JSON.stringify(commands),
+          );
+        }
+      } finally {
+        redis.client.disconnect();
+        redis.proc.kill("SIGKILL");
+      }
+      const client = await suite.connect();
+      const list = (await client.call(
+        "CLIENT",
+        "LIST",
+        "ID",
+        String(await client.call("CLIENT", "ID")),
+      )) as string;
+      // Redis's own unit/introspection expects these: the full name, and qbuf counting the
+      // command itself (*4 $6 client $4 list $2 id $N <id>).
+      assert.match(list, / cmd=client\|list /);
+      const id = String(await client.call("CLIENT", "ID"));
+      assert.match(list, new RegExp(` qbuf=${34 + 5 + id.length + String(id.length).length} `));
+      assert.match(
+        (await client.call("CLIENT", "INFO")) as string,
+        / qbuf=26 .* cmd=client\|info /,
+      );
     });
 
     it("answers bad filters, PAUSE's arguments and NO-EVICT as redis-server does", async (t) => {
