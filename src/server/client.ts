@@ -105,8 +105,14 @@ export class Client {
     return this.channels.size + this.patterns.size + this.shardChannels.size > 0;
   }
 
-  /** Redis's client type (CLIENT LIST and KILL's TYPE): no replica or master connects here. */
+  /**
+   * Redis's client type (CLIENT LIST and KILL's TYPE). Another node's connection that
+   * forwards its clients' commands is "master", as a Redis replica's link to its master
+   * is: so `CLIENT KILL TYPE normal` closes the applications' connections, not the
+   * cluster's own.
+   */
   get type(): ClientType {
+    if (this.forwarded) return "master";
     return this.subscribed ? "pubsub" : "normal";
   }
 

@@ -94,6 +94,17 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.ok(killed >= 1, `${killed} closed`);
       await plain.ended;
       assert.equal(await admin.ping(), "PONG", "SKIPME yes by default");
+
+      // Another node's forwarding connection is of type master: TYPE normal spares it.
+      const link = await victim();
+      assert.equal(await link.client.call("HOMEOSTAT", "FORWARDED"), "OK");
+      assert.equal(await admin.call("CLIENT", "KILL", "TYPE", "normal", "ID", String(link.id)), 0);
+      assert.match(
+        (await admin.call("CLIENT", "LIST", "TYPE", "master")) as string,
+        new RegExp(`id=${link.id} `),
+      );
+      assert.equal(await admin.call("CLIENT", "KILL", "TYPE", "master", "ID", String(link.id)), 1);
+      await link.ended;
       assert.equal(
         await admin.call("CLIENT", "KILL", "ID", String(plain.id), "USER", "default"),
         0,
