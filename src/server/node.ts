@@ -1077,9 +1077,26 @@ export class HomeostatNode {
       untilMs = Math.max(untilMs, current.untilMs);
       all ||= current.all;
     }
-    const timer = setTimeout(() => this.unpauseClients(), Math.max(0, untilMs - now));
+    this.clientPause = { untilMs, all, timer: this.pauseTimer(untilMs - now) };
+  }
+
+  /**
+   * Ends the pause after `delayMs`, or sets itself again if the clock has not reached
+   * its end then: a timer waits at most 2^31 − 1 ms (24.8 days), a pause may be longer.
+   */
+  private pauseTimer(delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(
+      () => {
+        const pause = this.clientPause;
+        if (pause === null) return;
+        const left = pause.untilMs - this.clock.nowMs();
+        if (left > 0) pause.timer = this.pauseTimer(left);
+        else this.unpauseClients();
+      },
+      Math.min(Math.max(0, delayMs), 0x7fff_ffff),
+    );
     timer.unref();
-    this.clientPause = { untilMs, all, timer };
+    return timer;
   }
 
   /** CLIENT UNPAUSE, or the pause's end: the commands held back run, in the order they came. */

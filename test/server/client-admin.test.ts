@@ -158,6 +158,14 @@ for (const mode of ["--standalone", "--cluster"] as const) {
       assert.equal(await script, 1);
       assert.equal(await admin.get("p:k"), "after");
       assert.match(await admin.info("clients"), /blocked_clients:0\r\n/);
+
+      // A pause past a timer's 24.8 days holds (the timer sets itself again).
+      await admin.call("CLIENT", "PAUSE", "9223372036854775807", "WRITE");
+      const held = writer.set("p:k", "later");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.match(await admin.info("clients"), /blocked_clients:1\r\n/);
+      await admin.call("CLIENT", "UNPAUSE");
+      assert.equal(await held, "OK");
     });
 
     it("PAUSE ALL holds back every command until its timeout", async () => {
@@ -269,6 +277,9 @@ for (const mode of ["--standalone", "--cluster"] as const) {
             ["CLIENT", "PAUSE", "10", "write", "extra"],
             ["CLIENT", "PAUSE"],
             ["CLIENT", "PAUSE", "1", "WRITE"],
+            ["CLIENT", "PAUSE", "9223372036854775808"],
+            ["CLIENT", "PAUSE", "9223372036854775807", "WRITE"],
+            ["CLIENT", "UNPAUSE"],
             ["CLIENT", "UNPAUSE", "x"],
             ["CLIENT", "UNPAUSE"],
           ],
