@@ -3156,6 +3156,34 @@ const DECLS: Record<string, Decl> = {
     summary: "Streams every command this node runs to the client, as it runs them.",
     complexity: O1,
   },
+  latency: {
+    arity: -2,
+    group: "server",
+    since: "2.8.13",
+    summary: "A container for latency diagnostics commands.",
+    complexity: "Depends on subcommand.",
+    subcommands: {
+      histogram: {
+        arity: -2,
+        flags: "ADMIN NOSCRIPT LOADING STALE",
+        group: "server",
+        since: "7.0.0",
+        summary: "Returns the cumulative distribution of latencies of a subset or all commands.",
+        complexity:
+          "O(N) where N is the number of commands with latency information being retrieved.",
+        tips: "NONDETERMINISTIC_OUTPUT",
+        args: [str("command", { optional: true, multiple: true })],
+      },
+      help: {
+        arity: 2,
+        flags: "LOADING STALE",
+        group: "server",
+        since: "2.8.13",
+        summary: "Shows helpful text about the different subcommands.",
+        complexity: O1,
+      },
+    },
+  },
   slowlog: {
     arity: -2,
     group: "server",

@@ -660,6 +660,50 @@ function info(node: HomeostatNode, _c: Client, args: Args): Reply {
   return R.verbatim(infoText(node, sections));
 }
 
+/**
+ * LATENCY HISTOGRAM [command ...]: each command's calls and cumulative buckets (all the
+ * commands with durations, or those named, a container standing for its subcommands;
+ * unknown names are skipped). The latency monitor's events (LATEST, HISTORY, RESET,
+ * GRAPH, DOCTOR) are not kept here.
+ */
+function latency(node: HomeostatNode, _c: Client, args: Args): Reply {
+  const sub = args.lower(1);
+  if (sub === "help") return R.help("LATENCY", latencyHelp);
+  const bad = checkSub(args);
+  if (bad !== undefined) return bad;
+  if (sub !== "histogram") return unknownSubcommand(args);
+  const names: string[] = [];
+  if (args.length === 2) {
+    names.push(...node.latency.names());
+  } else {
+    for (let i = 2; i < args.length; i++) {
+      // A name is a command or container|subcommand, as Redis looks it up.
+      const [top, sub, more] = args.lower(i).split("|");
+      const container = node.specOf(top as string);
+      const spec =
+        sub === undefined
+          ? container
+          : more === undefined
+            ? container?.subcommands?.find((s) => s.name === `${top}|${sub}`)
+            : undefined;
+      if (spec === undefined) continue;
+      names.push(spec.name, ...(spec.subcommands ?? []).map((s) => s.name));
+    }
+  }
+  const out: [Reply, Reply][] = [];
+  for (const name of names) {
+    const entry = node.latency.entry(name);
+    if (entry !== null) out.push([R.bulk(name), entry]);
+  }
+  return R.map(out);
+}
+
+const latencyHelp = [
+  "HISTOGRAM [COMMAND ...]",
+  "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+  "    If no commands are specified then all histograms are replied.",
+];
+
 function config(node: HomeostatNode, _c: Client, args: Args): Reply {
   const sub = args.lower(1);
   if (sub === "help") return R.help("CONFIG", configHelp);
@@ -667,6 +711,7 @@ function config(node: HomeostatNode, _c: Client, args: Args): Reply {
   if (bad !== undefined) return bad;
   if (sub === "resetstat") {
     node.stats.reset();
+    node.latency.reset();
     return R.OK;
   }
   if (sub === "get") {
@@ -999,6 +1044,7 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["info", info],
   ["config", config],
   ["slowlog", slowlog],
+  ["latency", latency],
   ["monitor", monitor],
   ["time", time],
   ["role", role],

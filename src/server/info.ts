@@ -145,6 +145,7 @@ function sections(node: HomeostatNode): Section[] {
     ["keyspace", keys > 0 ? [["db0", `keys=${keys},expires=${space.expires},avg_ttl=0`]] : []],
     ["commandstats", commandStats(node)],
     ["errorstats", [...stats.errors].map(([code, n]) => [`errorstat_${code}`, `count=${n}`])],
+    ["latencystats", node.latency.infoFields(node.settings.latencyTrackingInfoPercentiles)],
   ];
 }
 
@@ -165,7 +166,7 @@ function commandStats(node: HomeostatNode): [string, string][] {
 }
 
 /** Sections INFO leaves out unless named (or "all", "everything"), as Redis does. */
-const notByDefault = new Set(["commandstats"]);
+const notByDefault = new Set(["commandstats", "latencystats"]);
 
 function membershipFields(node: HomeostatNode): [string, string | number][] {
   const driver = node.membership;

@@ -22,6 +22,7 @@ import { Blocking, foundNothing, isBlockingCommand } from "./blocking.js";
 import { Client, type HeldReply, type QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { NO_REPLY, SERVER_HANDLERS, type ServerHandler } from "./commands.js";
+import { LatencyTracker } from "./latency.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
 import { monitorArgs, monitorLine } from "./monitor.js";
@@ -223,6 +224,8 @@ export class HomeostatNode {
   readonly scripts = new ScriptCache();
   /** SLOWLOG: this node's slow commands (slowlog.ts). */
   readonly slowlog = new SlowLog();
+  /** Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats). */
+  readonly latency = new LatencyTracker();
   /** Clients that sent MONITOR: each command this node runs is written to them (monitor.ts). */
   readonly monitors = new Set<Client>();
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
@@ -647,7 +650,7 @@ export class HomeostatNode {
     const usec = (performance.now() - startMs) * 1000;
     stat.calls++;
     stat.usec += usec;
-    this.logIfSlow(client, entry.spec, args, reply, startMs, usec);
+    this.afterCommand(client, entry.spec, args, reply, startMs, usec);
     if (
       this.monitors.size > 0 &&
       !(runSpec(entry.spec, args) ?? entry.spec).flags.includes("admin")
@@ -685,11 +688,11 @@ export class HomeostatNode {
   }
 
   /**
-   * SLOWLOG: a command that took slowlog-log-slower-than or more, until its reply (a
-   * routed one's included); a blocking command is logged when it is served, its wait for
-   * data not counted, and commands flagged skip_slowlog (EXEC) are not logged, as in Redis.
+   * A command ran for `usec` µs, or until its reply (a routed one's), for SLOWLOG and the
+   * latency histograms: a blocking command counts what it ran, its wait for data not
+   * counted, as in Redis.
    */
-  private logIfSlow(
+  private afterCommand(
     client: Client,
     spec: CommandSpec,
     args: Args,
@@ -697,19 +700,28 @@ export class HomeostatNode {
     startMs: number,
     usec: number,
   ): void {
+    const tracked = this.settings.latencyTracking
+      ? spec.subcommands === undefined
+        ? spec.name
+        : (runSpec(spec, args)?.name ?? spec.name)
+      : null;
     const threshold = this.settings.slowlogLogSlowerThan;
-    if (threshold < 0 || this.settings.slowlogMaxLen === 0) return;
-    if (spec.flags.includes("skip_slowlog")) return;
+    const logged =
+      threshold >= 0 && this.settings.slowlogMaxLen > 0 && !spec.flags.includes("skip_slowlog");
     if (!(reply instanceof Promise)) {
-      if (usec >= threshold) this.recordSlow(client, entryArgs(args), usec);
+      if (tracked !== null) this.latency.record(tracked, usec);
+      if (logged && usec >= threshold) this.recordSlow(client, entryArgs(args), usec);
       return;
     }
+    if (tracked === null && !logged) return;
     // The arguments are views of the input buffer, reused once this returns: kept now.
-    const kept = entryArgs(args);
-    // A blocked command is logged once served, as Redis logs it, its wait not counted.
+    const kept = logged ? entryArgs(args) : null;
     const blocked = spec.flags.includes("blocking");
-    const done = () =>
-      this.recordSlow(client, kept, blocked ? usec : (performance.now() - startMs) * 1000);
+    const done = () => {
+      const took = blocked ? usec : (performance.now() - startMs) * 1000;
+      if (tracked !== null) this.latency.record(tracked, took);
+      if (kept !== null && took >= threshold) this.recordSlow(client, kept, took);
+    };
     reply.then(done, done);
   }
 

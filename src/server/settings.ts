@@ -1,4 +1,5 @@
 import { MAX_BUFFER_BYTES_LIMIT } from "../resp/parser.js";
+import { formatPercentile } from "./latency.js";
 import { getNotifyFlags, setNotifyFlags } from "./notifications.js";
 
 /**
@@ -76,6 +77,10 @@ export interface Settings {
   /** Redis's slowlog-log-slower-than (µs; -1: nothing logged, 0: everything) and slowlog-max-len. */
   slowlogLogSlowerThan: number;
   slowlogMaxLen: number;
+  /** Redis's latency-tracking: per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats). */
+  latencyTracking: boolean;
+  /** Redis's latency-tracking-info-percentiles: the percentiles INFO latencystats reports. */
+  latencyTrackingInfoPercentiles: number[];
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -106,6 +111,8 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     hllSparseMaxBytes: 3000,
     slowlogLogSlowerThan: 10_000,
     slowlogMaxLen: 128,
+    latencyTracking: true,
+    latencyTrackingInfoPercentiles: [50, 99, 99.9],
     ...overrides,
   };
 }
@@ -208,6 +215,38 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["hll-sparse-max-bytes", intSetting("hllSparseMaxBytes", 0, 2 ** 53 - 1)],
   ["slowlog-log-slower-than", intSetting("slowlogLogSlowerThan", -1, 2 ** 53 - 1)],
   ["slowlog-max-len", intSetting("slowlogMaxLen", 0, 2 ** 53 - 1)],
+  [
+    "latency-tracking",
+    {
+      get: (s) => (s.latencyTracking ? "yes" : "no"),
+      set: (s, v) => {
+        const yes = v.toLowerCase() === "yes";
+        if (!yes && v.toLowerCase() !== "no") return "argument must be 'yes' or 'no'";
+        s.latencyTracking = yes;
+        return undefined;
+      },
+    },
+  ],
+  [
+    "latency-tracking-info-percentiles",
+    {
+      get: (s) => s.latencyTrackingInfoPercentiles.map(formatPercentile).join(" "),
+      set: (s, v) => {
+        const words = v.split(" ").filter((w) => w !== "");
+        const values = words.map((w) =>
+          /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(w) ? Number(w) : Number.NaN,
+        );
+        if (values.some((n) => Number.isNaN(n))) {
+          return "Invalid latency-tracking-info-percentiles parameters";
+        }
+        if (values.some((n) => n < 0 || n > 100)) {
+          return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+        }
+        s.latencyTrackingInfoPercentiles = values;
+        return undefined;
+      },
+    },
+  ],
   [
     "requirepass",
     {

@@ -55,6 +55,7 @@ const SERVER_SIDE = [
   "evalsha_ro",
   "script",
   "slowlog",
+  "latency",
   "monitor",
   "role",
 ];
