@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { type GroupRow, groupsOf, leadersOf, waitUntil } from "./lib/cluster-groups.js";
 import { type SpawnedNode, spawnClusterNodes } from "./lib/cluster-nodes.js";
 import { intArg } from "./lib/options.js";
 import { makeTempDir, runMain } from "./lib/proc.js";
@@ -154,19 +154,9 @@ function print(f: Figures): void {
   );
 }
 
-async function groupRows(nodes: readonly SpawnedNode[]) {
-  const rows = [];
-  for (const n of nodes) {
-    const admin = new Redis({ host: HOST, port: n.port, lazyConnect: true });
-    try {
-      await admin.connect();
-      for (const row of (await admin.call("HOMEOSTAT", "GROUPS")) as string[]) {
-        rows.push(parseGroupRow(row));
-      }
-    } finally {
-      admin.disconnect();
-    }
-  }
+async function groupRows(nodes: readonly SpawnedNode[]): Promise<GroupRow[]> {
+  const rows: GroupRow[] = [];
+  for (const n of nodes) rows.push(...(await groupsOf(HOST, n.port)));
   return rows;
 }
 

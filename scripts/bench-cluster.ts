@@ -16,8 +16,8 @@ import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Cluster, Redis } from "ioredis";
-import { type GroupRow, leadersOf, parseGroupRow, waitUntil } from "./lib/cluster-groups.js";
+import { Cluster } from "ioredis";
+import { type GroupRow, groupsOf, leadersOf, waitUntil } from "./lib/cluster-groups.js";
 import { spawnClusterNodes, withLogTails } from "./lib/cluster-nodes.js";
 import { type Floor, startFloor } from "./lib/floor.js";
 import { intArg } from "./lib/options.js";
@@ -298,23 +298,10 @@ async function startHomeostatCluster(cli: string, opts: ClusterBenchOptions): Pr
   return { ...groupOf(members, 10_000), restart };
 }
 
-/** `HOMEOSTAT GROUPS` of one node: "group=3 role=leader lead=2 ... voters=1,2,3 learners=". */
-async function groupsOf(port: number): Promise<GroupRow[]> {
-  const r = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0 });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
-    return rows.map(parseGroupRow);
-  } finally {
-    r.disconnect();
-  }
-}
-
 /** Each shard as its leader reports it. */
 async function ledGroups(members: Member[]): Promise<GroupRow[]> {
   const rows: GroupRow[] = [];
-  for (const m of members) rows.push(...(await groupsOf(m.port)));
+  for (const m of members) rows.push(...(await groupsOf(HOST, m.port)));
   return [...leadersOf(rows).values()].filter((g) => g.group !== 0);
 }
 

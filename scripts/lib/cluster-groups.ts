@@ -1,6 +1,7 @@
 // What the cluster benchmarks read of a running Homeostat cluster: HOMEOSTAT GROUPS rows,
 // and a wait that fails at once when one of the cluster's processes has exited.
 
+import { Redis } from "ioredis";
 import { interrupted, type ManagedProcess, sleep } from "./proc.js";
 
 /** One row of HOMEOSTAT GROUPS: a raft group as one node sees it. */
@@ -29,6 +30,19 @@ export function parseGroupRow(row: string): GroupRow {
     voters: ids(f.get("voters")),
     learners: ids(f.get("learners")),
   };
+}
+
+/** `HOMEOSTAT GROUPS` of the node at host:port, a row per raft group it holds. */
+export async function groupsOf(host: string, port: number): Promise<GroupRow[]> {
+  const r = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    const rows = (await r.call("HOMEOSTAT", "GROUPS")) as string[];
+    return rows.map(parseGroupRow);
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** Each group as its leader reports it, by group; of two leaders, the higher term's. */

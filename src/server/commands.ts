@@ -671,21 +671,12 @@ function latency(node: HomeostatNode, _c: Client, args: Args): Reply {
   if (sub === "help") return R.help("LATENCY", latencyHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
-  if (sub !== "histogram") return unknownSubcommand(args);
   const names: string[] = [];
   if (args.length === 2) {
     names.push(...node.latency.names());
   } else {
     for (let i = 2; i < args.length; i++) {
-      // A name is a command or container|subcommand, as Redis looks it up.
-      const [top, sub, more] = args.lower(i).split("|");
-      const container = node.specOf(top as string);
-      const spec =
-        sub === undefined
-          ? container
-          : more === undefined
-            ? container?.subcommands?.find((s) => s.name === `${top}|${sub}`)
-            : undefined;
+      const spec = specByName(node, args.lower(i));
       if (spec === undefined) continue;
       names.push(spec.name, ...(spec.subcommands ?? []).map((s) => s.name));
     }

@@ -44,12 +44,10 @@ function valueAtIndex(index: number): number {
   return sub * 2 ** bucket;
 }
 
-/** The highest value counted with `v` (same index). */
+/** The highest value counted with `v` (same index): its index spans 2^bucket values. */
 function highestEquivalent(v: number): number {
   const bucket = bucketIndexOf(v);
-  const sub = v >>> bucket;
-  const size = 2 ** (sub >= 1 << subBucketCountMagnitude ? bucket + 1 : bucket);
-  return sub * 2 ** bucket + size - 1;
+  return (v >>> bucket) * 2 ** bucket + 2 ** bucket - 1;
 }
 
 class Histogram {

@@ -445,8 +445,8 @@ export class HomeostatNode {
     this.parsers.delete(client.id);
     this.waiting.delete(client);
     client.held.length = 0;
-    const kept = this.postponed.filter((p) => p.client !== client);
-    if (kept.length < this.postponed.length) this.postponed.splice(0, Infinity, ...kept);
+    const at = this.postponed.findIndex((p) => p.client === client);
+    if (at >= 0) this.postponed.splice(at, 1); // a client has one command held back at most
   }
 
   private onData(client: Client, parser: RequestParser, chunk: Buffer): void {
@@ -622,9 +622,10 @@ export class HomeostatNode {
       return refusal;
     }
     this.stats.commandsProcessed++;
-    // CLIENT LIST's cmd: a subcommand's full name (client|list), as Redis shows it.
-    client.lastCommand =
-      entry.spec.subcommands === undefined ? name : (runSpec(entry.spec, args)?.name ?? name);
+    // The subcommand's spec for a container (client|list): its full name is CLIENT LIST's
+    // cmd and the latency histogram's, its flags SLOWLOG's and MONITOR's, as in Redis.
+    const spec = runSpec(entry.spec, args) ?? entry.spec;
+    client.lastCommand = spec.name;
     if (queues(client, name)) {
       const script = this.queuedScript(name, args);
       if (script !== null) return queue(this, client, script.name, script.spec, true, script.args);
@@ -650,11 +651,8 @@ export class HomeostatNode {
     const usec = (performance.now() - startMs) * 1000;
     stat.calls++;
     stat.usec += usec;
-    this.afterCommand(client, entry.spec, args, reply, startMs, usec);
-    if (
-      this.monitors.size > 0 &&
-      !(runSpec(entry.spec, args) ?? entry.spec).flags.includes("admin")
-    ) {
+    this.afterCommand(client, spec, args, reply, startMs, usec);
+    if (this.monitors.size > 0 && !spec.flags.includes("admin")) {
       for (const q of queued ?? []) this.feedMonitors(client, q.args);
       this.feedMonitors(client, monitorArgs(args));
     }
@@ -700,11 +698,7 @@ export class HomeostatNode {
     startMs: number,
     usec: number,
   ): void {
-    const tracked = this.settings.latencyTracking
-      ? spec.subcommands === undefined
-        ? spec.name
-        : (runSpec(spec, args)?.name ?? spec.name)
-      : null;
+    const tracked = this.settings.latencyTracking ? spec.name : null;
     const threshold = this.settings.slowlogLogSlowerThan;
     const logged =
       threshold >= 0 && this.settings.slowlogMaxLen > 0 && !spec.flags.includes("skip_slowlog");
