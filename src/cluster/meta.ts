@@ -1,8 +1,9 @@
 /**
  * The meta group's state machine: the cluster's id, the node registry (with each node's
- * status), the shard map and its epoch, the settings, and the meta group's own desired
- * voters. The meta group is raft group `metaGroupId` on up to a few voters; every other
- * node follows it as a learner, so every node has this state locally and routes with it.
+ * status), the shard map and its epoch, the settings, the meta group's own desired
+ * voters, and the cluster's Redis function libraries. The meta group is raft group
+ * `metaGroupId` on up to a few voters; every other node follows it as a learner, so every
+ * node has this state locally and routes with it.
  *
  * Pure and deterministic (STYLE.md §1): applyMetaCommand is a function of the state and
  * the command, and MetaMachine applies committed entries with it in log order, so every
@@ -17,9 +18,9 @@
  * Every command gets a result — ok, or one of metaErrors with a precise message — which
  * MetaMachine hands to the proposer that registered for it with expect(index, term).
  * Commands are safe to retry after a lost outcome: register-node and set-node-status are
- * idempotent, and the controller's record-shard-change and set-meta-voters carry a
- * compare-and-set precondition, so a command that already took effect is refused the
- * second time instead of applied twice.
+ * idempotent, and record-shard-change, set-meta-voters, apply-contract and set-functions
+ * carry a compare-and-set precondition, so a command that already took effect is refused
+ * the second time instead of applied twice.
  */
 import { assert } from "../core/assert.js";
 import { ByteReader, ByteWriter, DecodeError, readText, writeText } from "../core/bytes.js";
@@ -95,6 +96,12 @@ export const metaVotersMax = 7;
  * leader's memory bounded either way.
  */
 export const waitersMax = 1024;
+/**
+ * The function libraries' payload (a FUNCTION DUMP): it travels whole in one meta raft
+ * entry, which should fit one append (maxMsgBytes, 1 MiB); half of it leaves room for the
+ * entry's framing and keeps the meta snapshot, which carries it too, small.
+ */
+export const functionsBytesMax = 512 * 1024;
 
 // ---- types -------------------------------------------------------------------------------
 
@@ -148,6 +155,14 @@ export interface ObservedMark {
   readonly term: number;
 }
 
+/** The cluster's Redis function libraries (FUNCTION LOAD...): an opaque payload the nodes parse. */
+export interface FunctionLibraries {
+  /** 0 before any change; +1 at every change. */
+  readonly version: number;
+  /** The libraries as FUNCTION DUMP gives them; empty when there are none. */
+  readonly payload: Uint8Array;
+}
+
 export type MetaCommand =
   | {
       readonly kind: "bootstrap";
@@ -184,7 +199,14 @@ export type MetaCommand =
       readonly replicas: number;
       readonly deadNodeAfterMs: number;
     }
-  | { readonly kind: "journal"; readonly entries: readonly JournalDraft[] };
+  | { readonly kind: "journal"; readonly entries: readonly JournalDraft[] }
+  | {
+      readonly kind: "set-functions";
+      /** Refused unless the libraries' version is still this (compare-and-set). */
+      readonly expectedVersion: number;
+      /** Stored as is: the proposer checked that it parses. */
+      readonly payload: Uint8Array;
+    };
 
 export type MetaCommandKind = MetaCommand["kind"];
 const commandKinds: readonly MetaCommandKind[] = [
@@ -196,6 +218,8 @@ const commandKinds: readonly MetaCommandKind[] = [
   "set-setting",
   "apply-contract",
   "journal",
+  // Codes are positions: a new kind goes last.
+  "set-functions",
 ];
 
 /** The whole replicated state: an immutable value, replaced by every change. */
@@ -219,6 +243,7 @@ export interface MetaState {
   readonly journal: readonly JournalEntry[];
   /** The last journal entry's seq (entries before the kept ones were dropped). */
   readonly journalSeq: number;
+  readonly functions: FunctionLibraries;
 }
 
 export const emptyMetaState: MetaState = Object.freeze({
@@ -237,6 +262,7 @@ export const emptyMetaState: MetaState = Object.freeze({
   contracts: Object.freeze([]),
   journal: Object.freeze([]),
   journalSeq: 0,
+  functions: Object.freeze({ version: 0, payload: Object.freeze(new Uint8Array(0)) }),
 });
 
 /** Every error a meta command can end with, and what it means (STYLE.md §6). */
@@ -263,6 +289,8 @@ export const metaErrors = {
   "contract-moved": "Another contract was applied since this one was validated: check again.",
   "invalid-contract": "The contract's values are outside what the cluster accepts.",
   "invalid-journal": "A journal batch is empty or too large.",
+  "functions-moved": "The function libraries changed since the proposer read them: read again.",
+  "invalid-functions": "The libraries' payload exceeds functionsBytesMax (or versions ran out).",
 } as const;
 
 export type MetaErrorCode = keyof typeof metaErrors;
@@ -327,6 +355,7 @@ export interface MetaChanges {
   readonly shardMap: boolean;
   readonly settings: boolean;
   readonly metaVoters: boolean;
+  readonly functions: boolean;
 }
 
 // ---- lookups -----------------------------------------------------------------------------
@@ -404,6 +433,8 @@ export function applyMetaCommand(state: MetaState, cmd: MetaCommand): Applied {
       return applyContract(state, cmd);
     case "journal":
       return appendJournal(state, cmd.entries);
+    case "set-functions":
+      return setFunctions(state, cmd);
   }
 }
 
@@ -441,6 +472,32 @@ function applyContract(
     settings: { ...state.settings, replicaTarget: cmd.replicas },
     contracts: bounded(state.contracts, [version], contractVersionsKept),
   });
+}
+
+function setFunctions(
+  state: MetaState,
+  cmd: Extract<MetaCommand, { kind: "set-functions" }>,
+): Applied {
+  const current = state.functions.version;
+  if (cmd.expectedVersion !== current) {
+    return fail(
+      state,
+      "functions-moved",
+      `function libraries changed meanwhile (version ${current}, expected ${cmd.expectedVersion})`,
+    );
+  }
+  if (cmd.payload.length > functionsBytesMax) {
+    return fail(
+      state,
+      "invalid-functions",
+      `function libraries of ${cmd.payload.length} bytes exceed ${functionsBytesMax}`,
+    );
+  }
+  // The version is a u32 in the codecs; 4 billion loads is no real cluster's.
+  if (current >= u32Max) return fail(state, "invalid-functions", "function versions exhausted");
+  // A plain copy: the caller's bytes (maybe a Buffer over a pooled slab) stay the caller's.
+  const payload = new Uint8Array(cmd.payload);
+  return ok({ ...state, functions: { version: current + 1, payload } });
 }
 
 function appendJournal(state: MetaState, drafts: readonly JournalDraft[]): Applied {
@@ -492,6 +549,7 @@ function bootstrap(state: MetaState, cmd: Extract<MetaCommand, { kind: "bootstra
     contracts: state.contracts,
     journal: state.journal,
     journalSeq: state.journalSeq,
+    functions: state.functions,
   };
   return ok(next, firstRaftId);
 }
@@ -739,10 +797,17 @@ function isIntIn(v: number, min: number, max: number): boolean {
 //                      observedTerm:u64
 // set-meta-voters      from:ids8 to:ids8
 // set-setting          name:u8 value:u32
+// apply-contract       expectedVersion:u32 contract (meta-records.ts writeContract)
+// journal              count:u8 draft{count} (meta-records.ts writeDraft)
+// set-functions        expectedVersion:u32 payload:bytes32
 // address  = id:20 bytes (the 40 hex digits) host:str8 port:u16 busPort:u16 zone:str8
 //            redirectPort:u16 (version 2; version 1 has none: the port, and is what a
 //            command is written in when its address has no redirect port of its own)
 // str8     = length:u8 UTF-8 bytes;  ids8 = count:u8 raftId:u32{count}
+// bytes32  = length:u32 bytes (at most functionsBytesMax)
+//
+// A new kind takes the next code and needs no new version: the version tells how an
+// address is written, and a node that does not know a kind refuses it as "bad-command".
 //
 // Decoding checks the encoding (bounds, codes, no zero raft id, nothing trailing) and
 // never throws; whether the values make sense is applyMetaCommand's question, so that a
@@ -805,6 +870,22 @@ function readRaftIds(r: ByteReader, max: number): number[] {
     ids.push(id);
   }
   return ids;
+}
+
+function writePayload(w: ByteWriter, payload: Uint8Array): void {
+  if (payload.length > functionsBytesMax) {
+    throw new RangeError(
+      `function libraries of ${payload.length} bytes exceed ${functionsBytesMax}`,
+    );
+  }
+  w.u32(payload.length);
+  w.raw(payload);
+}
+
+function readPayload(r: ByteReader): Uint8Array {
+  const n = r.u32();
+  if (n > functionsBytesMax) throw new DecodeError("function libraries too large");
+  return r.bytesOf(n);
 }
 
 function readCode<T>(list: readonly T[], r: ByteReader, what: string): T {
@@ -875,6 +956,10 @@ export function encodeMetaCommand(cmd: MetaCommand): Uint8Array {
       if (cmd.entries.length > journalBatchMax) throw new RangeError("journal batch too large");
       w.u8(cmd.entries.length);
       for (const e of cmd.entries) writeDraft(w, e);
+      break;
+    case "set-functions":
+      w.u32(cmd.expectedVersion);
+      writePayload(w, cmd.payload);
       break;
   }
   return w.done();
@@ -949,6 +1034,10 @@ function readCommandBody(r: ByteReader, kind: MetaCommandKind, version: number):
       for (let i = 0; i < n; i++) entries.push(readDraft(r));
       return { kind, entries };
     }
+    case "set-functions": {
+      const expectedVersion = r.u32();
+      return { kind, expectedVersion, payload: readPayload(r) };
+    }
   }
 }
 
@@ -960,13 +1049,22 @@ function readCommandBody(r: ByteReader, kind: MetaCommandKind, version: number):
 //            nodesLength:u32 nodes (shard-map.ts encodeNodes) statuses:u16 status:u8{..}
 //            mapLength:u32 shardmap (encodeShardMap) marks:u32 (index:u64 term:u64){marks}
 //            metaVoterIds:ids8
+//            (version 2 on) contracts:u8 contract{contracts} journalSeq:u64
+//            journalLength:u16 entry{journalLength} (meta-records.ts)
+//            (version 3 on) functionsVersion:u32 functionsPayload:bytes32
 // Marks come in the shard map's shard order, one per shard. The same state always gives
-// the same bytes: every list is in a fixed order.
+// the same bytes: every list is in a fixed order. An older version decodes to what its
+// fields hold and the rest empty (version 2: no function libraries).
 
-export const metaImageVersion = 2;
+export const metaImageVersion = 3;
 
 export function encodeMetaState(state: MetaState): Uint8Array {
-  const w = new ByteWriter(256 + state.nodes.length * 60 + state.shardMap.shards.length * 64);
+  const w = new ByteWriter(
+    256 +
+      state.nodes.length * 60 +
+      state.shardMap.shards.length * 64 +
+      state.functions.payload.length,
+  );
   w.u8(metaImageVersion);
   if (state.clusterId === null) {
     w.u8(0);
@@ -1001,6 +1099,9 @@ export function encodeMetaState(state: MetaState): Uint8Array {
   w.u64(state.journalSeq);
   w.u16(state.journal.length);
   for (const e of state.journal) writeEntry(w, e);
+  // Version 3: the function libraries.
+  w.u32(state.functions.version);
+  writePayload(w, state.functions.payload);
   return w.done();
 }
 
@@ -1013,7 +1114,7 @@ export function decodeMetaState(bytes: Uint8Array): DecodeResult<MetaState> {
   try {
     const r = new ByteReader(bytes);
     const version = r.u8();
-    if (version !== metaImageVersion && version !== 1) {
+    if (!isIntIn(version, 1, metaImageVersion)) {
       throw new DecodeError("unknown meta image version");
     }
     const bootstrapped = r.u8();
@@ -1066,6 +1167,14 @@ function readState(r: ByteReader, version: number): MetaState {
     if (m > journalEntriesKept) throw new DecodeError("journal too long");
     for (let i = 0; i < m; i++) journal.push(readEntry(r));
   }
+  let functions = emptyMetaState.functions;
+  if (version >= 3) {
+    const functionsVersion = r.u32();
+    const payload = readPayload(r);
+    if (functionsVersion !== 0 || payload.length !== 0) {
+      functions = { version: functionsVersion, payload };
+    }
+  }
   return {
     clusterId,
     nextRaftId,
@@ -1077,6 +1186,7 @@ function readState(r: ByteReader, version: number): MetaState {
     contracts,
     journal,
     journalSeq,
+    functions,
   };
 }
 
@@ -1101,6 +1211,10 @@ function stateProblems(s: MetaState): string[] {
   if (!isIntIn(set.replicaTarget, 1, replicaTargetMax)) problems.push("bad replica target");
   if (!isIntIn(set.confChangesMax, 1, confChangesMaxLimit)) problems.push("bad conf changes max");
   if (!isIntIn(set.metaVoters, 1, metaVotersMax)) problems.push("bad meta voters");
+  const f = s.functions;
+  if (f.payload.length > functionsBytesMax) problems.push("function libraries too large");
+  if (!isIntIn(f.version, 0, u32Max)) problems.push("bad function libraries version");
+  if (f.version === 0 && f.payload.length > 0) problems.push("function libraries at version 0");
   return problems;
 }
 
@@ -1109,7 +1223,8 @@ function stateProblems(s: MetaState): string[] {
 export interface MetaMachineOptions {
   /**
    * Called once after each apply() that changed something, and after each restore, with
-   * what changed: the server refreshes its routing table when shardMap or nodes did.
+   * what changed: the server refreshes its routing table when shardMap or nodes did, and
+   * its function libraries when functions did.
    * Called from inside MultiRaft.flush: it must not throw, nor call into MultiRaft
    * except to queue inputs (propose and the like).
    */
@@ -1135,8 +1250,15 @@ const noChanges: MetaChanges = {
   shardMap: false,
   settings: false,
   metaVoters: false,
+  functions: false,
 };
-const allChanges: MetaChanges = { nodes: true, shardMap: true, settings: true, metaVoters: true };
+const allChanges: MetaChanges = {
+  nodes: true,
+  shardMap: true,
+  settings: true,
+  metaVoters: true,
+  functions: true,
+};
 
 /**
  * The meta group's GroupMachine. Its state is volatile: after a restart MultiRaft
@@ -1193,6 +1315,10 @@ export class MetaMachine implements GroupMachine {
 
   metaVoters(): readonly number[] {
     return this.current.metaVoters;
+  }
+
+  functions(): FunctionLibraries {
+    return this.current.functions;
   }
 
   nodeByRaftId(raftId: number): RegisteredNode | undefined {
@@ -1316,7 +1442,8 @@ export class MetaMachine implements GroupMachine {
 
   private notify(changes: MetaChanges): void {
     if (changes === noChanges || this.options.onChange === undefined) return;
-    if (!(changes.nodes || changes.shardMap || changes.settings || changes.metaVoters)) return;
+    const { nodes, shardMap, settings, metaVoters, functions } = changes;
+    if (!(nodes || shardMap || settings || metaVoters || functions)) return;
     this.options.onChange(changes, this);
   }
 }
@@ -1328,5 +1455,6 @@ function changesBetween(a: MetaState, b: MetaState): MetaChanges {
     shardMap: a.shardMap !== b.shardMap,
     settings: a.settings !== b.settings,
     metaVoters: a.metaVoters !== b.metaVoters,
+    functions: a.functions !== b.functions,
   };
 }

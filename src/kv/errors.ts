@@ -508,6 +508,14 @@ export const ERRORS = {
     message: "ERR Number of keys can't be negative",
     meaning: "EVAL's numkeys is below zero.",
   },
+  FUNCTION_NOT_FOUND: {
+    message: "ERR Function not found",
+    meaning: "FCALL or FCALL_RO named a function no loaded library registers.",
+  },
+  FUNCTION_BAD_NUMKEYS: {
+    message: "ERR Bad number of keys provided",
+    meaning: "FCALL's numkeys is not an integer.",
+  },
   SCRIPT_COMPILE: {
     message: "ERR Error compiling script (new function): %s",
     meaning: "The script is not valid Lua; the parser's message follows.",

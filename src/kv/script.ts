@@ -111,11 +111,14 @@ export function compileError(body: Uint8Array): string | null {
   return error;
 }
 
-function load(L: LuaState, code: Uint8Array): string | null {
-  if (lauxlib.luaL_loadbufferx(L, code, code.length, USER_SCRIPT, TEXT_ONLY) === lua.LUA_OK) {
+/** Pushes `code` compiled as a chunk named `source`, or gives (and pops) Lua's message. */
+function load(L: LuaState, code: Uint8Array, source: Uint8Array): string | null {
+  if (lauxlib.luaL_loadbufferx(L, code, code.length, source, TEXT_ONLY) === lua.LUA_OK) {
     return null;
   }
-  return message("SCRIPT_COMPILE", luaString(L, -1));
+  const error = luaString(L, -1);
+  lua.lua_pop(L, 1);
+  return error;
 }
 
 /** The globals made on first use (openLazy), which the kept interpreter makes at once. */
@@ -127,6 +130,7 @@ const EAGER = ["table", "math", "coroutine", "cjson", "cmsgpack", "bit", "struct
 const compiledMax = 1000;
 
 const USER_SCRIPT = to_luastring("@user_script");
+const USER_FUNCTION = to_luastring("@user_function");
 const TEXT_ONLY = to_luastring("t");
 const ERR = to_luastring("err");
 const OK = to_luastring("ok");
@@ -157,6 +161,10 @@ interface RunState {
   resp: 2 | 3;
   instructions: number;
   stopped: boolean;
+  /** The function FCALL runs (errors name it), or null for a script (named by its SHA1). */
+  functionName: string | null;
+  /** While a library loads: the functions it has registered so far. */
+  registering: Registered[] | null;
   /** math.randomseed's generator: the same numbers for the same seed, as in Redis. */
   seeded?: SeededRandom;
 }
@@ -180,6 +188,7 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   state.ctx = ctx;
   state.readOnly = run.readOnly || (flags?.has("no-writes") ?? false);
   state.body = run.body;
+  state.functionName = null;
   state.resp = 2;
   state.instructions = 0;
   state.stopped = false;
@@ -226,6 +235,14 @@ interface Engine {
   readonly hook: (L: LuaState) => void;
   /** Pushes the compiled script, or gives the compile error. */
   load(code: Uint8Array): string | null;
+  /** Pushes a library's compiled code (after its shebang line), or gives Lua's error. */
+  loadLibrary(code: Uint8Array): string | null;
+  /** Registry index of the environment functions run in (FunctionEnvironment). */
+  readonly functionEnv: number;
+  /** Registry index of its metatable, whose __index is switched between load and call. */
+  readonly functionEnvMeta: number;
+  /** Registry index of the globals a library sees while it loads: `redis`, for registering. */
+  readonly loadGlobals: number;
 }
 
 let engine: Engine | null = null;
@@ -245,6 +262,8 @@ function engineFor(): Engine {
     resp: 2,
     instructions: 0,
     stopped: false,
+    functionName: null,
+    registering: null,
   };
   openLibraries(L, state);
   lua.lua_pushglobaltable(L);
@@ -257,29 +276,48 @@ function engineFor(): Engine {
     lua.lua_getglobal(L, name);
     lua.lua_pop(L, 1);
   }
+  const scripts = cachedLoader(L, USER_SCRIPT);
+  const libraries = cachedLoader(L, USER_FUNCTION);
+  engine = {
+    L,
+    state,
+    globals,
+    hook: (l) => countInstructions(l, state),
+    load: (code) => {
+      const error = scripts(code);
+      return error === null ? null : message("SCRIPT_COMPILE", error);
+    },
+    loadLibrary: libraries,
+    ...functionEnvironment(L, state),
+  };
+  return engine;
+}
+
+/**
+ * A compiler of chunks named `source` that keeps what it compiled, by text (at most
+ * compiledMax): it pushes the chunk, or gives Lua's compile error.
+ */
+function cachedLoader(L: LuaState, source: Uint8Array): (code: Uint8Array) => string | null {
   lua.lua_createtable(L, 0, 0);
-  const functions = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  const compiled = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   let count = 0;
-  const loadCached = (code: Uint8Array): string | null => {
-    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, functions);
+  return (code) => {
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, compiled);
     lua.lua_pushstring(L, code);
     if (lua.lua_rawget(L, -2) === lua.LUA_TFUNCTION) {
       lua.lua_remove(L, -2);
       return null;
     }
     lua.lua_pop(L, 2);
-    const error = load(L, code);
-    if (error !== null) {
-      lua.lua_pop(L, 1);
-      return error;
-    }
+    const error = load(L, code, source);
+    if (error !== null) return error;
     if (count >= compiledMax) {
       // Forgotten all at once: compiling again costs a parse, nothing else.
       lua.lua_createtable(L, 0, 0);
-      lua.lua_rawseti(L, lua.LUA_REGISTRYINDEX, functions);
+      lua.lua_rawseti(L, lua.LUA_REGISTRYINDEX, compiled);
       count = 0;
     }
-    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, functions);
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, compiled);
     lua.lua_pushstring(L, code);
     lua.lua_pushvalue(L, -3);
     lua.lua_rawset(L, -3);
@@ -287,14 +325,6 @@ function engineFor(): Engine {
     count++;
     return null;
   };
-  engine = {
-    L,
-    state,
-    globals,
-    hook: (l) => countInstructions(l, state),
-    load: loadCached,
-  };
-  return engine;
 }
 
 /**
@@ -372,7 +402,7 @@ function errorHandler(L: LuaState): number {
 function runError(L: LuaState, state: RunState): Reply {
   if (lua.lua_type(L, -1) !== lua.LUA_TTABLE) {
     const msg = lua.lua_type(L, -1) === lua.LUA_TSTRING ? luaString(L, -1) : "execution failure";
-    return err(`ERR Error running script ${scriptSha(state.body)}, ${msg.slice(0, 100)}`);
+    return err(`ERR Error running script ${runName(state)}, ${msg.slice(0, 100)}`);
   }
   const message = fieldString(L, -1, ERR) ?? "ERR unknown error";
   const source = fieldString(L, -1, SOURCE);
@@ -380,10 +410,13 @@ function runError(L: LuaState, state: RunState): Reply {
   const line = lua.lua_type(L, -1) === lua.LUA_TNUMBER ? lua.lua_tointeger(L, -1) : null;
   lua.lua_pop(L, 1);
   const where =
-    source !== null && line !== null
-      ? ` script: ${scriptSha(state.body)}, on ${source}:${line}.`
-      : "";
+    source !== null && line !== null ? ` script: ${runName(state)}, on ${source}:${line}.` : "";
   return err(`${errorCode(message)}${where}`);
+}
+
+/** What an error names the run by: the function's name, or the script's SHA1 (as Redis). */
+function runName(state: RunState): string {
+  return state.functionName ?? scriptSha(state.body);
 }
 
 /** An error message with its code: "ERR" prefixed to one that has none (Redis's rule). */
@@ -1218,6 +1251,372 @@ function rawField(L: LuaState, at: number, field: Uint8Array): string | null {
   return v;
 }
 
+// ---- functions (FUNCTION LOAD, FCALL) -----------------------------------------------------
+
+/** A function a library registers: what FUNCTION LIST shows of it. */
+export interface FunctionInfo {
+  readonly name: string;
+  readonly description: string | null;
+  /** Its flags, in Redis's order: no-writes, allow-oom, allow-stale, no-cluster, allow-cross-slot-keys. */
+  readonly flags: readonly string[];
+}
+
+/** A library that loads: its name (from its shebang) and its functions, as registered. */
+export interface LibraryInfo {
+  readonly name: string;
+  readonly functions: readonly FunctionInfo[];
+}
+
+/** A function registered while its library loads: its callback held in the registry. */
+interface Registered extends FunctionInfo {
+  readonly ref: number;
+}
+
+/** Redis's message for a bad library or function name (the same for both, as in Redis). */
+const BAD_NAME =
+  "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+function validName(name: string): boolean {
+  return /^[A-Za-z0-9_]+$/.test(name);
+}
+
+/**
+ * A library's first line, `#!lua name=<name>`, as Redis's functionExtractLibMetaData reads
+ * it: its name and the code from the end of that line (so line numbers hold), or Redis's
+ * error.
+ */
+export function libraryHeader(code: Uint8Array): { name: string; body: Uint8Array } | string {
+  if (code.length < 2 || code[0] !== 0x23 || code[1] !== 0x21) return "Missing library metadata";
+  const end = code.indexOf(0x0a);
+  if (end < 0) return "Invalid library metadata";
+  const parts = Buffer.from(code.subarray(0, end))
+    .toString("latin1")
+    .split(/[ \t\r\v\f]+/)
+    .filter((p) => p !== "");
+  const engineName = (parts[0] ?? "").slice(2);
+  if (parts.length === 0) return "Invalid library metadata";
+  let name: string | null = null;
+  for (const part of parts.slice(1)) {
+    if (part.slice(0, 5).toLowerCase() !== "name=") {
+      return `Invalid metadata value given: ${part}`;
+    }
+    if (name !== null) return "Invalid metadata value, name argument was given multiple times";
+    name = part.slice(5);
+  }
+  if (name === null) return "Library name was not given";
+  if (!validName(name)) return BAD_NAME;
+  if (engineName.toUpperCase() !== "LUA") return `Engine '${engineName}' not found`;
+  return { name, body: code.subarray(end) };
+}
+
+/**
+ * The environment a library's code and its functions run in, as Redis 7.0 makes it: an
+ * empty, read-only table whose __index is switched. While the library loads it reads from
+ * the load globals, which hold only `redis` with register_function, log and the version
+ * (anything else is an unknown global); when a function is called, from the scripts'
+ * globals (redis.call and the libraries). The library's chunk gets it as its _ENV, and the
+ * functions it defines share that upvalue.
+ */
+function functionEnvironment(
+  L: LuaState,
+  state: RunState,
+): { functionEnv: number; functionEnvMeta: number; loadGlobals: number } {
+  const refuse = (l: LuaState) => lauxlib.luaL_error(l, READONLY);
+  const unknown = (l: LuaState) =>
+    raise(l, `Script attempted to access nonexistent global variable '${luaString(l, 2)}'`);
+  /** Sets the table on top's metatable: reads of what it lacks raise, writes raise. */
+  const strict = () => {
+    lua.lua_createtable(L, 0, 2);
+    lua.lua_pushjsfunction(L, unknown);
+    lua.lua_setfield(L, -2, NAMES.index);
+    lua.lua_pushjsfunction(L, refuse);
+    lua.lua_setfield(L, -2, NAMES.newindex);
+    lua.lua_setmetatable(L, -2);
+  };
+  // The load globals: { redis = { register_function, log, LOG_*, REDIS_VERSION* } }.
+  lua.lua_createtable(L, 0, 1);
+  lua.lua_createtable(L, 0, 8);
+  lua.lua_pushjsfunction(L, (l) => registerFunction(l, state));
+  lua.lua_setfield(L, -2, to_luastring("register_function"));
+  lua.lua_pushjsfunction(L, redisLog);
+  lua.lua_setfield(L, -2, to_luastring("log"));
+  for (const [name, value] of REDIS_CONSTANTS) {
+    if (name[0] === 0x52 /* "R" */ && name[2] === 0x50 /* "REPL_" */) continue;
+    lua.lua_pushinteger(L, value);
+    lua.lua_setfield(L, -2, name);
+  }
+  lua.lua_pushstring(L, REDIS_NAMES.versionValue);
+  lua.lua_setfield(L, -2, REDIS_NAMES.version);
+  strict();
+  lua.lua_setfield(L, -2, REDIS_NAMES.redis);
+  strict();
+  const loadGlobals = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  // The environment and its switched metatable.
+  lua.lua_createtable(L, 0, 0);
+  lua.lua_createtable(L, 0, 3);
+  lua.lua_pushjsfunction(L, refuse);
+  lua.lua_setfield(L, -2, NAMES.newindex);
+  lua.lua_pushboolean(L, false);
+  lua.lua_setfield(L, -2, NAMES.metatable);
+  lua.lua_pushvalue(L, -1);
+  const functionEnvMeta = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  lua.lua_setmetatable(L, -2);
+  const functionEnv = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  return { functionEnv, functionEnvMeta, loadGlobals };
+}
+
+/** Points the functions' environment at the table in the registry at `ref`. */
+function functionGlobals(e: Engine, ref: number): void {
+  const { L } = e;
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.functionEnvMeta);
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
+  lua.lua_setfield(L, -2, NAMES.index);
+  lua.lua_pop(L, 1);
+}
+
+/** Flags register_function takes, in Redis's order (FUNCTION LIST shows them so). */
+const FUNCTION_FLAGS = [
+  "no-writes",
+  "allow-oom",
+  "allow-stale",
+  "no-cluster",
+  "allow-cross-slot-keys",
+];
+
+/**
+ * redis.register_function(name, callback) or redis.register_function{function_name=...,
+ * callback=..., flags={...}, description=...}, while a library loads: checked as Redis
+ * checks it, with its errors.
+ */
+function registerFunction(L: LuaState, state: RunState): number {
+  const into = state.registering;
+  const fail = (message: string, ref?: number): number => {
+    if (ref !== undefined) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+    return raiseTable(L, `ERR ${message}`);
+  };
+  if (into === null) {
+    return fail("redis.register_function can only be called on FUNCTION LOAD command");
+  }
+  const n = lua.lua_gettop(L);
+  if (n < 1 || n > 2) return fail("wrong number of arguments to redis.register_function");
+  let name: string | null = null;
+  let description: string | null = null;
+  let flags: string[] = [];
+  let ref: number | undefined;
+  if (n === 2) {
+    if (!isString(L, 1)) return fail("first argument to redis.register_function must be a string");
+    name = luaString(L, 1);
+    if (lua.lua_type(L, 2) !== lua.LUA_TFUNCTION) {
+      return fail("second argument to redis.register_function must be a function");
+    }
+    ref = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+  } else {
+    if (lua.lua_type(L, 1) !== lua.LUA_TTABLE) {
+      return fail(
+        "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+      );
+    }
+    lua.lua_pushnil(L);
+    while (lua.lua_next(L, 1) !== 0) {
+      if (!isString(L, -2)) {
+        return fail("named argument key given to redis.register_function is not a string", ref);
+      }
+      const key = luaString(L, -2).toLowerCase();
+      if (key === "function_name" || key === "description") {
+        if (!isString(L, -1)) {
+          return fail(`${key} argument given to redis.register_function must be a string`, ref);
+        }
+        if (key === "function_name") name = luaString(L, -1);
+        else description = luaString(L, -1);
+      } else if (key === "callback") {
+        if (lua.lua_type(L, -1) !== lua.LUA_TFUNCTION) {
+          return fail("callback argument given to redis.register_function must be a function", ref);
+        }
+        if (ref !== undefined) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+        ref = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+        continue;
+      } else if (key === "flags") {
+        if (lua.lua_type(L, -1) !== lua.LUA_TTABLE) {
+          return fail(
+            "flags argument to redis.register_function must be a table representing function flags",
+            ref,
+          );
+        }
+        const read = readFlags(L);
+        if (read === null) return fail("unknown flag given", ref);
+        flags = read;
+      } else {
+        return fail("unknown argument given to redis.register_function", ref);
+      }
+      lua.lua_pop(L, 1);
+    }
+    if (name === null)
+      return fail("redis.register_function must get a function name argument", ref);
+    if (ref === undefined) return fail("redis.register_function must get a callback argument");
+  }
+  if (!validName(name)) return fail(BAD_NAME, ref);
+  if (into.some((f) => f.name === name)) return fail("Function already exists in the library", ref);
+  into.push({ name, description, flags, ref });
+  return 0;
+}
+
+/** lua_isstring: a string, or a number (which converts). */
+function isString(L: LuaState, idx: number): boolean {
+  const t = lua.lua_type(L, idx);
+  return t === lua.LUA_TSTRING || t === lua.LUA_TNUMBER;
+}
+
+/** The flags table on top (1, 2, ... until nil), in Redis's order, or null for a bad one. */
+function readFlags(L: LuaState): string[] | null {
+  const given = new Set<string>();
+  for (let i = 1; ; i++) {
+    const t = lua.lua_rawgeti(L, -1, i);
+    if (t === lua.LUA_TNIL) {
+      lua.lua_pop(L, 1);
+      break;
+    }
+    const flag = isString(L, -1) ? luaString(L, -1).toLowerCase() : null;
+    lua.lua_pop(L, 1);
+    if (flag === null || !FUNCTION_FLAGS.includes(flag)) return null;
+    given.add(flag);
+  }
+  return FUNCTION_FLAGS.filter((f) => given.has(f));
+}
+
+/**
+ * Runs a library's code (after its shebang) with the load globals, collecting what it
+ * registers: the functions, their callbacks held in the registry (the caller lets them
+ * go: releaseRegistered), or FUNCTION LOAD's error. The run state is the caller's.
+ */
+function registerLibrary(e: Engine, body: Uint8Array): Registered[] | string {
+  const { L, state } = e;
+  lua.lua_settop(L, 0);
+  lua.lua_pushjsfunction(L, errorHandler);
+  const compiled = e.loadLibrary(body);
+  if (compiled !== null) {
+    lua.lua_settop(L, 0);
+    return `Error compiling function: ${compiled}`;
+  }
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.functionEnv);
+  lua.lua_setupvalue(L, -2, 1); // the chunk's _ENV
+  functionGlobals(e, e.loadGlobals);
+  state.registering = [];
+  restartIds(L);
+  const status = lua.lua_pcall(L, 0, 0, 1);
+  const registered = state.registering;
+  state.registering = null;
+  functionGlobals(e, lua.LUA_RIDX_GLOBALS);
+  if (status !== lua.LUA_OK) {
+    const why =
+      lua.lua_type(L, -1) === lua.LUA_TTABLE ? (fieldString(L, -1, ERR) ?? "") : luaString(L, -1);
+    lua.lua_settop(L, 0);
+    releaseRegistered(L, registered);
+    if (status !== lua.LUA_ERRRUN) engine = null;
+    return `Error registering functions: ${why}`;
+  }
+  lua.lua_settop(L, 0);
+  return registered;
+}
+
+function releaseRegistered(L: LuaState, registered: readonly Registered[]): void {
+  for (const f of registered) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, f.ref);
+}
+
+/** Prepares the run state for a library's load (outside a command: FUNCTION LOAD's check). */
+function startRun(
+  e: Engine,
+  ctx: ExecContext,
+  functionName: string | null,
+  body: Uint8Array,
+): void {
+  const { L, state } = e;
+  state.ctx = ctx;
+  state.readOnly = false;
+  state.body = body;
+  state.functionName = functionName;
+  state.resp = 2;
+  state.instructions = 0;
+  state.stopped = false;
+  state.seeded = undefined;
+  resetLibSettings(state.libs);
+  lua.lua_sethook(L, e.hook, lua.LUA_MASKCOUNT, hookEvery);
+}
+
+/**
+ * FUNCTION LOAD's check of a library: its name and functions, or Redis's error (without
+ * "ERR "). Loading runs its code, bounded as a script is, and registers nothing for good.
+ */
+export function loadLibrary(code: Uint8Array): LibraryInfo | string {
+  const header = libraryHeader(code);
+  if (typeof header === "string") return header;
+  const e = engineFor();
+  startRun(e, noContext, null, code);
+  const registered = registerLibrary(e, header.body);
+  if (typeof registered === "string") return registered;
+  releaseRegistered(e.L, registered);
+  if (registered.length === 0) return "No functions registered";
+  const functions = registered.map(({ name, description, flags }) => ({
+    name,
+    description,
+    flags,
+  }));
+  return { name: header.name, functions };
+}
+
+/** What FCALL runs: a function of a library, given whole (every replica runs its code). */
+export interface FunctionRun {
+  /** The library's code, shebang included. */
+  readonly library: Uint8Array;
+  readonly name: string;
+  readonly keys: readonly Buffer[];
+  readonly argv: readonly Buffer[];
+  /** FCALL_RO: the function must declare no-writes. */
+  readonly readOnly: boolean;
+}
+
+/**
+ * Runs a function to its reply: loads its library afresh (so nothing one call leaves in
+ * the library's upvalues reaches the next, on any replica), then calls the function with
+ * the keys and the arguments, as Redis calls it (two tables; no KEYS or ARGV globals).
+ */
+export function runFunction(ctx: ExecContext, run: FunctionRun): Reply {
+  const header = libraryHeader(run.library);
+  if (typeof header === "string") return err(`ERR ${header}`);
+  const e = engineFor();
+  const { L, state } = e;
+  startRun(e, ctx, run.name, run.library);
+  // Functions see no KEYS or ARGV (a script's run sets them afresh).
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.globals);
+  lua.lua_pushnil(L);
+  lua.lua_setfield(L, -2, NAMES.KEYS);
+  lua.lua_pushnil(L);
+  lua.lua_setfield(L, -2, NAMES.ARGV);
+  lua.lua_settop(L, 0);
+  const registered = registerLibrary(e, header.body);
+  if (typeof registered === "string") return err(`ERR ${registered}`);
+  try {
+    const f = registered.find((r) => r.name === run.name);
+    if (f === undefined) return errorReply("FUNCTION_NOT_FOUND");
+    if (run.readOnly && !f.flags.includes("no-writes")) return errorReply("SCRIPT_RO_WRITE_FLAG");
+    if (ctx.sharded === true && f.flags.includes("no-cluster")) {
+      return errorReply("SCRIPT_NO_CLUSTER");
+    }
+    state.readOnly = run.readOnly || f.flags.includes("no-writes");
+    lua.lua_pushjsfunction(L, errorHandler);
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, f.ref);
+    pushArray(L, run.keys);
+    pushArray(L, run.argv);
+    restartIds(L);
+    const status = lua.lua_pcall(L, 2, 1, 1);
+    const reply = status === lua.LUA_OK ? toReply(L, -1, state.resp) : runError(L, state);
+    lua.lua_settop(L, 0);
+    if (status !== lua.LUA_OK && status !== lua.LUA_ERRRUN) engine = null;
+    return reply;
+  } finally {
+    if (engine !== null) releaseRegistered(L, registered);
+  }
+}
+
 // ---- the commands ----------------------------------------------------------------------
 
 /** EVAL and EVAL_RO: script numkeys key... arg... (EVALSHA is turned into EVAL before). */
@@ -1235,10 +1634,33 @@ function evalCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
   return runScript(ctx, { body: args.buf(1), keys, argv, readOnly });
 }
 
+/**
+ * FCALL and FCALL_RO as a shard runs them: function numkeys key... arg... library, the
+ * library's code added last by the node that took the command (the function's name alone
+ * means nothing to a replica, whose node may know other libraries by then).
+ */
+function fcallCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
+  const last = args.length - 1;
+  // No code: a function not found when it was queued in MULTI (functions.ts, fcallArgs).
+  if (last < 3 || args.buf(last).length === 0) return errorReply("FUNCTION_NOT_FOUND");
+  const numkeys = parseI64(args.buf(2));
+  if (numkeys === undefined) return errorReply("FUNCTION_BAD_NUMKEYS");
+  if (numkeys > BigInt(last - 3)) return errorReply("SCRIPT_KEYS_OVER_ARGS");
+  if (numkeys < 0n) return errorReply("SCRIPT_KEYS_NEGATIVE");
+  const keys: Buffer[] = [];
+  const argv: Buffer[] = [];
+  const firstArg = 3 + Number(numkeys);
+  for (let i = 3; i < last; i++) (i < firstArg ? keys : argv).push(args.buf(i));
+  const name = args.str(1);
+  return runFunction(ctx, { library: args.buf(last), name, keys, argv, readOnly });
+}
+
 /** The script commands that run in the key space, keyed by lower-case name. */
 export const SCRIPT_HANDLERS: ReadonlyMap<string, CommandHandler> = new Map<string, CommandHandler>(
   [
     ["eval", (ctx, args) => evalCommand(ctx, args, false)],
     ["eval_ro", (ctx, args) => evalCommand(ctx, args, true)],
+    ["fcall", (ctx, args) => fcallCommand(ctx, args, false)],
+    ["fcall_ro", (ctx, args) => fcallCommand(ctx, args, true)],
   ],
 );

@@ -108,6 +108,8 @@ export class ClusterRouter implements CommandRouter {
       switch (name) {
         case "eval":
         case "eval_ro":
+        case "fcall":
+        case "fcall_ro":
           // A script that names no key runs on slot 0's shard (Redis Cluster runs it on the
           // node it is sent to); the keys it touches must be there.
           return this.run(client, 0, args, write);

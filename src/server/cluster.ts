@@ -11,6 +11,7 @@ import {
 import {
   currentContract,
   encodeMetaCommand,
+  type FunctionLibraries,
   firstRaftId,
   type MetaCommand,
   MetaMachine,
@@ -395,8 +396,26 @@ export class ClusterRuntime {
     return R.integer(result.raftId);
   }
 
+  /** The cluster's function libraries, as this node's meta replica has them. */
+  functionLibraries(): FunctionLibraries {
+    return this.meta.state.functions;
+  }
+
+  /**
+   * Waits until `done()` holds of this node's meta replica (checked every 10 ms), at most
+   * `timeoutMs`: whether it held.
+   */
+  async metaApplied(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+
   /** Asks the meta leader to run `args` (a node that does not lead the meta group). */
-  private async askMetaLeader(args: string[]): Promise<Reply> {
+  async askMetaLeader(args: readonly (string | Buffer)[]): Promise<Reply> {
     const leader = this.metaLeader();
     if (leader === undefined) return R.error("CLUSTERDOWN the meta group has no leader yet");
     try {

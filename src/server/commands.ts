@@ -16,6 +16,7 @@ import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
 import { type Client, type ClientType, clientTypeByName } from "./client.js";
+import { functionCommand } from "./functions.js";
 import { infoText } from "./info.js";
 import type { HomeostatNode } from "./node.js";
 import type { SpaceName } from "./pubsub.js";
@@ -780,21 +781,6 @@ function time(node: HomeostatNode): Reply {
   return R.array([R.bulk(String(us / 1_000_000n)), R.bulk(String(us % 1_000_000n))]);
 }
 
-function func(_node: HomeostatNode, _c: Client, args: Args): Reply {
-  const sub = args.lower(1);
-  if (sub === "help")
-    return R.help("FUNCTION", ["FLUSH [ASYNC|SYNC]", "    Delete all functions (there are none)."]);
-  const bad = checkSub(args);
-  if (bad !== undefined) return bad;
-  if (sub === "flush") {
-    if (args.length === 3 && !args.is(2, "async") && !args.is(2, "sync")) {
-      return R.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-    }
-    return R.OK;
-  }
-  return unknownSubcommand(args);
-}
-
 const slowlogHelp = [
   "GET [<count>]",
   "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
@@ -1039,7 +1025,7 @@ export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<strin
   ["monitor", monitor],
   ["time", time],
   ["role", role],
-  ["function", func],
+  ["function", functionCommand],
   ["homeostat", homeostat],
   ["subscribe", subscriber("channel", true)],
   ["psubscribe", subscriber("pattern", true)],

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import type { FunctionLibraries } from "../cluster/meta.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
 import { arityAccepts, COMMAND_SPECS, type CommandSpec, runSpec } from "../kv/command-table.js";
@@ -22,6 +23,16 @@ import { Blocking, foundNothing, isBlockingCommand } from "./blocking.js";
 import { Client, type HeldReply, type QueuedCommand } from "./client.js";
 import type { ClusterRuntime } from "./cluster.js";
 import { NO_REPLY, SERVER_HANDLERS, type ServerHandler } from "./commands.js";
+import {
+  changeClusterFunctions,
+  fcallArgs,
+  fcallMayWrite,
+  functionLearnMs,
+  functionNotFound,
+  LibrarySet,
+  readLibraries,
+  writeLibraries,
+} from "./functions.js";
 import { LatencyTracker } from "./latency.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
@@ -157,6 +168,11 @@ export interface NodeDeps {
   log: Logger;
   /** Where key-space commands run when the node is part of a cluster; none: locally. */
   router?: CommandRouter;
+  /**
+   * The file a standalone node keeps its function libraries in (functions.ts); none: in
+   * memory only (a cluster node's are in the meta group's state).
+   */
+  functionsPath?: string;
 }
 
 /**
@@ -222,6 +238,12 @@ export class HomeostatNode {
   readonly pubsub = new PubSub((client, reply) => this.deliver(client, reply));
   /** The scripts this node knows by SHA1 (EVALSHA, SCRIPT LOAD). */
   readonly scripts = new ScriptCache();
+  /** A standalone node's function libraries (a cluster's: the meta group's; see functions). */
+  private localFunctions = LibrarySet.empty;
+  private readonly functionsPath: string | null;
+  /** The meta state's libraries last read, and the set made from them. */
+  private metaFunctions: FunctionLibraries | null = null;
+  private metaFunctionSet = LibrarySet.empty;
   /** SLOWLOG: this node's slow commands (slowlog.ts). */
   readonly slowlog = new SlowLog();
   /** Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats). */
@@ -280,6 +302,8 @@ export class HomeostatNode {
   }[] = [];
 
   constructor(deps: NodeDeps) {
+    this.functionsPath = deps.functionsPath ?? null;
+    if (this.functionsPath !== null) this.localFunctions = readLibraries(this.functionsPath);
     this.settings = deps.settings;
     this.store = deps.store;
     this.clock = deps.clock;
@@ -733,6 +757,11 @@ export class HomeostatNode {
     name: string,
     args: Args,
   ): { name: string; spec: CommandSpec; args: Args } | null {
+    if (name === "fcall" || name === "fcall_ro") {
+      const run = fcallArgs(this.functions, args, true);
+      const spec = this.commands.get(name)?.spec;
+      return isReply(run) || spec === undefined ? null : { name, spec, args: run };
+    }
     if (name !== "evalsha" && name !== "evalsha_ro") return null;
     const run = this.scripts.asEval(name === "evalsha_ro", args);
     const spec = run === null ? undefined : this.commands.get(run.name)?.spec;
@@ -756,11 +785,93 @@ export class HomeostatNode {
     args: Args,
   ): Reply | Promise<Reply> {
     if (name === "eval" || name === "eval_ro") this.scripts.remember(args.buf(1));
+    if ((name === "fcall" || name === "fcall_ro") && !client.forwarded) {
+      // The library's code goes with the call (a forwarded one has it already).
+      const run = fcallArgs(this.functions, args);
+      if (run === functionNotFound && this.cluster !== null) {
+        return this.fcallLearnt(this.cluster, client, name, entry, new ArrayArgs(copyArgs(args)));
+      }
+      return isReply(run) ? run : this.routeKv(client, name, entry, run);
+    }
+    return this.routeKv(client, name, entry, args);
+  }
+
+  /**
+   * FCALL of a function this cluster node does not know: a library loaded through another
+   * node reaches this one's meta replica a heartbeat or so after the meta group took it,
+   * so the call waits that long for it (functionLearnMs) before it is refused.
+   */
+  private async fcallLearnt(
+    cluster: ClusterRuntime,
+    client: Client,
+    name: string,
+    entry: Entry & { kind: "kv" },
+    args: Args,
+  ): Promise<Reply> {
+    const fname = args.str(1);
+    await cluster.metaApplied(
+      () => this.functions.functionOf(fname) !== undefined,
+      functionLearnMs,
+    );
+    const run = fcallArgs(this.functions, args);
+    return isReply(run) ? run : this.routeKv(client, name, entry, run);
+  }
+
+  private routeKv(
+    client: Client,
+    name: string,
+    entry: Entry & { kind: "kv" },
+    args: Args,
+  ): Reply | Promise<Reply> {
     const blocking = !client.forwarded && isBlockingCommand(name, args);
     if (blocking && name === "xread") return this.blockingXread(client, entry, args);
     const routed = this.router?.route(client, name, entry.spec, args) ?? null;
     const reply = routed ?? this.runHere(entry, args);
     return blocking ? this.blockIfNothing(client, name, args, reply) : reply;
+  }
+
+  /**
+   * The function libraries this node knows: a cluster's from the meta group's state (read
+   * again when it changed), a standalone node's its own.
+   */
+  get functions(): LibrarySet {
+    const fromMeta = this.cluster?.functionLibraries() ?? null;
+    if (fromMeta === null) return this.localFunctions;
+    if (fromMeta !== this.metaFunctions) {
+      this.metaFunctions = fromMeta;
+      const set =
+        fromMeta.payload.length === 0
+          ? LibrarySet.empty
+          : LibrarySet.fromPayload(Buffer.from(fromMeta.payload));
+      if (typeof set === "string") {
+        this.log.error(
+          { version: fromMeta.version, reason: set },
+          "cannot load the cluster's functions",
+        );
+      }
+      this.metaFunctionSet = typeof set === "string" ? LibrarySet.empty : set;
+    }
+    return this.metaFunctionSet;
+  }
+
+  /**
+   * Makes `next` the function libraries (FUNCTION LOAD, DELETE, FLUSH, RESTORE, whose
+   * `args` these are), answering `reply` once it holds: on a standalone node once its file
+   * is replaced, on a cluster once the meta group has it and this node has learnt it.
+   */
+  changeFunctions(args: Args, next: LibrarySet, reply: Reply): Reply | Promise<Reply> {
+    const cluster = this.cluster;
+    if (cluster !== null) return changeClusterFunctions(cluster, args, next, reply);
+    if (this.functionsPath !== null) {
+      try {
+        writeLibraries(this.functionsPath, next.payload());
+      } catch (err) {
+        this.log.error({ err: String(err) }, "cannot save the function libraries");
+        return R.error(`ERR cannot save the function libraries: ${(err as Error).message}`);
+      }
+    }
+    this.localFunctions = next;
+    return reply;
   }
 
   /** Why a known command may not run now (arity, authentication, RESP2 subscribed), or null. */
@@ -1151,6 +1262,7 @@ export class HomeostatNode {
 
   /** A command CLIENT PAUSE WRITE holds back: a write, or one that may write or publish. */
   private mayWrite(name: string, args: Args): boolean {
+    if (name === "fcall" || name === "fcall_ro") return fcallMayWrite(this.functions, args);
     if ((name === "eval" || name === "evalsha") && args.length > 1) {
       // A script that declares no-writes runs: it can neither write nor publish.
       const body = name === "eval" ? args.buf(1) : this.scripts.get(args.str(1));

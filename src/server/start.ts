@@ -116,13 +116,22 @@ export async function startNode(options: StartOptions): Promise<number> {
     requirepass: options.requirepass,
   });
   const seed = Math.floor(Math.random() * 2 ** 32);
-  const node = new HomeostatNode({
-    settings,
-    store,
-    clock: new SystemClock(),
-    random: new SeededRandom(seed),
-    log,
-  });
+  let node: HomeostatNode;
+  try {
+    node = new HomeostatNode({
+      settings,
+      store,
+      clock: new SystemClock(),
+      random: new SeededRandom(seed),
+      log,
+      // A cluster's libraries are in its meta group's state.
+      ...(options.cluster === true ? {} : { functionsPath: join(dir, "functions.rdb") }),
+    });
+  } catch (err) {
+    log.fatal({ dir, reason: String(err) }, "cannot start the node");
+    await store.close();
+    return 1;
+  }
   try {
     const port = await node.listen();
     try {

@@ -69,6 +69,7 @@ declare module "fengari" {
     lua_setglobal(L: LuaState, name: Uint8Array): void;
     lua_sethook(L: LuaState, f: Hook | null, mask: number, count: number): void;
     lua_setmetatable(L: LuaState, idx: number): void;
+    lua_setupvalue(L: LuaState, funcindex: number, n: number): Uint8Array | null;
     lua_settop(L: LuaState, idx: number): void;
     lua_toboolean(L: LuaState, idx: number): boolean;
     lua_tointeger(L: LuaState, idx: number): number;
@@ -96,6 +97,7 @@ declare module "fengari" {
     luaL_checknumber(L: LuaState, arg: number): number;
     luaL_checktype(L: LuaState, arg: number, t: number): void;
     luaL_ref(L: LuaState, t: number): number;
+    luaL_unref(L: LuaState, t: number, ref: number): void;
     luaL_error(L: LuaState, fmt: Uint8Array, ...args: unknown[]): number;
     luaL_loadbuffer(L: LuaState, buff: Uint8Array, size: number | null, name: Uint8Array): number;
     luaL_loadbufferx(

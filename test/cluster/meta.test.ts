@@ -9,6 +9,7 @@ import {
   emptyMetaState,
   encodeMetaCommand,
   encodeMetaState,
+  functionsBytesMax,
   type MetaChanges,
   type MetaCommand,
   MetaMachine,
@@ -314,6 +315,44 @@ describe("meta commands", () => {
     assert.equal(setting("conf-changes-max", 2).state.settings.confChangesMax, 2);
     assert.equal(setting("replica-target", 3).state, state, "an unchanged value is a no-op");
   });
+
+  it("set-functions is a compare-and-set on the libraries' version, and bounds the payload", () => {
+    const { state } = run(emptyMetaState, [bootstrapCmd]);
+    assert.deepEqual(state.functions, { version: 0, payload: new Uint8Array(0) });
+    const set = (expectedVersion: number, payload: Uint8Array): MetaCommand => ({
+      kind: "set-functions",
+      expectedVersion,
+      payload,
+    });
+    const payload = Uint8Array.of(1, 2, 3);
+    const first = applyMetaCommand(state, set(0, payload));
+    assert.deepEqual(okOf(first.result), { ok: true, epoch: 1, raftId: 0 });
+    assert.deepEqual(first.state.functions, { version: 1, payload: Uint8Array.of(1, 2, 3) });
+    assert.equal(first.state.shardMap, state.shardMap, "nothing else changes");
+    payload[0] = 9;
+    assert.equal(first.state.functions.payload[0], 1, "the state keeps a copy");
+    // The same command again: its precondition no longer holds, and nothing changes.
+    const stale = applyMetaCommand(first.state, set(0, Uint8Array.of(4)));
+    assert.equal(codeOf(stale.result), "functions-moved");
+    assert.equal(
+      stale.result.ok ? "" : stale.result.message,
+      "function libraries changed meanwhile (version 1, expected 0)",
+    );
+    assert.equal(stale.state, first.state);
+    // FUNCTION FLUSH: an empty payload is a change like any other.
+    const flushed = applyMetaCommand(first.state, set(1, new Uint8Array(0)));
+    assert.deepEqual(okOf(flushed.result).raftId, 0);
+    assert.deepEqual(flushed.state.functions, { version: 2, payload: new Uint8Array(0) });
+    const big = applyMetaCommand(first.state, set(1, new Uint8Array(functionsBytesMax + 1)));
+    assert.equal(codeOf(big.result), "invalid-functions");
+    assert.equal(big.state, first.state);
+    const most = applyMetaCommand(first.state, set(1, new Uint8Array(functionsBytesMax)));
+    assert.equal(most.state.functions.payload.length, functionsBytesMax, "the bound itself fits");
+    assert.equal(
+      codeOf(applyMetaCommand(emptyMetaState, set(0, payload)).result),
+      "not-bootstrapped",
+    );
+  });
 });
 
 // ---- codecs ------------------------------------------------------------------------------
@@ -401,6 +440,14 @@ const commandArb: fc.Arbitrary<MetaCommand> = fc.oneof(
     },
     { noNullPrototype: true },
   ),
+  fc.record(
+    {
+      kind: fc.constant("set-functions" as const),
+      expectedVersion: fc.integer({ min: 0, max: 0xffff_ffff }),
+      payload: fc.uint8Array({ maxLength: 64 }),
+    },
+    { noNullPrototype: true },
+  ),
 );
 
 describe("meta command codec", () => {
@@ -461,6 +508,43 @@ describe("meta command codec", () => {
     assert.equal(own.length, plain.length + 2);
   });
 
+  it("carries set-functions' payload whole, an empty one too, and bounds its length", () => {
+    for (const payload of [new Uint8Array(0), Uint8Array.of(0, 255, 7)]) {
+      const cmd: MetaCommand = { kind: "set-functions", expectedVersion: 41, payload };
+      const bytes = encodeMetaCommand(cmd);
+      assert.equal(bytes[0], 1, "version 1: a new kind needs no new version");
+      assert.equal(bytes.length, 2 + 4 + 4 + payload.length);
+      assert.deepEqual(decodeMetaCommand(bytes), { ok: true, value: cmd });
+      assert.deepEqual(decodeMetaCommand(bytes.subarray(0, bytes.length - 1)), {
+        ok: false,
+        error: "truncated",
+      });
+    }
+    const most = new Uint8Array(functionsBytesMax).fill(7);
+    const decoded = decodeMetaCommand(
+      encodeMetaCommand({ kind: "set-functions", expectedVersion: 0, payload: most }),
+    );
+    assert.ok(decoded.ok && decoded.value.kind === "set-functions");
+    assert.deepEqual(decoded.value.payload, most);
+    // A length above the bound is refused before its bytes are looked for.
+    const over = new Uint8Array(10);
+    over.set([1, 8, 0, 0, 0, 0]);
+    new DataView(over.buffer).setUint32(6, functionsBytesMax + 1);
+    assert.deepEqual(decodeMetaCommand(over), {
+      ok: false,
+      error: "function libraries too large",
+    });
+    assert.throws(
+      () =>
+        encodeMetaCommand({
+          kind: "set-functions",
+          expectedVersion: 0,
+          payload: new Uint8Array(functionsBytesMax + 1),
+        }),
+      RangeError,
+    );
+  });
+
   it("registers a node's new redirect port when it comes back with one", () => {
     const { state } = run(emptyMetaState, [bootstrapCmd, { kind: "register-node", node: addr(2) }]);
     const moved = { ...addr(2), redirectPort: 26379 };
@@ -476,7 +560,7 @@ describe("meta command codec", () => {
     const { state } = run(emptyMetaState, [bootstrapCmd, { kind: "register-node", node: addr(2) }]);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => {
-        const garbled = Uint8Array.of(1, (bytes[0] ?? 0) % 7, ...bytes.subarray(1));
+        const garbled = Uint8Array.of(1, (bytes[0] ?? 0) % 9, ...bytes.subarray(1));
         for (const b of [bytes, garbled]) {
           const decoded = decodeMetaCommand(b);
           if (decoded.ok) applyMetaCommand(state, decoded.value);
@@ -598,8 +682,9 @@ describe("MetaMachine", () => {
     for (let n = 0; n < image.length; n += 7)
       assert.equal(decodeMetaState(image.subarray(0, n)).ok, false);
     // The meta voter's raft id comes before the (here empty) contract versions (u8),
-    // journal seq (u64) and journal (u16): 0 is no node.
-    const at = image.length - 11 - 4;
+    // journal seq (u64) and journal (u16), then the function libraries' version (u32) and
+    // empty payload (u32): 0 is no node.
+    const at = image.length - 19 - 4;
     const bad = image.slice();
     bad.fill(0, at, at + 4);
     assert.equal(decodeMetaState(bad).ok, false, "meta voter raft id 0");
@@ -663,6 +748,51 @@ describe("MetaMachine", () => {
     const decoded = decodeMetaState(m.snapshot());
     assert.ok(decoded.ok);
     assert.deepEqual(decoded.value, m.state, "contracts and journal are in the image");
+  });
+
+  it("keeps the function libraries in its image; an image of version 2 or 1 has none", () => {
+    const m = new MetaMachine();
+    const stream = commandStream(7, 20);
+    m.apply(stream.map((data, i) => ({ index: i + 1, term: 1, type: "normal", data })));
+    const before = m.snapshot();
+    assert.equal(before[0], 3);
+    // Version 2 is version 3 without the function libraries (u32 version, u32 length).
+    const v2 = Uint8Array.of(2, ...before.subarray(1, before.length - 8));
+    const fromV2 = decodeMetaState(v2);
+    assert.ok(fromV2.ok);
+    assert.deepEqual(fromV2.value, m.state);
+    assert.equal(fromV2.value.functions, emptyMetaState.functions);
+    // Version 1 has no contract versions (u8), journal seq (u64) or journal (u16) either.
+    const v1 = Uint8Array.of(1, ...v2.subarray(1, v2.length - 11));
+    const fromV1 = decodeMetaState(v1);
+    assert.ok(fromV1.ok);
+    assert.deepEqual(fromV1.value, m.state);
+    assert.equal(decodeMetaState(Uint8Array.of(4, ...before.subarray(1))).ok, false);
+    // A length above the bound is refused.
+    const over = before.slice();
+    new DataView(over.buffer).setUint32(over.length - 4, functionsBytesMax + 1);
+    assert.deepEqual(decodeMetaState(over), { ok: false, error: "function libraries too large" });
+
+    const payload = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+    m.apply([entry(stream.length + 1, 1, { kind: "set-functions", expectedVersion: 0, payload })]);
+    assert.deepEqual(m.functions(), { version: 1, payload });
+    const image = m.snapshot();
+    assert.equal(image.length, before.length + payload.length);
+    const decoded = decodeMetaState(image);
+    assert.ok(decoded.ok);
+    assert.deepEqual(decoded.value, m.state);
+    assert.deepEqual(encodeMetaState(decoded.value), image, "the same state, the same bytes");
+    for (let n = before.length - 8; n < image.length; n += 97) {
+      assert.equal(decodeMetaState(image.subarray(0, n)).ok, false, `prefix ${n}`);
+    }
+    // Read as version 2, the libraries are trailing bytes.
+    assert.equal(decodeMetaState(Uint8Array.of(2, ...image.subarray(1))).ok, false);
+    const restored = new MetaMachine();
+    restored.restore({
+      meta: { index: stream.length + 1, term: 1, conf: { voters: [1], learners: [] } },
+      data: image,
+    });
+    assert.deepEqual(restored.functions(), { version: 1, payload });
   });
 
   it("expect: resolves with the result when the index applies with the proposal's term", () => {
@@ -795,10 +925,26 @@ describe("MetaMachine", () => {
       }),
     ]);
     m.apply([entry(5, 1, { kind: "set-setting", name: "meta-voters", value: 5 })]);
+    const functions: MetaCommand = {
+      kind: "set-functions",
+      expectedVersion: 0,
+      payload: Uint8Array.of(1),
+    };
+    m.apply([entry(6, 1, functions)]);
+    m.apply([entry(7, 1, functions)]); // refused: version 0 is gone
     assert.deepEqual(seen, [
-      { nodes: true, shardMap: true, settings: true, metaVoters: true },
-      { nodes: false, shardMap: true, settings: false, metaVoters: false },
-      { nodes: false, shardMap: false, settings: true, metaVoters: false },
+      { nodes: true, shardMap: true, settings: true, metaVoters: true, functions: false },
+      { nodes: false, shardMap: true, settings: false, metaVoters: false, functions: false },
+      { nodes: false, shardMap: false, settings: true, metaVoters: false, functions: false },
+      { nodes: false, shardMap: false, settings: false, metaVoters: false, functions: true },
+    ]);
+    seen.length = 0;
+    m.restore({
+      meta: { index: 7, term: 1, conf: { voters: [1], learners: [] } },
+      data: m.snapshot(),
+    });
+    assert.deepEqual(seen, [
+      { nodes: true, shardMap: true, settings: true, metaVoters: true, functions: true },
     ]);
   });
 

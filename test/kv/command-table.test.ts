@@ -147,7 +147,17 @@ describe("command table", () => {
     );
     assert.deepEqual(
       spec("function").subcommands?.map((s) => s.name),
-      ["function|flush"],
+      [
+        "function|delete",
+        "function|dump",
+        "function|flush",
+        "function|help",
+        "function|kill",
+        "function|list",
+        "function|load",
+        "function|restore",
+        "function|stats",
+      ],
     );
   });
 
