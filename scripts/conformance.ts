@@ -7,7 +7,7 @@
 //   node dist/scripts/conformance.js --trace     # also list the commands each test sends
 //   node dist/scripts/conformance.js --help
 
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { intArg, UsageError } from "./lib/options.js";
@@ -35,40 +35,16 @@ const UNITS = [
   "unit/type/stream",
   "unit/type/stream-cgroups",
   "unit/dump",
-  "unit/scripting-eval",
+  "unit/scripting",
   "unit/geo",
   "unit/bitops",
   "unit/bitfield",
   "unit/hyperloglog",
   "unit/slowlog",
   "unit/pause",
+  "unit/functions",
 ];
 
-/**
- * Units made from Redis's own files at run time. unit/scripting runs each test twice,
- * through EVAL and through FUNCTION (`foreach is_eval {0 1}`), under the same names;
- * Homeostat has EVAL only, so unit/scripting-eval is that file with the EVAL pass alone.
- */
-const DERIVED_UNITS: Record<string, { from: string; replace: [string, string] }> = {
-  "unit/scripting-eval": {
-    from: "unit/scripting",
-    replace: ["foreach is_eval {0 1} {", "foreach is_eval {1} {"],
-  },
-};
-
-/** Writes the derived units into the test tree (tests/unit/...), from their sources. */
-function writeDerivedUnits(srcTree: string): void {
-  for (const [unit, d] of Object.entries(DERIVED_UNITS)) {
-    const source = readFileSync(path.join(srcTree, "tests", `${d.from}.tcl`), "utf8");
-    if (!source.includes(d.replace[0])) {
-      throw new Error(`${d.from}.tcl no longer has '${d.replace[0]}': update DERIVED_UNITS`);
-    }
-    writeFileSync(
-      path.join(srcTree, "tests", `${unit}.tcl`),
-      source.replace(d.replace[0], d.replace[1]),
-    );
-  }
-}
 const DENIED_TAGS = [
   "needs:debug",
   "needs:repl",
@@ -85,7 +61,7 @@ Runs Redis ${"7.0.15"}'s Tcl test units ${UNITS.join(", ")} against one server.
 Options:
   --target homeostat|redis  server to start (default homeostat: dist/src/cli/main.js)
   --host H --port P         use a server that is already running instead of starting one
-  --units a,b               test units to run (default: the twenty-two above)
+  --units a,b               test units to run (default: all of the above)
   --one-run                 run all units in one runtest process (default: one per unit,
                             so a Tcl exception in one unit does not hide the others)
   --no-skip                 ignore conformance/skip.txt
@@ -162,7 +138,6 @@ async function main(): Promise<number> {
 
   await ensureTclsh();
   const srcTree = await ensureRedisSource(path.join(cache, "redis-src"));
-  writeDerivedUnits(srcTree);
 
   const skipFile = path.join(root, "conformance", "skip.txt");
   const skips = opts.useSkipFile ? readSkipFile(skipFile) : [];

@@ -365,8 +365,11 @@ function countInstructions(L: LuaState, state: RunState, units = hookEvery): voi
   lauxlib.luaL_error(
     L,
     to_luastring(
-      `Script exceeded the limit of ${scriptInstructionsMax} Lua instructions ` +
-        "(a script runs on every replica and must finish)",
+      state.registering !== null
+        ? // Redis's words for a library that loads too long (its bound is 500 ms).
+          `FUNCTION LOAD timeout: the library's code ran past ${scriptInstructionsMax} Lua instructions`
+        : `Script exceeded the limit of ${scriptInstructionsMax} Lua instructions ` +
+            "(a script runs on every replica and must finish)",
     ),
   );
 }
@@ -1289,12 +1292,9 @@ export function libraryHeader(code: Uint8Array): { name: string; body: Uint8Arra
   if (code.length < 2 || code[0] !== 0x23 || code[1] !== 0x21) return "Missing library metadata";
   const end = code.indexOf(0x0a);
   if (end < 0) return "Invalid library metadata";
-  const parts = Buffer.from(code.subarray(0, end))
-    .toString("latin1")
-    .split(/[ \t\r\v\f]+/)
-    .filter((p) => p !== "");
-  const engineName = (parts[0] ?? "").slice(2);
-  if (parts.length === 0) return "Invalid library metadata";
+  const parts = splitArgs(Buffer.from(code.subarray(0, end)).toString("latin1"));
+  if (parts === null || parts.length === 0) return "Invalid library metadata";
+  const engineName = (parts[0] as string).slice(2);
   let name: string | null = null;
   for (const part of parts.slice(1)) {
     if (part.slice(0, 5).toLowerCase() !== "name=") {
@@ -1307,6 +1307,71 @@ export function libraryHeader(code: Uint8Array): { name: string; body: Uint8Arra
   if (!validName(name)) return BAD_NAME;
   if (engineName.toUpperCase() !== "LUA") return `Engine '${engineName}' not found`;
   return { name, body: code.subarray(end) };
+}
+
+/**
+ * A line split into words as Redis's sdssplitargs splits it: blanks separate words, and a
+ * word may hold "double-quoted" parts (with \n, \t, \xHH... escapes) or 'single-quoted'
+ * ones (with \' only), which must end at a blank or the end of the line. Null for
+ * unbalanced quotes.
+ */
+export function splitArgs(line: string): string[] | null {
+  const words: string[] = [];
+  const blank = (c: string | undefined) => c !== undefined && " \n\r\t\f\v".includes(c);
+  const escapes: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", a: "\x07" };
+  let i = 0;
+  for (;;) {
+    while (blank(line[i])) i++;
+    if (i >= line.length) return words;
+    let word = "";
+    let quote: '"' | "'" | null = null;
+    for (;;) {
+      const c = line[i];
+      if (quote === '"') {
+        if (c === undefined) return null;
+        const hex = /^\\x([0-9a-fA-F]{2})/.exec(line.slice(i, i + 4));
+        if (hex !== null) {
+          word += String.fromCharCode(Number.parseInt(hex[1] as string, 16));
+          i += 4;
+        } else if (c === "\\" && i + 1 < line.length) {
+          const e = line[i + 1] as string;
+          word += escapes[e] ?? e;
+          i += 2;
+        } else if (c === '"') {
+          if (i + 1 < line.length && !blank(line[i + 1])) return null;
+          quote = null;
+          i++;
+          break;
+        } else {
+          word += c;
+          i++;
+        }
+      } else if (quote === "'") {
+        if (c === undefined) return null;
+        if (c === "\\" && line[i + 1] === "'") {
+          word += "'";
+          i += 2;
+        } else if (c === "'") {
+          if (i + 1 < line.length && !blank(line[i + 1])) return null;
+          quote = null;
+          i++;
+          break;
+        } else {
+          word += c;
+          i++;
+        }
+      } else if (c === undefined || blank(c)) {
+        break;
+      } else if (c === '"' || c === "'") {
+        quote = c;
+        i++;
+      } else {
+        word += c;
+        i++;
+      }
+    }
+    words.push(word);
+  }
 }
 
 /**
@@ -1595,13 +1660,16 @@ export function runFunction(ctx: ExecContext, run: FunctionRun): Reply {
   const registered = registerLibrary(e, header.body);
   if (typeof registered === "string") return err(`ERR ${registered}`);
   try {
-    const f = registered.find((r) => r.name === run.name);
+    // Found whatever the case, as Redis finds a function; errors name it as registered.
+    const wanted = run.name.toLowerCase();
+    const f = registered.find((r) => r.name.toLowerCase() === wanted);
     if (f === undefined) return errorReply("FUNCTION_NOT_FOUND");
     if (run.readOnly && !f.flags.includes("no-writes")) return errorReply("SCRIPT_RO_WRITE_FLAG");
     if (ctx.sharded === true && f.flags.includes("no-cluster")) {
       return errorReply("SCRIPT_NO_CLUSTER");
     }
     state.readOnly = run.readOnly || f.flags.includes("no-writes");
+    state.functionName = f.name;
     lua.lua_pushjsfunction(L, errorHandler);
     lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, f.ref);
     pushArray(L, run.keys);

@@ -40,8 +40,11 @@ export class LibrarySet {
   private readonly byFunction = new Map<string, { library: Library; info: FunctionInfo }>();
 
   private constructor(readonly libraries: ReadonlyMap<string, Library>) {
+    // Function names are case-insensitive, as in Redis (FCALL TEST calls test).
     for (const library of libraries.values()) {
-      for (const info of library.functions) this.byFunction.set(info.name, { library, info });
+      for (const info of library.functions) {
+        this.byFunction.set(info.name.toLowerCase(), { library, info });
+      }
     }
   }
 
@@ -50,7 +53,7 @@ export class LibrarySet {
   }
 
   functionOf(name: string): { library: Library; info: FunctionInfo } | undefined {
-    return this.byFunction.get(name);
+    return this.byFunction.get(name.toLowerCase());
   }
 
   /** FUNCTION DUMP's payload (and what the set is persisted as). */
@@ -73,7 +76,7 @@ export class LibrarySet {
     const next = new Map(this.libraries);
     next.delete(loaded.name);
     for (const f of loaded.functions) {
-      const owner = this.byFunction.get(f.name);
+      const owner = this.functionOf(f.name);
       if (owner !== undefined && owner.library.name !== loaded.name) {
         return `Function ${f.name} already exists`;
       }
@@ -237,14 +240,15 @@ export const functionLearnMs = 300;
 
 /**
  * A client's FCALL (FCALL_RO) as a shard runs it: its arguments with the library's code
- * added last, or Redis's error for an unknown function or a bad key count. An unknown
- * function queued in MULTI gets an empty code (`queued`), which the shard answers with
- * Redis's error at EXEC, as Redis does.
+ * added last, or Redis's error for an unknown function or a bad key count. Queued in
+ * MULTI (`queued`), nothing is refused: an unknown function gets an empty code, and the
+ * shard answers both errors at EXEC, as Redis does.
  */
 export function fcallArgs(set: LibrarySet, args: Args, queued = false): Args | Reply {
   const found = set.functionOf(args.str(1));
   if (found === undefined && !queued) return functionNotFound;
-  if (found !== undefined) {
+  // Queued in MULTI, the key count is checked when EXEC runs it (on the shard), as Redis does.
+  if (!queued) {
     const numkeys = parseI64(args.buf(2));
     if (numkeys === undefined) return errorReply("FUNCTION_BAD_NUMKEYS");
     if (numkeys > BigInt(args.length - 3)) return errorReply("SCRIPT_KEYS_OVER_ARGS");
@@ -336,7 +340,7 @@ export function functionCommand(
       return node.changeFunctions(args, next, R.OK);
     }
     case "flush":
-      if (args.length > 3) break;
+      if (args.length > 3) return errorReply("SUBCOMMAND_SYNTAX", args.str(1), "FUNCTION");
       if (args.length === 3 && !args.is(2, "async") && !args.is(2, "sync")) {
         return R.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
       }
@@ -347,7 +351,7 @@ export function functionCommand(
       if (args.length !== 2) break;
       return R.bulk(set.payload());
     case "restore": {
-      if (args.length > 4) break;
+      if (args.length > 4) return errorReply("SUBCOMMAND_SYNTAX", args.str(1), "FUNCTION");
       let policy: "flush" | "append" | "replace" = "append";
       if (args.length === 4) {
         const p = args.lower(3);
