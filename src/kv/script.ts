@@ -237,10 +237,6 @@ interface Engine {
   load(code: Uint8Array): string | null;
   /** Pushes a library's compiled code (after its shebang line), or gives Lua's error. */
   loadLibrary(code: Uint8Array): string | null;
-  /** Registry index of the environment functions run in (FunctionEnvironment). */
-  readonly functionEnv: number;
-  /** Registry index of its metatable, whose __index is switched between load and call. */
-  readonly functionEnvMeta: number;
   /** Registry index of the globals a library sees while it loads: `redis`, for registering. */
   readonly loadGlobals: number;
 }
@@ -288,41 +284,36 @@ function engineFor(): Engine {
       return error === null ? null : message("SCRIPT_COMPILE", error);
     },
     loadLibrary: libraries,
-    ...functionEnvironment(L, state),
+    loadGlobals: loadGlobals(L, state),
   };
   return engine;
 }
 
 /**
  * A compiler of chunks named `source` that keeps what it compiled, by text (at most
- * compiledMax): it pushes the chunk, or gives Lua's compile error.
+ * compiledMax): it pushes the chunk, or gives Lua's compile error. The chunks are held in
+ * the registry and found through a JavaScript map: a lookup by a Lua string would make
+ * and hash one of the whole text at every run (fengari's tables key long strings by a
+ * copy of their bytes).
  */
 function cachedLoader(L: LuaState, source: Uint8Array): (code: Uint8Array) => string | null {
-  lua.lua_createtable(L, 0, 0);
-  const compiled = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-  let count = 0;
+  const refs = new Map<string, number>();
   return (code) => {
-    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, compiled);
-    lua.lua_pushstring(L, code);
-    if (lua.lua_rawget(L, -2) === lua.LUA_TFUNCTION) {
-      lua.lua_remove(L, -2);
+    const text = Buffer.from(code.buffer, code.byteOffset, code.byteLength).toString("latin1");
+    const ref = refs.get(text);
+    if (ref !== undefined) {
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
       return null;
     }
-    lua.lua_pop(L, 2);
     const error = load(L, code, source);
     if (error !== null) return error;
-    if (count >= compiledMax) {
+    if (refs.size >= compiledMax) {
       // Forgotten all at once: compiling again costs a parse, nothing else.
-      lua.lua_createtable(L, 0, 0);
-      lua.lua_rawseti(L, lua.LUA_REGISTRYINDEX, compiled);
-      count = 0;
+      for (const r of refs.values()) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, r);
+      refs.clear();
     }
-    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, compiled);
-    lua.lua_pushstring(L, code);
-    lua.lua_pushvalue(L, -3);
-    lua.lua_rawset(L, -3);
-    lua.lua_pop(L, 1);
-    count++;
+    lua.lua_pushvalue(L, -1);
+    refs.set(text, lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX));
     return null;
   };
 }
@@ -1375,30 +1366,28 @@ export function splitArgs(line: string): string[] | null {
 }
 
 /**
- * The environment a library's code and its functions run in, as Redis 7.0 makes it: an
- * empty, read-only table whose __index is switched. While the library loads it reads from
- * the load globals, which hold only `redis` with register_function, log and the version
- * (anything else is an unknown global); when a function is called, from the scripts'
- * globals (redis.call and the libraries). The library's chunk gets it as its _ENV, and the
- * functions it defines share that upvalue.
+ * The globals a library's code sees while it loads, as Redis 7.0 gives them: only `redis`,
+ * with register_function, log, the LOG_* levels and the version; any other name is an
+ * unknown global, and nothing can be set. The library's chunk runs with them as its _ENV;
+ * its functions share that upvalue, which is then pointed at the scripts' globals (redis.call
+ * and the libraries) before one is called (registerLibrary), as Redis switches the globals'
+ * __index between load and call.
  */
-function functionEnvironment(
-  L: LuaState,
-  state: RunState,
-): { functionEnv: number; functionEnvMeta: number; loadGlobals: number } {
+function loadGlobals(L: LuaState, state: RunState): number {
   const refuse = (l: LuaState) => lauxlib.luaL_error(l, READONLY);
   const unknown = (l: LuaState) =>
     raise(l, `Script attempted to access nonexistent global variable '${luaString(l, 2)}'`);
   /** Sets the table on top's metatable: reads of what it lacks raise, writes raise. */
   const strict = () => {
-    lua.lua_createtable(L, 0, 2);
+    lua.lua_createtable(L, 0, 3);
     lua.lua_pushjsfunction(L, unknown);
     lua.lua_setfield(L, -2, NAMES.index);
     lua.lua_pushjsfunction(L, refuse);
     lua.lua_setfield(L, -2, NAMES.newindex);
+    lua.lua_pushboolean(L, false);
+    lua.lua_setfield(L, -2, NAMES.metatable);
     lua.lua_setmetatable(L, -2);
   };
-  // The load globals: { redis = { register_function, log, LOG_*, REDIS_VERSION* } }.
   lua.lua_createtable(L, 0, 1);
   lua.lua_createtable(L, 0, 8);
   lua.lua_pushjsfunction(L, (l) => registerFunction(l, state));
@@ -1415,28 +1404,7 @@ function functionEnvironment(
   strict();
   lua.lua_setfield(L, -2, REDIS_NAMES.redis);
   strict();
-  const loadGlobals = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-  // The environment and its switched metatable.
-  lua.lua_createtable(L, 0, 0);
-  lua.lua_createtable(L, 0, 3);
-  lua.lua_pushjsfunction(L, refuse);
-  lua.lua_setfield(L, -2, NAMES.newindex);
-  lua.lua_pushboolean(L, false);
-  lua.lua_setfield(L, -2, NAMES.metatable);
-  lua.lua_pushvalue(L, -1);
-  const functionEnvMeta = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-  lua.lua_setmetatable(L, -2);
-  const functionEnv = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-  return { functionEnv, functionEnvMeta, loadGlobals };
-}
-
-/** Points the functions' environment at the table in the registry at `ref`. */
-function functionGlobals(e: Engine, ref: number): void {
-  const { L } = e;
-  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.functionEnvMeta);
-  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
-  lua.lua_setfield(L, -2, NAMES.index);
-  lua.lua_pop(L, 1);
+  return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
 }
 
 /** Flags register_function takes, in Redis's order (FUNCTION LIST shows them so). */
@@ -1562,15 +1530,18 @@ function registerLibrary(e: Engine, body: Uint8Array): Registered[] | string {
     lua.lua_settop(L, 0);
     return `Error compiling function: ${compiled}`;
   }
-  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.functionEnv);
-  lua.lua_setupvalue(L, -2, 1); // the chunk's _ENV
-  functionGlobals(e, e.loadGlobals);
+  // The chunk's _ENV, which its functions share: the load globals while it runs, then
+  // the scripts' globals (the chunk's copy stays at 2 for that).
+  lua.lua_pushvalue(L, 2);
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.loadGlobals);
+  lua.lua_setupvalue(L, 2, 1);
   state.registering = [];
   restartIds(L);
   const status = lua.lua_pcall(L, 0, 0, 1);
   const registered = state.registering;
   state.registering = null;
-  functionGlobals(e, lua.LUA_RIDX_GLOBALS);
+  lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, lua.LUA_RIDX_GLOBALS);
+  lua.lua_setupvalue(L, 2, 1);
   if (status !== lua.LUA_OK) {
     const why =
       lua.lua_type(L, -1) === lua.LUA_TTABLE ? (fieldString(L, -1, ERR) ?? "") : luaString(L, -1);

@@ -4,10 +4,16 @@ import { describe, it } from "node:test";
 import { SeededRandom } from "../../src/core/random.js";
 import { sha1Hex } from "../../src/core/sha1.js";
 import { KV_HANDLERS } from "../../src/kv/handlers.js";
-import { compileError, scriptInstructionsMax, scriptSha } from "../../src/kv/script.js";
+import {
+  compileError,
+  loadLibrary,
+  scriptInstructionsMax,
+  scriptSha,
+  splitArgs,
+} from "../../src/kv/script.js";
 import { formatDouble } from "../../src/resp/encoder.js";
 import * as R from "../../src/resp/reply.js";
-import { newDb, plain, type TestDb } from "./helpers.js";
+import { newDb, type Plain, plain, type TestDb } from "./helpers.js";
 
 /** A database whose scripts run their commands on it, as a standalone node's do. */
 function scriptDb(seed = 1, served: (key: Buffer) => boolean = () => true): TestDb {
@@ -712,5 +718,75 @@ describe("Lua scripts' libraries and numbers", () => {
       ),
       [15, 7, 2, -2147483648, 15, -4, -1, 5, "000000ff", "FFFF", 2018915346],
     );
+  });
+});
+
+describe("Lua functions (FCALL)", () => {
+  const counter = `#!lua name=lib
+local calls = 0
+redis.register_function('count', function(keys, args)
+  calls = calls + 1
+  return {calls, redis.call('incr', keys[1]), tostring({})}
+end)
+redis.register_function{function_name='Peek', callback=function(keys, args)
+  return {keys[1], args[1], args[2]} end, flags={'no-writes'}}`;
+  const fcallIn = (db: TestDb, fn: string, keys: string[], ...argv: string[]) =>
+    plain(db.run("FCALL", fn, String(keys.length), ...keys, ...argv, counter));
+
+  it("loads the library afresh for each call, so replicas that ran different calls agree", () => {
+    const a = scriptDb();
+    const b = scriptDb();
+    // b's interpreter runs other calls and scripts first: nothing of them shows in a's.
+    fcallIn(b, "count", ["other"]);
+    evalIn(b, "return tostring({})");
+    const ra = fcallIn(a, "count", ["k"]);
+    const rb = fcallIn(b, "count", ["k"]);
+    assert.deepEqual(ra, rb);
+    // The library's local counter starts at 0 at every call (Redis keeps it between calls).
+    assert.equal((ra as Plain[])[0], 1);
+    assert.deepEqual(fcallIn(a, "count", ["k"]), [1, 2, (ra as Plain[])[2]]);
+  });
+
+  it("passes keys and arguments as tables, finds a function whatever its case", () => {
+    const db = scriptDb();
+    assert.deepEqual(fcallIn(db, "peek", ["k"], "a", "b"), ["k", "a", "b"]);
+    assert.deepEqual(plain(db.run("FCALL_RO", "PEEK", "1", "k", "a", counter)), ["k", "a"]);
+    assert.deepEqual(plain(db.run("FCALL_RO", "count", "1", "k", counter)), {
+      error: "ERR Can not execute a script with write flag using *_ro command.",
+    });
+    assert.deepEqual(plain(db.run("FCALL", "nosuch", "0", counter)), {
+      error: "ERR Function not found",
+    });
+    // Queued in MULTI for a function the node did not know: no code, the same error.
+    assert.deepEqual(plain(db.run("FCALL", "count", "0", "")), { error: "ERR Function not found" });
+    assert.deepEqual(plain(db.run("FCALL", "count", "x", counter)), {
+      error: "ERR Bad number of keys provided",
+    });
+  });
+
+  it("checks a library as FUNCTION LOAD does, with Redis's errors", () => {
+    assert.deepEqual(loadLibrary(Buffer.from(counter)), {
+      name: "lib",
+      functions: [
+        { name: "count", description: null, flags: [] },
+        { name: "Peek", description: null, flags: ["no-writes"] },
+      ],
+    });
+    assert.equal(loadLibrary(Buffer.from("#!lua name=x\nreturn 1")), "No functions registered");
+    assert.equal(
+      loadLibrary(Buffer.from("#!lua name=x\nwhile true do end")),
+      `Error registering functions: ERR FUNCTION LOAD timeout: the library's code ran past ${scriptInstructionsMax} Lua instructions`,
+    );
+    assert.deepEqual(
+      loadLibrary(Buffer.from('#!lua name="q"\nredis.register_function("f", function() end)')),
+      { name: "q", functions: [{ name: "f", description: null, flags: [] }] },
+    );
+    assert.deepEqual(splitArgs(`#!lua name="a b" 'c\\'d' "\\x41\\n"`), [
+      "#!lua",
+      "name=a b",
+      "c'd",
+      "A\n",
+    ]);
+    assert.equal(splitArgs('#!lua name="a"b'), null);
   });
 });
