@@ -154,6 +154,8 @@ export interface ClusterOptions {
    * and the leader sends them again.
    */
   shardMachine(group: number, slots: readonly SlotRange[]): GroupMachine | null;
+  /** Each raft flush's thread time (RaftRuntimeOptions.onFlushMs). */
+  onFlushMs?(ms: number): void;
   /** A shard replica was dropped from this node: release its machine and data. */
   shardRemoved(group: number): void;
   /** After the raft groups stopped: close the shard machines and their storage. */
@@ -237,6 +239,7 @@ export class ClusterRuntime {
       multi: {
         onUnknownGroup: (group) => this.onUnknownGroup(group),
       },
+      ...(o.onFlushMs === undefined ? {} : { onFlushMs: o.onFlushMs }),
     });
   }
 

@@ -664,14 +664,42 @@ function info(node: HomeostatNode, _c: Client, args: Args): Reply {
 /**
  * LATENCY HISTOGRAM [command ...]: each command's calls and cumulative buckets (all the
  * commands with durations, or those named, a container standing for its subcommands;
- * unknown names are skipped). The latency monitor's events (LATEST, HISTORY, RESET,
- * GRAPH, DOCTOR) are not kept here.
+ * unknown names are skipped); LATEST, HISTORY, RESET, GRAPH and DOCTOR read the latency
+ * monitor's events (latency-monitor.ts).
  */
 function latency(node: HomeostatNode, _c: Client, args: Args): Reply {
   const sub = args.lower(1);
   if (sub === "help") return R.help("LATENCY", latencyHelp);
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
+  const monitor = node.latencyMonitor;
+  const nowSec = Math.floor(node.clock.nowMs() / 1000);
+  switch (sub) {
+    case "latest":
+      return monitor.latest();
+    case "history":
+      return monitor.history(args.str(2));
+    case "reset": {
+      const names: string[] = [];
+      for (let i = 2; i < args.length; i++) names.push(args.str(i));
+      return R.integer(monitor.reset(names));
+    }
+    case "graph": {
+      const graph = monitor.graph(args.str(2), nowSec);
+      if (graph === null) {
+        return R.error(`ERR No samples available for event '${args.str(2)}'`);
+      }
+      return R.verbatim(graph);
+    }
+    case "doctor":
+      return R.verbatim(
+        monitor.doctor(
+          node.settings.latencyMonitorThreshold,
+          node.settings.slowlogLogSlowerThan,
+          nowSec,
+        ),
+      );
+  }
   const names: string[] = [];
   if (args.length === 2) {
     names.push(...node.latency.names());
@@ -691,6 +719,17 @@ function latency(node: HomeostatNode, _c: Client, args: Args): Reply {
 }
 
 const latencyHelp = [
+  "DOCTOR",
+  "    Return a human readable latency analysis report.",
+  "GRAPH <event>",
+  "    Return an ASCII latency graph for the <event> class.",
+  "HISTORY <event>",
+  "    Return time-latency samples for the <event> class.",
+  "LATEST",
+  "    Return the latest latency samples for all events.",
+  "RESET [<event> ...]",
+  "    Reset latency data of one or more <event> classes.",
+  "    (default: reset all data for all event classes)",
   "HISTOGRAM [COMMAND ...]",
   "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
   "    If no commands are specified then all histograms are replied.",

@@ -34,6 +34,7 @@ import {
   writeLibraries,
 } from "./functions.js";
 import { LatencyTracker } from "./latency.js";
+import { LatencyMonitor } from "./latency-monitor.js";
 import type { Logger } from "./log.js";
 import type { MembershipDriver } from "./membership-driver.js";
 import { monitorArgs, monitorLine } from "./monitor.js";
@@ -248,6 +249,8 @@ export class HomeostatNode {
   readonly slowlog = new SlowLog();
   /** Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats). */
   readonly latency = new LatencyTracker();
+  /** The latency monitor's events (LATENCY LATEST, HISTORY, GRAPH, DOCTOR). */
+  readonly latencyMonitor = new LatencyMonitor();
   /** Clients that sent MONITOR: each command this node runs is written to them (monitor.ts). */
   readonly monitors = new Set<Client>();
   /** Keyspace notifications of this node's commands (and, in a cluster, its shards'). */
@@ -726,12 +729,14 @@ export class HomeostatNode {
     const threshold = this.settings.slowlogLogSlowerThan;
     const logged =
       threshold >= 0 && this.settings.slowlogMaxLen > 0 && !spec.flags.includes("skip_slowlog");
+    const monitored = this.settings.latencyMonitorThreshold > 0;
     if (!(reply instanceof Promise)) {
       if (tracked !== null) this.latency.record(tracked, usec);
       if (logged && usec >= threshold) this.recordSlow(client, entryArgs(args), usec);
+      if (monitored) this.monitorCommand(spec, usec);
       return;
     }
-    if (tracked === null && !logged) return;
+    if (tracked === null && !logged && !monitored) return;
     // The arguments are views of the input buffer, reused once this returns: kept now.
     const kept = logged ? entryArgs(args) : null;
     const blocked = spec.flags.includes("blocking");
@@ -739,8 +744,21 @@ export class HomeostatNode {
       const took = blocked ? usec : (performance.now() - startMs) * 1000;
       if (tracked !== null) this.latency.record(tracked, took);
       if (kept !== null && took >= threshold) this.recordSlow(client, kept, took);
+      if (monitored) this.monitorCommand(spec, took);
     };
     reply.then(done, done);
+  }
+
+  /** The latency monitor's `command` or `fast-command` event. */
+  private monitorCommand(spec: CommandSpec, usec: number): void {
+    this.monitorLatency(spec.flags.includes("fast") ? "fast-command" : "command", usec / 1000);
+  }
+
+  /** Keeps `event` in the latency monitor if it took latency-monitor-threshold or more. */
+  monitorLatency(event: string, ms: number): void {
+    const threshold = this.settings.latencyMonitorThreshold;
+    if (threshold === 0 || ms < threshold) return;
+    this.latencyMonitor.add(event, Math.floor(ms), Math.floor(this.clock.nowMs() / 1000));
   }
 
   private recordSlow(client: Client, args: Buffer[], usec: number): void {

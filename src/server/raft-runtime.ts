@@ -27,6 +27,11 @@ export interface RaftRuntimeOptions<L extends GroupLog> {
   tickMs: number;
   log: Logger;
   multi?: MultiRaftOptions;
+  /**
+   * The node's thread time of each flush's two halves (the raft log's write and sync, then
+   * the sends and applies), in ms: the latency monitor's raft-flush event.
+   */
+  onFlushMs?(ms: number): void;
 }
 
 /**
@@ -198,14 +203,20 @@ export class RaftRuntime<L extends GroupLog = GroupLog> {
    * promise jobs and ticks run there, never I/O or timers: nothing is received meanwhile.
    */
   private async flushTurn(): Promise<void> {
+    const timed = this.o.onFlushMs;
     for (let i = 0; i < 8 && !this.closed; i++) {
+      const startMs = timed === undefined ? 0 : performance.now();
       const half = this.multi.flushStart();
       if (half === null) return;
       this.stats.flushes += 1;
+      const firstMs = timed === undefined ? 0 : performance.now() - startMs;
       if (half.applied) await afterPromiseJobs();
       // Finished even if the runtime closed meanwhile: a flush left half done would
       // refuse the clean-up's removeGroup.
-      if (!this.multi.flushEnd(half)) return;
+      const endMs = timed === undefined ? 0 : performance.now();
+      const more = this.multi.flushEnd(half);
+      if (timed !== undefined) timed(firstMs + performance.now() - endMs);
+      if (!more) return;
     }
   }
 

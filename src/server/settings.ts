@@ -81,6 +81,8 @@ export interface Settings {
   latencyTracking: boolean;
   /** Redis's latency-tracking-info-percentiles: the percentiles INFO latencystats reports. */
   latencyTrackingInfoPercentiles: number[];
+  /** Redis's latency-monitor-threshold (ms): events this long or longer are kept; 0: none. */
+  latencyMonitorThreshold: number;
 }
 
 export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
@@ -113,6 +115,7 @@ export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
     slowlogMaxLen: 128,
     latencyTracking: true,
     latencyTrackingInfoPercentiles: [50, 99, 99.9],
+    latencyMonitorThreshold: 0,
     ...overrides,
   };
 }
@@ -141,16 +144,19 @@ function intSetting(
     | "streamNodeMaxBytes"
     | "hllSparseMaxBytes"
     | "slowlogLogSlowerThan"
-    | "slowlogMaxLen",
+    | "slowlogMaxLen"
+    | "latencyMonitorThreshold",
   min: number,
   max: number,
+  /** The bound the error names (Redis's LLONG_MAX for a long long setting). */
+  shownMax = String(max),
 ): SettingSpec {
   return {
     get: (s) => String(s[key]),
     set: (s, value) => {
       const n = parseMemory(value);
-      if (n === undefined || n < min || n > max)
-        return `argument must be between ${min} and ${max} inclusive`;
+      if (n === undefined) return "argument couldn't be parsed into an integer";
+      if (n < min || n > max) return `argument must be between ${min} and ${shownMax} inclusive`;
       s[key] = n;
       return undefined;
     },
@@ -215,6 +221,10 @@ export const SETTINGS: ReadonlyMap<string, SettingSpec> = new Map<string, Settin
   ["hll-sparse-max-bytes", intSetting("hllSparseMaxBytes", 0, 2 ** 53 - 1)],
   ["slowlog-log-slower-than", intSetting("slowlogLogSlowerThan", -1, 2 ** 53 - 1)],
   ["slowlog-max-len", intSetting("slowlogMaxLen", 0, 2 ** 53 - 1)],
+  [
+    "latency-monitor-threshold",
+    intSetting("latencyMonitorThreshold", 0, 2 ** 53 - 1, "9223372036854775807"),
+  ],
   [
     "latency-tracking",
     {

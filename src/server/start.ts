@@ -343,6 +343,7 @@ async function openCluster(
     shardCount: options.shards,
     replicaTarget: options.replicas,
     deadNodeAfterMs: options.deadNodeAfterMs,
+    onFlushMs: (ms) => node.monitorLatency("raft-flush", ms),
     shardMachine: (group, slots) => {
       // A replica dropped here whose keys are not deleted yet: not again until they are.
       if (dropping.has(group)) return null;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import * as R from "../../src/resp/reply.js";
 import { LatencyTracker } from "../../src/server/latency.js";
+import { LatencyMonitor, latencySamplesKept } from "../../src/server/latency-monitor.js";
 import { nodeForSuite, sameAsRedis } from "./harness.js";
 
 /** LATENCY HISTOGRAM's reply in RESP2 as a map: command → { calls, buckets µs → count }. */
@@ -119,6 +121,97 @@ for (const mode of ["--standalone", "--cluster"] as const) {
             ["LATENCY", "HISTOGRAM", "nosuch", "other|thing"],
             ["LATENCY", "FOO"],
             ["LATENCY"],
+          ],
+        ],
+      );
+    });
+  });
+}
+
+describe("the latency monitor (LATENCY LATEST, HISTORY, GRAPH, RESET)", () => {
+  it("keeps the worst of each second, 160 seconds, and the worst ever, as Redis's", () => {
+    const m = new LatencyMonitor();
+    m.add("command", 5, 1000);
+    m.add("command", 9, 1000);
+    m.add("command", 7, 1000);
+    assert.deepEqual(m.history("command"), {
+      kind: "array",
+      value: [{ kind: "array", value: [R.integer(1000), R.integer(9)] }],
+    });
+    for (let t = 1001; t <= 1200; t++) m.add("command", t === 1100 ? 50 : 3, t);
+    const history = m.history("command");
+    assert.equal(history.kind === "array" ? history.value.length : -1, latencySamplesKept);
+    assert.deepEqual(m.latest(), {
+      kind: "array",
+      value: [
+        {
+          kind: "array",
+          value: [R.bulk("command"), R.integer(1200), R.integer(3), R.integer(50)],
+        },
+      ],
+    });
+    assert.equal(m.reset(["COMMAND", "nosuch"]), 1);
+    assert.equal(m.size, 0);
+  });
+
+  it("draws Redis's graph: filled sparkline rows, then each sample's age downwards", () => {
+    const m = new LatencyMonitor();
+    m.add("ev", 5, 90);
+    m.add("ev", 10, 95);
+    m.add("ev", 20, 100);
+    assert.equal(
+      m.graph("ev", 100),
+      `ev - high 20 ms, low 5 ms (all time high 20 ms)\n${"-".repeat(80)}\n` +
+        "  #\n  |\n o|\n_||\n   \n150\n0ss\ns  \n",
+    );
+    assert.equal(m.graph("nosuch", 100), null);
+  });
+});
+
+for (const mode of ["--standalone", "--cluster"] as const) {
+  describe(`the latency monitor on a node (${mode})`, () => {
+    const suite = nodeForSuite([mode]);
+
+    it("keeps slow commands past latency-monitor-threshold, as Redis's command event", async () => {
+      const r = await suite.connect();
+      const slow = "local n = 0 for i = 1, 400000 do n = n + i end return n";
+      await r.call("EVAL", slow, 0);
+      assert.deepEqual(await r.call("LATENCY", "LATEST"), [], "off by default");
+      await r.config("SET", "latency-monitor-threshold", "1");
+      await r.call("EVAL", slow, 0);
+      const latest = (await r.call("LATENCY", "LATEST")) as [string, number, number, number][];
+      const command = latest.find((e) => e[0] === "command");
+      assert.ok(command !== undefined, JSON.stringify(latest));
+      assert.ok(command[2] >= 1 && command[3] >= command[2], JSON.stringify(command));
+      assert.ok(Math.abs(command[1] - Date.now() / 1000) < 5, "a Unix time in seconds");
+      const history = (await r.call("LATENCY", "HISTORY", "command")) as number[][];
+      assert.ok(history.length >= 1);
+      assert.match(String(await r.call("LATENCY", "GRAPH", "command")), /^command - high \d+ ms/);
+      assert.match(String(await r.call("LATENCY", "DOCTOR")), /\d\. command: \d+ latency spikes/);
+      assert.equal(await r.call("LATENCY", "RESET", "command"), 1);
+      await r.config("SET", "latency-monitor-threshold", "0");
+      // A cluster node may have kept raft-flush events meanwhile.
+      await r.call("LATENCY", "RESET");
+    });
+
+    it("answers what it has no samples of, and bad settings, as redis-server does", async (t) => {
+      const r = await suite.connect();
+      await sameAsRedis(
+        t,
+        r,
+        ["unused"],
+        [
+          [
+            ["CONFIG", "GET", "latency-monitor-threshold"],
+            ["CONFIG", "SET", "latency-monitor-threshold", "-1"],
+            ["CONFIG", "SET", "latency-monitor-threshold", "x"],
+            ["LATENCY", "RESET"],
+            ["LATENCY", "LATEST"],
+            ["LATENCY", "HISTORY", "nosuch"],
+            ["LATENCY", "GRAPH", "nosuch"],
+            ["LATENCY", "HISTORY"],
+            ["LATENCY", "LATEST", "x"],
+            ["LATENCY", "HELP"],
           ],
         ],
       );
