@@ -148,14 +148,14 @@ describe("command table", () => {
     assert.deepEqual(
       spec("function").subcommands?.map((s) => s.name),
       [
-        "function|delete",
-        "function|dump",
-        "function|flush",
-        "function|help",
-        "function|kill",
         "function|list",
-        "function|load",
+        "function|flush",
         "function|restore",
+        "function|help",
+        "function|dump",
+        "function|delete",
+        "function|kill",
+        "function|load",
         "function|stats",
       ],
     );
