@@ -3,6 +3,7 @@ import { SeededRandom } from "../core/random.js";
 import { sha1Hex } from "../core/sha1.js";
 import { ArrayArgs } from "../resp/args.js";
 import { formatDouble } from "../resp/encoder.js";
+import { splitArgsInto } from "../resp/parser.js";
 import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
 import { type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
@@ -1283,7 +1284,7 @@ export function libraryHeader(code: Uint8Array): { name: string; body: Uint8Arra
   if (code.length < 2 || code[0] !== 0x23 || code[1] !== 0x21) return "Missing library metadata";
   const end = code.indexOf(0x0a);
   if (end < 0) return "Invalid library metadata";
-  const parts = splitArgs(Buffer.from(code.subarray(0, end)).toString("latin1"));
+  const parts = splitArgs(code.subarray(0, end));
   if (parts === null || parts.length === 0) return "Invalid library metadata";
   const engineName = (parts[0] as string).slice(2);
   let name: string | null = null;
@@ -1300,69 +1301,14 @@ export function libraryHeader(code: Uint8Array): { name: string; body: Uint8Arra
   return { name, body: code.subarray(end) };
 }
 
-/**
- * A line split into words as Redis's sdssplitargs splits it: blanks separate words, and a
- * word may hold "double-quoted" parts (with \n, \t, \xHH... escapes) or 'single-quoted'
- * ones (with \' only), which must end at a blank or the end of the line. Null for
- * unbalanced quotes.
- */
-export function splitArgs(line: string): string[] | null {
+/** A line split into words as Redis's sdssplitargs splits it, or null for unbalanced quotes. */
+export function splitArgs(line: Uint8Array): string[] | null {
+  const out = Buffer.alloc(line.length);
   const words: string[] = [];
-  const blank = (c: string | undefined) => c !== undefined && " \n\r\t\f\v".includes(c);
-  const escapes: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", a: "\x07" };
-  let i = 0;
-  for (;;) {
-    while (blank(line[i])) i++;
-    if (i >= line.length) return words;
-    let word = "";
-    let quote: '"' | "'" | null = null;
-    for (;;) {
-      const c = line[i];
-      if (quote === '"') {
-        if (c === undefined) return null;
-        const hex = /^\\x([0-9a-fA-F]{2})/.exec(line.slice(i, i + 4));
-        if (hex !== null) {
-          word += String.fromCharCode(Number.parseInt(hex[1] as string, 16));
-          i += 4;
-        } else if (c === "\\" && i + 1 < line.length) {
-          const e = line[i + 1] as string;
-          word += escapes[e] ?? e;
-          i += 2;
-        } else if (c === '"') {
-          if (i + 1 < line.length && !blank(line[i + 1])) return null;
-          quote = null;
-          i++;
-          break;
-        } else {
-          word += c;
-          i++;
-        }
-      } else if (quote === "'") {
-        if (c === undefined) return null;
-        if (c === "\\" && line[i + 1] === "'") {
-          word += "'";
-          i += 2;
-        } else if (c === "'") {
-          if (i + 1 < line.length && !blank(line[i + 1])) return null;
-          quote = null;
-          i++;
-          break;
-        } else {
-          word += c;
-          i++;
-        }
-      } else if (c === undefined || blank(c)) {
-        break;
-      } else if (c === '"' || c === "'") {
-        quote = c;
-        i++;
-      } else {
-        word += c;
-        i++;
-      }
-    }
-    words.push(word);
-  }
+  const ok = splitArgsInto(line, 0, line.length, out, (start, end) =>
+    words.push(out.toString("latin1", start, end)),
+  );
+  return ok ? words : null;
 }
 
 /**

@@ -676,74 +676,18 @@ export class RequestParser {
   }
 
   /**
-   * Redis's sdssplitargs rules: "..." with \n \r \t \b \a \xHH and \<any> escapes,
-   * '...' with \' only; a closing quote must be followed by a blank or the end of the line.
-   * Writes the arguments to the scratch buffer; returns their count, or -1 when unbalanced.
+   * The line's arguments by Redis's sdssplitargs rules (splitArgsInto), written to the
+   * scratch buffer; their count, or -1 when unbalanced.
    */
   private unquote(buf: Buffer, s: number, e: number): number {
     if (this.scratch.length < e - s) {
       this.scratch = Buffer.allocUnsafe(Math.max(SCRATCH_MIN_BYTES, e - s));
     }
-    const out = this.scratch;
-    let o = 0;
     let n = 0;
-    let p = s;
-    for (;;) {
-      while (p < e && isSpace(buf[p])) p++;
-      if (p >= e) return n;
-      const t = o;
-      let inDouble = false;
-      let inSingle = false;
-      for (;;) {
-        if (inDouble) {
-          if (p >= e) return -1;
-          const c = buf[p];
-          if (
-            c === BACKSLASH &&
-            p + 3 < e &&
-            buf[p + 1] === 120 &&
-            isHex(buf[p + 2]) &&
-            isHex(buf[p + 3])
-          ) {
-            out[o++] = (hexValue(buf[p + 2]) << 4) | hexValue(buf[p + 3]);
-            p += 4;
-          } else if (c === BACKSLASH && p + 1 < e) {
-            out[o++] = unescapeByte(buf[p + 1]);
-            p += 2;
-          } else if (c === DQUOTE) {
-            if (p + 1 < e && !isSpace(buf[p + 1])) return -1;
-            p++;
-            break;
-          } else {
-            out[o++] = c;
-            p++;
-          }
-        } else if (inSingle) {
-          if (p >= e) return -1;
-          const c = buf[p];
-          if (c === BACKSLASH && p + 1 < e && buf[p + 1] === SQUOTE) {
-            out[o++] = SQUOTE;
-            p += 2;
-          } else if (c === SQUOTE) {
-            if (p + 1 < e && !isSpace(buf[p + 1])) return -1;
-            p++;
-            break;
-          } else {
-            out[o++] = c;
-            p++;
-          }
-        } else {
-          if (p >= e) break;
-          const c = buf[p];
-          if (endsToken(c)) break;
-          if (c === DQUOTE) inDouble = true;
-          else if (c === SQUOTE) inSingle = true;
-          else out[o++] = c;
-          p++;
-        }
-      }
-      n = this.pushArg(n, t, o);
-    }
+    const ok = splitArgsInto(buf, s, e, this.scratch, (start, end) => {
+      n = this.pushArg(n, start, end);
+    });
+    return ok ? n : -1;
   }
 
   private pushArg(n: number, start: number, end: number): number {
@@ -826,6 +770,79 @@ function foldLatin1(b: Buffer, s: number, e: number): string {
 
 function noHandler(): void {
   throw new Error("RequestParser: no handler outside feed/resume");
+}
+
+/**
+ * Splits buf[s, e) into arguments by Redis's sdssplitargs rules: blanks between them,
+ * "..." with \n \r \t \b \a \xHH and \<any> escapes, '...' with \' only, a closing quote
+ * followed by a blank or the end. Each argument's bytes go to `out` (at least e − s long)
+ * and `push(start, end)` gets its place there. False when the quotes are unbalanced.
+ */
+export function splitArgsInto(
+  buf: Uint8Array,
+  s: number,
+  e: number,
+  out: Uint8Array,
+  push: (start: number, end: number) => void,
+): boolean {
+  let o = 0;
+  let p = s;
+  for (;;) {
+    while (p < e && isSpace(buf[p] as number)) p++;
+    if (p >= e) return true;
+    const t = o;
+    let inDouble = false;
+    let inSingle = false;
+    for (;;) {
+      if (inDouble) {
+        if (p >= e) return false;
+        const c = buf[p] as number;
+        if (
+          c === BACKSLASH &&
+          p + 3 < e &&
+          buf[p + 1] === 120 &&
+          isHex(buf[p + 2] as number) &&
+          isHex(buf[p + 3] as number)
+        ) {
+          out[o++] = (hexValue(buf[p + 2] as number) << 4) | hexValue(buf[p + 3] as number);
+          p += 4;
+        } else if (c === BACKSLASH && p + 1 < e) {
+          out[o++] = unescapeByte(buf[p + 1] as number);
+          p += 2;
+        } else if (c === DQUOTE) {
+          if (p + 1 < e && !isSpace(buf[p + 1] as number)) return false;
+          p++;
+          break;
+        } else {
+          out[o++] = c;
+          p++;
+        }
+      } else if (inSingle) {
+        if (p >= e) return false;
+        const c = buf[p] as number;
+        if (c === BACKSLASH && p + 1 < e && buf[p + 1] === SQUOTE) {
+          out[o++] = SQUOTE;
+          p += 2;
+        } else if (c === SQUOTE) {
+          if (p + 1 < e && !isSpace(buf[p + 1] as number)) return false;
+          p++;
+          break;
+        } else {
+          out[o++] = c;
+          p++;
+        }
+      } else {
+        if (p >= e) break;
+        const c = buf[p] as number;
+        if (endsToken(c)) break;
+        if (c === DQUOTE) inDouble = true;
+        else if (c === SQUOTE) inSingle = true;
+        else out[o++] = c;
+        p++;
+      }
+    }
+    push(t, o);
+  }
 }
 
 /** C isspace in the "C" locale: what sdssplitargs skips between arguments. */

@@ -781,12 +781,12 @@ redis.register_function{function_name='Peek', callback=function(keys, args)
       loadLibrary(Buffer.from('#!lua name="q"\nredis.register_function("f", function() end)')),
       { name: "q", functions: [{ name: "f", description: null, flags: [] }] },
     );
-    assert.deepEqual(splitArgs(`#!lua name="a b" 'c\\'d' "\\x41\\n"`), [
+    assert.deepEqual(splitArgs(Buffer.from(`#!lua name="a b" 'c\\'d' "\\x41\\n"`)), [
       "#!lua",
       "name=a b",
       "c'd",
       "A\n",
     ]);
-    assert.equal(splitArgs('#!lua name="a"b'), null);
+    assert.equal(splitArgs(Buffer.from('#!lua name="a"b')), null);
   });
 });
