@@ -52,6 +52,13 @@ export class LibrarySet {
     return this.byFunction.size;
   }
 
+  /** The libraries' code, in bytes (INFO's used_memory_functions). */
+  get codeBytes(): number {
+    let n = 0;
+    for (const l of this.libraries.values()) n += l.code.length;
+    return n;
+  }
+
   functionOf(name: string): { library: Library; info: FunctionInfo } | undefined {
     return this.byFunction.get(name.toLowerCase());
   }

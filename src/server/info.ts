@@ -21,6 +21,7 @@ function sections(node: HomeostatNode): Section[] {
   const now = node.clock.nowMs();
   const uptimeS = Math.floor((now - node.startedAtMs) / 1000);
   const mem = process.memoryUsage();
+  const functions = node.functions;
   const cpu = process.cpuUsage();
   const stats = node.stats;
   const flushError = stats.lastFlushError;
@@ -69,11 +70,12 @@ function sections(node: HomeostatNode): Section[] {
         ["used_memory_rss_human", human(mem.rss)],
         ["used_memory_dataset_disk", space.usedBytes],
         ["used_memory_dataset_disk_human", human(space.usedBytes)],
-        // The scripts this node knows (EVALSHA's cache); no functions (FUNCTION LOAD).
+        // The scripts this node knows (EVALSHA's cache), and its function libraries.
         ["used_memory_scripts_eval", node.scripts.bytes],
         ["number_of_cached_scripts", node.scripts.size],
-        ["number_of_functions", 0],
-        ["number_of_libraries", 0],
+        ["number_of_functions", functions.functionCount],
+        ["number_of_libraries", functions.libraries.size],
+        ["used_memory_functions", functions.codeBytes],
         ["maxmemory", 0],
         ["maxmemory_policy", "noeviction"],
       ],

@@ -182,6 +182,9 @@ for (const mode of ["--standalone", "--cluster"] as const) {
         redis.proc.kill("SIGKILL");
       }
       assert.equal(await client.call("FCALL", "double", 0, 4), 8);
+      const memory = await client.info("memory");
+      assert.match(memory, /^number_of_functions:4\r$/m);
+      assert.match(memory, /^number_of_libraries:2\r$/m);
     });
 
     it("runs FCALL in MULTI, and CLIENT PAUSE WRITE lets a no-writes function through", async () => {
