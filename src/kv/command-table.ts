@@ -3148,6 +3148,18 @@ const DECLS: Record<string, Decl> = {
     tips: "NONDETERMINISTIC_OUTPUT REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:SPECIAL",
     args: [str("section", { optional: true, multiple: true })],
   },
+  wait: {
+    arity: 3,
+    flags: "NOSCRIPT",
+    acl: "CONNECTION",
+    group: "generic",
+    since: "3.0.0",
+    summary:
+      "Waits until the other replicas of the shards this connection wrote to have its writes, or a timeout.",
+    complexity: O1,
+    tips: "REQUEST_POLICY:ALL_SHARDS RESPONSE_POLICY:AGG_MIN",
+    args: [int("numreplicas"), int("timeout")],
+  },
   monitor: {
     arity: 1,
     flags: "ADMIN NOSCRIPT LOADING STALE",
@@ -3454,6 +3466,16 @@ const DECLS: Record<string, Decl> = {
           "(between nodes) Runs a forwarded MULTI/EXEC on its shard's leader, as one log entry.",
         complexity: "Depends on the commands in the transaction.",
         args: [str("body")],
+      },
+      acked: {
+        arity: -3,
+        flags: "READONLY NOSCRIPT",
+        group: "server",
+        since: "0.1.0",
+        summary:
+          "(between nodes) WAIT's count on a shard's leader: an index (default: the commit index) and how many other voters have their log up to it.",
+        complexity: "O(N) for N voters.",
+        args: [int("shard"), int("index", { optional: true })],
       },
       fingerprint: {
         arity: -3,

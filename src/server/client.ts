@@ -61,6 +61,8 @@ export class Client {
   blocked = false;
   /** Its command waits for CLIENT PAUSE to end (node.ts): it reads nothing meanwhile. */
   postponed = false;
+  /** EXEC is running this client's queued commands: none of them blocks (WAIT answers at once). */
+  inExec = false;
   /** CLIENT NO-EVICT ON: CLIENT LIST's flag e (a node evicts no client either way). */
   noEvict = false;
   /** Another node forwarding its clients' commands: never forward them on (no loops). */

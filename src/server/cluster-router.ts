@@ -553,6 +553,84 @@ export class ClusterRouter implements CommandRouter {
     return reply;
   }
 
+  /**
+   * WAIT numreplicas timeout: how many of the other voters of each shard this client wrote
+   * to have its writes, the fewest over those shards, once that reaches `numreplicas` or
+   * `timeoutMs` passes (0: no limit). A shard's count is asked of its leader (HOMEOSTAT
+   * ACKED): at the first ask, the shard's commit index, which covers the client's writes
+   * (each was committed before it was answered), then how many other voters have their log
+   * up to it. A shard whose leader cannot say counts none meanwhile. A client that wrote
+   * nothing gets the fewest other voters a shard has.
+   */
+  async wait(client: Client, numreplicas: number, timeoutMs: number): Promise<Reply> {
+    const writes = this.lastWrite.get(client);
+    if (writes === undefined || writes.size === 0) {
+      const shards = this.cluster.meta.state.shardMap.shards;
+      return R.integer(Math.max(0, Math.min(...shards.map((sh) => sh.replicas.length - 1))));
+    }
+    // Writes still in flight are answered first, as they come before the WAIT.
+    await Promise.allSettled(writes.values());
+    const groups = [...writes.keys()];
+    const targets = new Map<number, number>();
+    const until = timeoutMs === 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      let fewest = Number.POSITIVE_INFINITY;
+      for (const group of groups) {
+        const at = await this.ackedAt(group, targets.get(group));
+        if (at === null) {
+          fewest = 0;
+          continue;
+        }
+        targets.set(group, at.index);
+        fewest = Math.min(fewest, at.acked);
+      }
+      if (fewest >= numreplicas || Date.now() >= until || client.socket.destroyed) {
+        return R.integer(fewest);
+      }
+      await sleep(Math.min(10, Math.max(0, until - Date.now())));
+    }
+  }
+
+  /**
+   * On this node, if it leads `group`: `index` (default: the commit index) and how many of
+   * the group's other voters have their log up to it; null when it does not lead it.
+   */
+  ackedHere(group: number, index?: number): { index: number; acked: number } | null {
+    const multi = this.cluster.runtime.multi;
+    const raft = multi.raftOf(group);
+    const status = multi.status(group);
+    if (raft === undefined || status === null || status.role !== "leader") return null;
+    const at = index ?? status.commit;
+    let acked = 0;
+    for (const id of raft.confState().voters) {
+      if (id === this.cluster.raftId) continue;
+      if ((raft.progressOf(id)?.match ?? 0) >= at) acked++;
+    }
+    return { index: at, acked };
+  }
+
+  /** ackedHere on `group`'s leader, here or asked over its Redis port; null if unknown. */
+  private async ackedAt(
+    group: number,
+    index: number | undefined,
+  ): Promise<{ index: number; acked: number } | null> {
+    if (this.cluster.runtime.multi.leads(group)) return this.ackedHere(group, index);
+    const leader = this.cluster.leaderOf(group);
+    if (leader === null || leader.node === undefined) return null;
+    const args = ["HOMEOSTAT", "ACKED", String(group)];
+    if (index !== undefined) args.push(String(index));
+    const reply = await this.forwarder.send(
+      leader.node.host,
+      leader.node.port,
+      args.map((a) => Buffer.from(a)),
+    );
+    if (reply.kind !== "array" || reply.value.length !== 2) return null;
+    const [i, n] = reply.value.map((r) => (r.kind === "integer" ? Number(r.value) : Number.NaN));
+    return Number.isSafeInteger(i) && Number.isSafeInteger(n)
+      ? { index: i as number, acked: n as number }
+      : null;
+  }
+
   private writesOf(client: Client): Map<number, Promise<unknown>> {
     let m = this.lastWrite.get(client);
     if (m === undefined) {

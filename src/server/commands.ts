@@ -895,10 +895,25 @@ function homeostat(node: HomeostatNode, c: Client, args: Args): Reply | Promise<
       "    (between nodes) WATCH's read of the keys' fingerprints on their shard's leader.",
       "SLOTKEYS <slot> [<max>]",
       "    (between nodes) CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT on the slot's shard leader.",
+      "ACKED <shard> [<index>]",
+      "    (between nodes) WAIT's count on the shard's leader: the index (default: the commit",
+      "    index) and how many of its other voters have their log up to it.",
     ]);
   }
   const bad = checkSub(args);
   if (bad !== undefined) return bad;
+  if (args.lower(1) === "acked") {
+    const router = node.router;
+    if (node.cluster === null || router?.ackedHere === undefined) return clusterDisabled;
+    const group = Number(args.str(2));
+    const index = args.length > 3 ? Number(args.str(3)) : undefined;
+    if (!Number.isSafeInteger(group) || (index !== undefined && !Number.isSafeInteger(index))) {
+      return R.error("ERR syntax: HOMEOSTAT ACKED <shard> [<index>]");
+    }
+    const at = router.ackedHere(group, index);
+    if (at === null) return R.error(`ERR this node does not lead shard ${group}`);
+    return R.array([R.integer(at.index), R.integer(at.acked)]);
+  }
   if (args.lower(1) === "groups") {
     const cluster = node.cluster;
     if (cluster === null) return clusterDisabled;
@@ -1044,7 +1059,33 @@ function clusterConnection(node: HomeostatNode): Reply {
   return node.cluster === null ? clusterDisabled : R.OK;
 }
 
+/**
+ * WAIT numreplicas timeout. A standalone node has no replicas: 0, at once when
+ * numreplicas ≤ 0, else after the timeout (0: never), as Redis without replicas answers.
+ * On a cluster, the other voters of the shards this connection wrote to that have its
+ * writes (ClusterRouter.wait).
+ */
+function wait(node: HomeostatNode, c: Client, args: Args): Reply | Promise<Reply> {
+  const numreplicas = parseI64(args.buf(1));
+  if (numreplicas === undefined) return errorReply("NOT_INTEGER");
+  const timeout = parseI64(args.buf(2));
+  if (timeout === undefined) return errorReply("TIMEOUT_NOT_INTEGER");
+  if (timeout < 0n) return errorReply("TIMEOUT_NEGATIVE");
+  const wanted = Number(numreplicas);
+  const ms = Number(timeout);
+  const router = node.router;
+  if (node.cluster !== null && router?.wait !== undefined) {
+    // In MULTI a command never blocks: the count as it is.
+    return router.wait(c, c.inExec ? 0 : wanted, ms);
+  }
+  if (wanted <= 0 || c.inExec) return R.integer(0);
+  return new Promise((resolve) => {
+    if (ms > 0) setTimeout(() => resolve(R.integer(0)), ms);
+  });
+}
+
 export const SERVER_HANDLERS: ReadonlyMap<string, ServerHandler> = new Map<string, ServerHandler>([
+  ["wait", wait],
   ["readonly", clusterConnection],
   ["readwrite", clusterConnection],
   ["asking", clusterConnection],

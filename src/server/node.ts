@@ -186,6 +186,10 @@ export interface CommandRouter {
   route(client: Client, name: string, spec: CommandSpec, args: Args): Reply | Promise<Reply> | null;
   /** A command run on shard `group` of a sharded cluster (HOMEOSTAT SHARD). */
   onShard?(client: Client, group: number, args: Buffer[], write: boolean): Promise<Reply>;
+  /** WAIT on a sharded cluster: the other voters that have the client's writes. */
+  wait?(client: Client, numreplicas: number, timeoutMs: number): Promise<Reply>;
+  /** On a shard's leader: an index and how many other voters have it (HOMEOSTAT ACKED). */
+  ackedHere?(group: number, index?: number): { index: number; acked: number } | null;
   /**
    * A key-space command about to be queued after MULTI, its keys in `slot` (null: none,
    * CROSS_SLOT: several): null to queue it, or the error that refuses it.
@@ -924,11 +928,14 @@ export class HomeostatNode {
     const entry = this.commands.get(q.name);
     if (entry === undefined) return R.error(`ERR unknown command '${q.name}'`);
     const args = new ArrayArgs(q.args);
+    client.inExec = true;
     try {
       return entry.kind === "kv" ? this.runHere(entry, args) : entry.handler(this, client, args);
     } catch (err) {
       this.log.error({ err, command: q.name }, "command failed unexpectedly");
       return R.error(`ERR internal error while running '${q.name}'`);
+    } finally {
+      client.inExec = false;
     }
   }
 

@@ -20,6 +20,7 @@ const spec = (name: string): CommandSpec => {
 /** Commands whose handlers live in the server layer. */
 const SERVER_SIDE = [
   "ping",
+  "wait",
   "echo",
   "hello",
   "auth",
