@@ -573,7 +573,7 @@ export class ClusterRouter implements CommandRouter {
     const groups = [...writes.keys()];
     const targets = new Map<number, number>();
     const until = timeoutMs === 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    for (;;) {
+    for (let round = 0; ; round++) {
       let fewest = Number.POSITIVE_INFINITY;
       for (const group of groups) {
         const at = await this.ackedAt(group, targets.get(group));
@@ -587,7 +587,9 @@ export class ClusterRouter implements CommandRouter {
       if (fewest >= numreplicas || Date.now() >= until || client.socket.destroyed) {
         return R.integer(fewest);
       }
-      await sleep(Math.min(10, Math.max(0, until - Date.now())));
+      // Every 10 ms for the first 100 (a heartbeat brings the other follower up to date),
+      // then every 50: a WAIT for more replicas than a shard has asks until its timeout.
+      await sleep(Math.min(round < 10 ? 10 : 50, Math.max(0, until - Date.now())));
     }
   }
 
