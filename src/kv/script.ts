@@ -186,15 +186,8 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   }
   const e = engineFor();
   const { L, state } = e;
-  state.ctx = ctx;
+  startRun(e, ctx, null, run.body);
   state.readOnly = run.readOnly || (flags?.has("no-writes") ?? false);
-  state.body = run.body;
-  state.functionName = null;
-  state.resp = 2;
-  state.instructions = 0;
-  state.stopped = false;
-  state.seeded = undefined;
-  resetLibSettings(state.libs);
   lua.lua_settop(L, 0);
   lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, e.globals);
   pushArray(L, run.keys);
@@ -202,7 +195,6 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
   pushArray(L, run.argv);
   lua.lua_setfield(L, -2, NAMES.ARGV);
   lua.lua_settop(L, 0);
-  lua.lua_sethook(L, e.hook, lua.LUA_MASKCOUNT, hookEvery);
   lua.lua_pushjsfunction(L, errorHandler);
   const compiled = e.load(parsed.code);
   if (compiled !== null) {
@@ -210,7 +202,15 @@ export function runScript(ctx: ExecContext, run: ScriptRun): Reply {
     return err(compiled);
   }
   restartIds(L);
-  const status = lua.lua_pcall(L, 0, 1, 1);
+  return callForReply(L, state, 0);
+}
+
+/**
+ * Calls the function on the stack with its `nargs` arguments above it (the error handler
+ * at 1) and turns its result, or its error, into the reply.
+ */
+function callForReply(L: LuaState, state: RunState, nargs: number): Reply {
+  const status = lua.lua_pcall(L, nargs, 1, 1);
   const reply = status === lua.LUA_OK ? toReply(L, -1, state.resp) : runError(L, state);
   lua.lua_settop(L, 0);
   // A JavaScript exception inside fengari (not a Lua error) may leave the interpreter
@@ -1504,7 +1504,7 @@ function releaseRegistered(L: LuaState, registered: readonly Registered[]): void
   for (const f of registered) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, f.ref);
 }
 
-/** Prepares the run state for a library's load (outside a command: FUNCTION LOAD's check). */
+/** Sets the run state afresh for a script's, a function's or a library check's run. */
 function startRun(
   e: Engine,
   ctx: ExecContext,
@@ -1592,11 +1592,7 @@ export function runFunction(ctx: ExecContext, run: FunctionRun): Reply {
     pushArray(L, run.keys);
     pushArray(L, run.argv);
     restartIds(L);
-    const status = lua.lua_pcall(L, 2, 1, 1);
-    const reply = status === lua.LUA_OK ? toReply(L, -1, state.resp) : runError(L, state);
-    lua.lua_settop(L, 0);
-    if (status !== lua.LUA_OK && status !== lua.LUA_ERRRUN) engine = null;
-    return reply;
+    return callForReply(L, state, 2);
   } finally {
     if (engine !== null) releaseRegistered(L, registered);
   }

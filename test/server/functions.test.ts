@@ -7,9 +7,9 @@ import {
   type RunningNode,
   replyOf,
   sameAsRedis,
+  startFormedCluster,
   startNode,
   startRedisServer,
-  tempDir,
   waitFor,
 } from "./harness.js";
 
@@ -262,31 +262,8 @@ describe("functions on a 3-node cluster", { timeout: 120_000 }, () => {
     const dirs: string[] = [];
     const clients: Redis[] = [];
     try {
-      const first = tempDir();
-      dirs.push(first);
-      nodes.push(await startNode(first, ["--cluster", "--shards", "4"]));
-      for (let i = 1; i < 3; i++) {
-        const dir = tempDir();
-        dirs.push(dir);
-        const seed = `127.0.0.1:${(nodes[0] as RunningNode).port}`;
-        nodes.push(await startNode(dir, ["--cluster", "--join", seed]));
-      }
-      for (const n of nodes) {
-        const c = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-        await c.connect();
-        clients.push(c);
-      }
+      clients.push(...(await startFormedCluster(4, nodes, dirs)));
       const [a, b, c] = clients as [Redis, Redis, Redis];
-      // Every group (the meta group and 4 shards) led, with 3 voters: the cluster is formed.
-      await waitFor("every group at 3 voters", 90_000, async () => {
-        let led = 0;
-        for (const client of clients) {
-          for (const row of (await client.call("HOMEOSTAT", "GROUPS")) as string[]) {
-            if (/ role=leader /.test(row) && / voters=\d+,\d+,\d+ /.test(row)) led++;
-          }
-        }
-        return led === 5;
-      });
       // Every node's meta replica has the others before a library is loaded through one.
       await waitFor("a meta leader", 60_000, async () => {
         try {

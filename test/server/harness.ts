@@ -352,3 +352,41 @@ export async function sameAsRedis(
     redis.proc.kill("SIGKILL");
   }
 }
+
+/**
+ * Starts a 3-node cluster of `shards` shards (the first node creates it, the others join
+ * it), adds its processes and folders to `nodes` and `dirs` (for cleanUpAfter), and returns
+ * a client of each node once every group (the meta group and each shard) is led with 3
+ * voters, as the nodes' HOMEOSTAT GROUPS show.
+ */
+export async function startFormedCluster(
+  shards: number,
+  nodes: RunningNode[],
+  dirs: string[],
+): Promise<Redis[]> {
+  const first = tempDir();
+  dirs.push(first);
+  nodes.push(await startNode(first, ["--cluster", "--shards", String(shards)]));
+  for (let i = 1; i < 3; i++) {
+    const dir = tempDir();
+    dirs.push(dir);
+    const seed = `127.0.0.1:${(nodes[0] as RunningNode).port}`;
+    nodes.push(await startNode(dir, ["--cluster", "--join", seed]));
+  }
+  const clients: Redis[] = [];
+  for (const n of nodes) {
+    const c = new Redis({ port: n.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    await c.connect();
+    clients.push(c);
+  }
+  await waitFor("every group at 3 voters", 90_000, async () => {
+    let led = 0;
+    for (const client of clients) {
+      for (const row of (await client.call("HOMEOSTAT", "GROUPS")) as string[]) {
+        if (/ role=leader /.test(row) && / voters=\d+,\d+,\d+ /.test(row)) led++;
+      }
+    }
+    return led === shards + 1;
+  });
+  return clients;
+}

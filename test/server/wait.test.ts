@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import {
   cleanUpAfter,
   nodeForSuite,
   type RunningNode,
   sameAsRedis,
-  startNode,
-  tempDir,
+  startFormedCluster,
   waitFor,
 } from "./harness.js";
 
@@ -43,37 +42,13 @@ describe("WAIT on a standalone node", () => {
   });
 });
 
-async function connect(port: number): Promise<Redis> {
-  const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 });
-  await c.connect();
-  return c;
-}
-
 describe("WAIT on a 3-node cluster", { timeout: 120_000 }, () => {
   it("counts the other voters that have the connection's writes", async () => {
     const nodes: RunningNode[] = [];
     const dirs: string[] = [];
     const clients: Redis[] = [];
     try {
-      const first = tempDir();
-      dirs.push(first);
-      nodes.push(await startNode(first, ["--cluster", "--shards", "4"]));
-      for (let i = 1; i < 3; i++) {
-        const dir = tempDir();
-        dirs.push(dir);
-        const seed = `127.0.0.1:${(nodes[0] as RunningNode).port}`;
-        nodes.push(await startNode(dir, ["--cluster", "--join", seed]));
-      }
-      for (const n of nodes) clients.push(await connect(n.port));
-      await waitFor("every group at 3 voters", 90_000, async () => {
-        let led = 0;
-        for (const client of clients) {
-          for (const row of (await client.call("HOMEOSTAT", "GROUPS")) as string[]) {
-            if (/ role=leader /.test(row) && / voters=\d+,\d+,\d+ /.test(row)) led++;
-          }
-        }
-        return led === 5;
-      });
+      clients.push(...(await startFormedCluster(4, nodes, dirs)));
       const a = clients[0] as Redis;
       // A connection that wrote nothing: every shard's other voters (as the meta group's
       // shard map has them, which records a change once raft made it).
