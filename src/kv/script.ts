@@ -6,6 +6,7 @@ import { formatDouble } from "../resp/encoder.js";
 import { splitArgsInto } from "../resp/parser.js";
 import type { Args, Reply } from "../resp/types.js";
 import { arityAccepts, COMMAND_SPECS, keyIndexesOf, runSpec } from "./command-table.js";
+import { isReply } from "./db.js";
 import { type ErrorName, errorReply, NOT_INTEGER } from "./errors.js";
 import { parseI64 } from "./numbers.js";
 import { baseOf51, coroutineOf51, mathOf51, stringOf51, tableOf51 } from "./script-compat.js";
@@ -685,20 +686,28 @@ function aclCheckCmd(L: LuaState): number {
   return 1;
 }
 
-const REDIS_CONSTANTS: [Uint8Array, number][] = (
+/** redis.*'s constants a library also sees while it loads: the log levels and the version. */
+const LOAD_CONSTANTS: [Uint8Array, number][] = (
   [
     ["LOG_DEBUG", 0],
     ["LOG_VERBOSE", 1],
     ["LOG_NOTICE", 2],
     ["LOG_WARNING", 3],
-    ["REPL_NONE", 0],
-    ["REPL_AOF", 1],
-    ["REPL_SLAVE", 2],
-    ["REPL_REPLICA", 2],
-    ["REPL_ALL", 3],
     ["REDIS_VERSION_NUM", 0x07000f],
   ] as [string, number][]
 ).map(([n, v]) => [to_luastring(n), v]);
+const REDIS_CONSTANTS: [Uint8Array, number][] = [
+  ...LOAD_CONSTANTS,
+  ...(
+    [
+      ["REPL_NONE", 0],
+      ["REPL_AOF", 1],
+      ["REPL_SLAVE", 2],
+      ["REPL_REPLICA", 2],
+      ["REPL_ALL", 3],
+    ] as [string, number][]
+  ).map(([n, v]): [Uint8Array, number] => [to_luastring(n), v]),
+];
 const REDIS_NAMES = {
   redis: to_luastring("redis"),
   call: to_luastring("call"),
@@ -1340,8 +1349,7 @@ function loadGlobals(L: LuaState, state: RunState): number {
   lua.lua_setfield(L, -2, to_luastring("register_function"));
   lua.lua_pushjsfunction(L, redisLog);
   lua.lua_setfield(L, -2, to_luastring("log"));
-  for (const [name, value] of REDIS_CONSTANTS) {
-    if (name[0] === 0x52 /* "R" */ && name[2] === 0x50 /* "REPL_" */) continue;
+  for (const [name, value] of LOAD_CONSTANTS) {
     lua.lua_pushinteger(L, value);
     lua.lua_setfield(L, -2, name);
   }
@@ -1602,17 +1610,29 @@ export function runFunction(ctx: ExecContext, run: FunctionRun): Reply {
 
 /** EVAL and EVAL_RO: script numkeys key... arg... (EVALSHA is turned into EVAL before). */
 function evalCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
+  const split = splitKeys(args, args.length, NOT_INTEGER);
+  if (isReply(split)) return split;
+  return runScript(ctx, { body: args.buf(1), ...split, readOnly });
+}
+
+/**
+ * EVAL's and FCALL's `numkeys key... arg...` (numkeys at 2, up to `end`): the keys and the
+ * arguments, or Redis's error (`notInteger` for a count that is not one).
+ */
+export function splitKeys(
+  args: Args,
+  end: number,
+  notInteger: Reply,
+): { keys: Buffer[]; argv: Buffer[] } | Reply {
   const numkeys = parseI64(args.buf(2));
-  if (numkeys === undefined) return NOT_INTEGER;
-  if (numkeys > BigInt(args.length - 3)) {
-    return errorReply("SCRIPT_KEYS_OVER_ARGS");
-  }
+  if (numkeys === undefined) return notInteger;
+  if (numkeys > BigInt(end - 3)) return errorReply("SCRIPT_KEYS_OVER_ARGS");
   if (numkeys < 0n) return errorReply("SCRIPT_KEYS_NEGATIVE");
   const keys: Buffer[] = [];
   const argv: Buffer[] = [];
   const firstArg = 3 + Number(numkeys);
-  for (let i = 3; i < args.length; i++) (i < firstArg ? keys : argv).push(args.buf(i));
-  return runScript(ctx, { body: args.buf(1), keys, argv, readOnly });
+  for (let i = 3; i < end; i++) (i < firstArg ? keys : argv).push(args.buf(i));
+  return { keys, argv };
 }
 
 /**
@@ -1624,16 +1644,9 @@ function fcallCommand(ctx: ExecContext, args: Args, readOnly: boolean): Reply {
   const last = args.length - 1;
   // No code: a function not found when it was queued in MULTI (functions.ts, fcallArgs).
   if (last < 3 || args.buf(last).length === 0) return errorReply("FUNCTION_NOT_FOUND");
-  const numkeys = parseI64(args.buf(2));
-  if (numkeys === undefined) return errorReply("FUNCTION_BAD_NUMKEYS");
-  if (numkeys > BigInt(last - 3)) return errorReply("SCRIPT_KEYS_OVER_ARGS");
-  if (numkeys < 0n) return errorReply("SCRIPT_KEYS_NEGATIVE");
-  const keys: Buffer[] = [];
-  const argv: Buffer[] = [];
-  const firstArg = 3 + Number(numkeys);
-  for (let i = 3; i < last; i++) (i < firstArg ? keys : argv).push(args.buf(i));
-  const name = args.str(1);
-  return runFunction(ctx, { library: args.buf(last), name, keys, argv, readOnly });
+  const split = splitKeys(args, last, errorReply("FUNCTION_BAD_NUMKEYS"));
+  if (isReply(split)) return split;
+  return runFunction(ctx, { library: args.buf(last), name: args.str(1), ...split, readOnly });
 }
 
 /** The script commands that run in the key space, keyed by lower-case name. */

@@ -791,13 +791,19 @@ export function splitArgsInto(
     while (p < e && isSpace(buf[p] as number)) p++;
     if (p >= e) return true;
     const t = o;
-    let inDouble = false;
-    let inSingle = false;
+    /** The quote a quoted part is in (DQUOTE or SQUOTE), 0 outside one. */
+    let quote = 0;
     for (;;) {
-      if (inDouble) {
+      if (quote !== 0) {
         if (p >= e) return false;
         const c = buf[p] as number;
+        if (c === quote) {
+          if (p + 1 < e && !isSpace(buf[p + 1] as number)) return false;
+          p++;
+          break;
+        }
         if (
+          quote === DQUOTE &&
           c === BACKSLASH &&
           p + 3 < e &&
           buf[p + 1] === 120 &&
@@ -806,27 +812,12 @@ export function splitArgsInto(
         ) {
           out[o++] = (hexValue(buf[p + 2] as number) << 4) | hexValue(buf[p + 3] as number);
           p += 4;
-        } else if (c === BACKSLASH && p + 1 < e) {
+        } else if (quote === DQUOTE && c === BACKSLASH && p + 1 < e) {
           out[o++] = unescapeByte(buf[p + 1] as number);
           p += 2;
-        } else if (c === DQUOTE) {
-          if (p + 1 < e && !isSpace(buf[p + 1] as number)) return false;
-          p++;
-          break;
-        } else {
-          out[o++] = c;
-          p++;
-        }
-      } else if (inSingle) {
-        if (p >= e) return false;
-        const c = buf[p] as number;
-        if (c === BACKSLASH && p + 1 < e && buf[p + 1] === SQUOTE) {
+        } else if (quote === SQUOTE && c === BACKSLASH && p + 1 < e && buf[p + 1] === SQUOTE) {
           out[o++] = SQUOTE;
           p += 2;
-        } else if (c === SQUOTE) {
-          if (p + 1 < e && !isSpace(buf[p + 1] as number)) return false;
-          p++;
-          break;
         } else {
           out[o++] = c;
           p++;
@@ -835,8 +826,7 @@ export function splitArgsInto(
         if (p >= e) break;
         const c = buf[p] as number;
         if (endsToken(c)) break;
-        if (c === DQUOTE) inDouble = true;
-        else if (c === SQUOTE) inSingle = true;
+        if (c === DQUOTE || c === SQUOTE) quote = c;
         else out[o++] = c;
         p++;
       }

@@ -565,8 +565,8 @@ export class ClusterRouter implements CommandRouter {
   async wait(client: Client, numreplicas: number, timeoutMs: number): Promise<Reply> {
     const writes = this.lastWrite.get(client);
     if (writes === undefined || writes.size === 0) {
-      const shards = this.cluster.meta.state.shardMap.shards;
-      return R.integer(Math.max(0, Math.min(...shards.map((sh) => sh.replicas.length - 1))));
+      const others = this.cluster.meta.state.shardMap.shards.map((sh) => sh.replicas.length - 1);
+      return R.integer(others.length === 0 ? 0 : Math.max(0, Math.min(...others)));
     }
     // Writes still in flight are answered first, as they come before the WAIT.
     await Promise.allSettled(writes.values());

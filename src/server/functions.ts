@@ -1,11 +1,10 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import { functionsBytesMax } from "../cluster/meta.js";
+import { isReply } from "../kv/db.js";
 import { functionsOfPayload, functionsPayload } from "../kv/dump.js";
 import { errorReply, unknownSubcommand, wrongArity } from "../kv/errors.js";
 import { globMatch } from "../kv/glob.js";
-import { parseI64 } from "../kv/numbers.js";
-import { type FunctionInfo, libraryHeader, loadLibrary } from "../kv/script.js";
+import { type FunctionInfo, libraryHeader, loadLibrary, splitKeys } from "../kv/script.js";
 import { ArrayArgs } from "../resp/args.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
@@ -163,29 +162,6 @@ export function readLibraries(path: string): LibrarySet {
   return set;
 }
 
-/**
- * Replaces the file at `path` with `payload`, durably: written beside it, synced, renamed
- * over it, and the folder synced, so that a crash leaves the old set or the new one.
- */
-export function writeLibraries(path: string, payload: Buffer): void {
-  const temp = `${path}.tmp`;
-  const fd = openSync(temp, "w");
-  try {
-    let at = 0;
-    while (at < payload.length) at += writeSync(fd, payload, at, payload.length - at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  const dir = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
 // ---- in a cluster ----------------------------------------------------------------------------
 
 /** How long a node waits to learn the libraries the meta group took (FUNCTION LOAD...). */
@@ -256,10 +232,8 @@ export function fcallArgs(set: LibrarySet, args: Args, queued = false): Args | R
   if (found === undefined && !queued) return functionNotFound;
   // Queued in MULTI, the key count is checked when EXEC runs it (on the shard), as Redis does.
   if (!queued) {
-    const numkeys = parseI64(args.buf(2));
-    if (numkeys === undefined) return errorReply("FUNCTION_BAD_NUMKEYS");
-    if (numkeys > BigInt(args.length - 3)) return errorReply("SCRIPT_KEYS_OVER_ARGS");
-    if (numkeys < 0n) return errorReply("SCRIPT_KEYS_NEGATIVE");
+    const split = splitKeys(args, args.length, errorReply("FUNCTION_BAD_NUMKEYS"));
+    if (isReply(split)) return split;
   }
   const parts: Uint8Array[] = [];
   for (let i = 0; i < args.length; i++) parts.push(Buffer.from(args.buf(i)));

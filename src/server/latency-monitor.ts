@@ -110,12 +110,8 @@ export class LatencyMonitor {
     const s = this.events.get(event);
     if (s === undefined) return null;
     const samples = s.inOrder();
-    let min = 0;
-    let max = 0;
-    samples.forEach((x, i) => {
-      if (i === 0 || x.latency < min) min = x.latency;
-      if (i === 0 || x.latency > max) max = x.latency;
-    });
+    const min = Math.min(...samples.map((x) => x.latency));
+    const max = Math.max(...samples.map((x) => x.latency));
     const labelled = samples.map((x) => ({ value: x.latency, label: ago(nowSec - x.time) }));
     return (
       `${event} - high ${max} ms, low ${min} ms (all time high ${s.max} ms)\n` +

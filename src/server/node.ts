@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { basename, dirname } from "node:path";
 import type { FunctionLibraries } from "../cluster/meta.js";
 import type { Clock } from "../core/clock.js";
 import type { Random } from "../core/random.js";
@@ -18,6 +19,7 @@ import { ReplyWriter } from "../resp/encoder.js";
 import { type ProtocolError, RequestParser } from "../resp/parser.js";
 import * as R from "../resp/reply.js";
 import type { Args, Reply } from "../resp/types.js";
+import { replaceFile } from "../storage/files.js";
 import type { KeyStore, StorageError } from "../storage/types.js";
 import { Blocking, foundNothing, isBlockingCommand } from "./blocking.js";
 import { Client, type HeldReply, type QueuedCommand } from "./client.js";
@@ -31,7 +33,6 @@ import {
   functionNotFound,
   LibrarySet,
   readLibraries,
-  writeLibraries,
 } from "./functions.js";
 import { LatencyTracker } from "./latency.js";
 import { LatencyMonitor } from "./latency-monitor.js";
@@ -886,7 +887,7 @@ export class HomeostatNode {
     if (cluster !== null) return changeClusterFunctions(cluster, args, next, reply);
     if (this.functionsPath !== null) {
       try {
-        writeLibraries(this.functionsPath, next.payload());
+        replaceFile(dirname(this.functionsPath), basename(this.functionsPath), next.payload());
       } catch (err) {
         this.log.error({ err: String(err) }, "cannot save the function libraries");
         return R.error(`ERR cannot save the function libraries: ${(err as Error).message}`);
